@@ -1,0 +1,3 @@
+DROP INDEX clients_org_id;
+DROP TABLE clients;
+DROP TABLE organizations;

@@ -1,0 +1,344 @@
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::config::MIN_ACCESS_TOKEN_TTL;
+use crate::orgs::OrgId;
+use crate::scope::{ScopeError, ScopeSet};
+use crate::store::schema::clients;
+
+pub const CLIENT_ID_PREFIX: &str = "kgc_";
+const MAX_NAME_LEN: usize = 200;
+const MAX_AUDIENCE_LEN: usize = 512;
+
+/// A client's public identifier (`kgc_…`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientId(pub String);
+
+impl ClientId {
+    pub fn generate() -> Self {
+        Self(format!("{CLIENT_ID_PREFIX}{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The grants keygate serves; a client may use only those it was registered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GrantType {
+    ClientCredentials,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 2] = [GrantType::ClientCredentials, GrantType::RefreshToken];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = RegistrationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| RegistrationError::UnknownGrantType(s.to_owned()))
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A registered client. `Debug` leaves out the secret hash.
+#[derive(Clone, Queryable, Selectable)]
+#[diesel(table_name = clients)]
+pub struct Client {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub grant_types: String,
+    pub allowed_scopes: String,
+    pub default_scopes: String,
+    pub audience: Option<String>,
+    pub access_token_ttl_secs: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub disabled_at: Option<NaiveDateTime>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("name", &self.name)
+            .field("grant_types", &self.grant_types)
+            .field("allowed_scopes", &self.allowed_scopes)
+            .field("disabled_at", &self.disabled_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.split(' ').any(|g| g == grant.as_str())
+    }
+
+    /// Stored sets were validated at registration; a row that no longer parses (edited
+    /// by hand) grants nothing rather than failing open.
+    pub fn allowed_scopes(&self) -> ScopeSet {
+        ScopeSet::parse(&self.allowed_scopes).unwrap_or_default()
+    }
+
+    pub fn default_scopes(&self) -> ScopeSet {
+        ScopeSet::parse(&self.default_scopes).unwrap_or_default()
+    }
+
+    pub fn access_token_ttl(&self) -> Option<Duration> {
+        self.access_token_ttl_secs
+            .and_then(|secs| u64::try_from(secs).ok())
+            .map(Duration::from_secs)
+    }
+}
+
+/// What an operator asks for when registering a client.
+#[derive(Clone, Debug, Default)]
+pub struct ClientRegistration {
+    pub name: String,
+    /// Space-separated scopes the client may request.
+    pub scope: String,
+    /// Scopes granted when a request names none; all allowed scopes if `None`.
+    pub default_scope: Option<String>,
+    pub grant_types: Vec<String>,
+    pub audience: Option<String>,
+    pub access_token_ttl: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistrationError {
+    #[error("name must be 1 to {MAX_NAME_LEN} printable characters")]
+    InvalidName,
+    #[error("scope: {0}")]
+    InvalidScope(ScopeError),
+    #[error("a client needs at least one scope")]
+    NoScope,
+    #[error("scope '{0}' is not one of the configured scopes")]
+    UnknownScope(String),
+    #[error("default scope must be a subset of the client's scopes")]
+    DefaultScopeNotAllowed,
+    #[error("unknown grant type '{0}'; supported: client_credentials, refresh_token")]
+    UnknownGrantType(String),
+    #[error("the refresh_token grant needs client_credentials too, to obtain the first refresh token")]
+    RefreshWithoutClientCredentials,
+    #[error("audience must be an absolute URI of at most {MAX_AUDIENCE_LEN} characters")]
+    InvalidAudience,
+    #[error("access token lifetime must be between {}s and {}s", MIN_ACCESS_TOKEN_TTL.as_secs(), .0.as_secs())]
+    InvalidTokenTtl(Duration),
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = clients)]
+pub struct NewClient {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub grant_types: String,
+    pub allowed_scopes: String,
+    pub default_scopes: String,
+    pub audience: Option<String>,
+    pub access_token_ttl_secs: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A registration whose metadata passed validation; hashing the secret is the only
+/// step left before insert.
+#[derive(Debug)]
+pub struct ValidRegistration {
+    name: String,
+    org_id: OrgId,
+    grant_types: Vec<GrantType>,
+    allowed: ScopeSet,
+    default: ScopeSet,
+    audience: Option<String>,
+    ttl: Option<Duration>,
+}
+
+impl ClientRegistration {
+    /// Checks the metadata against the server's `known_scopes` and lifetime bound.
+    pub fn validate(
+        self,
+        org_id: OrgId,
+        known_scopes: &ScopeSet,
+        max_ttl: Duration,
+    ) -> Result<ValidRegistration, RegistrationError> {
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+            return Err(RegistrationError::InvalidName);
+        }
+        let allowed = ScopeSet::parse(&self.scope).map_err(RegistrationError::InvalidScope)?;
+        if allowed.is_empty() {
+            return Err(RegistrationError::NoScope);
+        }
+        if let Some(unknown) = allowed.iter().find(|s| !known_scopes.iter().any(|k| k == *s)) {
+            return Err(RegistrationError::UnknownScope(unknown.to_owned()));
+        }
+        let default = match &self.default_scope {
+            Some(text) => ScopeSet::parse(text).map_err(RegistrationError::InvalidScope)?,
+            None => allowed.clone(),
+        };
+        if default.is_empty() {
+            return Err(RegistrationError::NoScope);
+        }
+        if !default.is_subset_of(&allowed) {
+            return Err(RegistrationError::DefaultScopeNotAllowed);
+        }
+        let mut grant_types = self
+            .grant_types
+            .iter()
+            .map(|g| g.parse())
+            .collect::<Result<Vec<GrantType>, _>>()?;
+        if grant_types.is_empty() {
+            grant_types.push(GrantType::ClientCredentials);
+        }
+        grant_types.sort();
+        grant_types.dedup();
+        if grant_types.contains(&GrantType::RefreshToken)
+            && !grant_types.contains(&GrantType::ClientCredentials)
+        {
+            return Err(RegistrationError::RefreshWithoutClientCredentials);
+        }
+        if let Some(aud) = &self.audience {
+            let absolute = url::Url::parse(aud).is_ok();
+            if !absolute || aud.len() > MAX_AUDIENCE_LEN || aud.chars().any(char::is_whitespace) {
+                return Err(RegistrationError::InvalidAudience);
+            }
+        }
+        if let Some(ttl) = self.access_token_ttl {
+            if ttl < MIN_ACCESS_TOKEN_TTL || ttl > max_ttl {
+                return Err(RegistrationError::InvalidTokenTtl(max_ttl));
+            }
+        }
+        Ok(ValidRegistration {
+            name,
+            org_id,
+            grant_types,
+            allowed,
+            default,
+            audience: self.audience,
+            ttl: self.access_token_ttl,
+        })
+    }
+}
+
+impl ValidRegistration {
+    pub fn into_new_client(self, id: ClientId, secret_hash: String, now: NaiveDateTime) -> NewClient {
+        let grant_types: Vec<&str> = self.grant_types.iter().map(|g| g.as_str()).collect();
+        NewClient {
+            id: id.0,
+            org_id: self.org_id.0,
+            name: self.name,
+            secret_hash,
+            grant_types: grant_types.join(" "),
+            allowed_scopes: self.allowed.to_string(),
+            default_scopes: self.default.to_string(),
+            audience: self.audience,
+            access_token_ttl_secs: self.ttl.and_then(|t| i64::try_from(t.as_secs()).ok()),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration() -> ClientRegistration {
+        ClientRegistration {
+            name: "billing".into(),
+            scope: "read write".into(),
+            ..Default::default()
+        }
+    }
+
+    fn validate(r: ClientRegistration) -> Result<ValidRegistration, RegistrationError> {
+        let known = ScopeSet::parse("read write admin webhook").unwrap();
+        r.validate(OrgId("org_1".into()), &known, Duration::from_secs(3600))
+    }
+
+    #[test]
+    fn defaults_to_client_credentials_and_all_scopes() {
+        let valid = validate(registration()).unwrap();
+        let new = valid.into_new_client(ClientId("kgc_1".into()), "h".into(), chrono::Utc::now().naive_utc());
+        assert_eq!(new.grant_types, "client_credentials");
+        assert_eq!(new.default_scopes, "read write");
+    }
+
+    #[test]
+    fn rejects_bad_metadata() {
+        let cases: Vec<(ClientRegistration, RegistrationError)> = vec![
+            (ClientRegistration { name: " ".into(), ..registration() }, RegistrationError::InvalidName),
+            (ClientRegistration { scope: "".into(), ..registration() }, RegistrationError::NoScope),
+            (
+                ClientRegistration { scope: "read billing".into(), ..registration() },
+                RegistrationError::UnknownScope("billing".into()),
+            ),
+            (
+                ClientRegistration { default_scope: Some(" ".into()), ..registration() },
+                RegistrationError::NoScope,
+            ),
+            (
+                ClientRegistration { scope: "r\u{e9}ad".into(), ..registration() },
+                RegistrationError::InvalidScope(ScopeError::InvalidCharacter),
+            ),
+            (
+                ClientRegistration { default_scope: Some("admin".into()), ..registration() },
+                RegistrationError::DefaultScopeNotAllowed,
+            ),
+            (
+                ClientRegistration { grant_types: vec!["password".into()], ..registration() },
+                RegistrationError::UnknownGrantType("password".into()),
+            ),
+            (
+                ClientRegistration { grant_types: vec!["refresh_token".into()], ..registration() },
+                RegistrationError::RefreshWithoutClientCredentials,
+            ),
+            (
+                ClientRegistration { audience: Some("not a uri".into()), ..registration() },
+                RegistrationError::InvalidAudience,
+            ),
+            (
+                ClientRegistration { access_token_ttl: Some(Duration::from_secs(5)), ..registration() },
+                RegistrationError::InvalidTokenTtl(Duration::from_secs(3600)),
+            ),
+            (
+                ClientRegistration { access_token_ttl: Some(Duration::from_secs(7200)), ..registration() },
+                RegistrationError::InvalidTokenTtl(Duration::from_secs(3600)),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(validate(input).unwrap_err(), expected);
+        }
+    }
+}

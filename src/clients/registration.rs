@@ -1,0 +1,59 @@
+//! Registering a client end to end: validate the metadata, resolve the organization,
+//! generate and hash the secret, insert. Shared by the CLI and (later) the HTTP
+//! registration endpoints.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use super::model::{Client, ClientId, ClientRegistration, RegistrationError};
+use super::secret::{self, Argon2id, ClientSecret, HashError};
+use crate::orgs;
+use crate::scope::ScopeSet;
+use crate::secret::RandomError;
+use crate::store::{DbConn, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Invalid(#[from] RegistrationError),
+    #[error("organization '{0}' does not exist")]
+    UnknownOrg(String),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for RegisterError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// The server-side limits a registration is checked against.
+pub struct RegistrationPolicy<'a> {
+    pub known_scopes: &'a ScopeSet,
+    pub max_token_ttl: Duration,
+}
+
+/// Registers a client in the organization with slug `org_slug`. Returns the stored
+/// client and its secret, which exists nowhere else: show it once.
+pub fn register(
+    conn: &mut DbConn,
+    registration: ClientRegistration,
+    org_slug: &str,
+    policy: &RegistrationPolicy<'_>,
+    now: NaiveDateTime,
+) -> Result<(Client, ClientSecret), RegisterError> {
+    let org = orgs::repo::find_by_slug(conn, org_slug)?
+        .ok_or_else(|| RegisterError::UnknownOrg(org_slug.to_owned()))?;
+    let valid = registration.validate(org.id(), policy.known_scopes, policy.max_token_ttl)?;
+    let client_secret = secret::generate_secret()?;
+    let hash = Argon2id.hash(client_secret.expose().as_bytes())?;
+    let new = valid.into_new_client(ClientId::generate(), hash, now);
+    let client = super::repo::create(conn, &new)?;
+    Ok((client, client_secret))
+}

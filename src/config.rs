@@ -1,0 +1,388 @@
+//! Settings: built-in defaults, overlaid by an optional TOML file, overlaid by
+//! `KEYGATE_*` environment variables (`KEYGATE_FOO_FILE` reads `foo` from a file, for
+//! secrets). Everything is validated here, at load time, with a message naming the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::scope::ScopeSet;
+use crate::store::DatabaseUrl;
+
+/// Environment variables that configure the CLI or the test harness rather than
+/// `Settings`, and so are not overlaid.
+const NOT_SETTINGS: &[&str] = &["KEYGATE_CONFIG", "KEYGATE_LOG"];
+const ENV_PREFIX: &str = "KEYGATE_";
+
+/// Per-client access-token lifetimes may not go below this.
+pub const MIN_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `sqlite://PATH` (default, embedded) or `postgres://…`.
+    pub database_url: String,
+    /// Upper bound of the connection pool.
+    pub database_max_connections: u32,
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// The `iss` of every token and the base of the published endpoint URLs.
+    pub issuer: String,
+    /// Where signing keys are kept as PEM files.
+    pub keys_dir: PathBuf,
+    /// `aud` of access tokens for clients registered without an audience; defaults to
+    /// the issuer.
+    pub default_audience: Option<String>,
+    /// Access-token lifetime for clients registered without one.
+    #[serde(deserialize_with = "duration")]
+    pub access_token_ttl: Duration,
+    /// The longest lifetime a client may be registered with.
+    #[serde(deserialize_with = "duration")]
+    pub access_token_ttl_max: Duration,
+    /// Largest accepted request body on `/oauth/*`, in bytes.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Concurrent argon2id verifications; 0 means one per core. Each uses ~19 MiB.
+    pub argon2_max_concurrency: usize,
+    /// Successful client-secret verifications remembered, so the token endpoint does
+    /// not pay argon2 on every request.
+    pub secret_cache_entries: usize,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Every scope a client may be registered with (published as `scopes_supported`).
+    #[serde(deserialize_with = "scope_list")]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://keygate.db".into(),
+            database_max_connections: 16,
+            bind: "127.0.0.1:8080".into(),
+            issuer: "http://127.0.0.1:8080".into(),
+            keys_dir: PathBuf::from("./keys"),
+            default_audience: None,
+            access_token_ttl: Duration::from_secs(300),
+            access_token_ttl_max: Duration::from_secs(3600),
+            max_body_bytes: 16 * 1024,
+            workers: 0,
+            argon2_max_concurrency: 0,
+            secret_cache_entries: 10_000,
+            log_format: LogFormat::Text,
+            scopes: ["read", "write", "admin", "webhook"].map(String::from).to_vec(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Toml { path: String, message: String },
+    #[error("cannot read {var} (from {var}_FILE): {source}")]
+    SecretFile {
+        var: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+fn invalid(message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(message.into())
+}
+
+impl Settings {
+    /// Defaults → TOML file (if given) → `KEYGATE_*` from the process environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(config_file, std::env::vars())
+    }
+
+    pub fn load_from(
+        config_file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match config_file {
+            Some(path) => read_toml(path)?,
+            None => toml::Table::new(),
+        };
+        for (key, value) in env_overrides(env)? {
+            table.insert(key, value);
+        }
+        let settings = Settings::deserialize(toml::Value::Table(table))
+            .map_err(|e| invalid(e.message().to_owned()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        DatabaseUrl::parse(&self.database_url).map_err(|e| invalid(format!("database_url: {e}")))?;
+        if self.database_max_connections == 0 {
+            return Err(invalid("database_max_connections must be at least 1"));
+        }
+        if self.bind.parse::<SocketAddr>().is_err() {
+            return Err(invalid(format!(
+                "bind: '{}' is not an address like 127.0.0.1:8080",
+                self.bind
+            )));
+        }
+        let issuer = url::Url::parse(&self.issuer)
+            .map_err(|e| invalid(format!("issuer: '{}' is not a URL ({e})", self.issuer)))?;
+        // RFC 8414 §2: the issuer has no query or fragment.
+        if !matches!(issuer.scheme(), "http" | "https")
+            || issuer.query().is_some()
+            || issuer.fragment().is_some()
+        {
+            return Err(invalid(
+                "issuer: must be an http(s) URL without query or fragment",
+            ));
+        }
+        if self.access_token_ttl_max < MIN_ACCESS_TOKEN_TTL
+            || self.access_token_ttl_max > Duration::from_secs(24 * 3600)
+        {
+            return Err(invalid("access_token_ttl_max: must be between 1m and 24h"));
+        }
+        if self.access_token_ttl < MIN_ACCESS_TOKEN_TTL
+            || self.access_token_ttl > self.access_token_ttl_max
+        {
+            return Err(invalid(
+                "access_token_ttl: must be between 1m and access_token_ttl_max",
+            ));
+        }
+        if self.scopes.is_empty() {
+            return Err(invalid("scopes: at least one scope is needed"));
+        }
+        if !(1024..=1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(invalid("max_body_bytes: must be between 1024 and 1048576"));
+        }
+        Ok(())
+    }
+
+    pub fn database(&self) -> Result<DatabaseUrl, ConfigError> {
+        DatabaseUrl::parse(&self.database_url).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// The issuer without a trailing slash, ready to have paths appended.
+    pub fn issuer_base(&self) -> &str {
+        self.issuer.trim_end_matches('/')
+    }
+
+    pub fn audience(&self) -> &str {
+        self.default_audience.as_deref().unwrap_or(&self.issuer)
+    }
+
+    /// The configured scopes as a set (validated at load).
+    pub fn scope_set(&self) -> ScopeSet {
+        ScopeSet::parse(&self.scopes.join(" ")).unwrap_or_default()
+    }
+
+    pub fn worker_count(&self) -> usize {
+        non_zero_or_cores(self.workers)
+    }
+
+    pub fn argon2_permits(&self) -> usize {
+        non_zero_or_cores(self.argon2_max_concurrency)
+    }
+}
+
+fn non_zero_or_cores(n: usize) -> usize {
+    if n > 0 {
+        return n;
+    }
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+fn read_toml(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Toml {
+            path: path.display().to_string(),
+            message: e.message().to_owned(),
+        })
+}
+
+/// `KEYGATE_ISSUER=…` → `issuer`; `KEYGATE_DATABASE_URL_FILE=/run/secrets/db` →
+/// `database_url` read from that file. Numbers and booleans are typed so the settings'
+/// integer fields accept them; an unknown name reaches `deny_unknown_fields` and is
+/// reported by name.
+fn env_overrides(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<BTreeMap<String, toml::Value>, ConfigError> {
+    let mut plain = BTreeMap::new();
+    let mut from_files = BTreeMap::new();
+    for (var, value) in env {
+        let Some(name) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if NOT_SETTINGS.contains(&var.as_str()) || name.starts_with("TEST_") {
+            continue;
+        }
+        if let Some(base) = name.strip_suffix("_FILE") {
+            let contents = std::fs::read_to_string(&value).map_err(|source| {
+                ConfigError::SecretFile {
+                    var: format!("{ENV_PREFIX}{base}"),
+                    source,
+                }
+            })?;
+            from_files.insert(base.to_ascii_lowercase(), typed(contents.trim_end()));
+        } else {
+            plain.insert(name.to_ascii_lowercase(), typed(&value));
+        }
+    }
+    // A value given directly wins over one given by file.
+    from_files.extend(plain);
+    Ok(from_files)
+}
+
+fn typed(value: &str) -> toml::Value {
+    if let Ok(n) = value.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    match value {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(value.to_owned()),
+    }
+}
+
+/// Accepts `"read write"` (handy in an environment variable) or `["read", "write"]`.
+fn scope_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Spaced(String),
+        List(Vec<String>),
+    }
+    let joined = match Raw::deserialize(deserializer)? {
+        Raw::Spaced(text) => text,
+        Raw::List(list) => list.join(" "),
+    };
+    let set = ScopeSet::parse(&joined).map_err(serde::de::Error::custom)?;
+    Ok(set.iter().map(str::to_owned).collect())
+}
+
+/// Accepts `"90s"`, `"10m"`, `"1h 30m"`, `"90d"` or a number of seconds.
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u64),
+        Text(String),
+    }
+    match Raw::deserialize(deserializer)? {
+        Raw::Seconds(secs) => Ok(Duration::from_secs(secs)),
+        Raw::Text(text) => parse_duration(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses a human duration such as `10m` or `90d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("'{text}' is not a duration like 90s, 10m, 1h or 90d ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_serve_a_newcomer() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.database_url, "sqlite://keygate.db");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.keys_dir, PathBuf::from("./keys"));
+        assert_eq!(s.audience(), "http://127.0.0.1:8080");
+        assert_eq!(s.scope_set().to_string(), "admin read webhook write");
+    }
+
+    #[test]
+    fn env_overrides_file_and_types_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keygate.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nworkers = 3\n").unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[("KEYGATE_WORKERS", "5"), ("KEYGATE_ACCESS_TOKEN_TTL", "10m")]),
+        )
+        .unwrap();
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(s.workers, 5);
+        assert_eq!(s.access_token_ttl, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn secrets_come_from_file_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("db_url");
+        std::fs::write(&secret, "postgres://kg:pw@localhost/kg\n").unwrap();
+        let s = Settings::load_from(
+            None,
+            env(&[("KEYGATE_DATABASE_URL_FILE", secret.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(s.database_url, "postgres://kg:pw@localhost/kg");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Settings::load_from(None, env(&[("KEYGATE_ISUER", "x")])).unwrap_err();
+        assert!(err.to_string().contains("isuer"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.toml");
+        std::fs::write(&file, "colour = 1\n").unwrap();
+        let err = Settings::load_from(Some(&file), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_fail_fast_with_the_key_name() {
+        for (var, value, key) in [
+            ("KEYGATE_DATABASE_URL", "mysql://x", "database_url"),
+            ("KEYGATE_BIND", "nowhere", "bind"),
+            ("KEYGATE_ISSUER", "http://x/?q=1", "issuer"),
+            ("KEYGATE_ACCESS_TOKEN_TTL", "1s", "access_token_ttl"),
+            ("KEYGATE_ACCESS_TOKEN_TTL", "soon", "soon"),
+            ("KEYGATE_MAX_BODY_BYTES", "10", "max_body_bytes"),
+            ("KEYGATE_SCOPES", "r\u{e9}ad", "scope"),
+        ] {
+            let err = Settings::load_from(None, env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn test_harness_variables_are_not_settings() {
+        let s = Settings::load_from(
+            None,
+            env(&[("KEYGATE_TEST_DATABASE_URL", "postgres://x"), ("KEYGATE_LOG", "debug")]),
+        );
+        assert!(s.is_ok());
+    }
+}

@@ -1,0 +1,19 @@
+//! keygate: an OAuth 2.0 authorization server with API-key fallback.
+//!
+//! Modules are by domain; each HTTP domain exposes `configure` for `startup`.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cli;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod oauth;
+pub mod orgs;
+pub mod scope;
+pub mod secret;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

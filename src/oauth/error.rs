@@ -1,0 +1,158 @@
+//! RFC 6749 §5.2 error responses. Built only through the constructors below, so every
+//! error code keygate can send is listed here with its status.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// The realm of the Basic challenge on `invalid_client`.
+const BASIC_CHALLENGE: &str = "Basic realm=\"keygate\", charset=\"UTF-8\"";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    ServerError,
+    TemporarilyUnavailable,
+}
+
+#[derive(Debug)]
+pub struct OAuthError {
+    code: ErrorCode,
+    status: StatusCode,
+    description: Cow<'static, str>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: ErrorCode,
+    error_description: &'a str,
+}
+
+impl OAuthError {
+    fn new(code: ErrorCode, status: StatusCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            status,
+            description: description.into(),
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, StatusCode::BAD_REQUEST, description)
+    }
+
+    /// 401 with a Basic challenge (RFC 6749 §5.2).
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, StatusCode::UNAUTHORIZED, description)
+    }
+
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, StatusCode::BAD_REQUEST, description)
+    }
+
+    pub fn unauthorized_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::UnauthorizedClient, StatusCode::BAD_REQUEST, description)
+    }
+
+    pub fn unsupported_grant_type(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::UnsupportedGrantType, StatusCode::BAD_REQUEST, description)
+    }
+
+    pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidScope, StatusCode::BAD_REQUEST, description)
+    }
+
+    /// A body over the limit: `invalid_request`, with 413 so proxies and clients see why.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            ErrorCode::InvalidRequest,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {limit} bytes"),
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            ErrorCode::InvalidRequest,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "this endpoint accepts POST only",
+        )
+    }
+
+    /// An internal failure: `detail` goes to the log, never to the client.
+    pub fn server_error(detail: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %detail, "token endpoint failed");
+        Self::new(ErrorCode::ServerError, StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server cannot handle the request right now; retry shortly",
+        )
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.description)
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        match self.code {
+            ErrorCode::InvalidClient => {
+                response.insert_header((header::WWW_AUTHENTICATE, BASIC_CHALLENGE));
+            }
+            ErrorCode::TemporarilyUnavailable => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response.insert_header((header::ALLOW, "POST"));
+        }
+        response.json(Body {
+            error: self.code,
+            error_description: &self.description,
+        })
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::temporarily_unavailable()
+            }
+            StoreError::Query(e) => Self::server_error(&e),
+            StoreError::Cancelled => Self::server_error(&"blocking task cancelled"),
+        }
+    }
+}

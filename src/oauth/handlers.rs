@@ -1,0 +1,106 @@
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::error::OAuthError;
+use super::grant::{self, IssuedAccessToken};
+use super::request::TokenRequest;
+use super::OAuthState;
+use crate::clients::{self, GrantType};
+use crate::config::Settings;
+use crate::store::Store;
+use crate::tokens::KeyRing;
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: &'a str,
+}
+
+/// POST /oauth/token — client authentication: `client_secret_basic` or
+/// `client_secret_post`. Grants: `client_credentials`.
+#[tracing::instrument(name = "token", skip_all, fields(client_id = tracing::field::Empty, grant_type = tracing::field::Empty))]
+pub async fn post_token(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, OAuthError> {
+    let limit = state.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(OAuthError::body_too_large(limit));
+    }
+    let body = body
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| OAuthError::body_too_large(limit))?
+        .map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
+    let request = TokenRequest::parse(req.headers(), &body)?;
+    let span = tracing::Span::current();
+    span.record("client_id", request.client_id());
+    span.record("grant_type", request.grant_type.as_str());
+
+    let issued = match request.grant_type {
+        GrantType::ClientCredentials => {
+            let now = state.clock.now();
+            web::block(move || -> Result<IssuedAccessToken, OAuthError> {
+                // The connection goes back to the pool before any argon2 work.
+                let client = store.with_conn(|c| {
+                    clients::repo::find(c, request.client_id()).map_err(crate::store::StoreError::from)
+                })?;
+                grant::client_credentials(&state, client.as_ref(), &request, now)
+            })
+            .await
+            .map_err(|e| OAuthError::server_error(&e))??
+        }
+        GrantType::RefreshToken => {
+            return Err(OAuthError::unsupported_grant_type("refresh_token is not served yet"))
+        }
+    };
+    tracing::info!(scope = %issued.scope, "access token issued");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: &issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: &issued.scope,
+        }))
+}
+
+/// Any method but POST on /oauth/token.
+pub async fn method_not_allowed() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::method_not_allowed())
+}
+
+/// GET /.well-known/oauth-authorization-server — public (RFC 8414).
+pub async fn get_metadata(state: web::Data<OAuthState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(state.metadata_json.clone())
+}
+
+/// The RFC 8414 document for these settings and keys.
+pub fn metadata(settings: &Settings, keys: &KeyRing) -> serde_json::Value {
+    let base = settings.issuer_base();
+    serde_json::json!({
+        "issuer": settings.issuer,
+        "token_endpoint": format!("{base}/oauth/token"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": settings.scopes,
+        // keygate has no authorization endpoint, so it supports no response type.
+        "response_types_supported": [],
+        "access_token_signing_alg_values_supported": keys.algorithms(),
+    })
+}

@@ -1,0 +1,68 @@
+//! The OAuth 2.0 HTTP edge: `POST /oauth/token` (RFC 6749; grant logic from
+//! oxide-auth, see `grant`), RFC 6749 §5.2 errors, and the RFC 8414 metadata document.
+
+pub mod error;
+pub mod grant;
+pub mod handlers;
+pub mod request;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+
+use crate::clients::SecretVerifier;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::tokens::KeyRing;
+
+pub use error::OAuthError;
+
+/// Everything the token endpoint needs besides the store; built once at start-up.
+pub struct OAuthState {
+    pub issuer: String,
+    pub issuer_url: url::Url,
+    pub default_audience: String,
+    pub default_ttl: Duration,
+    pub max_body_bytes: usize,
+    pub keys: web::Data<KeyRing>,
+    pub verifier: SecretVerifier,
+    pub clock: Arc<dyn Clock>,
+    /// The RFC 8414 document, rendered once.
+    pub metadata_json: String,
+}
+
+impl OAuthState {
+    pub fn new(
+        settings: &Settings,
+        keys: web::Data<KeyRing>,
+        verifier: SecretVerifier,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, url::ParseError> {
+        let issuer_url = url::Url::parse(&settings.issuer)?;
+        let metadata_json = handlers::metadata(settings, &keys).to_string();
+        Ok(Self {
+            issuer: settings.issuer.clone(),
+            issuer_url,
+            default_audience: settings.audience().to_owned(),
+            default_ttl: settings.access_token_ttl,
+            max_body_bytes: settings.max_body_bytes,
+            keys,
+            verifier,
+            clock,
+            metadata_json,
+        })
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/oauth/token")
+            .route(web::post().to(handlers::post_token))
+            .default_service(web::to(handlers::method_not_allowed)),
+    )
+    .route(
+        "/.well-known/oauth-authorization-server",
+        web::get().to(handlers::get_metadata),
+    );
+}

@@ -1,0 +1,111 @@
+//! Scope sets (RFC 6749 §3.3): parsing with the RFC's character rules, a canonical
+//! sorted rendering, and subset checks. Shared by client registration and the grants.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Longest single scope token and most tokens in one set; beyond these a request is
+/// hostile rather than useful.
+pub const MAX_SCOPE_TOKEN_LEN: usize = 128;
+pub const MAX_SCOPE_TOKENS: usize = 64;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScopeSet(BTreeSet<String>);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScopeError {
+    #[error("scope contains a character outside RFC 6749 §3.3 (NQCHAR)")]
+    InvalidCharacter,
+    #[error("scope token longer than {MAX_SCOPE_TOKEN_LEN} characters")]
+    TokenTooLong,
+    #[error("more than {MAX_SCOPE_TOKENS} scope tokens")]
+    TooMany,
+}
+
+impl ScopeSet {
+    /// Parses a space-delimited list. Repeated tokens collapse; empty input is the
+    /// empty set.
+    pub fn parse(text: &str) -> Result<Self, ScopeError> {
+        let mut tokens = BTreeSet::new();
+        for token in text.split(' ').filter(|t| !t.is_empty()) {
+            if !token.chars().all(is_nqchar) {
+                return Err(ScopeError::InvalidCharacter);
+            }
+            if token.len() > MAX_SCOPE_TOKEN_LEN {
+                return Err(ScopeError::TokenTooLong);
+            }
+            tokens.insert(token.to_owned());
+            if tokens.len() > MAX_SCOPE_TOKENS {
+                return Err(ScopeError::TooMany);
+            }
+        }
+        Ok(Self(tokens))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_nqchar(c: char) -> bool {
+    matches!(c, '\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')
+}
+
+/// Space-separated, sorted: the same set always renders the same way.
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for token in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(token)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dedups_and_sorts() {
+        let s = ScopeSet::parse("write  read write").unwrap();
+        assert_eq!(s.to_string(), "read write");
+        assert!(ScopeSet::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn rejects_rfc_invalid_characters() {
+        for bad in ["a\"b", "a\\b", "caf\u{e9}", "tab\there", "new\nline"] {
+            assert_eq!(ScopeSet::parse(bad), Err(ScopeError::InvalidCharacter), "{bad:?}");
+        }
+        assert!(ScopeSet::parse("urn:x:read api/write!#$").is_ok());
+    }
+
+    #[test]
+    fn bounds_hostile_input() {
+        let long = "a".repeat(MAX_SCOPE_TOKEN_LEN + 1);
+        assert_eq!(ScopeSet::parse(&long), Err(ScopeError::TokenTooLong));
+        let many: Vec<String> = (0..=MAX_SCOPE_TOKENS).map(|i| format!("s{i}")).collect();
+        assert_eq!(ScopeSet::parse(&many.join(" ")), Err(ScopeError::TooMany));
+    }
+
+    #[test]
+    fn subsets() {
+        let all = ScopeSet::parse("read write admin").unwrap();
+        assert!(ScopeSet::parse("read").unwrap().is_subset_of(&all));
+        assert!(!ScopeSet::parse("read webhook").unwrap().is_subset_of(&all));
+    }
+}

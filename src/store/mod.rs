@@ -1,0 +1,329 @@
+//! The store: one diesel connection type over SQLite and PostgreSQL, one r2d2 pool,
+//! embedded migrations, and the single async seam (`Store::run`) through which
+//! request handlers reach the database without blocking the executor.
+//!
+//! The backend is chosen from the URL scheme here rather than by
+//! `MultiConnection::establish`, which treats any string as a SQLite path and hides
+//! the real connection error.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Serialises concurrent `migrate` runs of several instances on one PostgreSQL database.
+const MIGRATION_LOCK_ID: i64 = 0x6b65_7967_6174_65; // "keygate"
+
+/// One connection type for both backends.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(#[from] r2d2::PoolError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("blocking task was cancelled")]
+    Cancelled,
+}
+
+/// Which database a URL names, parsed once at start-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    /// A filesystem path, or `:memory:`.
+    Sqlite(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("database URL '{0}' has an unsupported scheme; use sqlite://PATH or postgres://…")]
+    UnsupportedScheme(String),
+    #[error("database URL '{0}' names no SQLite file")]
+    EmptySqlitePath(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| UrlError::UnsupportedScheme(redact_url(url)))?;
+        if path.is_empty() {
+            return Err(UrlError::EmptySqlitePath(url.to_owned()));
+        }
+        Ok(Self::Sqlite(path.to_owned()))
+    }
+
+    /// The URL with any password replaced, for logs and error messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Postgres(url) => redact_url(url),
+            Self::Sqlite(path) => format!("sqlite://{path}"),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // set_password only fails for URLs that cannot carry one, checked above.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<unparseable database URL>".to_owned(),
+    }
+}
+
+/// r2d2 manager that opens the right backend and applies SQLite's per-connection pragmas.
+#[derive(Clone, Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot connect to {url}: {source}")]
+    Connection {
+        url: String,
+        source: diesel::ConnectionError,
+    },
+    #[error("cannot configure {url}: {source}")]
+    Setup {
+        url: String,
+        source: diesel::result::Error,
+    },
+    #[error("connection check failed: {0}")]
+    Check(#[from] diesel::result::Error),
+}
+
+/// Per-connection SQLite settings: WAL lets readers run beside the writer, the busy
+/// timeout makes writers queue instead of failing, and foreign keys are off by default.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 5000; \
+     PRAGMA foreign_keys = ON;";
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConn, ConnectError> {
+        let connection_error = |source| ConnectError::Connection {
+            url: self.url.redacted(),
+            source,
+        };
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgres)
+                .map_err(connection_error),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path).map_err(connection_error)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(|source| ConnectError::Setup {
+                        url: self.url.redacted(),
+                        source,
+                    })?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::Check)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// The pool and the one way to use it from async code.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<ConnectionManager>,
+    url: DatabaseUrl,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the database at {url}: {reason}")]
+pub struct OpenError {
+    url: String,
+    reason: String,
+}
+
+impl Store {
+    /// Opens the pool and checks that the database answers, so a wrong URL fails at
+    /// start-up with a message naming it (without its password).
+    pub fn open(url: &DatabaseUrl, max_connections: u32) -> Result<Self, OpenError> {
+        let manager = ConnectionManager { url: url.clone() };
+        let open_error = |reason: String| OpenError {
+            url: url.redacted(),
+            reason,
+        };
+        // Check once by hand: r2d2's own build error only says "timed out".
+        manager
+            .connect()
+            .map_err(|error| open_error(error.to_string()))?;
+        let pool = Pool::builder()
+            .max_size(max_connections)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)
+            .map_err(|error| open_error(error.to_string()))?;
+        Ok(Self {
+            pool,
+            url: url.clone(),
+        })
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        actix_web::web::block(move || store.with_conn(f))
+            .await
+            .map_err(|_| E::from(StoreError::Cancelled))?
+    }
+
+    /// Runs `f` with a pooled connection on the calling thread. For code that is
+    /// already off the executor (the CLI, `web::block` bodies), and that wants the
+    /// connection back in the pool before slow work such as argon2.
+    pub fn with_conn<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        let mut conn = self.conn().map_err(E::from)?;
+        f(&mut conn)
+    }
+
+    fn conn(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, MigrationError> {
+        let mut conn = self.conn().map_err(|e| MigrationError(e.to_string()))?;
+        run_migrations(&mut conn)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("migration failed: {0}")]
+pub struct MigrationError(String);
+
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, MigrationError> {
+    let failed = |e: &dyn std::fmt::Display| MigrationError(e.to_string());
+    match conn {
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|applied| applied.len())
+            .map_err(|e| failed(&e)),
+        DbConn::Postgres(c) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
+                .execute(c)
+                .map_err(|e| failed(&e))?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|applied| applied.len())
+                .map_err(|e| failed(&e));
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
+                .execute(c)
+                .map_err(|e| failed(&e))?;
+            applied
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod test_support {
+    //! An in-memory SQLite connection with the schema applied, for repo unit tests.
+    use super::*;
+
+    pub fn memory_conn() -> DbConn {
+        let mut conn = DbConn::Sqlite(
+            SqliteConnection::establish(":memory:").unwrap_or_else(|e| unreachable!("{e}")),
+        );
+        conn.batch_execute("PRAGMA foreign_keys = ON;")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        run_migrations(&mut conn).unwrap_or_else(|e| unreachable!("{e}"));
+        conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_scheme_selects_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://keygate.db").ok(),
+            Some(DatabaseUrl::Sqlite("keygate.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/keygate.db").ok(),
+            Some(DatabaseUrl::Sqlite("/var/lib/keygate.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@localhost/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("keygate.db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn redaction_hides_password_only() {
+        let url = DatabaseUrl::parse("postgres://kg:hunter2@db:5432/keygate").ok();
+        let redacted = url.map(|u| u.redacted()).unwrap_or_default();
+        assert_eq!(redacted, "postgres://kg:***@db:5432/keygate");
+        assert!(!redacted.contains("hunter2"));
+    }
+
+    #[test]
+    fn migration_lists_match_between_backends() {
+        let names = |dir: &str| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let sqlite = names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"));
+        let postgres = names(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"));
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, postgres);
+    }
+}

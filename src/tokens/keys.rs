@@ -1,0 +1,629 @@
+//! Signing keys on disk and in memory.
+//!
+//! Each key is two files in the keys directory: `<kid>.pem` (the PKCS#8 private key,
+//! mode 0600) and `<kid>.json` (its algorithm and lifecycle state). The `kid` is the
+//! RFC 7638 SHA-256 thumbprint of the public JWK. Lifecycle:
+//! `pending` (published in the JWKS, not signing) → `active` (signs new tokens; exactly
+//! one) → `retired` (published until every token it signed has expired) → removed.
+//! The first key generated into an empty ring becomes active at once.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+    RSA_PKCS1_SHA256,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::{Jwk, JwkSet, ThumbprintHash};
+use serde::{Deserialize, Serialize};
+
+/// The algorithms keygate signs with; anything else is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyAlg {
+    ES256,
+    RS256,
+    EdDSA,
+}
+
+impl KeyAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    pub fn jsonwebtoken(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Self::ES256 => jsonwebtoken::Algorithm::ES256,
+            Self::RS256 => jsonwebtoken::Algorithm::RS256,
+            Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+        }
+    }
+}
+
+impl FromStr for KeyAlg {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        match s {
+            "ES256" => Ok(Self::ES256),
+            "RS256" => Ok(Self::RS256),
+            "EdDSA" => Ok(Self::EdDSA),
+            other => Err(KeyError::UnsupportedAlg(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for KeyAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    Pending,
+    Active,
+    Retired,
+}
+
+/// The `<kid>.json` file: everything about a key except the key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyMeta {
+    pub kid: String,
+    pub alg: KeyAlg,
+    pub state: KeyState,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("unsupported signing algorithm '{0}'; use ES256, RS256 or EdDSA")]
+    UnsupportedAlg(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("key generation failed")]
+    Generation,
+    #[error("no signing key with kid '{0}'")]
+    UnknownKid(String),
+    #[error("{0} is the active signing key; generate and activate another key first")]
+    RetireActive(String),
+    #[error("key {kid} is {state:?}; only a {expected} key can be {action}")]
+    WrongState {
+        kid: String,
+        state: KeyState,
+        expected: &'static str,
+        action: &'static str,
+    },
+    #[error("key {kid} signed tokens that may be valid until {until}; removing it now would break them")]
+    StillNeeded { kid: String, until: DateTime<Utc> },
+    #[error("more than one active signing key: {0:?}")]
+    SeveralActive(Vec<String>),
+    #[error("no active signing key in {0}; run `keygate signing-key generate`")]
+    NoActive(PathBuf),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn invalid(path: &Path, reason: impl fmt::Display) -> KeyError {
+    KeyError::Invalid {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("signing failed")]
+pub struct SignError;
+
+/// A parsed private key, ready to sign.
+enum KeyPair {
+    Es256(EcdsaKeyPair),
+    Rs256(RsaKeyPair),
+    EdDsa(Ed25519KeyPair),
+}
+
+impl KeyPair {
+    fn from_pkcs8(alg: KeyAlg, der: &[u8]) -> Result<Self, String> {
+        let rejected = |e: aws_lc_rs::error::KeyRejected| format!("not a {alg} PKCS#8 key ({e})");
+        Ok(match alg {
+            KeyAlg::ES256 => Self::Es256(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(rejected)?,
+            ),
+            KeyAlg::RS256 => {
+                let pair = RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
+                if pair.public_modulus_len() < 256 {
+                    return Err("RSA keys must be at least 2048 bits".into());
+                }
+                Self::Rs256(pair)
+            }
+            KeyAlg::EdDSA => Self::EdDsa(Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?),
+        })
+    }
+
+    fn generate(alg: KeyAlg) -> Result<Vec<u8>, KeyError> {
+        let rng = SystemRandom::new();
+        let der = match alg {
+            KeyAlg::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map(|doc| doc.as_ref().to_vec()),
+            KeyAlg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                .and_then(|pair| pair.as_der())
+                .map(|der| der.as_ref().to_vec()),
+            KeyAlg::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng).map(|doc| doc.as_ref().to_vec()),
+        };
+        der.map_err(|_| KeyError::Generation)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        match self {
+            Self::Es256(pair) => pair
+                .sign(&SystemRandom::new(), message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| SignError),
+            Self::Rs256(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+                    .map_err(|_| SignError)?;
+                Ok(signature)
+            }
+            Self::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+
+    /// The public JWK (RFC 7517), without `kid`.
+    fn public_jwk(&self) -> Result<Jwk, String> {
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let json = match self {
+            Self::Es256(pair) => {
+                // Uncompressed SEC1 point: 0x04 ‖ x ‖ y.
+                let point = pair.public_key().as_ref();
+                if point.len() != 65 {
+                    return Err("unexpected P-256 public key length".into());
+                }
+                serde_json::json!({"kty": "EC", "crv": "P-256",
+                    "x": b64(&point[1..33]), "y": b64(&point[33..])})
+            }
+            Self::Rs256(pair) => {
+                let public = pair.public_key();
+                serde_json::json!({"kty": "RSA",
+                    "n": b64(public.modulus().big_endian_without_leading_zero()),
+                    "e": b64(public.exponent().big_endian_without_leading_zero())})
+            }
+            Self::EdDsa(pair) => {
+                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())})
+            }
+        };
+        serde_json::from_value(json).map_err(|e| e.to_string())
+    }
+}
+
+/// One key, parsed once: the signer, its public JWK and the encoded JWT header.
+pub struct LoadedKey {
+    meta: KeyMeta,
+    pair: KeyPair,
+    encoded_header: String,
+}
+
+impl LoadedKey {
+    pub fn meta(&self) -> &KeyMeta {
+        &self.meta
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.meta.kid
+    }
+
+    /// base64url of `{"alg":…,"typ":"at+jwt","kid":…}` (RFC 9068 §2.1).
+    pub fn encoded_header(&self) -> &str {
+        &self.encoded_header
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.pair.sign(message)
+    }
+}
+
+/// Every key in the directory, parsed, with the active one found and the JWKS
+/// rendered once.
+pub struct KeyRing {
+    keys: Vec<LoadedKey>,
+    active: usize,
+    jwks_json: String,
+}
+
+impl KeyRing {
+    pub fn load(dir: &Path) -> Result<Self, KeyError> {
+        let mut keys = Vec::new();
+        let mut jwks = JwkSet { keys: Vec::new() };
+        for meta in read_metas(dir)? {
+            let pem_path = dir.join(format!("{}.pem", meta.kid));
+            let pair = read_pair(&pem_path, meta.alg)?;
+            let mut jwk = pair.public_jwk().map_err(|e| invalid(&pem_path, e))?;
+            let thumbprint = jwk
+                .thumbprint(ThumbprintHash::SHA256)
+                .map_err(|e| invalid(&pem_path, e))?;
+            if thumbprint != meta.kid {
+                return Err(invalid(&pem_path, "key does not match its kid (RFC 7638 thumbprint)"));
+            }
+            jwk.common.key_id = Some(meta.kid.clone());
+            jwk.common.key_algorithm = Some(
+                meta.alg
+                    .as_str()
+                    .parse()
+                    .map_err(|e| invalid(&pem_path, format!("{e}")))?,
+            );
+            jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+            jwks.keys.push(jwk);
+            let header = serde_json::json!({"alg": meta.alg.as_str(), "typ": "at+jwt", "kid": meta.kid});
+            let encoded_header = URL_SAFE_NO_PAD.encode(header.to_string());
+            keys.push(LoadedKey {
+                meta,
+                pair,
+                encoded_header,
+            });
+        }
+        let active: Vec<usize> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.meta.state == KeyState::Active)
+            .map(|(i, _)| i)
+            .collect();
+        let active = match active.as_slice() {
+            [one] => *one,
+            [] => return Err(KeyError::NoActive(dir.to_owned())),
+            several => {
+                return Err(KeyError::SeveralActive(
+                    several.iter().map(|&i| keys[i].meta.kid.clone()).collect(),
+                ))
+            }
+        };
+        let jwks_json = serde_json::to_string(&jwks).map_err(|e| invalid(dir, e))?;
+        Ok(Self {
+            keys,
+            active,
+            jwks_json,
+        })
+    }
+
+    /// The key that signs new tokens.
+    pub fn active(&self) -> &LoadedKey {
+        &self.keys[self.active]
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &LoadedKey> {
+        self.keys.iter()
+    }
+
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+
+    /// The algorithms of published keys, for the metadata document.
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        let mut algs: Vec<&'static str> = self.keys.iter().map(|k| k.meta.alg.as_str()).collect();
+        algs.sort_unstable();
+        algs.dedup();
+        algs
+    }
+}
+
+fn read_pair(pem_path: &Path, alg: KeyAlg) -> Result<KeyPair, KeyError> {
+    let text = fs::read(pem_path).map_err(io_error(pem_path))?;
+    let pem = pem::parse(&text).map_err(|e| invalid(pem_path, e))?;
+    if pem.tag() != "PRIVATE KEY" {
+        return Err(invalid(pem_path, "expected a PKCS#8 'PRIVATE KEY' PEM block"));
+    }
+    warn_if_readable_by_others(pem_path);
+    KeyPair::from_pkcs8(alg, pem.contents()).map_err(|e| invalid(pem_path, e))
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "signing key is readable by other users; chmod 600 it");
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
+
+/// All `<kid>.json` files in `dir`, oldest first. A missing directory is an empty ring.
+pub fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(dir)(e)),
+    };
+    let mut metas = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io_error(dir))?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+        let meta: KeyMeta = serde_json::from_str(&text).map_err(|e| invalid(&path, e))?;
+        if path.file_stem().and_then(|s| s.to_str()) != Some(meta.kid.as_str()) {
+            return Err(invalid(&path, "file name does not match its kid"));
+        }
+        metas.push(meta);
+    }
+    metas.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.kid.cmp(&b.kid)));
+    Ok(metas)
+}
+
+/// Generates a key into `dir`. It becomes active if no key is; otherwise it is
+/// pending (published, not signing) until `activate`.
+pub fn generate(dir: &Path, alg: KeyAlg, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
+    let existing = read_metas(dir)?;
+    let der = KeyPair::generate(alg)?;
+    let pair = KeyPair::from_pkcs8(alg, &der).map_err(|e| invalid(dir, e))?;
+    let kid = pair
+        .public_jwk()
+        .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| e.to_string()))
+        .map_err(|e| invalid(dir, e))?;
+    let becomes_active = !existing.iter().any(|m| m.state == KeyState::Active);
+    let meta = KeyMeta {
+        kid: kid.clone(),
+        alg,
+        state: if becomes_active {
+            KeyState::Active
+        } else {
+            KeyState::Pending
+        },
+        created_at: now,
+        activated_at: becomes_active.then_some(now),
+        retired_at: None,
+    };
+    create_private_dir(dir)?;
+    let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
+    write_file(&dir.join(format!("{kid}.pem")), pem.as_bytes(), true)?;
+    write_meta(dir, &meta)?;
+    Ok(meta)
+}
+
+/// Makes a pending key the signing key; the previous active key is retired.
+pub fn activate(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
+    let metas = read_metas(dir)?;
+    let mut target = find(&metas, kid)?.clone();
+    if target.state != KeyState::Pending {
+        return Err(KeyError::WrongState {
+            kid: kid.to_owned(),
+            state: target.state,
+            expected: "pending",
+            action: "activated",
+        });
+    }
+    // Write the new active key first: a crash in between leaves two active keys,
+    // which `load` refuses loudly, rather than none.
+    target.state = KeyState::Active;
+    target.activated_at = Some(now);
+    write_meta(dir, &target)?;
+    for mut previous in metas.into_iter().filter(|m| m.state == KeyState::Active) {
+        previous.state = KeyState::Retired;
+        previous.retired_at = Some(now);
+        write_meta(dir, &previous)?;
+    }
+    Ok(target)
+}
+
+/// Stops a key from signing; it stays published until `remove`.
+pub fn retire(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
+    let metas = read_metas(dir)?;
+    let mut target = find(&metas, kid)?.clone();
+    match target.state {
+        KeyState::Active => return Err(KeyError::RetireActive(kid.to_owned())),
+        KeyState::Retired => return Ok(target),
+        KeyState::Pending => {}
+    }
+    target.state = KeyState::Retired;
+    target.retired_at = Some(now);
+    write_meta(dir, &target)?;
+    Ok(target)
+}
+
+/// Deletes a retired key once no token it signed can still be valid
+/// (`retired_at + longest_token_ttl`).
+pub fn remove(dir: &Path, kid: &str, longest_token_ttl: Duration, now: DateTime<Utc>) -> Result<(), KeyError> {
+    let metas = read_metas(dir)?;
+    let target = find(&metas, kid)?;
+    let retired_at = match (target.state, target.retired_at) {
+        (KeyState::Retired, Some(at)) => at,
+        (state, _) => {
+            return Err(KeyError::WrongState {
+                kid: kid.to_owned(),
+                state,
+                expected: "retired",
+                action: "removed",
+            })
+        }
+    };
+    let ttl = chrono::Duration::from_std(longest_token_ttl).unwrap_or(chrono::Duration::MAX);
+    let until = retired_at.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    // A pending key never signed anything; one that was active did until retired_at.
+    if target.activated_at.is_some() && now < until {
+        return Err(KeyError::StillNeeded {
+            kid: kid.to_owned(),
+            until,
+        });
+    }
+    for ext in ["json", "pem"] {
+        let path = dir.join(format!("{kid}.{ext}"));
+        fs::remove_file(&path).map_err(io_error(&path))?;
+    }
+    Ok(())
+}
+
+/// Generates an active ES256 key if the directory has no active key. Returns the new
+/// key's metadata if one was made.
+pub fn ensure_active(dir: &Path, now: DateTime<Utc>) -> Result<Option<KeyMeta>, KeyError> {
+    if read_metas(dir)?.iter().any(|m| m.state == KeyState::Active) {
+        return Ok(None);
+    }
+    generate(dir, KeyAlg::ES256, now).map(Some)
+}
+
+fn find<'a>(metas: &'a [KeyMeta], kid: &str) -> Result<&'a KeyMeta, KeyError> {
+    metas
+        .iter()
+        .find(|m| m.kid == kid)
+        .ok_or_else(|| KeyError::UnknownKid(kid.to_owned()))
+}
+
+fn write_meta(dir: &Path, meta: &KeyMeta) -> Result<(), KeyError> {
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| invalid(dir, e))?;
+    write_file(&dir.join(format!("{}.json", meta.kid)), &json, false)
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(io_error(dir))
+}
+
+/// Writes via a temporary file and a rename, so a reader never sees half a key.
+fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), KeyError> {
+    let tmp = path.with_extension("tmp");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if private { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(&tmp).map_err(io_error(&tmp))?;
+    file.write_all(contents).map_err(io_error(&tmp))?;
+    file.sync_all().map_err(io_error(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_error(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    #[test]
+    fn every_algorithm_signs_tokens_that_verify_against_its_jwk() {
+        for alg in [KeyAlg::ES256, KeyAlg::RS256, KeyAlg::EdDSA] {
+            let dir = tempfile::tempdir().unwrap();
+            let meta = generate(dir.path(), alg, now()).unwrap();
+            assert_eq!(meta.state, KeyState::Active);
+            let ring = KeyRing::load(dir.path()).unwrap();
+            let claims = serde_json::json!({"sub": "x", "exp": now().timestamp() + 60});
+            let token = super::super::jwt::encode(ring.active(), &claims).unwrap();
+
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+            assert_eq!(header.kid.as_deref(), Some(meta.kid.as_str()));
+            let jwks: JwkSet = serde_json::from_str(ring.jwks_json()).unwrap();
+            let jwk = jwks.find(&meta.kid).unwrap();
+            assert_eq!(jwk.thumbprint(ThumbprintHash::SHA256).unwrap(), meta.kid);
+            let mut validation = Validation::new(alg.jsonwebtoken());
+            validation.required_spec_claims.clear();
+            let data = jsonwebtoken::decode::<serde_json::Value>(
+                &token,
+                &DecodingKey::from_jwk(jwk).unwrap(),
+                &validation,
+            )
+            .unwrap();
+            assert_eq!(data.claims["sub"], "x");
+            assert!(!ring.jwks_json().contains("\"d\""), "private part published");
+        }
+    }
+
+    #[test]
+    fn lifecycle_generate_activate_retire_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = generate(dir.path(), KeyAlg::ES256, now()).unwrap();
+        let second = generate(dir.path(), KeyAlg::EdDSA, now()).unwrap();
+        assert_eq!(second.state, KeyState::Pending);
+        let ring = KeyRing::load(dir.path()).unwrap();
+        assert_eq!(ring.active().kid(), first.kid);
+        assert_eq!(ring.keys().count(), 2);
+
+        assert!(matches!(retire(dir.path(), &first.kid, now()), Err(KeyError::RetireActive(_))));
+        activate(dir.path(), &second.kid, now()).unwrap();
+        let ring = KeyRing::load(dir.path()).unwrap();
+        assert_eq!(ring.active().kid(), second.kid);
+        let metas = read_metas(dir.path()).unwrap();
+        assert_eq!(find(&metas, &first.kid).unwrap().state, KeyState::Retired);
+
+        let ttl = Duration::from_secs(3600);
+        assert!(matches!(
+            remove(dir.path(), &first.kid, ttl, now()),
+            Err(KeyError::StillNeeded { .. })
+        ));
+        remove(dir.path(), &first.kid, ttl, now() + chrono::Duration::hours(2)).unwrap();
+        assert_eq!(KeyRing::load(dir.path()).unwrap().keys().count(), 1);
+        assert!(matches!(remove(dir.path(), &second.kid, ttl, now()), Err(KeyError::WrongState { .. })));
+    }
+
+    #[test]
+    fn private_key_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let meta = generate(dir.path(), KeyAlg::ES256, now()).unwrap();
+        let mode = fs::metadata(dir.path().join(format!("{}.pem", meta.kid)))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn broken_key_files_are_reported_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = generate(dir.path(), KeyAlg::ES256, now()).unwrap();
+        let pem = dir.path().join(format!("{}.pem", meta.kid));
+        fs::write(&pem, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        let err = KeyRing::load(dir.path()).err().unwrap();
+        assert!(err.to_string().contains(&meta.kid), "{err}");
+        assert!(matches!(KeyRing::load(tempfile::tempdir().unwrap().path()), Err(KeyError::NoActive(_))));
+    }
+
+    #[test]
+    fn ensure_active_generates_only_when_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ensure_active(dir.path(), now()).unwrap().is_some());
+        assert!(ensure_active(dir.path(), now()).unwrap().is_none());
+    }
+}
