@@ -116,7 +116,7 @@ impl Request for OxideRequest<'_> {
     }
 
     fn scope(&self) -> Option<Cow<'_, str>> {
-        self.0.scope().map(Cow::Borrowed)
+        self.0.scope.as_ref().map(|scope| Cow::Owned(scope.to_string()))
     }
 
     fn grant_type(&self) -> Option<Cow<'_, str>> {

@@ -98,7 +98,7 @@ pub fn metadata(settings: &Settings, keys: &KeyRing) -> serde_json::Value {
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": settings.scopes,
+        "scopes_supported": settings.scope_set().iter().collect::<Vec<_>>(),
         // keygate has no authorization endpoint, so it supports no response type.
         "response_types_supported": [],
         "access_token_signing_alg_values_supported": keys.algorithms(),

@@ -13,6 +13,7 @@ use percent_encoding::percent_decode;
 
 use super::error::OAuthError;
 use crate::clients::GrantType;
+use crate::scope::ScopeSet;
 use crate::secret::Secret;
 
 /// More distinct parameters than any grant uses, by a wide margin.
@@ -37,6 +38,8 @@ pub struct ClientCredentials {
 pub struct TokenRequest {
     pub grant_type: GrantType,
     pub credentials: ClientCredentials,
+    /// The requested scope, syntax-checked; `None` when absent or empty.
+    pub scope: Option<ScopeSet>,
     params: HashMap<String, String>,
 }
 
@@ -54,16 +57,19 @@ impl TokenRequest {
             }
         };
         let credentials = client_credentials(headers, &mut params)?;
+        // RFC 6749 §5.2: a malformed scope is `invalid_scope`, not `invalid_request`.
+        let scope = params
+            .remove("scope")
+            .map(|text| ScopeSet::parse(&text))
+            .transpose()
+            .map_err(|e| OAuthError::invalid_scope(e.to_string()))?
+            .filter(|scope| !scope.is_empty());
         Ok(Self {
             grant_type,
             credentials,
+            scope,
             params,
         })
-    }
-
-    /// The requested scope, if any (an empty `scope=` counts as absent).
-    pub fn scope(&self) -> Option<&str> {
-        self.param("scope")
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -234,7 +240,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.credentials.method, AuthMethod::ClientSecretPost);
-        assert_eq!(r.scope(), None);
+        assert_eq!(r.scope, None);
     }
 
     #[test]

@@ -1,0 +1,265 @@
+//! The real `keygate` binary: CLI commands, first start, and a full run whose logs
+//! must not contain any secret it handled.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::helpers::{basic_auth, TestDatabase};
+
+/// The binary with a clean environment pointing at `db` and `dir/keys`.
+fn keygate(dir: &TempDir, db: &TestDatabase) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keygate"));
+    for (var, _) in std::env::vars().filter(|(v, _)| v.starts_with("KEYGATE_")) {
+        cmd.env_remove(var);
+    }
+    cmd.current_dir(dir.path())
+        .env("KEYGATE_DATABASE_URL", &db.url)
+        .env("KEYGATE_KEYS_DIR", dir.path().join("keys"))
+        .env("KEYGATE_BIND", "127.0.0.1:0")
+        .env("KEYGATE_WORKERS", "1");
+    cmd
+}
+
+struct CliOutput {
+    ok: bool,
+    json: serde_json::Value,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> CliOutput {
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    CliOutput {
+        ok: output.status.success(),
+        json: serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// A running `keygate serve` whose stderr is collected.
+struct Server {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    address: String,
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd.arg("serve").stderr(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        let started = Instant::now();
+        let address = loop {
+            let text = log.lock().unwrap().clone();
+            if let Some(rest) = text.split("address=").nth(1) {
+                break format!("http://{}", rest.split_whitespace().next().unwrap());
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "server did not start:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Self { child, log, address }
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log.lock().unwrap().clone();
+        log
+    }
+}
+
+#[test]
+fn client_create_prints_the_secret_once_and_list_never_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created = run(keygate(&dir, &db).args([
+        "client", "create", "--name", "billing", "--scope", "read write", "--grant-type",
+        "client_credentials", "--audience", "https://api.example.com", "--token-ttl", "10m",
+    ]));
+    assert!(created.ok, "{}", created.stderr);
+    let id = created.json["client_id"].as_str().unwrap().to_owned();
+    let secret = created.json["client_secret"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("kgc_"));
+    assert!(secret.starts_with("kgs_") && secret.len() >= 4 + 43, "{secret}");
+    assert_eq!(created.json["scope"], "read write");
+    assert_eq!(created.json["access_token_ttl_secs"], 600);
+
+    let listed = run(keygate(&dir, &db).args(["client", "list"]));
+    assert!(listed.ok);
+    assert_eq!(listed.json[0]["client_id"], id.as_str());
+    let listing = listed.json.to_string();
+    assert!(!listing.contains(&secret) && !listing.contains("argon2"), "{listing}");
+
+    let disabled = run(keygate(&dir, &db).args(["client", "disable", &id]));
+    assert!(disabled.ok && !disabled.json["disabled_at"].is_null());
+}
+
+#[test]
+fn client_create_rejects_bad_input_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    for (args, expected) in [
+        (vec!["--name", "x", "--scope", "read superpowers"], "superpowers"),
+        (vec!["--name", "x", "--scope", "read", "--grant-type", "password"], "password"),
+        (vec!["--name", "x", "--scope", "read", "--org", "nope"], "organization 'nope' does not exist"),
+        (vec!["--name", "x", "--scope", "read", "--token-ttl", "2d"], "lifetime"),
+        (vec!["--name", "x", "--scope", "read", "--token-ttl", "soon"], "duration"),
+        (vec!["--name", "", "--scope", "read"], "name"),
+    ] {
+        let out = run(keygate(&dir, &db).args(["client", "create"]).args(&args));
+        assert!(!out.ok, "{args:?} succeeded");
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn migrate_is_idempotent_and_an_unreachable_database_is_named_without_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let first = run(keygate(&dir, &db).arg("migrate"));
+    assert!(first.ok, "{}", first.stderr);
+    assert!(first.json["applied"].as_u64().unwrap() >= 1);
+    let again = run(keygate(&dir, &db).arg("migrate"));
+    assert_eq!(again.json["applied"], 0);
+
+    let out = run(keygate(&dir, &db)
+        .env("KEYGATE_DATABASE_URL", "postgres://keygate:hunter2@127.0.0.1:1/keygate")
+        .arg("migrate"));
+    assert!(!out.ok);
+    assert!(out.stderr.contains("postgres://keygate:***@127.0.0.1:1/keygate"), "{}", out.stderr);
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+
+    let out = run(keygate(&dir, &db).env("KEYGATE_DATABASE_URL", "mysql://x").arg("migrate"));
+    assert!(!out.ok);
+    assert!(out.stderr.contains("database_url"), "{}", out.stderr);
+}
+
+#[test]
+fn signing_key_commands_walk_the_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let first = run(keygate(&dir, &db).args(["signing-key", "generate"]));
+    assert!(first.ok, "{}", first.stderr);
+    assert_eq!(first.json["alg"], "ES256");
+    assert_eq!(first.json["state"], "active");
+    let second = run(keygate(&dir, &db).args(["signing-key", "generate", "--alg", "EdDSA"]));
+    assert_eq!(second.json["state"], "pending", "{}", second.stderr);
+    let kid1 = first.json["kid"].as_str().unwrap();
+    let kid2 = second.json["kid"].as_str().unwrap();
+
+    let refused = run(keygate(&dir, &db).args(["signing-key", "retire", kid1]));
+    assert!(!refused.ok && refused.stderr.contains("activate another key first"), "{}", refused.stderr);
+    let activated = run(keygate(&dir, &db).args(["signing-key", "activate", kid2]));
+    assert_eq!(activated.json["state"], "active", "{}", activated.stderr);
+    let listed = run(keygate(&dir, &db).args(["signing-key", "list"]));
+    let states: Vec<_> = listed.json.as_array().unwrap().iter().map(|k| k["state"].clone()).collect();
+    assert_eq!(states, vec!["retired", "active"]);
+    let too_soon = run(keygate(&dir, &db).args(["signing-key", "remove", kid1]));
+    assert!(!too_soon.ok && too_soon.stderr.contains("may be valid until"), "{}", too_soon.stderr);
+    let bad_alg = run(keygate(&dir, &db).args(["signing-key", "generate", "--alg", "HS256"]));
+    assert!(!bad_alg.ok);
+    let unknown = run(keygate(&dir, &db).args(["signing-key", "retire", "nope"]));
+    assert!(!unknown.ok && unknown.stderr.contains("no signing key with kid 'nope'"));
+    assert!(!listed.json.to_string().contains("PRIVATE KEY"));
+}
+
+#[test]
+fn first_serve_generates_a_key_and_logs_carry_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created = run(keygate(&dir, &db).args(["client", "create", "--name", "logged", "--scope", "read"]));
+    assert!(created.ok, "{}", created.stderr);
+    let id = created.json["client_id"].as_str().unwrap().to_owned();
+    let secret = created.json["client_secret"].as_str().unwrap().to_owned();
+
+    let mut cmd = keygate(&dir, &db);
+    cmd.env("KEYGATE_LOG", "debug");
+    let server = Server::start(cmd);
+    let http = raw_http::Client;
+    let mut tokens = Vec::new();
+    for request in [
+        http.post(&server.address, "/oauth/token", Some(&basic_auth(&id, &secret)), "grant_type=client_credentials".into()),
+        http.post(&server.address, "/oauth/token", None, format!("grant_type=client_credentials&client_id={id}&client_secret={secret}")),
+        http.post(&server.address, "/oauth/token?client_secret=in-the-query", Some(&basic_auth(&id, &secret)), "grant_type=client_credentials".into()),
+    ] {
+        let (status, body) = request;
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        tokens.push(body["access_token"].as_str().unwrap().to_owned());
+    }
+    let wrong_secret = format!("{secret}WRONG");
+    let (status, _) = http.post(&server.address, "/oauth/token", Some(&basic_auth(&id, &wrong_secret)), "grant_type=client_credentials".into());
+    assert_eq!(status, 401);
+    let log = server.stop();
+
+    assert!(log.contains("no signing key found: generated one"), "{log}");
+    assert!(log.contains("access token issued"), "debug logging was on:\n{log}");
+    assert!(log.contains(&id), "client ids are logged, secrets not:\n{log}");
+    for secret_value in [secret.as_str(), wrong_secret.as_str(), "in-the-query"] {
+        assert!(!log.contains(secret_value), "secret in log:\n{log}");
+    }
+    for token in &tokens {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!log.contains(signature), "token in log");
+    }
+    let created_log = created.stderr;
+    assert!(!created_log.contains(&secret));
+    // The key was generated in keys/ with owner-only permissions.
+    use std::os::unix::fs::PermissionsExt;
+    let pem = std::fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pem"))
+        .unwrap();
+    assert_eq!(std::fs::metadata(pem).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+/// A minimal blocking HTTP/1.1 client over `std::net`, so these process tests need
+/// no async runtime.
+mod raw_http {
+    pub use inner::Client;
+
+    pub mod inner {
+        use std::io::{Read, Write};
+        use std::net::TcpStream;
+
+        pub struct Client;
+
+        impl Client {
+            /// POSTs a form body; returns (status, body).
+            pub fn post(&self, base: &str, path: &str, authorization: Option<&str>, body: String) -> (u16, String) {
+                let host = base.trim_start_matches("http://");
+                let mut stream = TcpStream::connect(host).unwrap();
+                let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+                write!(
+                    stream,
+                    "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                let mut response = String::new();
+                stream.read_to_string(&mut response).unwrap();
+                let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+                let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+                (status, body)
+            }
+        }
+    }
+}

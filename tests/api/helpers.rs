@@ -1,0 +1,252 @@
+//! `TestApp`: the real application on an ephemeral port with its own database and
+//! keys directory, plus request helpers a client of keygate would write.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use diesel::{Connection, RunQueryDsl};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use keygate::clients::registration::{register, RegistrationPolicy};
+use keygate::clients::ClientRegistration;
+use keygate::clock::SystemClock;
+use keygate::config::Settings;
+use keygate::startup::Application;
+use keygate::store::{DatabaseUrl, Store, StoreError};
+use tempfile::TempDir;
+
+pub const ISSUER: &str = "http://keygate.test";
+
+/// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL
+/// database named after a UUID, dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    postgres_admin: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn create(dir: &TempDir) -> Self {
+        match std::env::var("KEYGATE_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("kg_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = diesel::PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("KEYGATE_TEST_DATABASE_URL unreachable: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .unwrap();
+                let mut url = url::Url::parse(&admin_url).unwrap();
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    postgres_admin: Some((admin_url, name)),
+                }
+            }
+            _ => Self {
+                url: format!("sqlite://{}", dir.path().join("keygate.db").display()),
+                postgres_admin: None,
+            },
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres_admin.is_some()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.postgres_admin {
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub settings: Settings,
+    pub store: Store,
+    pub db: TestDatabase,
+    pub dir: TempDir,
+}
+
+/// A registered client and its secret.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub id: String,
+    pub secret: String,
+}
+
+pub fn test_settings(dir: &TempDir, db: &TestDatabase) -> Settings {
+    let mut settings = Settings::default();
+    settings.database_url = db.url.clone();
+    settings.database_max_connections = 4;
+    settings.bind = "127.0.0.1:0".into();
+    settings.issuer = ISSUER.into();
+    settings.keys_dir = dir.path().join("keys");
+    settings.workers = 1;
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDatabase::create(&dir);
+        let mut settings = test_settings(&dir, &db);
+        configure(&mut settings);
+        let app = Application::build_with_clock(settings.clone(), Arc::new(SystemClock)).unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        let store = Store::open(&DatabaseUrl::parse(&settings.database_url).unwrap(), 2).unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self {
+            address,
+            http,
+            settings,
+            store,
+            db,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Registers a client in the default organization.
+    pub fn client(&self, registration: ClientRegistration) -> TestClient {
+        let known = self.settings.scope_set();
+        let policy = RegistrationPolicy {
+            known_scopes: &known,
+            max_token_ttl: self.settings.access_token_ttl_max,
+        };
+        let now = chrono::Utc::now().naive_utc();
+        let (client, secret) = self
+            .store
+            .with_conn(|c| register(c, registration, "default", &policy, now))
+            .unwrap();
+        TestClient {
+            id: client.id,
+            secret: secret.expose().to_owned(),
+        }
+    }
+
+    pub fn client_with_scope(&self, scope: &str) -> TestClient {
+        self.client(ClientRegistration {
+            name: "test client".into(),
+            scope: scope.into(),
+            ..Default::default()
+        })
+    }
+
+    pub fn disable(&self, client: &TestClient) {
+        let now = chrono::Utc::now().naive_utc();
+        self.store
+            .with_conn(|c| keygate::clients::repo::disable(c, &client.id, now).map_err(StoreError::from))
+            .unwrap();
+    }
+
+    /// POST /oauth/token with `client_secret_basic` (RFC 6749 §2.3.1 encoding).
+    pub async fn token_basic(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .header("Authorization", basic_auth(&client.id, &client.secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST /oauth/token with `client_secret_post`.
+    pub async fn token_post(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        form.push(("client_id", &client.id));
+        form.push(("client_secret", &client.secret));
+        self.http
+            .post(self.url("/oauth/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST /oauth/token with a raw body and headers, for malformed requests.
+    pub async fn token_raw(&self, headers: &[(&str, &str)], body: impl Into<reqwest::Body>) -> reqwest::Response {
+        let mut request = self.http.post(self.url("/oauth/token")).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn jwks(&self) -> JwkSet {
+        self.http
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Verifies an access token as a resource server would: key from the published
+    /// JWKS by `kid`, algorithm pinned to the key's, `iss`, `aud` and `exp` checked.
+    pub async fn verify(&self, token: &str, audience: &str) -> serde_json::Value {
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        let jwks = self.jwks().await;
+        let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid published in JWKS");
+        let alg = jwk.common.key_algorithm.unwrap().to_string().parse().unwrap();
+        assert_eq!(header.alg, alg);
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<serde_json::Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .unwrap()
+            .claims
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))`.
+pub fn basic_auth(id: &str, secret: &str) -> String {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!("Basic {}", STANDARD.encode(format!("{}:{}", encode(id), encode(secret))))
+}
+
+/// Asserts an RFC 6749 §5.2 error and returns its description.
+pub async fn assert_oauth_error(response: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(response.status().as_u16(), status, "status for {code}");
+    assert_eq!(header(&response, "cache-control"), "no-store");
+    assert!(header(&response, "content-type").starts_with("application/json"));
+    let www = header(&response, "www-authenticate");
+    if code == "invalid_client" {
+        assert!(www.starts_with("Basic realm=\"keygate\""), "challenge: {www}");
+    }
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    let description = body["error_description"].as_str().unwrap_or_default().to_owned();
+    assert!(!description.is_empty(), "{body}");
+    description
+}
+
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}

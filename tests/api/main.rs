@@ -1,0 +1,9 @@
+//! keygate's integration tests: the real app over HTTP, on SQLite by default and on
+//! PostgreSQL when `KEYGATE_TEST_DATABASE_URL` is set (each test gets its own database).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod binary;
+mod helpers;
+mod metadata;
+mod token;
+mod token_errors;
