@@ -90,7 +90,9 @@ pub fn list_clients(settings: &Settings, org: Option<&str>) -> anyhow::Result<se
         };
         Ok(clients::repo::list(conn, org_id.as_deref())?)
     })?;
-    Ok(serde_json::to_value(clients.iter().map(ClientView::from).collect::<Vec<_>>())?)
+    Ok(serde_json::to_value(
+        clients.iter().map(ClientView::from).collect::<Vec<_>>(),
+    )?)
 }
 
 pub fn disable_client(settings: &Settings, id: &str) -> anyhow::Result<serde_json::Value> {
@@ -103,13 +105,18 @@ pub fn disable_client(settings: &Settings, id: &str) -> anyhow::Result<serde_jso
     Ok(serde_json::to_value(ClientView::from(&client))?)
 }
 
-pub fn create_org(settings: &Settings, slug: &str, name: &str) -> anyhow::Result<serde_json::Value> {
+pub fn create_org(
+    settings: &Settings,
+    slug: &str,
+    name: &str,
+) -> anyhow::Result<serde_json::Value> {
     validate_slug(slug)?;
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let org = store
         .with_conn(|conn| {
-            orgs::repo::create(conn, &NewOrganization::new(slug, name, now)).map_err(StoreError::from)
+            orgs::repo::create(conn, &NewOrganization::new(slug, name, now))
+                .map_err(StoreError::from)
         })
         .map_err(|e| match e {
             StoreError::Query(diesel::result::Error::DatabaseError(
@@ -126,7 +133,9 @@ pub fn list_orgs(settings: &Settings) -> anyhow::Result<serde_json::Value> {
     let orgs = store.with_conn(|conn| orgs::repo::list(conn).map_err(StoreError::from))?;
     Ok(serde_json::Value::Array(
         orgs.into_iter()
-            .map(|o| serde_json::json!({"id": o.id, "slug": o.slug, "name": o.name, "tier": o.tier}))
+            .map(
+                |o| serde_json::json!({"id": o.id, "slug": o.slug, "name": o.name, "tier": o.tier}),
+            )
             .collect(),
     ))
 }
@@ -134,8 +143,13 @@ pub fn list_orgs(settings: &Settings) -> anyhow::Result<serde_json::Value> {
 fn validate_slug(slug: &str) -> anyhow::Result<()> {
     let ok = !slug.is_empty()
         && slug.len() <= 64
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    anyhow::ensure!(ok, "organization slug must be 1-64 characters of a-z, 0-9 and '-'");
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    anyhow::ensure!(
+        ok,
+        "organization slug must be 1-64 characters of a-z, 0-9 and '-'"
+    );
     Ok(())
 }
 
@@ -149,15 +163,28 @@ pub fn list_keys(settings: &Settings) -> anyhow::Result<serde_json::Value> {
 }
 
 pub fn activate_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::to_value(keys::activate(&settings.keys_dir, kid, Utc::now())?)?)
+    Ok(serde_json::to_value(keys::activate(
+        &settings.keys_dir,
+        kid,
+        Utc::now(),
+    )?)?)
 }
 
 pub fn retire_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::to_value(keys::retire(&settings.keys_dir, kid, Utc::now())?)?)
+    Ok(serde_json::to_value(keys::retire(
+        &settings.keys_dir,
+        kid,
+        Utc::now(),
+    )?)?)
 }
 
 pub fn remove_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    keys::remove(&settings.keys_dir, kid, settings.access_token_ttl_max, Utc::now())?;
+    keys::remove(
+        &settings.keys_dir,
+        kid,
+        settings.access_token_ttl_max,
+        Utc::now(),
+    )?;
     Ok(serde_json::json!({"removed": kid}))
 }
 

@@ -27,7 +27,8 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: chrono::Duration) {
-        self.0.fetch_add(by.num_microseconds().unwrap_or(i64::MAX), Ordering::SeqCst);
+        self.0
+            .fetch_add(by.num_microseconds().unwrap_or(i64::MAX), Ordering::SeqCst);
     }
 }
 

@@ -81,7 +81,9 @@ impl Default for Settings {
             argon2_max_concurrency: 0,
             secret_cache_entries: 10_000,
             log_format: LogFormat::Text,
-            scopes: ["read", "write", "admin", "webhook"].map(String::from).to_vec(),
+            scopes: ["read", "write", "admin", "webhook"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -96,10 +98,7 @@ pub enum ConfigError {
     #[error("config file {path} is not valid TOML: {message}")]
     Toml { path: String, message: String },
     #[error("cannot read {var} (from {var}_FILE): {source}")]
-    SecretFile {
-        var: String,
-        source: std::io::Error,
-    },
+    SecretFile { var: String, source: std::io::Error },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -132,7 +131,8 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        DatabaseUrl::parse(&self.database_url).map_err(|e| invalid(format!("database_url: {e}")))?;
+        DatabaseUrl::parse(&self.database_url)
+            .map_err(|e| invalid(format!("database_url: {e}")))?;
         if self.database_max_connections == 0 {
             return Err(invalid("database_max_connections must be at least 1"));
         }
@@ -213,11 +213,10 @@ fn read_toml(path: &Path) -> Result<toml::Table, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    text.parse::<toml::Table>()
-        .map_err(|e| ConfigError::Toml {
-            path: path.display().to_string(),
-            message: e.message().to_owned(),
-        })
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Toml {
+        path: path.display().to_string(),
+        message: e.message().to_owned(),
+    })
 }
 
 /// `KEYGATE_ISSUER=…` → `issuer`; `KEYGATE_DATABASE_URL_FILE=/run/secrets/db` →
@@ -237,12 +236,11 @@ fn env_overrides(
             continue;
         }
         if let Some(base) = name.strip_suffix("_FILE") {
-            let contents = std::fs::read_to_string(&value).map_err(|source| {
-                ConfigError::SecretFile {
+            let contents =
+                std::fs::read_to_string(&value).map_err(|source| ConfigError::SecretFile {
                     var: format!("{ENV_PREFIX}{base}"),
                     source,
-                }
-            })?;
+                })?;
             from_files.insert(base.to_ascii_lowercase(), typed(contents.trim_end()));
         } else {
             plain.insert(name.to_ascii_lowercase(), typed(&value));
@@ -329,7 +327,10 @@ mod tests {
         std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nworkers = 3\n").unwrap();
         let s = Settings::load_from(
             Some(&file),
-            env(&[("KEYGATE_WORKERS", "5"), ("KEYGATE_ACCESS_TOKEN_TTL", "10m")]),
+            env(&[
+                ("KEYGATE_WORKERS", "5"),
+                ("KEYGATE_ACCESS_TOKEN_TTL", "10m"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.bind, "0.0.0.0:9000");
@@ -381,7 +382,10 @@ mod tests {
     fn test_harness_variables_are_not_settings() {
         let s = Settings::load_from(
             None,
-            env(&[("KEYGATE_TEST_DATABASE_URL", "postgres://x"), ("KEYGATE_LOG", "debug")]),
+            env(&[
+                ("KEYGATE_TEST_DATABASE_URL", "postgres://x"),
+                ("KEYGATE_LOG", "debug"),
+            ]),
         );
         assert!(s.is_ok());
     }

@@ -14,7 +14,11 @@ use keygate::startup::Application;
 use keygate::tokens::KeyAlg;
 
 #[derive(Parser)]
-#[command(name = "keygate", version, about = "OAuth 2.0 authorization server with API-key fallback")]
+#[command(
+    name = "keygate",
+    version,
+    about = "OAuth 2.0 authorization server with API-key fallback"
+)]
 struct Cli {
     /// TOML settings file; KEYGATE_* environment variables override it.
     #[arg(long, global = true, env = "KEYGATE_CONFIG")]
@@ -94,11 +98,17 @@ enum KeyCommand {
     },
     List,
     /// Make a pending key the signing key; the previous one is retired.
-    Activate { kid: String },
+    Activate {
+        kid: String,
+    },
     /// Stop a pending key from ever signing (the active key: activate another first).
-    Retire { kid: String },
+    Retire {
+        kid: String,
+    },
     /// Delete a retired key once every token it signed has expired.
-    Remove { kid: String },
+    Remove {
+        kid: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -146,9 +156,15 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 org,
             },
         )?,
-        Command::Client(ClientCommand::List { org }) => cli::list_clients(&settings, org.as_deref())?,
-        Command::Client(ClientCommand::Disable { client_id }) => cli::disable_client(&settings, &client_id)?,
-        Command::Org(OrgCommand::Create { slug, name }) => cli::create_org(&settings, &slug, &name)?,
+        Command::Client(ClientCommand::List { org }) => {
+            cli::list_clients(&settings, org.as_deref())?
+        }
+        Command::Client(ClientCommand::Disable { client_id }) => {
+            cli::disable_client(&settings, &client_id)?
+        }
+        Command::Org(OrgCommand::Create { slug, name }) => {
+            cli::create_org(&settings, &slug, &name)?
+        }
         Command::Org(OrgCommand::List) => cli::list_orgs(&settings)?,
         Command::SigningKey(KeyCommand::Generate { alg }) => cli::generate_key(&settings, alg)?,
         Command::SigningKey(KeyCommand::List) => cli::list_keys(&settings)?,
@@ -165,6 +181,8 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
         tracing::info!(workers, "serving");
-        app.run_until_stopped().await.context("server stopped with an error")
+        app.run_until_stopped()
+            .await
+            .context("server stopped with an error")
     })
 }

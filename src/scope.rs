@@ -89,7 +89,11 @@ mod tests {
     #[test]
     fn rejects_rfc_invalid_characters() {
         for bad in ["a\"b", "a\\b", "caf\u{e9}", "tab\there", "new\nline"] {
-            assert_eq!(ScopeSet::parse(bad), Err(ScopeError::InvalidCharacter), "{bad:?}");
+            assert_eq!(
+                ScopeSet::parse(bad),
+                Err(ScopeError::InvalidCharacter),
+                "{bad:?}"
+            );
         }
         assert!(ScopeSet::parse("urn:x:read api/write!#$").is_ok());
     }

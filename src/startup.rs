@@ -31,8 +31,9 @@ impl Application {
         let store = open_store(&settings)?;
         bootstrap(&store, clock.as_ref())?;
         let keys = web::Data::new(load_signing_keys(&settings, clock.as_ref())?);
-        let verifier = SecretVerifier::new(settings.secret_cache_entries, settings.argon2_permits())
-            .context("preparing client-secret verification")?;
+        let verifier =
+            SecretVerifier::new(settings.secret_cache_entries, settings.argon2_permits())
+                .context("preparing client-secret verification")?;
         let oauth_state = web::Data::new(
             OAuthState::new(&settings, keys.clone(), verifier, clock).context("issuer URL")?,
         );
@@ -40,7 +41,10 @@ impl Application {
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
-        let port = listener.local_addr().context("reading the bound address")?.port();
+        let port = listener
+            .local_addr()
+            .context("reading the bound address")?
+            .port();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(telemetry::log_request))
@@ -88,7 +92,9 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 fn bootstrap(store: &Store, clock: &dyn Clock) -> anyhow::Result<()> {
     let now = clock.now().naive_utc();
     let (org, created) = store
-        .with_conn(|conn| orgs::repo::ensure_default(conn, now).map_err(crate::store::StoreError::from))
+        .with_conn(|conn| {
+            orgs::repo::ensure_default(conn, now).map_err(crate::store::StoreError::from)
+        })
         .context("creating the default organization")?;
     if created {
         tracing::info!(org = %org.slug, "created the default organization");

@@ -20,7 +20,10 @@ pub struct ClientId(pub String);
 
 impl ClientId {
     pub fn generate() -> Self {
-        Self(format!("{CLIENT_ID_PREFIX}{}", uuid::Uuid::new_v4().simple()))
+        Self(format!(
+            "{CLIENT_ID_PREFIX}{}",
+            uuid::Uuid::new_v4().simple()
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -147,7 +150,9 @@ pub enum RegistrationError {
     DefaultScopeNotAllowed,
     #[error("unknown grant type '{0}'; supported: client_credentials, refresh_token")]
     UnknownGrantType(String),
-    #[error("the refresh_token grant needs client_credentials too, to obtain the first refresh token")]
+    #[error(
+        "the refresh_token grant needs client_credentials too, to obtain the first refresh token"
+    )]
     RefreshWithoutClientCredentials,
     #[error("audience must be an absolute URI of at most {MAX_AUDIENCE_LEN} characters")]
     InvalidAudience,
@@ -193,14 +198,20 @@ impl ClientRegistration {
         max_ttl: Duration,
     ) -> Result<ValidRegistration, RegistrationError> {
         let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        if name.is_empty()
+            || name.chars().count() > MAX_NAME_LEN
+            || name.chars().any(char::is_control)
+        {
             return Err(RegistrationError::InvalidName);
         }
         let allowed = ScopeSet::parse(&self.scope).map_err(RegistrationError::InvalidScope)?;
         if allowed.is_empty() {
             return Err(RegistrationError::NoScope);
         }
-        if let Some(unknown) = allowed.iter().find(|s| !known_scopes.iter().any(|k| k == *s)) {
+        if let Some(unknown) = allowed
+            .iter()
+            .find(|s| !known_scopes.iter().any(|k| k == *s))
+        {
             return Err(RegistrationError::UnknownScope(unknown.to_owned()));
         }
         let default = match &self.default_scope {
@@ -252,7 +263,12 @@ impl ClientRegistration {
 }
 
 impl ValidRegistration {
-    pub fn into_new_client(self, id: ClientId, secret_hash: String, now: NaiveDateTime) -> NewClient {
+    pub fn into_new_client(
+        self,
+        id: ClientId,
+        secret_hash: String,
+        now: NaiveDateTime,
+    ) -> NewClient {
         let grant_types: Vec<&str> = self.grant_types.iter().map(|g| g.as_str()).collect();
         NewClient {
             id: id.0,
@@ -290,7 +306,11 @@ mod tests {
     #[test]
     fn defaults_to_client_credentials_and_all_scopes() {
         let valid = validate(registration()).unwrap();
-        let new = valid.into_new_client(ClientId("kgc_1".into()), "h".into(), chrono::Utc::now().naive_utc());
+        let new = valid.into_new_client(
+            ClientId("kgc_1".into()),
+            "h".into(),
+            chrono::Utc::now().naive_utc(),
+        );
         assert_eq!(new.grant_types, "client_credentials");
         assert_eq!(new.default_scopes, "read write");
     }
@@ -298,42 +318,81 @@ mod tests {
     #[test]
     fn rejects_bad_metadata() {
         let cases: Vec<(ClientRegistration, RegistrationError)> = vec![
-            (ClientRegistration { name: " ".into(), ..registration() }, RegistrationError::InvalidName),
-            (ClientRegistration { scope: "".into(), ..registration() }, RegistrationError::NoScope),
             (
-                ClientRegistration { scope: "read billing".into(), ..registration() },
-                RegistrationError::UnknownScope("billing".into()),
+                ClientRegistration {
+                    name: " ".into(),
+                    ..registration()
+                },
+                RegistrationError::InvalidName,
             ),
             (
-                ClientRegistration { default_scope: Some(" ".into()), ..registration() },
+                ClientRegistration {
+                    scope: "".into(),
+                    ..registration()
+                },
                 RegistrationError::NoScope,
             ),
             (
-                ClientRegistration { scope: "r\u{e9}ad".into(), ..registration() },
+                ClientRegistration {
+                    scope: "read billing".into(),
+                    ..registration()
+                },
+                RegistrationError::UnknownScope("billing".into()),
+            ),
+            (
+                ClientRegistration {
+                    default_scope: Some(" ".into()),
+                    ..registration()
+                },
+                RegistrationError::NoScope,
+            ),
+            (
+                ClientRegistration {
+                    scope: "r\u{e9}ad".into(),
+                    ..registration()
+                },
                 RegistrationError::InvalidScope(ScopeError::InvalidCharacter),
             ),
             (
-                ClientRegistration { default_scope: Some("admin".into()), ..registration() },
+                ClientRegistration {
+                    default_scope: Some("admin".into()),
+                    ..registration()
+                },
                 RegistrationError::DefaultScopeNotAllowed,
             ),
             (
-                ClientRegistration { grant_types: vec!["password".into()], ..registration() },
+                ClientRegistration {
+                    grant_types: vec!["password".into()],
+                    ..registration()
+                },
                 RegistrationError::UnknownGrantType("password".into()),
             ),
             (
-                ClientRegistration { grant_types: vec!["refresh_token".into()], ..registration() },
+                ClientRegistration {
+                    grant_types: vec!["refresh_token".into()],
+                    ..registration()
+                },
                 RegistrationError::RefreshWithoutClientCredentials,
             ),
             (
-                ClientRegistration { audience: Some("not a uri".into()), ..registration() },
+                ClientRegistration {
+                    audience: Some("not a uri".into()),
+                    ..registration()
+                },
                 RegistrationError::InvalidAudience,
             ),
             (
-                ClientRegistration { access_token_ttl: Some(Duration::from_secs(5)), ..registration() },
+                ClientRegistration {
+                    access_token_ttl: Some(Duration::from_secs(5)),
+                    ..registration()
+                },
                 RegistrationError::InvalidTokenTtl(Duration::from_secs(3600)),
             ),
             (
-                ClientRegistration { access_token_ttl: Some(Duration::from_secs(7200)), ..registration() },
+                ClientRegistration {
+                    access_token_ttl: Some(Duration::from_secs(7200)),
+                    ..registration()
+                },
                 RegistrationError::InvalidTokenTtl(Duration::from_secs(3600)),
             ),
         ];

@@ -14,7 +14,9 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Client>> {
 }
 
 pub fn create(conn: &mut DbConn, new: &NewClient) -> QueryResult<Client> {
-    diesel::insert_into(clients::table).values(new).execute(conn)?;
+    diesel::insert_into(clients::table)
+        .values(new)
+        .execute(conn)?;
     clients::table
         .find(&new.id)
         .select(Client::as_select())
@@ -39,7 +41,10 @@ pub fn disable(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<b
             .filter(clients::id.eq(id))
             .filter(clients::disabled_at.is_null()),
     )
-    .set((clients::disabled_at.eq(Some(now)), clients::updated_at.eq(now)))
+    .set((
+        clients::disabled_at.eq(Some(now)),
+        clients::updated_at.eq(now),
+    ))
     .execute(conn)?;
     Ok(updated == 1)
 }
@@ -75,7 +80,10 @@ mod tests {
         assert_eq!(list(&mut conn, Some(&org.id)).unwrap().len(), 1);
         assert_eq!(list(&mut conn, Some("org_other")).unwrap().len(), 0);
         assert!(disable(&mut conn, &created.id, now).unwrap());
-        assert!(!disable(&mut conn, &created.id, now).unwrap(), "already disabled");
+        assert!(
+            !disable(&mut conn, &created.id, now).unwrap(),
+            "already disabled"
+        );
         assert!(find(&mut conn, &created.id).unwrap().unwrap().is_disabled());
     }
 
@@ -88,7 +96,11 @@ mod tests {
             scope: "read".into(),
             ..Default::default()
         }
-        .validate(crate::orgs::OrgId("org_nope".into()), &known(), Duration::from_secs(3600))
+        .validate(
+            crate::orgs::OrgId("org_nope".into()),
+            &known(),
+            Duration::from_secs(3600),
+        )
         .unwrap()
         .into_new_client(ClientId::generate(), "h".into(), now);
         assert!(create(&mut conn, &new).is_err());

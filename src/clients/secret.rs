@@ -51,10 +51,17 @@ impl PasswordPolicy for Argon2id {
     /// string, which no secret can ever verify against (fail closed). keygate itself
     /// registers clients through `Argon2id::hash`, which reports the error.
     fn store(&self, _client_id: &str, passphrase: &[u8]) -> Vec<u8> {
-        self.hash(passphrase).map(String::into_bytes).unwrap_or_default()
+        self.hash(passphrase)
+            .map(String::into_bytes)
+            .unwrap_or_default()
     }
 
-    fn check(&self, _client_id: &str, passphrase: &[u8], stored: &[u8]) -> Result<(), RegistrarError> {
+    fn check(
+        &self,
+        _client_id: &str,
+        passphrase: &[u8],
+        stored: &[u8],
+    ) -> Result<(), RegistrarError> {
         let phc = std::str::from_utf8(stored).map_err(|_| RegistrarError::Unspecified)?;
         if self.verify(passphrase, phc) {
             Ok(())
@@ -77,7 +84,9 @@ mod tests {
         assert!(Argon2id.verify(secret.expose().as_bytes(), &phc));
         assert!(!Argon2id.verify(b"kgs_wrong", &phc));
         assert!(!Argon2id.verify(secret.expose().as_bytes(), "not a phc string"));
-        assert!(Argon2id.check("c", secret.expose().as_bytes(), phc.as_bytes()).is_ok());
+        assert!(Argon2id
+            .check("c", secret.expose().as_bytes(), phc.as_bytes())
+            .is_ok());
         assert!(Argon2id.check("c", b"nope", phc.as_bytes()).is_err());
     }
 }

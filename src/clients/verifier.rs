@@ -84,7 +84,11 @@ impl SecretVerifier {
 fn cache_key(client: &Client, presented: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     // Length prefixes keep the concatenation unambiguous.
-    for part in [client.id.as_bytes(), client.secret_hash.as_bytes(), presented] {
+    for part in [
+        client.id.as_bytes(),
+        client.secret_hash.as_bytes(),
+        presented,
+    ] {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
@@ -123,7 +127,10 @@ impl Permits {
         let mut state = self.lock();
         state.waiting += 1;
         while state.available == 0 {
-            state = self.freed.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state = self
+                .freed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         state.waiting -= 1;
         state.available -= 1;
@@ -178,11 +185,17 @@ mod tests {
         let old_hash = c.secret_hash.clone();
         c.secret_hash = Argon2id.hash(b"kgs_rotated").unwrap();
         assert_ne!(old_hash, c.secret_hash);
-        assert!(!verifier.verify(Some(&c), b"kgs_right"), "old secret after rotation");
+        assert!(
+            !verifier.verify(Some(&c), b"kgs_right"),
+            "old secret after rotation"
+        );
         assert!(verifier.verify(Some(&c), b"kgs_rotated"));
 
         c.disabled_at = Some(chrono::Utc::now().naive_utc());
-        assert!(!verifier.verify(Some(&c), b"kgs_rotated"), "disabled client");
+        assert!(
+            !verifier.verify(Some(&c), b"kgs_rotated"),
+            "disabled client"
+        );
         assert!(!verifier.verify(None, b"kgs_rotated"), "unknown client");
     }
 

@@ -49,28 +49,52 @@ impl OAuthError {
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorCode::InvalidRequest, StatusCode::BAD_REQUEST, description)
+        Self::new(
+            ErrorCode::InvalidRequest,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
     }
 
     /// 401 with a Basic challenge (RFC 6749 §5.2).
     pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorCode::InvalidClient, StatusCode::UNAUTHORIZED, description)
+        Self::new(
+            ErrorCode::InvalidClient,
+            StatusCode::UNAUTHORIZED,
+            description,
+        )
     }
 
     pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorCode::InvalidGrant, StatusCode::BAD_REQUEST, description)
+        Self::new(
+            ErrorCode::InvalidGrant,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
     }
 
     pub fn unauthorized_client(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorCode::UnauthorizedClient, StatusCode::BAD_REQUEST, description)
+        Self::new(
+            ErrorCode::UnauthorizedClient,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
     }
 
     pub fn unsupported_grant_type(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorCode::UnsupportedGrantType, StatusCode::BAD_REQUEST, description)
+        Self::new(
+            ErrorCode::UnsupportedGrantType,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
     }
 
     pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorCode::InvalidScope, StatusCode::BAD_REQUEST, description)
+        Self::new(
+            ErrorCode::InvalidScope,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
     }
 
     /// A body over the limit: `invalid_request`, with 413 so proxies and clients see why.
@@ -93,7 +117,11 @@ impl OAuthError {
     /// An internal failure: `detail` goes to the log, never to the client.
     pub fn server_error(detail: &dyn fmt::Display) -> Self {
         tracing::error!(error = %detail, "token endpoint failed");
-        Self::new(ErrorCode::ServerError, StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        Self::new(
+            ErrorCode::ServerError,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error",
+        )
     }
 
     pub fn temporarily_unavailable() -> Self {

@@ -116,7 +116,10 @@ impl Request for OxideRequest<'_> {
     }
 
     fn scope(&self) -> Option<Cow<'_, str>> {
-        self.0.scope.as_ref().map(|scope| Cow::Owned(scope.to_string()))
+        self.0
+            .scope
+            .as_ref()
+            .map(|scope| Cow::Owned(scope.to_string()))
     }
 
     fn grant_type(&self) -> Option<Cow<'_, str>> {
@@ -163,7 +166,11 @@ impl Registrar for ClientRegistrar<'_> {
         })
     }
 
-    fn negotiate(&self, bound: BoundClient, scope: Option<Scope>) -> Result<PreGrant, RegistrarError> {
+    fn negotiate(
+        &self,
+        bound: BoundClient,
+        scope: Option<Scope>,
+    ) -> Result<PreGrant, RegistrarError> {
         let client = self.client_named(&bound.client_id)?;
         let requested = scope
             .map(|s| ScopeSet::parse(&s.to_string()))
@@ -192,7 +199,11 @@ impl Registrar for ClientRegistrar<'_> {
 
     fn check(&self, client_id: &str, passphrase: Option<&[u8]>) -> Result<(), RegistrarError> {
         let client = self.client.filter(|c| c.id == client_id);
-        if self.state.verifier.verify(client, passphrase.unwrap_or_default()) {
+        if self
+            .state
+            .verifier
+            .verify(client, passphrase.unwrap_or_default())
+        {
             Ok(())
         } else {
             Err(RegistrarError::Unspecified)
@@ -224,12 +235,17 @@ impl Issuer for JwtIssuer<'_> {
         let lifetime = self.lifetime(client);
         let expires_in = i64::try_from(lifetime.as_secs()).map_err(|_| ())?;
         let iat = self.now.timestamp();
-        let scope = ScopeSet::parse(&grant.scope.to_string()).map_err(|_| ())?.to_string();
+        let scope = ScopeSet::parse(&grant.scope.to_string())
+            .map_err(|_| ())?
+            .to_string();
         let jti = uuid::Uuid::new_v4().simple().to_string();
         let claims = AccessTokenClaims {
             iss: &self.state.issuer,
             sub: &grant.owner_id,
-            aud: client.audience.as_deref().unwrap_or(&self.state.default_audience),
+            aud: client
+                .audience
+                .as_deref()
+                .unwrap_or(&self.state.default_audience),
             client_id: &client.id,
             scope: &scope,
             iat,

@@ -53,7 +53,8 @@ pub async fn post_token(
             web::block(move || -> Result<IssuedAccessToken, OAuthError> {
                 // The connection goes back to the pool before any argon2 work.
                 let client = store.with_conn(|c| {
-                    clients::repo::find(c, request.client_id()).map_err(crate::store::StoreError::from)
+                    clients::repo::find(c, request.client_id())
+                        .map_err(crate::store::StoreError::from)
                 })?;
                 grant::client_credentials(&state, client.as_ref(), &request, now)
             })
@@ -61,7 +62,9 @@ pub async fn post_token(
             .map_err(|e| OAuthError::server_error(&e))??
         }
         GrantType::RefreshToken => {
-            return Err(OAuthError::unsupported_grant_type("refresh_token is not served yet"))
+            return Err(OAuthError::unsupported_grant_type(
+                "refresh_token is not served yet",
+            ))
         }
     };
     tracing::info!(scope = %issued.scope, "access token issued");

@@ -124,14 +124,20 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
 }
 
 fn form_decode(raw: &[u8]) -> Result<String, OAuthError> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
     let decoded: Vec<u8> = percent_decode(&plus_as_space).collect();
     String::from_utf8(decoded).map_err(|_| OAuthError::invalid_request("parameters must be UTF-8"))
 }
 
 /// A parameter name safe to echo in an error description.
 fn printable(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_graphic()).take(40).collect()
+    name.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect()
 }
 
 /// RFC 6749 §2.3: exactly one of `client_secret_basic` and `client_secret_post`.
@@ -155,7 +161,9 @@ fn client_credentials(
             secret,
             method: AuthMethod::ClientSecretPost,
         }),
-        (None, None, Some(_)) => Err(OAuthError::invalid_request("client_secret without client_id")),
+        (None, None, Some(_)) => Err(OAuthError::invalid_request(
+            "client_secret without client_id",
+        )),
         (None, _, None) => Err(OAuthError::invalid_client(
             "client authentication required: client_secret_basic or client_secret_post",
         )),
@@ -169,7 +177,9 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<ClientCredentials>, O
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(OAuthError::invalid_request("more than one Authorization header"));
+        return Err(OAuthError::invalid_request(
+            "more than one Authorization header",
+        ));
     }
     let malformed = || OAuthError::invalid_client("malformed Basic credentials");
     let value = value.to_str().map_err(|_| malformed())?;
@@ -247,14 +257,26 @@ mod tests {
     fn request_errors_follow_rfc_6749() {
         let post = "&client_id=c&client_secret=s";
         let cases: Vec<(HeaderMap, String, ErrorCode)> = vec![
-            (headers(None), format!("scope=read{post}"), ErrorCode::InvalidRequest),
-            (headers(None), format!("grant_type=password{post}"), ErrorCode::UnsupportedGrantType),
+            (
+                headers(None),
+                format!("scope=read{post}"),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                headers(None),
+                format!("grant_type=password{post}"),
+                ErrorCode::UnsupportedGrantType,
+            ),
             (
                 headers(None),
                 format!("grant_type=client_credentials&grant_type=client_credentials{post}"),
                 ErrorCode::InvalidRequest,
             ),
-            (headers(None), "grant_type=client_credentials".into(), ErrorCode::InvalidClient),
+            (
+                headers(None),
+                "grant_type=client_credentials".into(),
+                ErrorCode::InvalidClient,
+            ),
             (
                 headers(None),
                 "grant_type=client_credentials&client_id=c".into(),
@@ -275,22 +297,47 @@ mod tests {
                 "grant_type=client_credentials&client_id=other".into(),
                 ErrorCode::InvalidRequest,
             ),
-            (headers(Some("Basic !!!")), "grant_type=client_credentials".into(), ErrorCode::InvalidClient),
+            (
+                headers(Some("Basic !!!")),
+                "grant_type=client_credentials".into(),
+                ErrorCode::InvalidClient,
+            ),
             (
                 headers(Some(&format!("Basic {}", STANDARD.encode("no-colon")))),
                 "grant_type=client_credentials".into(),
                 ErrorCode::InvalidClient,
             ),
-            (headers(Some("Bearer abc")), "grant_type=client_credentials".into(), ErrorCode::InvalidClient),
-            (headers(None), format!("grant_type=client_credentials{post}&x=%FF"), ErrorCode::InvalidRequest),
+            (
+                headers(Some("Bearer abc")),
+                "grant_type=client_credentials".into(),
+                ErrorCode::InvalidClient,
+            ),
+            (
+                headers(None),
+                format!("grant_type=client_credentials{post}&x=%FF"),
+                ErrorCode::InvalidRequest,
+            ),
         ];
         for (h, body, expected) in cases {
-            assert_eq!(code(TokenRequest::parse(&h, body.as_bytes())), expected, "{body}");
+            assert_eq!(
+                code(TokenRequest::parse(&h, body.as_bytes())),
+                expected,
+                "{body}"
+            );
         }
         let mut json = headers(None);
-        json.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        assert_eq!(code(TokenRequest::parse(&json, b"{}")), ErrorCode::InvalidRequest);
+        json.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert_eq!(
+            code(TokenRequest::parse(&json, b"{}")),
+            ErrorCode::InvalidRequest
+        );
         let many: String = (0..40).map(|i| format!("p{i}=v&")).collect();
-        assert_eq!(code(TokenRequest::parse(&headers(None), many.as_bytes())), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code(TokenRequest::parse(&headers(None), many.as_bytes())),
+            ErrorCode::InvalidRequest
+        );
     }
 }

@@ -37,13 +37,17 @@ pub fn ensure_default(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<(Org
     if let Some(org) = find_by_slug(conn, DEFAULT_ORG_SLUG)? {
         return Ok((org, false));
     }
-    match create(conn, &NewOrganization::new(DEFAULT_ORG_SLUG, "Default", now)) {
+    match create(
+        conn,
+        &NewOrganization::new(DEFAULT_ORG_SLUG, "Default", now),
+    ) {
         Ok(org) => Ok((org, true)),
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
         )) => {
-            let org = find_by_slug(conn, DEFAULT_ORG_SLUG)?.ok_or(diesel::result::Error::NotFound)?;
+            let org =
+                find_by_slug(conn, DEFAULT_ORG_SLUG)?.ok_or(diesel::result::Error::NotFound)?;
             Ok((org, false))
         }
         Err(other) => Err(other),

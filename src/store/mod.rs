@@ -21,7 +21,7 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Serialises concurrent `migrate` runs of several instances on one PostgreSQL database.
-const MIGRATION_LOCK_ID: i64 = 0x6b65_7967_6174_65; // "keygate"
+const MIGRATION_LOCK_ID: i64 = 0x006b_6579_6761_7465; // "keygate" in ASCII
 
 /// One connection type for both backends.
 #[derive(diesel::MultiConnection)]

@@ -116,7 +116,9 @@ pub enum KeyError {
         expected: &'static str,
         action: &'static str,
     },
-    #[error("key {kid} signed tokens that may be valid until {until}; removing it now would break them")]
+    #[error(
+        "key {kid} signed tokens that may be valid until {until}; removing it now would break them"
+    )]
     StillNeeded { kid: String, until: DateTime<Utc> },
     #[error("more than one active signing key: {0:?}")]
     SeveralActive(Vec<String>),
@@ -154,7 +156,8 @@ impl KeyPair {
         let rejected = |e: aws_lc_rs::error::KeyRejected| format!("not a {alg} PKCS#8 key ({e})");
         Ok(match alg {
             KeyAlg::ES256 => Self::Es256(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(rejected)?,
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(rejected)?,
             ),
             KeyAlg::RS256 => {
                 let pair = RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
@@ -188,8 +191,13 @@ impl KeyPair {
                 .map_err(|_| SignError),
             Self::Rs256(pair) => {
                 let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
-                    .map_err(|_| SignError)?;
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| SignError)?;
                 Ok(signature)
             }
             Self::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
@@ -269,7 +277,10 @@ impl KeyRing {
                 .thumbprint(ThumbprintHash::SHA256)
                 .map_err(|e| invalid(&pem_path, e))?;
             if thumbprint != meta.kid {
-                return Err(invalid(&pem_path, "key does not match its kid (RFC 7638 thumbprint)"));
+                return Err(invalid(
+                    &pem_path,
+                    "key does not match its kid (RFC 7638 thumbprint)",
+                ));
             }
             jwk.common.key_id = Some(meta.kid.clone());
             jwk.common.key_algorithm = Some(
@@ -280,7 +291,8 @@ impl KeyRing {
             );
             jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
             jwks.keys.push(jwk);
-            let header = serde_json::json!({"alg": meta.alg.as_str(), "typ": "at+jwt", "kid": meta.kid});
+            let header =
+                serde_json::json!({"alg": meta.alg.as_str(), "typ": "at+jwt", "kid": meta.kid});
             let encoded_header = URL_SAFE_NO_PAD.encode(header.to_string());
             keys.push(LoadedKey {
                 meta,
@@ -337,7 +349,10 @@ fn read_pair(pem_path: &Path, alg: KeyAlg) -> Result<KeyPair, KeyError> {
     let text = fs::read(pem_path).map_err(io_error(pem_path))?;
     let pem = pem::parse(&text).map_err(|e| invalid(pem_path, e))?;
     if pem.tag() != "PRIVATE KEY" {
-        return Err(invalid(pem_path, "expected a PKCS#8 'PRIVATE KEY' PEM block"));
+        return Err(invalid(
+            pem_path,
+            "expected a PKCS#8 'PRIVATE KEY' PEM block",
+        ));
     }
     warn_if_readable_by_others(pem_path);
     KeyPair::from_pkcs8(alg, pem.contents()).map_err(|e| invalid(pem_path, e))
@@ -388,7 +403,10 @@ pub fn generate(dir: &Path, alg: KeyAlg, now: DateTime<Utc>) -> Result<KeyMeta, 
     let pair = KeyPair::from_pkcs8(alg, &der).map_err(|e| invalid(dir, e))?;
     let kid = pair
         .public_jwk()
-        .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| e.to_string()))
+        .and_then(|jwk| {
+            jwk.thumbprint(ThumbprintHash::SHA256)
+                .map_err(|e| e.to_string())
+        })
         .map_err(|e| invalid(dir, e))?;
     let becomes_active = !existing.iter().any(|m| m.state == KeyState::Active);
     let meta = KeyMeta {
@@ -452,7 +470,12 @@ pub fn retire(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMeta, KeyE
 
 /// Deletes a retired key once no token it signed can still be valid
 /// (`retired_at + longest_token_ttl`).
-pub fn remove(dir: &Path, kid: &str, longest_token_ttl: Duration, now: DateTime<Utc>) -> Result<(), KeyError> {
+pub fn remove(
+    dir: &Path,
+    kid: &str,
+    longest_token_ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), KeyError> {
     let metas = read_metas(dir)?;
     let target = find(&metas, kid)?;
     let retired_at = match (target.state, target.retired_at) {
@@ -467,7 +490,9 @@ pub fn remove(dir: &Path, kid: &str, longest_token_ttl: Duration, now: DateTime<
         }
     };
     let ttl = chrono::Duration::from_std(longest_token_ttl).unwrap_or(chrono::Duration::MAX);
-    let until = retired_at.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let until = retired_at
+        .checked_add_signed(ttl)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     // A pending key never signed anything; one that was active did until retired_at.
     if target.activated_at.is_some() && now < until {
         return Err(KeyError::StillNeeded {
@@ -566,7 +591,10 @@ mod tests {
             )
             .unwrap();
             assert_eq!(data.claims["sub"], "x");
-            assert!(!ring.jwks_json().contains("\"d\""), "private part published");
+            assert!(
+                !ring.jwks_json().contains("\"d\""),
+                "private part published"
+            );
         }
     }
 
@@ -580,7 +608,10 @@ mod tests {
         assert_eq!(ring.active().kid(), first.kid);
         assert_eq!(ring.keys().count(), 2);
 
-        assert!(matches!(retire(dir.path(), &first.kid, now()), Err(KeyError::RetireActive(_))));
+        assert!(matches!(
+            retire(dir.path(), &first.kid, now()),
+            Err(KeyError::RetireActive(_))
+        ));
         activate(dir.path(), &second.kid, now()).unwrap();
         let ring = KeyRing::load(dir.path()).unwrap();
         assert_eq!(ring.active().kid(), second.kid);
@@ -592,9 +623,18 @@ mod tests {
             remove(dir.path(), &first.kid, ttl, now()),
             Err(KeyError::StillNeeded { .. })
         ));
-        remove(dir.path(), &first.kid, ttl, now() + chrono::Duration::hours(2)).unwrap();
+        remove(
+            dir.path(),
+            &first.kid,
+            ttl,
+            now() + chrono::Duration::hours(2),
+        )
+        .unwrap();
         assert_eq!(KeyRing::load(dir.path()).unwrap().keys().count(), 1);
-        assert!(matches!(remove(dir.path(), &second.kid, ttl, now()), Err(KeyError::WrongState { .. })));
+        assert!(matches!(
+            remove(dir.path(), &second.kid, ttl, now()),
+            Err(KeyError::WrongState { .. })
+        ));
     }
 
     #[test]
@@ -614,10 +654,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let meta = generate(dir.path(), KeyAlg::ES256, now()).unwrap();
         let pem = dir.path().join(format!("{}.pem", meta.kid));
-        fs::write(&pem, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        fs::write(
+            &pem,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
         let err = KeyRing::load(dir.path()).err().unwrap();
         assert!(err.to_string().contains(&meta.kid), "{err}");
-        assert!(matches!(KeyRing::load(tempfile::tempdir().unwrap().path()), Err(KeyError::NoActive(_))));
+        assert!(matches!(
+            KeyRing::load(tempfile::tempdir().unwrap().path()),
+            Err(KeyError::NoActive(_))
+        ));
     }
 
     #[test]

@@ -49,7 +49,12 @@ struct Server {
 
 impl Server {
     fn start(mut cmd: Command) -> Self {
-        let mut child = cmd.arg("serve").stderr(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child = cmd
+            .arg("serve")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         for stream in [
             Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
@@ -70,10 +75,17 @@ impl Server {
             if let Some(rest) = text.split("address=").nth(1) {
                 break format!("http://{}", rest.split_whitespace().next().unwrap());
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "server did not start:\n{text}");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "server did not start:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
-        Self { child, log, address }
+        Self {
+            child,
+            log,
+            address,
+        }
     }
 
     fn stop(mut self) -> String {
@@ -90,14 +102,27 @@ fn client_create_prints_the_secret_once_and_list_never_does() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(&dir);
     let created = run(keygate(&dir, &db).args([
-        "client", "create", "--name", "billing", "--scope", "read write", "--grant-type",
-        "client_credentials", "--audience", "https://api.example.com", "--token-ttl", "10m",
+        "client",
+        "create",
+        "--name",
+        "billing",
+        "--scope",
+        "read write",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "https://api.example.com",
+        "--token-ttl",
+        "10m",
     ]));
     assert!(created.ok, "{}", created.stderr);
     let id = created.json["client_id"].as_str().unwrap().to_owned();
     let secret = created.json["client_secret"].as_str().unwrap().to_owned();
     assert!(id.starts_with("kgc_"));
-    assert!(secret.starts_with("kgs_") && secret.len() >= 4 + 43, "{secret}");
+    assert!(
+        secret.starts_with("kgs_") && secret.len() >= 4 + 43,
+        "{secret}"
+    );
     assert_eq!(created.json["scope"], "read write");
     assert_eq!(created.json["access_token_ttl_secs"], 600);
 
@@ -105,7 +130,10 @@ fn client_create_prints_the_secret_once_and_list_never_does() {
     assert!(listed.ok);
     assert_eq!(listed.json[0]["client_id"], id.as_str());
     let listing = listed.json.to_string();
-    assert!(!listing.contains(&secret) && !listing.contains("argon2"), "{listing}");
+    assert!(
+        !listing.contains(&secret) && !listing.contains("argon2"),
+        "{listing}"
+    );
 
     let disabled = run(keygate(&dir, &db).args(["client", "disable", &id]));
     assert!(disabled.ok && !disabled.json["disabled_at"].is_null());
@@ -116,11 +144,26 @@ fn client_create_rejects_bad_input_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(&dir);
     for (args, expected) in [
-        (vec!["--name", "x", "--scope", "read superpowers"], "superpowers"),
-        (vec!["--name", "x", "--scope", "read", "--grant-type", "password"], "password"),
-        (vec!["--name", "x", "--scope", "read", "--org", "nope"], "organization 'nope' does not exist"),
-        (vec!["--name", "x", "--scope", "read", "--token-ttl", "2d"], "lifetime"),
-        (vec!["--name", "x", "--scope", "read", "--token-ttl", "soon"], "duration"),
+        (
+            vec!["--name", "x", "--scope", "read superpowers"],
+            "superpowers",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--grant-type", "password"],
+            "password",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--org", "nope"],
+            "organization 'nope' does not exist",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--token-ttl", "2d"],
+            "lifetime",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--token-ttl", "soon"],
+            "duration",
+        ),
         (vec!["--name", "", "--scope", "read"], "name"),
     ] {
         let out = run(keygate(&dir, &db).args(["client", "create"]).args(&args));
@@ -140,13 +183,23 @@ fn migrate_is_idempotent_and_an_unreachable_database_is_named_without_password()
     assert_eq!(again.json["applied"], 0);
 
     let out = run(keygate(&dir, &db)
-        .env("KEYGATE_DATABASE_URL", "postgres://keygate:hunter2@127.0.0.1:1/keygate")
+        .env(
+            "KEYGATE_DATABASE_URL",
+            "postgres://keygate:hunter2@127.0.0.1:1/keygate",
+        )
         .arg("migrate"));
     assert!(!out.ok);
-    assert!(out.stderr.contains("postgres://keygate:***@127.0.0.1:1/keygate"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("postgres://keygate:***@127.0.0.1:1/keygate"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
 
-    let out = run(keygate(&dir, &db).env("KEYGATE_DATABASE_URL", "mysql://x").arg("migrate"));
+    let out = run(keygate(&dir, &db)
+        .env("KEYGATE_DATABASE_URL", "mysql://x")
+        .arg("migrate"));
     assert!(!out.ok);
     assert!(out.stderr.contains("database_url"), "{}", out.stderr);
 }
@@ -165,14 +218,28 @@ fn signing_key_commands_walk_the_lifecycle() {
     let kid2 = second.json["kid"].as_str().unwrap();
 
     let refused = run(keygate(&dir, &db).args(["signing-key", "retire", kid1]));
-    assert!(!refused.ok && refused.stderr.contains("activate another key first"), "{}", refused.stderr);
+    assert!(
+        !refused.ok && refused.stderr.contains("activate another key first"),
+        "{}",
+        refused.stderr
+    );
     let activated = run(keygate(&dir, &db).args(["signing-key", "activate", kid2]));
     assert_eq!(activated.json["state"], "active", "{}", activated.stderr);
     let listed = run(keygate(&dir, &db).args(["signing-key", "list"]));
-    let states: Vec<_> = listed.json.as_array().unwrap().iter().map(|k| k["state"].clone()).collect();
+    let states: Vec<_> = listed
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["state"].clone())
+        .collect();
     assert_eq!(states, vec!["retired", "active"]);
     let too_soon = run(keygate(&dir, &db).args(["signing-key", "remove", kid1]));
-    assert!(!too_soon.ok && too_soon.stderr.contains("may be valid until"), "{}", too_soon.stderr);
+    assert!(
+        !too_soon.ok && too_soon.stderr.contains("may be valid until"),
+        "{}",
+        too_soon.stderr
+    );
     let bad_alg = run(keygate(&dir, &db).args(["signing-key", "generate", "--alg", "HS256"]));
     assert!(!bad_alg.ok);
     let unknown = run(keygate(&dir, &db).args(["signing-key", "retire", "nope"]));
@@ -184,7 +251,8 @@ fn signing_key_commands_walk_the_lifecycle() {
 fn first_serve_generates_a_key_and_logs_carry_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(&dir);
-    let created = run(keygate(&dir, &db).args(["client", "create", "--name", "logged", "--scope", "read"]));
+    let created =
+        run(keygate(&dir, &db).args(["client", "create", "--name", "logged", "--scope", "read"]));
     assert!(created.ok, "{}", created.stderr);
     let id = created.json["client_id"].as_str().unwrap().to_owned();
     let secret = created.json["client_secret"].as_str().unwrap().to_owned();
@@ -195,9 +263,24 @@ fn first_serve_generates_a_key_and_logs_carry_no_secret() {
     let http = raw_http::Client;
     let mut tokens = Vec::new();
     for request in [
-        http.post(&server.address, "/oauth/token", Some(&basic_auth(&id, &secret)), "grant_type=client_credentials".into()),
-        http.post(&server.address, "/oauth/token", None, format!("grant_type=client_credentials&client_id={id}&client_secret={secret}")),
-        http.post(&server.address, "/oauth/token?client_secret=in-the-query", Some(&basic_auth(&id, &secret)), "grant_type=client_credentials".into()),
+        http.post(
+            &server.address,
+            "/oauth/token",
+            Some(&basic_auth(&id, &secret)),
+            "grant_type=client_credentials".into(),
+        ),
+        http.post(
+            &server.address,
+            "/oauth/token",
+            None,
+            format!("grant_type=client_credentials&client_id={id}&client_secret={secret}"),
+        ),
+        http.post(
+            &server.address,
+            "/oauth/token?client_secret=in-the-query",
+            Some(&basic_auth(&id, &secret)),
+            "grant_type=client_credentials".into(),
+        ),
     ] {
         let (status, body) = request;
         assert_eq!(status, 200, "{body}");
@@ -205,13 +288,24 @@ fn first_serve_generates_a_key_and_logs_carry_no_secret() {
         tokens.push(body["access_token"].as_str().unwrap().to_owned());
     }
     let wrong_secret = format!("{secret}WRONG");
-    let (status, _) = http.post(&server.address, "/oauth/token", Some(&basic_auth(&id, &wrong_secret)), "grant_type=client_credentials".into());
+    let (status, _) = http.post(
+        &server.address,
+        "/oauth/token",
+        Some(&basic_auth(&id, &wrong_secret)),
+        "grant_type=client_credentials".into(),
+    );
     assert_eq!(status, 401);
     let log = server.stop();
 
     assert!(log.contains("no signing key found: generated one"), "{log}");
-    assert!(log.contains("access token issued"), "debug logging was on:\n{log}");
-    assert!(log.contains(&id), "client ids are logged, secrets not:\n{log}");
+    assert!(
+        log.contains("access token issued"),
+        "debug logging was on:\n{log}"
+    );
+    assert!(
+        log.contains(&id),
+        "client ids are logged, secrets not:\n{log}"
+    );
     for secret_value in [secret.as_str(), wrong_secret.as_str(), "in-the-query"] {
         assert!(!log.contains(secret_value), "secret in log:\n{log}");
     }
@@ -228,7 +322,10 @@ fn first_serve_generates_a_key_and_logs_carry_no_secret() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "pem"))
         .unwrap();
-    assert_eq!(std::fs::metadata(pem).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(pem).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 /// A minimal blocking HTTP/1.1 client over `std::net`, so these process tests need
@@ -244,10 +341,18 @@ mod raw_http {
 
         impl Client {
             /// POSTs a form body; returns (status, body).
-            pub fn post(&self, base: &str, path: &str, authorization: Option<&str>, body: String) -> (u16, String) {
+            pub fn post(
+                &self,
+                base: &str,
+                path: &str,
+                authorization: Option<&str>,
+                body: String,
+            ) -> (u16, String) {
                 let host = base.trim_start_matches("http://");
                 let mut stream = TcpStream::connect(host).unwrap();
-                let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+                let auth = authorization
+                    .map(|a| format!("Authorization: {a}\r\n"))
+                    .unwrap_or_default();
                 write!(
                     stream,
                     "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -257,7 +362,11 @@ mod raw_http {
                 let mut response = String::new();
                 stream.read_to_string(&mut response).unwrap();
                 let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-                let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+                let body = response
+                    .split("\r\n\r\n")
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
                 (status, body)
             }
         }

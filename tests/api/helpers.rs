@@ -49,10 +49,6 @@ impl TestDatabase {
             },
         }
     }
-
-    pub fn is_postgres(&self) -> bool {
-        self.postgres_admin.is_some()
-    }
 }
 
 impl Drop for TestDatabase {
@@ -71,8 +67,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub settings: Settings,
     pub store: Store,
-    pub db: TestDatabase,
-    pub dir: TempDir,
+    // Held for their Drop: the database and the temp dir live as long as the app.
+    _db: TestDatabase,
+    _dir: TempDir,
 }
 
 /// A registered client and its secret.
@@ -83,14 +80,15 @@ pub struct TestClient {
 }
 
 pub fn test_settings(dir: &TempDir, db: &TestDatabase) -> Settings {
-    let mut settings = Settings::default();
-    settings.database_url = db.url.clone();
-    settings.database_max_connections = 4;
-    settings.bind = "127.0.0.1:0".into();
-    settings.issuer = ISSUER.into();
-    settings.keys_dir = dir.path().join("keys");
-    settings.workers = 1;
-    settings
+    Settings {
+        database_url: db.url.clone(),
+        database_max_connections: 4,
+        bind: "127.0.0.1:0".into(),
+        issuer: ISSUER.into(),
+        keys_dir: dir.path().join("keys"),
+        workers: 1,
+        ..Settings::default()
+    }
 }
 
 impl TestApp {
@@ -116,8 +114,8 @@ impl TestApp {
             http,
             settings,
             store,
-            db,
-            dir,
+            _db: db,
+            _dir: dir,
         }
     }
 
@@ -154,12 +152,18 @@ impl TestApp {
     pub fn disable(&self, client: &TestClient) {
         let now = chrono::Utc::now().naive_utc();
         self.store
-            .with_conn(|c| keygate::clients::repo::disable(c, &client.id, now).map_err(StoreError::from))
+            .with_conn(|c| {
+                keygate::clients::repo::disable(c, &client.id, now).map_err(StoreError::from)
+            })
             .unwrap();
     }
 
     /// POST /oauth/token with `client_secret_basic` (RFC 6749 §2.3.1 encoding).
-    pub async fn token_basic(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn token_basic(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.http
             .post(self.url("/oauth/token"))
             .header("Authorization", basic_auth(&client.id, &client.secret))
@@ -170,7 +174,11 @@ impl TestApp {
     }
 
     /// POST /oauth/token with `client_secret_post`.
-    pub async fn token_post(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn token_post(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut form: Vec<(&str, &str)> = form.to_vec();
         form.push(("client_id", &client.id));
         form.push(("client_secret", &client.secret));
@@ -183,7 +191,11 @@ impl TestApp {
     }
 
     /// POST /oauth/token with a raw body and headers, for malformed requests.
-    pub async fn token_raw(&self, headers: &[(&str, &str)], body: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub async fn token_raw(
+        &self,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         let mut request = self.http.post(self.url("/oauth/token")).body(body);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -208,23 +220,38 @@ impl TestApp {
         let header = jsonwebtoken::decode_header(token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         let jwks = self.jwks().await;
-        let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid published in JWKS");
-        let alg = jwk.common.key_algorithm.unwrap().to_string().parse().unwrap();
+        let jwk = jwks
+            .find(header.kid.as_deref().unwrap())
+            .expect("kid published in JWKS");
+        let alg = jwk
+            .common
+            .key_algorithm
+            .unwrap()
+            .to_string()
+            .parse()
+            .unwrap();
         assert_eq!(header.alg, alg);
         let mut validation = Validation::new(alg);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<serde_json::Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-            .unwrap()
-            .claims
+        jsonwebtoken::decode::<serde_json::Value>(
+            token,
+            &DecodingKey::from_jwk(jwk).unwrap(),
+            &validation,
+        )
+        .unwrap()
+        .claims
     }
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))`.
 pub fn basic_auth(id: &str, secret: &str) -> String {
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!("Basic {}", STANDARD.encode(format!("{}:{}", encode(id), encode(secret))))
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", encode(id), encode(secret)))
+    )
 }
 
 /// Asserts an RFC 6749 §5.2 error and returns its description.
@@ -234,11 +261,17 @@ pub async fn assert_oauth_error(response: reqwest::Response, status: u16, code: 
     assert!(header(&response, "content-type").starts_with("application/json"));
     let www = header(&response, "www-authenticate");
     if code == "invalid_client" {
-        assert!(www.starts_with("Basic realm=\"keygate\""), "challenge: {www}");
+        assert!(
+            www.starts_with("Basic realm=\"keygate\""),
+            "challenge: {www}"
+        );
     }
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], code, "{body}");
-    let description = body["error_description"].as_str().unwrap_or_default().to_owned();
+    let description = body["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(!description.is_empty(), "{body}");
     description
 }

@@ -16,12 +16,18 @@ async fn metadata_describes_the_token_endpoint() {
     assert_eq!(doc["issuer"], ISSUER);
     assert_eq!(doc["token_endpoint"], format!("{ISSUER}/oauth/token"));
     assert_eq!(doc["jwks_uri"], format!("{ISSUER}/.well-known/jwks.json"));
-    assert_eq!(doc["grant_types_supported"], serde_json::json!(["client_credentials"]));
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
-    assert_eq!(doc["scopes_supported"], serde_json::json!(["admin", "read", "webhook", "write"]));
+    assert_eq!(
+        doc["scopes_supported"],
+        serde_json::json!(["admin", "read", "webhook", "write"])
+    );
     assert_eq!(doc["response_types_supported"], serde_json::json!([]));
 }
 
@@ -29,12 +35,19 @@ async fn metadata_describes_the_token_endpoint() {
 async fn jwks_publishes_public_keys_only_including_pending_ones() {
     let app = TestApp::spawn_with(|settings| {
         let keys = &settings.keys_dir;
-        keygate::tokens::keys::generate(keys, keygate::tokens::KeyAlg::ES256, chrono::Utc::now()).unwrap();
+        keygate::tokens::keys::generate(keys, keygate::tokens::KeyAlg::ES256, chrono::Utc::now())
+            .unwrap();
         // A second key is pending: published before it signs, so caches learn it early.
-        keygate::tokens::keys::generate(keys, keygate::tokens::KeyAlg::RS256, chrono::Utc::now()).unwrap();
+        keygate::tokens::keys::generate(keys, keygate::tokens::KeyAlg::RS256, chrono::Utc::now())
+            .unwrap();
     })
     .await;
-    let response = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert!(header(&response, "content-type").starts_with("application/json"));
     let text = response.text().await.unwrap();
@@ -45,7 +58,10 @@ async fn jwks_publishes_public_keys_only_including_pending_ones() {
         assert_eq!(key["use"], "sig");
         assert!(key["kid"].as_str().unwrap().len() >= 43);
         for private in ["d", "p", "q", "dp", "dq", "qi"] {
-            assert!(key.get(private).is_none(), "private member {private} published");
+            assert!(
+                key.get(private).is_none(),
+                "private member {private} published"
+            );
         }
     }
 }

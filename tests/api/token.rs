@@ -12,8 +12,10 @@ async fn basic_and_post_tokens_verify_against_the_published_jwks() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read write");
     for response in [
-        app.token_basic(&client, &[("grant_type", "client_credentials")]).await,
-        app.token_post(&client, &[("grant_type", "client_credentials")]).await,
+        app.token_basic(&client, &[("grant_type", "client_credentials")])
+            .await,
+        app.token_post(&client, &[("grant_type", "client_credentials")])
+            .await,
     ] {
         assert_eq!(response.status(), 200);
         assert_eq!(header(&response, "cache-control"), "no-store");
@@ -25,7 +27,9 @@ async fn basic_and_post_tokens_verify_against_the_published_jwks() {
         assert_eq!(body["scope"], "read write");
         assert!(body.get("refresh_token").is_none());
 
-        let claims = app.verify(body["access_token"].as_str().unwrap(), ISSUER).await;
+        let claims = app
+            .verify(body["access_token"].as_str().unwrap(), ISSUER)
+            .await;
         assert_eq!(claims["iss"], ISSUER);
         assert_eq!(claims["sub"], client.id.as_str());
         assert_eq!(claims["client_id"], client.id.as_str());
@@ -33,7 +37,10 @@ async fn basic_and_post_tokens_verify_against_the_published_jwks() {
         assert_eq!(claims["scope"], "read write");
         assert!(claims["org"].as_str().unwrap().starts_with("org_"));
         assert!(!claims["jti"].as_str().unwrap().is_empty());
-        let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+        let (iat, exp) = (
+            claims["iat"].as_i64().unwrap(),
+            claims["exp"].as_i64().unwrap(),
+        );
         assert_eq!(exp - iat, 300);
         assert!((iat - chrono::Utc::now().timestamp()).abs() < 60);
     }
@@ -50,7 +57,10 @@ async fn percent_encoded_basic_credentials_are_decoded() {
     let response = app
         .token_raw(
             &[
-                ("Authorization", &format!("Basic {}", base64_encode(&credentials))),
+                (
+                    "Authorization",
+                    &format!("Basic {}", base64_encode(&credentials)),
+                ),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
             "grant_type=client_credentials",
@@ -61,7 +71,13 @@ async fn percent_encoded_basic_credentials_are_decoded() {
     let auth = basic_auth(&client.id, &client.secret);
     let plain = app
         .token_raw(
-            &[("Authorization", &auth), ("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")],
+            &[
+                ("Authorization", &auth),
+                (
+                    "Content-Type",
+                    "application/x-www-form-urlencoded;charset=UTF-8",
+                ),
+            ],
             "grant_type=client_credentials",
         )
         .await;
@@ -89,13 +105,29 @@ async fn scope_is_default_exact_subset_or_refused() {
     };
     let cc = ("grant_type", "client_credentials");
     assert_eq!(granted(app.token_basic(&client, &[cc]).await).await, "read");
-    assert_eq!(granted(app.token_basic(&client, &[cc, ("scope", "")]).await).await, "read");
-    assert_eq!(granted(app.token_basic(&client, &[cc, ("scope", "write")]).await).await, "write");
     assert_eq!(
-        granted(app.token_post(&client, &[cc, ("scope", "admin  write admin")]).await).await,
+        granted(app.token_basic(&client, &[cc, ("scope", "")]).await).await,
+        "read"
+    );
+    assert_eq!(
+        granted(app.token_basic(&client, &[cc, ("scope", "write")]).await).await,
+        "write"
+    );
+    assert_eq!(
+        granted(
+            app.token_post(&client, &[cc, ("scope", "admin  write admin")])
+                .await
+        )
+        .await,
         "admin write"
     );
-    for refused in ["webhook", "read webhook", "superuser", "\"quoted\"", "caf\u{e9}"] {
+    for refused in [
+        "webhook",
+        "read webhook",
+        "superuser",
+        "\"quoted\"",
+        "caf\u{e9}",
+    ] {
         let response = app.token_basic(&client, &[cc, ("scope", refused)]).await;
         crate::helpers::assert_oauth_error(response, 400, "invalid_scope").await;
     }
@@ -111,11 +143,21 @@ async fn per_client_lifetime_and_audience_are_honoured() {
         access_token_ttl: Some(Duration::from_secs(600)),
         ..Default::default()
     });
-    let response = app.token_basic(&client, &[("grant_type", "client_credentials")]).await;
+    let response = app
+        .token_basic(&client, &[("grant_type", "client_credentials")])
+        .await;
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["expires_in"], 600);
-    let claims = app.verify(body["access_token"].as_str().unwrap(), "https://api.example.com").await;
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 600);
+    let claims = app
+        .verify(
+            body["access_token"].as_str().unwrap(),
+            "https://api.example.com",
+        )
+        .await;
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
 }
 
 #[actix_web::test]
@@ -130,7 +172,9 @@ async fn every_token_has_a_unique_jti() {
             .json()
             .await
             .unwrap();
-        let claims = app.verify(body["access_token"].as_str().unwrap(), ISSUER).await;
+        let claims = app
+            .verify(body["access_token"].as_str().unwrap(), ISSUER)
+            .await;
         assert!(seen.insert(claims["jti"].as_str().unwrap().to_owned()));
     }
 }
@@ -149,7 +193,10 @@ async fn a_disabled_client_is_refused_even_after_a_cached_success() {
 
 #[actix_web::test]
 async fn tokens_are_signed_with_the_configured_algorithm() {
-    for alg in [keygate::tokens::KeyAlg::RS256, keygate::tokens::KeyAlg::EdDSA] {
+    for alg in [
+        keygate::tokens::KeyAlg::RS256,
+        keygate::tokens::KeyAlg::EdDSA,
+    ] {
         let app = TestApp::spawn_with(|settings| {
             keygate::tokens::keys::generate(&settings.keys_dir, alg, chrono::Utc::now()).unwrap();
         })
@@ -162,7 +209,10 @@ async fn tokens_are_signed_with_the_configured_algorithm() {
             .await
             .unwrap();
         let token = body["access_token"].as_str().unwrap();
-        assert_eq!(jsonwebtoken::decode_header(token).unwrap().alg, alg.jsonwebtoken());
+        assert_eq!(
+            jsonwebtoken::decode_header(token).unwrap().alg,
+            alg.jsonwebtoken()
+        );
         app.verify(token, ISSUER).await;
     }
 }

@@ -10,7 +10,8 @@ const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded")
 
 async fn post_with_basic(app: &TestApp, client: &TestClient, body: &str) -> reqwest::Response {
     let auth = basic_auth(&client.id, &client.secret);
-    app.token_raw(&[FORM, ("Authorization", &auth)], body.to_owned()).await
+    app.token_raw(&[FORM, ("Authorization", &auth)], body.to_owned())
+        .await
 }
 
 #[actix_web::test]
@@ -20,12 +21,27 @@ async fn malformed_and_missing_parameters_are_invalid_request() {
     let cases = [
         ("", "invalid_request"),
         ("scope=read", "invalid_request"),
-        ("grant_type=client_credentials&grant_type=client_credentials", "invalid_request"),
-        ("grant_type=client_credentials&scope=read&scope=read", "invalid_request"),
+        (
+            "grant_type=client_credentials&grant_type=client_credentials",
+            "invalid_request",
+        ),
+        (
+            "grant_type=client_credentials&scope=read&scope=read",
+            "invalid_request",
+        ),
         ("grant_type=client_credentials&x=%FF%FE", "invalid_request"),
-        ("grant_type=password&username=a&password=b", "unsupported_grant_type"),
-        ("grant_type=authorization_code&code=x", "unsupported_grant_type"),
-        ("grant_type=refresh_token&refresh_token=x", "unsupported_grant_type"),
+        (
+            "grant_type=password&username=a&password=b",
+            "unsupported_grant_type",
+        ),
+        (
+            "grant_type=authorization_code&code=x",
+            "unsupported_grant_type",
+        ),
+        (
+            "grant_type=refresh_token&refresh_token=x",
+            "unsupported_grant_type",
+        ),
     ];
     for (body, code) in cases {
         let response = post_with_basic(&app, &client, body).await;
@@ -39,14 +55,24 @@ async fn the_body_must_be_form_encoded() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read");
     let auth = basic_auth(&client.id, &client.secret);
-    for content_type in [None, Some("application/json"), Some("text/plain"), Some("multipart/form-data")] {
+    for content_type in [
+        None,
+        Some("application/json"),
+        Some("text/plain"),
+        Some("multipart/form-data"),
+    ] {
         let mut headers = vec![("Authorization", auth.as_str())];
         if let Some(ct) = content_type {
             headers.push(("Content-Type", ct));
         }
-        let response = app.token_raw(&headers, "grant_type=client_credentials").await;
+        let response = app
+            .token_raw(&headers, "grant_type=client_credentials")
+            .await;
         let description = assert_oauth_error(response, 400, "invalid_request").await;
-        assert!(description.contains("x-www-form-urlencoded"), "{description}");
+        assert!(
+            description.contains("x-www-form-urlencoded"),
+            "{description}"
+        );
     }
 }
 
@@ -66,7 +92,9 @@ async fn client_authentication_failures_are_invalid_client_401() {
     for who in [&wrong, &unknown] {
         let basic = post_with_basic(&app, who, cc).await;
         let basic_description = assert_oauth_error(basic, 401, "invalid_client").await;
-        let post = app.token_post(who, &[("grant_type", "client_credentials")]).await;
+        let post = app
+            .token_post(who, &[("grant_type", "client_credentials")])
+            .await;
         let post_description = assert_oauth_error(post, 401, "invalid_client").await;
         // Unknown and wrong-secret look the same from outside.
         assert_eq!(basic_description, "client authentication failed");
@@ -75,10 +103,20 @@ async fn client_authentication_failures_are_invalid_client_401() {
     // No credentials at all, an id without a secret, other schemes, broken Basic.
     let none = app.token_raw(&[FORM], cc).await;
     assert_oauth_error(none, 401, "invalid_client").await;
-    let id_only = app.token_raw(&[FORM], format!("{cc}&client_id={}", client.id)).await;
+    let id_only = app
+        .token_raw(&[FORM], format!("{cc}&client_id={}", client.id))
+        .await;
     assert_oauth_error(id_only, 401, "invalid_client").await;
-    for authorization in ["Bearer abc", "Basic", "Basic !!!not-base64", "Basic bm8tY29sb24=", "Basic OnNlY3JldA=="] {
-        let response = app.token_raw(&[FORM, ("Authorization", authorization)], cc).await;
+    for authorization in [
+        "Bearer abc",
+        "Basic",
+        "Basic !!!not-base64",
+        "Basic bm8tY29sb24=",
+        "Basic OnNlY3JldA==",
+    ] {
+        let response = app
+            .token_raw(&[FORM, ("Authorization", authorization)], cc)
+            .await;
         assert_oauth_error(response, 401, "invalid_client").await;
     }
 }
@@ -87,16 +125,37 @@ async fn client_authentication_failures_are_invalid_client_401() {
 async fn two_authentication_methods_at_once_are_invalid_request() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read");
-    let both = format!("grant_type=client_credentials&client_id={}&client_secret={}", client.id, client.secret);
-    assert_oauth_error(post_with_basic(&app, &client, &both).await, 400, "invalid_request").await;
+    let both = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        client.id, client.secret
+    );
+    assert_oauth_error(
+        post_with_basic(&app, &client, &both).await,
+        400,
+        "invalid_request",
+    )
+    .await;
     // A body client_id naming another client than the Basic header.
     let mismatch = "grant_type=client_credentials&client_id=kgc_other";
-    assert_oauth_error(post_with_basic(&app, &client, mismatch).await, 400, "invalid_request").await;
+    assert_oauth_error(
+        post_with_basic(&app, &client, mismatch).await,
+        400,
+        "invalid_request",
+    )
+    .await;
     // The same client_id in both places is allowed (RFC 6749 §3.2.1 clients do this).
     let same = format!("grant_type=client_credentials&client_id={}", client.id);
     assert_eq!(post_with_basic(&app, &client, &same).await.status(), 200);
-    let secret_only = format!("grant_type=client_credentials&client_secret={}", client.secret);
-    assert_oauth_error(app.token_raw(&[FORM], secret_only).await, 400, "invalid_request").await;
+    let secret_only = format!(
+        "grant_type=client_credentials&client_secret={}",
+        client.secret
+    );
+    assert_oauth_error(
+        app.token_raw(&[FORM], secret_only).await,
+        400,
+        "invalid_request",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -128,11 +187,15 @@ async fn oversize_bodies_are_refused_with_json() {
     let response = post_with_basic(&app, &client, &body).await;
     assert_oauth_error(response, 413, "invalid_request").await;
     // Without a Content-Length (chunked), the limit holds while reading.
-    let chunks: Vec<Result<String, std::io::Error>> = vec![Ok("grant_type=client_credentials&pad=".into()), Ok(padding)];
+    let chunks: Vec<Result<String, std::io::Error>> =
+        vec![Ok("grant_type=client_credentials&pad=".into()), Ok(padding)];
     let stream = futures_util::stream::iter(chunks);
     let auth = basic_auth(&client.id, &client.secret);
     let response = app
-        .token_raw(&[FORM, ("Authorization", &auth)], reqwest::Body::wrap_stream(stream))
+        .token_raw(
+            &[FORM, ("Authorization", &auth)],
+            reqwest::Body::wrap_stream(stream),
+        )
         .await;
     assert_oauth_error(response, 413, "invalid_request").await;
 }
@@ -143,14 +206,21 @@ async fn hostile_input_gets_a_clear_error_not_a_crash() {
     let client = app.client_with_scope("read");
     let cc = "grant_type=client_credentials";
     // A huge scope list within the body limit.
-    let many_scopes = (0..2000).map(|i| format!("s{i}")).collect::<Vec<_>>().join("+");
+    let many_scopes = (0..2000)
+        .map(|i| format!("s{i}"))
+        .collect::<Vec<_>>()
+        .join("+");
     let response = post_with_basic(&app, &client, &format!("{cc}&scope={many_scopes}")).await;
     assert_oauth_error(response, 400, "invalid_scope").await;
     // NUL and control bytes in the scope.
     let response = post_with_basic(&app, &client, &format!("{cc}&scope=read%00admin")).await;
     assert_oauth_error(response, 400, "invalid_scope").await;
     // Very long and odd client ids are just unknown clients.
-    for id in ["x".repeat(8000), "kgc_'; DROP TABLE clients; --".into(), "\u{202e}kgc_rtl".into()] {
+    for id in [
+        "x".repeat(8000),
+        "kgc_'; DROP TABLE clients; --".into(),
+        "\u{202e}kgc_rtl".into(),
+    ] {
         let who = TestClient {
             id,
             secret: client.secret.clone(),
@@ -159,7 +229,12 @@ async fn hostile_input_gets_a_clear_error_not_a_crash() {
     }
     // Hundreds of distinct parameters.
     let flood: String = (0..500).map(|i| format!("&p{i}=v")).collect();
-    assert_oauth_error(post_with_basic(&app, &client, &format!("{cc}{flood}")).await, 400, "invalid_request").await;
+    assert_oauth_error(
+        post_with_basic(&app, &client, &format!("{cc}{flood}")).await,
+        400,
+        "invalid_request",
+    )
+    .await;
     // The client still works afterwards.
     assert_eq!(post_with_basic(&app, &client, cc).await.status(), 200);
 }
@@ -167,8 +242,18 @@ async fn hostile_input_gets_a_clear_error_not_a_crash() {
 #[actix_web::test]
 async fn other_methods_are_405_not_200() {
     let app = TestApp::spawn().await;
-    for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE, reqwest::Method::PATCH] {
-        let response = app.http.request(method.clone(), app.url("/oauth/token")).send().await.unwrap();
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let response = app
+            .http
+            .request(method.clone(), app.url("/oauth/token"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 405, "{method}");
         assert_eq!(crate::helpers::header(&response, "allow"), "POST");
         let body: serde_json::Value = response.json().await.unwrap();
