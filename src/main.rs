@@ -89,6 +89,10 @@ enum OrgCommand {
     List,
 }
 
+/// A `kid` is a base64url thumbprint and may begin with `-`, so KID arguments accept
+/// leading hyphens as values.
+/// A `kid` is a base64url thumbprint and may begin with `-`, so KID arguments accept
+/// leading hyphens as values.
 #[derive(Subcommand)]
 enum KeyCommand {
     /// Generate a key: active if none is, else pending (published, not signing).
@@ -99,14 +103,17 @@ enum KeyCommand {
     List,
     /// Make a pending key the signing key; the previous one is retired.
     Activate {
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Stop a pending key from ever signing (the active key: activate another first).
     Retire {
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Delete a retired key once every token it signed has expired.
     Remove {
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }

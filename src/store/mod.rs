@@ -183,9 +183,13 @@ impl Store {
         manager
             .connect()
             .map_err(|error| open_error(error.to_string()))?;
+        // min_idle 0: r2d2 otherwise replaces every checked-out connection from a
+        // background thread, and a short-lived process (the CLI, a test) can then exit
+        // in the middle of that thread's TLS handshake with PostgreSQL, which crashed
+        // the process in libpq/OpenSSL's exit handlers.
         let pool = Pool::builder()
             .max_size(max_connections)
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(5))
             .build(manager)
             .map_err(|error| open_error(error.to_string()))?;

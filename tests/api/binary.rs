@@ -136,7 +136,11 @@ fn client_create_prints_the_secret_once_and_list_never_does() {
     );
 
     let disabled = run(keygate(&dir, &db).args(["client", "disable", &id]));
-    assert!(disabled.ok && !disabled.json["disabled_at"].is_null());
+    assert!(
+        disabled.ok && !disabled.json["disabled_at"].is_null(),
+        "{}",
+        disabled.stderr
+    );
 }
 
 #[test]
@@ -371,4 +375,22 @@ mod raw_http {
             }
         }
     }
+}
+
+#[test]
+fn a_kid_beginning_with_a_hyphen_is_an_argument_not_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    // The active key first, so the hyphenated one below is pending and may be retired.
+    assert!(run(keygate(&dir, &db).args(["signing-key", "generate"])).ok);
+    // base64url thumbprints start with '-' about one time in 64; generate until one does.
+    let hyphenated = (0..2000)
+        .find_map(|_| {
+            let out = run(keygate(&dir, &db).args(["signing-key", "generate", "--alg", "EdDSA"]));
+            let kid = out.json["kid"].as_str().unwrap().to_owned();
+            kid.starts_with('-').then_some(kid)
+        })
+        .expect("a kid starting with '-'");
+    let retired = run(keygate(&dir, &db).args(["signing-key", "retire", &hyphenated]));
+    assert!(retired.ok, "{}", retired.stderr);
 }
