@@ -5,11 +5,14 @@ use super::model::{Client, NewClient};
 use crate::store::schema::clients;
 use crate::store::DbConn;
 
+/// `get_result`, not `first`: `first` binds `LIMIT ?`, and SQLite (built with STAT4)
+/// re-prepares a statement whose LIMIT is a bound parameter on every execution, which
+/// cost the token endpoint a full SQL parse per request.
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Client>> {
     clients::table
         .find(id)
         .select(Client::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

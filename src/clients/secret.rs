@@ -1,9 +1,9 @@
 //! Client secrets: generation (256 bits, URL-safe, recognisable prefix) and argon2id
-//! hashing, exposed to oxide-auth as its `PasswordPolicy`.
+//! hashing and verification (oxide-auth's `PasswordPolicy` is `SecretVerifier`).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
-use oxide_auth::primitives::registrar::{PasswordPolicy, RegistrarError};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 
 use crate::secret::{RandomError, Secret};
 
@@ -38,38 +38,47 @@ impl Argon2id {
             .map_err(|e| HashError(e.to_string()))
     }
 
-    /// Full argon2 verification: ~20 ms and ~19 MiB. Callers bound concurrency.
+    /// Full argon2 verification (~20 ms, ~19 MiB) with freshly allocated memory.
     pub fn verify(&self, secret: &[u8], phc: &str) -> bool {
-        PasswordHash::new(phc)
-            .map(|parsed| Argon2::default().verify_password(secret, &parsed).is_ok())
-            .unwrap_or(false)
-    }
-}
-
-impl PasswordPolicy for Argon2id {
-    /// oxide-auth's signature has no error path; a failed hash yields an empty
-    /// string, which no secret can ever verify against (fail closed). keygate itself
-    /// registers clients through `Argon2id::hash`, which reports the error.
-    fn store(&self, _client_id: &str, passphrase: &[u8]) -> Vec<u8> {
-        self.hash(passphrase)
-            .map(String::into_bytes)
-            .unwrap_or_default()
+        self.verify_with_memory(secret, phc, &mut Vec::new())
     }
 
-    fn check(
-        &self,
-        _client_id: &str,
-        passphrase: &[u8],
-        stored: &[u8],
-    ) -> Result<(), RegistrarError> {
-        let phc = std::str::from_utf8(stored).map_err(|_| RegistrarError::Unspecified)?;
-        if self.verify(passphrase, phc) {
-            Ok(())
-        } else {
-            Err(RegistrarError::Unspecified)
+    /// Full argon2 verification in caller-owned working memory, grown as the stored
+    /// parameters require. Reusing the memory keeps the process's footprint at
+    /// (concurrent verifications × m_cost) instead of letting the allocator hold on to
+    /// a fresh 19 MiB per call. The final comparison is constant-time.
+    pub fn verify_with_memory(&self, secret: &[u8], phc: &str, memory: &mut Vec<Block>) -> bool {
+        self.try_verify(secret, phc, memory).unwrap_or(false)
+    }
+
+    fn try_verify(&self, secret: &[u8], phc: &str, memory: &mut Vec<Block>) -> Option<bool> {
+        let hash = PasswordHash::new(phc).ok()?;
+        let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+        let version = match hash.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&hash).ok()?;
+        let blocks = params.block_count();
+        if blocks > MAX_MEMORY_BLOCKS {
+            return None;
         }
+        let expected = hash.hash?;
+        let mut salt_buf = [0u8; 64];
+        let salt = hash.salt?.decode_b64(&mut salt_buf).ok()?;
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        let mut out = vec![0u8; expected.len()];
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(secret, salt, &mut out, &mut memory[..blocks])
+            .ok()?;
+        Some(out.ct_eq(expected.as_bytes()).into())
     }
 }
+
+/// A stored hash asking for more than 256 MiB is refused rather than honoured.
+const MAX_MEMORY_BLOCKS: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -84,9 +93,20 @@ mod tests {
         assert!(Argon2id.verify(secret.expose().as_bytes(), &phc));
         assert!(!Argon2id.verify(b"kgs_wrong", &phc));
         assert!(!Argon2id.verify(secret.expose().as_bytes(), "not a phc string"));
-        assert!(Argon2id
-            .check("c", secret.expose().as_bytes(), phc.as_bytes())
-            .is_ok());
-        assert!(Argon2id.check("c", b"nope", phc.as_bytes()).is_err());
+        let mut memory = Vec::new();
+        assert!(Argon2id.verify_with_memory(secret.expose().as_bytes(), &phc, &mut memory));
+        assert_eq!(memory.len(), 19456, "m = 19 MiB in 1 KiB blocks");
+        assert!(!Argon2id.verify_with_memory(b"kgs_wrong", &phc, &mut memory));
+        // Hashes with other parameters (e.g. raised later) still verify.
+        let stronger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32768, 3, 1, None).unwrap(),
+        )
+        .hash_password(b"pw", &SaltString::encode_b64(b"0123456789abcdef").unwrap())
+        .unwrap()
+        .to_string();
+        assert!(Argon2id.verify_with_memory(b"pw", &stronger, &mut memory));
+        assert_eq!(memory.len(), 32768);
     }
 }

@@ -8,14 +8,17 @@
 //!   which also keeps this correct when another instance changes the row.
 //! - Unknown and disabled clients are verified against a dummy hash with the same
 //!   parameters, so they take as long as a wrong secret for a real client.
-//! - At most `permits` argon2 computations run at once (each holds ~19 MiB); the rest
-//!   wait, so a wrong-secret flood costs queueing, not memory.
+//! - At most `permits` argon2 computations run at once, each in one of `permits`
+//!   reused working-memory buffers (~19 MiB each); the rest wait. A wrong-secret flood
+//!   costs queueing, not memory: without reuse, glibc kept each thread's freed 19 MiB
+//!   and a 64-connection flood grew the process past 2 GB (bench/token.sh).
 
 use std::num::NonZeroUsize;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
+use argon2::Block;
 use lru::LruCache;
-use oxide_auth::primitives::registrar::PasswordPolicy;
+use oxide_auth::primitives::registrar::{PasswordPolicy, RegistrarError};
 use sha2::{Digest, Sha256};
 
 use super::model::Client;
@@ -24,7 +27,7 @@ use super::secret::{Argon2id, HashError};
 pub struct SecretVerifier {
     policy: Argon2id,
     verified: Mutex<LruCache<[u8; 32], ()>>,
-    permits: Permits,
+    memory: WorkingMemory,
     dummy_hash: String,
 }
 
@@ -35,7 +38,7 @@ impl SecretVerifier {
         Ok(Self {
             policy: Argon2id,
             verified: Mutex::new(LruCache::new(capacity)),
-            permits: Permits::new(max_concurrent_argon2.max(1)),
+            memory: WorkingMemory::new(max_concurrent_argon2.max(1)),
             dummy_hash,
         })
     }
@@ -51,33 +54,57 @@ impl SecretVerifier {
         if self.lock_cache().get(&key).is_some() {
             return true;
         }
-        let ok = self.argon2_check(client, presented);
+        let ok = self
+            .check(&client.id, presented, client.secret_hash.as_bytes())
+            .is_ok();
         if ok {
             self.lock_cache().put(key, ());
         }
         ok
     }
 
-    /// Verifications waiting for a permit right now (for metrics and tests).
+    /// Verifications waiting for working memory right now (for metrics and tests).
     pub fn queued(&self) -> usize {
-        self.permits.waiting()
-    }
-
-    fn argon2_check(&self, client: &Client, presented: &[u8]) -> bool {
-        let _permit = self.permits.acquire();
-        self.policy
-            .check(&client.id, presented, client.secret_hash.as_bytes())
-            .is_ok()
+        self.memory.waiting()
     }
 
     fn argon2(&self, presented: &[u8], phc: &str) -> bool {
-        let _permit = self.permits.acquire();
-        self.policy.verify(presented, phc)
+        let mut lease = self.memory.acquire();
+        self.policy
+            .verify_with_memory(presented, phc, lease.buffer())
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, LruCache<[u8; 32], ()>> {
         // The cache holds no invariant a panicking holder could break.
         self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// keygate's argon2id policy as oxide-auth sees it: bounded, memory-reusing
+/// verification. (The verified-secret cache sits in front, in `verify`.)
+impl PasswordPolicy for SecretVerifier {
+    /// oxide-auth's signature has no error path; a failed hash yields an empty
+    /// string, which no secret verifies against (fail closed). keygate registers
+    /// clients through `Argon2id::hash`, which reports the error.
+    fn store(&self, _client_id: &str, passphrase: &[u8]) -> Vec<u8> {
+        self.policy
+            .hash(passphrase)
+            .map(String::into_bytes)
+            .unwrap_or_default()
+    }
+
+    fn check(
+        &self,
+        _client_id: &str,
+        passphrase: &[u8],
+        stored: &[u8],
+    ) -> Result<(), RegistrarError> {
+        let phc = std::str::from_utf8(stored).map_err(|_| RegistrarError::Unspecified)?;
+        if self.argon2(passphrase, phc) {
+            Ok(())
+        } else {
+            Err(RegistrarError::Unspecified)
+        }
     }
 }
 
@@ -95,57 +122,88 @@ fn cache_key(client: &Client, presented: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// A counting semaphore for blocking threads (tokio's is async-only).
-struct Permits {
-    state: Mutex<PermitState>,
-    freed: Condvar,
+/// A fixed number of argon2 working-memory buffers, lent to one verification at a
+/// time: a counting semaphore for blocking threads (tokio's is async-only) whose
+/// permits are the buffers themselves.
+struct WorkingMemory {
+    state: Mutex<MemoryState>,
+    returned: Condvar,
 }
 
-struct PermitState {
-    available: usize,
+struct MemoryState {
+    free: Vec<Vec<Block>>,
+    /// Buffers not yet allocated; allocated on first need.
+    unallocated: usize,
     waiting: usize,
 }
 
-struct Permit<'a>(&'a Permits);
+struct Lease<'a> {
+    pool: &'a WorkingMemory,
+    buffer: Option<Vec<Block>>,
+}
 
-impl Permits {
-    fn new(count: usize) -> Self {
+impl WorkingMemory {
+    fn new(buffers: usize) -> Self {
         Self {
-            state: Mutex::new(PermitState {
-                available: count,
+            state: Mutex::new(MemoryState {
+                free: Vec::with_capacity(buffers),
+                unallocated: buffers,
                 waiting: 0,
             }),
-            freed: Condvar::new(),
+            returned: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, PermitState> {
+    fn lock(&self) -> MutexGuard<'_, MemoryState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn acquire(&self) -> Permit<'_> {
+    fn acquire(&self) -> Lease<'_> {
         let mut state = self.lock();
         state.waiting += 1;
-        while state.available == 0 {
+        let buffer = loop {
+            if let Some(buffer) = state.free.pop() {
+                break buffer;
+            }
+            if state.unallocated > 0 {
+                state.unallocated -= 1;
+                // Sized by the first verification that uses it.
+                break Vec::new();
+            }
             state = self
-                .freed
+                .returned
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
-        }
+        };
         state.waiting -= 1;
-        state.available -= 1;
-        Permit(self)
+        Lease {
+            pool: self,
+            buffer: Some(buffer),
+        }
     }
 
     fn waiting(&self) -> usize {
         self.lock().waiting
     }
+
+    #[cfg(test)]
+    fn free_buffers(&self) -> usize {
+        self.lock().free.len()
+    }
 }
 
-impl Drop for Permit<'_> {
+impl Lease<'_> {
+    fn buffer(&mut self) -> &mut Vec<Block> {
+        self.buffer.get_or_insert_with(Vec::new)
+    }
+}
+
+impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        self.0.lock().available += 1;
-        self.0.freed.notify_one();
+        if let Some(buffer) = self.buffer.take() {
+            self.pool.lock().free.push(buffer);
+            self.pool.returned.notify_one();
+        }
     }
 }
 
@@ -191,6 +249,15 @@ mod tests {
         );
         assert!(verifier.verify(Some(&c), b"kgs_rotated"));
 
+        assert!(verifier
+            .check(&c.id, b"kgs_rotated", c.secret_hash.as_bytes())
+            .is_ok());
+        assert!(verifier
+            .check(&c.id, b"kgs_nope", c.secret_hash.as_bytes())
+            .is_err());
+        let stored = verifier.store(&c.id, b"kgs_new");
+        assert!(verifier.check(&c.id, b"kgs_new", &stored).is_ok());
+
         c.disabled_at = Some(chrono::Utc::now().naive_utc());
         assert!(
             !verifier.verify(Some(&c), b"kgs_rotated"),
@@ -200,8 +267,8 @@ mod tests {
     }
 
     #[test]
-    fn permits_bound_concurrency() {
-        let permits = Arc::new(Permits::new(2));
+    fn working_memory_bounds_concurrency_and_is_reused() {
+        let permits = Arc::new(WorkingMemory::new(2));
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..8)
@@ -221,5 +288,10 @@ mod tests {
         }
         assert_eq!(peak.load(Ordering::SeqCst), 2);
         assert_eq!(permits.waiting(), 0);
+        assert_eq!(
+            permits.free_buffers(),
+            2,
+            "8 leases, 2 buffers, all returned"
+        );
     }
 }

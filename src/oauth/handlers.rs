@@ -67,7 +67,7 @@ pub async fn post_token(
             ))
         }
     };
-    tracing::info!(scope = %issued.scope, "access token issued");
+    tracing::debug!(scope = %issued.scope, "access token issued");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -148,11 +148,13 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectError> {
-        conn.batch_execute("SELECT 1").map_err(ConnectError::Check)
+        conn.ping().map_err(ConnectError::Check)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection left inside a failed transaction (or whose server went away) is
+    /// dropped on return instead of being handed out again.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
     }
 }
 
@@ -190,6 +192,11 @@ impl Store {
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(0))
+            // A server connection can die under us (restart, failover, idle timeout),
+            // and diesel's `is_broken` sees only transaction state, so PostgreSQL
+            // connections are pinged on checkout. A SQLite file cannot go away; the
+            // ping would be a parsed `SELECT 1` per request for nothing.
+            .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
             .connection_timeout(Duration::from_secs(5))
             .build(manager)
             .map_err(|error| open_error(error.to_string()))?;
