@@ -57,6 +57,11 @@ impl Application {
                 .default_service(web::to(error::not_found))
         })
         .workers(settings.worker_count())
+        // Blocking work is a database read (bounded by the pool) or argon2 (bounded by
+        // its leases); more threads than that only cost memory.
+        .worker_max_blocking_threads(
+            settings.database_max_connections as usize + settings.argon2_permits(),
+        )
         .listen(listener)
         .context("starting the HTTP server")?
         .run();

@@ -10,4 +10,4 @@ pub mod verifier;
 
 pub use model::{Client, ClientId, ClientRegistration, GrantType, NewClient, RegistrationError};
 pub use secret::{ClientSecret, SECRET_PREFIX};
-pub use verifier::SecretVerifier;
+pub use verifier::{Argon2Lease, SecretVerifier, Verdict};

@@ -8,103 +8,110 @@
 //!   which also keeps this correct when another instance changes the row.
 //! - Unknown and disabled clients are verified against a dummy hash with the same
 //!   parameters, so they take as long as a wrong secret for a real client.
-//! - At most `permits` argon2 computations run at once, each in one of `permits`
-//!   reused working-memory buffers (~19 MiB each); the rest wait. A wrong-secret flood
-//!   costs queueing, not memory: without reuse, glibc kept each thread's freed 19 MiB
-//!   and a 64-connection flood grew the process past 2 GB (bench/token.sh).
+//! - At most `permits` argon2 computations run at once, each holding an
+//!   `Argon2Lease`: a permit of an async semaphore plus one of `permits` reused
+//!   working-memory buffers (~19 MiB each). Requests wait for a lease on the async
+//!   side, holding no thread and no database connection, so a wrong-secret flood costs
+//!   queueing, not memory (without reuse, glibc kept each thread's freed 19 MiB and a
+//!   64-connection flood grew the process past 2 GB), and cached clients keep being
+//!   served while the flood waits.
+//!
+//! `verify` never blocks on argon2 without a lease: it answers `NeedsArgon2`, and the
+//! caller gets a lease (`lease().await`) and asks again.
 
 use std::num::NonZeroUsize;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use argon2::Block;
 use lru::LruCache;
 use oxide_auth::primitives::registrar::{PasswordPolicy, RegistrarError};
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::model::Client;
 use super::secret::{Argon2id, HashError};
 
 pub struct SecretVerifier {
-    policy: Argon2id,
     verified: Mutex<LruCache<[u8; 32], ()>>,
-    memory: WorkingMemory,
+    memory: Arc<WorkingMemory>,
     dummy_hash: String,
 }
+
+/// The answer of one `verify` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Verified,
+    Rejected,
+    /// Only a full argon2 verification can tell: ask again with a lease.
+    NeedsArgon2,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the argon2 semaphore was closed")]
+pub struct LeaseError;
 
 impl SecretVerifier {
     pub fn new(cache_entries: usize, max_concurrent_argon2: usize) -> Result<Self, HashError> {
         let dummy_hash = Argon2id.hash(b"keygate dummy secret for unknown clients")?;
         let capacity = NonZeroUsize::new(cache_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
         Ok(Self {
-            policy: Argon2id,
             verified: Mutex::new(LruCache::new(capacity)),
-            memory: WorkingMemory::new(max_concurrent_argon2.max(1)),
+            memory: Arc::new(WorkingMemory::new(max_concurrent_argon2.max(1))),
             dummy_hash,
         })
     }
 
     /// Whether `presented` is the current secret of `client` (looked up by the
-    /// caller; `None` when the id is unknown). Blocking: call off the executor.
-    pub fn verify(&self, client: Option<&Client>, presented: &[u8]) -> bool {
+    /// caller; `None` when the id is unknown). Without a lease this only consults the
+    /// cache; with one it may run argon2 (~20 ms: call off the executor).
+    pub fn verify(
+        &self,
+        client: Option<&Client>,
+        presented: &[u8],
+        lease: Option<&Argon2Lease>,
+    ) -> Verdict {
         let Some(client) = client.filter(|c| !c.is_disabled()) else {
-            self.argon2(presented, &self.dummy_hash);
-            return false;
+            return match lease {
+                Some(lease) => {
+                    // Same work as a wrong secret, so unknown ids cannot be told apart.
+                    let _ = lease.check("", presented, self.dummy_hash.as_bytes());
+                    Verdict::Rejected
+                }
+                None => Verdict::NeedsArgon2,
+            };
         };
         let key = cache_key(client, presented);
         if self.lock_cache().get(&key).is_some() {
-            return true;
+            return Verdict::Verified;
         }
-        let ok = self
+        let Some(lease) = lease else {
+            return Verdict::NeedsArgon2;
+        };
+        if lease
             .check(&client.id, presented, client.secret_hash.as_bytes())
-            .is_ok();
-        if ok {
+            .is_ok()
+        {
             self.lock_cache().put(key, ());
+            Verdict::Verified
+        } else {
+            Verdict::Rejected
         }
-        ok
     }
 
-    /// Verifications waiting for working memory right now (for metrics and tests).
+    /// Waits (asynchronously) for the right to run one argon2 verification.
+    pub async fn lease(&self) -> Result<Argon2Lease, LeaseError> {
+        WorkingMemory::lease(&self.memory).await
+    }
+
+    /// Verifications waiting for a lease right now (for metrics and tests).
     pub fn queued(&self) -> usize {
-        self.memory.waiting()
-    }
-
-    fn argon2(&self, presented: &[u8], phc: &str) -> bool {
-        let mut lease = self.memory.acquire();
-        self.policy
-            .verify_with_memory(presented, phc, lease.buffer())
+        self.memory.waiting.load(Ordering::Relaxed)
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, LruCache<[u8; 32], ()>> {
         // The cache holds no invariant a panicking holder could break.
         self.verified.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// keygate's argon2id policy as oxide-auth sees it: bounded, memory-reusing
-/// verification. (The verified-secret cache sits in front, in `verify`.)
-impl PasswordPolicy for SecretVerifier {
-    /// oxide-auth's signature has no error path; a failed hash yields an empty
-    /// string, which no secret verifies against (fail closed). keygate registers
-    /// clients through `Argon2id::hash`, which reports the error.
-    fn store(&self, _client_id: &str, passphrase: &[u8]) -> Vec<u8> {
-        self.policy
-            .hash(passphrase)
-            .map(String::into_bytes)
-            .unwrap_or_default()
-    }
-
-    fn check(
-        &self,
-        _client_id: &str,
-        passphrase: &[u8],
-        stored: &[u8],
-    ) -> Result<(), RegistrarError> {
-        let phc = std::str::from_utf8(stored).map_err(|_| RegistrarError::Unspecified)?;
-        if self.argon2(passphrase, phc) {
-            Ok(())
-        } else {
-            Err(RegistrarError::Unspecified)
-        }
     }
 }
 
@@ -122,96 +129,109 @@ fn cache_key(client: &Client, presented: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// A fixed number of argon2 working-memory buffers, lent to one verification at a
-/// time: a counting semaphore for blocking threads (tokio's is async-only) whose
-/// permits are the buffers themselves.
+/// `permits` argon2 working-memory buffers behind an async semaphore with as many
+/// permits, so a permit holder always finds a buffer.
 struct WorkingMemory {
-    state: Mutex<MemoryState>,
-    returned: Condvar,
-}
-
-struct MemoryState {
-    free: Vec<Vec<Block>>,
-    /// Buffers not yet allocated; allocated on first need.
-    unallocated: usize,
-    waiting: usize,
-}
-
-struct Lease<'a> {
-    pool: &'a WorkingMemory,
-    buffer: Option<Vec<Block>>,
+    permits: Arc<Semaphore>,
+    buffers: Mutex<Vec<Vec<Block>>>,
+    waiting: AtomicUsize,
 }
 
 impl WorkingMemory {
-    fn new(buffers: usize) -> Self {
+    fn new(permits: usize) -> Self {
         Self {
-            state: Mutex::new(MemoryState {
-                free: Vec::with_capacity(buffers),
-                unallocated: buffers,
-                waiting: 0,
-            }),
-            returned: Condvar::new(),
+            permits: Arc::new(Semaphore::new(permits)),
+            buffers: Mutex::new(Vec::with_capacity(permits)),
+            waiting: AtomicUsize::new(0),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, MemoryState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn acquire(&self) -> Lease<'_> {
-        let mut state = self.lock();
-        state.waiting += 1;
-        let buffer = loop {
-            if let Some(buffer) = state.free.pop() {
-                break buffer;
-            }
-            if state.unallocated > 0 {
-                state.unallocated -= 1;
-                // Sized by the first verification that uses it.
-                break Vec::new();
-            }
-            state = self
-                .returned
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+    async fn lease(this: &Arc<Self>) -> Result<Argon2Lease, LeaseError> {
+        let permit = {
+            // Counted while waiting, including when the waiting request is cancelled.
+            let _waiting = WaitingGuard::enter(&this.waiting);
+            this.permits.clone().acquire_owned().await
         };
-        state.waiting -= 1;
-        Lease {
-            pool: self,
-            buffer: Some(buffer),
-        }
+        let permit = permit.map_err(|_| LeaseError)?;
+        // Empty until first used; then sized by the stored hash's parameters.
+        let buffer = this.lock_buffers().pop().unwrap_or_default();
+        Ok(Argon2Lease {
+            buffer: Mutex::new(buffer),
+            memory: this.clone(),
+            _permit: permit,
+        })
     }
 
-    fn waiting(&self) -> usize {
-        self.lock().waiting
-    }
-
-    #[cfg(test)]
-    fn free_buffers(&self) -> usize {
-        self.lock().free.len()
+    fn lock_buffers(&self) -> MutexGuard<'_, Vec<Vec<Block>>> {
+        self.buffers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl Lease<'_> {
-    fn buffer(&mut self) -> &mut Vec<Block> {
-        self.buffer.get_or_insert_with(Vec::new)
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingGuard<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
     }
 }
 
-impl Drop for Lease<'_> {
+impl Drop for WaitingGuard<'_> {
     fn drop(&mut self) {
-        if let Some(buffer) = self.buffer.take() {
-            self.pool.lock().free.push(buffer);
-            self.pool.returned.notify_one();
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The right to run one argon2 verification, with its working memory. This is
+/// keygate's argon2id `PasswordPolicy` as oxide-auth sees it.
+pub struct Argon2Lease {
+    buffer: Mutex<Vec<Block>>,
+    memory: Arc<WorkingMemory>,
+    // Released after `drop` has returned the buffer.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl PasswordPolicy for Argon2Lease {
+    /// oxide-auth's signature has no error path; a failed hash yields an empty
+    /// string, which no secret verifies against (fail closed). keygate registers
+    /// clients through `Argon2id::hash`, which reports the error.
+    fn store(&self, _client_id: &str, passphrase: &[u8]) -> Vec<u8> {
+        Argon2id
+            .hash(passphrase)
+            .map(String::into_bytes)
+            .unwrap_or_default()
+    }
+
+    fn check(
+        &self,
+        _client_id: &str,
+        passphrase: &[u8],
+        stored: &[u8],
+    ) -> Result<(), RegistrarError> {
+        let phc = std::str::from_utf8(stored).map_err(|_| RegistrarError::Unspecified)?;
+        let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        if Argon2id.verify_with_memory(passphrase, phc, &mut buffer) {
+            Ok(())
+        } else {
+            Err(RegistrarError::Unspecified)
         }
+    }
+}
+
+impl Drop for Argon2Lease {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(
+            self.buffer
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        self.memory.lock_buffers().push(buffer);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
 
     fn client(secret: &str) -> Client {
         let now = chrono::Utc::now().naive_utc();
@@ -231,67 +251,88 @@ mod tests {
         }
     }
 
-    #[test]
-    fn verifies_caches_and_invalidates_on_new_hash_or_disable() {
+    #[actix_web::test]
+    async fn verifies_caches_and_invalidates_on_new_hash_or_disable() {
+        use Verdict::*;
         let verifier = SecretVerifier::new(16, 2).unwrap();
+        let lease = verifier.lease().await.unwrap();
         let mut c = client("kgs_right");
-        assert!(!verifier.verify(Some(&c), b"kgs_wrong"));
-        assert!(verifier.verify(Some(&c), b"kgs_right"));
-        assert!(verifier.verify(Some(&c), b"kgs_right")); // cached
-        assert!(!verifier.verify(Some(&c), b"kgs_wrong"));
-
-        let old_hash = c.secret_hash.clone();
-        c.secret_hash = Argon2id.hash(b"kgs_rotated").unwrap();
-        assert_ne!(old_hash, c.secret_hash);
-        assert!(
-            !verifier.verify(Some(&c), b"kgs_right"),
-            "old secret after rotation"
+        assert_eq!(verifier.verify(Some(&c), b"kgs_right", None), NeedsArgon2);
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_wrong", Some(&lease)),
+            Rejected
         );
-        assert!(verifier.verify(Some(&c), b"kgs_rotated"));
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_right", Some(&lease)),
+            Verified
+        );
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_right", None),
+            Verified,
+            "cached"
+        );
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_wrong", None),
+            NeedsArgon2,
+            "failures are not cached"
+        );
 
-        assert!(verifier
-            .check(&c.id, b"kgs_rotated", c.secret_hash.as_bytes())
-            .is_ok());
-        assert!(verifier
-            .check(&c.id, b"kgs_nope", c.secret_hash.as_bytes())
-            .is_err());
-        let stored = verifier.store(&c.id, b"kgs_new");
-        assert!(verifier.check(&c.id, b"kgs_new", &stored).is_ok());
+        c.secret_hash = Argon2id.hash(b"kgs_rotated").unwrap();
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_right", None),
+            NeedsArgon2,
+            "new hash misses the cache"
+        );
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_right", Some(&lease)),
+            Rejected
+        );
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_rotated", Some(&lease)),
+            Verified
+        );
 
         c.disabled_at = Some(chrono::Utc::now().naive_utc());
-        assert!(
-            !verifier.verify(Some(&c), b"kgs_rotated"),
-            "disabled client"
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_rotated", None),
+            NeedsArgon2,
+            "disabled: no cache"
         );
-        assert!(!verifier.verify(None, b"kgs_rotated"), "unknown client");
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_rotated", Some(&lease)),
+            Rejected
+        );
+        assert_eq!(
+            verifier.verify(None, b"kgs_rotated", Some(&lease)),
+            Rejected,
+            "unknown client"
+        );
+
+        let stored = lease.store("c", b"kgs_new");
+        assert!(lease.check("c", b"kgs_new", &stored).is_ok());
+        assert!(lease.check("c", b"kgs_nope", &stored).is_err());
     }
 
-    #[test]
-    fn working_memory_bounds_concurrency_and_is_reused() {
-        let permits = Arc::new(WorkingMemory::new(2));
-        let running = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let (permits, running, peak) = (permits.clone(), running.clone(), peak.clone());
-                std::thread::spawn(move || {
-                    let _p = permits.acquire();
-                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    peak.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                    running.fetch_sub(1, Ordering::SeqCst);
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(peak.load(Ordering::SeqCst), 2);
-        assert_eq!(permits.waiting(), 0);
+    #[actix_web::test]
+    async fn leases_bound_concurrency_and_reuse_buffers() {
+        let verifier = SecretVerifier::new(16, 2).unwrap();
+        let phc = Argon2id.hash(b"pw").unwrap();
+        let first = verifier.lease().await.unwrap();
+        let second = verifier.lease().await.unwrap();
+        assert!(first.check("c", b"pw", phc.as_bytes()).is_ok());
+        // A third lease waits until one is returned.
+        let third =
+            tokio::time::timeout(std::time::Duration::from_millis(50), verifier.lease()).await;
+        assert!(third.is_err(), "a third concurrent lease was granted");
+        drop(first);
+        let third = verifier.lease().await.unwrap();
         assert_eq!(
-            permits.free_buffers(),
-            2,
-            "8 leases, 2 buffers, all returned"
+            third.buffer.lock().unwrap().len(),
+            19456,
+            "the first lease's buffer is reused"
         );
+        drop((second, third));
+        assert_eq!(verifier.memory.lock_buffers().len(), 2);
+        assert_eq!(verifier.queued(), 0);
     }
 }

@@ -8,7 +8,7 @@
 //! the RFC 6749 error it means, and `client_credentials` reports that error.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use oxide_auth::primitives::registrar::{
 use super::error::OAuthError;
 use super::request::TokenRequest;
 use super::OAuthState;
-use crate::clients::{Client, GrantType};
+use crate::clients::{Argon2Lease, Client, GrantType, Verdict};
 use crate::scope::ScopeSet;
 use crate::tokens::{jwt, AccessTokenClaims};
 
@@ -35,17 +35,29 @@ pub struct IssuedAccessToken {
     pub scope: String,
 }
 
+#[derive(Debug)]
+pub enum GrantOutcome {
+    Issued(IssuedAccessToken),
+    /// The client's secret is not in the verified cache: run the grant again with an
+    /// `Argon2Lease`.
+    NeedsArgon2,
+}
+
 /// RFC 6749 §4.4: the client authenticates and receives an access token for itself.
+/// Blocking when given a lease (argon2); call off the executor.
 pub fn client_credentials(
     state: &OAuthState,
     client: Option<&Client>,
     request: &TokenRequest,
     now: DateTime<Utc>,
-) -> Result<IssuedAccessToken, OAuthError> {
+    lease: Option<&Argon2Lease>,
+) -> Result<GrantOutcome, OAuthError> {
     let registrar = ClientRegistrar {
         client,
         state,
+        lease,
         refusal: RefCell::new(None),
+        needs_argon2: Cell::new(false),
     };
     let mut endpoint = GrantEndpoint {
         registrar: &registrar,
@@ -65,7 +77,11 @@ pub fn client_credentials(
             .issuer
             .issued
             .take()
+            .map(GrantOutcome::Issued)
             .ok_or_else(|| OAuthError::server_error(&"issuer returned no token")),
+        Err(oxide_cc::Error::Unauthorized(..)) if registrar.needs_argon2.get() => {
+            Ok(GrantOutcome::NeedsArgon2)
+        }
         Err(oxide_cc::Error::Unauthorized(..)) => {
             Err(OAuthError::invalid_client("client authentication failed"))
         }
@@ -134,7 +150,10 @@ impl Request for OxideRequest<'_> {
 struct ClientRegistrar<'a> {
     client: Option<&'a Client>,
     state: &'a OAuthState,
+    lease: Option<&'a Argon2Lease>,
     refusal: RefCell<Option<OAuthError>>,
+    /// Set when authentication could not be decided without argon2.
+    needs_argon2: Cell<bool>,
 }
 
 impl ClientRegistrar<'_> {
@@ -199,14 +218,14 @@ impl Registrar for ClientRegistrar<'_> {
 
     fn check(&self, client_id: &str, passphrase: Option<&[u8]>) -> Result<(), RegistrarError> {
         let client = self.client.filter(|c| c.id == client_id);
-        if self
-            .state
-            .verifier
-            .verify(client, passphrase.unwrap_or_default())
-        {
-            Ok(())
-        } else {
-            Err(RegistrarError::Unspecified)
+        let presented = passphrase.unwrap_or_default();
+        match self.state.verifier.verify(client, presented, self.lease) {
+            Verdict::Verified => Ok(()),
+            Verdict::Rejected => Err(RegistrarError::Unspecified),
+            Verdict::NeedsArgon2 => {
+                self.needs_argon2.set(true);
+                Err(RegistrarError::Unspecified)
+            }
         }
     }
 }

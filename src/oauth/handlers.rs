@@ -3,12 +3,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::error::OAuthError;
-use super::grant::{self, IssuedAccessToken};
+use super::grant::{self, GrantOutcome, IssuedAccessToken};
 use super::request::TokenRequest;
 use super::OAuthState;
 use crate::clients::{self, GrantType};
 use crate::config::Settings;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::tokens::KeyRing;
 
 #[derive(Serialize)]
@@ -48,19 +48,7 @@ pub async fn post_token(
     span.record("grant_type", request.grant_type.as_str());
 
     let issued = match request.grant_type {
-        GrantType::ClientCredentials => {
-            let now = state.clock.now();
-            web::block(move || -> Result<IssuedAccessToken, OAuthError> {
-                // The connection goes back to the pool before any argon2 work.
-                let client = store.with_conn(|c| {
-                    clients::repo::find(c, request.client_id())
-                        .map_err(crate::store::StoreError::from)
-                })?;
-                grant::client_credentials(&state, client.as_ref(), &request, now)
-            })
-            .await
-            .map_err(|e| OAuthError::server_error(&e))??
-        }
+        GrantType::ClientCredentials => client_credentials(state, store, request).await?,
         GrantType::RefreshToken => {
             return Err(OAuthError::unsupported_grant_type(
                 "refresh_token is not served yet",
@@ -77,6 +65,54 @@ pub async fn post_token(
             expires_in: issued.expires_in,
             scope: &issued.scope,
         }))
+}
+
+/// The client_credentials grant in at most two trips to the blocking pool: the first
+/// reads the client row (returning the connection before any argon2 work) and issues
+/// at once if the secret is in the verified cache; otherwise the request waits for an
+/// argon2 lease without holding a thread, and the second trip verifies and issues.
+async fn client_credentials(
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+    request: TokenRequest,
+) -> Result<IssuedAccessToken, OAuthError> {
+    let now = state.clock.now();
+    let request = std::sync::Arc::new(request);
+    let (first, client) = {
+        let (state, request) = (state.clone(), request.clone());
+        blocking(move || {
+            let client = store.with_conn(|c| {
+                clients::repo::find(c, request.client_id()).map_err(StoreError::from)
+            })?;
+            let outcome = grant::client_credentials(&state, client.as_ref(), &request, now, None)?;
+            Ok((outcome, client))
+        })
+        .await?
+    };
+    if let GrantOutcome::Issued(issued) = first {
+        return Ok(issued);
+    }
+    let lease = state
+        .verifier
+        .lease()
+        .await
+        .map_err(|e| OAuthError::server_error(&e))?;
+    let second = blocking(move || {
+        grant::client_credentials(&state, client.as_ref(), &request, now, Some(&lease))
+    })
+    .await?;
+    match second {
+        GrantOutcome::Issued(issued) => Ok(issued),
+        GrantOutcome::NeedsArgon2 => Err(OAuthError::server_error(&"argon2 lease was not used")),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, OAuthError> + Send + 'static,
+) -> Result<T, OAuthError> {
+    web::block(f)
+        .await
+        .map_err(|e| OAuthError::server_error(&e))?
 }
 
 /// Any method but POST on /oauth/token.

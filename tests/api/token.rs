@@ -216,3 +216,51 @@ async fn tokens_are_signed_with_the_configured_algorithm() {
         app.verify(token, ISSUER).await;
     }
 }
+
+#[actix_web::test]
+async fn a_cached_client_is_served_while_a_wrong_secret_flood_waits_for_argon2() {
+    let app = TestApp::spawn_with(|settings| settings.argon2_max_concurrency = 1).await;
+    let victim = app.client_with_scope("read");
+    let cc = [("grant_type", "client_credentials")];
+    assert_eq!(app.token_basic(&victim, &cc).await.status(), 200); // cached from now on
+    let attacker = crate::helpers::TestClient {
+        id: victim.id.clone(),
+        secret: "kgs_guess".into(),
+    };
+
+    let started = std::time::Instant::now();
+    let flood: Vec<_> = (0..40)
+        .map(|_| {
+            let (http, url, auth) = (
+                app.http.clone(),
+                app.url("/oauth/token"),
+                basic_auth(&attacker.id, &attacker.secret),
+            );
+            actix_web::rt::spawn(async move {
+                let response = http
+                    .post(url)
+                    .header("Authorization", auth)
+                    .form(&cc)
+                    .send()
+                    .await
+                    .unwrap();
+                response.status().as_u16()
+            })
+        })
+        .collect();
+    actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    let victim_started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(app.token_basic(&victim, &cc).await.status(), 200);
+    }
+    let victim_elapsed = victim_started.elapsed();
+    for request in flood {
+        assert_eq!(request.await.unwrap(), 401);
+    }
+    let flood_elapsed = started.elapsed();
+    // 40 serial argon2 verifications take far longer than 5 cached token requests.
+    assert!(
+        victim_elapsed * 4 < flood_elapsed,
+        "victim {victim_elapsed:?} vs flood {flood_elapsed:?}: the victim queued behind the flood"
+    );
+}
