@@ -46,6 +46,10 @@ curl -fs -o /dev/null -H "Authorization: Basic $KG_BASIC" -d grant_type=client_c
     "http://127.0.0.1:$PORT/oauth/token"
 
 echo "keygate $(git rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) cores, SQLite, ES256, ${DURATION} per run"
+# The machine is shared and its speed varies from run to run: a bare handler in the
+# same process, measured in the same run, is the yardstick for the token figures.
+echo "=== reference: GET /healthz, 32 connections"
+wrk -t2 -c32 -d"$DURATION" --latency "http://127.0.0.1:$PORT/healthz" | grep -E "Requests/sec|50%|99%"
 for CONNECTIONS in 32 64; do
     echo "=== POST /oauth/token, $CONNECTIONS connections"
     wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/token.lua \
