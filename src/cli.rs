@@ -1,19 +1,178 @@
-//! The operator commands behind `keygate …` (other than `serve`). Each prints JSON on
-//! stdout; logs go to stderr.
+//! The command line: argument definitions (clap) and the operator commands behind
+//! them. Commands other than `serve` print JSON on stdout; logs go to stderr.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::clients::registration::{self, RegistrationPolicy};
 use crate::clients::{self, ClientRegistration};
 use crate::config::Settings;
 use crate::orgs::{self, model::NewOrganization};
-use crate::startup::open_store;
+use crate::startup::{open_store, Application};
 use crate::store::StoreError;
 use crate::tokens::keys::{self, KeyAlg};
+
+#[derive(Parser)]
+#[command(
+    name = "keygate",
+    version,
+    about = "OAuth 2.0 authorization server with API-key fallback"
+)]
+pub struct Cli {
+    /// TOML settings file; KEYGATE_* environment variables override it.
+    #[arg(long, global = true, env = "KEYGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve HTTP.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage signing keys in the keys directory.
+    #[command(subcommand, name = "signing-key")]
+    SigningKey(KeyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its client_id and client_secret (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes the client may request, e.g. "read write".
+        #[arg(long)]
+        scope: String,
+        /// Scopes granted when a request names none (default: all of --scope).
+        #[arg(long)]
+        default_scope: Option<String>,
+        /// client_credentials (default) and/or refresh_token; repeatable.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// Organization slug.
+        #[arg(long, default_value = crate::orgs::DEFAULT_ORG_SLUG)]
+        org: String,
+        /// `aud` of this client's access tokens (default: the server's default audience).
+        #[arg(long)]
+        audience: Option<String>,
+        /// Access-token lifetime, e.g. 10m (default: the server's access_token_ttl).
+        #[arg(long, value_parser = parse_duration_arg)]
+        token_ttl: Option<Duration>,
+    },
+    /// List clients (never their secrets).
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Disable a client: its secret stops working at once.
+    Disable { client_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum OrgCommand {
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    List,
+}
+
+/// A `kid` is a base64url thumbprint and may begin with `-`, so KID arguments accept
+/// leading hyphens as values.
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Generate a key: active if none is, else pending (published, not signing).
+    Generate {
+        #[arg(long, default_value = "ES256")]
+        alg: KeyAlg,
+    },
+    List,
+    /// Make a pending key the signing key; the previous one is retired.
+    Activate {
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
+    /// Stop a pending key from ever signing (the active key: activate another first).
+    Retire {
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
+    /// Delete a retired key once every token it signed has expired.
+    Remove {
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
+}
+
+/// Runs one command; all but `serve` print JSON on stdout.
+pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let output = match command {
+        Command::Serve => return serve(settings),
+        Command::Migrate => migrate(&settings)?,
+        Command::Client(ClientCommand::Create {
+            name,
+            scope,
+            default_scope,
+            grant_types,
+            org,
+            audience,
+            token_ttl,
+        }) => create_client(
+            &settings,
+            CreateClient {
+                registration: ClientRegistration {
+                    name,
+                    scope,
+                    default_scope,
+                    grant_types,
+                    audience,
+                    access_token_ttl: token_ttl,
+                },
+                org,
+            },
+        )?,
+        Command::Client(ClientCommand::List { org }) => list_clients(&settings, org.as_deref())?,
+        Command::Client(ClientCommand::Disable { client_id }) => {
+            disable_client(&settings, &client_id)?
+        }
+        Command::Org(OrgCommand::Create { slug, name }) => create_org(&settings, &slug, &name)?,
+        Command::Org(OrgCommand::List) => list_orgs(&settings)?,
+        Command::SigningKey(KeyCommand::Generate { alg }) => generate_key(&settings, alg)?,
+        Command::SigningKey(KeyCommand::List) => list_keys(&settings)?,
+        Command::SigningKey(KeyCommand::Activate { kid }) => activate_key(&settings, &kid)?,
+        Command::SigningKey(KeyCommand::Retire { kid }) => retire_key(&settings, &kid)?,
+        Command::SigningKey(KeyCommand::Remove { kid }) => remove_key(&settings, &kid)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let workers = settings.worker_count();
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings)?;
+        tracing::info!(workers, "serving");
+        app.run_until_stopped()
+            .await
+            .context("server stopped with an error")
+    })
+}
 
 pub fn migrate(settings: &Settings) -> anyhow::Result<serde_json::Value> {
     let url = settings.database()?;
@@ -191,4 +350,72 @@ pub fn remove_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::
 /// Parses `--token-ttl 10m` / `--expires-in 90d`.
 pub fn parse_duration_arg(text: &str) -> Result<Duration, String> {
     crate::config::parse_duration(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kid_beginning_with_a_hyphen_is_a_value_not_a_flag() {
+        // RFC 7638 thumbprints are base64url: about one in 64 starts with '-'.
+        let kid = "-Tq3xX0gPzF3hJ9mQ1bYw2c4d5e6f7g8h9i0j1k2l3m";
+        for action in ["activate", "retire", "remove"] {
+            let cli = Cli::try_parse_from(["keygate", "signing-key", action, kid]).unwrap();
+            let parsed = match cli.command {
+                Command::SigningKey(
+                    KeyCommand::Activate { kid }
+                    | KeyCommand::Retire { kid }
+                    | KeyCommand::Remove { kid },
+                ) => kid,
+                _ => panic!("wrong command"),
+            };
+            assert_eq!(parsed, kid);
+        }
+    }
+
+    #[test]
+    fn durations_and_grant_types_parse() {
+        let cli = Cli::try_parse_from([
+            "keygate",
+            "client",
+            "create",
+            "--name",
+            "n",
+            "--scope",
+            "read",
+            "--token-ttl",
+            "10m",
+            "--grant-type",
+            "client_credentials",
+            "--grant-type",
+            "refresh_token",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Client(ClientCommand::Create {
+                token_ttl,
+                grant_types,
+                org,
+                ..
+            }) => {
+                assert_eq!(token_ttl, Some(Duration::from_secs(600)));
+                assert_eq!(grant_types, ["client_credentials", "refresh_token"]);
+                assert_eq!(org, "default");
+            }
+            _ => panic!("wrong command"),
+        }
+        assert!(Cli::try_parse_from([
+            "keygate",
+            "client",
+            "create",
+            "--name",
+            "n",
+            "--scope",
+            "r",
+            "--token-ttl",
+            "x"
+        ])
+        .is_err());
+    }
 }

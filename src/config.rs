@@ -20,7 +20,7 @@ const ENV_PREFIX: &str = "KEYGATE_";
 /// Per-client access-token lifetimes may not go below this.
 pub const MIN_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// `sqlite://PATH` (default, embedded) or `postgres://…`.
@@ -48,6 +48,10 @@ pub struct Settings {
     pub workers: usize,
     /// Concurrent argon2id verifications; 0 means one per core. Each uses ~19 MiB.
     pub argon2_max_concurrency: usize,
+    /// How long a request may wait for an argon2 verification slot before it is
+    /// answered 503 (`temporarily_unavailable`) — bounds the queue a flood can build.
+    #[serde(deserialize_with = "duration")]
+    pub argon2_max_wait: Duration,
     /// Successful client-secret verifications remembered, so the token endpoint does
     /// not pay argon2 on every request.
     pub secret_cache_entries: usize,
@@ -56,6 +60,32 @@ pub struct Settings {
     /// Every scope a client may be registered with (published as `scopes_supported`).
     #[serde(deserialize_with = "scope_list")]
     pub scopes: Vec<String>,
+}
+
+/// `Debug` with the database password replaced.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field(
+                "database_url",
+                &crate::store::redact_url(&self.database_url),
+            )
+            .field("database_max_connections", &self.database_max_connections)
+            .field("bind", &self.bind)
+            .field("issuer", &self.issuer)
+            .field("keys_dir", &self.keys_dir)
+            .field("default_audience", &self.default_audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("access_token_ttl_max", &self.access_token_ttl_max)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("workers", &self.workers)
+            .field("argon2_max_concurrency", &self.argon2_max_concurrency)
+            .field("argon2_max_wait", &self.argon2_max_wait)
+            .field("secret_cache_entries", &self.secret_cache_entries)
+            .field("log_format", &self.log_format)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -79,6 +109,7 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024,
             workers: 0,
             argon2_max_concurrency: 0,
+            argon2_max_wait: Duration::from_secs(2),
             secret_cache_entries: 10_000,
             log_format: LogFormat::Text,
             scopes: ["read", "write", "admin", "webhook"]
@@ -144,13 +175,16 @@ impl Settings {
         }
         let issuer = url::Url::parse(&self.issuer)
             .map_err(|e| invalid(format!("issuer: '{}' is not a URL ({e})", self.issuer)))?;
-        // RFC 8414 §2: the issuer has no query or fragment.
+        // RFC 8414 §2: no query or fragment. A path would move the metadata to
+        // /.well-known/oauth-authorization-server/<path> (§3.1), which keygate does
+        // not serve, so it is refused rather than published wrongly.
         if !matches!(issuer.scheme(), "http" | "https")
             || issuer.query().is_some()
             || issuer.fragment().is_some()
+            || !matches!(issuer.path(), "" | "/")
         {
             return Err(invalid(
-                "issuer: must be an http(s) URL without query or fragment",
+                "issuer: must be an http(s) URL without path, query or fragment",
             ));
         }
         if self.access_token_ttl_max < MIN_ACCESS_TOKEN_TTL
@@ -339,6 +373,18 @@ mod tests {
     }
 
     #[test]
+    fn debug_hides_the_database_password() {
+        let s = Settings::load_from(
+            None,
+            env(&[("KEYGATE_DATABASE_URL", "postgres://kg:hunter2@db/kg")]),
+        )
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(debug.contains("postgres://kg:***@db/kg"), "{debug}");
+        assert!(!debug.contains("hunter2"));
+    }
+
+    #[test]
     fn secrets_come_from_file_variables() {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("db_url");
@@ -368,6 +414,8 @@ mod tests {
             ("KEYGATE_DATABASE_URL", "mysql://x", "database_url"),
             ("KEYGATE_BIND", "nowhere", "bind"),
             ("KEYGATE_ISSUER", "http://x/?q=1", "issuer"),
+            ("KEYGATE_ISSUER", "https://x/auth", "issuer"),
+            ("KEYGATE_DATABASE_URL", "sqlite://:memory:", "in-memory"),
             ("KEYGATE_ACCESS_TOKEN_TTL", "1s", "access_token_ttl"),
             ("KEYGATE_ACCESS_TOKEN_TTL", "soon", "soon"),
             ("KEYGATE_MAX_BODY_BYTES", "10", "max_body_bytes"),

@@ -160,7 +160,7 @@ pub enum RegistrationError {
     InvalidTokenTtl(Duration),
 }
 
-#[derive(Debug, Insertable)]
+#[derive(Insertable)]
 #[diesel(table_name = clients)]
 pub struct NewClient {
     pub id: String,

@@ -9,6 +9,9 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use actix_web::web;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,16 +26,81 @@ use oxide_auth::primitives::registrar::{
 use super::error::OAuthError;
 use super::request::TokenRequest;
 use super::OAuthState;
-use crate::clients::{Argon2Lease, Client, GrantType, Verdict};
+use crate::clients::{self, Argon2Lease, Client, GrantType, Verdict};
+use crate::config::MIN_ACCESS_TOKEN_TTL;
 use crate::scope::ScopeSet;
+use crate::store::{Store, StoreError};
 use crate::tokens::{jwt, AccessTokenClaims};
 
-/// What the token endpoint returns on success.
-#[derive(Debug)]
+/// What the token endpoint returns on success. `Debug` leaves out the token.
 pub struct IssuedAccessToken {
     pub access_token: String,
     pub expires_in: i64,
     pub scope: String,
+}
+
+impl std::fmt::Debug for IssuedAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedAccessToken")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The client_credentials grant in at most two trips to the blocking pool. The first
+/// reads the client row (the connection goes back to the pool before any argon2 work)
+/// and issues at once if the secret is in the verified cache. Otherwise the request
+/// waits for an argon2 lease on the async side — holding no thread — for at most
+/// `argon2_max_wait` (then 503), and the second trip reads the row again (it may have
+/// changed while waiting), verifies and issues.
+pub async fn issue_client_credentials(
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+    request: TokenRequest,
+) -> Result<IssuedAccessToken, OAuthError> {
+    let request = Arc::new(request);
+    let first = {
+        let (state, request) = (state.clone(), request.clone());
+        store
+            .blocking(move |store| {
+                let client = find_client(store, request.client_id())?;
+                client_credentials(&state, client.as_ref(), &request, state.clock.now(), None)
+            })
+            .await?
+    };
+    if let GrantOutcome::Issued(issued) = first {
+        return Ok(issued);
+    }
+    let lease =
+        match actix_web::rt::time::timeout(state.argon2_max_wait, state.verifier.lease()).await {
+            Ok(lease) => lease.map_err(|e| OAuthError::server_error(&e))?,
+            Err(_) => {
+                tracing::debug!("no argon2 lease within argon2_max_wait");
+                return Err(OAuthError::temporarily_unavailable());
+            }
+        };
+    let second = store
+        .blocking(move |store| {
+            let client = find_client(store, request.client_id())?;
+            // `now` after the wait, so queueing never backdates the token.
+            client_credentials(
+                &state,
+                client.as_ref(),
+                &request,
+                state.clock.now(),
+                Some(&lease),
+            )
+        })
+        .await?;
+    match second {
+        GrantOutcome::Issued(issued) => Ok(issued),
+        GrantOutcome::NeedsArgon2 => Err(OAuthError::server_error(&"argon2 lease was not used")),
+    }
+}
+
+fn find_client(store: &Store, id: &str) -> Result<Option<Client>, OAuthError> {
+    Ok(store.with_conn(|c| clients::repo::find(c, id).map_err(StoreError::from))?)
 }
 
 #[derive(Debug)]
@@ -241,10 +309,15 @@ struct JwtIssuer<'a> {
 }
 
 impl JwtIssuer<'_> {
-    /// The client's registered lifetime, else the server default. oxide-auth's
+    /// The client's registered lifetime, else the server default, clamped to the
+    /// configured bounds (which may have been lowered since the client registered;
+    /// `signing-key remove` relies on `access_token_ttl_max`). oxide-auth's
     /// `Grant::until` is a fixed ten minutes and is not used.
     fn lifetime(&self, client: &Client) -> Duration {
-        client.access_token_ttl().unwrap_or(self.state.default_ttl)
+        client
+            .access_token_ttl()
+            .unwrap_or(self.state.default_ttl)
+            .clamp(MIN_ACCESS_TOKEN_TTL, self.state.max_ttl)
     }
 }
 

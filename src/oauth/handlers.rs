@@ -3,13 +3,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::error::OAuthError;
-use super::grant::{self, GrantOutcome, IssuedAccessToken};
+use super::grant;
 use super::request::TokenRequest;
 use super::OAuthState;
-use crate::clients::{self, GrantType};
+use crate::clients::GrantType;
 use crate::config::Settings;
-use crate::store::{Store, StoreError};
-use crate::tokens::KeyRing;
+use crate::store::Store;
 
 #[derive(Serialize)]
 struct TokenResponse<'a> {
@@ -42,13 +41,15 @@ pub async fn post_token(
         .await
         .map_err(|_| OAuthError::body_too_large(limit))?
         .map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
-    let request = TokenRequest::parse(req.headers(), &body)?;
+    let request = TokenRequest::parse(req.headers(), req.query_string(), &body)?;
     let span = tracing::Span::current();
     span.record("client_id", request.client_id());
     span.record("grant_type", request.grant_type.as_str());
 
     let issued = match request.grant_type {
-        GrantType::ClientCredentials => client_credentials(state, store, request).await?,
+        GrantType::ClientCredentials => {
+            grant::issue_client_credentials(state, store, request).await?
+        }
         GrantType::RefreshToken => {
             return Err(OAuthError::unsupported_grant_type(
                 "refresh_token is not served yet",
@@ -67,54 +68,6 @@ pub async fn post_token(
         }))
 }
 
-/// The client_credentials grant in at most two trips to the blocking pool: the first
-/// reads the client row (returning the connection before any argon2 work) and issues
-/// at once if the secret is in the verified cache; otherwise the request waits for an
-/// argon2 lease without holding a thread, and the second trip verifies and issues.
-async fn client_credentials(
-    state: web::Data<OAuthState>,
-    store: web::Data<Store>,
-    request: TokenRequest,
-) -> Result<IssuedAccessToken, OAuthError> {
-    let now = state.clock.now();
-    let request = std::sync::Arc::new(request);
-    let (first, client) = {
-        let (state, request) = (state.clone(), request.clone());
-        blocking(move || {
-            let client = store.with_conn(|c| {
-                clients::repo::find(c, request.client_id()).map_err(StoreError::from)
-            })?;
-            let outcome = grant::client_credentials(&state, client.as_ref(), &request, now, None)?;
-            Ok((outcome, client))
-        })
-        .await?
-    };
-    if let GrantOutcome::Issued(issued) = first {
-        return Ok(issued);
-    }
-    let lease = state
-        .verifier
-        .lease()
-        .await
-        .map_err(|e| OAuthError::server_error(&e))?;
-    let second = blocking(move || {
-        grant::client_credentials(&state, client.as_ref(), &request, now, Some(&lease))
-    })
-    .await?;
-    match second {
-        GrantOutcome::Issued(issued) => Ok(issued),
-        GrantOutcome::NeedsArgon2 => Err(OAuthError::server_error(&"argon2 lease was not used")),
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, OAuthError> + Send + 'static,
-) -> Result<T, OAuthError> {
-    web::block(f)
-        .await
-        .map_err(|e| OAuthError::server_error(&e))?
-}
-
 /// Any method but POST on /oauth/token.
 pub async fn method_not_allowed() -> Result<HttpResponse, OAuthError> {
     Err(OAuthError::method_not_allowed())
@@ -129,7 +82,7 @@ pub async fn get_metadata(state: web::Data<OAuthState>) -> HttpResponse {
 }
 
 /// The RFC 8414 document for these settings and keys.
-pub fn metadata(settings: &Settings, keys: &KeyRing) -> serde_json::Value {
+pub fn metadata(settings: &Settings) -> serde_json::Value {
     let base = settings.issuer_base();
     serde_json::json!({
         "issuer": settings.issuer,
@@ -140,6 +93,5 @@ pub fn metadata(settings: &Settings, keys: &KeyRing) -> serde_json::Value {
         "scopes_supported": settings.scope_set().iter().collect::<Vec<_>>(),
         // keygate has no authorization endpoint, so it supports no response type.
         "response_types_supported": [],
-        "access_token_signing_alg_values_supported": keys.algorithms(),
     })
 }

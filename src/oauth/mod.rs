@@ -24,6 +24,8 @@ pub struct OAuthState {
     pub issuer_url: url::Url,
     pub default_audience: String,
     pub default_ttl: Duration,
+    pub max_ttl: Duration,
+    pub argon2_max_wait: Duration,
     pub max_body_bytes: usize,
     pub keys: web::Data<KeyRing>,
     pub verifier: SecretVerifier,
@@ -40,12 +42,14 @@ impl OAuthState {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, url::ParseError> {
         let issuer_url = url::Url::parse(&settings.issuer)?;
-        let metadata_json = handlers::metadata(settings, &keys).to_string();
+        let metadata_json = handlers::metadata(settings).to_string();
         Ok(Self {
             issuer: settings.issuer.clone(),
             issuer_url,
             default_audience: settings.audience().to_owned(),
             default_ttl: settings.access_token_ttl,
+            max_ttl: settings.access_token_ttl_max,
+            argon2_max_wait: settings.argon2_max_wait,
             max_body_bytes: settings.max_body_bytes,
             keys,
             verifier,

@@ -33,8 +33,8 @@ pub struct ClientCredentials {
     pub method: AuthMethod,
 }
 
-/// A syntactically valid token request.
-#[derive(Debug)]
+/// A syntactically valid token request. `Debug` shows neither credentials nor the
+/// remaining parameters (a refresh token is one).
 pub struct TokenRequest {
     pub grant_type: GrantType,
     pub credentials: ClientCredentials,
@@ -43,8 +43,27 @@ pub struct TokenRequest {
     params: HashMap<String, String>,
 }
 
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.credentials.client_id)
+            .field("method", &self.credentials.method)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TokenRequest {
-    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
+    /// `query` is the request URI's query string: RFC 6749 §2.3.1 forbids credentials
+    /// there, and keygate's endpoint takes no query parameters at all, so any query
+    /// is refused rather than a secret in it silently accepted (and logged by proxies).
+    pub fn parse(headers: &HeaderMap, query: &str, body: &[u8]) -> Result<Self, OAuthError> {
+        if !query.is_empty() {
+            return Err(OAuthError::invalid_request(
+                "parameters belong in the form-encoded body, not the URL",
+            ));
+        }
         require_form_content_type(headers)?;
         let mut params = parse_form(body)?;
         let grant_type = match params.remove("grant_type") {
@@ -236,7 +255,7 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         let h = headers(Some(&basic("my%20client", "p%3Ass+w%2Bd")));
-        let r = TokenRequest::parse(&h, b"grant_type=client_credentials").unwrap();
+        let r = TokenRequest::parse(&h, "", b"grant_type=client_credentials").unwrap();
         assert_eq!(r.credentials.client_id, "my client");
         assert!(r.credentials.secret.ct_eq(b"p:ss w+d"));
         assert_eq!(r.credentials.method, AuthMethod::ClientSecretBasic);
@@ -246,11 +265,19 @@ mod tests {
     fn post_credentials_and_empty_values_count_as_absent() {
         let r = TokenRequest::parse(
             &headers(None),
-            b"grant_type=client_credentials&client_id=c&client_secret=s&scope=",
+            "",
+            b"grant_type=client_credentials&client_id=c&client_secret=kgs_topsecret&scope=",
         )
         .unwrap();
         assert_eq!(r.credentials.method, AuthMethod::ClientSecretPost);
         assert_eq!(r.scope, None);
+        assert!(!format!("{r:?}").contains("topsecret"));
+        let in_query = TokenRequest::parse(
+            &headers(None),
+            "client_secret=s",
+            b"grant_type=client_credentials",
+        );
+        assert_eq!(code(in_query), ErrorCode::InvalidRequest);
     }
 
     #[test]
@@ -320,7 +347,7 @@ mod tests {
         ];
         for (h, body, expected) in cases {
             assert_eq!(
-                code(TokenRequest::parse(&h, body.as_bytes())),
+                code(TokenRequest::parse(&h, "", body.as_bytes())),
                 expected,
                 "{body}"
             );
@@ -331,12 +358,12 @@ mod tests {
             HeaderValue::from_static("application/json"),
         );
         assert_eq!(
-            code(TokenRequest::parse(&json, b"{}")),
+            code(TokenRequest::parse(&json, "", b"{}")),
             ErrorCode::InvalidRequest
         );
         let many: String = (0..40).map(|i| format!("p{i}=v&")).collect();
         assert_eq!(
-            code(TokenRequest::parse(&headers(None), many.as_bytes())),
+            code(TokenRequest::parse(&headers(None), "", many.as_bytes())),
             ErrorCode::InvalidRequest
         );
     }

@@ -1,6 +1,7 @@
 //! The store: one diesel connection type over SQLite and PostgreSQL, one r2d2 pool,
-//! embedded migrations, and the single async seam (`Store::run`) through which
-//! request handlers reach the database without blocking the executor.
+//! embedded migrations, and the async seam (`Store::run`, and `Store::blocking` for
+//! work that holds a connection only part of the time) through which request
+//! handlers reach the database without blocking the executor.
 //!
 //! The backend is chosen from the URL scheme here rather than by
 //! `MultiConnection::establish`, which treats any string as a SQLite path and hides
@@ -40,8 +41,8 @@ pub enum StoreError {
     Cancelled,
 }
 
-/// Which database a URL names, parsed once at start-up.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which database a URL names, parsed once at start-up. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Postgres(String),
     /// A filesystem path, or `:memory:`.
@@ -54,6 +55,8 @@ pub enum UrlError {
     UnsupportedScheme(String),
     #[error("database URL '{0}' names no SQLite file")]
     EmptySqlitePath(String),
+    #[error("database URL '{0}': an in-memory SQLite database cannot be shared by a connection pool; name a file")]
+    InMemory(String),
 }
 
 impl DatabaseUrl {
@@ -68,6 +71,10 @@ impl DatabaseUrl {
         if path.is_empty() {
             return Err(UrlError::EmptySqlitePath(url.to_owned()));
         }
+        // Every pooled connection would get its own empty in-memory database.
+        if path == ":memory:" || path.contains("mode=memory") {
+            return Err(UrlError::InMemory(url.to_owned()));
+        }
         Ok(Self::Sqlite(path.to_owned()))
     }
 
@@ -77,6 +84,12 @@ impl DatabaseUrl {
             Self::Postgres(url) => redact_url(url),
             Self::Sqlite(path) => format!("sqlite://{path}"),
         }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
     }
 }
 
@@ -217,8 +230,20 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.blocking(move |store| store.with_conn(f)).await
+    }
+
+    /// Runs `f` on the blocking pool with the store at hand, for work that needs a
+    /// connection for only part of its run (`with_conn` inside), such as reading a
+    /// row before a slow argon2 verification.
+    pub async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let store = self.clone();
-        actix_web::web::block(move || store.with_conn(f))
+        actix_web::web::block(move || f(&store))
             .await
             .map_err(|_| E::from(StoreError::Cancelled))?
     }
@@ -310,6 +335,7 @@ mod tests {
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("keygate.db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
     }
 
     #[test]
@@ -318,6 +344,9 @@ mod tests {
         let redacted = url.map(|u| u.redacted()).unwrap_or_default();
         assert_eq!(redacted, "postgres://kg:***@db:5432/keygate");
         assert!(!redacted.contains("hunter2"));
+        let url = DatabaseUrl::parse("postgres://kg:hunter2@db/keygate").unwrap();
+        let manager = ConnectionManager { url: url.clone() };
+        assert!(!format!("{url:?} {manager:?}").contains("hunter2"));
     }
 
     #[test]

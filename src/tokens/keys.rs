@@ -1,4 +1,4 @@
-//! Signing keys on disk and in memory.
+//! Signing keys on disk and their lifecycle (the in-memory side is `ring`).
 //!
 //! Each key is two files in the keys directory: `<kid>.pem` (the PKCS#8 private key,
 //! mode 0600) and `<kid>.json` (its algorithm and lifecycle state). The `kid` is the
@@ -6,6 +6,9 @@
 //! `pending` (published in the JWKS, not signing) → `active` (signs new tokens; exactly
 //! one) → `retired` (published until every token it signed has expired) → removed.
 //! The first key generated into an empty ring becomes active at once.
+//!
+//! Every change takes an exclusive lock on `<dir>/.lock`, so several instances (or an
+//! operator's CLI) sharing one keys directory never both create the first key.
 
 use std::fmt;
 use std::fs;
@@ -14,18 +17,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
-    RSA_PKCS1_SHA256,
-};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::jwk::{Jwk, JwkSet, ThumbprintHash};
+use jsonwebtoken::jwk::ThumbprintHash;
 use serde::{Deserialize, Serialize};
+
+use super::ring::KeyPair;
+pub use super::ring::{KeyRing, LoadedKey, SignError};
 
 /// The algorithms keygate signs with; anything else is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,250 +123,19 @@ pub enum KeyError {
     NoActive(PathBuf),
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     move |source| KeyError::Io {
         path: path.to_owned(),
         source,
     }
 }
 
-fn invalid(path: &Path, reason: impl fmt::Display) -> KeyError {
+pub(super) fn invalid(path: &Path, reason: impl fmt::Display) -> KeyError {
     KeyError::Invalid {
         path: path.to_owned(),
         reason: reason.to_string(),
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("signing failed")]
-pub struct SignError;
-
-/// A parsed private key, ready to sign.
-enum KeyPair {
-    Es256(EcdsaKeyPair),
-    Rs256(RsaKeyPair),
-    EdDsa(Ed25519KeyPair),
-}
-
-impl KeyPair {
-    fn from_pkcs8(alg: KeyAlg, der: &[u8]) -> Result<Self, String> {
-        let rejected = |e: aws_lc_rs::error::KeyRejected| format!("not a {alg} PKCS#8 key ({e})");
-        Ok(match alg {
-            KeyAlg::ES256 => Self::Es256(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(rejected)?,
-            ),
-            KeyAlg::RS256 => {
-                let pair = RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
-                if pair.public_modulus_len() < 256 {
-                    return Err("RSA keys must be at least 2048 bits".into());
-                }
-                Self::Rs256(pair)
-            }
-            KeyAlg::EdDSA => Self::EdDsa(Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?),
-        })
-    }
-
-    fn generate(alg: KeyAlg) -> Result<Vec<u8>, KeyError> {
-        let rng = SystemRandom::new();
-        let der = match alg {
-            KeyAlg::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map(|doc| doc.as_ref().to_vec()),
-            KeyAlg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
-                .and_then(|pair| pair.as_der())
-                .map(|der| der.as_ref().to_vec()),
-            KeyAlg::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng).map(|doc| doc.as_ref().to_vec()),
-        };
-        der.map_err(|_| KeyError::Generation)
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        match self {
-            Self::Es256(pair) => pair
-                .sign(&SystemRandom::new(), message)
-                .map(|sig| sig.as_ref().to_vec())
-                .map_err(|_| SignError),
-            Self::Rs256(pair) => {
-                let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(
-                    &RSA_PKCS1_SHA256,
-                    &SystemRandom::new(),
-                    message,
-                    &mut signature,
-                )
-                .map_err(|_| SignError)?;
-                Ok(signature)
-            }
-            Self::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
-        }
-    }
-
-    /// The public JWK (RFC 7517), without `kid`.
-    fn public_jwk(&self) -> Result<Jwk, String> {
-        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-        let json = match self {
-            Self::Es256(pair) => {
-                // Uncompressed SEC1 point: 0x04 ‖ x ‖ y.
-                let point = pair.public_key().as_ref();
-                if point.len() != 65 {
-                    return Err("unexpected P-256 public key length".into());
-                }
-                serde_json::json!({"kty": "EC", "crv": "P-256",
-                    "x": b64(&point[1..33]), "y": b64(&point[33..])})
-            }
-            Self::Rs256(pair) => {
-                let public = pair.public_key();
-                serde_json::json!({"kty": "RSA",
-                    "n": b64(public.modulus().big_endian_without_leading_zero()),
-                    "e": b64(public.exponent().big_endian_without_leading_zero())})
-            }
-            Self::EdDsa(pair) => {
-                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())})
-            }
-        };
-        serde_json::from_value(json).map_err(|e| e.to_string())
-    }
-}
-
-/// One key, parsed once: the signer, its public JWK and the encoded JWT header.
-pub struct LoadedKey {
-    meta: KeyMeta,
-    pair: KeyPair,
-    encoded_header: String,
-}
-
-impl LoadedKey {
-    pub fn meta(&self) -> &KeyMeta {
-        &self.meta
-    }
-
-    pub fn kid(&self) -> &str {
-        &self.meta.kid
-    }
-
-    /// base64url of `{"alg":…,"typ":"at+jwt","kid":…}` (RFC 9068 §2.1).
-    pub fn encoded_header(&self) -> &str {
-        &self.encoded_header
-    }
-
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.pair.sign(message)
-    }
-}
-
-/// Every key in the directory, parsed, with the active one found and the JWKS
-/// rendered once.
-pub struct KeyRing {
-    keys: Vec<LoadedKey>,
-    active: usize,
-    jwks_json: String,
-}
-
-impl KeyRing {
-    pub fn load(dir: &Path) -> Result<Self, KeyError> {
-        let mut keys = Vec::new();
-        let mut jwks = JwkSet { keys: Vec::new() };
-        for meta in read_metas(dir)? {
-            let pem_path = dir.join(format!("{}.pem", meta.kid));
-            let pair = read_pair(&pem_path, meta.alg)?;
-            let mut jwk = pair.public_jwk().map_err(|e| invalid(&pem_path, e))?;
-            let thumbprint = jwk
-                .thumbprint(ThumbprintHash::SHA256)
-                .map_err(|e| invalid(&pem_path, e))?;
-            if thumbprint != meta.kid {
-                return Err(invalid(
-                    &pem_path,
-                    "key does not match its kid (RFC 7638 thumbprint)",
-                ));
-            }
-            jwk.common.key_id = Some(meta.kid.clone());
-            jwk.common.key_algorithm = Some(
-                meta.alg
-                    .as_str()
-                    .parse()
-                    .map_err(|e| invalid(&pem_path, format!("{e}")))?,
-            );
-            jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
-            jwks.keys.push(jwk);
-            let header =
-                serde_json::json!({"alg": meta.alg.as_str(), "typ": "at+jwt", "kid": meta.kid});
-            let encoded_header = URL_SAFE_NO_PAD.encode(header.to_string());
-            keys.push(LoadedKey {
-                meta,
-                pair,
-                encoded_header,
-            });
-        }
-        let active: Vec<usize> = keys
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| k.meta.state == KeyState::Active)
-            .map(|(i, _)| i)
-            .collect();
-        let active = match active.as_slice() {
-            [one] => *one,
-            [] => return Err(KeyError::NoActive(dir.to_owned())),
-            several => {
-                return Err(KeyError::SeveralActive(
-                    several.iter().map(|&i| keys[i].meta.kid.clone()).collect(),
-                ))
-            }
-        };
-        let jwks_json = serde_json::to_string(&jwks).map_err(|e| invalid(dir, e))?;
-        Ok(Self {
-            keys,
-            active,
-            jwks_json,
-        })
-    }
-
-    /// The key that signs new tokens.
-    pub fn active(&self) -> &LoadedKey {
-        &self.keys[self.active]
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &LoadedKey> {
-        self.keys.iter()
-    }
-
-    pub fn jwks_json(&self) -> &str {
-        &self.jwks_json
-    }
-
-    /// The algorithms of published keys, for the metadata document.
-    pub fn algorithms(&self) -> Vec<&'static str> {
-        let mut algs: Vec<&'static str> = self.keys.iter().map(|k| k.meta.alg.as_str()).collect();
-        algs.sort_unstable();
-        algs.dedup();
-        algs
-    }
-}
-
-fn read_pair(pem_path: &Path, alg: KeyAlg) -> Result<KeyPair, KeyError> {
-    let text = fs::read(pem_path).map_err(io_error(pem_path))?;
-    let pem = pem::parse(&text).map_err(|e| invalid(pem_path, e))?;
-    if pem.tag() != "PRIVATE KEY" {
-        return Err(invalid(
-            pem_path,
-            "expected a PKCS#8 'PRIVATE KEY' PEM block",
-        ));
-    }
-    warn_if_readable_by_others(pem_path);
-    KeyPair::from_pkcs8(alg, pem.contents()).map_err(|e| invalid(pem_path, e))
-}
-
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "signing key is readable by other users; chmod 600 it");
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
 
 /// All `<kid>.json` files in `dir`, oldest first. A missing directory is an empty ring.
 pub fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyError> {
@@ -398,6 +164,11 @@ pub fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyError> {
 /// Generates a key into `dir`. It becomes active if no key is; otherwise it is
 /// pending (published, not signing) until `activate`.
 pub fn generate(dir: &Path, alg: KeyAlg, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
+    let _lock = lock_dir(dir)?;
+    generate_locked(dir, alg, now)
+}
+
+fn generate_locked(dir: &Path, alg: KeyAlg, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
     let existing = read_metas(dir)?;
     let der = KeyPair::generate(alg)?;
     let pair = KeyPair::from_pkcs8(alg, &der).map_err(|e| invalid(dir, e))?;
@@ -430,6 +201,11 @@ pub fn generate(dir: &Path, alg: KeyAlg, now: DateTime<Utc>) -> Result<KeyMeta, 
 
 /// Makes a pending key the signing key; the previous active key is retired.
 pub fn activate(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
+    let _lock = lock_dir(dir)?;
+    activate_locked(dir, kid, now)
+}
+
+fn activate_locked(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
     let metas = read_metas(dir)?;
     let mut target = find(&metas, kid)?.clone();
     if target.state != KeyState::Pending {
@@ -455,6 +231,11 @@ pub fn activate(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMeta, Ke
 
 /// Stops a key from signing; it stays published until `remove`.
 pub fn retire(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
+    let _lock = lock_dir(dir)?;
+    retire_locked(dir, kid, now)
+}
+
+fn retire_locked(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMeta, KeyError> {
     let metas = read_metas(dir)?;
     let mut target = find(&metas, kid)?.clone();
     match target.state {
@@ -476,6 +257,7 @@ pub fn remove(
     longest_token_ttl: Duration,
     now: DateTime<Utc>,
 ) -> Result<(), KeyError> {
+    let _lock = lock_dir(dir)?;
     let metas = read_metas(dir)?;
     let target = find(&metas, kid)?;
     let retired_at = match (target.state, target.retired_at) {
@@ -510,10 +292,27 @@ pub fn remove(
 /// Generates an active ES256 key if the directory has no active key. Returns the new
 /// key's metadata if one was made.
 pub fn ensure_active(dir: &Path, now: DateTime<Utc>) -> Result<Option<KeyMeta>, KeyError> {
+    // Checked under the lock: two instances starting on one empty directory must not
+    // both generate an active key.
+    let _lock = lock_dir(dir)?;
     if read_metas(dir)?.iter().any(|m| m.state == KeyState::Active) {
         return Ok(None);
     }
-    generate(dir, KeyAlg::ES256, now).map(Some)
+    generate_locked(dir, KeyAlg::ES256, now).map(Some)
+}
+
+/// An exclusive advisory lock on `<dir>/.lock`, held until the file is dropped.
+fn lock_dir(dir: &Path) -> Result<fs::File, KeyError> {
+    create_private_dir(dir)?;
+    let path = dir.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
+    file.lock().map_err(io_error(&path))?;
+    Ok(file)
 }
 
 fn find<'a>(metas: &'a [KeyMeta], kid: &str) -> Result<&'a KeyMeta, KeyError> {
@@ -560,6 +359,7 @@ fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), KeyErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::jwk::JwkSet;
     use jsonwebtoken::{DecodingKey, Validation};
 
     fn now() -> DateTime<Utc> {
@@ -665,6 +465,24 @@ mod tests {
             KeyRing::load(tempfile::tempdir().unwrap().path()),
             Err(KeyError::NoActive(_))
         ));
+    }
+
+    #[test]
+    fn concurrent_first_starts_create_exactly_one_active_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = dir.path().to_owned();
+                std::thread::spawn(move || ensure_active(&path, now()).unwrap())
+            })
+            .collect();
+        let generated = threads
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .count();
+        assert_eq!(generated, 1);
+        assert_eq!(read_metas(dir.path()).unwrap().len(), 1);
+        KeyRing::load(dir.path()).unwrap();
     }
 
     #[test]

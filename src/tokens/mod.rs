@@ -5,6 +5,7 @@
 pub mod handlers;
 pub mod jwt;
 pub mod keys;
+pub mod ring;
 
 use actix_web::web;
 

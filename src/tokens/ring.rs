@@ -1,0 +1,242 @@
+//! Signing keys in memory: each key parsed once into a signer, its public JWK and its
+//! encoded JWT header; the `KeyRing` of all published keys with the active one found
+//! and the JWKS rendered once.
+
+use std::fs;
+use std::path::Path;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+    RSA_PKCS1_SHA256,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, JwkSet, ThumbprintHash};
+
+use super::keys::{invalid, io_error, read_metas, KeyAlg, KeyError, KeyMeta, KeyState};
+
+#[derive(Debug, thiserror::Error)]
+#[error("signing failed")]
+pub struct SignError;
+
+/// A parsed private key, ready to sign.
+pub(super) enum KeyPair {
+    Es256(EcdsaKeyPair),
+    Rs256(RsaKeyPair),
+    EdDsa(Ed25519KeyPair),
+}
+
+impl KeyPair {
+    pub(super) fn from_pkcs8(alg: KeyAlg, der: &[u8]) -> Result<Self, String> {
+        let rejected = |e: aws_lc_rs::error::KeyRejected| format!("not a {alg} PKCS#8 key ({e})");
+        Ok(match alg {
+            KeyAlg::ES256 => Self::Es256(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(rejected)?,
+            ),
+            KeyAlg::RS256 => {
+                let pair = RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
+                if pair.public_modulus_len() < 256 {
+                    return Err("RSA keys must be at least 2048 bits".into());
+                }
+                Self::Rs256(pair)
+            }
+            KeyAlg::EdDSA => Self::EdDsa(Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?),
+        })
+    }
+
+    pub(super) fn generate(alg: KeyAlg) -> Result<Vec<u8>, KeyError> {
+        let rng = SystemRandom::new();
+        let der = match alg {
+            KeyAlg::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map(|doc| doc.as_ref().to_vec()),
+            KeyAlg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                .and_then(|pair| pair.as_der())
+                .map(|der| der.as_ref().to_vec()),
+            KeyAlg::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng).map(|doc| doc.as_ref().to_vec()),
+        };
+        der.map_err(|_| KeyError::Generation)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        match self {
+            Self::Es256(pair) => pair
+                .sign(&SystemRandom::new(), message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| SignError),
+            Self::Rs256(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| SignError)?;
+                Ok(signature)
+            }
+            Self::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+
+    /// The public JWK (RFC 7517), without `kid`.
+    pub(super) fn public_jwk(&self) -> Result<Jwk, String> {
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let json = match self {
+            Self::Es256(pair) => {
+                // Uncompressed SEC1 point: 0x04 ‖ x ‖ y.
+                let point = pair.public_key().as_ref();
+                if point.len() != 65 {
+                    return Err("unexpected P-256 public key length".into());
+                }
+                serde_json::json!({"kty": "EC", "crv": "P-256",
+                    "x": b64(&point[1..33]), "y": b64(&point[33..])})
+            }
+            Self::Rs256(pair) => {
+                let public = pair.public_key();
+                serde_json::json!({"kty": "RSA",
+                    "n": b64(public.modulus().big_endian_without_leading_zero()),
+                    "e": b64(public.exponent().big_endian_without_leading_zero())})
+            }
+            Self::EdDsa(pair) => {
+                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())})
+            }
+        };
+        serde_json::from_value(json).map_err(|e| e.to_string())
+    }
+}
+
+/// One key, parsed once: the signer, its public JWK and the encoded JWT header.
+pub struct LoadedKey {
+    meta: KeyMeta,
+    pair: KeyPair,
+    encoded_header: String,
+}
+
+impl LoadedKey {
+    pub fn meta(&self) -> &KeyMeta {
+        &self.meta
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.meta.kid
+    }
+
+    /// base64url of `{"alg":…,"typ":"at+jwt","kid":…}` (RFC 9068 §2.1).
+    pub fn encoded_header(&self) -> &str {
+        &self.encoded_header
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.pair.sign(message)
+    }
+}
+
+/// Every key in the directory, parsed, with the active one found and the JWKS
+/// rendered once.
+pub struct KeyRing {
+    keys: Vec<LoadedKey>,
+    active: usize,
+    jwks_json: String,
+}
+
+impl KeyRing {
+    pub fn load(dir: &Path) -> Result<Self, KeyError> {
+        let mut keys = Vec::new();
+        let mut jwks = JwkSet { keys: Vec::new() };
+        for meta in read_metas(dir)? {
+            let pem_path = dir.join(format!("{}.pem", meta.kid));
+            let pair = read_pair(&pem_path, meta.alg)?;
+            let mut jwk = pair.public_jwk().map_err(|e| invalid(&pem_path, e))?;
+            let thumbprint = jwk
+                .thumbprint(ThumbprintHash::SHA256)
+                .map_err(|e| invalid(&pem_path, e))?;
+            if thumbprint != meta.kid {
+                return Err(invalid(
+                    &pem_path,
+                    "key does not match its kid (RFC 7638 thumbprint)",
+                ));
+            }
+            jwk.common.key_id = Some(meta.kid.clone());
+            jwk.common.key_algorithm = Some(
+                meta.alg
+                    .as_str()
+                    .parse()
+                    .map_err(|e| invalid(&pem_path, format!("{e}")))?,
+            );
+            jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+            jwks.keys.push(jwk);
+            let header =
+                serde_json::json!({"alg": meta.alg.as_str(), "typ": "at+jwt", "kid": meta.kid});
+            let encoded_header = URL_SAFE_NO_PAD.encode(header.to_string());
+            keys.push(LoadedKey {
+                meta,
+                pair,
+                encoded_header,
+            });
+        }
+        let active: Vec<usize> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.meta.state == KeyState::Active)
+            .map(|(i, _)| i)
+            .collect();
+        let active = match active.as_slice() {
+            [one] => *one,
+            [] => return Err(KeyError::NoActive(dir.to_owned())),
+            several => {
+                return Err(KeyError::SeveralActive(
+                    several.iter().map(|&i| keys[i].meta.kid.clone()).collect(),
+                ))
+            }
+        };
+        let jwks_json = serde_json::to_string(&jwks).map_err(|e| invalid(dir, e))?;
+        Ok(Self {
+            keys,
+            active,
+            jwks_json,
+        })
+    }
+
+    /// The key that signs new tokens.
+    pub fn active(&self) -> &LoadedKey {
+        &self.keys[self.active]
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &LoadedKey> {
+        self.keys.iter()
+    }
+
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+}
+
+fn read_pair(pem_path: &Path, alg: KeyAlg) -> Result<KeyPair, KeyError> {
+    let text = fs::read(pem_path).map_err(io_error(pem_path))?;
+    let pem = pem::parse(&text).map_err(|e| invalid(pem_path, e))?;
+    if pem.tag() != "PRIVATE KEY" {
+        return Err(invalid(
+            pem_path,
+            "expected a PKCS#8 'PRIVATE KEY' PEM block",
+        ));
+    }
+    warn_if_readable_by_others(pem_path);
+    KeyPair::from_pkcs8(alg, pem.contents()).map_err(|e| invalid(pem_path, e))
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "signing key is readable by other users; chmod 600 it");
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
