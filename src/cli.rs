@@ -72,6 +72,10 @@ pub enum ClientCommand {
         /// Access-token lifetime, e.g. 10m (default: the server's access_token_ttl).
         #[arg(long, value_parser = parse_duration_arg)]
         token_ttl: Option<Duration>,
+        /// How long a retry of a just-spent refresh token is taken for a lost response
+        /// instead of reuse, e.g. 10s (default 0, at most 5m). See README.
+        #[arg(long, value_parser = parse_duration_arg)]
+        refresh_reuse_grace: Option<Duration>,
     },
     /// List clients (never their secrets).
     List {
@@ -133,6 +137,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             org,
             audience,
             token_ttl,
+            refresh_reuse_grace,
         }) => create_client(
             &settings,
             CreateClient {
@@ -143,6 +148,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
                     grant_types,
                     audience,
                     access_token_ttl: token_ttl,
+                    refresh_reuse_grace,
                 },
                 org,
             },
@@ -197,6 +203,7 @@ struct ClientView {
     grant_types: Vec<String>,
     audience: Option<String>,
     access_token_ttl_secs: Option<i64>,
+    refresh_reuse_grace_secs: i64,
     created_at: String,
     disabled_at: Option<String>,
 }
@@ -212,6 +219,7 @@ impl From<&clients::Client> for ClientView {
             grant_types: c.grant_types.split(' ').map(str::to_owned).collect(),
             audience: c.audience.clone(),
             access_token_ttl_secs: c.access_token_ttl_secs,
+            refresh_reuse_grace_secs: c.refresh_reuse_grace_secs,
             created_at: c.created_at.and_utc().to_rfc3339(),
             disabled_at: c.disabled_at.map(|t| t.and_utc().to_rfc3339()),
         }

@@ -42,6 +42,12 @@ pub struct Settings {
     /// The longest lifetime a client may be registered with.
     #[serde(deserialize_with = "duration")]
     pub access_token_ttl_max: Duration,
+    /// Absolute lifetime of a refresh-token family (from the original grant).
+    #[serde(deserialize_with = "duration")]
+    pub refresh_token_ttl: Duration,
+    /// A refresh token unused for this long expires.
+    #[serde(deserialize_with = "duration")]
+    pub refresh_token_idle_ttl: Duration,
     /// Largest accepted request body on `/oauth/*`, in bytes.
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 means one per core.
@@ -77,6 +83,8 @@ impl std::fmt::Debug for Settings {
             .field("default_audience", &self.default_audience)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("access_token_ttl_max", &self.access_token_ttl_max)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("refresh_token_idle_ttl", &self.refresh_token_idle_ttl)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("workers", &self.workers)
             .field("argon2_max_concurrency", &self.argon2_max_concurrency)
@@ -106,6 +114,8 @@ impl Default for Settings {
             default_audience: None,
             access_token_ttl: Duration::from_secs(300),
             access_token_ttl_max: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_token_idle_ttl: Duration::from_secs(7 * 24 * 3600),
             max_body_bytes: 16 * 1024,
             workers: 0,
             argon2_max_concurrency: 0,
@@ -199,6 +209,14 @@ impl Settings {
                 "access_token_ttl: must be between 1m and access_token_ttl_max",
             ));
         }
+        if self.refresh_token_idle_ttl < MIN_ACCESS_TOKEN_TTL
+            || self.refresh_token_idle_ttl > self.refresh_token_ttl
+            || self.refresh_token_ttl > Duration::from_secs(10 * 365 * 24 * 3600)
+        {
+            return Err(invalid(
+                "refresh_token_idle_ttl: must be between 1m and refresh_token_ttl (at most 10 years)",
+            ));
+        }
         if self.scopes.is_empty() {
             return Err(invalid("scopes: at least one scope is needed"));
         }
@@ -219,6 +237,14 @@ impl Settings {
 
     pub fn audience(&self) -> &str {
         self.default_audience.as_deref().unwrap_or(&self.issuer)
+    }
+
+    pub fn refresh_lifetimes(&self) -> crate::refresh::Lifetimes {
+        let chrono = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        crate::refresh::Lifetimes {
+            absolute: chrono(self.refresh_token_ttl),
+            idle: chrono(self.refresh_token_idle_ttl),
+        }
     }
 
     /// The configured scopes as a set (validated at load).

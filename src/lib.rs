@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod oauth;
 pub mod orgs;
+pub mod refresh;
 pub mod scope;
 pub mod secret;
 pub mod startup;

@@ -13,6 +13,8 @@ use crate::store::schema::clients;
 pub const CLIENT_ID_PREFIX: &str = "kgc_";
 const MAX_NAME_LEN: usize = 200;
 const MAX_AUDIENCE_LEN: usize = 512;
+/// A longer grace interval would leave a stolen refresh token usable for too long.
+pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(300);
 
 /// A client's public identifier (`kgc_…`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -82,6 +84,7 @@ pub struct Client {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub disabled_at: Option<NaiveDateTime>,
+    pub refresh_reuse_grace_secs: i64,
 }
 
 impl fmt::Debug for Client {
@@ -116,6 +119,12 @@ impl Client {
         ScopeSet::parse(&self.default_scopes).unwrap_or_default()
     }
 
+    /// How long after a refresh token is spent a retry of it is treated as a lost
+    /// response rather than reuse (0: never).
+    pub fn refresh_reuse_grace(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.refresh_reuse_grace_secs.clamp(0, 300))
+    }
+
     pub fn access_token_ttl(&self) -> Option<Duration> {
         self.access_token_ttl_secs
             .and_then(|secs| u64::try_from(secs).ok())
@@ -134,6 +143,8 @@ pub struct ClientRegistration {
     pub grant_types: Vec<String>,
     pub audience: Option<String>,
     pub access_token_ttl: Option<Duration>,
+    /// Refresh-token reuse grace interval (0 to 5 minutes; default 0).
+    pub refresh_reuse_grace: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -158,6 +169,8 @@ pub enum RegistrationError {
     InvalidAudience,
     #[error("access token lifetime must be between {}s and {}s", MIN_ACCESS_TOKEN_TTL.as_secs(), .0.as_secs())]
     InvalidTokenTtl(Duration),
+    #[error("refresh reuse grace must be at most {}s", MAX_REUSE_GRACE.as_secs())]
+    InvalidReuseGrace,
 }
 
 #[derive(Insertable)]
@@ -174,6 +187,7 @@ pub struct NewClient {
     pub access_token_ttl_secs: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub refresh_reuse_grace_secs: i64,
 }
 
 /// A registration whose metadata passed validation; hashing the secret is the only
@@ -187,6 +201,7 @@ pub struct ValidRegistration {
     default: ScopeSet,
     audience: Option<String>,
     ttl: Option<Duration>,
+    reuse_grace: Duration,
 }
 
 impl ClientRegistration {
@@ -250,7 +265,12 @@ impl ClientRegistration {
                 return Err(RegistrationError::InvalidTokenTtl(max_ttl));
             }
         }
+        let reuse_grace = self.refresh_reuse_grace.unwrap_or_default();
+        if reuse_grace > MAX_REUSE_GRACE {
+            return Err(RegistrationError::InvalidReuseGrace);
+        }
         Ok(ValidRegistration {
+            reuse_grace,
             name,
             org_id,
             grant_types,
@@ -282,6 +302,7 @@ impl ValidRegistration {
             access_token_ttl_secs: self.ttl.and_then(|t| i64::try_from(t.as_secs()).ok()),
             created_at: now,
             updated_at: now,
+            refresh_reuse_grace_secs: i64::try_from(self.reuse_grace.as_secs()).unwrap_or(0),
         }
     }
 }

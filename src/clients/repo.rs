@@ -37,19 +37,23 @@ pub fn list(conn: &mut DbConn, org_id: Option<&str>) -> QueryResult<Vec<Client>>
     query.load(conn)
 }
 
-/// Disables the client; returns whether a live client was disabled by this call.
+/// Disables the client and revokes its refresh-token families, in one transaction;
+/// returns whether a live client was disabled by this call.
 pub fn disable(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    let updated = diesel::update(
-        clients::table
-            .filter(clients::id.eq(id))
-            .filter(clients::disabled_at.is_null()),
-    )
-    .set((
-        clients::disabled_at.eq(Some(now)),
-        clients::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(updated == 1)
+    conn.transaction(|c| {
+        let updated = diesel::update(
+            clients::table
+                .filter(clients::id.eq(id))
+                .filter(clients::disabled_at.is_null()),
+        )
+        .set((
+            clients::disabled_at.eq(Some(now)),
+            clients::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        crate::refresh::repo::revoke_client_families(c, id, now, "client_disabled")?;
+        Ok(updated == 1)
+    })
 }
 
 #[cfg(test)]

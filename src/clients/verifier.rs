@@ -248,6 +248,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             disabled_at: None,
+            refresh_reuse_grace_secs: 0,
         }
     }
 

@@ -174,13 +174,14 @@ impl ResponseError for OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(error: StoreError) -> Self {
+        let error_text = error.to_string();
         match error {
             StoreError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 Self::temporarily_unavailable()
             }
             StoreError::Query(e) => Self::server_error(&e),
-            StoreError::Cancelled => Self::server_error(&"blocking task cancelled"),
+            StoreError::Cancelled | StoreError::Random => Self::server_error(&error_text),
         }
     }
 }

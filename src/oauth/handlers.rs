@@ -6,7 +6,6 @@ use super::error::OAuthError;
 use super::grant;
 use super::request::TokenRequest;
 use super::OAuthState;
-use crate::clients::GrantType;
 use crate::config::Settings;
 use crate::store::Store;
 
@@ -16,10 +15,12 @@ struct TokenResponse<'a> {
     token_type: &'static str,
     expires_in: i64,
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
 }
 
 /// POST /oauth/token — client authentication: `client_secret_basic` or
-/// `client_secret_post`. Grants: `client_credentials`.
+/// `client_secret_post`. Grants: `client_credentials`, `refresh_token`.
 #[tracing::instrument(name = "token", skip_all, fields(client_id = tracing::field::Empty, grant_type = tracing::field::Empty))]
 pub async fn post_token(
     req: HttpRequest,
@@ -46,16 +47,7 @@ pub async fn post_token(
     span.record("client_id", request.client_id());
     span.record("grant_type", request.grant_type.as_str());
 
-    let issued = match request.grant_type {
-        GrantType::ClientCredentials => {
-            grant::issue_client_credentials(state, store, request).await?
-        }
-        GrantType::RefreshToken => {
-            return Err(OAuthError::unsupported_grant_type(
-                "refresh_token is not served yet",
-            ))
-        }
-    };
+    let issued = grant::issue_token(state, store, request).await?;
     tracing::debug!(scope = %issued.scope, "access token issued");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -65,6 +57,7 @@ pub async fn post_token(
             token_type: "Bearer",
             expires_in: issued.expires_in,
             scope: &issued.scope,
+            refresh_token: issued.refresh_token.as_ref().map(|t| t.expose()),
         }))
 }
 
@@ -88,7 +81,7 @@ pub fn metadata(settings: &Settings) -> serde_json::Value {
         "issuer": settings.issuer,
         "token_endpoint": format!("{base}/oauth/token"),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": settings.scope_set().iter().collect::<Vec<_>>(),
         // keygate has no authorization endpoint, so it supports no response type.

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod grant;
 pub mod handlers;
+pub mod primitives;
 pub mod request;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub struct OAuthState {
     pub default_audience: String,
     pub default_ttl: Duration,
     pub max_ttl: Duration,
+    pub refresh_lifetimes: crate::refresh::Lifetimes,
     pub argon2_max_wait: Duration,
     pub max_body_bytes: usize,
     pub keys: web::Data<KeyRing>,
@@ -49,6 +51,7 @@ impl OAuthState {
             default_audience: settings.audience().to_owned(),
             default_ttl: settings.access_token_ttl,
             max_ttl: settings.access_token_ttl_max,
+            refresh_lifetimes: settings.refresh_lifetimes(),
             argon2_max_wait: settings.argon2_max_wait,
             max_body_bytes: settings.max_body_bytes,
             keys,

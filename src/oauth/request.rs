@@ -69,12 +69,16 @@ impl TokenRequest {
         let grant_type = match params.remove("grant_type") {
             None => return Err(OAuthError::invalid_request("missing grant_type")),
             Some(g) if g == "client_credentials" => GrantType::ClientCredentials,
+            Some(g) if g == "refresh_token" => GrantType::RefreshToken,
             Some(_) => {
                 return Err(OAuthError::unsupported_grant_type(
-                    "supported grant types: client_credentials",
+                    "supported grant types: client_credentials, refresh_token",
                 ))
             }
         };
+        if grant_type == GrantType::RefreshToken && !params.contains_key("refresh_token") {
+            return Err(OAuthError::invalid_request("missing refresh_token"));
+        }
         let credentials = client_credentials(headers, &mut params)?;
         // RFC 6749 §5.2: a malformed scope is `invalid_scope`, not `invalid_request`.
         let scope = params

@@ -39,6 +39,8 @@ pub enum StoreError {
     Query(#[from] diesel::result::Error),
     #[error("blocking task was cancelled")]
     Cancelled,
+    #[error("the system random number generator failed")]
+    Random,
 }
 
 /// Which database a URL names, parsed once at start-up. `Debug` hides the password.

@@ -14,6 +14,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
+        refresh_reuse_grace_secs -> Int8,
     }
 }
 
@@ -27,6 +28,47 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(clients -> organizations (org_id));
+diesel::table! {
+    refresh_families (id) {
+        id -> Text,
+        client_id -> Text,
+        org_id -> Text,
+        scope -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
 
-diesel::allow_tables_to_appear_in_same_query!(clients, organizations,);
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        idle_expires_at -> Timestamp,
+        spent_at -> Nullable<Timestamp>,
+        successor_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        client_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(clients -> organizations (org_id));
+diesel::joinable!(refresh_families -> clients (client_id));
+diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    organizations,
+    refresh_families,
+    refresh_tokens,
+    revoked_access_tokens,
+);

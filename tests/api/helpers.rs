@@ -11,7 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use keygate::clients::registration::{register, RegistrationPolicy};
 use keygate::clients::ClientRegistration;
-use keygate::clock::SystemClock;
+use keygate::clock::{Clock, SystemClock};
 use keygate::config::Settings;
 use keygate::startup::Application;
 use keygate::store::{DatabaseUrl, Store, StoreError};
@@ -97,11 +97,19 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_with_clock(configure, Arc::new(SystemClock)).await
+    }
+
+    /// With a clock the test moves (e.g. `ManualClock`), for expiry without sleeping.
+    pub async fn spawn_with_clock(
+        configure: impl FnOnce(&mut Settings),
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDatabase::create(&dir);
         let mut settings = test_settings(&dir, &db);
         configure(&mut settings);
-        let app = Application::build_with_clock(settings.clone(), Arc::new(SystemClock)).unwrap();
+        let app = Application::build_with_clock(settings.clone(), clock).unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let store = Store::open(&DatabaseUrl::parse(&settings.database_url).unwrap(), 2).unwrap();
@@ -188,6 +196,48 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A client registered for client_credentials and refresh_token.
+    pub fn refresh_client(&self, scope: &str, grace: Option<Duration>) -> TestClient {
+        self.client(ClientRegistration {
+            name: "long-running integration".into(),
+            scope: scope.into(),
+            grant_types: vec!["client_credentials".into(), "refresh_token".into()],
+            refresh_reuse_grace: grace,
+            ..Default::default()
+        })
+    }
+
+    /// client_credentials for a refresh-enabled client: (access token, refresh token).
+    pub async fn first_tokens(&self, client: &TestClient) -> (String, String) {
+        let response = self
+            .token_basic(client, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        (
+            body["access_token"].as_str().unwrap().to_owned(),
+            body["refresh_token"]
+                .as_str()
+                .expect("a refresh token")
+                .to_owned(),
+        )
+    }
+
+    /// POST /oauth/token, grant_type=refresh_token, Basic auth.
+    pub async fn refresh(
+        &self,
+        client: &TestClient,
+        refresh_token: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        form.extend_from_slice(extra);
+        self.token_basic(client, &form).await
     }
 
     /// POST /oauth/token with a raw body and headers, for malformed requests.

@@ -5,5 +5,6 @@
 mod binary;
 mod helpers;
 mod metadata;
+mod refresh;
 mod token;
 mod token_errors;

@@ -38,9 +38,10 @@ async fn malformed_and_missing_parameters_are_invalid_request() {
             "grant_type=authorization_code&code=x",
             "unsupported_grant_type",
         ),
+        ("grant_type=refresh_token", "invalid_request"),
         (
             "grant_type=refresh_token&refresh_token=x",
-            "unsupported_grant_type",
+            "unauthorized_client",
         ),
     ];
     for (body, code) in cases {

@@ -1,0 +1,471 @@
+//! keygate's implementations of oxide-auth's primitives, for one token request:
+//! a `Registrar` answering for the one client the request names (its row read from
+//! the database by the caller), client authentication through `SecretVerifier`, and an
+//! `Issuer` that signs RFC 9068 JWTs and keeps refresh-token families in the database.
+//!
+//! oxide-auth's primitives cannot answer `invalid_scope`, `unauthorized_client` or a
+//! refresh refusal: such a refusal surfaces as a silent "ignore" or a primitive error.
+//! keygate's primitives therefore record the RFC 6749 error they mean in `refusal`, and
+//! the grant reports it.
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_refresh};
+use oxide_auth::endpoint::Scope;
+use oxide_auth::primitives::grant::{Extensions, Grant};
+use oxide_auth::primitives::issuer::{IssuedToken, Issuer, RefreshedToken, TokenType};
+use oxide_auth::primitives::registrar::{
+    BoundClient, ClientUrl, PreGrant, RegisteredUrl, Registrar, RegistrarError,
+};
+
+use super::error::OAuthError;
+use super::request::TokenRequest;
+use super::OAuthState;
+use crate::clients::{Client, GrantType, Verdict};
+use crate::config::MIN_ACCESS_TOKEN_TTL;
+use crate::refresh::{self, Refused};
+use crate::scope::ScopeSet;
+use crate::secret::Secret;
+use crate::store::DbConn;
+use crate::tokens::{jwt, AccessTokenClaims};
+
+/// What the token endpoint returns on success. `Debug` leaves out the tokens.
+pub struct IssuedAccessToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub refresh_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for IssuedAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedAccessToken")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The oxide-auth endpoint for one request: registrar and issuer.
+pub(crate) struct GrantEndpoint<'a> {
+    pub registrar: &'a ClientRegistrar<'a>,
+    pub issuer: JwtIssuer<'a>,
+    /// oxide-auth's no-op extension: keygate adds no grant extensions.
+    no_extension: (),
+}
+
+impl<'a> GrantEndpoint<'a> {
+    pub fn new(registrar: &'a ClientRegistrar<'a>, issuer: JwtIssuer<'a>) -> Self {
+        Self {
+            registrar,
+            issuer,
+            no_extension: (),
+        }
+    }
+}
+
+impl oxide_cc::Endpoint for GrantEndpoint<'_> {
+    fn registrar(&self) -> &dyn Registrar {
+        self.registrar
+    }
+
+    fn issuer(&mut self) -> &mut dyn Issuer {
+        &mut self.issuer
+    }
+
+    fn extension(&mut self) -> &mut dyn oxide_cc::Extension {
+        &mut self.no_extension
+    }
+}
+
+impl oxide_refresh::Endpoint for GrantEndpoint<'_> {
+    fn registrar(&self) -> &dyn Registrar {
+        self.registrar
+    }
+
+    fn issuer(&mut self) -> &mut dyn Issuer {
+        &mut self.issuer
+    }
+}
+
+/// Hands oxide-auth the already-parsed request. Credentials arrive through
+/// `authorization()` whichever method the client used: `TokenRequest` has already
+/// enforced RFC 6749 §2.3 (one method) and decoded them — which is also how keygate
+/// accepts `client_secret_post` on the refresh grant, where oxide-auth's own adapter
+/// takes only Basic (upstream issue #91).
+pub struct OxideRequest<'a>(pub &'a TokenRequest);
+
+impl OxideRequest<'_> {
+    fn credentials(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
+        let credentials = &self.0.credentials;
+        Some((
+            Cow::Borrowed(credentials.client_id.as_str()),
+            Cow::Borrowed(credentials.secret.expose().as_bytes()),
+        ))
+    }
+
+    fn requested_scope(&self) -> Option<Cow<'_, str>> {
+        self.0
+            .scope
+            .as_ref()
+            .map(|scope| Cow::Owned(scope.to_string()))
+    }
+}
+
+impl oxide_cc::Request for OxideRequest<'_> {
+    fn valid(&self) -> bool {
+        true
+    }
+
+    fn authorization(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
+        self.credentials()
+    }
+
+    fn scope(&self) -> Option<Cow<'_, str>> {
+        self.requested_scope()
+    }
+
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self.0.grant_type.as_str()))
+    }
+
+    fn extension(&self, _key: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
+impl oxide_refresh::Request for OxideRequest<'_> {
+    fn valid(&self) -> bool {
+        true
+    }
+
+    fn refresh_token(&self) -> Option<Cow<'_, str>> {
+        self.0.param("refresh_token").map(Cow::Borrowed)
+    }
+
+    fn scope(&self) -> Option<Cow<'_, str>> {
+        self.requested_scope()
+    }
+
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self.0.grant_type.as_str()))
+    }
+
+    fn authorization(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
+        self.credentials()
+    }
+
+    fn extension(&self, _key: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
+pub struct ClientRegistrar<'a> {
+    client: Option<&'a Client>,
+    state: &'a OAuthState,
+    refusal: &'a RefCell<Option<OAuthError>>,
+    /// Set when authentication could not be decided without argon2.
+    pub needs_argon2: Cell<bool>,
+}
+
+impl<'a> ClientRegistrar<'a> {
+    pub fn new(
+        client: Option<&'a Client>,
+        state: &'a OAuthState,
+        refusal: &'a RefCell<Option<OAuthError>>,
+    ) -> Self {
+        Self {
+            client,
+            state,
+            refusal,
+            needs_argon2: Cell::new(false),
+        }
+    }
+
+    fn client_named(&self, id: &str) -> Result<&Client, RegistrarError> {
+        self.client
+            .filter(|c| c.id == id && !c.is_disabled())
+            .ok_or(RegistrarError::Unspecified)
+    }
+
+    fn refuse(&self, error: OAuthError) -> RegistrarError {
+        *self.refusal.borrow_mut() = Some(error);
+        RegistrarError::Unspecified
+    }
+}
+
+impl Registrar for ClientRegistrar<'_> {
+    fn bound_redirect<'b>(&self, bound: ClientUrl<'b>) -> Result<BoundClient<'b>, RegistrarError> {
+        let client = self.client_named(&bound.client_id)?;
+        if !client.allows_grant(GrantType::ClientCredentials) {
+            return Err(self.refuse(OAuthError::unauthorized_client(
+                "this client is not registered for the client_credentials grant",
+            )));
+        }
+        Ok(BoundClient {
+            client_id: bound.client_id,
+            // client_credentials has no redirect; oxide-auth's types require one, so the
+            // issuer URL stands in. It never leaves the process.
+            redirect_uri: Cow::Owned(RegisteredUrl::Semantic(self.state.issuer_url.clone())),
+        })
+    }
+
+    fn negotiate(
+        &self,
+        bound: BoundClient,
+        scope: Option<Scope>,
+    ) -> Result<PreGrant, RegistrarError> {
+        let client = self.client_named(&bound.client_id)?;
+        let requested = scope
+            .map(|s| ScopeSet::parse(&s.to_string()))
+            .transpose()
+            .map_err(|e| self.refuse(OAuthError::invalid_scope(e.to_string())))?
+            .filter(|s| !s.is_empty());
+        let granted = match requested {
+            None => client.default_scopes(),
+            Some(requested) if requested.is_subset_of(&client.allowed_scopes()) => requested,
+            Some(_) => {
+                return Err(self.refuse(OAuthError::invalid_scope(
+                    "the requested scope exceeds the scope registered for this client",
+                )))
+            }
+        };
+        let scope: Scope = granted
+            .to_string()
+            .parse()
+            .map_err(|_| self.refuse(OAuthError::invalid_scope("malformed scope")))?;
+        Ok(PreGrant {
+            client_id: bound.client_id.into_owned(),
+            redirect_uri: bound.redirect_uri.into_owned(),
+            scope,
+        })
+    }
+
+    fn check(&self, client_id: &str, passphrase: Option<&[u8]>) -> Result<(), RegistrarError> {
+        let client = self.client.filter(|c| c.id == client_id);
+        let presented = passphrase.unwrap_or_default();
+        // No lease: this runs holding a database connection, so argon2 is never run
+        // here; the caller verifies with a lease first and the cache answers.
+        match self.state.verifier.verify(client, presented, None) {
+            Verdict::Verified => Ok(()),
+            Verdict::Rejected => Err(RegistrarError::Unspecified),
+            Verdict::NeedsArgon2 => {
+                self.needs_argon2.set(true);
+                Err(RegistrarError::Unspecified)
+            }
+        }
+    }
+}
+
+/// Signs RFC 9068 access tokens with the active key and keeps refresh-token families.
+pub struct JwtIssuer<'a> {
+    state: &'a OAuthState,
+    client: Option<&'a Client>,
+    now: DateTime<Utc>,
+    conn: RefCell<&'a mut DbConn>,
+    refusal: &'a RefCell<Option<OAuthError>>,
+    /// The token as keygate reports it; oxide-auth's own `BearerToken` is opaque and
+    /// spells `token_type` in lower case.
+    pub issued: Option<IssuedAccessToken>,
+}
+
+impl<'a> JwtIssuer<'a> {
+    pub fn new(
+        state: &'a OAuthState,
+        client: Option<&'a Client>,
+        now: DateTime<Utc>,
+        conn: &'a mut DbConn,
+        refusal: &'a RefCell<Option<OAuthError>>,
+    ) -> Self {
+        Self {
+            state,
+            client,
+            now,
+            conn: RefCell::new(conn),
+            refusal,
+            issued: None,
+        }
+    }
+
+    /// The client's registered lifetime, else the server default, clamped to the
+    /// configured bounds (which may have been lowered since the client registered;
+    /// `signing-key remove` relies on `access_token_ttl_max`). oxide-auth's
+    /// `Grant::until` is a fixed ten minutes and is not used.
+    fn lifetime(&self, client: &Client) -> Duration {
+        client
+            .access_token_ttl()
+            .unwrap_or(self.state.default_ttl)
+            .clamp(MIN_ACCESS_TOKEN_TTL, self.state.max_ttl)
+    }
+
+    fn client_for(&self, client_id: &str) -> Result<&'a Client, ()> {
+        self.client.filter(|c| c.id == client_id).ok_or(())
+    }
+
+    fn refuse(&self, error: OAuthError) {
+        *self.refusal.borrow_mut() = Some(error);
+    }
+
+    /// Signs an access token for `client` with `scope`; returns it and its lifetime.
+    fn sign(&self, client: &Client, scope: &str) -> Result<(String, i64), ()> {
+        let expires_in = i64::try_from(self.lifetime(client).as_secs()).map_err(|_| ())?;
+        let iat = self.now.timestamp();
+        let jti = uuid::Uuid::new_v4().simple().to_string();
+        let claims = AccessTokenClaims {
+            iss: &self.state.issuer,
+            sub: &client.id,
+            aud: client
+                .audience
+                .as_deref()
+                .unwrap_or(&self.state.default_audience),
+            client_id: &client.id,
+            scope,
+            iat,
+            exp: iat + expires_in,
+            jti: &jti,
+            org: &client.org_id,
+        };
+        let token = jwt::encode(self.state.keys.active(), &claims).map_err(|_| ())?;
+        Ok((token, expires_in))
+    }
+
+    fn until(&self, expires_in: i64) -> DateTime<Utc> {
+        self.now + chrono::Duration::seconds(expires_in)
+    }
+}
+
+impl Issuer for JwtIssuer<'_> {
+    /// client_credentials: an access token, and a new refresh-token family when the
+    /// client is registered for the refresh_token grant (RFC 6749 §4.4.3 says a refresh
+    /// token SHOULD NOT be included by default, so only clients that opt in get one).
+    fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
+        let client = self.client_for(&grant.client_id)?;
+        let scope = ScopeSet::parse(&grant.scope.to_string())
+            .map_err(|_| ())?
+            .to_string();
+        let (token, expires_in) = self.sign(client, &scope)?;
+        let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
+            let now = self.now.naive_utc();
+            let mut conn = self.conn.borrow_mut();
+            let created = refresh::repo::create_family(
+                &mut conn,
+                client,
+                &scope,
+                now,
+                self.state.refresh_lifetimes,
+            )
+            .map_err(|e| self.refuse(OAuthError::from(e)))?;
+            Some(created)
+        } else {
+            None
+        };
+        self.issued = Some(IssuedAccessToken {
+            access_token: token.clone(),
+            expires_in,
+            scope,
+            refresh_token,
+        });
+        Ok(IssuedToken {
+            token,
+            refresh: None,
+            until: self.until(expires_in),
+            token_type: TokenType::Bearer,
+        })
+    }
+
+    /// refresh_token: spends the presented token and issues its successor (see
+    /// `refresh::repo::rotate`), with an access token for the requested — possibly
+    /// narrowed — scope. The new refresh token keeps the family's scope (RFC 6749 §6).
+    fn refresh(&mut self, presented: &str, grant: Grant) -> Result<RefreshedToken, ()> {
+        let client = self.client_for(&grant.client_id)?;
+        let now = self.now.naive_utc();
+        let rotated = {
+            let mut conn = self.conn.borrow_mut();
+            refresh::repo::rotate(
+                &mut conn,
+                presented,
+                &client.id,
+                now,
+                self.state.refresh_lifetimes,
+                client.refresh_reuse_grace(),
+            )
+            .map_err(|e| self.refuse(OAuthError::from(e)))?
+        };
+        let rotated = match rotated {
+            Ok(rotated) => rotated,
+            Err(refused) => {
+                if refused == Refused::ReuseDetected {
+                    tracing::warn!(client_id = %client.id, "refresh token reuse detected: family revoked");
+                } else {
+                    tracing::debug!(client_id = %client.id, reason = refused.as_str(), "refresh token refused");
+                }
+                self.refuse(OAuthError::invalid_grant(
+                    "the refresh token is invalid, expired, revoked or already used",
+                ));
+                return Err(());
+            }
+        };
+        let scope = ScopeSet::parse(&grant.scope.to_string())
+            .map_err(|_| ())?
+            .to_string();
+        let (token, expires_in) = self.sign(client, &scope)?;
+        self.issued = Some(IssuedAccessToken {
+            access_token: token.clone(),
+            expires_in,
+            scope,
+            refresh_token: Some(rotated.token),
+        });
+        Ok(RefreshedToken {
+            token,
+            refresh: None,
+            until: self.until(expires_in),
+            token_type: TokenType::Bearer,
+        })
+    }
+
+    fn recover_token(&self, _token: &str) -> Result<Option<Grant>, ()> {
+        // Access tokens are JWTs, verified offline; oxide-auth's resource flow is not used.
+        Err(())
+    }
+
+    /// The grant behind a refresh token, for oxide-auth's checks (same client, scope
+    /// not widened). Whether the token is still usable is decided atomically by
+    /// `refresh`, so a spent token is recovered here and refused (and its family
+    /// revoked) there.
+    fn recover_refresh(&self, presented: &str) -> Result<Option<Grant>, ()> {
+        if let Some(client) = self.client {
+            if !client.allows_grant(GrantType::RefreshToken) {
+                self.refuse(OAuthError::unauthorized_client(
+                    "this client is not registered for the refresh_token grant",
+                ));
+                return Err(());
+            }
+        }
+        if !presented.starts_with(refresh::REFRESH_TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let found = {
+            let mut conn = self.conn.borrow_mut();
+            refresh::repo::find(&mut conn, presented)
+                .map_err(|e| self.refuse(OAuthError::from(crate::store::StoreError::from(e))))?
+        };
+        let Some((_, family)) = found else {
+            return Ok(None);
+        };
+        let scope: Scope = family.scope.parse().map_err(|_| ())?;
+        Ok(Some(Grant {
+            owner_id: family.client_id.clone(),
+            client_id: family.client_id,
+            scope,
+            redirect_uri: self.state.issuer_url.clone(),
+            // oxide-auth compares this with the wall clock; keygate's own expiry checks
+            // (with its injectable clock) happen in `refresh`.
+            until: Utc::now() + chrono::Duration::days(1),
+            extensions: Extensions::new(),
+        }))
+    }
+}

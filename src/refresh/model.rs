@@ -1,0 +1,121 @@
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::secret::{RandomError, Secret};
+use crate::store::schema::{refresh_families, refresh_tokens};
+
+/// Lets secret scanners (and keygate itself) recognise a refresh token.
+pub const REFRESH_TOKEN_PREFIX: &str = "kgr_";
+const TOKEN_BYTES: usize = 32;
+
+pub fn generate_token() -> Result<Secret, RandomError> {
+    Secret::generate(REFRESH_TOKEN_PREFIX, TOKEN_BYTES)
+}
+
+/// What is stored and looked up: base64url(SHA-256(token)). The token has 256 bits of
+/// entropy, so a fast hash is the right one (GitHub, crates.io, Unkey do the same).
+pub fn digest(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A family's absolute lifetime and each token's idle lifetime.
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetimes {
+    pub absolute: chrono::Duration,
+    pub idle: chrono::Duration,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = refresh_families)]
+pub struct Family {
+    pub id: String,
+    pub client_id: String,
+    pub org_id: String,
+    pub scope: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_reason: Option<String>,
+}
+
+/// A stored refresh token (its digest, never the token).
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct TokenRow {
+    pub id: String,
+    pub family_id: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub idle_expires_at: NaiveDateTime,
+    pub spent_at: Option<NaiveDateTime>,
+    pub successor_id: Option<String>,
+}
+
+impl TokenRow {
+    /// Live: unspent, within its idle lifetime, in a live family.
+    pub fn is_live(&self, family: &Family, now: NaiveDateTime) -> bool {
+        self.spent_at.is_none()
+            && self.idle_expires_at > now
+            && family.revoked_at.is_none()
+            && family.expires_at > now
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = refresh_families)]
+pub struct NewFamily<'a> {
+    pub id: &'a str,
+    pub client_id: &'a str,
+    pub org_id: &'a str,
+    pub scope: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewToken<'a> {
+    pub id: &'a str,
+    pub family_id: &'a str,
+    pub token_hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub idle_expires_at: NaiveDateTime,
+}
+
+/// A successful rotation: the family and the new token (shown once).
+#[derive(Debug)]
+pub struct Rotated {
+    pub family: Family,
+    pub token: Secret,
+}
+
+/// Why a presented refresh token was refused. All become `invalid_grant` on the wire;
+/// the reason is for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    Unknown,
+    OtherClient,
+    Revoked,
+    Expired,
+    /// A spent token was presented again: the family is now revoked.
+    ReuseDetected,
+}
+
+impl Refused {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::OtherClient => "other_client",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::ReuseDetected => "reuse_detected",
+        }
+    }
+}
+
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
