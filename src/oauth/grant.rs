@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use oxide_auth::code_grant::error::AccessTokenErrorType;
 use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_refresh};
 
+use super::client_auth::{acquire_lease, authentication_failed};
 use super::error::OAuthError;
 use super::primitives::{ClientRegistrar, GrantEndpoint, JwtIssuer, OxideRequest};
 use super::request::TokenRequest;
@@ -54,14 +55,7 @@ pub async fn issue_token(
     if let GrantOutcome::Issued(issued) = first {
         return Ok(issued);
     }
-    let lease =
-        match actix_web::rt::time::timeout(state.argon2_max_wait, state.verifier.lease()).await {
-            Ok(lease) => lease.map_err(|e| OAuthError::server_error(&e))?,
-            Err(_) => {
-                tracing::debug!("no argon2 lease within argon2_max_wait");
-                return Err(OAuthError::temporarily_unavailable());
-            }
-        };
+    let lease = acquire_lease(&state).await?;
     store
         .blocking(move |store| {
             let client = store.with_conn(|conn| find_client(conn, request.client_id()))?;
@@ -89,10 +83,6 @@ pub async fn issue_token(
 
 fn find_client(conn: &mut DbConn, id: &str) -> Result<Option<Client>, OAuthError> {
     Ok(clients::repo::find(conn, id).map_err(StoreError::from)?)
-}
-
-fn authentication_failed() -> OAuthError {
-    OAuthError::invalid_client("client authentication failed")
 }
 
 /// Runs the request's grant through oxide-auth with keygate's primitives. Never runs

@@ -4,8 +4,9 @@ use serde::Serialize;
 
 use super::error::OAuthError;
 use super::grant;
-use super::request::TokenRequest;
+use super::request::{TokenActionRequest, TokenRequest};
 use super::OAuthState;
+use super::{client_auth, introspection, revocation};
 use crate::config::Settings;
 use crate::store::Store;
 
@@ -28,20 +29,7 @@ pub async fn post_token(
     state: web::Data<OAuthState>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
-    let limit = state.max_body_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(OAuthError::body_too_large(limit));
-    }
-    let body = body
-        .to_bytes_limited(limit)
-        .await
-        .map_err(|_| OAuthError::body_too_large(limit))?
-        .map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
+    let body = read_body(&req, body, state.max_body_bytes).await?;
     let request = TokenRequest::parse(req.headers(), req.query_string(), &body)?;
     let span = tracing::Span::current();
     span.record("client_id", request.client_id());
@@ -61,7 +49,76 @@ pub async fn post_token(
         }))
 }
 
-/// Any method but POST on /oauth/token.
+/// POST /oauth/revoke — RFC 7009; client authentication as on the token endpoint.
+/// A client revokes only its own tokens; anything else is answered 200 as well.
+#[tracing::instrument(name = "revoke", skip_all, fields(client_id = tracing::field::Empty))]
+pub async fn post_revoke(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, OAuthError> {
+    let body = read_body(&req, body, state.max_body_bytes).await?;
+    let request = TokenActionRequest::parse(req.headers(), req.query_string(), &body)?;
+    tracing::Span::current().record("client_id", request.credentials.client_id.as_str());
+    let client =
+        client_auth::authenticate(state.clone(), store.clone(), request.credentials).await?;
+    let token = request.token;
+    let now = state.clock.now();
+    store
+        .run(move |conn| revocation::revoke(conn, &state, &client, token.expose(), now))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// POST /oauth/introspect — RFC 7662; client authentication as on the token endpoint.
+#[tracing::instrument(name = "introspect", skip_all, fields(client_id = tracing::field::Empty))]
+pub async fn post_introspect(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, OAuthError> {
+    let body = read_body(&req, body, state.max_body_bytes).await?;
+    let request = TokenActionRequest::parse(req.headers(), req.query_string(), &body)?;
+    tracing::Span::current().record("client_id", request.credentials.client_id.as_str());
+    let client =
+        client_auth::authenticate(state.clone(), store.clone(), request.credentials).await?;
+    let token = request.token;
+    let now = state.clock.now();
+    let described = store
+        .run(move |conn| introspection::introspect(conn, &state, &client, token.expose(), now))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(described))
+}
+
+/// The request body, at most `limit` bytes (413 beyond, checked against
+/// Content-Length first and again while reading a chunked body).
+async fn read_body(
+    req: &HttpRequest,
+    body: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, OAuthError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(OAuthError::body_too_large(limit));
+    }
+    body.to_bytes_limited(limit)
+        .await
+        .map_err(|_| OAuthError::body_too_large(limit))?
+        .map_err(|_| OAuthError::invalid_request("could not read the request body"))
+}
+
+/// Any method but POST on /oauth/token, /oauth/revoke, /oauth/introspect.
 pub async fn method_not_allowed() -> Result<HttpResponse, OAuthError> {
     Err(OAuthError::method_not_allowed())
 }
@@ -83,6 +140,10 @@ pub fn metadata(settings: &Settings) -> serde_json::Value {
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": settings.scope_set().iter().collect::<Vec<_>>(),
         // keygate has no authorization endpoint, so it supports no response type.
         "response_types_supported": [],

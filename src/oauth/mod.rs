@@ -1,11 +1,15 @@
 //! The OAuth 2.0 HTTP edge: `POST /oauth/token` (RFC 6749; grant logic from
-//! oxide-auth, see `grant`), RFC 6749 §5.2 errors, and the RFC 8414 metadata document.
+//! oxide-auth, see `grant`), `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect`
+//! (RFC 7662), RFC 6749 §5.2 errors, and the RFC 8414 metadata document.
 
+pub mod client_auth;
 pub mod error;
 pub mod grant;
 pub mod handlers;
+pub mod introspection;
 pub mod primitives;
 pub mod request;
+pub mod revocation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +70,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/oauth/token")
             .route(web::post().to(handlers::post_token))
+            .default_service(web::to(handlers::method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth/revoke")
+            .route(web::post().to(handlers::post_revoke))
+            .default_service(web::to(handlers::method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth/introspect")
+            .route(web::post().to(handlers::post_introspect))
             .default_service(web::to(handlers::method_not_allowed)),
     )
     .route(

@@ -55,17 +55,9 @@ impl std::fmt::Debug for TokenRequest {
 }
 
 impl TokenRequest {
-    /// `query` is the request URI's query string: RFC 6749 §2.3.1 forbids credentials
-    /// there, and keygate's endpoint takes no query parameters at all, so any query
-    /// is refused rather than a secret in it silently accepted (and logged by proxies).
+    /// `query` is the request URI's query string (refused if not empty).
     pub fn parse(headers: &HeaderMap, query: &str, body: &[u8]) -> Result<Self, OAuthError> {
-        if !query.is_empty() {
-            return Err(OAuthError::invalid_request(
-                "parameters belong in the form-encoded body, not the URL",
-            ));
-        }
-        require_form_content_type(headers)?;
-        let mut params = parse_form(body)?;
+        let mut params = parse_client_form(headers, query, body)?;
         let grant_type = match params.remove("grant_type") {
             None => return Err(OAuthError::invalid_request("missing grant_type")),
             Some(g) if g == "client_credentials" => GrantType::ClientCredentials,
@@ -102,6 +94,58 @@ impl TokenRequest {
     pub fn client_id(&self) -> &str {
         &self.credentials.client_id
     }
+}
+
+/// A request to `/oauth/revoke` (RFC 7009 §2.1) or `/oauth/introspect` (RFC 7662
+/// §2.1): an authenticated client naming a token. `Debug` shows neither.
+pub struct TokenActionRequest {
+    pub credentials: ClientCredentials,
+    pub token: Secret,
+    /// Honoured as a hint only: keygate tells tokens apart by their form.
+    pub token_type_hint: Option<String>,
+}
+
+impl std::fmt::Debug for TokenActionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenActionRequest")
+            .field("client_id", &self.credentials.client_id)
+            .field("token_type_hint", &self.token_type_hint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenActionRequest {
+    pub fn parse(headers: &HeaderMap, query: &str, body: &[u8]) -> Result<Self, OAuthError> {
+        let mut params = parse_client_form(headers, query, body)?;
+        let credentials = client_credentials(headers, &mut params)?;
+        let token = params
+            .remove("token")
+            .map(Secret::new)
+            .ok_or_else(|| OAuthError::invalid_request("missing token"))?;
+        Ok(Self {
+            credentials,
+            token,
+            token_type_hint: params.remove("token_type_hint"),
+        })
+    }
+}
+
+/// The checks every `/oauth/*` POST shares: no query string — RFC 6749 §2.3.1 forbids
+/// credentials in the URI and keygate's endpoints take no query parameters, so any is
+/// refused rather than a secret in it silently accepted (and logged by proxies) — a
+/// form-encoded body, and its parameters.
+fn parse_client_form(
+    headers: &HeaderMap,
+    query: &str,
+    body: &[u8],
+) -> Result<HashMap<String, String>, OAuthError> {
+    if !query.is_empty() {
+        return Err(OAuthError::invalid_request(
+            "parameters belong in the form-encoded body, not the URL",
+        ));
+    }
+    require_form_content_type(headers)?;
+    parse_form(body)
 }
 
 fn require_form_content_type(headers: &HeaderMap) -> Result<(), OAuthError> {

@@ -5,7 +5,9 @@
 pub mod handlers;
 pub mod jwt;
 pub mod keys;
+pub mod revoked;
 pub mod ring;
+pub mod verify;
 
 use actix_web::web;
 

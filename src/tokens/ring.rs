@@ -114,6 +114,7 @@ pub struct LoadedKey {
     meta: KeyMeta,
     pair: KeyPair,
     encoded_header: String,
+    decoding_key: jsonwebtoken::DecodingKey,
 }
 
 impl LoadedKey {
@@ -132,6 +133,11 @@ impl LoadedKey {
 
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         self.pair.sign(message)
+    }
+
+    /// The public key, for verifying tokens this key signed.
+    pub fn decoding_key(&self) -> &jsonwebtoken::DecodingKey {
+        &self.decoding_key
     }
 }
 
@@ -168,6 +174,8 @@ impl KeyRing {
                     .map_err(|e| invalid(&pem_path, format!("{e}")))?,
             );
             jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+            let decoding_key =
+                jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| invalid(&pem_path, e))?;
             jwks.keys.push(jwk);
             let header =
                 serde_json::json!({"alg": meta.alg.as_str(), "typ": "at+jwt", "kid": meta.kid});
@@ -176,6 +184,7 @@ impl KeyRing {
                 meta,
                 pair,
                 encoded_header,
+                decoding_key,
             });
         }
         let active: Vec<usize> = keys
@@ -208,6 +217,10 @@ impl KeyRing {
 
     pub fn keys(&self) -> impl Iterator<Item = &LoadedKey> {
         self.keys.iter()
+    }
+
+    pub fn find(&self, kid: &str) -> Option<&LoadedKey> {
+        self.keys.iter().find(|k| k.meta.kid == kid)
     }
 
     pub fn jwks_json(&self) -> &str {

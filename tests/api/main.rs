@@ -6,5 +6,6 @@ mod binary;
 mod helpers;
 mod metadata;
 mod refresh;
+mod revocation;
 mod token;
 mod token_errors;

@@ -1,0 +1,77 @@
+//! Client authentication for the endpoints that need only that (`/oauth/revoke`,
+//! `/oauth/introspect`), with the same guarantees as the token endpoint: the verified
+//! cache first, then an argon2 lease waited for asynchronously (bounded by
+//! `argon2_max_wait`), argon2 never run while a database connection is held, and the
+//! same work for unknown, disabled and wrong-secret clients.
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use super::error::OAuthError;
+use super::request::ClientCredentials;
+use super::OAuthState;
+use crate::clients::{self, Argon2Lease, Client, Verdict};
+use crate::store::{Store, StoreError};
+
+pub fn authentication_failed() -> OAuthError {
+    OAuthError::invalid_client("client authentication failed")
+}
+
+/// Waits for an argon2 lease for at most `argon2_max_wait`; past that, 503.
+pub async fn acquire_lease(state: &OAuthState) -> Result<Argon2Lease, OAuthError> {
+    match actix_web::rt::time::timeout(state.argon2_max_wait, state.verifier.lease()).await {
+        Ok(lease) => lease.map_err(|e| OAuthError::server_error(&e)),
+        Err(_) => {
+            tracing::debug!("no argon2 lease within argon2_max_wait");
+            Err(OAuthError::temporarily_unavailable())
+        }
+    }
+}
+
+/// The authenticated client, or `invalid_client`.
+pub async fn authenticate(
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+    credentials: ClientCredentials,
+) -> Result<Client, OAuthError> {
+    let credentials = Arc::new(credentials);
+    let (client, verdict) = {
+        let (state, credentials) = (state.clone(), credentials.clone());
+        store
+            .blocking(move |store| {
+                let client = find(store, &credentials.client_id)?;
+                let verdict = state
+                    .verifier
+                    .verify(client.as_ref(), secret(&credentials), None);
+                Ok::<_, OAuthError>((client, verdict))
+            })
+            .await?
+    };
+    match (client, verdict) {
+        (Some(client), Verdict::Verified) => return Ok(client),
+        (_, Verdict::Rejected) => return Err(authentication_failed()),
+        _ => {}
+    }
+    let lease = acquire_lease(&state).await?;
+    store
+        .blocking(move |store| {
+            let client = find(store, &credentials.client_id)?;
+            match state
+                .verifier
+                .verify(client.as_ref(), secret(&credentials), Some(&lease))
+            {
+                Verdict::Verified => client.ok_or_else(authentication_failed),
+                Verdict::Rejected | Verdict::NeedsArgon2 => Err(authentication_failed()),
+            }
+        })
+        .await
+}
+
+fn secret(credentials: &ClientCredentials) -> &[u8] {
+    credentials.secret.expose().as_bytes()
+}
+
+fn find(store: &Store, id: &str) -> Result<Option<Client>, OAuthError> {
+    Ok(store.with_conn(|conn| clients::repo::find(conn, id).map_err(StoreError::from))?)
+}

@@ -1,0 +1,74 @@
+//! Access tokens revoked before their `exp` (RFC 7009): their `jti`s, kept until the
+//! token would have expired anyway, then purged.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error};
+
+use crate::store::schema::revoked_access_tokens;
+use crate::store::DbConn;
+
+#[derive(Insertable)]
+#[diesel(table_name = revoked_access_tokens)]
+struct NewRevoked<'a> {
+    jti: &'a str,
+    client_id: &'a str,
+    expires_at: NaiveDateTime,
+}
+
+/// Records the revocation (idempotent) and purges entries whose tokens have expired.
+pub fn revoke(
+    conn: &mut DbConn,
+    jti: &str,
+    client_id: &str,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)))
+        .execute(conn)?;
+    let inserted = diesel::insert_into(revoked_access_tokens::table)
+        .values(NewRevoked {
+            jti,
+            client_id,
+            expires_at,
+        })
+        .execute(conn);
+    match inserted {
+        Ok(_) | Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+pub fn is_revoked(conn: &mut DbConn, jti: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        revoked_access_tokens::table.filter(revoked_access_tokens::jti.eq(jti)),
+    ))
+    .get_result(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::memory_conn;
+
+    #[test]
+    fn revocations_are_idempotent_and_purged_after_expiry() {
+        let mut conn = memory_conn();
+        let now = chrono::Utc::now().naive_utc();
+        let exp = now + chrono::Duration::minutes(5);
+        revoke(&mut conn, "j1", "kgc_1", exp, now).unwrap();
+        revoke(&mut conn, "j1", "kgc_1", exp, now).unwrap();
+        assert!(is_revoked(&mut conn, "j1").unwrap());
+        assert!(!is_revoked(&mut conn, "j2").unwrap());
+        let later = exp + chrono::Duration::seconds(1);
+        revoke(
+            &mut conn,
+            "j2",
+            "kgc_1",
+            later + chrono::Duration::minutes(5),
+            later,
+        )
+        .unwrap();
+        assert!(!is_revoked(&mut conn, "j1").unwrap(), "purged once expired");
+    }
+}

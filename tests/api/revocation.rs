@@ -1,0 +1,354 @@
+//! POST /oauth/revoke (RFC 7009) and POST /oauth/introspect (RFC 7662).
+
+use std::sync::Arc;
+
+use keygate::clients::registration::{register, RegistrationPolicy};
+use keygate::clients::ClientRegistration;
+use keygate::clock::ManualClock;
+use keygate::orgs::model::NewOrganization;
+use keygate::store::StoreError;
+
+use crate::helpers::{assert_oauth_error, basic_auth, header, TestApp, TestClient};
+
+impl TestApp {
+    async fn introspect(
+        &self,
+        client: &TestClient,
+        token: &str,
+        hint: Option<&str>,
+    ) -> serde_json::Value {
+        let response = self
+            .token_action("/oauth/introspect", client, token, hint)
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "cache-control"), "no-store");
+        response.json().await.unwrap()
+    }
+
+    async fn revoke(&self, client: &TestClient, token: &str, hint: Option<&str>) {
+        let response = self
+            .token_action("/oauth/revoke", client, token, hint)
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+
+    async fn token_action(
+        &self,
+        path: &str,
+        client: &TestClient,
+        token: &str,
+        hint: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![("token", token)];
+        if let Some(hint) = hint {
+            form.push(("token_type_hint", hint));
+        }
+        self.http
+            .post(self.url(path))
+            .header("Authorization", basic_auth(&client.id, &client.secret))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A client in a new organization.
+    fn client_in_new_org(&self, slug: &str) -> TestClient {
+        let now = chrono::Utc::now().naive_utc();
+        let known = self.settings.scope_set();
+        let policy = RegistrationPolicy {
+            known_scopes: &known,
+            max_token_ttl: self.settings.access_token_ttl_max,
+        };
+        let (client, secret) = self
+            .store
+            .with_conn(|c| {
+                keygate::orgs::repo::create(c, &NewOrganization::new(slug, slug, now))
+                    .map_err(StoreError::from)?;
+                let registration = ClientRegistration {
+                    name: "other org".into(),
+                    scope: "read".into(),
+                    ..Default::default()
+                };
+                register(c, registration, slug, &policy, now)
+            })
+            .unwrap();
+        TestClient {
+            id: client.id,
+            secret: secret.expose().to_owned(),
+        }
+    }
+}
+
+fn inactive() -> serde_json::Value {
+    serde_json::json!({ "active": false })
+}
+
+#[actix_web::test]
+async fn a_live_access_token_is_described_until_it_is_revoked() {
+    let app = TestApp::spawn().await;
+    let client = app.client_with_scope("read write");
+    let resource_server = app.client_with_scope("read");
+    let body: serde_json::Value = app
+        .token_basic(&client, &[("grant_type", "client_credentials")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap();
+
+    let described = app.introspect(&resource_server, token, None).await;
+    assert_eq!(described["active"], true);
+    assert_eq!(described["token_type"], "Bearer");
+    assert_eq!(described["scope"], "read write");
+    assert_eq!(described["client_id"], client.id.as_str());
+    assert_eq!(described["sub"], client.id.as_str());
+    assert_eq!(described["iss"], crate::helpers::ISSUER);
+    assert_eq!(described["aud"], crate::helpers::ISSUER);
+    for claim in ["exp", "iat", "jti"] {
+        assert!(!described[claim].is_null(), "{claim} missing: {described}");
+    }
+
+    // Another client cannot revoke it (200, but nothing happens)...
+    app.revoke(&resource_server, token, None).await;
+    assert_eq!(
+        app.introspect(&resource_server, token, None).await["active"],
+        true
+    );
+    // ...its own client can, whatever the hint says.
+    app.revoke(&client, token, Some("refresh_token")).await;
+    assert_eq!(
+        app.introspect(&resource_server, token, None).await,
+        inactive()
+    );
+    // Revoking again, or revoking garbage, is still 200.
+    app.revoke(&client, token, None).await;
+    app.revoke(&client, "garbage", Some("access_token")).await;
+}
+
+#[actix_web::test]
+async fn refresh_tokens_are_described_to_their_client_only_and_revoke_their_family() {
+    let app = TestApp::spawn().await;
+    let client = app.refresh_client("read", None);
+    let other = app.refresh_client("read", None);
+    let (_, first) = app.first_tokens(&client).await;
+
+    let described = app.introspect(&client, &first, Some("refresh_token")).await;
+    assert_eq!(described["active"], true);
+    assert_eq!(described["token_type"], "refresh_token");
+    assert_eq!(described["scope"], "read");
+    assert_eq!(described["client_id"], client.id.as_str());
+    assert!(described["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp());
+    assert_eq!(app.introspect(&other, &first, None).await, inactive());
+
+    // Spent by rotation: inactive; the successor is active.
+    let response = app.refresh(&client, &first, &[]).await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    let second = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.introspect(&client, &first, None).await, inactive());
+    assert_eq!(app.introspect(&client, &second, None).await["active"], true);
+
+    // Another client's revocation does nothing; the owner's revokes the family.
+    app.revoke(&other, &second, None).await;
+    assert_eq!(app.introspect(&client, &second, None).await["active"], true);
+    app.revoke(&client, &second, None).await;
+    assert_eq!(app.introspect(&client, &second, None).await, inactive());
+    assert_oauth_error(
+        app.refresh(&client, &second, &[]).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn expired_tampered_foreign_and_garbage_tokens_are_just_inactive() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let client = app.client_with_scope("read");
+    let body: serde_json::Value = app
+        .token_basic(&client, &[("grant_type", "client_credentials")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+
+    // Tampered: the payload widened, the signature kept.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&engine.decode(&parts[1]).unwrap()).unwrap();
+    claims["scope"] = "admin".into();
+    parts[1] = engine.encode(claims.to_string());
+    let tampered = parts.join(".");
+    // Signed by a key this server does not publish (another keygate's).
+    let foreign_dir = tempfile::tempdir().unwrap();
+    keygate::tokens::keys::generate(
+        foreign_dir.path(),
+        keygate::tokens::KeyAlg::ES256,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let foreign_ring = keygate::tokens::KeyRing::load(foreign_dir.path()).unwrap();
+    let foreign = keygate::tokens::jwt::encode(foreign_ring.active(), &claims).unwrap();
+    // alg none.
+    let none = format!(
+        "{}.{}.",
+        engine.encode(r#"{"alg":"none","typ":"at+jwt"}"#),
+        parts[1]
+    );
+
+    for bad in [
+        tampered.as_str(),
+        &foreign,
+        &none,
+        "garbage",
+        "kgr_unknown",
+        &"a.".repeat(3000),
+    ] {
+        assert_eq!(
+            app.introspect(&client, bad, None).await,
+            inactive(),
+            "{bad:.40}"
+        );
+    }
+    let other_org = app.client_in_new_org("acme");
+    assert_eq!(
+        app.introspect(&other_org, &token, None).await,
+        inactive(),
+        "other organization"
+    );
+
+    assert_eq!(app.introspect(&client, &token, None).await["active"], true);
+    clock.advance(chrono::Duration::minutes(6));
+    assert_eq!(
+        app.introspect(&client, &token, None).await,
+        inactive(),
+        "expired"
+    );
+}
+
+#[actix_web::test]
+async fn both_endpoints_require_client_authentication_and_well_formed_requests() {
+    let app = TestApp::spawn().await;
+    let client = app.client_with_scope("read");
+    for path in ["/oauth/revoke", "/oauth/introspect"] {
+        let wrong = TestClient {
+            id: client.id.clone(),
+            secret: "kgs_wrong".into(),
+        };
+        assert_oauth_error(
+            app.token_action(path, &wrong, "x", None).await,
+            401,
+            "invalid_client",
+        )
+        .await;
+        let anonymous = app
+            .http
+            .post(app.url(path))
+            .form(&[("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_oauth_error(anonymous, 401, "invalid_client").await;
+        // client_secret_post works too.
+        let post = app
+            .http
+            .post(app.url(path))
+            .form(&[
+                ("token", "x"),
+                ("client_id", &client.id),
+                ("client_secret", &client.secret),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), 200);
+
+        let auth = basic_auth(&client.id, &client.secret);
+        let form = ("Content-Type", "application/x-www-form-urlencoded");
+        let send = |path: &'static str, headers: Vec<(&'static str, String)>, body: String| {
+            let mut request = app.http.post(app.url(path)).body(body);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        let missing = send(
+            path,
+            vec![(form.0, form.1.into()), ("Authorization", auth.clone())],
+            "token_type_hint=x".into(),
+        )
+        .await
+        .unwrap();
+        assert_oauth_error(missing, 400, "invalid_request").await;
+        let twice = send(
+            path,
+            vec![(form.0, form.1.into()), ("Authorization", auth.clone())],
+            "token=a&token=b".into(),
+        )
+        .await
+        .unwrap();
+        assert_oauth_error(twice, 400, "invalid_request").await;
+        let json = send(
+            path,
+            vec![
+                ("Content-Type", "application/json".into()),
+                ("Authorization", auth.clone()),
+            ],
+            r#"{"token":"x"}"#.into(),
+        )
+        .await
+        .unwrap();
+        assert_oauth_error(json, 400, "invalid_request").await;
+        let oversize = send(
+            path,
+            vec![(form.0, form.1.into()), ("Authorization", auth.clone())],
+            format!("token={}", "a".repeat(20_000)),
+        )
+        .await
+        .unwrap();
+        assert_oauth_error(oversize, 413, "invalid_request").await;
+        let in_url = app
+            .http
+            .post(app.url(&format!("{path}?token=x")))
+            .header("Authorization", auth.clone())
+            .form(&[("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_oauth_error(in_url, 400, "invalid_request").await;
+        let get = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(get.status(), 405);
+    }
+}
+
+#[actix_web::test]
+async fn metadata_lists_revocation_and_introspection() {
+    let app = TestApp::spawn().await;
+    let doc: serde_json::Value = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);
+    assert_eq!(
+        doc["revocation_endpoint"],
+        format!("{}/oauth/revoke", crate::helpers::ISSUER)
+    );
+    assert_eq!(
+        doc["introspection_endpoint"],
+        format!("{}/oauth/introspect", crate::helpers::ISSUER)
+    );
+    assert_eq!(doc["revocation_endpoint_auth_methods_supported"], methods);
+    assert_eq!(
+        doc["introspection_endpoint_auth_methods_supported"],
+        methods
+    );
+}
