@@ -49,17 +49,30 @@ pub async fn authenticate(
             .await?
     };
     match (client, verdict) {
-        (Some(client), Verdict::Verified) => return Ok(client),
-        (_, Verdict::Rejected) => return Err(authentication_failed()),
-        _ => {}
+        (Some(client), Verdict::Verified) => Ok(client),
+        (_, Verdict::Rejected) => Err(authentication_failed()),
+        _ => verify_with_argon2(state, store, credentials, |c| c).await,
     }
+}
+
+/// The slow path: waits for an argon2 lease (at most `argon2_max_wait`), then reads
+/// the client and verifies the secret on the blocking pool, holding no connection
+/// during argon2. A success lands in the verified cache. `credentials` picks the
+/// credentials out of `request`.
+pub async fn verify_with_argon2<R: Send + Sync + 'static>(
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+    request: Arc<R>,
+    credentials: fn(&R) -> &ClientCredentials,
+) -> Result<Client, OAuthError> {
     let lease = acquire_lease(&state).await?;
     store
         .blocking(move |store| {
+            let credentials = credentials(&request);
             let client = find(store, &credentials.client_id)?;
             match state
                 .verifier
-                .verify(client.as_ref(), secret(&credentials), Some(&lease))
+                .verify(client.as_ref(), secret(credentials), Some(&lease))
             {
                 Verdict::Verified => client.ok_or_else(authentication_failed),
                 Verdict::Rejected | Verdict::NeedsArgon2 => Err(authentication_failed()),

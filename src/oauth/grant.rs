@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use oxide_auth::code_grant::error::AccessTokenErrorType;
 use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_refresh};
 
-use super::client_auth::{acquire_lease, authentication_failed};
+use super::client_auth::{authentication_failed, verify_with_argon2};
 use super::error::OAuthError;
 use super::primitives::{ClientRegistrar, GrantEndpoint, JwtIssuer, OxideRequest};
 use super::request::TokenRequest;
 use super::OAuthState;
-use crate::clients::{self, Client, GrantType, Verdict};
+use crate::clients::{self, Client, GrantType};
 use crate::store::{DbConn, Store, StoreError};
 
 pub use super::primitives::IssuedAccessToken;
@@ -28,13 +28,12 @@ pub enum GrantOutcome {
     NeedsArgon2,
 }
 
-/// Serves a token request in at most two trips to the blocking pool. The first runs
-/// the grant with the client row just read; it issues at once if the secret is in the
-/// verified cache. Otherwise the request waits for an argon2 lease on the async side —
-/// holding no thread and no connection — for at most `argon2_max_wait` (then 503);
-/// the second trip verifies the secret (no connection held during argon2), then reads
-/// the row again (it may have changed meanwhile) and runs the grant, which now finds
-/// the secret in the cache.
+/// Serves a token request. The first trip to the blocking pool runs the grant with
+/// the client row just read; it issues at once if the secret is in the verified cache.
+/// Otherwise the secret is verified with argon2 (`verify_with_argon2`: a lease waited
+/// for asynchronously, no connection held during argon2), and a last trip reads the
+/// row again (it may have changed meanwhile) and runs the grant, which now finds the
+/// secret in the cache.
 pub async fn issue_token(
     state: web::Data<OAuthState>,
     store: web::Data<Store>,
@@ -45,7 +44,7 @@ pub async fn issue_token(
         let (state, request) = (state.clone(), request.clone());
         store
             .blocking(move |store| {
-                store.with_conn(|conn| {
+                with_grant_conn(store, &request, |conn| {
                     let client = find_client(conn, request.client_id())?;
                     run(&state, client.as_ref(), &request, state.clock.now(), conn)
                 })
@@ -55,20 +54,13 @@ pub async fn issue_token(
     if let GrantOutcome::Issued(issued) = first {
         return Ok(issued);
     }
-    let lease = acquire_lease(&state).await?;
+    verify_with_argon2(state.clone(), store.clone(), request.clone(), |r| {
+        &r.credentials
+    })
+    .await?;
     store
         .blocking(move |store| {
-            let client = store.with_conn(|conn| find_client(conn, request.client_id()))?;
-            let secret = request.credentials.secret.expose().as_bytes();
-            match state.verifier.verify(client.as_ref(), secret, Some(&lease)) {
-                Verdict::Verified => {}
-                Verdict::Rejected => return Err(authentication_failed()),
-                Verdict::NeedsArgon2 => {
-                    return Err(OAuthError::server_error(&"argon2 lease unused"))
-                }
-            }
-            drop(lease);
-            store.with_conn(|conn| {
+            with_grant_conn(store, &request, |conn| {
                 let client = find_client(conn, request.client_id())?;
                 // `now` after the wait, so queueing never backdates the token.
                 match run(&state, client.as_ref(), &request, state.clock.now(), conn)? {
@@ -79,6 +71,18 @@ pub async fn issue_token(
             })
         })
         .await
+}
+
+/// The refresh grant always writes (it rotates), so it takes its turn as a writer.
+fn with_grant_conn<T>(
+    store: &Store,
+    request: &TokenRequest,
+    f: impl FnOnce(&mut DbConn) -> Result<T, OAuthError>,
+) -> Result<T, OAuthError> {
+    match request.grant_type {
+        GrantType::RefreshToken => store.with_write_conn(f),
+        GrantType::ClientCredentials => store.with_conn(f),
+    }
 }
 
 fn find_client(conn: &mut DbConn, id: &str) -> Result<Option<Client>, OAuthError> {

@@ -66,7 +66,7 @@ pub async fn post_revoke(
     let token = request.token;
     let now = state.clock.now();
     store
-        .run(move |conn| revocation::revoke(conn, &state, &client, token.expose(), now))
+        .run_write(move |conn| revocation::revoke(conn, &state, &client, token.expose(), now))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
