@@ -16,7 +16,7 @@ use super::primitives::{ClientRegistrar, GrantEndpoint, JwtIssuer, OxideRequest}
 use super::request::TokenRequest;
 use super::OAuthState;
 use crate::clients::{self, Client, GrantType};
-use crate::store::{DbConn, Store, StoreError};
+use crate::store::{DbConn, Store, StoreError, WriterLock};
 
 pub use super::primitives::IssuedAccessToken;
 
@@ -44,9 +44,16 @@ pub async fn issue_token(
         let (state, request) = (state.clone(), request.clone());
         store
             .blocking(move |store| {
-                with_grant_conn(store, &request, |conn| {
+                store.with_conn(|conn| {
                     let client = find_client(conn, request.client_id())?;
-                    run(&state, client.as_ref(), &request, state.clock.now(), conn)
+                    run(
+                        &state,
+                        client.as_ref(),
+                        &request,
+                        state.clock.now(),
+                        conn,
+                        store.writer(),
+                    )
                 })
             })
             .await?
@@ -60,10 +67,17 @@ pub async fn issue_token(
     .await?;
     store
         .blocking(move |store| {
-            with_grant_conn(store, &request, |conn| {
+            store.with_conn(|conn| {
                 let client = find_client(conn, request.client_id())?;
                 // `now` after the wait, so queueing never backdates the token.
-                match run(&state, client.as_ref(), &request, state.clock.now(), conn)? {
+                match run(
+                    &state,
+                    client.as_ref(),
+                    &request,
+                    state.clock.now(),
+                    conn,
+                    store.writer(),
+                )? {
                     GrantOutcome::Issued(issued) => Ok(issued),
                     // The secret changed between verification and issuing.
                     GrantOutcome::NeedsArgon2 => Err(authentication_failed()),
@@ -71,18 +85,6 @@ pub async fn issue_token(
             })
         })
         .await
-}
-
-/// The refresh grant always writes (it rotates), so it takes its turn as a writer.
-fn with_grant_conn<T>(
-    store: &Store,
-    request: &TokenRequest,
-    f: impl FnOnce(&mut DbConn) -> Result<T, OAuthError>,
-) -> Result<T, OAuthError> {
-    match request.grant_type {
-        GrantType::RefreshToken => store.with_write_conn(f),
-        GrantType::ClientCredentials => store.with_conn(f),
-    }
 }
 
 fn find_client(conn: &mut DbConn, id: &str) -> Result<Option<Client>, OAuthError> {
@@ -97,10 +99,11 @@ pub fn run(
     request: &TokenRequest,
     now: DateTime<Utc>,
     conn: &mut DbConn,
+    writer: &WriterLock,
 ) -> Result<GrantOutcome, OAuthError> {
     let refusal = RefCell::new(None);
     let registrar = ClientRegistrar::new(client, state, &refusal);
-    let issuer = JwtIssuer::new(state, client, now, conn, &refusal);
+    let issuer = JwtIssuer::new(state, client, now, conn, writer, &refusal);
     let mut endpoint = GrantEndpoint::new(&registrar, issuer);
     let oxide_request = OxideRequest(request);
     let result = match request.grant_type {

@@ -29,7 +29,7 @@ use crate::config::MIN_ACCESS_TOKEN_TTL;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
-use crate::store::DbConn;
+use crate::store::{DbConn, WriterLock};
 use crate::tokens::{jwt, AccessTokenClaims};
 
 /// What the token endpoint returns on success. `Debug` leaves out the tokens.
@@ -267,6 +267,8 @@ pub struct JwtIssuer<'a> {
     client: Option<&'a Client>,
     now: DateTime<Utc>,
     conn: RefCell<&'a mut DbConn>,
+    /// Taken around refresh-family writes only (SQLite's single writer).
+    writer: &'a WriterLock,
     refusal: &'a RefCell<Option<OAuthError>>,
     /// The token as keygate reports it; oxide-auth's own `BearerToken` is opaque and
     /// spells `token_type` in lower case.
@@ -279,6 +281,7 @@ impl<'a> JwtIssuer<'a> {
         client: Option<&'a Client>,
         now: DateTime<Utc>,
         conn: &'a mut DbConn,
+        writer: &'a WriterLock,
         refusal: &'a RefCell<Option<OAuthError>>,
     ) -> Self {
         Self {
@@ -286,6 +289,7 @@ impl<'a> JwtIssuer<'a> {
             client,
             now,
             conn: RefCell::new(conn),
+            writer,
             refusal,
             issued: None,
         }
@@ -351,6 +355,7 @@ impl Issuer for JwtIssuer<'_> {
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             let now = self.now.naive_utc();
             let mut conn = self.conn.borrow_mut();
+            let _turn = self.writer.turn();
             let created = refresh::repo::create_family(
                 &mut conn,
                 client,
@@ -385,6 +390,7 @@ impl Issuer for JwtIssuer<'_> {
         let now = self.now.naive_utc();
         let rotated = {
             let mut conn = self.conn.borrow_mut();
+            let _turn = self.writer.turn();
             refresh::repo::rotate(
                 &mut conn,
                 presented,

@@ -180,11 +180,33 @@ pub struct Store {
     url: DatabaseUrl,
     /// SQLite admits one writer at a time and makes the others sleep and retry with a
     /// growing back-off (1, 2, 5 … 100 ms); under concurrent refreshes that put p99
-    /// near 300 ms. Writers queue on this lock instead, handed over first come, first
-    /// served (`unlock_fair`). `None` on PostgreSQL, whose row locks need no help.
-    /// (Waiting on the async side instead cost two thread hops inside the serialized
-    /// section and halved throughput.)
-    sqlite_writer: Option<std::sync::Arc<parking_lot::Mutex<()>>>,
+    /// near 300 ms. Writers take a turn on this lock instead, just around their write
+    /// transaction. (Waiting on the async side instead put two thread hops inside the
+    /// serialized section and halved throughput.)
+    writer: WriterLock,
+}
+
+/// This process's turn to write to SQLite (see `Store::writer`); a no-op on
+/// PostgreSQL, whose row locks need no help.
+#[derive(Clone, Default)]
+pub struct WriterLock(Option<std::sync::Arc<parking_lot::Mutex<()>>>);
+
+/// Held while writing; handed to the longest waiter on drop (`unlock_fair`), so no
+/// writer starves.
+pub struct WriterTurn<'a>(Option<parking_lot::MutexGuard<'a, ()>>);
+
+impl WriterLock {
+    pub fn turn(&self) -> WriterTurn<'_> {
+        WriterTurn(self.0.as_ref().map(|lock| lock.lock()))
+    }
+}
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        if let Some(guard) = self.0.take() {
+            parking_lot::MutexGuard::unlock_fair(guard);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -222,11 +244,11 @@ impl Store {
             .connection_timeout(Duration::from_secs(5))
             .build(manager)
             .map_err(|error| open_error(error.to_string()))?;
-        let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(Default::default);
+        let writer = WriterLock(matches!(url, DatabaseUrl::Sqlite(_)).then(Default::default));
         Ok(Self {
             pool,
             url: url.clone(),
-            sqlite_writer,
+            writer,
         })
     }
 
@@ -278,13 +300,14 @@ impl Store {
         F: FnOnce(&mut DbConn) -> Result<T, E>,
         E: From<StoreError>,
     {
-        let Some(lock) = &self.sqlite_writer else {
-            return self.with_conn(f);
-        };
-        let turn = lock.lock();
-        let result = self.with_conn(f);
-        parking_lot::MutexGuard::unlock_fair(turn);
-        result
+        let _turn = self.writer.turn();
+        self.with_conn(f)
+    }
+
+    /// The SQLite writer lock, for code that takes its turn only around the writing
+    /// part of a longer piece of work.
+    pub fn writer(&self) -> &WriterLock {
+        &self.writer
     }
 
     /// `run` for work that writes (see `with_write_conn`).
