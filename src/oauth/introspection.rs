@@ -43,7 +43,11 @@ pub fn introspect(
     let Ok(claims) = state.keys.verify_access_token(token, &state.issuer, now) else {
         return Ok(inactive);
     };
-    if claims.org != client.org_id || revoked::is_revoked(conn, &claims.jti)? {
+    // No leeway here: a token past its `exp` is not active (RFC 7662 §2.2).
+    if claims.exp <= now.timestamp()
+        || claims.org != client.org_id
+        || revoked::is_revoked(conn, &claims.jti)?
+    {
         return Ok(inactive);
     }
     let mut described = json!({

@@ -337,6 +337,18 @@ impl<'a> JwtIssuer<'a> {
         Ok((token, expires_in))
     }
 
+    /// One `invalid_grant` for every refusal (no oracle); the reason goes to the log.
+    fn refuse_refresh(&self, client: &Client, refused: Refused) {
+        if refused == Refused::ReuseDetected {
+            tracing::warn!(client_id = %client.id, "refresh token reuse detected: family revoked");
+        } else {
+            tracing::debug!(client_id = %client.id, reason = refused.as_str(), "refresh token refused");
+        }
+        self.refuse(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired, revoked or already used",
+        ));
+    }
+
     fn until(&self, expires_in: i64) -> DateTime<Utc> {
         self.now + chrono::Duration::seconds(expires_in)
     }
@@ -387,6 +399,23 @@ impl Issuer for JwtIssuer<'_> {
     /// narrowed — scope. The new refresh token keeps the family's scope (RFC 6749 §6).
     fn refresh(&mut self, presented: &str, grant: Grant) -> Result<RefreshedToken, ()> {
         let client = self.client_for(&grant.client_id)?;
+        // Never more than the client may have now (its registration may have narrowed).
+        let requested = ScopeSet::parse(&grant.scope.to_string()).map_err(|_| ())?;
+        let allowed = client.allowed_scopes();
+        let scope: Vec<&str> = requested
+            .iter()
+            .filter(|s| allowed.iter().any(|a| a == *s))
+            .collect();
+        if scope.is_empty() {
+            self.refuse(OAuthError::invalid_scope(
+                "no requested scope is still allowed for this client",
+            ));
+            return Err(());
+        }
+        let scope = scope.join(" ");
+        // Signed before the rotation commits, so a signing failure cannot burn the
+        // presented token.
+        let (token, expires_in) = self.sign(client, &scope)?;
         let now = self.now.naive_utc();
         let rotated = {
             let mut conn = self.conn.borrow_mut();
@@ -401,24 +430,7 @@ impl Issuer for JwtIssuer<'_> {
             )
             .map_err(|e| self.refuse(OAuthError::from(e)))?
         };
-        let rotated = match rotated {
-            Ok(rotated) => rotated,
-            Err(refused) => {
-                if refused == Refused::ReuseDetected {
-                    tracing::warn!(client_id = %client.id, "refresh token reuse detected: family revoked");
-                } else {
-                    tracing::debug!(client_id = %client.id, reason = refused.as_str(), "refresh token refused");
-                }
-                self.refuse(OAuthError::invalid_grant(
-                    "the refresh token is invalid, expired, revoked or already used",
-                ));
-                return Err(());
-            }
-        };
-        let scope = ScopeSet::parse(&grant.scope.to_string())
-            .map_err(|_| ())?
-            .to_string();
-        let (token, expires_in) = self.sign(client, &scope)?;
+        let rotated = rotated.map_err(|refused| self.refuse_refresh(client, refused))?;
         self.issued = Some(IssuedAccessToken {
             access_token: token.clone(),
             expires_in,
@@ -462,6 +474,26 @@ impl Issuer for JwtIssuer<'_> {
         let Some((_, family)) = found else {
             return Ok(None);
         };
+        // Reuse is detected here, before oxide-auth looks at the requested scope.
+        if let Some(client) = self.client {
+            let now = self.now.naive_utc();
+            let screened = {
+                let mut conn = self.conn.borrow_mut();
+                let _turn = self.writer.turn();
+                refresh::repo::screen(
+                    &mut conn,
+                    presented,
+                    &client.id,
+                    now,
+                    client.refresh_reuse_grace(),
+                )
+                .map_err(|e| self.refuse(OAuthError::from(e)))?
+            };
+            if let Err(refused) = screened {
+                self.refuse_refresh(client, refused);
+                return Err(());
+            }
+        }
         let scope: Scope = family.scope.parse().map_err(|_| ())?;
         Ok(Some(Grant {
             owner_id: family.client_id.clone(),

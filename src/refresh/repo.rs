@@ -91,6 +91,12 @@ pub fn rotate(
     let successor = generate_token().map_err(|_| StoreError::Random)?;
     let successor_id = new_id("rt_");
     let outcome = conn.transaction(|c| -> QueryResult<Result<Family, Refused>> {
+        // The affected-row count decides the winner only under READ COMMITTED (a
+        // blocked UPDATE re-reads the row); a stricter server default would turn the
+        // losers into serialization failures.
+        if matches!(c, DbConn::Postgres(_)) {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(c)?;
+        }
         let live_families = refresh_families::table
             .select(refresh_families::id)
             .filter(refresh_families::client_id.eq(client_id))
@@ -129,11 +135,14 @@ pub fn rotate(
         if family.revoked_at.is_some() {
             return Ok(Err(Refused::Revoked));
         }
-        if family.expires_at <= now || token.idle_expires_at <= now {
+        // Unspent, yet the update missed it: it has expired.
+        let Some(spent_at) = token.spent_at else {
             return Ok(Err(Refused::Expired));
-        }
-        if let (Some(spent_at), Some(previous_successor)) = (token.spent_at, &token.successor_id) {
-            if grace > chrono::Duration::zero() && now < spent_at + grace {
+        };
+        // Spent, expired or not: a retry within the grace interval, or reuse.
+        if let Some(previous_successor) = &token.successor_id {
+            if grace > chrono::Duration::zero() && now < spent_at + grace && family.expires_at > now
+            {
                 let replaced = diesel::update(
                     refresh_tokens::table
                         .filter(refresh_tokens::id.eq(previous_successor))
@@ -170,6 +179,51 @@ pub fn rotate(
         family,
         token: successor,
     }))
+}
+
+/// Checks a presented token before oxide-auth validates the request's scope, so that a
+/// spent token is detected as reuse (and its family revoked) whatever else the
+/// request asks for. A token of another client passes: the grant then refuses it
+/// without touching that client's family. The rotation itself re-decides atomically.
+pub fn screen(
+    conn: &mut DbConn,
+    presented: &str,
+    client_id: &str,
+    now: NaiveDateTime,
+    grace: chrono::Duration,
+) -> Result<Result<(), Refused>, StoreError> {
+    let Some((token, family)) = find(conn, presented)? else {
+        return Ok(Err(Refused::Unknown));
+    };
+    if family.client_id != client_id {
+        return Ok(Ok(()));
+    }
+    if family.revoked_at.is_some() {
+        return Ok(Err(Refused::Revoked));
+    }
+    if let Some(spent_at) = token.spent_at {
+        let retry_possible = grace > chrono::Duration::zero()
+            && now < spent_at + grace
+            && family.expires_at > now
+            && match &token.successor_id {
+                Some(successor) => refresh_tokens::table
+                    .find(successor)
+                    .select(refresh_tokens::spent_at)
+                    .get_result::<Option<NaiveDateTime>>(conn)
+                    .optional()?
+                    .is_some_and(|spent| spent.is_none()),
+                None => false,
+            };
+        if retry_possible {
+            return Ok(Ok(()));
+        }
+        revoke_family(conn, &family.id, now, "reuse_detected")?;
+        return Ok(Err(Refused::ReuseDetected));
+    }
+    if !token.is_live(&family, now) {
+        return Ok(Err(Refused::Expired));
+    }
+    Ok(Ok(()))
 }
 
 fn find_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<(TokenRow, Family)>> {
@@ -233,4 +287,179 @@ pub fn live_tokens(conn: &mut DbConn, family_id: &str, now: NaiveDateTime) -> Qu
         .filter(refresh_tokens::idle_expires_at.gt(now))
         .count()
         .get_result(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::model::{ClientId, ClientRegistration};
+    use crate::store::test_support::memory_conn;
+    use diesel::connection::SimpleConnection;
+
+    fn lifetimes() -> Lifetimes {
+        Lifetimes {
+            absolute: chrono::Duration::days(30),
+            idle: chrono::Duration::days(7),
+        }
+    }
+
+    fn client(conn: &mut DbConn) -> Client {
+        let now = chrono::Utc::now().naive_utc();
+        let (org, _) = crate::orgs::repo::ensure_default(conn, now).unwrap();
+        let known = crate::scope::ScopeSet::parse("read").unwrap();
+        let new = ClientRegistration {
+            name: "c".into(),
+            scope: "read".into(),
+            grant_types: vec!["client_credentials".into(), "refresh_token".into()],
+            ..Default::default()
+        }
+        .validate(org.id(), &known, std::time::Duration::from_secs(3600))
+        .unwrap()
+        .into_new_client(ClientId::generate(), "h".into(), now);
+        crate::clients::repo::create(conn, &new).unwrap()
+    }
+
+    #[test]
+    fn rotation_reuse_and_revocation() {
+        let mut conn = memory_conn();
+        let c = client(&mut conn);
+        let now = chrono::Utc::now().naive_utc();
+        let first = create_family(&mut conn, &c, "read", now, lifetimes()).unwrap();
+        let zero = chrono::Duration::zero();
+        let second = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero)
+            .unwrap()
+            .unwrap()
+            .token;
+        assert_eq!(
+            rotate(
+                &mut conn,
+                first.expose(),
+                "kgc_other",
+                now,
+                lifetimes(),
+                zero
+            )
+            .unwrap()
+            .unwrap_err(),
+            Refused::OtherClient
+        );
+        assert_eq!(
+            rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero)
+                .unwrap()
+                .unwrap_err(),
+            Refused::ReuseDetected
+        );
+        assert_eq!(
+            rotate(&mut conn, second.expose(), &c.id, now, lifetimes(), zero)
+                .unwrap()
+                .unwrap_err(),
+            Refused::Revoked
+        );
+        assert_eq!(
+            rotate(&mut conn, "kgr_nope", &c.id, now, lifetimes(), zero)
+                .unwrap()
+                .unwrap_err(),
+            Refused::Unknown
+        );
+
+        let third = create_family(&mut conn, &c, "read", now, lifetimes()).unwrap();
+        revoke_client_families(&mut conn, &c.id, now, "client_disabled").unwrap();
+        assert_eq!(
+            rotate(&mut conn, third.expose(), &c.id, now, lifetimes(), zero)
+                .unwrap()
+                .unwrap_err(),
+            Refused::Revoked
+        );
+    }
+
+    /// Without keygate's in-process writer lock, separate connections racing on one
+    /// token still produce exactly one winner: the database decides.
+    #[test]
+    fn separate_connections_racing_on_one_token_have_one_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("race.db");
+        let open = || {
+            let mut conn = DbConn::Sqlite(
+                diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap(),
+            );
+            conn.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+            )
+            .unwrap();
+            conn
+        };
+        let mut setup = open();
+        crate::store::run_migrations(&mut setup).unwrap();
+        let c = client(&mut setup);
+        let now = chrono::Utc::now().naive_utc();
+        for _round in 0..5 {
+            let token = create_family(&mut setup, &c, "read", now, lifetimes()).unwrap();
+            let presented = token.expose().to_owned();
+            let winners: usize = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..6)
+                    .map(|_| {
+                        let (presented, client_id) = (presented.clone(), c.id.clone());
+                        scope.spawn(move || {
+                            let mut conn = open();
+                            rotate(
+                                &mut conn,
+                                &presented,
+                                &client_id,
+                                now,
+                                lifetimes(),
+                                chrono::Duration::zero(),
+                            )
+                            .unwrap()
+                            .is_ok() as usize
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert_eq!(winners, 1);
+        }
+    }
+
+    #[test]
+    fn a_grace_retry_replaces_the_unused_successor_once() {
+        let mut conn = memory_conn();
+        let c = client(&mut conn);
+        let now = chrono::Utc::now().naive_utc();
+        let grace = chrono::Duration::seconds(30);
+        let first = create_family(&mut conn, &c, "read", now, lifetimes()).unwrap();
+        let lost = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace)
+            .unwrap()
+            .unwrap();
+        let retried = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace)
+            .unwrap()
+            .unwrap();
+        assert_eq!(live_tokens(&mut conn, &lost.family.id, now).unwrap(), 1);
+        // The superseded successor is dead and counts as reuse.
+        assert_eq!(
+            rotate(
+                &mut conn,
+                lost.token.expose(),
+                &c.id,
+                now,
+                lifetimes(),
+                grace
+            )
+            .unwrap()
+            .unwrap_err(),
+            Refused::ReuseDetected
+        );
+        assert_eq!(
+            rotate(
+                &mut conn,
+                retried.token.expose(),
+                &c.id,
+                now,
+                lifetimes(),
+                grace
+            )
+            .unwrap()
+            .unwrap_err(),
+            Refused::Revoked
+        );
+    }
 }

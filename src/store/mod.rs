@@ -300,8 +300,12 @@ impl Store {
         F: FnOnce(&mut DbConn) -> Result<T, E>,
         E: From<StoreError>,
     {
-        let _turn = self.writer.turn();
-        self.with_conn(f)
+        // Connection first, then the turn: the same order as the grant path, which
+        // takes its turn while holding a connection.
+        self.with_conn(|conn| {
+            let _turn = self.writer.turn();
+            f(conn)
+        })
     }
 
     /// The SQLite writer lock, for code that takes its turn only around the writing

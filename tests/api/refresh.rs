@@ -277,6 +277,38 @@ async fn fifty_parallel_refreshes_of_one_token_have_exactly_one_winner() {
         }
     }
     assert_eq!((ok, invalid_grant), (1, 49));
+    // Parallel use of one token is reuse: the family, winner's token included, is gone.
+    assert!(family_of(&app, &token).revoked_at.is_some());
+}
+
+#[actix_web::test]
+async fn a_spent_token_is_reuse_whatever_else_the_request_says() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let app = TestApp::spawn_with_clock(
+        |s| s.refresh_token_idle_ttl = Duration::from_secs(3600),
+        clock.clone(),
+    )
+    .await;
+    let client = app.refresh_client("read", None);
+
+    // With a scope wider than the grant: still invalid_grant, and the family revoked.
+    let (_, first) = app.first_tokens(&client).await;
+    let (_, second) = rotated(app.refresh(&client, &first, &[]).await).await;
+    let wider = app
+        .refresh(&client, &first, &[("scope", "read write")])
+        .await;
+    assert_oauth_error(wider, 400, "invalid_grant").await;
+    assert!(family_of(&app, &second).revoked_at.is_some());
+
+    // Presented again after it would have expired anyway: still reuse.
+    let (_, a) = app.first_tokens(&client).await;
+    let (_, b) = rotated(app.refresh(&client, &a, &[]).await).await;
+    clock.advance(chrono::Duration::hours(2));
+    assert_oauth_error(app.refresh(&client, &a, &[]).await, 400, "invalid_grant").await;
+    assert_eq!(
+        family_of(&app, &b).revoked_reason.as_deref(),
+        Some("reuse_detected")
+    );
 }
 
 #[actix_web::test]
