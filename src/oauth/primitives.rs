@@ -26,6 +26,7 @@ use super::request::TokenRequest;
 use super::OAuthState;
 use crate::clients::{Client, GrantType, Verdict};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
+use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
@@ -477,19 +478,28 @@ impl Issuer for JwtIssuer<'_> {
         // Reuse is detected here, before oxide-auth looks at the requested scope.
         if let Some(client) = self.client {
             let now = self.now.naive_utc();
-            let screened = {
-                let mut conn = self.conn.borrow_mut();
-                let _turn = self.writer.turn();
-                refresh::repo::screen(
-                    &mut conn,
-                    presented,
-                    &client.id,
-                    now,
-                    client.refresh_reuse_grace(),
-                )
-                .map_err(|e| self.refuse(OAuthError::from(e)))?
+            let mut conn = self.conn.borrow_mut();
+            let screening = refresh::repo::screen(
+                &mut conn,
+                presented,
+                &client.id,
+                now,
+                client.refresh_reuse_grace(),
+            )
+            .map_err(|e| self.refuse(OAuthError::from(e)))?;
+            let refused = match screening {
+                Screening::Pass => None,
+                Screening::Refuse(refused) => Some(refused),
+                Screening::Reused { family_id } => {
+                    let _turn = self.writer.turn();
+                    refresh::repo::revoke_family(&mut conn, &family_id, now, "reuse_detected")
+                        .map_err(|e| {
+                            self.refuse(OAuthError::from(crate::store::StoreError::from(e)))
+                        })?;
+                    Some(Refused::ReuseDetected)
+                }
             };
-            if let Err(refused) = screened {
+            if let Some(refused) = refused {
                 self.refuse_refresh(client, refused);
                 return Err(());
             }

@@ -181,25 +181,38 @@ pub fn rotate(
     }))
 }
 
+/// What `screen` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Screening {
+    /// Go on to the rotation, which decides atomically.
+    Pass,
+    Refuse(Refused),
+    /// A spent token presented again: revoke this family (a write, so the caller
+    /// does it in its writer turn) and refuse.
+    Reused {
+        family_id: String,
+    },
+}
+
 /// Checks a presented token before oxide-auth validates the request's scope, so that a
-/// spent token is detected as reuse (and its family revoked) whatever else the
-/// request asks for. A token of another client passes: the grant then refuses it
-/// without touching that client's family. The rotation itself re-decides atomically.
+/// spent token is detected as reuse whatever else the request asks for. Reads only.
+/// A token of another client passes: the grant then refuses it without touching that
+/// client's family.
 pub fn screen(
     conn: &mut DbConn,
     presented: &str,
     client_id: &str,
     now: NaiveDateTime,
     grace: chrono::Duration,
-) -> Result<Result<(), Refused>, StoreError> {
+) -> Result<Screening, StoreError> {
     let Some((token, family)) = find(conn, presented)? else {
-        return Ok(Err(Refused::Unknown));
+        return Ok(Screening::Refuse(Refused::Unknown));
     };
     if family.client_id != client_id {
-        return Ok(Ok(()));
+        return Ok(Screening::Pass);
     }
     if family.revoked_at.is_some() {
-        return Ok(Err(Refused::Revoked));
+        return Ok(Screening::Refuse(Refused::Revoked));
     }
     if let Some(spent_at) = token.spent_at {
         let retry_possible = grace > chrono::Duration::zero()
@@ -215,15 +228,16 @@ pub fn screen(
                 None => false,
             };
         if retry_possible {
-            return Ok(Ok(()));
+            return Ok(Screening::Pass);
         }
-        revoke_family(conn, &family.id, now, "reuse_detected")?;
-        return Ok(Err(Refused::ReuseDetected));
+        return Ok(Screening::Reused {
+            family_id: family.id,
+        });
     }
     if !token.is_live(&family, now) {
-        return Ok(Err(Refused::Expired));
+        return Ok(Screening::Refuse(Refused::Expired));
     }
-    Ok(Ok(()))
+    Ok(Screening::Pass)
 }
 
 fn find_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<(TokenRow, Family)>> {
