@@ -7,7 +7,9 @@ use super::grant;
 use super::request::{TokenActionRequest, TokenRequest};
 use super::OAuthState;
 use super::{client_auth, introspection, revocation};
+use crate::clients::Client;
 use crate::config::Settings;
+use crate::secret::Secret;
 use crate::store::Store;
 
 #[derive(Serialize)]
@@ -58,12 +60,7 @@ pub async fn post_revoke(
     state: web::Data<OAuthState>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
-    let body = read_body(&req, body, state.max_body_bytes).await?;
-    let request = TokenActionRequest::parse(req.headers(), req.query_string(), &body)?;
-    tracing::Span::current().record("client_id", request.credentials.client_id.as_str());
-    let client =
-        client_auth::authenticate(state.clone(), store.clone(), request.credentials).await?;
-    let token = request.token;
+    let (client, token) = authenticated_token_action(&req, body, &state, &store).await?;
     let now = state.clock.now();
     store
         .run_write(move |conn| revocation::revoke(conn, &state, &client, token.expose(), now))
@@ -81,12 +78,7 @@ pub async fn post_introspect(
     state: web::Data<OAuthState>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
-    let body = read_body(&req, body, state.max_body_bytes).await?;
-    let request = TokenActionRequest::parse(req.headers(), req.query_string(), &body)?;
-    tracing::Span::current().record("client_id", request.credentials.client_id.as_str());
-    let client =
-        client_auth::authenticate(state.clone(), store.clone(), request.credentials).await?;
-    let token = request.token;
+    let (client, token) = authenticated_token_action(&req, body, &state, &store).await?;
     let now = state.clock.now();
     let described = store
         .run(move |conn| introspection::introspect(conn, &state, &client, token.expose(), now))
@@ -95,6 +87,22 @@ pub async fn post_introspect(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(described))
+}
+
+/// Reads and parses a revoke/introspect request and authenticates its client;
+/// returns the client and the token it names.
+async fn authenticated_token_action(
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &web::Data<OAuthState>,
+    store: &web::Data<Store>,
+) -> Result<(Client, Secret), OAuthError> {
+    let body = read_body(req, body, state.max_body_bytes).await?;
+    let request = TokenActionRequest::parse(req.headers(), req.query_string(), &body)?;
+    tracing::Span::current().record("client_id", request.credentials.client_id.as_str());
+    let client =
+        client_auth::authenticate(state.clone(), store.clone(), request.credentials).await?;
+    Ok((client, request.token))
 }
 
 /// The request body, at most `limit` bytes (413 beyond, checked against

@@ -181,6 +181,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// client_credentials with Basic auth: the JSON body of the 200 response.
+    pub async fn token_json(&self, client: &TestClient) -> serde_json::Value {
+        let response = self
+            .token_basic(client, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     /// POST /oauth/token with `client_secret_post`.
     pub async fn token_post(
         &self,

@@ -35,12 +35,7 @@ fn family_of(app: &TestApp, token: &str) -> keygate::refresh::Family {
 async fn only_clients_that_opt_in_get_refresh_tokens() {
     let app = TestApp::spawn().await;
     let plain = app.client_with_scope("read");
-    let body: serde_json::Value = app
-        .token_basic(&plain, &[("grant_type", "client_credentials")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = app.token_json(&plain).await;
     assert!(body.get("refresh_token").is_none());
     // And such a client may not use the grant at all.
     let response = app.refresh(&plain, "kgr_whatever", &[]).await;

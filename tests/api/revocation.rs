@@ -89,12 +89,7 @@ async fn a_live_access_token_is_described_until_it_is_revoked() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read write");
     let resource_server = app.client_with_scope("read");
-    let body: serde_json::Value = app
-        .token_basic(&client, &[("grant_type", "client_credentials")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = app.token_json(&client).await;
     let token = body["access_token"].as_str().unwrap();
 
     let described = app.introspect(&resource_server, token, None).await;
@@ -166,12 +161,7 @@ async fn expired_tampered_foreign_and_garbage_tokens_are_just_inactive() {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
     let client = app.client_with_scope("read");
-    let body: serde_json::Value = app
-        .token_basic(&client, &[("grant_type", "client_credentials")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = app.token_json(&client).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
 
     // Tampered: the payload widened, the signature kept.

@@ -166,12 +166,7 @@ async fn every_token_has_a_unique_jti() {
     let client = app.client_with_scope("read");
     let mut seen = HashSet::new();
     for _ in 0..20 {
-        let body: serde_json::Value = app
-            .token_basic(&client, &[("grant_type", "client_credentials")])
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body: serde_json::Value = app.token_json(&client).await;
         let claims = app
             .verify(body["access_token"].as_str().unwrap(), ISSUER)
             .await;
@@ -202,12 +197,7 @@ async fn tokens_are_signed_with_the_configured_algorithm() {
         })
         .await;
         let client = app.client_with_scope("read");
-        let body: serde_json::Value = app
-            .token_basic(&client, &[("grant_type", "client_credentials")])
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body: serde_json::Value = app.token_json(&client).await;
         let token = body["access_token"].as_str().unwrap();
         assert_eq!(
             jsonwebtoken::decode_header(token).unwrap().alg,
@@ -339,11 +329,6 @@ async fn a_lowered_maximum_lifetime_caps_existing_clients() {
         id: client.id,
         secret: secret.expose().to_owned(),
     };
-    let body: serde_json::Value = app
-        .token_basic(&client, &[("grant_type", "client_credentials")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = app.token_json(&client).await;
     assert_eq!(body["expires_in"], 600);
 }
