@@ -472,7 +472,7 @@ impl Issuer for JwtIssuer<'_> {
             refresh::repo::find(&mut conn, presented)
                 .map_err(|e| self.refuse(OAuthError::from(crate::store::StoreError::from(e))))?
         };
-        let Some((_, family)) = found else {
+        let Some((row, family)) = found else {
             return Ok(None);
         };
         // Reuse is detected here, before oxide-auth looks at the requested scope.
@@ -481,7 +481,7 @@ impl Issuer for JwtIssuer<'_> {
             let mut conn = self.conn.borrow_mut();
             let screening = refresh::repo::screen(
                 &mut conn,
-                presented,
+                (&row, &family),
                 &client.id,
                 now,
                 client.refresh_reuse_grace(),

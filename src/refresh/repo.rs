@@ -198,16 +198,15 @@ pub enum Screening {
 /// spent token is detected as reuse whatever else the request asks for. Reads only.
 /// A token of another client passes: the grant then refuses it without touching that
 /// client's family.
+/// `found` is the token's row and family as `find` returned them.
 pub fn screen(
     conn: &mut DbConn,
-    presented: &str,
+    found: (&TokenRow, &Family),
     client_id: &str,
     now: NaiveDateTime,
     grace: chrono::Duration,
 ) -> Result<Screening, StoreError> {
-    let Some((token, family)) = find(conn, presented)? else {
-        return Ok(Screening::Refuse(Refused::Unknown));
-    };
+    let (token, family) = found;
     if family.client_id != client_id {
         return Ok(Screening::Pass);
     }
@@ -231,10 +230,10 @@ pub fn screen(
             return Ok(Screening::Pass);
         }
         return Ok(Screening::Reused {
-            family_id: family.id,
+            family_id: family.id.clone(),
         });
     }
-    if !token.is_live(&family, now) {
+    if !token.is_live(family, now) {
         return Ok(Screening::Refuse(Refused::Expired));
     }
     Ok(Screening::Pass)
