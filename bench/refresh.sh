@@ -10,7 +10,7 @@
 # Everything runs on loopback and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keygate-target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/keygate-target}"
 DURATION="${DURATION:-20s}"
 PORT="${PORT:-18090}"
 BACKEND="${BACKEND:-sqlite}"
