@@ -268,6 +268,8 @@ pub struct JwtIssuer<'a> {
     client: Option<&'a Client>,
     now: DateTime<Utc>,
     conn: RefCell<&'a mut DbConn>,
+    /// The family `recover_refresh` read, for `refresh` to rotate without re-reading.
+    recovered: RefCell<Option<refresh::Family>>,
     /// Taken around refresh-family writes only (SQLite's single writer).
     writer: &'a WriterLock,
     refusal: &'a RefCell<Option<OAuthError>>,
@@ -290,6 +292,7 @@ impl<'a> JwtIssuer<'a> {
             client,
             now,
             conn: RefCell::new(conn),
+            recovered: RefCell::new(None),
             writer,
             refusal,
             issued: None,
@@ -419,12 +422,14 @@ impl Issuer for JwtIssuer<'_> {
         let (token, expires_in) = self.sign(client, &scope)?;
         let now = self.now.naive_utc();
         let rotated = {
+            let recovered = self.recovered.borrow_mut().take();
+            let family = recovered.filter(|f| f.client_id == client.id).ok_or(())?;
             let mut conn = self.conn.borrow_mut();
             let _turn = self.writer.turn();
-            refresh::repo::rotate(
+            refresh::repo::rotate_known(
                 &mut conn,
                 presented,
-                &client.id,
+                &family,
                 now,
                 self.state.refresh_lifetimes,
                 client.refresh_reuse_grace(),
@@ -505,6 +510,7 @@ impl Issuer for JwtIssuer<'_> {
             }
         }
         let scope: Scope = family.scope.parse().map_err(|_| ())?;
+        *self.recovered.borrow_mut() = Some(family.clone());
         Ok(Some(Grant {
             owner_id: family.client_id.clone(),
             client_id: family.client_id,
