@@ -124,12 +124,8 @@ fn rotate_in(
     let successor = generate_token().map_err(|_| StoreError::Random)?;
     let successor_id = new_id("rt_");
     let outcome = conn.transaction(|c| -> QueryResult<Result<Family, Refused>> {
-        // The affected-row count decides the winner only under READ COMMITTED (a
-        // blocked UPDATE re-reads the row); a stricter server default would turn the
-        // losers into serialization failures.
-        if matches!(c, DbConn::Postgres(_)) {
-            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(c)?;
-        }
+        // The affected-row count decides the winner: READ COMMITTED on PostgreSQL
+        // (set per connection by the store), one writer at a time on SQLite.
         let live_families = refresh_families::table
             .select(refresh_families::id)
             .filter(refresh_families::client_id.eq(client_id))

@@ -137,6 +137,9 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
      PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON;";
 
+const POSTGRES_SESSION: &str =
+    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
 impl ManageConnection for ConnectionManager {
     type Connection = DbConn;
     type Error = ConnectError;
@@ -147,9 +150,19 @@ impl ManageConnection for ConnectionManager {
             source,
         };
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConn::Postgres)
-                .map_err(connection_error),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).map_err(connection_error)?;
+                // keygate's conditional updates pick one winner by their affected-row
+                // count, which holds under READ COMMITTED (a blocked UPDATE re-reads
+                // the row); a stricter server default would turn the losers into
+                // serialization failures. Set once per connection, not per transaction.
+                conn.batch_execute(POSTGRES_SESSION)
+                    .map_err(|source| ConnectError::Setup {
+                        url: self.url.redacted(),
+                        source,
+                    })?;
+                Ok(DbConn::Postgres(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(connection_error)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
