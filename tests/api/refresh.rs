@@ -322,3 +322,52 @@ async fn disabling_a_client_revokes_its_families() {
     )
     .await;
 }
+
+/// PostgreSQL only (SQLite has a single writer, covered by the race tests): a rotation
+/// blocked behind another transaction's spend of the same token must see that commit
+/// and answer `invalid_grant` — not fail with a serialization error (500), even on a
+/// server whose default isolation is SERIALIZABLE, because keygate's connections run
+/// READ COMMITTED.
+#[actix_web::test]
+async fn a_rotation_blocked_on_the_same_token_sees_the_commit_not_an_error() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::spawn_with(|settings| {
+        if settings.database_url.starts_with("postgres") {
+            let mut conn = diesel::PgConnection::establish(&settings.database_url).unwrap();
+            let name = settings.database_url.rsplit('/').next().unwrap().to_owned();
+            diesel::sql_query(format!(
+                "ALTER DATABASE {name} SET default_transaction_isolation TO 'serializable'"
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        }
+    })
+    .await;
+    if !app.settings.database_url.starts_with("postgres") {
+        return;
+    }
+    let client = app.refresh_client("read", None);
+    let (_, token) = app.first_tokens(&client).await;
+
+    // Another transaction spends the token and holds its row lock for a while.
+    let url = app.settings.database_url.clone();
+    let hash = keygate::refresh::model::digest(&token);
+    let (locked, wait_locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        conn.transaction::<_, diesel::result::Error, _>(|c| {
+            diesel::sql_query(format!(
+                "UPDATE refresh_tokens SET spent_at = now() WHERE token_hash = '{hash}'"
+            ))
+            .execute(c)?;
+            locked.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(700));
+            Ok(())
+        })
+        .unwrap();
+    });
+    wait_locked.recv().unwrap();
+    let response = app.refresh(&client, &token, &[]).await;
+    holder.join().unwrap();
+    assert_oauth_error(response, 400, "invalid_grant").await;
+}
