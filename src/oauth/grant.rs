@@ -43,19 +43,7 @@ pub async fn issue_token(
     let first = {
         let (state, request) = (state.clone(), request.clone());
         store
-            .blocking(move |store| {
-                store.with_conn(|conn| {
-                    let client = find_client(conn, request.client_id())?;
-                    run(
-                        &state,
-                        client.as_ref(),
-                        &request,
-                        state.clock.now(),
-                        conn,
-                        store.writer(),
-                    )
-                })
-            })
+            .blocking(move |store| run_for_current_client(store, &state, &request))
             .await?
     };
     if let GrantOutcome::Issued(issued) = first {
@@ -67,24 +55,33 @@ pub async fn issue_token(
     .await?;
     store
         .blocking(move |store| {
-            store.with_conn(|conn| {
-                let client = find_client(conn, request.client_id())?;
-                // `now` after the wait, so queueing never backdates the token.
-                match run(
-                    &state,
-                    client.as_ref(),
-                    &request,
-                    state.clock.now(),
-                    conn,
-                    store.writer(),
-                )? {
-                    GrantOutcome::Issued(issued) => Ok(issued),
-                    // The secret changed between verification and issuing.
-                    GrantOutcome::NeedsArgon2 => Err(authentication_failed()),
-                }
-            })
+            match run_for_current_client(store, &state, &request)? {
+                GrantOutcome::Issued(issued) => Ok(issued),
+                // The secret changed between verification and issuing.
+                GrantOutcome::NeedsArgon2 => Err(authentication_failed()),
+            }
         })
         .await
+}
+
+/// Reads the client row and runs the grant on one pooled connection. `now` is taken
+/// here, after any wait, so queueing never backdates a token.
+fn run_for_current_client(
+    store: &Store,
+    state: &OAuthState,
+    request: &TokenRequest,
+) -> Result<GrantOutcome, OAuthError> {
+    store.with_conn(|conn| {
+        let client = find_client(conn, request.client_id())?;
+        run(
+            state,
+            client.as_ref(),
+            request,
+            state.clock.now(),
+            conn,
+            store.writer(),
+        )
+    })
 }
 
 fn find_client(conn: &mut DbConn, id: &str) -> Result<Option<Client>, OAuthError> {

@@ -124,27 +124,9 @@ fn rotate_in(
     let successor = generate_token().map_err(|_| StoreError::Random)?;
     let successor_id = new_id("rt_");
     let outcome = conn.transaction(|c| -> QueryResult<Result<Family, Refused>> {
-        // The affected-row count decides the winner: READ COMMITTED on PostgreSQL
-        // (set per connection by the store), one writer at a time on SQLite.
-        let live_families = refresh_families::table
-            .select(refresh_families::id)
-            .filter(refresh_families::client_id.eq(client_id))
-            .filter(refresh_families::revoked_at.is_null())
-            .filter(refresh_families::expires_at.gt(now));
-        let spent = diesel::update(
-            refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(&hash))
-                .filter(refresh_tokens::spent_at.is_null())
-                .filter(refresh_tokens::idle_expires_at.gt(now))
-                .filter(refresh_tokens::family_id.eq_any(live_families)),
-        )
-        .set((
-            refresh_tokens::spent_at.eq(now),
-            refresh_tokens::successor_id.eq(&successor_id),
-        ))
-        .execute(c)?;
-        if let (1, Some(family)) = (spent, known_family) {
-            // The update's filter re-checked that this family is live and the client's.
+        let decided = spend(c, &hash, known_family, client_id, &successor_id, now, grace)?;
+        // Whichever way the presented token was spent, its successor is issued here.
+        if let Ok(family) = &decided {
             insert_token(
                 c,
                 &successor_id,
@@ -154,73 +136,90 @@ fn rotate_in(
                 family.expires_at,
                 lifetimes,
             )?;
-            return Ok(Ok(family.clone()));
         }
-        let Some((token, family)) = find_by_hash(c, &hash)? else {
-            return Ok(Err(Refused::Unknown));
-        };
-        if spent == 1 {
-            insert_token(
-                c,
-                &successor_id,
-                &family.id,
-                &successor,
-                now,
-                family.expires_at,
-                lifetimes,
-            )?;
-            return Ok(Ok(family));
-        }
-        if family.client_id != client_id {
-            return Ok(Err(Refused::OtherClient));
-        }
-        if family.revoked_at.is_some() {
-            return Ok(Err(Refused::Revoked));
-        }
-        // Unspent, yet the update missed it: it has expired.
-        let Some(spent_at) = token.spent_at else {
-            return Ok(Err(Refused::Expired));
-        };
-        // Spent, expired or not: a retry within the grace interval, or reuse.
-        if let Some(previous_successor) = &token.successor_id {
-            if grace > chrono::Duration::zero() && now < spent_at + grace && family.expires_at > now
-            {
-                let replaced = diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::id.eq(previous_successor))
-                        .filter(refresh_tokens::spent_at.is_null()),
-                )
-                // The superseded token gets no successor: it was never used, so a
-                // later presentation of it has no grace and counts as reuse.
-                .set((
-                    refresh_tokens::spent_at.eq(now),
-                    refresh_tokens::successor_id.eq(None::<String>),
-                ))
-                .execute(c)?;
-                if replaced == 1 {
-                    diesel::update(refresh_tokens::table.find(&token.id))
-                        .set(refresh_tokens::successor_id.eq(&successor_id))
-                        .execute(c)?;
-                    insert_token(
-                        c,
-                        &successor_id,
-                        &family.id,
-                        &successor,
-                        now,
-                        family.expires_at,
-                        lifetimes,
-                    )?;
-                    return Ok(Ok(family));
-                }
-            }
-        }
-        revoke_family(c, &family.id, now, "reuse_detected")?;
-        Ok(Err(Refused::ReuseDetected))
+        Ok(decided)
     })?;
     Ok(outcome.map(|family| Rotated {
         family,
         token: successor,
     }))
+}
+
+/// Spends the presented token in favour of `successor_id`, or says why not: the
+/// decision half of `rotate_in`, inside its transaction.
+fn spend(
+    c: &mut DbConn,
+    hash: &str,
+    known_family: Option<&Family>,
+    client_id: &str,
+    successor_id: &str,
+    now: NaiveDateTime,
+    grace: chrono::Duration,
+) -> QueryResult<Result<Family, Refused>> {
+    // The affected-row count decides the winner: READ COMMITTED on PostgreSQL
+    // (set per connection by the store), one writer at a time on SQLite.
+    let live_families = refresh_families::table
+        .select(refresh_families::id)
+        .filter(refresh_families::client_id.eq(client_id))
+        .filter(refresh_families::revoked_at.is_null())
+        .filter(refresh_families::expires_at.gt(now));
+    let spent = diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(hash))
+            .filter(refresh_tokens::spent_at.is_null())
+            .filter(refresh_tokens::idle_expires_at.gt(now))
+            .filter(refresh_tokens::family_id.eq_any(live_families)),
+    )
+    .set((
+        refresh_tokens::spent_at.eq(now),
+        refresh_tokens::successor_id.eq(successor_id),
+    ))
+    .execute(c)?;
+    if let (1, Some(family)) = (spent, known_family) {
+        // The update's filter re-checked that this family is live and the client's.
+        return Ok(Ok(family.clone()));
+    }
+    let Some((token, family)) = find_by_hash(c, hash)? else {
+        return Ok(Err(Refused::Unknown));
+    };
+    if spent == 1 {
+        return Ok(Ok(family));
+    }
+    if family.client_id != client_id {
+        return Ok(Err(Refused::OtherClient));
+    }
+    if family.revoked_at.is_some() {
+        return Ok(Err(Refused::Revoked));
+    }
+    // Unspent, yet the update missed it: it has expired.
+    let Some(spent_at) = token.spent_at else {
+        return Ok(Err(Refused::Expired));
+    };
+    // Spent, expired or not: a retry within the grace interval, or reuse.
+    if let Some(previous_successor) = &token.successor_id {
+        if grace > chrono::Duration::zero() && now < spent_at + grace && family.expires_at > now {
+            let replaced = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::id.eq(previous_successor))
+                    .filter(refresh_tokens::spent_at.is_null()),
+            )
+            // The superseded token gets no successor: it was never used, so a later
+            // presentation of it has no grace and counts as reuse.
+            .set((
+                refresh_tokens::spent_at.eq(now),
+                refresh_tokens::successor_id.eq(None::<String>),
+            ))
+            .execute(c)?;
+            if replaced == 1 {
+                diesel::update(refresh_tokens::table.find(&token.id))
+                    .set(refresh_tokens::successor_id.eq(successor_id))
+                    .execute(c)?;
+                return Ok(Ok(family));
+            }
+        }
+    }
+    revoke_family(c, &family.id, now, "reuse_detected")?;
+    Ok(Err(Refused::ReuseDetected))
 }
 
 /// What `screen` found.
