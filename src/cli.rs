@@ -172,7 +172,15 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let workers = settings.worker_count();
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings)?;
+        let mut app = Application::build(settings)?;
+        if let Some(key) = app.take_bootstrap_key() {
+            // stdout, not the log: logs never carry a secret.
+            println!(
+                "keygate: created the default organization and its bootstrap admin API key.\n\
+                 It is shown this once; store it now:\n\n    {}\n",
+                key.expose()
+            );
+        }
         tracing::info!(workers, "serving");
         app.run_until_stopped()
             .await

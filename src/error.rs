@@ -1,17 +1,50 @@
 //! The management API's error envelope:
-//! `{"success": false, "error": {"code": "…", "message": "…", "details": {…}}}`.
+//! `{"success": false, "error": {"code": "…", "message": "…", "details": {…}}}`, with
+//! an RFC 6750 challenge on 401 and 403 `insufficient_scope`.
 //! (The `/oauth/*` endpoints answer in RFC 6749 form instead; see `oauth::error`.)
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::json;
 
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    #[error("no credentials: send Authorization: Bearer <token or API key>, or X-API-Key")]
+    MissingCredentials,
+    #[error("{0}")]
+    InvalidFormat(&'static str),
+    #[error("the API key is not valid")]
+    InvalidApiKey,
+    #[error("the API key has expired")]
+    ExpiredApiKey { expired_at: DateTime<Utc> },
+    #[error("the API key has been revoked")]
+    RevokedApiKey,
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    #[error("the access token has expired")]
+    ExpiredToken,
+    #[error("this request needs the '{required}' scope")]
+    InsufficientScope { required: &'static str },
+    /// A malformed request; `field` names the part at fault when there is one.
+    #[error("{message}")]
+    InvalidRequest {
+        message: String,
+        field: Option<&'static str>,
+    },
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("send the request body as application/json")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error("no such resource")]
     NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("the service is unavailable")]
     Unavailable,
     /// Detail for the log only; the client sees a generic message.
@@ -33,11 +66,65 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    fn code(&self) -> &'static str {
+    pub fn invalid_request(message: impl Into<String>, field: Option<&'static str>) -> Self {
+        Self::InvalidRequest {
+            message: message.into(),
+            field,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
         match self {
+            Self::MissingCredentials => "missing_credentials",
+            Self::InvalidFormat(_) => "invalid_format",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::ExpiredApiKey { .. } => "expired_api_key",
+            Self::RevokedApiKey => "revoked_api_key",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::ExpiredToken => "expired_token",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Conflict(_) => "conflict",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable => "service_unavailable",
             Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn details(&self) -> serde_json::Value {
+        match self {
+            Self::ExpiredApiKey { expired_at } => json!({ "expired_at": expired_at }),
+            Self::InsufficientScope { required } => json!({ "required_scope": required }),
+            Self::InvalidRequest {
+                field: Some(field), ..
+            } => json!({ "field": field }),
+            Self::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
+            _ => json!({}),
+        }
+    }
+
+    /// RFC 6750 §3: no error code when no credentials were sent, `invalid_token` for
+    /// any credential that did not resolve, `insufficient_scope` with the scope.
+    fn challenge(&self) -> Option<String> {
+        const REALM: &str = "Bearer realm=\"keygate\"";
+        match self {
+            Self::MissingCredentials => Some(REALM.to_owned()),
+            Self::InvalidFormat(_)
+            | Self::InvalidApiKey
+            | Self::ExpiredApiKey { .. }
+            | Self::RevokedApiKey
+            | Self::InvalidToken(_)
+            | Self::ExpiredToken => Some(format!(
+                "{REALM}, error=\"invalid_token\", error_description=\"{}\"",
+                self.code()
+            )),
+            Self::InsufficientScope { required } => Some(format!(
+                "{REALM}, error=\"insufficient_scope\", scope=\"{required}\""
+            )),
+            _ => None,
         }
     }
 }
@@ -45,7 +132,20 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::MissingCredentials
+            | Self::InvalidFormat(_)
+            | Self::InvalidApiKey
+            | Self::ExpiredApiKey { .. }
+            | Self::RevokedApiKey
+            | Self::InvalidToken(_)
+            | Self::ExpiredToken => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -55,12 +155,17 @@ impl ResponseError for ApiError {
         if let Self::Internal(detail) = self {
             tracing::error!(error = %detail, "request failed");
         }
-        HttpResponse::build(self.status_code()).json(Envelope {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(challenge) = self.challenge() {
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        response.json(Envelope {
             success: false,
             error: ErrorBody {
                 code: self.code(),
                 message: self.to_string(),
-                details: serde_json::json!({}),
+                details: self.details(),
             },
         })
     }
@@ -75,7 +180,47 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        StoreError::from(error).into()
+    }
+}
+
 /// The default service: unknown routes get the envelope, not an empty 404.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+/// For a known path asked with a method it does not serve.
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+/// JSON bodies of the management API: at most `limit` bytes, `application/json`, and
+/// every failure in the envelope rather than actix's plain-text 400.
+pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
+    use actix_web::error::JsonPayloadError;
+    actix_web::web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |error, _| {
+            let api_error = match &error {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => {
+                    ApiError::PayloadTooLarge { limit }
+                }
+                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::invalid_request(format!("invalid JSON body: {e}"), None)
+                }
+                _ => ApiError::invalid_request("could not read the JSON body", None),
+            };
+            api_error.into()
+        })
+}
+
+/// Query strings of the management API: failures in the envelope.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::invalid_request(format!("invalid query string: {error}"), None).into()
+    })
 }

@@ -3,12 +3,14 @@
 //! Modules are by domain; each HTTP domain exposes `configure` for `startup`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod api_keys;
 pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod identity;
 pub mod oauth;
 pub mod orgs;
 pub mod refresh;

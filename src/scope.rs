@@ -46,6 +46,10 @@ impl ScopeSet {
         self.0.is_empty()
     }
 
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.contains(token)
+    }
+
     pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
         self.0.is_subset(&other.0)
     }

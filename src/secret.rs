@@ -6,6 +6,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// A secret string. `Debug` is redacted and there is deliberately no `Serialize`,
@@ -40,6 +41,19 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([redacted])")
     }
+}
+
+/// What is stored and looked up for a high-entropy token (API key, refresh token):
+/// base64url(SHA-256(token)). With 256 bits of entropy a fast hash is the right one
+/// (GitHub, crates.io and Unkey do the same); argon2 is for human-chosen or
+/// long-lived client secrets.
+pub fn digest(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time equality of two digests (or any two byte strings).
+pub fn ct_eq_str(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,17 +9,24 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+use crate::api_keys::{self, ApiKeysState};
 use crate::clients::SecretVerifier;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::identity::{self, Resolver};
 use crate::oauth::OAuthState;
+use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{keys, KeyRing};
 use crate::{error, health, oauth, orgs, telemetry, tokens};
 
+/// Largest JSON body the management API reads.
+const MAX_JSON_BODY_BYTES: usize = 16 * 1024;
+
 pub struct Application {
     server: Server,
     port: u16,
+    bootstrap_key: Option<Secret>,
 }
 
 impl Application {
@@ -29,11 +36,21 @@ impl Application {
 
     pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = open_store(&settings)?;
-        bootstrap(&store, clock.as_ref())?;
+        let bootstrap_key = bootstrap(&store, &settings, clock.as_ref())?;
         let keys = web::Data::new(load_signing_keys(&settings, clock.as_ref())?);
         let verifier =
             SecretVerifier::new(settings.secret_cache_entries, settings.argon2_permits())
                 .context("preparing client-secret verification")?;
+        let resolver = web::Data::new(Resolver::new(
+            keys.clone(),
+            settings.issuer.clone(),
+            settings.audience().to_owned(),
+            clock.clone(),
+        ));
+        let api_keys_state = web::Data::new(ApiKeysState {
+            clock: clock.clone(),
+            known_scopes: settings.scope_set(),
+        });
         let oauth_state = web::Data::new(
             OAuthState::new(&settings, keys.clone(), verifier, clock).context("issuer URL")?,
         );
@@ -51,7 +68,13 @@ impl Application {
                 .app_data(store.clone())
                 .app_data(keys.clone())
                 .app_data(oauth_state.clone())
+                .app_data(resolver.clone())
+                .app_data(api_keys_state.clone())
+                .app_data(error::json_config(MAX_JSON_BODY_BYTES))
+                .app_data(error::query_config())
                 .configure(oauth::configure)
+                .configure(identity::configure)
+                .configure(api_keys::configure)
                 .configure(tokens::configure)
                 .configure(health::configure)
                 .default_service(web::to(error::not_found))
@@ -66,11 +89,20 @@ impl Application {
         .context("starting the HTTP server")?
         .run();
         tracing::info!(address = %format!("{}:{port}", listener_host(&settings.bind)), database = %settings.database()?.redacted(), "keygate listening");
-        Ok(Self { server, port })
+        Ok(Self {
+            server,
+            port,
+            bootstrap_key,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin API key created on an empty database, once; `serve` prints it.
+    pub fn take_bootstrap_key(&mut self) -> Option<Secret> {
+        self.bootstrap_key.take()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -93,18 +125,42 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// First-run set-up of an empty database.
-fn bootstrap(store: &Store, clock: &dyn Clock) -> anyhow::Result<()> {
+/// First-run set-up of an empty database: the default organization and, with it, an
+/// admin API key with every configured scope — returned to be shown once. A database
+/// that already had its default organization gets no key, so a restart never prints
+/// one again.
+fn bootstrap(
+    store: &Store,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> anyhow::Result<Option<Secret>> {
     let now = clock.now().naive_utc();
     let (org, created) = store
         .with_conn(|conn| {
             orgs::repo::ensure_default(conn, now).map_err(crate::store::StoreError::from)
         })
         .context("creating the default organization")?;
-    if created {
-        tracing::info!(org = %org.slug, "created the default organization");
+    if !created {
+        return Ok(None);
     }
-    Ok(())
+    tracing::info!(org = %org.slug, "created the default organization");
+    let draft = api_keys::KeyDraft::new(
+        api_keys::KeyRequest {
+            name: "bootstrap admin".into(),
+            scopes: settings.scopes.clone(),
+            ..Default::default()
+        },
+        &org.id,
+        &settings.scope_set(),
+        &api_keys::Actor::Operator("bootstrap"),
+        now,
+    )
+    .context("preparing the bootstrap API key")?;
+    let issued = store
+        .with_write_conn(|conn| api_keys::repo::create(conn, &draft, now))
+        .context("creating the bootstrap API key")?;
+    tracing::info!(key_id = %issued.row.id, "created the bootstrap admin API key");
+    Ok(Some(issued.key))
 }
 
 /// Loads `keys/`, generating an ES256 key first if there is no active one.

@@ -1,8 +1,5 @@
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::secret::{RandomError, Secret};
 use crate::store::schema::{refresh_families, refresh_tokens};
@@ -15,11 +12,7 @@ pub fn generate_token() -> Result<Secret, RandomError> {
     Secret::generate(REFRESH_TOKEN_PREFIX, TOKEN_BYTES)
 }
 
-/// What is stored and looked up: base64url(SHA-256(token)). The token has 256 bits of
-/// entropy, so a fast hash is the right one (GitHub, crates.io, Unkey do the same).
-pub fn digest(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
-}
+pub use crate::secret::digest;
 
 /// A family's absolute lifetime and each token's idle lifetime.
 #[derive(Clone, Copy, Debug)]

@@ -1,6 +1,24 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        environment -> Text,
+        key_hash -> Text,
+        last_four -> Text,
+        scopes -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        replaced_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     clients (id) {
         id -> Text,
         org_id -> Text,
@@ -61,11 +79,13 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_keys -> organizations (org_id));
 diesel::joinable!(clients -> organizations (org_id));
 diesel::joinable!(refresh_families -> clients (client_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
     clients,
     organizations,
     refresh_families,

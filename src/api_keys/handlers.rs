@@ -1,0 +1,342 @@
+//! `/v1/api-keys`: every route needs the `admin` scope and sees only the caller's
+//! organization (another organization's key is a 404). A key is shown once, in the
+//! 201 of create and rotate; everything else shows its masked form.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::model::{
+    is_key_id, validate_name, validate_scopes, Actor, ApiKey, IssuedKey, KeyDraft, KeyRequest,
+    KeyRequestError, KeyState, MAX_ROTATION_OVERLAP,
+};
+use super::repo::{self, RotateError};
+use super::{ApiKeysState, Environment};
+use crate::error::ApiError;
+use crate::identity::{Principal, Scope};
+use crate::store::Store;
+
+const DEFAULT_PAGE: i64 = 20;
+const MAX_PAGE: i64 = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    name: String,
+    scopes: Vec<String>,
+    /// e.g. `90d`, `12h`; none: the key does not expire.
+    expires_in: Option<String>,
+    environment: Option<Environment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKey {
+    name: Option<String>,
+    /// Only a subset of the key's current scopes.
+    scopes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiKey {
+    /// How long the old key keeps working, e.g. `1h`; none: it stops at once.
+    overlap: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    /// The last id of the previous page (`next_cursor`).
+    after: Option<String>,
+}
+
+/// How a key is shown after creation: never the key, never its digest.
+#[derive(Serialize)]
+pub struct ApiKeyView<'a> {
+    id: &'a str,
+    name: &'a str,
+    org_id: &'a str,
+    environment: &'a str,
+    masked: String,
+    scopes: Vec<String>,
+    state: &'static str,
+    created_by: &'a str,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    replaced_by: Option<&'a str>,
+}
+
+impl<'a> ApiKeyView<'a> {
+    pub fn new(key: &'a ApiKey, now: NaiveDateTime) -> Self {
+        let utc = |t: Option<NaiveDateTime>| t.map(|t| t.and_utc());
+        Self {
+            id: &key.id,
+            name: &key.name,
+            org_id: &key.org_id,
+            environment: &key.environment,
+            masked: key.masked(),
+            scopes: key.scope_set().iter().map(str::to_owned).collect(),
+            state: match key.state(now) {
+                KeyState::Active => "active",
+                KeyState::Expired(_) => "expired",
+                KeyState::Revoked(_) => "revoked",
+            },
+            created_by: &key.created_by,
+            created_at: key.created_at.and_utc(),
+            expires_at: utc(key.expires_at),
+            last_used_at: utc(key.last_used_at),
+            revoked_at: utc(key.revoked_at),
+            replaced_by: key.replaced_by.as_deref(),
+        }
+    }
+}
+
+/// The 201 body of create and rotate: the view plus the key, shown this once.
+#[derive(Serialize)]
+struct CreatedApiKey<'a> {
+    #[serde(flatten)]
+    view: ApiKeyView<'a>,
+    key: &'a str,
+}
+
+fn created(issued: &IssuedKey, now: NaiveDateTime) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(CreatedApiKey {
+            view: ApiKeyView::new(&issued.row, now),
+            key: issued.key.expose(),
+        })
+}
+
+impl From<KeyRequestError> for ApiError {
+    fn from(error: KeyRequestError) -> Self {
+        ApiError::invalid_request(error.to_string(), Some(error.field()))
+    }
+}
+
+fn parse_duration(text: &str, error: KeyRequestError) -> Result<std::time::Duration, ApiError> {
+    crate::config::parse_duration(text).map_err(|_| error.into())
+}
+
+fn actor(who: &Principal) -> Actor {
+    Actor::Principal {
+        id: who.actor_label(),
+        scopes: who.scopes.clone(),
+    }
+}
+
+/// POST /v1/api-keys — scope `admin`. Creates a key in the caller's organization with
+/// at most the caller's own scopes; 201 with the key, shown once.
+pub async fn create_api_key(
+    who: Principal,
+    state: web::Data<ApiKeysState>,
+    store: web::Data<Store>,
+    body: web::Json<CreateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let body = body.into_inner();
+    let expires_in = body
+        .expires_in
+        .as_deref()
+        .map(|text| parse_duration(text, KeyRequestError::ExpiresIn))
+        .transpose()?;
+    let now = state.clock.now().naive_utc();
+    let draft = KeyDraft::new(
+        KeyRequest {
+            name: body.name,
+            scopes: body.scopes,
+            environment: body.environment,
+            expires_in,
+        },
+        who.org(),
+        &state.known_scopes,
+        &actor(&who),
+        now,
+    )?;
+    let issued = store
+        .run_write(move |c| repo::create(c, &draft, now))
+        .await?;
+    tracing::info!(key_id = %issued.row.id, actor = %who.actor_label(), "API key created");
+    Ok(created(&issued, now))
+}
+
+/// GET /v1/api-keys?limit=20&after=key_… — scope `admin`. The organization's keys,
+/// oldest first, masked; `next_cursor` is the `after` of the next page.
+pub async fn list_api_keys(
+    who: Principal,
+    state: web::Data<ApiKeysState>,
+    store: web::Data<Store>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let ListQuery { limit, after } = query.into_inner();
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_request(
+            format!("limit must be between 1 and {MAX_PAGE}"),
+            Some("limit"),
+        ));
+    }
+    if after.as_deref().is_some_and(|id| !is_key_id(id)) {
+        return Err(ApiError::invalid_request(
+            "after must be a key id from next_cursor",
+            Some("after"),
+        ));
+    }
+    let org = who.org().to_owned();
+    // One more than asked tells whether there is a next page.
+    let mut keys = store
+        .run(move |c| {
+            repo::list(c, Some(&org), after.as_deref(), limit + 1).map_err(ApiError::from)
+        })
+        .await?;
+    let more = keys.len() as i64 > limit;
+    keys.truncate(limit as usize);
+    let now = state.clock.now().naive_utc();
+    let next_cursor = more.then(|| keys.last().map(|k| k.id.clone())).flatten();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": keys.iter().map(|k| ApiKeyView::new(k, now)).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+/// Reads a key of the caller's organization, or 404.
+async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<ApiKey, ApiError> {
+    if !is_key_id(id) {
+        return Err(ApiError::NotFound);
+    }
+    let (org, id) = (who.org().to_owned(), id.to_owned());
+    store
+        .run(move |c| repo::find(c, &org, &id).map_err(ApiError::from))
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// GET /v1/api-keys/{id} — scope `admin`.
+pub async fn get_api_key(
+    who: Principal,
+    state: web::Data<ApiKeysState>,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let key = find_own(&who, &store, &id).await?;
+    Ok(HttpResponse::Ok().json(ApiKeyView::new(&key, state.clock.now().naive_utc())))
+}
+
+/// PATCH /v1/api-keys/{id} — scope `admin`. Renames and/or narrows the scopes (a
+/// scope the key does not have cannot be added: create a new key instead).
+pub async fn update_api_key(
+    who: Principal,
+    state: web::Data<ApiKeysState>,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Json<UpdateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let UpdateApiKey { name, scopes } = body.into_inner();
+    let key = find_own(&who, &store, &id).await?;
+    let name = name.as_deref().map(validate_name).transpose()?;
+    let scopes = match scopes {
+        None => None,
+        Some(scopes) => {
+            let current = Actor::Principal {
+                id: who.actor_label(),
+                scopes: key.scope_set(),
+            };
+            Some(
+                validate_scopes(&scopes, &state.known_scopes, &current).map_err(
+                    |error| match error {
+                        KeyRequestError::BeyondCreator(scope) => KeyRequestError::Widening(scope),
+                        other => other,
+                    },
+                )?,
+            )
+        }
+    };
+    let updated = store
+        .run_write(move |c| {
+            repo::update(c, &key, name.as_deref(), scopes.as_ref()).map_err(ApiError::from)
+        })
+        .await?
+        .ok_or(ApiError::Conflict(
+            "the key changed while it was being updated; read it again and retry",
+        ))?;
+    Ok(HttpResponse::Ok().json(ApiKeyView::new(&updated, state.clock.now().naive_utc())))
+}
+
+/// DELETE /v1/api-keys/{id} — scope `admin`. Revokes the key: it stops working on the
+/// next request, on every instance. Revoking a revoked key changes nothing.
+pub async fn revoke_api_key(
+    who: Principal,
+    state: web::Data<ApiKeysState>,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    if !is_key_id(&id) {
+        return Err(ApiError::NotFound);
+    }
+    let now = state.clock.now().naive_utc();
+    let (org, id) = (who.org().to_owned(), id.into_inner());
+    let revoked = store
+        .run_write(move |c| repo::revoke(c, &org, &id, now).map_err(ApiError::from))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(key_id = %revoked.id, actor = %who.actor_label(), "API key revoked");
+    Ok(HttpResponse::Ok().json(ApiKeyView::new(&revoked, now)))
+}
+
+/// POST /v1/api-keys/{id}/rotate — scope `admin`, and every scope of the key (a
+/// rotation must not mint a key its caller could not create). Body, optional:
+/// `{"overlap": "1h"}`. 201 with the new key, shown once; the old key keeps working
+/// for the overlap (default: none), then answers `expired_api_key`.
+pub async fn rotate_api_key(
+    who: Principal,
+    state: web::Data<ApiKeysState>,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let request: RotateApiKey = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateApiKey::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}"), None))?
+    };
+    let overlap = match request.overlap.as_deref() {
+        None => std::time::Duration::ZERO,
+        Some(text) => parse_duration(text, KeyRequestError::Overlap)?,
+    };
+    if overlap > MAX_ROTATION_OVERLAP {
+        return Err(KeyRequestError::Overlap.into());
+    }
+    let old = find_own(&who, &store, &id).await?;
+    if let Some(lacking) = old.scope_set().iter().find(|s| !who.scopes.contains(s)) {
+        return Err(ApiError::invalid_request(
+            format!("the key has the scope '{lacking}', which the caller lacks"),
+            Some("scopes"),
+        ));
+    }
+    let now = state.clock.now().naive_utc();
+    let overlap = chrono::Duration::from_std(overlap).map_err(|_| KeyRequestError::Overlap)?;
+    let created_by = who.actor_label();
+    let issued = store
+        .run_write(move |c| {
+            repo::rotate(c, &old, overlap, &created_by, now).map_err(|error| match error {
+                RotateError::NotFound => ApiError::NotFound,
+                RotateError::NotRotatable => {
+                    ApiError::Conflict("the key is revoked, expired or already rotated")
+                }
+                RotateError::Store(error) => error.into(),
+            })
+        })
+        .await?;
+    tracing::info!(key_id = %issued.row.id, actor = %who.actor_label(), "API key rotated");
+    Ok(created(&issued, now))
+}

@@ -1,0 +1,322 @@
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::format::{self, Environment};
+use crate::scope::{ScopeError, ScopeSet};
+use crate::store::schema::api_keys;
+
+pub const KEY_ID_PREFIX: &str = "key_";
+const MAX_NAME_LEN: usize = 200;
+/// Shortest and longest expiry a key may be created with.
+pub const MIN_EXPIRES_IN: Duration = Duration::from_secs(60);
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// Longest a rotated key keeps working beside its successor.
+pub const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// An API key's public identifier: `key_` + a UUIDv7 in hex (time-ordered).
+pub fn new_key_id() -> String {
+    format!("{KEY_ID_PREFIX}{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Whether `text` could be a key id at all; anything else is a 404 without a query.
+pub fn is_key_id(text: &str) -> bool {
+    text.strip_prefix(KEY_ID_PREFIX)
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A stored API key: its digest, never the key. Rows never serialize; the handlers'
+/// views decide what is shown.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub environment: String,
+    pub key_hash: String,
+    pub last_four: String,
+    pub scopes: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub replaced_by: Option<String>,
+}
+
+/// Whether a key works at `now`, and if not, why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    Active,
+    Expired(NaiveDateTime),
+    Revoked(NaiveDateTime),
+}
+
+impl ApiKey {
+    pub fn environment(&self) -> Environment {
+        Environment::parse(&self.environment).unwrap_or(Environment::Live)
+    }
+
+    /// `kg_live_…a1b2`.
+    pub fn masked(&self) -> String {
+        format::masked(self.environment(), &self.last_four)
+    }
+
+    pub fn scope_set(&self) -> ScopeSet {
+        // Written by `create`/`update` from a parsed set, so it parses.
+        ScopeSet::parse(&self.scopes).unwrap_or_default()
+    }
+
+    /// Revocation wins over expiry: a revoked key says so even once it has expired.
+    pub fn state(&self, now: NaiveDateTime) -> KeyState {
+        if let Some(at) = self.revoked_at {
+            return KeyState::Revoked(at);
+        }
+        match self.expires_at {
+            Some(at) if at <= now => KeyState::Expired(at),
+            _ => KeyState::Active,
+        }
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct NewApiKey<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub name: &'a str,
+    pub environment: &'a str,
+    pub key_hash: &'a str,
+    pub last_four: &'a str,
+    pub scopes: &'a str,
+    pub created_by: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// Who creates or changes a key, for the `created_by` column and the scope ceiling.
+#[derive(Clone, Debug)]
+pub enum Actor {
+    /// The operator at the command line, or first start-up: any configured scope.
+    Operator(&'static str),
+    /// A principal of the management API: never more than its own scopes.
+    Principal { id: String, scopes: ScopeSet },
+}
+
+impl Actor {
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Operator(label) => label,
+            Self::Principal { id, .. } => id,
+        }
+    }
+
+    /// The scopes this actor may hand out; `None` means any configured scope.
+    pub fn ceiling(&self) -> Option<&ScopeSet> {
+        match self {
+            Self::Operator(_) => None,
+            Self::Principal { scopes, .. } => Some(scopes),
+        }
+    }
+}
+
+/// A validated request for a new key.
+#[derive(Clone, Debug)]
+pub struct KeyDraft {
+    pub org_id: String,
+    pub name: String,
+    pub environment: Environment,
+    pub scopes: ScopeSet,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_by: String,
+}
+
+/// What a caller asks for; validated by `KeyDraft::new`.
+#[derive(Clone, Debug, Default)]
+pub struct KeyRequest {
+    pub name: String,
+    /// Space-separated or repeated scope names.
+    pub scopes: Vec<String>,
+    pub environment: Option<Environment>,
+    pub expires_in: Option<Duration>,
+}
+
+/// Why a key request was refused; each names the field at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyRequestError {
+    #[error("name must be 1 to {MAX_NAME_LEN} characters without control characters")]
+    Name,
+    #[error("scopes: {0}")]
+    ScopeSyntax(#[from] ScopeError),
+    #[error("scopes: at least one scope is needed")]
+    NoScopes,
+    #[error("scopes: '{0}' is not a scope keygate knows")]
+    UnknownScope(String),
+    #[error("scopes: '{0}' is beyond the creator's own scopes")]
+    BeyondCreator(String),
+    #[error("scopes: a key's scopes can only be narrowed, and '{0}' is not among them")]
+    Widening(String),
+    #[error("expires_in must be between 1 minute and 10 years")]
+    ExpiresIn,
+    #[error("overlap must be at most 30 days")]
+    Overlap,
+}
+
+impl KeyRequestError {
+    /// The request field this error is about, for the envelope's `details.field`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::ScopeSyntax(_)
+            | Self::NoScopes
+            | Self::UnknownScope(_)
+            | Self::BeyondCreator(_)
+            | Self::Widening(_) => "scopes",
+            Self::ExpiresIn => "expires_in",
+            Self::Overlap => "overlap",
+        }
+    }
+}
+
+pub fn validate_name(name: &str) -> Result<String, KeyRequestError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
+    {
+        return Err(KeyRequestError::Name);
+    }
+    Ok(name.to_owned())
+}
+
+/// Parses scopes and checks them against the configured set and the actor's own.
+pub fn validate_scopes(
+    scopes: &[String],
+    known: &ScopeSet,
+    actor: &Actor,
+) -> Result<ScopeSet, KeyRequestError> {
+    let set = ScopeSet::parse(&scopes.join(" "))?;
+    if set.is_empty() {
+        return Err(KeyRequestError::NoScopes);
+    }
+    if let Some(unknown) = set.iter().find(|s| !known.contains(s)) {
+        return Err(KeyRequestError::UnknownScope(unknown.to_owned()));
+    }
+    if let Some(ceiling) = actor.ceiling() {
+        if let Some(beyond) = set.iter().find(|s| !ceiling.contains(s)) {
+            return Err(KeyRequestError::BeyondCreator(beyond.to_owned()));
+        }
+    }
+    Ok(set)
+}
+
+impl KeyDraft {
+    pub fn new(
+        request: KeyRequest,
+        org_id: &str,
+        known: &ScopeSet,
+        actor: &Actor,
+        now: NaiveDateTime,
+    ) -> Result<Self, KeyRequestError> {
+        let name = validate_name(&request.name)?;
+        let scopes = validate_scopes(&request.scopes, known, actor)?;
+        let expires_at = match request.expires_in {
+            None => None,
+            Some(d) if (MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&d) => {
+                Some(now + chrono::Duration::from_std(d).map_err(|_| KeyRequestError::ExpiresIn)?)
+            }
+            Some(_) => return Err(KeyRequestError::ExpiresIn),
+        };
+        Ok(Self {
+            org_id: org_id.to_owned(),
+            name,
+            environment: request.environment.unwrap_or(Environment::Live),
+            scopes,
+            expires_at,
+            created_by: actor.label().to_owned(),
+        })
+    }
+}
+
+/// A key just created or rotated: the row and the key itself (shown once).
+#[derive(Debug)]
+pub struct IssuedKey {
+    pub row: ApiKey,
+    pub key: crate::secret::Secret,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> ScopeSet {
+        ScopeSet::parse("read write admin webhook").unwrap()
+    }
+
+    fn now() -> NaiveDateTime {
+        chrono::Utc::now().naive_utc()
+    }
+
+    fn request(scopes: &str) -> KeyRequest {
+        KeyRequest {
+            name: "ci".into(),
+            scopes: vec![scopes.into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_principal_cannot_hand_out_scopes_it_lacks() {
+        let reader = Actor::Principal {
+            id: "key_1".into(),
+            scopes: ScopeSet::parse("read admin").unwrap(),
+        };
+        let draft = KeyDraft::new(request("read"), "org_1", &known(), &reader, now()).unwrap();
+        assert_eq!(draft.scopes.to_string(), "read");
+        assert_eq!(
+            KeyDraft::new(request("read write"), "org_1", &known(), &reader, now()).unwrap_err(),
+            KeyRequestError::BeyondCreator("write".into())
+        );
+        let operator = Actor::Operator("cli");
+        assert!(KeyDraft::new(request("read write"), "o", &known(), &operator, now()).is_ok());
+        assert_eq!(
+            KeyDraft::new(request("billing"), "o", &known(), &operator, now()).unwrap_err(),
+            KeyRequestError::UnknownScope("billing".into())
+        );
+        assert_eq!(
+            KeyDraft::new(request(" "), "o", &known(), &operator, now()).unwrap_err(),
+            KeyRequestError::NoScopes
+        );
+    }
+
+    #[test]
+    fn names_and_expiry_are_bounded() {
+        let operator = Actor::Operator("cli");
+        for bad in ["", "   ", "a\u{0}b", &"x".repeat(201)] {
+            let mut r = request("read");
+            r.name = bad.into();
+            assert_eq!(
+                KeyDraft::new(r, "o", &known(), &operator, now()).unwrap_err(),
+                KeyRequestError::Name
+            );
+        }
+        let mut r = request("read");
+        r.expires_in = Some(Duration::from_secs(59));
+        assert_eq!(
+            KeyDraft::new(r, "o", &known(), &operator, now()).unwrap_err(),
+            KeyRequestError::ExpiresIn
+        );
+        let mut r = request("read");
+        r.expires_in = Some(Duration::from_secs(90 * 86400));
+        let draft = KeyDraft::new(r, "o", &known(), &operator, now()).unwrap();
+        assert!(draft.expires_at.is_some());
+    }
+
+    #[test]
+    fn key_ids_are_recognised_by_shape() {
+        let id = new_key_id();
+        assert!(is_key_id(&id));
+        assert!(!is_key_id("key_../../etc"));
+        assert!(!is_key_id("kgc_0123"));
+    }
+}

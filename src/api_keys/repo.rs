@@ -1,0 +1,309 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::format;
+use super::model::{new_key_id, ApiKey, IssuedKey, KeyDraft, NewApiKey};
+use crate::scope::ScopeSet;
+use crate::secret::digest;
+use crate::store::schema::api_keys;
+use crate::store::{DbConn, StoreError};
+
+/// Generates a key for `draft` and stores its digest; the key is returned once.
+pub fn create(
+    conn: &mut DbConn,
+    draft: &KeyDraft,
+    now: NaiveDateTime,
+) -> Result<IssuedKey, StoreError> {
+    let key = format::generate(draft.environment).map_err(|_| StoreError::Random)?;
+    let id = new_key_id();
+    let scopes = draft.scopes.to_string();
+    diesel::insert_into(api_keys::table)
+        .values(NewApiKey {
+            id: &id,
+            org_id: &draft.org_id,
+            name: &draft.name,
+            environment: draft.environment.as_str(),
+            key_hash: &digest(key.expose()),
+            last_four: &format::last_four(key.expose()),
+            scopes: &scopes,
+            created_by: &draft.created_by,
+            created_at: now,
+            expires_at: draft.expires_at,
+        })
+        .execute(conn)?;
+    let row = find_any(conn, &id)?.ok_or(diesel::result::Error::NotFound)?;
+    Ok(IssuedKey { row, key })
+}
+
+/// The key whose digest is `hash` (`secret::digest` of a presented key), whatever its
+/// state: the resolver decides, so that "revoked" and "expired" are said only about a
+/// key whose secret matched.
+pub fn find_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::key_hash.eq(hash))
+        .select(ApiKey::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+fn find_any(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .find(id)
+        .select(ApiKey::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// A key of `org_id`; another organization's key is `None`, as if it did not exist.
+pub fn find(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .find(id)
+        .filter(api_keys::org_id.eq(org_id))
+        .select(ApiKey::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// One page of the organization's keys (all of them with `org_id` `None`, for the
+/// operator's CLI), oldest first, starting after the id `after`.
+pub fn list(
+    conn: &mut DbConn,
+    org_id: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<ApiKey>> {
+    let mut query = api_keys::table
+        .select(ApiKey::as_select())
+        .order(api_keys::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(org_id) = org_id {
+        query = query.filter(api_keys::org_id.eq(org_id.to_owned()));
+    }
+    if let Some(after) = after {
+        query = query.filter(api_keys::id.gt(after.to_owned()));
+    }
+    query.load(conn)
+}
+
+/// Renames and/or narrows a key's scopes. `scopes` must be a subset of the current
+/// ones (checked by the caller against the row it read; the update re-checks that the
+/// scopes did not change meanwhile).
+pub fn update(
+    conn: &mut DbConn,
+    key: &ApiKey,
+    name: Option<&str>,
+    scopes: Option<&ScopeSet>,
+) -> QueryResult<Option<ApiKey>> {
+    let name = name.unwrap_or(&key.name);
+    let scopes = scopes.map_or_else(|| key.scopes.clone(), ScopeSet::to_string);
+    let updated = diesel::update(
+        api_keys::table
+            .filter(api_keys::id.eq(&key.id))
+            .filter(api_keys::scopes.eq(&key.scopes)),
+    )
+    .set((api_keys::name.eq(name), api_keys::scopes.eq(&scopes)))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    find_any(conn, &key.id)
+}
+
+/// Revokes a key of `org_id` (the first revocation time stays); `None` if there is no
+/// such key in the organization.
+pub fn revoke(
+    conn: &mut DbConn,
+    org_id: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<ApiKey>> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::org_id.eq(org_id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(now))
+    .execute(conn)?;
+    find(conn, org_id, id)
+}
+
+/// Why a key could not be rotated.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error("no such key")]
+    NotFound,
+    #[error("the key is revoked, expired or already rotated")]
+    NotRotatable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for RotateError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+/// Replaces a live key with a new one (same organization, name, environment, scopes
+/// and expiry), in one transaction. The old key keeps working until `now + overlap`
+/// (or its own earlier expiry), then answers "expired". A key is rotated once: the
+/// conditional update on `replaced_by IS NULL` lets exactly one of two concurrent
+/// rotations win.
+pub fn rotate(
+    conn: &mut DbConn,
+    old: &ApiKey,
+    overlap: chrono::Duration,
+    created_by: &str,
+    now: NaiveDateTime,
+) -> Result<IssuedKey, RotateError> {
+    let dies_at = old
+        .expires_at
+        .map_or(now + overlap, |at| at.min(now + overlap));
+    conn.transaction(|c| {
+        let successor_id = new_key_id();
+        let claimed = diesel::update(
+            api_keys::table
+                .filter(api_keys::id.eq(&old.id))
+                .filter(api_keys::revoked_at.is_null())
+                .filter(api_keys::replaced_by.is_null())
+                .filter(
+                    api_keys::expires_at
+                        .is_null()
+                        .or(api_keys::expires_at.gt(now)),
+                ),
+        )
+        .set((
+            api_keys::replaced_by.eq(&successor_id),
+            api_keys::expires_at.eq(dies_at),
+        ))
+        .execute(c)?;
+        if claimed != 1 {
+            return Err(RotateError::NotRotatable);
+        }
+        let key = format::generate(old.environment()).map_err(|_| StoreError::Random)?;
+        diesel::insert_into(api_keys::table)
+            .values(NewApiKey {
+                id: &successor_id,
+                org_id: &old.org_id,
+                name: &old.name,
+                environment: &old.environment,
+                key_hash: &digest(key.expose()),
+                last_four: &format::last_four(key.expose()),
+                scopes: &old.scopes,
+                created_by,
+                created_at: now,
+                expires_at: old.expires_at,
+            })
+            .execute(c)?;
+        let row = find_any(c, &successor_id)?.ok_or(RotateError::NotFound)?;
+        Ok(IssuedKey { row, key })
+    })
+}
+
+/// Records uses (id, time) in one statement each, in one transaction: the coalesced
+/// last-used times (see `LastUsed`). Never moves a time backwards.
+pub fn record_last_used(conn: &mut DbConn, uses: &[(String, NaiveDateTime)]) -> QueryResult<()> {
+    conn.transaction(|c| {
+        for (id, at) in uses {
+            diesel::update(
+                api_keys::table.filter(api_keys::id.eq(id)).filter(
+                    api_keys::last_used_at
+                        .is_null()
+                        .or(api_keys::last_used_at.lt(*at)),
+                ),
+            )
+            .set(api_keys::last_used_at.eq(*at))
+            .execute(c)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_keys::model::{Actor, KeyRequest, KeyState};
+    use crate::orgs;
+    use crate::store::test_support::memory_conn;
+
+    fn setup() -> (DbConn, String, NaiveDateTime) {
+        let mut conn = memory_conn();
+        let now = chrono::Utc::now().naive_utc();
+        let (org, _) = orgs::repo::ensure_default(&mut conn, now).unwrap();
+        (conn, org.id, now)
+    }
+
+    fn draft(org: &str, now: NaiveDateTime) -> KeyDraft {
+        let known = ScopeSet::parse("read write admin webhook").unwrap();
+        KeyDraft::new(
+            KeyRequest {
+                name: "ci".into(),
+                scopes: vec!["read write".into()],
+                ..Default::default()
+            },
+            org,
+            &known,
+            &Actor::Operator("cli"),
+            now,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn stored_digest_finds_the_key_and_the_key_is_not_stored() {
+        let (mut conn, org, now) = setup();
+        let issued = create(&mut conn, &draft(&org, now), now).unwrap();
+        let found = find_by_hash(&mut conn, &digest(issued.key.expose()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, issued.row.id);
+        assert_ne!(found.key_hash, issued.key.expose());
+        assert!(found.masked().ends_with(&issued.key.expose()[53..]));
+        assert!(find(&mut conn, "org_other", &found.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn rotation_happens_once_and_the_old_key_dies_after_the_overlap() {
+        let (mut conn, org, now) = setup();
+        let old = create(&mut conn, &draft(&org, now), now).unwrap().row;
+        let overlap = chrono::Duration::minutes(10);
+        let new = rotate(&mut conn, &old, overlap, "cli", now).unwrap();
+        assert_eq!(new.row.scopes, old.scopes);
+        assert!(matches!(
+            rotate(&mut conn, &old, overlap, "cli", now),
+            Err(RotateError::NotRotatable)
+        ));
+        let old = find(&mut conn, &org, &old.id).unwrap().unwrap();
+        assert_eq!(old.replaced_by.as_deref(), Some(new.row.id.as_str()));
+        assert_eq!(
+            old.state(now + overlap - chrono::Duration::seconds(1)),
+            KeyState::Active
+        );
+        assert_eq!(old.state(now + overlap), KeyState::Expired(now + overlap));
+    }
+
+    #[test]
+    fn pages_follow_creation_order() {
+        let (mut conn, org, now) = setup();
+        let ids: Vec<String> = (0..5)
+            .map(|_| create(&mut conn, &draft(&org, now), now).unwrap().row.id)
+            .collect();
+        let first = list(&mut conn, Some(&org), None, 2).unwrap();
+        let second = list(&mut conn, Some(&org), Some(&first[1].id), 2).unwrap();
+        let seen: Vec<String> = first.iter().chain(&second).map(|k| k.id.clone()).collect();
+        assert_eq!(seen, ids[..4]);
+    }
+
+    #[test]
+    fn last_used_never_moves_backwards() {
+        let (mut conn, org, now) = setup();
+        let key = create(&mut conn, &draft(&org, now), now).unwrap().row;
+        let later = now + chrono::Duration::minutes(2);
+        record_last_used(&mut conn, &[(key.id.clone(), later)]).unwrap();
+        record_last_used(&mut conn, &[(key.id.clone(), now)]).unwrap();
+        let key = find(&mut conn, &org, &key.id).unwrap().unwrap();
+        assert_eq!(key.last_used_at, Some(later));
+    }
+}

@@ -1,0 +1,136 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::resolver::{presented_credential, ResolveError, Resolver};
+use crate::error::ApiError;
+use crate::scope::ScopeSet;
+use crate::store::Store;
+
+/// The scopes keygate's own API asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Read,
+    Write,
+    Admin,
+    Webhook,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// Which credential a principal presented.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    AccessToken { client_id: String, jti: String },
+    ApiKey { key_id: String },
+}
+
+/// Who is calling: the one identity every keygate API (and, through introspection and
+/// forward-auth, every other service) works with, whether the caller presented a JWT
+/// access token or an API key. Extract it in a handler to require a credential.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The client id for an access token, the key id for an API key.
+    pub subject: String,
+    pub org_id: String,
+    pub scopes: ScopeSet,
+    pub credential: Credential,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Principal {
+    /// Refuses with 403 `insufficient_scope` unless the principal holds `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(scope.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope {
+                required: scope.as_str(),
+            })
+        }
+    }
+
+    pub fn org(&self) -> &str {
+        &self.org_id
+    }
+
+    /// `client:kgc_…` or `key:key_…`: how this principal is recorded as an actor.
+    pub fn actor_label(&self) -> String {
+        match &self.credential {
+            Credential::AccessToken { client_id, .. } => format!("client:{client_id}"),
+            Credential::ApiKey { key_id } => format!("key:{key_id}"),
+        }
+    }
+
+    pub fn view(&self) -> PrincipalView<'_> {
+        let (kind, client_id, key_id) = match &self.credential {
+            Credential::AccessToken { client_id, .. } => {
+                ("access_token", Some(client_id.as_str()), None)
+            }
+            Credential::ApiKey { key_id } => ("api_key", None, Some(key_id.as_str())),
+        };
+        PrincipalView {
+            subject: &self.subject,
+            org_id: &self.org_id,
+            scopes: self.scopes.iter().collect(),
+            credential_kind: kind,
+            client_id,
+            key_id,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// `GET /v1/me`'s body.
+#[derive(Serialize)]
+pub struct PrincipalView<'a> {
+    pub subject: &'a str,
+    pub org_id: &'a str,
+    pub scopes: Vec<&'a str>,
+    pub credential_kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<&'a str>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The extractor: reads the credential from the headers (no I/O), then resolves it on
+/// the blocking pool (one database read).
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let presented = presented_credential(req.headers()).map(|p| p.into_owned());
+        let resolver = req.app_data::<web::Data<Resolver>>().cloned();
+        let store = req.app_data::<web::Data<Store>>().cloned();
+        Box::pin(async move {
+            let presented = presented?;
+            let (Some(resolver), Some(store)) = (resolver, store) else {
+                return Err(ApiError::Internal(
+                    "identity resolver not configured".into(),
+                ));
+            };
+            store
+                .blocking(move |store| {
+                    store
+                        .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented))
+                        .map_err(ResolveError::into_api_error)
+                })
+                .await
+        })
+    }
+}
