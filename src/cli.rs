@@ -9,6 +9,8 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
+use crate::api_keys::handlers::ApiKeyView;
+use crate::api_keys::{self, Actor, Environment, KeyDraft, KeyRequest};
 use crate::clients::registration::{self, RegistrationPolicy};
 use crate::clients::{self, ClientRegistration};
 use crate::config::Settings;
@@ -43,6 +45,9 @@ pub enum Command {
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
     /// Manage signing keys in the keys directory.
     #[command(subcommand, name = "signing-key")]
     SigningKey(KeyCommand),
@@ -84,6 +89,35 @@ pub enum ClientCommand {
     },
     /// Disable a client: its secret stops working at once.
     Disable { client_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; prints its id and the key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// read, write, admin, webhook (the configured scopes); repeatable or
+        /// space-separated.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Organization slug.
+        #[arg(long, default_value = crate::orgs::DEFAULT_ORG_SLUG)]
+        org: String,
+        /// e.g. 90d (default: no expiry).
+        #[arg(long, value_parser = parse_duration_arg)]
+        expires_in: Option<Duration>,
+        /// live (default) or test: part of the key (kg_live_… / kg_test_…).
+        #[arg(long = "env", default_value = "live", value_parser = parse_environment)]
+        environment: Environment,
+    },
+    /// List API keys, masked (never the keys).
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Revoke an API key: it stops working on the next request.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +191,24 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Client(ClientCommand::Disable { client_id }) => {
             disable_client(&settings, &client_id)?
         }
+        Command::ApiKey(ApiKeyCommand::Create {
+            name,
+            scopes,
+            org,
+            expires_in,
+            environment,
+        }) => create_api_key(
+            &settings,
+            &org,
+            KeyRequest {
+                name,
+                scopes,
+                environment: Some(environment),
+                expires_in,
+            },
+        )?,
+        Command::ApiKey(ApiKeyCommand::List { org }) => list_api_keys(&settings, org.as_deref())?,
+        Command::ApiKey(ApiKeyCommand::Revoke { id }) => revoke_api_key(&settings, &id)?,
         Command::Org(OrgCommand::Create { slug, name }) => create_org(&settings, &slug, &name)?,
         Command::Org(OrgCommand::List) => list_orgs(&settings)?,
         Command::SigningKey(KeyCommand::Generate { alg }) => generate_key(&settings, alg)?,
@@ -313,6 +365,80 @@ pub fn list_orgs(settings: &Settings) -> anyhow::Result<serde_json::Value> {
             )
             .collect(),
     ))
+}
+
+/// `keygate api-key create`: the operator may grant any configured scope.
+pub fn create_api_key(
+    settings: &Settings,
+    org: &str,
+    request: KeyRequest,
+) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let issued = store.with_write_conn(|conn| -> anyhow::Result<_> {
+        orgs::repo::ensure_default(conn, now)?;
+        let org_id = orgs::repo::find_by_slug(conn, org)?
+            .with_context(|| format!("organization '{org}' does not exist"))?
+            .id;
+        let draft = KeyDraft::new(
+            request,
+            &org_id,
+            &settings.scope_set(),
+            &Actor::Operator("cli"),
+            now,
+        )?;
+        Ok(api_keys::repo::create(conn, &draft, now)?)
+    })?;
+    let mut view = serde_json::to_value(ApiKeyView::new(&issued.row, now))?;
+    // Shown once; keygate keeps only its SHA-256 digest.
+    view["key"] = serde_json::Value::String(issued.key.expose().to_owned());
+    Ok(view)
+}
+
+pub fn list_api_keys(settings: &Settings, org: Option<&str>) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let keys = store.with_conn(|conn| -> anyhow::Result<_> {
+        let org_id = match org {
+            Some(slug) => Some(
+                orgs::repo::find_by_slug(conn, slug)?
+                    .with_context(|| format!("organization '{slug}' does not exist"))?
+                    .id,
+            ),
+            None => None,
+        };
+        let mut keys = Vec::new();
+        loop {
+            let after = keys.last().map(|k: &api_keys::ApiKey| k.id.clone());
+            let page = api_keys::repo::list(conn, org_id.as_deref(), after.as_deref(), 500)?;
+            if page.is_empty() {
+                break;
+            }
+            keys.extend(page);
+        }
+        Ok(keys)
+    })?;
+    Ok(serde_json::to_value(
+        keys.iter()
+            .map(|k| ApiKeyView::new(k, now))
+            .collect::<Vec<_>>(),
+    )?)
+}
+
+pub fn revoke_api_key(settings: &Settings, id: &str) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let key = store.with_write_conn(|conn| -> anyhow::Result<_> {
+        let key = api_keys::repo::find_any(conn, id)?
+            .with_context(|| format!("no API key with id '{id}'"))?;
+        api_keys::repo::revoke(conn, &key.org_id, id, now)?
+            .with_context(|| format!("no API key with id '{id}'"))
+    })?;
+    Ok(serde_json::to_value(ApiKeyView::new(&key, now))?)
+}
+
+fn parse_environment(text: &str) -> Result<Environment, String> {
+    Environment::parse(text).ok_or_else(|| "use live or test".to_owned())
 }
 
 fn validate_slug(slug: &str) -> anyhow::Result<()> {

@@ -125,10 +125,10 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// First-run set-up of an empty database: the default organization and, with it, an
-/// admin API key with every configured scope — returned to be shown once. A database
-/// that already had its default organization gets no key, so a restart never prints
-/// one again.
+/// First-run set-up of an empty database: the default organization and, on a
+/// database that has never had an API key, an admin key with every configured scope,
+/// returned to be shown once. (The CLI may have created the organization first, e.g.
+/// with `client create`; the key still comes with the first `serve`, and only then.)
 fn bootstrap(
     store: &Store,
     settings: &Settings,
@@ -140,10 +140,9 @@ fn bootstrap(
             orgs::repo::ensure_default(conn, now).map_err(crate::store::StoreError::from)
         })
         .context("creating the default organization")?;
-    if !created {
-        return Ok(None);
+    if created {
+        tracing::info!(org = %org.slug, "created the default organization");
     }
-    tracing::info!(org = %org.slug, "created the default organization");
     let draft = api_keys::KeyDraft::new(
         api_keys::KeyRequest {
             name: "bootstrap admin".into(),
@@ -157,10 +156,12 @@ fn bootstrap(
     )
     .context("preparing the bootstrap API key")?;
     let issued = store
-        .with_write_conn(|conn| api_keys::repo::create(conn, &draft, now))
+        .with_write_conn(|conn| api_keys::repo::create_first(conn, &draft, now))
         .context("creating the bootstrap API key")?;
-    tracing::info!(key_id = %issued.row.id, "created the bootstrap admin API key");
-    Ok(Some(issued.key))
+    Ok(issued.map(|issued| {
+        tracing::info!(key_id = %issued.row.id, "created the bootstrap admin API key");
+        issued.key
+    }))
 }
 
 /// Loads `keys/`, generating an ES256 key first if there is no active one.

@@ -35,6 +35,30 @@ pub fn create(
     Ok(IssuedKey { row, key })
 }
 
+/// Creates the first API key of the database — the bootstrap admin key — if there has
+/// never been one (keys are revoked, never deleted, so an empty table means exactly
+/// that). Several instances starting at once on one PostgreSQL database create one
+/// key between them: each first takes the organization row's lock with a no-op
+/// update, so the later ones wait and then see the key.
+pub fn create_first(
+    conn: &mut DbConn,
+    draft: &KeyDraft,
+    now: NaiveDateTime,
+) -> Result<Option<IssuedKey>, StoreError> {
+    use crate::store::schema::organizations;
+    conn.transaction(|c| {
+        diesel::update(organizations::table.find(&draft.org_id))
+            .set(organizations::tier.eq(organizations::tier))
+            .execute(c)?;
+        let any: bool = diesel::select(diesel::dsl::exists(api_keys::table.select(api_keys::id)))
+            .get_result(c)?;
+        if any {
+            return Ok(None);
+        }
+        create(c, draft, now).map(Some)
+    })
+}
+
 /// The key whose digest is `hash` (`secret::digest` of a presented key), whatever its
 /// state: the resolver decides, so that "revoked" and "expired" are said only about a
 /// key whose secret matched.
@@ -46,7 +70,8 @@ pub fn find_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<ApiKey>
         .optional()
 }
 
-fn find_any(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey>> {
+/// A key in any organization: for the operator's CLI. Handlers use `find`.
+pub fn find_any(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey>> {
     api_keys::table
         .find(id)
         .select(ApiKey::as_select())
@@ -282,6 +307,17 @@ mod tests {
             KeyState::Active
         );
         assert_eq!(old.state(now + overlap), KeyState::Expired(now + overlap));
+    }
+
+    #[test]
+    fn the_first_key_is_created_once() {
+        let (mut conn, org, now) = setup();
+        assert!(create_first(&mut conn, &draft(&org, now), now)
+            .unwrap()
+            .is_some());
+        assert!(create_first(&mut conn, &draft(&org, now), now)
+            .unwrap()
+            .is_none());
     }
 
     #[test]

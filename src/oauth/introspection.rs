@@ -1,13 +1,14 @@
-//! RFC 7662 token introspection, for access tokens (JWTs keygate signed) and refresh
-//! tokens. An access token is described to any authenticated client of the same
-//! organization (its resource servers); a refresh token only to the client it belongs
-//! to. Anything else — expired, revoked, tampered, foreign, garbage — is exactly
+//! RFC 7662 token introspection, for access tokens (JWTs keygate signed), refresh
+//! tokens and API keys. An access token or API key is described to any authenticated
+//! client of the same organization (its resource servers); a refresh token only to
+//! the client it belongs to. Anything else — expired, revoked, tampered, foreign, garbage — is exactly
 //! `{"active": false}`.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::OAuthState;
+use crate::api_keys::{self, format, KeyState};
 use crate::clients::Client;
 use crate::refresh;
 use crate::store::{DbConn, StoreError};
@@ -40,6 +41,9 @@ pub fn introspect(
             "org": family.org_id,
         }));
     }
+    if format::has_key_prefix(token) {
+        return describe_api_key(conn, client, token, now);
+    }
     let Ok(claims) = state.keys.verify_access_token(token, &state.issuer, now) else {
         return Ok(inactive);
     };
@@ -65,6 +69,43 @@ pub fn introspect(
     });
     if let Some(nbf) = claims.nbf {
         described["nbf"] = json!(nbf);
+    }
+    Ok(described)
+}
+
+/// An API key: the format and checksum first (no read for a mistyped key), then its
+/// row; revoked, expired or another organization's is simply inactive.
+fn describe_api_key(
+    conn: &mut DbConn,
+    client: &Client,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, StoreError> {
+    let inactive = json!({ "active": false });
+    if format::parse(key).is_err() {
+        return Ok(inactive);
+    }
+    let hash = crate::secret::digest(key);
+    let Some(row) = api_keys::repo::find_by_hash(conn, &hash)? else {
+        return Ok(inactive);
+    };
+    if !crate::secret::ct_eq_str(&row.key_hash, &hash)
+        || row.org_id != client.org_id
+        || row.state(now.naive_utc()) != KeyState::Active
+    {
+        return Ok(inactive);
+    }
+    let mut described = json!({
+        "active": true,
+        "token_type": "api_key",
+        "scope": row.scopes,
+        "sub": row.id,
+        "key_id": row.id,
+        "org": row.org_id,
+        "iat": row.created_at.and_utc().timestamp(),
+    });
+    if let Some(expires_at) = row.expires_at {
+        described["exp"] = json!(expires_at.and_utc().timestamp());
     }
     Ok(described)
 }

@@ -67,6 +67,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub settings: Settings,
     pub store: Store,
+    /// The bootstrap admin key `serve` would print (every configured scope).
+    pub admin_key: String,
     // Held for their Drop: the database and the temp dir live as long as the app.
     _db: TestDatabase,
     _dir: TempDir,
@@ -109,7 +111,12 @@ impl TestApp {
         let db = TestDatabase::create(&dir);
         let mut settings = test_settings(&dir, &db);
         configure(&mut settings);
-        let app = Application::build_with_clock(settings.clone(), clock).unwrap();
+        let mut app = Application::build_with_clock(settings.clone(), clock).unwrap();
+        let admin_key = app
+            .take_bootstrap_key()
+            .expect("a fresh database gets a bootstrap key")
+            .expose()
+            .to_owned();
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let store = Store::open(&DatabaseUrl::parse(&settings.database_url).unwrap(), 2).unwrap();
@@ -122,6 +129,7 @@ impl TestApp {
             http,
             settings,
             store,
+            admin_key,
             _db: db,
             _dir: dir,
         }
@@ -302,6 +310,118 @@ impl TestApp {
         .unwrap()
         .claims
     }
+}
+
+/// The management API (`/v1/…`), as its users call it.
+impl TestApp {
+    /// A request to `path` with `X-API-Key: key`.
+    pub fn with_key(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("X-API-Key", key)
+    }
+
+    /// GET /v1/me with arbitrary headers.
+    pub async fn me(&self, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.http.get(self.url("/v1/me"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// POST /v1/api-keys with `body`, as the holder of `admin`.
+    pub async fn create_key_as(&self, admin: &str, body: serde_json::Value) -> reqwest::Response {
+        self.with_key(reqwest::Method::POST, "/v1/api-keys", admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A new key with `scopes` (space-separated), made with the bootstrap admin key:
+    /// (id, key).
+    pub async fn api_key(&self, scopes: &str) -> (String, String) {
+        let scopes: Vec<&str> = scopes.split(' ').collect();
+        let response = self
+            .create_key_as(
+                &self.admin_key,
+                serde_json::json!({"name": "test key", "scopes": scopes}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.unwrap();
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// A second organization with its own admin key, made as the operator would.
+    pub fn other_org_admin(&self) -> String {
+        use keygate::api_keys::{repo, Actor, KeyDraft, KeyRequest};
+        use keygate::orgs::model::NewOrganization;
+        let now = chrono::Utc::now().naive_utc();
+        self.store
+            .with_conn(|c| -> Result<String, StoreError> {
+                let org =
+                    keygate::orgs::repo::create(c, &NewOrganization::new("other", "Other", now))?;
+                let draft = KeyDraft::new(
+                    KeyRequest {
+                        name: "other admin".into(),
+                        scopes: vec!["read write admin webhook".into()],
+                        ..Default::default()
+                    },
+                    &org.id,
+                    &self.settings.scope_set(),
+                    &Actor::Operator("test"),
+                    now,
+                )
+                .unwrap();
+                Ok(repo::create(c, &draft, now)?.key.expose().to_owned())
+            })
+            .unwrap()
+    }
+}
+
+/// Asserts the management API's error envelope; returns the body.
+pub async fn assert_api_error(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status for {code}");
+    assert!(header(&response, "content-type").starts_with("application/json"));
+    let www = header(&response, "www-authenticate");
+    match status {
+        401 if code == "missing_credentials" => assert_eq!(www, "Bearer realm=\"keygate\""),
+        401 => assert!(
+            www.starts_with("Bearer realm=\"keygate\", error=\"invalid_token\""),
+            "challenge: {www}"
+        ),
+        403 => assert!(
+            www.starts_with("Bearer realm=\"keygate\", error=\"insufficient_scope\", scope="),
+            "challenge: {www}"
+        ),
+        _ => assert!(www.is_empty(), "no challenge on {status}: {www}"),
+    }
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{body}"
+    );
+    assert!(body["error"]["details"].is_object(), "{body}");
+    body
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))`.

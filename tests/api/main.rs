@@ -4,6 +4,7 @@
 
 mod binary;
 mod helpers;
+mod identity;
 mod metadata;
 mod refresh;
 mod revocation;

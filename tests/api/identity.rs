@@ -1,0 +1,347 @@
+//! The identity resolver over HTTP (`GET /v1/me`): every credential form, every error
+//! code with its status and challenge, and API keys in introspection.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::Utc;
+use keygate::api_keys::format::{generate, Environment};
+use keygate::clock::ManualClock;
+use reqwest::Method;
+
+use crate::helpers::{assert_api_error, basic_auth, TestApp};
+
+#[actix_rt::test]
+async fn an_api_key_resolves_in_either_header() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.api_key("read webhook").await;
+    for headers in [
+        vec![("X-API-Key", key.clone())],
+        vec![("Authorization", format!("Bearer {key}"))],
+        vec![("Authorization", format!("bearer {key}"))],
+        // The same key in both headers is one credential.
+        vec![
+            ("Authorization", format!("Bearer {key}")),
+            ("X-API-Key", key.clone()),
+        ],
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let response = app.me(&headers).await;
+        assert_eq!(response.status(), 200);
+        let me: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(me["credential_kind"], "api_key");
+        assert_eq!(me["key_id"], id.as_str());
+        assert_eq!(me["subject"], id.as_str());
+        assert_eq!(me["scopes"], serde_json::json!(["read", "webhook"]));
+        assert!(me["org_id"].as_str().unwrap().starts_with("org_"));
+        assert!(me["expires_at"].is_null());
+        assert!(me.get("client_id").is_none());
+    }
+}
+
+#[actix_rt::test]
+async fn an_access_token_resolves_to_its_client() {
+    let app = TestApp::spawn().await;
+    let client = app.client_with_scope("read write");
+    let token = app.token_json(&client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .me(&[("Authorization", &format!("Bearer {token}"))])
+        .await;
+    assert_eq!(response.status(), 200);
+    let me: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(me["credential_kind"], "access_token");
+    assert_eq!(me["client_id"], client.id.as_str());
+    assert_eq!(me["subject"], client.id.as_str());
+    assert_eq!(me["scopes"], serde_json::json!(["read", "write"]));
+    assert!(me["expires_at"].is_string());
+    // An access token is not an API key.
+    let response = app.me(&[("X-API-Key", &token)]).await;
+    assert_api_error(response, 401, "invalid_format").await;
+}
+
+#[actix_rt::test]
+async fn missing_and_malformed_credentials_are_told_apart() {
+    let app = TestApp::spawn().await;
+    assert_api_error(app.me(&[]).await, 401, "missing_credentials").await;
+    let key = generate(Environment::Live).unwrap().expose().to_owned();
+    let mut typo = key.clone().into_bytes();
+    typo[20] = if typo[20] == b'A' { b'B' } else { b'A' };
+    let typo = String::from_utf8(typo).unwrap();
+    let oversize = format!("Bearer {}.b.c", "a".repeat(10_000));
+    let truncated = key[..key.len() - 1].to_owned();
+    for headers in [
+        vec![("X-API-Key", typo.as_str())],
+        vec![("X-API-Key", truncated.as_str())],
+        vec![("X-API-Key", "kg_live_")],
+        vec![("Authorization", "Basic Zm9vOmJhcg==")],
+        vec![("Authorization", "Bearer")],
+        vec![("Authorization", "Bearer not a token")],
+        vec![("Authorization", "Bearer opaque-garbage")],
+        vec![("Authorization", oversize.as_str())],
+    ] {
+        let body = assert_api_error(app.me(&headers).await, 401, "invalid_format").await;
+        assert!(
+            !body.to_string().contains(&typo),
+            "the credential is not echoed"
+        );
+    }
+    // Non-ASCII bytes in the header.
+    let response = app
+        .http
+        .get(app.url("/v1/me"))
+        .header(
+            "X-API-Key",
+            reqwest::header::HeaderValue::from_bytes(b"kg_live_\xff\xfe").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(response, 401, "invalid_format").await;
+}
+
+#[actix_rt::test]
+async fn conflicting_or_repeated_credentials_are_a_bad_request() {
+    let app = TestApp::spawn().await;
+    let (_, a) = app.api_key("read").await;
+    let (_, b) = app.api_key("read").await;
+    let response = app
+        .me(&[("Authorization", &format!("Bearer {a}")), ("X-API-Key", &b)])
+        .await;
+    assert_api_error(response, 400, "invalid_request").await;
+    let response = app.me(&[("X-API-Key", &a), ("X-API-Key", &a)]).await;
+    assert_api_error(response, 400, "invalid_request").await;
+}
+
+#[actix_rt::test]
+async fn an_unknown_well_formed_key_is_invalid_and_says_nothing_more() {
+    let app = TestApp::spawn().await;
+    let stranger = generate(Environment::Test).unwrap().expose().to_owned();
+    let body = assert_api_error(
+        app.me(&[("X-API-Key", &stranger)]).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+    assert_eq!(body["error"]["details"], serde_json::json!({}));
+}
+
+#[actix_rt::test]
+async fn a_revoked_key_stops_working_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.api_key("read").await;
+    assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 200);
+    let response = app
+        .with_key(
+            Method::DELETE,
+            &format!("/v1/api-keys/{id}"),
+            &app.admin_key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_api_error(app.me(&[("X-API-Key", &key)]).await, 401, "revoked_api_key").await;
+}
+
+#[actix_rt::test]
+async fn an_expired_key_says_when() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let response = app
+        .create_key_as(
+            &app.admin_key,
+            serde_json::json!({"name": "short", "scopes": ["read"], "expires_in": "1h"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: serde_json::Value = response.json().await.unwrap();
+    let key = created["key"].as_str().unwrap();
+    clock.advance(chrono::Duration::minutes(59));
+    assert_eq!(app.me(&[("X-API-Key", key)]).await.status(), 200);
+    clock.advance(chrono::Duration::minutes(2));
+    let body = assert_api_error(app.me(&[("X-API-Key", key)]).await, 401, "expired_api_key").await;
+    assert_eq!(
+        body["error"]["details"]["expired_at"],
+        created["expires_at"]
+    );
+}
+
+fn b64(value: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+#[actix_rt::test]
+async fn forged_foreign_and_expired_tokens_are_refused() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let client = app.client_with_scope("read admin");
+    let token = app.token_json(&client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let parts: Vec<&str> = token.split('.').collect();
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+
+    let mut none_header = header.clone();
+    none_header["alg"] = "none".into();
+    // HMAC keyed with the published public key (the classic algorithm confusion).
+    let jwks = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut hmac_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hmac_header.kid = header["kid"].as_str().map(str::to_owned);
+    hmac_header.typ = Some("at+jwt".into());
+    let hmac = jsonwebtoken::encode(
+        &hmac_header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(jwks.as_bytes()),
+    )
+    .unwrap();
+    let mut escalated = claims.clone();
+    escalated["scope"] = "read admin write webhook".into();
+    let forged = [
+        format!("{}.{}.", b64(&none_header), parts[1]),
+        hmac,
+        format!("{}.{}.{}", parts[0], b64(&escalated), parts[2]),
+        format!("{}.{}.{}", parts[0], parts[1], "AAAA"),
+    ];
+    for forged in &forged {
+        let response = app
+            .me(&[("Authorization", &format!("Bearer {forged}"))])
+            .await;
+        assert_api_error(response, 401, "invalid_token").await;
+    }
+    // Revoked through RFC 7009: refused at once.
+    let revoked = app
+        .http
+        .post(app.url("/oauth/revoke"))
+        .header("Authorization", basic_auth(&client.id, &client.secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let response = app
+        .me(&[("Authorization", &format!("Bearer {token}"))])
+        .await;
+    let body = assert_api_error(response, 401, "invalid_token").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
+
+    // Expired (beyond the 30 s leeway) — said only because the signature verified.
+    let fresh = app.token_json(&client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    clock.advance(chrono::Duration::hours(2));
+    let response = app
+        .me(&[("Authorization", &format!("Bearer {fresh}"))])
+        .await;
+    assert_api_error(response, 401, "expired_token").await;
+    // An expired forgery is invalid, not expired.
+    claims["exp"] = 1.into();
+    let forged = format!("{}.{}.{}", parts[0], b64(&claims), parts[2]);
+    let response = app
+        .me(&[("Authorization", &format!("Bearer {forged}"))])
+        .await;
+    assert_api_error(response, 401, "invalid_token").await;
+}
+
+#[actix_rt::test]
+async fn a_token_for_another_audience_is_not_for_keygate() {
+    let app = TestApp::spawn().await;
+    let client = app.client(keygate::clients::ClientRegistration {
+        name: "billing api client".into(),
+        scope: "read".into(),
+        audience: Some("https://billing.example".into()),
+        ..Default::default()
+    });
+    let token = app.token_json(&client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .me(&[("Authorization", &format!("Bearer {token}"))])
+        .await;
+    assert_api_error(response, 401, "invalid_token").await;
+}
+
+#[actix_rt::test]
+async fn a_missing_scope_is_403_with_the_scope_named() {
+    let app = TestApp::spawn().await;
+    let (_, reader) = app.api_key("read").await;
+    let response = app
+        .create_key_as(
+            &reader,
+            serde_json::json!({"name": "x", "scopes": ["read"]}),
+        )
+        .await;
+    let www = crate::helpers::header(&response, "www-authenticate");
+    assert!(www.contains("scope=\"admin\""), "{www}");
+    let body = assert_api_error(response, 403, "insufficient_scope").await;
+    assert_eq!(body["error"]["details"]["required_scope"], "admin");
+}
+
+#[actix_rt::test]
+async fn introspection_describes_api_keys_of_the_callers_organization() {
+    let app = TestApp::spawn().await;
+    let client = app.client_with_scope("read");
+    let (id, key) = app.api_key("read write").await;
+    let introspect = |token: String| {
+        let (app, client) = (&app, &client);
+        async move {
+            app.http
+                .post(app.url("/oauth/introspect"))
+                .header("Authorization", basic_auth(&client.id, &client.secret))
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let described = introspect(key.clone()).await;
+    assert_eq!(described["active"], true, "{described}");
+    assert_eq!(described["token_type"], "api_key");
+    assert_eq!(described["key_id"], id.as_str());
+    assert_eq!(described["scope"], "read write");
+    assert!(described["org"].as_str().unwrap().starts_with("org_"));
+    assert!(described.get("exp").is_none(), "no expiry");
+
+    let mut typo = key.clone().into_bytes();
+    typo[30] = if typo[30] == b'x' { b'y' } else { b'x' };
+    let stranger = generate(Environment::Live).unwrap().expose().to_owned();
+    let other_org_key = app.other_org_admin();
+    for token in [String::from_utf8(typo).unwrap(), stranger, other_org_key] {
+        assert_eq!(
+            introspect(token).await,
+            serde_json::json!({"active": false})
+        );
+    }
+    app.with_key(
+        Method::DELETE,
+        &format!("/v1/api-keys/{id}"),
+        &app.admin_key,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(introspect(key).await, serde_json::json!({"active": false}));
+}
