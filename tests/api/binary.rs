@@ -40,10 +40,11 @@ fn run(cmd: &mut Command) -> CliOutput {
     }
 }
 
-/// A running `keygate serve` whose stderr is collected.
+/// A running `keygate serve` whose stderr (the log) and stdout are collected apart.
 struct Server {
     child: Child,
     log: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
     address: String,
 }
 
@@ -56,16 +57,19 @@ impl Server {
             .spawn()
             .unwrap();
         let log = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stdout.take().unwrap()),
+        let stdout = Arc::new(Mutex::new(String::new()));
+        for (stream, sink) in [
+            (
+                Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+                log.clone(),
+            ),
+            (Box::new(child.stdout.take().unwrap()), stdout.clone()),
         ] {
-            let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
+                    let mut sink = sink.lock().unwrap();
+                    sink.push_str(&line);
+                    sink.push('\n');
                 }
             });
         }
@@ -84,16 +88,19 @@ impl Server {
         Self {
             child,
             log,
+            stdout,
             address,
         }
     }
 
-    fn stop(mut self) -> String {
+    /// Stops the server; returns (log, stdout).
+    fn stop(mut self) -> (String, String) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::thread::sleep(Duration::from_millis(100));
         let log = self.log.lock().unwrap().clone();
-        log
+        let stdout = self.stdout.lock().unwrap().clone();
+        (log, stdout)
     }
 }
 
@@ -301,7 +308,7 @@ fn first_serve_generates_a_key_and_logs_carry_no_secret() {
         "grant_type=client_credentials".into(),
     );
     assert_eq!(status, 401);
-    let log = server.stop();
+    let (log, _) = server.stop();
 
     assert!(log.contains("no signing key found: generated one"), "{log}");
     assert!(
@@ -334,6 +341,153 @@ fn first_serve_generates_a_key_and_logs_carry_no_secret() {
     );
 }
 
+#[test]
+fn first_serve_prints_a_bootstrap_key_once_and_logs_carry_no_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let mut cmd = keygate(&dir, &db);
+    cmd.env("KEYGATE_LOG", "debug");
+    let server = Server::start(cmd);
+    let stdout = server.stdout.lock().unwrap().clone();
+    let bootstrap = stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("kg_live_"))
+        .unwrap_or_else(|| panic!("no bootstrap key printed:\n{stdout}"))
+        .to_owned();
+    let http = raw_http::Client;
+    let (status, me) = http.request(
+        &server.address,
+        "GET",
+        "/v1/me",
+        &[("X-API-Key", &bootstrap)],
+        String::new(),
+    );
+    assert_eq!(status, 200, "{me}");
+    let me: serde_json::Value = serde_json::from_str(&me).unwrap();
+    assert_eq!(
+        me["scopes"],
+        serde_json::json!(["admin", "read", "webhook", "write"])
+    );
+
+    let bearer = format!("Bearer {bootstrap}");
+    let (status, created) = http.request(
+        &server.address,
+        "POST",
+        "/v1/api-keys",
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"name": "logged", "scopes": ["read"]}"#.into(),
+    );
+    assert_eq!(status, 201, "{created}");
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let (status, _) = http.request(
+        &server.address,
+        "GET",
+        "/v1/me",
+        &[("Authorization", &format!("Bearer {key}"))],
+        String::new(),
+    );
+    assert_eq!(status, 200);
+    let mut typo = key.clone();
+    typo.replace_range(30..31, if &key[30..31] == "Q" { "R" } else { "Q" });
+    let (status, _) = http.request(
+        &server.address,
+        "GET",
+        "/v1/me",
+        &[("X-API-Key", &typo)],
+        String::new(),
+    );
+    assert_eq!(status, 401);
+    let (log, _) = server.stop();
+    assert!(log.contains("created the bootstrap admin API key"), "{log}");
+    for secret in [&bootstrap, &key, &typo] {
+        assert!(!log.contains(secret.as_str()), "API key in the log:\n{log}");
+        assert!(
+            !log.contains(&secret[8..40]),
+            "part of an API key in the log:\n{log}"
+        );
+    }
+
+    // Never again: the database has had a key.
+    let server = Server::start(keygate(&dir, &db));
+    let (_, stdout) = server.stop();
+    assert!(!stdout.contains("kg_live_"), "{stdout}");
+}
+
+#[test]
+fn api_key_commands_create_list_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created = run(keygate(&dir, &db).args([
+        "api-key",
+        "create",
+        "--name",
+        "ci",
+        "--scope",
+        "read",
+        "--scope",
+        "write",
+        "--expires-in",
+        "90d",
+        "--env",
+        "test",
+    ]));
+    assert!(created.ok, "{}", created.stderr);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let key = created.json["key"].as_str().unwrap().to_owned();
+    assert!(
+        id.starts_with("key_") && key.starts_with("kg_test_"),
+        "{}",
+        created.json
+    );
+    assert_eq!(created.json["scopes"], serde_json::json!(["read", "write"]));
+    assert!(created.json["expires_at"].is_string());
+
+    let listed = run(keygate(&dir, &db).args(["api-key", "list"]));
+    assert!(listed.ok, "{}", listed.stderr);
+    let listing = listed.json.to_string();
+    assert!(
+        listing.contains(&id) && !listing.contains(&key),
+        "{listing}"
+    );
+    assert!(listing.contains(&format!("kg_test_…{}", &key[key.len() - 4..])));
+
+    let revoked = run(keygate(&dir, &db).args(["api-key", "revoke", &id]));
+    assert!(revoked.ok, "{}", revoked.stderr);
+    assert_eq!(revoked.json["state"], "revoked");
+
+    for (args, message) in [
+        (
+            vec!["api-key", "create", "--name", "x", "--scope", "billing"],
+            "billing",
+        ),
+        (
+            vec![
+                "api-key", "create", "--name", "x", "--scope", "read", "--env", "prod",
+            ],
+            "live or test",
+        ),
+        (
+            vec![
+                "api-key", "create", "--name", "x", "--scope", "read", "--org", "nope",
+            ],
+            "nope",
+        ),
+        (vec!["api-key", "revoke", "key_missing"], "key_missing"),
+    ] {
+        let failed = run(keygate(&dir, &db).args(&args));
+        assert!(!failed.ok, "{args:?}");
+        assert!(
+            failed.stderr.contains(message),
+            "{args:?}: {}",
+            failed.stderr
+        );
+    }
+}
+
 /// A minimal blocking HTTP/1.1 client over `std::net`, so these process tests need
 /// no async runtime.
 mod raw_http {
@@ -354,14 +508,31 @@ mod raw_http {
                 authorization: Option<&str>,
                 body: String,
             ) -> (u16, String) {
+                let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+                if let Some(authorization) = authorization {
+                    headers.push(("Authorization", authorization));
+                }
+                self.request(base, "POST", path, &headers, body)
+            }
+
+            /// Any request; returns (status, body).
+            pub fn request(
+                &self,
+                base: &str,
+                method: &str,
+                path: &str,
+                headers: &[(&str, &str)],
+                body: String,
+            ) -> (u16, String) {
                 let host = base.trim_start_matches("http://");
                 let mut stream = TcpStream::connect(host).unwrap();
-                let auth = authorization
-                    .map(|a| format!("Authorization: {a}\r\n"))
-                    .unwrap_or_default();
+                let headers: String = headers
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {value}\r\n"))
+                    .collect();
                 write!(
                     stream,
-                    "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 )
                 .unwrap();
