@@ -25,9 +25,9 @@ yardstick
 for CONNECTIONS in 32 64; do
     echo "=== GET /v1/me, X-API-Key, $CONNECTIONS connections"
     wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "X-API-Key: $API_KEY" \
-        "http://127.0.0.1:$PORT/v1/me" | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
+        "http://127.0.0.1:$PORT/v1/me" | grep -E "Requests/sec|50%|90%|99%|Non-2xx|Socket errors"
     echo "=== GET /v1/me, Bearer JWT, $CONNECTIONS connections"
     wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $JWT" \
-        "http://127.0.0.1:$PORT/v1/me" | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
+        "http://127.0.0.1:$PORT/v1/me" | grep -E "Requests/sec|50%|90%|99%|Non-2xx|Socket errors"
 done
 echo "server peak RSS: $(peak_rss)"

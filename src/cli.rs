@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use serde::Serialize;
 
 use crate::api_keys::handlers::ApiKeyView;
 use crate::api_keys::{self, Actor, Environment, KeyDraft, KeyRequest};
+use crate::clients::handlers::ClientView;
 use crate::clients::registration::{self, RegistrationPolicy};
 use crate::clients::{self, ClientRegistration};
 use crate::config::Settings;
@@ -253,39 +253,6 @@ pub struct CreateClient {
     pub org: String,
 }
 
-#[derive(Serialize)]
-struct ClientView {
-    client_id: String,
-    name: String,
-    org_id: String,
-    scope: String,
-    default_scope: String,
-    grant_types: Vec<String>,
-    audience: Option<String>,
-    access_token_ttl_secs: Option<i64>,
-    refresh_reuse_grace_secs: i64,
-    created_at: String,
-    disabled_at: Option<String>,
-}
-
-impl From<&clients::Client> for ClientView {
-    fn from(c: &clients::Client) -> Self {
-        Self {
-            client_id: c.id.clone(),
-            name: c.name.clone(),
-            org_id: c.org_id.clone(),
-            scope: c.allowed_scopes.clone(),
-            default_scope: c.default_scopes.clone(),
-            grant_types: c.grant_types.split(' ').map(str::to_owned).collect(),
-            audience: c.audience.clone(),
-            access_token_ttl_secs: c.access_token_ttl_secs,
-            refresh_reuse_grace_secs: c.refresh_reuse_grace_secs,
-            created_at: c.created_at.and_utc().to_rfc3339(),
-            disabled_at: c.disabled_at.map(|t| t.and_utc().to_rfc3339()),
-        }
-    }
-}
-
 pub fn create_client(settings: &Settings, cmd: CreateClient) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let known_scopes = settings.scope_set();
@@ -298,7 +265,7 @@ pub fn create_client(settings: &Settings, cmd: CreateClient) -> anyhow::Result<s
         orgs::repo::ensure_default(conn, now).map_err(StoreError::from)?;
         registration::register(conn, cmd.registration, &cmd.org, &policy, now)
     })?;
-    let mut view = serde_json::to_value(ClientView::from(&client))?;
+    let mut view = serde_json::to_value(ClientView::new(&client, now))?;
     // Shown once; keygate keeps only its argon2id hash.
     view["client_secret"] = serde_json::Value::String(secret.expose().to_owned());
     Ok(view)
@@ -306,6 +273,7 @@ pub fn create_client(settings: &Settings, cmd: CreateClient) -> anyhow::Result<s
 
 pub fn list_clients(settings: &Settings, org: Option<&str>) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
     let clients = store.with_conn(|conn| -> anyhow::Result<_> {
         let org_id = match org {
             Some(slug) => Some(
@@ -318,7 +286,10 @@ pub fn list_clients(settings: &Settings, org: Option<&str>) -> anyhow::Result<se
         Ok(clients::repo::list(conn, org_id.as_deref())?)
     })?;
     Ok(serde_json::to_value(
-        clients.iter().map(ClientView::from).collect::<Vec<_>>(),
+        clients
+            .iter()
+            .map(|c| ClientView::new(c, now))
+            .collect::<Vec<_>>(),
     )?)
 }
 
@@ -329,7 +300,7 @@ pub fn disable_client(settings: &Settings, id: &str) -> anyhow::Result<serde_jso
         clients::repo::disable(conn, id, now)?;
         clients::repo::find(conn, id)?.with_context(|| format!("no client with id '{id}'"))
     })?;
-    Ok(serde_json::to_value(ClientView::from(&client))?)
+    Ok(serde_json::to_value(ClientView::new(&client, now))?)
 }
 
 pub fn create_org(

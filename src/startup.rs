@@ -10,7 +10,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::api_keys::{self, ApiKeysState};
-use crate::clients::SecretVerifier;
+use crate::clients::{self, ClientsState, SecretVerifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::identity::{self, Resolver};
@@ -51,6 +51,11 @@ impl Application {
             clock: clock.clone(),
             known_scopes: settings.scope_set(),
         });
+        let clients_state = web::Data::new(ClientsState {
+            clock: clock.clone(),
+            known_scopes: settings.scope_set(),
+            max_token_ttl: settings.access_token_ttl_max,
+        });
         let oauth_state = web::Data::new(
             OAuthState::new(&settings, keys.clone(), verifier, clock).context("issuer URL")?,
         );
@@ -70,11 +75,13 @@ impl Application {
                 .app_data(oauth_state.clone())
                 .app_data(resolver.clone())
                 .app_data(api_keys_state.clone())
+                .app_data(clients_state.clone())
                 .app_data(error::json_config(MAX_JSON_BODY_BYTES))
                 .app_data(error::query_config())
                 .configure(oauth::configure)
                 .configure(identity::configure)
                 .configure(api_keys::configure)
+                .configure(clients::configure)
                 .configure(tokens::configure)
                 .configure(health::configure)
                 .default_service(web::to(error::not_found))

@@ -24,7 +24,8 @@ impl ClientId {
     pub fn generate() -> Self {
         Self(format!(
             "{CLIENT_ID_PREFIX}{}",
-            uuid::Uuid::new_v4().simple()
+            // v7: time-ordered, so listing by id lists by creation.
+            uuid::Uuid::now_v7().simple()
         ))
     }
 
@@ -85,6 +86,12 @@ pub struct Client {
     pub updated_at: NaiveDateTime,
     pub disabled_at: Option<NaiveDateTime>,
     pub refresh_reuse_grace_secs: i64,
+    /// The secret before the last rotation, accepted until `previous_secret_expires_at`.
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<NaiveDateTime>,
+    /// SHA-256 digest of the RFC 7592 registration access token, for clients
+    /// registered through `POST /oauth/register`.
+    pub registration_token_hash: Option<String>,
 }
 
 impl fmt::Debug for Client {
@@ -103,6 +110,16 @@ impl fmt::Debug for Client {
 impl Client {
     pub fn is_disabled(&self) -> bool {
         self.disabled_at.is_some()
+    }
+
+    /// The stored hashes a presented secret may match at `now`: the current one, and
+    /// the previous one during a rotation's overlap.
+    pub fn live_secret_hashes(&self, now: NaiveDateTime) -> impl Iterator<Item = &str> {
+        let previous = match (&self.previous_secret_hash, self.previous_secret_expires_at) {
+            (Some(hash), Some(until)) if now < until => Some(hash.as_str()),
+            _ => None,
+        };
+        std::iter::once(self.secret_hash.as_str()).chain(previous)
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -129,6 +146,23 @@ impl Client {
         self.access_token_ttl_secs
             .and_then(|secs| u64::try_from(secs).ok())
             .map(Duration::from_secs)
+    }
+}
+
+impl ClientRegistration {
+    /// The registration `client` stands for, to be changed and validated again.
+    pub fn from_client(client: &Client) -> Self {
+        Self {
+            name: client.name.clone(),
+            scope: client.allowed_scopes.clone(),
+            default_scope: Some(client.default_scopes.clone()),
+            grant_types: client.grant_types.split(' ').map(str::to_owned).collect(),
+            audience: client.audience.clone(),
+            access_token_ttl: client.access_token_ttl(),
+            refresh_reuse_grace: u64::try_from(client.refresh_reuse_grace_secs)
+                .ok()
+                .map(Duration::from_secs),
+        }
     }
 }
 
@@ -188,6 +222,21 @@ pub struct NewClient {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub refresh_reuse_grace_secs: i64,
+    pub registration_token_hash: Option<String>,
+}
+
+/// The metadata columns an update rewrites (all of them: `None` clears).
+#[derive(AsChangeset)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+pub struct ClientChanges {
+    pub name: String,
+    pub grant_types: String,
+    pub allowed_scopes: String,
+    pub default_scopes: String,
+    pub audience: Option<String>,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_reuse_grace_secs: i64,
+    pub updated_at: NaiveDateTime,
 }
 
 /// A registration whose metadata passed validation; hashing the secret is the only
@@ -303,6 +352,27 @@ impl ValidRegistration {
             created_at: now,
             updated_at: now,
             refresh_reuse_grace_secs: i64::try_from(self.reuse_grace.as_secs()).unwrap_or(0),
+            registration_token_hash: None,
+        }
+    }
+
+    /// The scopes the client may request.
+    pub fn allowed_scopes(&self) -> &ScopeSet {
+        &self.allowed
+    }
+
+    /// The columns to rewrite when this registration replaces a client's metadata.
+    pub fn into_changes(self, now: NaiveDateTime) -> ClientChanges {
+        let grant_types: Vec<&str> = self.grant_types.iter().map(|g| g.as_str()).collect();
+        ClientChanges {
+            name: self.name,
+            grant_types: grant_types.join(" "),
+            allowed_scopes: self.allowed.to_string(),
+            default_scopes: self.default.to_string(),
+            audience: self.audience,
+            access_token_ttl_secs: self.ttl.and_then(|t| i64::try_from(t.as_secs()).ok()),
+            refresh_reuse_grace_secs: i64::try_from(self.reuse_grace.as_secs()).unwrap_or(0),
+            updated_at: now,
         }
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::model::{Client, ClientId, ClientRegistration, RegistrationError};
+use super::model::{
+    Client, ClientId, ClientRegistration, NewClient, RegistrationError, ValidRegistration,
+};
 use super::secret::{self, Argon2id, ClientSecret, HashError};
 use crate::orgs;
 use crate::scope::ScopeSet;
@@ -51,9 +53,28 @@ pub fn register(
     let org = orgs::repo::find_by_slug(conn, org_slug)?
         .ok_or_else(|| RegisterError::UnknownOrg(org_slug.to_owned()))?;
     let valid = registration.validate(org.id(), policy.known_scopes, policy.max_token_ttl)?;
-    let client_secret = secret::generate_secret()?;
-    let hash = Argon2id.hash(client_secret.expose().as_bytes())?;
-    let new = valid.into_new_client(ClientId::generate(), hash, now);
+    let (new, client_secret) = prepare(valid, now)?;
     let client = super::repo::create(conn, &new)?;
     Ok((client, client_secret))
+}
+
+/// Everything before the insert — a new id, a new secret and its argon2id hash
+/// (~20 ms) — so that an HTTP handler can do it without holding a connection.
+pub fn prepare(
+    valid: ValidRegistration,
+    now: NaiveDateTime,
+) -> Result<(NewClient, ClientSecret), RegisterError> {
+    let client_secret = secret::generate_secret()?;
+    let hash = Argon2id.hash(client_secret.expose().as_bytes())?;
+    Ok((
+        valid.into_new_client(ClientId::generate(), hash, now),
+        client_secret,
+    ))
+}
+
+/// A new secret and its hash, for a rotation.
+pub fn new_secret() -> Result<(ClientSecret, String), RegisterError> {
+    let client_secret = secret::generate_secret()?;
+    let hash = Argon2id.hash(client_secret.expose().as_bytes())?;
+    Ok((client_secret, hash))
 }

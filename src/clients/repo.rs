@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{Client, NewClient};
+use super::model::{Client, ClientChanges, NewClient};
 use crate::store::schema::clients;
 use crate::store::DbConn;
 
@@ -35,6 +35,100 @@ pub fn list(conn: &mut DbConn, org_id: Option<&str>) -> QueryResult<Vec<Client>>
         query = query.filter(clients::org_id.eq(org_id.to_owned()));
     }
     query.load(conn)
+}
+
+/// A client of `org_id`; another organization's client is `None`, as if it did not
+/// exist.
+pub fn find_in_org(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<Client>> {
+    clients::table
+        .find(id)
+        .filter(clients::org_id.eq(org_id))
+        .select(Client::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// One page of the organization's clients in id order (creation order for ids made
+/// since ids became UUIDv7), starting after the id `after`.
+pub fn page(
+    conn: &mut DbConn,
+    org_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Client>> {
+    let mut query = clients::table
+        .filter(clients::org_id.eq(org_id.to_owned()))
+        .select(Client::as_select())
+        .order(clients::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(clients::id.gt(after.to_owned()));
+    }
+    query.load(conn)
+}
+
+/// Rewrites a live client's metadata; `None` if it is disabled or gone.
+pub fn update(conn: &mut DbConn, id: &str, changes: &ClientChanges) -> QueryResult<Option<Client>> {
+    let updated = diesel::update(
+        clients::table
+            .filter(clients::id.eq(id))
+            .filter(clients::disabled_at.is_null()),
+    )
+    .set(changes)
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    find(conn, id)
+}
+
+/// Replaces a live client's secret hash. The old secret keeps working until
+/// `previous_until` (`None`: it stops at once); a secret replaced earlier and still in
+/// its overlap stops now — there is at most one previous secret.
+pub fn rotate_secret(
+    conn: &mut DbConn,
+    id: &str,
+    new_hash: &str,
+    previous_until: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Client>> {
+    let live = clients::table
+        .filter(clients::id.eq(id))
+        .filter(clients::disabled_at.is_null());
+    // `SET previous = secret_hash, secret_hash = ?`: both backends evaluate the
+    // right-hand sides against the row as it was.
+    let updated = match previous_until {
+        Some(until) => diesel::update(live)
+            .set((
+                clients::previous_secret_hash.eq(clients::secret_hash.nullable()),
+                clients::previous_secret_expires_at.eq(Some(until)),
+                clients::secret_hash.eq(new_hash),
+                clients::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        None => diesel::update(live)
+            .set((
+                clients::previous_secret_hash.eq(None::<String>),
+                clients::previous_secret_expires_at.eq(None::<NaiveDateTime>),
+                clients::secret_hash.eq(new_hash),
+                clients::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+    };
+    if updated == 0 {
+        return Ok(None);
+    }
+    find(conn, id)
+}
+
+/// The client whose RFC 7592 registration access token has this digest.
+pub fn find_by_registration_token(conn: &mut DbConn, hash: &str) -> QueryResult<Option<Client>> {
+    clients::table
+        .filter(clients::registration_token_hash.eq(hash))
+        .select(Client::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 /// Disables the client and revokes its refresh-token families, in one transaction;

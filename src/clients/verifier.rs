@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use argon2::Block;
+use chrono::NaiveDateTime;
 use lru::LruCache;
 use oxide_auth::primitives::registrar::{PasswordPolicy, RegistrarError};
 use sha2::{Digest, Sha256};
@@ -62,14 +63,17 @@ impl SecretVerifier {
         })
     }
 
-    /// Whether `presented` is the current secret of `client` (looked up by the
-    /// caller; `None` when the id is unknown). Without a lease this only consults the
-    /// cache; with one it may run argon2 (~20 ms: call off the executor).
+    /// Whether `presented` is a live secret of `client` (looked up by the caller;
+    /// `None` when the id is unknown): the current one, or the previous one during a
+    /// rotation's overlap (see `Client::live_secret_hashes`). Without a lease this
+    /// only consults the cache; with one it may run argon2 (~20 ms each: call off the
+    /// executor).
     pub fn verify(
         &self,
         client: Option<&Client>,
         presented: &[u8],
         lease: Option<&Argon2Lease>,
+        now: NaiveDateTime,
     ) -> Verdict {
         let Some(client) = client.filter(|c| !c.is_disabled()) else {
             return match lease {
@@ -81,22 +85,28 @@ impl SecretVerifier {
                 None => Verdict::NeedsArgon2,
             };
         };
-        let key = cache_key(client, presented);
-        if self.lock_cache().get(&key).is_some() {
-            return Verdict::Verified;
+        // The key includes the stored hash, so an expired previous secret (no longer
+        // among the live hashes) is never answered from the cache.
+        let keys: Vec<([u8; 32], &str)> = client
+            .live_secret_hashes(now)
+            .map(|hash| (cache_key(&client.id, hash, presented), hash))
+            .collect();
+        {
+            let mut cache = self.lock_cache();
+            if keys.iter().any(|(key, _)| cache.get(key).is_some()) {
+                return Verdict::Verified;
+            }
         }
         let Some(lease) = lease else {
             return Verdict::NeedsArgon2;
         };
-        if lease
-            .check(&client.id, presented, client.secret_hash.as_bytes())
-            .is_ok()
-        {
-            self.lock_cache().put(key, ());
-            Verdict::Verified
-        } else {
-            Verdict::Rejected
+        for (key, hash) in keys {
+            if lease.check(&client.id, presented, hash.as_bytes()).is_ok() {
+                self.lock_cache().put(key, ());
+                return Verdict::Verified;
+            }
         }
+        Verdict::Rejected
     }
 
     /// Waits (asynchronously) for the right to run one argon2 verification.
@@ -115,14 +125,10 @@ impl SecretVerifier {
     }
 }
 
-fn cache_key(client: &Client, presented: &[u8]) -> [u8; 32] {
+fn cache_key(client_id: &str, stored_hash: &str, presented: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     // Length prefixes keep the concatenation unambiguous.
-    for part in [
-        client.id.as_bytes(),
-        client.secret_hash.as_bytes(),
-        presented,
-    ] {
+    for part in [client_id.as_bytes(), stored_hash.as_bytes(), presented] {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
@@ -249,7 +255,14 @@ mod tests {
             updated_at: now,
             disabled_at: None,
             refresh_reuse_grace_secs: 0,
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            registration_token_hash: None,
         }
+    }
+
+    fn now() -> NaiveDateTime {
+        chrono::Utc::now().naive_utc()
     }
 
     #[actix_web::test]
@@ -258,53 +271,56 @@ mod tests {
         let verifier = SecretVerifier::new(16, 2).unwrap();
         let lease = verifier.lease().await.unwrap();
         let mut c = client("kgs_right");
-        assert_eq!(verifier.verify(Some(&c), b"kgs_right", None), NeedsArgon2);
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_wrong", Some(&lease)),
+            verifier.verify(Some(&c), b"kgs_right", None, now()),
+            NeedsArgon2
+        );
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_wrong", Some(&lease), now()),
             Rejected
         );
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_right", Some(&lease)),
+            verifier.verify(Some(&c), b"kgs_right", Some(&lease), now()),
             Verified
         );
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_right", None),
+            verifier.verify(Some(&c), b"kgs_right", None, now()),
             Verified,
             "cached"
         );
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_wrong", None),
+            verifier.verify(Some(&c), b"kgs_wrong", None, now()),
             NeedsArgon2,
             "failures are not cached"
         );
 
         c.secret_hash = Argon2id.hash(b"kgs_rotated").unwrap();
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_right", None),
+            verifier.verify(Some(&c), b"kgs_right", None, now()),
             NeedsArgon2,
             "new hash misses the cache"
         );
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_right", Some(&lease)),
+            verifier.verify(Some(&c), b"kgs_right", Some(&lease), now()),
             Rejected
         );
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_rotated", Some(&lease)),
+            verifier.verify(Some(&c), b"kgs_rotated", Some(&lease), now()),
             Verified
         );
 
         c.disabled_at = Some(chrono::Utc::now().naive_utc());
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_rotated", None),
+            verifier.verify(Some(&c), b"kgs_rotated", None, now()),
             NeedsArgon2,
             "disabled: no cache"
         );
         assert_eq!(
-            verifier.verify(Some(&c), b"kgs_rotated", Some(&lease)),
+            verifier.verify(Some(&c), b"kgs_rotated", Some(&lease), now()),
             Rejected
         );
         assert_eq!(
-            verifier.verify(None, b"kgs_rotated", Some(&lease)),
+            verifier.verify(None, b"kgs_rotated", Some(&lease), now()),
             Rejected,
             "unknown client"
         );
@@ -312,6 +328,39 @@ mod tests {
         let stored = lease.store("c", b"kgs_new");
         assert!(lease.check("c", b"kgs_new", &stored).is_ok());
         assert!(lease.check("c", b"kgs_nope", &stored).is_err());
+    }
+
+    #[actix_web::test]
+    async fn the_previous_secret_works_during_the_overlap_only() {
+        use Verdict::*;
+        let verifier = SecretVerifier::new(16, 2).unwrap();
+        let lease = verifier.lease().await.unwrap();
+        let mut c = client("kgs_new");
+        let t0 = now();
+        c.previous_secret_hash = Some(Argon2id.hash(b"kgs_old").unwrap());
+        c.previous_secret_expires_at = Some(t0 + chrono::Duration::minutes(10));
+        for secret in [b"kgs_old".as_slice(), b"kgs_new"] {
+            assert_eq!(
+                verifier.verify(Some(&c), secret, Some(&lease), t0),
+                Verified
+            );
+            assert_eq!(
+                verifier.verify(Some(&c), secret, None, t0),
+                Verified,
+                "cached"
+            );
+        }
+        let after = t0 + chrono::Duration::minutes(10);
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_old", None, after),
+            NeedsArgon2,
+            "the cache does not outlive the overlap"
+        );
+        assert_eq!(
+            verifier.verify(Some(&c), b"kgs_old", Some(&lease), after),
+            Rejected
+        );
+        assert_eq!(verifier.verify(Some(&c), b"kgs_new", None, after), Verified);
     }
 
     #[actix_web::test]

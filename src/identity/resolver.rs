@@ -134,6 +134,15 @@ pub fn presented_credential(headers: &HeaderMap) -> Result<Presented<'_>, Resolv
     ))
 }
 
+/// The token of `Authorization: Bearer <token>`, if the header is there; for
+/// credentials that are neither API keys nor access tokens (RFC 7592's registration
+/// access token).
+pub fn bearer_credential(headers: &HeaderMap) -> Result<Option<&str>, ResolveError> {
+    single_header(headers, AUTHORIZATION.as_str())?
+        .map(bearer_token)
+        .transpose()
+}
+
 fn format_message(error: format::FormatError) -> &'static str {
     match error {
         format::FormatError::Prefix => "an API key starts with kg_live_ or kg_test_",

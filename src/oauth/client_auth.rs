@@ -41,9 +41,10 @@ pub async fn authenticate(
         store
             .blocking(move |store| {
                 let client = find(store, &credentials.client_id)?;
-                let verdict = state
-                    .verifier
-                    .verify(client.as_ref(), secret(&credentials), None);
+                let verdict =
+                    state
+                        .verifier
+                        .verify(client.as_ref(), secret(&credentials), None, now(&state));
                 Ok::<_, OAuthError>((client, verdict))
             })
             .await?
@@ -70,15 +71,21 @@ pub async fn verify_with_argon2<R: Send + Sync + 'static>(
         .blocking(move |store| {
             let credentials = credentials(&request);
             let client = find(store, &credentials.client_id)?;
-            match state
-                .verifier
-                .verify(client.as_ref(), secret(credentials), Some(&lease))
-            {
+            match state.verifier.verify(
+                client.as_ref(),
+                secret(credentials),
+                Some(&lease),
+                now(&state),
+            ) {
                 Verdict::Verified => client.ok_or_else(authentication_failed),
                 Verdict::Rejected | Verdict::NeedsArgon2 => Err(authentication_failed()),
             }
         })
         .await
+}
+
+fn now(state: &OAuthState) -> chrono::NaiveDateTime {
+    state.clock.now().naive_utc()
 }
 
 fn secret(credentials: &ClientCredentials) -> &[u8] {

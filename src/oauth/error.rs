@@ -12,6 +12,8 @@ use crate::store::StoreError;
 
 /// The realm of the Basic challenge on `invalid_client`.
 const BASIC_CHALLENGE: &str = "Basic realm=\"keygate\", charset=\"UTF-8\"";
+/// The realm of the Bearer challenges (RFC 6750) on `/oauth/register`.
+const BEARER_REALM: &str = "Bearer realm=\"keygate\"";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,6 +26,12 @@ pub enum ErrorCode {
     InvalidScope,
     ServerError,
     TemporarilyUnavailable,
+    /// RFC 6750 §3.1, for `/oauth/register`'s bearer credentials.
+    InvalidToken,
+    InsufficientScope,
+    /// RFC 7591 §3.2.2.
+    InvalidClientMetadata,
+    InvalidRedirectUri,
 }
 
 #[derive(Debug)]
@@ -31,6 +39,10 @@ pub struct OAuthError {
     code: ErrorCode,
     status: StatusCode,
     description: Cow<'static, str>,
+    /// `WWW-Authenticate`, for the 401s and 403s that carry one.
+    challenge: Option<Cow<'static, str>>,
+    /// `Allow`, on 405.
+    allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -45,7 +57,73 @@ impl OAuthError {
             code,
             status,
             description: description.into(),
+            challenge: None,
+            allow: None,
         }
+    }
+
+    fn with_challenge(mut self, challenge: impl Into<Cow<'static, str>>) -> Self {
+        self.challenge = Some(challenge.into());
+        self
+    }
+
+    /// 401 for a missing bearer credential: the challenge names no error (RFC 6750 §3.1).
+    pub fn missing_token(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            ErrorCode::InvalidToken,
+            StatusCode::UNAUTHORIZED,
+            description,
+        )
+        .with_challenge(BEARER_REALM)
+    }
+
+    /// 401 for a bearer credential that did not resolve.
+    pub fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            ErrorCode::InvalidToken,
+            StatusCode::UNAUTHORIZED,
+            description,
+        )
+        .with_challenge(format!("{BEARER_REALM}, error=\"invalid_token\""))
+    }
+
+    /// 403: the bearer credential lacks `scope`.
+    pub fn insufficient_scope(scope: &'static str) -> Self {
+        Self::new(
+            ErrorCode::InsufficientScope,
+            StatusCode::FORBIDDEN,
+            format!("this request needs the '{scope}' scope"),
+        )
+        .with_challenge(format!(
+            "{BEARER_REALM}, error=\"insufficient_scope\", scope=\"{scope}\""
+        ))
+    }
+
+    pub fn invalid_client_metadata(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            ErrorCode::InvalidClientMetadata,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
+    }
+
+    pub fn invalid_redirect_uri(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            ErrorCode::InvalidRedirectUri,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
+    }
+
+    /// 405 with `Allow: allow`.
+    pub fn method_not_allowed_except(allow: &'static str) -> Self {
+        let mut error = Self::new(
+            ErrorCode::InvalidRequest,
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("this endpoint accepts {allow} only"),
+        );
+        error.allow = Some(allow);
+        error
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
@@ -63,6 +141,7 @@ impl OAuthError {
             StatusCode::UNAUTHORIZED,
             description,
         )
+        .with_challenge(BASIC_CHALLENGE)
     }
 
     pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
@@ -107,11 +186,7 @@ impl OAuthError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            ErrorCode::InvalidRequest,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "this endpoint accepts POST only",
-        )
+        Self::method_not_allowed_except("POST")
     }
 
     /// An internal failure: `detail` goes to the log, never to the client.
@@ -153,17 +228,14 @@ impl ResponseError for OAuthError {
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"));
-        match self.code {
-            ErrorCode::InvalidClient => {
-                response.insert_header((header::WWW_AUTHENTICATE, BASIC_CHALLENGE));
-            }
-            ErrorCode::TemporarilyUnavailable => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            _ => {}
+        if let Some(challenge) = &self.challenge {
+            response.insert_header((header::WWW_AUTHENTICATE, challenge.as_ref()));
         }
-        if self.status == StatusCode::METHOD_NOT_ALLOWED {
-            response.insert_header((header::ALLOW, "POST"));
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let Some(allow) = self.allow {
+            response.insert_header((header::ALLOW, allow));
         }
         response.json(Body {
             error: self.code,

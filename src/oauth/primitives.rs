@@ -251,7 +251,8 @@ impl Registrar for ClientRegistrar<'_> {
         let presented = passphrase.unwrap_or_default();
         // No lease: this runs holding a database connection, so argon2 is never run
         // here; the caller verifies with a lease first and the cache answers.
-        match self.state.verifier.verify(client, presented, None) {
+        let now = self.state.clock.now().naive_utc();
+        match self.state.verifier.verify(client, presented, None, now) {
             Verdict::Verified => Ok(()),
             Verdict::Rejected => Err(RegistrarError::Unspecified),
             Verdict::NeedsArgon2 => {

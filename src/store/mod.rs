@@ -197,6 +197,13 @@ pub struct Store {
     /// transaction. (Waiting on the async side instead put two thread hops inside the
     /// serialized section and halved throughput.)
     writer: WriterLock,
+    /// One permit per pooled connection, taken on the async side before a blocking
+    /// task starts. r2d2 wakes one waiter when a connection comes back, but a thread
+    /// arriving at that moment can take it first, again and again: with more blocking
+    /// threads than connections, a few requests starved for seconds (p99 ~1 s and
+    /// timeouts on PostgreSQL). The semaphore queues in arrival order instead, and no
+    /// thread waits inside r2d2.
+    turns: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// This process's turn to write to SQLite (see `Store::writer`); a no-op on
@@ -262,6 +269,7 @@ impl Store {
             pool,
             url: url.clone(),
             writer,
+            turns: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
         })
     }
 
@@ -281,17 +289,29 @@ impl Store {
 
     /// Runs `f` on the blocking pool with the store at hand, for work that needs a
     /// connection for only part of its run (`with_conn` inside), such as reading a
-    /// row before a slow argon2 verification.
+    /// row before a slow argon2 verification. Waits first, in arrival order, for one
+    /// of as many turns as the pool has connections (see `turns`); `f` may use one
+    /// connection at a time.
     pub async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let store = self.clone();
-        actix_web::web::block(move || f(&store))
+        let turn = self
+            .turns
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|_| E::from(StoreError::Cancelled))?
+            .map_err(|_| E::from(StoreError::Cancelled))?;
+        let store = self.clone();
+        actix_web::web::block(move || {
+            // Released when the work is done, even if the request was dropped meanwhile.
+            let _turn = turn;
+            f(&store)
+        })
+        .await
+        .map_err(|_| E::from(StoreError::Cancelled))?
     }
 
     /// Runs `f` with a pooled connection on the calling thread. For code that is

@@ -33,6 +33,9 @@ diesel::table! {
         updated_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
         refresh_reuse_grace_secs -> Int8,
+        previous_secret_hash -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        registration_token_hash -> Nullable<Text>,
     }
 }
 

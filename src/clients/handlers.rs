@@ -1,0 +1,421 @@
+//! `/v1/clients`: every route needs the `admin` scope and sees only the caller's
+//! organization (another organization's client is a 404). A client secret is shown
+//! once, in the 201 of register and the 200 of rotate-secret.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::model::{Client, ClientRegistration, RegistrationError, ValidRegistration};
+use super::registration::{self, RegisterError};
+use super::{repo, ClientsState};
+use crate::error::ApiError;
+use crate::identity::{Principal, Scope};
+use crate::secret::Secret;
+use crate::store::Store;
+
+const DEFAULT_PAGE: i64 = 20;
+const MAX_PAGE: i64 = 100;
+/// Longest a replaced client secret keeps working beside the new one.
+pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterClient {
+    name: String,
+    scopes: Vec<String>,
+    default_scopes: Option<Vec<String>>,
+    /// `client_credentials` (default) and/or `refresh_token`.
+    grant_types: Option<Vec<String>>,
+    audience: Option<String>,
+    /// e.g. `10m`.
+    access_token_ttl: Option<String>,
+    /// e.g. `10s` (see the README's refresh-token section).
+    refresh_reuse_grace: Option<String>,
+}
+
+/// Every field optional; a present field replaces the stored value (`"audience":
+/// null` clears it) and the result is validated as a whole.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    default_scopes: Option<Vec<String>>,
+    grant_types: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    audience: Option<Option<String>>,
+    access_token_ttl: Option<String>,
+    refresh_reuse_grace: Option<String>,
+}
+
+/// Tells a `null` field (`Some(None)`) from a missing one (`None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the old secret keeps working, e.g. `1h`; none: it stops at once.
+    overlap: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+/// How a client is shown: never its secret or any hash.
+#[derive(Serialize)]
+pub struct ClientView<'a> {
+    pub client_id: &'a str,
+    pub name: &'a str,
+    pub org_id: &'a str,
+    pub scope: &'a str,
+    pub default_scope: &'a str,
+    pub grant_types: Vec<&'a str>,
+    pub audience: Option<&'a str>,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_reuse_grace_secs: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// During a secret rotation's overlap: when the previous secret stops working.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> ClientView<'a> {
+    pub fn new(c: &'a Client, now: NaiveDateTime) -> Self {
+        Self {
+            client_id: &c.id,
+            name: &c.name,
+            org_id: &c.org_id,
+            scope: &c.allowed_scopes,
+            default_scope: &c.default_scopes,
+            grant_types: c.grant_types.split(' ').collect(),
+            audience: c.audience.as_deref(),
+            access_token_ttl_secs: c.access_token_ttl_secs,
+            refresh_reuse_grace_secs: c.refresh_reuse_grace_secs,
+            created_at: c.created_at.and_utc(),
+            updated_at: c.updated_at.and_utc(),
+            disabled_at: c.disabled_at.map(|t| t.and_utc()),
+            previous_secret_expires_at: c
+                .previous_secret_expires_at
+                .filter(|until| *until > now)
+                .map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// A view plus the secret, shown this once.
+#[derive(Serialize)]
+struct WithSecret<'a> {
+    #[serde(flatten)]
+    view: ClientView<'a>,
+    client_secret: &'a str,
+}
+
+fn with_secret<'a>(client: &'a Client, secret: &'a Secret, now: NaiveDateTime) -> WithSecret<'a> {
+    WithSecret {
+        view: ClientView::new(client, now),
+        client_secret: secret.expose(),
+    }
+}
+
+impl From<RegistrationError> for ApiError {
+    fn from(error: RegistrationError) -> Self {
+        let field = match &error {
+            RegistrationError::InvalidName => "name",
+            RegistrationError::InvalidScope(_)
+            | RegistrationError::NoScope
+            | RegistrationError::UnknownScope(_) => "scopes",
+            RegistrationError::DefaultScopeNotAllowed => "default_scopes",
+            RegistrationError::UnknownGrantType(_)
+            | RegistrationError::RefreshWithoutClientCredentials => "grant_types",
+            RegistrationError::InvalidAudience => "audience",
+            RegistrationError::InvalidTokenTtl(_) => "access_token_ttl",
+            RegistrationError::InvalidReuseGrace => "refresh_reuse_grace",
+        };
+        ApiError::invalid_request(error.to_string(), Some(field))
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::Invalid(invalid) => invalid.into(),
+            RegisterError::UnknownOrg(_) => ApiError::NotFound,
+            RegisterError::Hash(e) => ApiError::Internal(e.to_string()),
+            RegisterError::Random(e) => ApiError::Internal(e.to_string()),
+            RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn duration(text: Option<&str>, field: &'static str) -> Result<Option<Duration>, ApiError> {
+    text.map(|t| {
+        crate::config::parse_duration(t).map_err(|_| {
+            ApiError::invalid_request(
+                format!("{field} must be a duration such as 90s, 10m or 1h"),
+                Some(field),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// Validates against the server's limits and the caller's own scopes: an admin never
+/// registers a client that could obtain scopes the admin lacks.
+fn validate(
+    registration: ClientRegistration,
+    who: &Principal,
+    state: &ClientsState,
+) -> Result<ValidRegistration, ApiError> {
+    let valid = registration.validate(
+        crate::orgs::OrgId(who.org().to_owned()),
+        &state.known_scopes,
+        state.max_token_ttl,
+    )?;
+    if let Some(beyond) = valid
+        .allowed_scopes()
+        .iter()
+        .find(|s| !who.scopes.contains(s))
+    {
+        return Err(ApiError::invalid_request(
+            format!("scopes: '{beyond}' is beyond the caller's own scopes"),
+            Some("scopes"),
+        ));
+    }
+    Ok(valid)
+}
+
+fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_request(
+            format!("limit must be between 1 and {MAX_PAGE}"),
+            Some("limit"),
+        ));
+    }
+    Ok(limit)
+}
+
+fn is_client_id(text: &str) -> bool {
+    text.strip_prefix(super::model::CLIENT_ID_PREFIX)
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// POST /v1/clients — scope `admin`. Registers a client in the caller's organization;
+/// 201 with `client_secret`, shown once.
+pub async fn register_client(
+    who: Principal,
+    state: web::Data<ClientsState>,
+    store: web::Data<Store>,
+    body: web::Json<RegisterClient>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let body = body.into_inner();
+    let registration = ClientRegistration {
+        name: body.name,
+        scope: body.scopes.join(" "),
+        default_scope: body.default_scopes.map(|s| s.join(" ")),
+        grant_types: body.grant_types.unwrap_or_default(),
+        audience: body.audience,
+        access_token_ttl: duration(body.access_token_ttl.as_deref(), "access_token_ttl")?,
+        refresh_reuse_grace: duration(body.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")?,
+    };
+    let valid = validate(registration, &who, &state)?;
+    let now = state.clock.now().naive_utc();
+    let (client, secret) = store
+        .blocking(move |store| {
+            // argon2 first, with no connection held.
+            let (new, secret) = registration::prepare(valid, now)?;
+            let client =
+                store.with_write_conn(|c| repo::create(c, &new).map_err(ApiError::from))?;
+            Ok::<_, ApiError>((client, secret))
+        })
+        .await?;
+    tracing::info!(client_id = %client.id, actor = %who.actor_label(), "client registered");
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(with_secret(&client, &secret, now)))
+}
+
+/// GET /v1/clients?limit=20&after=kgc_… — scope `admin`. The organization's clients in
+/// id order; `next_cursor` is the next page's `after`.
+pub async fn list_clients(
+    who: Principal,
+    state: web::Data<ClientsState>,
+    store: web::Data<Store>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let ListQuery { limit, after } = query.into_inner();
+    let limit = page_limit(limit)?;
+    if after.as_deref().is_some_and(|id| !is_client_id(id)) {
+        return Err(ApiError::invalid_request(
+            "after must be a client id from next_cursor",
+            Some("after"),
+        ));
+    }
+    let org = who.org().to_owned();
+    let mut clients = store
+        .run(move |c| repo::page(c, &org, after.as_deref(), limit + 1).map_err(ApiError::from))
+        .await?;
+    let more = clients.len() as i64 > limit;
+    clients.truncate(limit as usize);
+    let now = state.clock.now().naive_utc();
+    let next_cursor = more.then(|| clients.last().map(|c| c.id.clone())).flatten();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": clients.iter().map(|c| ClientView::new(c, now)).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<Client, ApiError> {
+    if !is_client_id(id) {
+        return Err(ApiError::NotFound);
+    }
+    let (org, id) = (who.org().to_owned(), id.to_owned());
+    store
+        .run(move |c| repo::find_in_org(c, &org, &id).map_err(ApiError::from))
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// GET /v1/clients/{id} — scope `admin`.
+pub async fn get_client(
+    who: Principal,
+    state: web::Data<ClientsState>,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let client = find_own(&who, &store, &id).await?;
+    Ok(HttpResponse::Ok().json(ClientView::new(&client, state.clock.now().naive_utc())))
+}
+
+/// PATCH /v1/clients/{id} — scope `admin`. Changes metadata; the merged registration
+/// is validated as a whole. Tokens already issued keep their scope until they expire;
+/// refresh grants are capped to the scopes registered now.
+pub async fn update_client(
+    who: Principal,
+    state: web::Data<ClientsState>,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Json<UpdateClient>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let patch = body.into_inner();
+    let client = find_own(&who, &store, &id).await?;
+    if client.is_disabled() {
+        return Err(ApiError::Conflict("the client is disabled"));
+    }
+    let mut registration = ClientRegistration::from_client(&client);
+    if let Some(name) = patch.name {
+        registration.name = name;
+    }
+    if let Some(scopes) = patch.scopes {
+        registration.scope = scopes.join(" ");
+    }
+    if let Some(default_scopes) = patch.default_scopes {
+        registration.default_scope = Some(default_scopes.join(" "));
+    }
+    if let Some(grant_types) = patch.grant_types {
+        registration.grant_types = grant_types;
+    }
+    if let Some(audience) = patch.audience {
+        registration.audience = audience;
+    }
+    if let Some(ttl) = duration(patch.access_token_ttl.as_deref(), "access_token_ttl")? {
+        registration.access_token_ttl = Some(ttl);
+    }
+    if let Some(grace) = duration(patch.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")? {
+        registration.refresh_reuse_grace = Some(grace);
+    }
+    let now = state.clock.now().naive_utc();
+    let changes = validate(registration, &who, &state)?.into_changes(now);
+    let updated = store
+        .run_write(move |c| repo::update(c, &client.id, &changes).map_err(ApiError::from))
+        .await?
+        .ok_or(ApiError::Conflict("the client is disabled"))?;
+    tracing::info!(client_id = %updated.id, actor = %who.actor_label(), "client updated");
+    Ok(HttpResponse::Ok().json(ClientView::new(&updated, now)))
+}
+
+/// POST /v1/clients/{id}/disable — scope `admin`. The secret stops working at once
+/// and the client's refresh-token families are revoked. Idempotent.
+pub async fn disable_client(
+    who: Principal,
+    state: web::Data<ClientsState>,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let client = find_own(&who, &store, &id).await?;
+    let now = state.clock.now().naive_utc();
+    let disabled = store
+        .run_write(move |c| {
+            repo::disable(c, &client.id, now)?;
+            repo::find(c, &client.id)
+                .map_err(ApiError::from)?
+                .ok_or(ApiError::NotFound)
+        })
+        .await?;
+    tracing::info!(client_id = %disabled.id, actor = %who.actor_label(), "client disabled");
+    Ok(HttpResponse::Ok().json(ClientView::new(&disabled, now)))
+}
+
+/// POST /v1/clients/{id}/rotate-secret — scope `admin`. Body, optional:
+/// `{"overlap": "1h"}`. 200 with the new `client_secret`, shown once; the old secret
+/// keeps working for the overlap (default none). Rotating again during an overlap
+/// ends the older secret at once: there is at most one previous secret.
+pub async fn rotate_client_secret(
+    who: Principal,
+    state: web::Data<ClientsState>,
+    store: web::Data<Store>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let request: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateSecret::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}"), None))?
+    };
+    let overlap = duration(request.overlap.as_deref(), "overlap")?.unwrap_or_default();
+    if overlap > MAX_SECRET_OVERLAP {
+        return Err(ApiError::invalid_request(
+            "overlap must be at most 30 days",
+            Some("overlap"),
+        ));
+    }
+    let client = find_own(&who, &store, &id).await?;
+    let now = state.clock.now().naive_utc();
+    let previous_until = (!overlap.is_zero())
+        .then(|| chrono::Duration::from_std(overlap).map(|o| now + o))
+        .transpose()
+        .map_err(|_| ApiError::invalid_request("overlap is too long", Some("overlap")))?;
+    let (rotated, secret) = store
+        .blocking(move |store| {
+            let (secret, hash) = registration::new_secret()?;
+            let rotated = store
+                .with_write_conn(|c| {
+                    repo::rotate_secret(c, &client.id, &hash, previous_until, now)
+                        .map_err(ApiError::from)
+                })?
+                .ok_or(ApiError::Conflict("the client is disabled"))?;
+            Ok::<_, ApiError>((rotated, secret))
+        })
+        .await?;
+    tracing::info!(client_id = %rotated.id, actor = %who.actor_label(), "client secret rotated");
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(with_secret(&rotated, &secret, now)))
+}
