@@ -131,6 +131,18 @@ pub fn find_by_registration_token(conn: &mut DbConn, hash: &str) -> QueryResult<
         .optional()
 }
 
+/// RFC 7592 delete: disables the client (see `disable`) and forgets its registration
+/// access token, in one transaction.
+pub fn delete_registration(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    conn.transaction(|c| {
+        disable(c, id, now)?;
+        diesel::update(clients::table.find(id))
+            .set(clients::registration_token_hash.eq(None::<String>))
+            .execute(c)?;
+        Ok(())
+    })
+}
+
 /// Disables the client and revokes its refresh-token families, in one transaction;
 /// returns whether a live client was disabled by this call.
 pub fn disable(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {

@@ -1,6 +1,7 @@
 //! The OAuth 2.0 HTTP edge: `POST /oauth/token` (RFC 6749; grant logic from
 //! oxide-auth, see `grant`), `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect`
-//! (RFC 7662), RFC 6749 §5.2 errors, and the RFC 8414 metadata document.
+//! (RFC 7662), dynamic client registration (RFC 7591/7592), RFC 6749 §5.2 errors,
+//! and the RFC 8414 metadata document.
 
 pub mod client_auth;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod grant;
 pub mod handlers;
 pub mod introspection;
 pub mod primitives;
+pub mod registration;
 pub mod request;
 pub mod revocation;
 
@@ -81,6 +83,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/oauth/introspect")
             .route(web::post().to(handlers::post_introspect))
             .default_service(web::to(handlers::method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth/register")
+            .route(web::post().to(registration::post_register))
+            .default_service(web::to(registration::register_method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth/register/{client_id}")
+            .route(web::get().to(registration::get_registration))
+            .route(web::put().to(registration::put_registration))
+            .route(web::delete().to(registration::delete_registration))
+            .default_service(web::to(registration::registration_method_not_allowed)),
     )
     .route(
         "/.well-known/oauth-authorization-server",

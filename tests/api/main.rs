@@ -4,10 +4,12 @@
 
 mod api_keys;
 mod binary;
+mod clients;
 mod helpers;
 mod identity;
 mod metadata;
 mod refresh;
+mod registration;
 mod revocation;
 mod token;
 mod token_errors;

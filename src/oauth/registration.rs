@@ -1,0 +1,416 @@
+//! Dynamic client registration: `POST /oauth/register` (RFC 7591) with an admin
+//! credential (an API key, or an access token with the `admin` scope) as the initial
+//! access token, and RFC 7592's read, update and delete of the registration with the
+//! registration access token it returns. Errors are RFC 7591 §3.2.2 / RFC 6750 JSON.
+//!
+//! keygate serves client_credentials and refresh_token only, so `redirect_uris` and
+//! `response_types` must be absent or empty; `token_endpoint_auth_method` may be
+//! `client_secret_basic` (default) or `client_secret_post` — the token endpoint accepts
+//! both for every client. Metadata keygate does not understand is ignored (RFC 7591
+//! §2).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::error::OAuthError;
+use super::OAuthState;
+use crate::clients::registration::{self, RegisterError};
+use crate::clients::secret::Argon2id;
+use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError};
+use crate::identity::resolver::{bearer_credential, presented_credential};
+use crate::identity::{Principal, ResolveError, Resolver, Scope};
+use crate::secret::{ct_eq_str, digest, Secret};
+use crate::store::{Store, StoreError};
+
+/// Lets secret scanners recognise a leaked registration access token.
+pub const REGISTRATION_TOKEN_PREFIX: &str = "kgrat_";
+const DEFAULT_CLIENT_NAME: &str = "dynamically registered client";
+const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+/// Client metadata as RFC 7591 §2 names it; other members are ignored.
+#[derive(Deserialize, Default)]
+pub struct ClientMetadata {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_name: Option<String>,
+    scope: Option<String>,
+    grant_types: Option<Vec<String>>,
+    token_endpoint_auth_method: Option<String>,
+    response_types: Option<Vec<String>>,
+    redirect_uris: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for ClientMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientMetadata")
+            .field("client_name", &self.client_name)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The registered metadata as RFC 7591 §3.2.1 / RFC 7592 §3 return it.
+#[derive(Serialize)]
+struct Registered<'a> {
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<&'a str>,
+    client_id_issued_at: i64,
+    /// 0: the secret does not expire (it can be rotated).
+    client_secret_expires_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_access_token: Option<&'a str>,
+    registration_client_uri: String,
+    client_name: &'a str,
+    scope: &'a str,
+    grant_types: Vec<&'a str>,
+    token_endpoint_auth_method: &'a str,
+    response_types: [&'static str; 0],
+    redirect_uris: [&'static str; 0],
+}
+
+fn registered<'a>(
+    client: &'a Client,
+    state: &OAuthState,
+    auth_method: &'a str,
+    secret: Option<&'a Secret>,
+    registration_token: Option<&'a Secret>,
+) -> Registered<'a> {
+    Registered {
+        client_id: &client.id,
+        client_secret: secret.map(Secret::expose),
+        client_id_issued_at: client.created_at.and_utc().timestamp(),
+        client_secret_expires_at: 0,
+        registration_access_token: registration_token.map(Secret::expose),
+        registration_client_uri: format!(
+            "{}/oauth/register/{}",
+            state.issuer.trim_end_matches('/'),
+            client.id
+        ),
+        client_name: &client.name,
+        scope: &client.allowed_scopes,
+        grant_types: client.grant_types.split(' ').collect(),
+        token_endpoint_auth_method: auth_method,
+        response_types: [],
+        redirect_uris: [],
+    }
+}
+
+/// Checks what keygate cannot serve and turns the rest into a registration.
+fn to_registration(
+    metadata: ClientMetadata,
+) -> Result<(ClientRegistration, &'static str), OAuthError> {
+    if metadata.redirect_uris.is_some_and(|uris| !uris.is_empty()) {
+        return Err(OAuthError::invalid_redirect_uri(
+            "keygate has no authorization endpoint: redirect_uris must be empty",
+        ));
+    }
+    if metadata
+        .response_types
+        .is_some_and(|types| !types.is_empty())
+    {
+        return Err(OAuthError::invalid_client_metadata(
+            "keygate has no authorization endpoint: response_types must be empty",
+        ));
+    }
+    let auth_method = match metadata.token_endpoint_auth_method.as_deref() {
+        None => AUTH_METHODS[0],
+        Some(method) => AUTH_METHODS
+            .into_iter()
+            .find(|m| *m == method)
+            .ok_or_else(|| {
+                OAuthError::invalid_client_metadata(
+                    "token_endpoint_auth_method must be client_secret_basic or client_secret_post",
+                )
+            })?,
+    };
+    let scope = metadata
+        .scope
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| OAuthError::invalid_client_metadata("scope is required"))?;
+    Ok((
+        ClientRegistration {
+            name: metadata
+                .client_name
+                .unwrap_or_else(|| DEFAULT_CLIENT_NAME.to_owned()),
+            scope,
+            grant_types: metadata.grant_types.unwrap_or_default(),
+            ..Default::default()
+        },
+        auth_method,
+    ))
+}
+
+fn metadata_error(error: RegistrationError) -> OAuthError {
+    OAuthError::invalid_client_metadata(error.to_string())
+}
+
+fn register_error(error: RegisterError) -> OAuthError {
+    match error {
+        RegisterError::Invalid(invalid) => metadata_error(invalid),
+        RegisterError::UnknownOrg(org) => OAuthError::server_error(&format!("no org {org}")),
+        RegisterError::Hash(e) => OAuthError::server_error(&e),
+        RegisterError::Random(e) => OAuthError::server_error(&e),
+        RegisterError::Store(e) => e.into(),
+    }
+}
+
+/// The request body as client metadata: JSON, at most `limit` bytes.
+async fn read_metadata(
+    req: &HttpRequest,
+    body: web::Payload,
+    limit: usize,
+) -> Result<ClientMetadata, OAuthError> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !json {
+        return Err(OAuthError::invalid_client_metadata(
+            "send the client metadata as application/json",
+        ));
+    }
+    let bytes = body
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| OAuthError::body_too_large(limit))?
+        .map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| OAuthError::invalid_client_metadata(format!("invalid client metadata: {e}")))
+}
+
+fn resolve_error(error: ResolveError) -> OAuthError {
+    match error {
+        ResolveError::MissingCredentials => OAuthError::missing_token(
+            "an initial access token is required: Authorization: Bearer <admin API key>",
+        ),
+        ResolveError::Store(e) => e.into(),
+        other => OAuthError::invalid_token(other.to_string()),
+    }
+}
+
+/// The principal behind the initial access token, which must hold `admin`.
+async fn initial_access(
+    req: &HttpRequest,
+    resolver: web::Data<Resolver>,
+    store: &web::Data<Store>,
+) -> Result<Principal, OAuthError> {
+    let presented = presented_credential(req.headers())
+        .map_err(resolve_error)?
+        .into_owned();
+    let who = store
+        .blocking(move |store| {
+            store
+                .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented))
+                .map_err(resolve_error)
+        })
+        .await?;
+    if !who.scopes.contains(Scope::Admin.as_str()) {
+        return Err(OAuthError::insufficient_scope(Scope::Admin.as_str()));
+    }
+    Ok(who)
+}
+
+/// POST /oauth/register — RFC 7591. Initial access token: `Authorization: Bearer` with
+/// an `admin` API key (or access token). 201 with `client_id`, `client_secret` and the
+/// RFC 7592 `registration_access_token`, each shown once.
+#[tracing::instrument(name = "register", skip_all)]
+pub async fn post_register(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<OAuthState>,
+    clients: web::Data<ClientsState>,
+    resolver: web::Data<Resolver>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, OAuthError> {
+    let who = initial_access(&req, resolver, &store).await?;
+    let (registration, auth_method) =
+        to_registration(read_metadata(&req, body, state.max_body_bytes).await?)?;
+    let valid = registration
+        .validate(
+            crate::orgs::OrgId(who.org().to_owned()),
+            &clients.known_scopes,
+            clients.max_token_ttl,
+        )
+        .map_err(metadata_error)?;
+    if let Some(beyond) = valid
+        .allowed_scopes()
+        .iter()
+        .find(|s| !who.scopes.contains(s))
+    {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "scope '{beyond}' is beyond the initial access token's own scopes"
+        )));
+    }
+    let now = state.clock.now().naive_utc();
+    let (client, secret, token) = store
+        .blocking(move |store| {
+            let (mut new, secret) = registration::prepare(valid, now).map_err(register_error)?;
+            let token = Secret::generate(REGISTRATION_TOKEN_PREFIX, 32)
+                .map_err(|e| OAuthError::server_error(&e))?;
+            new.registration_token_hash = Some(digest(token.expose()));
+            let client =
+                store.with_write_conn(|c| repo::create(c, &new).map_err(StoreError::from))?;
+            Ok::<_, OAuthError>((client, secret, token))
+        })
+        .await?;
+    tracing::info!(client_id = %client.id, actor = %who.actor_label(), "client registered (RFC 7591)");
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(registered(
+            &client,
+            &state,
+            auth_method,
+            Some(&secret),
+            Some(&token),
+        )))
+}
+
+/// The live client `client_id` whose registration access token is the request's
+/// Bearer token. Anything else — no token, a wrong one, another client's, a deleted
+/// registration — is 401 `invalid_token` (RFC 7592 §3), telling nothing about
+/// whether the client exists.
+async fn registration_client(
+    req: &HttpRequest,
+    store: &web::Data<Store>,
+    client_id: String,
+) -> Result<Client, OAuthError> {
+    let token = bearer_credential(req.headers())
+        .map_err(resolve_error)?
+        .ok_or_else(|| OAuthError::missing_token("the registration access token is required"))?;
+    if !token.starts_with(REGISTRATION_TOKEN_PREFIX) {
+        return Err(OAuthError::invalid_token("not a registration access token"));
+    }
+    let hash = digest(token);
+    let client = store
+        .run(move |c| repo::find_by_registration_token(c, &hash).map_err(StoreError::from))
+        .await?
+        .filter(|client| {
+            client
+                .registration_token_hash
+                .as_deref()
+                .is_some_and(|stored| ct_eq_str(stored, &digest(token)))
+                && ct_eq_str(&client.id, &client_id)
+                && !client.is_disabled()
+        });
+    client.ok_or_else(|| OAuthError::invalid_token("the registration access token is not valid"))
+}
+
+/// GET /oauth/register/{client_id} — RFC 7592 §2.1, with the registration access
+/// token. The client secret is not shown again.
+pub async fn get_registration(
+    req: HttpRequest,
+    client_id: web::Path<String>,
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, OAuthError> {
+    let client = registration_client(&req, &store, client_id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(registered(&client, &state, AUTH_METHODS[0], None, None)))
+}
+
+/// PUT /oauth/register/{client_id} — RFC 7592 §2.2: replaces the metadata. The body
+/// must name the same `client_id`; a `client_secret` in it must be the current one.
+/// The scope may be narrowed, never widened (the registration access token is no
+/// admin credential).
+pub async fn put_registration(
+    req: HttpRequest,
+    client_id: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<OAuthState>,
+    clients: web::Data<ClientsState>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, OAuthError> {
+    let client = registration_client(&req, &store, client_id.into_inner()).await?;
+    let mut metadata = read_metadata(&req, body, state.max_body_bytes).await?;
+    if metadata.client_id.as_deref() != Some(client.id.as_str()) {
+        return Err(OAuthError::invalid_request(
+            "the body's client_id must be the client's",
+        ));
+    }
+    let presented_secret = metadata.client_secret.take().map(Secret::new);
+    let (registration, auth_method) = to_registration(metadata)?;
+    let valid = registration
+        .validate(
+            crate::orgs::OrgId(client.org_id.clone()),
+            &clients.known_scopes,
+            clients.max_token_ttl,
+        )
+        .map_err(metadata_error)?;
+    if !valid
+        .allowed_scopes()
+        .is_subset_of(&client.allowed_scopes())
+    {
+        return Err(OAuthError::invalid_client_metadata(
+            "scope may only be narrowed through the registration access token",
+        ));
+    }
+    let now = state.clock.now().naive_utc();
+    let mut changes = valid.into_changes(now);
+    // Not part of RFC 7591 metadata: kept as registered.
+    changes.audience = client.audience.clone();
+    changes.access_token_ttl_secs = client.access_token_ttl_secs;
+    changes.refresh_reuse_grace_secs = client.refresh_reuse_grace_secs;
+    let id = client.id.clone();
+    let updated = store
+        .blocking(move |store| {
+            if let Some(secret) = presented_secret {
+                // argon2 (~20 ms) with no connection held.
+                let matches = client
+                    .live_secret_hashes(now)
+                    .any(|hash| Argon2id.verify(secret.expose().as_bytes(), hash));
+                if !matches {
+                    return Err(OAuthError::invalid_client_metadata(
+                        "client_secret does not match the client's secret",
+                    ));
+                }
+            }
+            store
+                .with_write_conn(|c| repo::update(c, &id, &changes).map_err(StoreError::from))?
+                .ok_or_else(|| {
+                    OAuthError::invalid_token("the registration access token is not valid")
+                })
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(registered(&updated, &state, auth_method, None, None)))
+}
+
+/// DELETE /oauth/register/{client_id} — RFC 7592 §2.3: the client is disabled (its
+/// secret stops working, its refresh-token families are revoked) and the registration
+/// access token stops working. 204.
+pub async fn delete_registration(
+    req: HttpRequest,
+    client_id: web::Path<String>,
+    state: web::Data<OAuthState>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, OAuthError> {
+    let client = registration_client(&req, &store, client_id.into_inner()).await?;
+    let now = state.clock.now().naive_utc();
+    store
+        .run_write(move |c| repo::delete_registration(c, &client.id, now).map_err(StoreError::from))
+        .await
+        .map_err(OAuthError::from)?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// Any other method on `/oauth/register`.
+pub async fn register_method_not_allowed() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::method_not_allowed())
+}
+
+/// Any other method on `/oauth/register/{client_id}`.
+pub async fn registration_method_not_allowed() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::method_not_allowed_except("GET, PUT, DELETE"))
+}

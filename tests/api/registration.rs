@@ -1,0 +1,300 @@
+//! RFC 7591 dynamic registration and RFC 7592 management over HTTP.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{assert_oauth_error, header, TestApp, TestClient};
+
+async fn register(
+    app: &TestApp,
+    bearer: Option<&str>,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    let mut request = app.http.post(app.url("/oauth/register")).json(&body);
+    if let Some(bearer) = bearer {
+        request = request.header("Authorization", format!("Bearer {bearer}"));
+    }
+    request.send().await.unwrap()
+}
+
+/// (client, registration access token, registration_client_uri)
+async fn registered(
+    app: &TestApp,
+    body: serde_json::Value,
+) -> (TestClient, String, String, serde_json::Value) {
+    let response = register(app, Some(&app.admin_key), body).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(header(&response, "cache-control"), "no-store");
+    let body: serde_json::Value = response.json().await.unwrap();
+    (
+        TestClient {
+            id: body["client_id"].as_str().unwrap().to_owned(),
+            secret: body["client_secret"].as_str().unwrap().to_owned(),
+        },
+        body["registration_access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        body["registration_client_uri"].as_str().unwrap().to_owned(),
+        body,
+    )
+}
+
+fn path_of(uri: &str) -> String {
+    url::Url::parse(uri).unwrap().path().to_owned()
+}
+
+async fn manage(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut request = app.http.request(method, app.url(&path_of(uri)));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+#[actix_rt::test]
+async fn an_admin_key_registers_a_client_that_gets_tokens() {
+    let app = TestApp::spawn().await;
+    let (client, token, uri, body) = registered(
+        &app,
+        json!({"client_name": "partner", "scope": "read write",
+               "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post",
+               "logo_uri": "https://ignored.example/logo.png", "software_id": "ignored"}),
+    )
+    .await;
+    assert_eq!(body["client_name"], "partner");
+    assert_eq!(body["scope"], "read write");
+    assert_eq!(body["grant_types"], json!(["client_credentials"]));
+    assert_eq!(body["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(body["client_secret_expires_at"], 0);
+    assert!(body["client_id_issued_at"].as_i64().unwrap() > 0);
+    assert!(token.starts_with("kgrat_"));
+    assert_eq!(
+        uri,
+        format!("{}/oauth/register/{}", crate::helpers::ISSUER, client.id)
+    );
+    assert!(
+        body.get("logo_uri").is_none(),
+        "unknown metadata is ignored"
+    );
+    let issued = app
+        .token_post(&client, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(issued.status(), 200);
+
+    let metadata: serde_json::Value = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["registration_endpoint"],
+        format!("{}/oauth/register", crate::helpers::ISSUER)
+    );
+}
+
+#[actix_rt::test]
+async fn without_an_admin_credential_registration_is_refused() {
+    let app = TestApp::spawn().await;
+    let body = json!({"client_name": "x", "scope": "read"});
+    let response = register(&app, None, body.clone()).await;
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        "Bearer realm=\"keygate\""
+    );
+    assert_oauth_error(response, 401, "invalid_token").await;
+    let response = register(&app, Some("kg_live_garbage"), body.clone()).await;
+    assert!(header(&response, "www-authenticate").contains("error=\"invalid_token\""));
+    assert_oauth_error(response, 401, "invalid_token").await;
+    let (_, reader) = app.api_key("read").await;
+    let response = register(&app, Some(&reader), body.clone()).await;
+    assert!(header(&response, "www-authenticate").contains("scope=\"admin\""));
+    assert_oauth_error(response, 403, "insufficient_scope").await;
+    // A registration access token is no initial access token.
+    let (_, registration_token, _, _) = registered(&app, body.clone()).await;
+    let response = register(&app, Some(&registration_token), body).await;
+    assert_oauth_error(response, 401, "invalid_token").await;
+}
+
+#[actix_rt::test]
+async fn invalid_metadata_gets_rfc_7591_errors() {
+    let app = TestApp::spawn().await;
+    let (_, limited_admin) = app.api_key("read admin").await;
+    for (body, code) in [
+        (json!({"client_name": "x"}), "invalid_client_metadata"),
+        (
+            json!({"client_name": "x", "scope": "billing"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "grant_types": ["authorization_code"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "grant_types": "client_credentials"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "token_endpoint_auth_method": "none"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "token_endpoint_auth_method": "private_key_jwt"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "response_types": ["code"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "redirect_uris": ["https://app.example/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"client_name": "\u{0}", "scope": "read"}),
+            "invalid_client_metadata",
+        ),
+        (json!(["not", "an", "object"]), "invalid_client_metadata"),
+    ] {
+        let response = register(&app, Some(&app.admin_key), body.clone()).await;
+        assert_oauth_error(response, 400, code).await;
+    }
+    let response = register(
+        &app,
+        Some(&limited_admin),
+        json!({"client_name": "x", "scope": "write"}),
+    )
+    .await;
+    assert_oauth_error(response, 400, "invalid_client_metadata").await;
+    let response = app
+        .http
+        .post(app.url("/oauth/register"))
+        .header("Authorization", format!("Bearer {}", app.admin_key))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("client_name=x&scope=read")
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(response, 400, "invalid_client_metadata").await;
+    let response = app
+        .http
+        .post(app.url("/oauth/register"))
+        .header("Authorization", format!("Bearer {}", app.admin_key))
+        .header("Content-Type", "application/json")
+        .body(vec![b' '; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(response, 413, "invalid_request").await;
+    let response = app
+        .http
+        .get(app.url("/oauth/register"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&response, "allow"), "POST");
+    assert_oauth_error(response, 405, "invalid_request").await;
+}
+
+#[actix_rt::test]
+async fn the_registration_access_token_reads_updates_and_deletes() {
+    let app = TestApp::spawn().await;
+    let (client, token, uri, _) = registered(
+        &app,
+        json!({"client_name": "partner", "scope": "read write",
+               "grant_types": ["client_credentials", "refresh_token"]}),
+    )
+    .await;
+    let read = manage(&app, Method::GET, &uri, Some(&token), None).await;
+    assert_eq!(read.status(), 200);
+    let read: serde_json::Value = read.json().await.unwrap();
+    assert_eq!(read["client_id"], client.id.as_str());
+    assert_eq!(read["scope"], "read write");
+    assert!(read.get("client_secret").is_none(), "never shown again");
+    assert!(read.get("registration_access_token").is_none());
+
+    // Update: narrowing is allowed, widening is not; the client_id must match.
+    let updated = manage(
+        &app,
+        Method::PUT,
+        &uri,
+        Some(&token),
+        Some(
+            json!({"client_id": client.id, "client_name": "partner v2", "scope": "read",
+                    "grant_types": ["client_credentials"]}),
+        ),
+    )
+    .await;
+    assert_eq!(updated.status(), 200);
+    let updated: serde_json::Value = updated.json().await.unwrap();
+    assert_eq!(updated["client_name"], "partner v2");
+    assert_eq!(updated["scope"], "read");
+    assert_eq!(app.token_json(&client).await["scope"], "read");
+    for (body, status, code) in [
+        (
+            json!({"client_id": client.id, "scope": "read admin"}),
+            400,
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_id": "kgc_other", "scope": "read"}),
+            400,
+            "invalid_request",
+        ),
+        (json!({"scope": "read"}), 400, "invalid_request"),
+        (
+            json!({"client_id": client.id, "scope": "read", "client_secret": "kgs_wrong"}),
+            400,
+            "invalid_client_metadata",
+        ),
+    ] {
+        let response = manage(&app, Method::PUT, &uri, Some(&token), Some(body)).await;
+        assert_oauth_error(response, status, code).await;
+    }
+    let with_secret = manage(
+        &app,
+        Method::PUT,
+        &uri,
+        Some(&token),
+        Some(json!({"client_id": client.id, "client_secret": client.secret, "scope": "read"})),
+    )
+    .await;
+    assert_eq!(with_secret.status(), 200);
+
+    // Wrong, missing or another client's token: 401, whatever the client.
+    let (_, other_token, other_uri, _) = registered(&app, json!({"scope": "read"})).await;
+    for (target, bearer) in [
+        (&uri, Some(other_token.as_str())),
+        (&uri, Some("kgrat_wrong")),
+        (&uri, Some(app.admin_key.as_str())),
+        (&uri, None),
+        (&other_uri, Some(token.as_str())),
+    ] {
+        let response = manage(&app, Method::GET, target, bearer, None).await;
+        assert_oauth_error(response, 401, "invalid_token").await;
+    }
+
+    let deleted = manage(&app, Method::DELETE, &uri, Some(&token), None).await;
+    assert_eq!(deleted.status(), 204);
+    let response = app
+        .token_basic(&client, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(response.status(), 401, "the client is gone");
+    let response = manage(&app, Method::GET, &uri, Some(&token), None).await;
+    assert_oauth_error(response, 401, "invalid_token").await;
+    let response = manage(&app, Method::POST, &uri, Some(&token), None).await;
+    assert_eq!(header(&response, "allow"), "GET, PUT, DELETE");
+}
