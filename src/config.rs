@@ -39,6 +39,11 @@ pub struct Settings {
     /// `aud` of access tokens for clients registered without an audience; defaults to
     /// the issuer.
     pub default_audience: Option<String>,
+    /// The `aud` keygate's own API (`/v1`) accepts; defaults to `<issuer>/v1`. Never
+    /// the default audience: a token a client got for the platform's API, `admin`
+    /// scope or not, must not manage keygate. Register a client with this audience
+    /// to manage keygate with access tokens.
+    pub management_audience: Option<String>,
     /// Access-token lifetime for clients registered without one.
     #[serde(deserialize_with = "duration")]
     pub access_token_ttl: Duration,
@@ -84,6 +89,7 @@ impl std::fmt::Debug for Settings {
             .field("issuer", &self.issuer)
             .field("keys_dir", &self.keys_dir)
             .field("default_audience", &self.default_audience)
+            .field("management_audience", &self.management_audience)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("access_token_ttl_max", &self.access_token_ttl_max)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
@@ -115,6 +121,7 @@ impl Default for Settings {
             issuer: "http://127.0.0.1:8080".into(),
             keys_dir: PathBuf::from("./keys"),
             default_audience: None,
+            management_audience: None,
             access_token_ttl: Duration::from_secs(300),
             access_token_ttl_max: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -223,6 +230,15 @@ impl Settings {
         if self.scopes.is_empty() {
             return Err(invalid("scopes: at least one scope is needed"));
         }
+        let management = self.management_audience();
+        if url::Url::parse(&management).is_err() {
+            return Err(invalid("management_audience: must be an absolute URI"));
+        }
+        if management == self.audience() {
+            return Err(invalid(
+                "management_audience: must differ from default_audience, or every client's tokens could manage keygate",
+            ));
+        }
         if !(1024..=1024 * 1024).contains(&self.max_body_bytes) {
             return Err(invalid("max_body_bytes: must be between 1024 and 1048576"));
         }
@@ -240,6 +256,12 @@ impl Settings {
 
     pub fn audience(&self) -> &str {
         self.default_audience.as_deref().unwrap_or(&self.issuer)
+    }
+
+    pub fn management_audience(&self) -> String {
+        self.management_audience
+            .clone()
+            .unwrap_or_else(|| format!("{}/v1", self.issuer_base()))
     }
 
     pub fn refresh_lifetimes(&self) -> crate::refresh::Lifetimes {
@@ -449,6 +471,16 @@ mod tests {
             ("KEYGATE_ACCESS_TOKEN_TTL", "soon", "soon"),
             ("KEYGATE_MAX_BODY_BYTES", "10", "max_body_bytes"),
             ("KEYGATE_SCOPES", "r\u{e9}ad", "scope"),
+            (
+                "KEYGATE_MANAGEMENT_AUDIENCE",
+                "http://127.0.0.1:8080",
+                "management_audience",
+            ),
+            (
+                "KEYGATE_MANAGEMENT_AUDIENCE",
+                "not a uri",
+                "management_audience",
+            ),
         ] {
             let err = Settings::load_from(None, env(&[(var, value)])).unwrap_err();
             assert!(err.to_string().contains(key), "{var}={value}: {err}");

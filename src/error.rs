@@ -28,7 +28,7 @@ pub enum ApiError {
     #[error("the access token has expired")]
     ExpiredToken,
     #[error("this request needs the '{required}' scope")]
-    InsufficientScope { required: &'static str },
+    InsufficientScope { required: String },
     /// A malformed request; `field` names the part at fault when there is one.
     #[error("{message}")]
     InvalidRequest {
@@ -159,6 +159,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         if let Some(challenge) = self.challenge() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let Self::Unavailable = self {
+            response.insert_header((header::RETRY_AFTER, "1"));
         }
         response.json(Envelope {
             success: false,

@@ -44,7 +44,7 @@ impl Application {
         let resolver = web::Data::new(Resolver::new(
             keys.clone(),
             settings.issuer.clone(),
-            settings.audience().to_owned(),
+            settings.management_audience(),
             clock.clone(),
         ));
         let api_keys_state = web::Data::new(ApiKeysState {
@@ -133,9 +133,10 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 /// First-run set-up of an empty database: the default organization and, on a
-/// database that has never had an API key, an admin key with every configured scope,
-/// returned to be shown once. (The CLI may have created the organization first, e.g.
-/// with `client create`; the key still comes with the first `serve`, and only then.)
+/// database without API keys or clients, an admin key with every configured scope,
+/// returned to be shown once. A database that already has clients (made with the
+/// CLI, or by a version without API keys) gets no key: `keygate api-key create`
+/// makes one.
 fn bootstrap(
     store: &Store,
     settings: &Settings,

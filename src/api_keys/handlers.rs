@@ -13,7 +13,7 @@ use super::model::{
 use super::repo::{self, RotateError};
 use super::{ApiKeysState, Environment};
 use crate::error::ApiError;
-use crate::identity::{Principal, Scope};
+use crate::identity::{Credential, Principal, Scope};
 use crate::store::Store;
 
 const DEFAULT_PAGE: i64 = 20;
@@ -126,6 +126,10 @@ fn actor(who: &Principal) -> Actor {
     Actor::Principal {
         id: who.actor_label(),
         scopes: who.scopes.clone(),
+        lifetime: match who.credential {
+            Credential::ApiKey { .. } => who.expires_at.map(|at| at.naive_utc()),
+            Credential::AccessToken { .. } => None,
+        },
     }
 }
 
@@ -247,6 +251,7 @@ pub async fn update_api_key(
             let current = Actor::Principal {
                 id: who.actor_label(),
                 scopes: key.scope_set(),
+                lifetime: None,
             };
             Some(
                 validate_scopes(&scopes, &state.known_scopes, &current).map_err(
@@ -318,10 +323,9 @@ pub async fn rotate_api_key(
     }
     let old = find_own(&who, &store, &id).await?;
     if let Some(lacking) = old.scope_set().iter().find(|s| !who.scopes.contains(s)) {
-        return Err(ApiError::invalid_request(
-            format!("the key has the scope '{lacking}', which the caller lacks"),
-            Some("scopes"),
-        ));
+        return Err(ApiError::InsufficientScope {
+            required: lacking.to_owned(),
+        });
     }
     let now = state.clock.now().naive_utc();
     let overlap = chrono::Duration::from_std(overlap).map_err(|_| KeyRequestError::Overlap)?;

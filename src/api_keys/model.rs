@@ -27,8 +27,8 @@ pub fn is_key_id(text: &str) -> bool {
 }
 
 /// A stored API key: its digest, never the key. Rows never serialize; the handlers'
-/// views decide what is shown.
-#[derive(Clone, Debug, Queryable, Selectable)]
+/// views decide what is shown. `Debug` leaves out the digest.
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
 pub struct ApiKey {
     pub id: String,
@@ -44,6 +44,19 @@ pub struct ApiKey {
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
     pub replaced_by: Option<String>,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether a key works at `now`, and if not, why.
@@ -101,8 +114,15 @@ pub struct NewApiKey<'a> {
 pub enum Actor {
     /// The operator at the command line, or first start-up: any configured scope.
     Operator(&'static str),
-    /// A principal of the management API: never more than its own scopes.
-    Principal { id: String, scopes: ScopeSet },
+    /// A principal of the management API: never more than its own scopes, and — for
+    /// an API key that expires — never a key that outlives it, so a short-lived key
+    /// cannot mint itself a permanent successor. (An access token's few minutes are
+    /// not its client's lifetime: `lifetime` is `None` for those.)
+    Principal {
+        id: String,
+        scopes: ScopeSet,
+        lifetime: Option<NaiveDateTime>,
+    },
 }
 
 impl Actor {
@@ -118,6 +138,14 @@ impl Actor {
         match self {
             Self::Operator(_) => None,
             Self::Principal { scopes, .. } => Some(scopes),
+        }
+    }
+
+    /// The latest expiry this actor may give a key; `None`: no limit.
+    pub fn lifetime(&self) -> Option<NaiveDateTime> {
+        match self {
+            Self::Operator(_) => None,
+            Self::Principal { lifetime, .. } => *lifetime,
         }
     }
 }
@@ -227,6 +255,10 @@ impl KeyDraft {
             }
             Some(_) => return Err(KeyRequestError::ExpiresIn),
         };
+        let expires_at = match (expires_at, actor.lifetime()) {
+            (Some(asked), Some(limit)) => Some(asked.min(limit)),
+            (asked, limit) => asked.or(limit),
+        };
         Ok(Self {
             org_id: org_id.to_owned(),
             name,
@@ -270,6 +302,7 @@ mod tests {
         let reader = Actor::Principal {
             id: "key_1".into(),
             scopes: ScopeSet::parse("read admin").unwrap(),
+            lifetime: None,
         };
         let draft = KeyDraft::new(request("read"), "org_1", &known(), &reader, now()).unwrap();
         assert_eq!(draft.scopes.to_string(), "read");
@@ -287,6 +320,27 @@ mod tests {
             KeyDraft::new(request(" "), "o", &known(), &operator, now()).unwrap_err(),
             KeyRequestError::NoScopes
         );
+    }
+
+    #[test]
+    fn a_key_never_outlives_the_key_that_made_it() {
+        let t = now();
+        let limit = t + chrono::Duration::days(1);
+        let creator = Actor::Principal {
+            id: "key:key_1".into(),
+            scopes: known(),
+            lifetime: Some(limit),
+        };
+        let forever = KeyDraft::new(request("read"), "o", &known(), &creator, t).unwrap();
+        assert_eq!(forever.expires_at, Some(limit));
+        let mut long = request("read");
+        long.expires_in = Some(Duration::from_secs(90 * 86400));
+        let long = KeyDraft::new(long, "o", &known(), &creator, t).unwrap();
+        assert_eq!(long.expires_at, Some(limit));
+        let mut short = request("read");
+        short.expires_in = Some(Duration::from_secs(3600));
+        let short = KeyDraft::new(short, "o", &known(), &creator, t).unwrap();
+        assert_eq!(short.expires_at, Some(t + chrono::Duration::hours(1)));
     }
 
     #[test]

@@ -35,11 +35,13 @@ pub fn create(
     Ok(IssuedKey { row, key })
 }
 
-/// Creates the first API key of the database — the bootstrap admin key — if there has
-/// never been one (keys are revoked, never deleted, so an empty table means exactly
-/// that). Several instances starting at once on one PostgreSQL database create one
-/// key between them: each first takes the organization row's lock with a no-op
-/// update, so the later ones wait and then see the key.
+/// Creates the bootstrap admin key on a database that has neither API keys nor
+/// clients — a new one, not one upgraded from a version without API keys, whose
+/// operator would not expect an all-powerful key in its logs (keys and clients are
+/// disabled or revoked, never deleted, so empty tables mean exactly that). Several
+/// instances starting at once on one PostgreSQL database create one key between them:
+/// each first takes the organization row's lock with a no-op update, so the later
+/// ones wait and then see the key.
 pub fn create_first(
     conn: &mut DbConn,
     draft: &KeyDraft,
@@ -50,9 +52,14 @@ pub fn create_first(
         diesel::update(organizations::table.find(&draft.org_id))
             .set(organizations::tier.eq(organizations::tier))
             .execute(c)?;
-        let any: bool = diesel::select(diesel::dsl::exists(api_keys::table.select(api_keys::id)))
-            .get_result(c)?;
-        if any {
+        use crate::store::schema::clients;
+        let any_key: bool =
+            diesel::select(diesel::dsl::exists(api_keys::table.select(api_keys::id)))
+                .get_result(c)?;
+        let any_client: bool =
+            diesel::select(diesel::dsl::exists(clients::table.select(clients::id)))
+                .get_result(c)?;
+        if any_key || any_client {
             return Ok(None);
         }
         create(c, draft, now).map(Some)
@@ -159,7 +166,7 @@ pub fn revoke(
 pub enum RotateError {
     #[error("no such key")]
     NotFound,
-    #[error("the key is revoked, expired or already rotated")]
+    #[error("the key is revoked, expired, already rotated or changed meanwhile")]
     NotRotatable,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -193,6 +200,10 @@ pub fn rotate(
                 .filter(api_keys::id.eq(&old.id))
                 .filter(api_keys::revoked_at.is_null())
                 .filter(api_keys::replaced_by.is_null())
+                // The successor copies `old`: refuse if a rename or narrowing came in
+                // between, or it would bring back what that change removed.
+                .filter(api_keys::scopes.eq(&old.scopes))
+                .filter(api_keys::name.eq(&old.name))
                 .filter(
                     api_keys::expires_at
                         .is_null()
@@ -315,6 +326,29 @@ mod tests {
         assert!(create_first(&mut conn, &draft(&org, now), now)
             .unwrap()
             .is_some());
+        assert!(create_first(&mut conn, &draft(&org, now), now)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_database_with_clients_gets_no_bootstrap_key() {
+        use crate::clients::{model::ClientId, ClientRegistration};
+        let (mut conn, org, now) = setup();
+        let known = ScopeSet::parse("read").unwrap();
+        let new = ClientRegistration {
+            name: "existing".into(),
+            scope: "read".into(),
+            ..Default::default()
+        }
+        .validate(
+            crate::orgs::OrgId(org.clone()),
+            &known,
+            std::time::Duration::from_secs(3600),
+        )
+        .unwrap()
+        .into_new_client(ClientId::generate(), "$argon2id$x".into(), now);
+        crate::clients::repo::create(&mut conn, &new).unwrap();
         assert!(create_first(&mut conn, &draft(&org, now), now)
             .unwrap()
             .is_none());

@@ -13,6 +13,7 @@ use super::registration::{self, RegisterError};
 use super::{repo, ClientsState};
 use crate::error::ApiError;
 use crate::identity::{Principal, Scope};
+use crate::scope::ScopeSet;
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -322,6 +323,14 @@ pub async fn update_client(
     }
     if let Some(scopes) = patch.scopes {
         registration.scope = scopes.join(" ");
+        if patch.default_scopes.is_none() {
+            // Narrowing the scopes narrows the default with them (to all of the new
+            // scopes if nothing of the old default is left).
+            let new = ScopeSet::parse(&registration.scope).unwrap_or_default();
+            let old_default = client.default_scopes();
+            let kept: Vec<&str> = old_default.iter().filter(|s| new.contains(s)).collect();
+            registration.default_scope = (!kept.is_empty()).then(|| kept.join(" "));
+        }
     }
     if let Some(default_scopes) = patch.default_scopes {
         registration.default_scope = Some(default_scopes.join(" "));
@@ -341,9 +350,11 @@ pub async fn update_client(
     let now = state.clock.now().naive_utc();
     let changes = validate(registration, &who, &state)?.into_changes(now);
     let updated = store
-        .run_write(move |c| repo::update(c, &client.id, &changes).map_err(ApiError::from))
+        .run_write(move |c| repo::update(c, &client, &changes).map_err(ApiError::from))
         .await?
-        .ok_or(ApiError::Conflict("the client is disabled"))?;
+        .ok_or(ApiError::Conflict(
+            "the client was disabled or changed meanwhile; read it again and retry",
+        ))?;
     tracing::info!(client_id = %updated.id, actor = %who.actor_label(), "client updated");
     Ok(HttpResponse::Ok().json(ClientView::new(&updated, now)))
 }
@@ -397,6 +408,17 @@ pub async fn rotate_client_secret(
         ));
     }
     let client = find_own(&who, &store, &id).await?;
+    // The new secret can obtain every scope of the client: only for a caller that
+    // holds them all (as for registering it).
+    if let Some(lacking) = client
+        .allowed_scopes()
+        .iter()
+        .find(|s| !who.scopes.contains(s))
+    {
+        return Err(ApiError::InsufficientScope {
+            required: lacking.to_owned(),
+        });
+    }
     let now = state.clock.now().naive_utc();
     let previous_until = (!overlap.is_zero())
         .then(|| chrono::Duration::from_std(overlap).map(|o| now + o))
@@ -407,10 +429,12 @@ pub async fn rotate_client_secret(
             let (secret, hash) = registration::new_secret()?;
             let rotated = store
                 .with_write_conn(|c| {
-                    repo::rotate_secret(c, &client.id, &hash, previous_until, now)
+                    repo::rotate_secret(c, &client, &hash, previous_until, now)
                         .map_err(ApiError::from)
                 })?
-                .ok_or(ApiError::Conflict("the client is disabled"))?;
+                .ok_or(ApiError::Conflict(
+                    "the client was disabled or its secret rotated meanwhile",
+                ))?;
             Ok::<_, ApiError>((rotated, secret))
         })
         .await?;

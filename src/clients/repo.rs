@@ -68,12 +68,21 @@ pub fn page(
     query.load(conn)
 }
 
-/// Rewrites a live client's metadata; `None` if it is disabled or gone.
-pub fn update(conn: &mut DbConn, id: &str, changes: &ClientChanges) -> QueryResult<Option<Client>> {
+/// Rewrites the metadata of `read`, a live client as the caller read it; `None` if it
+/// is disabled or gone, or its scopes or grants changed since it was read — so two
+/// concurrent updates cannot bring back what the other removed.
+pub fn update(
+    conn: &mut DbConn,
+    read: &Client,
+    changes: &ClientChanges,
+) -> QueryResult<Option<Client>> {
+    let id = read.id.as_str();
     let updated = diesel::update(
         clients::table
             .filter(clients::id.eq(id))
-            .filter(clients::disabled_at.is_null()),
+            .filter(clients::disabled_at.is_null())
+            .filter(clients::allowed_scopes.eq(&read.allowed_scopes))
+            .filter(clients::grant_types.eq(&read.grant_types)),
     )
     .set(changes)
     .execute(conn)?;
@@ -86,16 +95,22 @@ pub fn update(conn: &mut DbConn, id: &str, changes: &ClientChanges) -> QueryResu
 /// Replaces a live client's secret hash. The old secret keeps working until
 /// `previous_until` (`None`: it stops at once); a secret replaced earlier and still in
 /// its overlap stops now — there is at most one previous secret.
+///
+/// `read` is the client as the caller read it: of two concurrent rotations only the
+/// first changes the row (the second sees another `secret_hash` and gets `None`), so
+/// a secret just handed out is never replaced behind its receiver's back.
 pub fn rotate_secret(
     conn: &mut DbConn,
-    id: &str,
+    read: &Client,
     new_hash: &str,
     previous_until: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<Option<Client>> {
+    let id = read.id.as_str();
     let live = clients::table
         .filter(clients::id.eq(id))
-        .filter(clients::disabled_at.is_null());
+        .filter(clients::disabled_at.is_null())
+        .filter(clients::secret_hash.eq(&read.secret_hash));
     // `SET previous = secret_hash, secret_hash = ?`: both backends evaluate the
     // right-hand sides against the row as it was.
     let updated = match previous_until {
@@ -129,6 +144,51 @@ pub fn find_by_registration_token(conn: &mut DbConn, hash: &str) -> QueryResult<
         .select(Client::as_select())
         .get_result(conn)
         .optional()
+}
+
+/// RFC 7592: replaces the registration access token of `read` (the client as the
+/// caller read it, its token verified); `None` if another request replaced it first.
+pub fn replace_registration_token(
+    conn: &mut DbConn,
+    read: &Client,
+    new_hash: &str,
+) -> QueryResult<Option<Client>> {
+    let Some(current) = &read.registration_token_hash else {
+        return Ok(None);
+    };
+    let updated = diesel::update(
+        clients::table
+            .filter(clients::id.eq(&read.id))
+            .filter(clients::disabled_at.is_null())
+            .filter(clients::registration_token_hash.eq(current)),
+    )
+    .set(clients::registration_token_hash.eq(new_hash))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    find(conn, &read.id)
+}
+
+/// RFC 7592 update: the metadata (see `update`) and a new registration access token,
+/// in one transaction; `None`, changing nothing, if either lost a race.
+pub fn update_registration(
+    conn: &mut DbConn,
+    read: &Client,
+    changes: &ClientChanges,
+    new_token_hash: &str,
+) -> QueryResult<Option<Client>> {
+    let outcome = conn.transaction(|c| {
+        if replace_registration_token(c, read, new_token_hash)?.is_none() {
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        update(c, read, changes)?.ok_or(diesel::result::Error::RollbackTransaction)
+    });
+    match outcome {
+        Ok(client) => Ok(Some(client)),
+        Err(diesel::result::Error::RollbackTransaction) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 /// RFC 7592 delete: disables the client (see `disable`) and forgets its registration

@@ -57,7 +57,7 @@ impl Principal {
             Ok(())
         } else {
             Err(ApiError::InsufficientScope {
-                required: scope.as_str(),
+                required: scope.as_str().to_owned(),
             })
         }
     }

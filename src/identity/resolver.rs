@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::principal::{Credential, Principal};
 use crate::api_keys::{self, format, KeyState, LastUsed};
+use crate::clients;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::scope::ScopeSet;
@@ -24,11 +25,20 @@ use crate::tokens::{revoked, KeyRing};
 const MAX_CREDENTIAL_LEN: usize = 8 * 1024;
 pub const X_API_KEY: &str = "x-api-key";
 
-/// A credential as presented, classified by form.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A credential as presented, classified by form. `Debug` shows the kind only.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Presented<'a> {
     ApiKey(Cow<'a, str>),
     AccessToken(Cow<'a, str>),
+}
+
+impl std::fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ApiKey(_) => "ApiKey([redacted])",
+            Self::AccessToken(_) => "AccessToken([redacted])",
+        })
+    }
 }
 
 impl Presented<'_> {
@@ -177,13 +187,13 @@ fn header_text(value: &actix_web::http::header::HeaderValue) -> Result<&str, Res
 }
 
 /// `Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive, RFC 9110 §11.1).
+/// Another scheme (say Basic) carries no credential keygate's API takes: that is
+/// `MissingCredentials`, answered with a bare Bearer challenge (RFC 6750 §3.1).
 fn bearer_token(value: &actix_web::http::header::HeaderValue) -> Result<&str, ResolveError> {
     let text = header_text(value)?;
     let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ResolveError::InvalidFormat(
-            "the Authorization header must use the Bearer scheme",
-        ));
+        return Err(ResolveError::MissingCredentials);
     }
     let token = token.trim();
     // RFC 6750 b64token.
@@ -314,6 +324,14 @@ impl Resolver {
                 "the access token has been revoked",
             ));
         }
+        // A disabled client's tokens stop at once here, not when they expire.
+        let client_live = clients::repo::find(conn, &claims.client_id)?
+            .is_some_and(|client| !client.is_disabled() && client.org_id == claims.org);
+        if !client_live {
+            return Err(ResolveError::InvalidToken(
+                "the client of this access token is disabled",
+            ));
+        }
         let scopes = ScopeSet::parse(&claims.scope)
             .map_err(|_| ResolveError::InvalidToken("the access token is not valid"))?;
         Ok(Principal {
@@ -384,7 +402,7 @@ mod tests {
             (vec![], "MissingCredentials"),
             (
                 vec![("authorization", "Basic Zm9vOmJhcg==")],
-                "InvalidFormat",
+                "MissingCredentials",
             ),
             (vec![("authorization", "Bearer")], "InvalidFormat"),
             (

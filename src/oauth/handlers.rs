@@ -9,6 +9,7 @@ use super::OAuthState;
 use super::{client_auth, introspection, revocation};
 use crate::clients::Client;
 use crate::config::Settings;
+use crate::identity::Resolver;
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -76,12 +77,21 @@ pub async fn post_introspect(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<OAuthState>,
+    resolver: web::Data<Resolver>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = authenticated_token_action(&req, body, &state, &store).await?;
     let now = state.clock.now();
     let described = store
-        .run(move |conn| introspection::introspect(conn, &state, &client, token.expose(), now))
+        .blocking(move |store| {
+            store.with_conn(|conn| {
+                let api_keys = introspection::ApiKeyAccess {
+                    resolver: &resolver,
+                    writer: store.writer(),
+                };
+                introspection::introspect(conn, &state, &api_keys, &client, token.expose(), now)
+            })
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

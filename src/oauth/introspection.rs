@@ -8,15 +8,26 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::OAuthState;
-use crate::api_keys::{self, format, KeyState};
+use std::borrow::Cow;
+
+use crate::api_keys::format;
 use crate::clients::Client;
+use crate::identity::{Presented, ResolveError, Resolver};
 use crate::refresh;
+use crate::store::WriterLock;
 use crate::store::{DbConn, StoreError};
 use crate::tokens::revoked;
+
+/// What introspection needs to resolve an API key.
+pub struct ApiKeyAccess<'a> {
+    pub resolver: &'a Resolver,
+    pub writer: &'a WriterLock,
+}
 
 pub fn introspect(
     conn: &mut DbConn,
     state: &OAuthState,
+    api_keys: &ApiKeyAccess<'_>,
     client: &Client,
     token: &str,
     now: DateTime<Utc>,
@@ -42,7 +53,7 @@ pub fn introspect(
         }));
     }
     if format::has_key_prefix(token) {
-        return describe_api_key(conn, client, token, now);
+        return describe_api_key(conn, api_keys, client, token);
     }
     let Ok(claims) = state.keys.verify_access_token(token, &state.issuer, now) else {
         return Ok(inactive);
@@ -73,39 +84,38 @@ pub fn introspect(
     Ok(described)
 }
 
-/// An API key: the format and checksum first (no read for a mistyped key), then its
-/// row; revoked, expired or another organization's is simply inactive.
+/// An API key, resolved by the identity resolver exactly as keygate's own API would
+/// (so a use through introspection counts as the key's last use); revoked, expired,
+/// malformed or another organization's is simply inactive.
 fn describe_api_key(
     conn: &mut DbConn,
+    access: &ApiKeyAccess<'_>,
     client: &Client,
     key: &str,
-    now: DateTime<Utc>,
 ) -> Result<Value, StoreError> {
     let inactive = json!({ "active": false });
     if format::parse(key).is_err() {
         return Ok(inactive);
     }
-    let hash = crate::secret::digest(key);
-    let Some(row) = api_keys::repo::find_by_hash(conn, &hash)? else {
-        return Ok(inactive);
+    let presented = Presented::ApiKey(Cow::Borrowed(key));
+    let who = match access.resolver.resolve(conn, access.writer, &presented) {
+        Ok(who) => who,
+        Err(ResolveError::Store(error)) => return Err(error),
+        Err(_) => return Ok(inactive),
     };
-    if !crate::secret::ct_eq_str(&row.key_hash, &hash)
-        || row.org_id != client.org_id
-        || row.state(now.naive_utc()) != KeyState::Active
-    {
+    if who.org_id != client.org_id {
         return Ok(inactive);
     }
     let mut described = json!({
         "active": true,
         "token_type": "api_key",
-        "scope": row.scopes,
-        "sub": row.id,
-        "key_id": row.id,
-        "org": row.org_id,
-        "iat": row.created_at.and_utc().timestamp(),
+        "scope": who.scopes.to_string(),
+        "sub": who.subject,
+        "key_id": who.subject,
+        "org": who.org_id,
     });
-    if let Some(expires_at) = row.expires_at {
-        described["exp"] = json!(expires_at.and_utc().timestamp());
+    if let Some(expires_at) = who.expires_at {
+        described["exp"] = json!(expires_at.timestamp());
     }
     Ok(described)
 }

@@ -13,11 +13,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::client_auth::acquire_lease;
 use super::error::OAuthError;
 use super::OAuthState;
 use crate::clients::registration::{self, RegisterError};
-use crate::clients::secret::Argon2id;
-use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError};
+use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError, Verdict};
 use crate::identity::resolver::{bearer_credential, presented_credential};
 use crate::identity::{Principal, ResolveError, Resolver, Scope};
 use crate::secret::{ct_eq_str, digest, Secret};
@@ -187,9 +187,12 @@ async fn read_metadata(
 
 fn resolve_error(error: ResolveError) -> OAuthError {
     match error {
-        ResolveError::MissingCredentials => OAuthError::missing_token(
-            "an initial access token is required: Authorization: Bearer <admin API key>",
-        ),
+        ResolveError::MissingCredentials => {
+            OAuthError::missing_token("a bearer token is required: Authorization: Bearer <token>")
+        }
+        ResolveError::ConflictingCredentials | ResolveError::DuplicateHeader(_) => {
+            OAuthError::invalid_request(error.to_string())
+        }
         ResolveError::Store(e) => e.into(),
         other => OAuthError::invalid_token(other.to_string()),
     }
@@ -252,9 +255,8 @@ pub async fn post_register(
     let (client, secret, token) = store
         .blocking(move |store| {
             let (mut new, secret) = registration::prepare(valid, now).map_err(register_error)?;
-            let token = Secret::generate(REGISTRATION_TOKEN_PREFIX, 32)
-                .map_err(|e| OAuthError::server_error(&e))?;
-            new.registration_token_hash = Some(digest(token.expose()));
+            let (token, hash) = new_registration_token()?;
+            new.registration_token_hash = Some(hash);
             let client =
                 store.with_write_conn(|c| repo::create(c, &new).map_err(StoreError::from))?;
             Ok::<_, OAuthError>((client, secret, token))
@@ -303,8 +305,22 @@ async fn registration_client(
     client.ok_or_else(|| OAuthError::invalid_token("the registration access token is not valid"))
 }
 
+/// A new registration access token and its digest.
+fn new_registration_token() -> Result<(Secret, String), OAuthError> {
+    let token = Secret::generate(REGISTRATION_TOKEN_PREFIX, 32)
+        .map_err(|e| OAuthError::server_error(&e))?;
+    let hash = digest(token.expose());
+    Ok((token, hash))
+}
+
+fn superseded() -> OAuthError {
+    OAuthError::invalid_token("the registration access token was replaced meanwhile")
+}
+
 /// GET /oauth/register/{client_id} — RFC 7592 §2.1, with the registration access
-/// token. The client secret is not shown again.
+/// token. The client secret is not shown again. The response carries a new
+/// registration access token (RFC 7592 §3 requires one in every response, and
+/// keygate keeps only digests): the presented one stops working.
 pub async fn get_registration(
     req: HttpRequest,
     client_id: web::Path<String>,
@@ -312,15 +328,30 @@ pub async fn get_registration(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let client = registration_client(&req, &store, client_id.into_inner()).await?;
+    let (token, hash) = new_registration_token()?;
+    let client = store
+        .run_write(move |c| {
+            repo::replace_registration_token(c, &client, &hash).map_err(StoreError::from)
+        })
+        .await?
+        .ok_or_else(superseded)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(registered(&client, &state, AUTH_METHODS[0], None, None)))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(registered(
+            &client,
+            &state,
+            AUTH_METHODS[0],
+            None,
+            Some(&token),
+        )))
 }
 
 /// PUT /oauth/register/{client_id} — RFC 7592 §2.2: replaces the metadata. The body
-/// must name the same `client_id`; a `client_secret` in it must be the current one.
-/// The scope may be narrowed, never widened (the registration access token is no
-/// admin credential).
+/// must name the same `client_id`; a `client_secret` in it must be a live secret
+/// (checked with an argon2 lease, like the token endpoint). The scope may be narrowed,
+/// never widened: the registration access token is no admin credential. The response
+/// carries a new registration access token.
 pub async fn put_registration(
     req: HttpRequest,
     client_id: web::Path<String>,
@@ -354,35 +385,48 @@ pub async fn put_registration(
         ));
     }
     let now = state.clock.now().naive_utc();
+    if let Some(secret) = presented_secret {
+        let lease = acquire_lease(&state).await?;
+        let (state, client) = (state.clone(), client.clone());
+        let verdict = web::block(move || {
+            state
+                .verifier
+                .verify(Some(&client), secret.expose().as_bytes(), Some(&lease), now)
+        })
+        .await
+        .map_err(|e| OAuthError::server_error(&e))?;
+        if verdict != Verdict::Verified {
+            return Err(OAuthError::invalid_client_metadata(
+                "client_secret does not match the client's secret",
+            ));
+        }
+    }
     let mut changes = valid.into_changes(now);
     // Not part of RFC 7591 metadata: kept as registered.
     changes.audience = client.audience.clone();
     changes.access_token_ttl_secs = client.access_token_ttl_secs;
     changes.refresh_reuse_grace_secs = client.refresh_reuse_grace_secs;
-    let id = client.id.clone();
+    let (token, hash) = new_registration_token()?;
     let updated = store
-        .blocking(move |store| {
-            if let Some(secret) = presented_secret {
-                // argon2 (~20 ms) with no connection held.
-                let matches = client
-                    .live_secret_hashes(now)
-                    .any(|hash| Argon2id.verify(secret.expose().as_bytes(), hash));
-                if !matches {
-                    return Err(OAuthError::invalid_client_metadata(
-                        "client_secret does not match the client's secret",
-                    ));
-                }
-            }
-            store
-                .with_write_conn(|c| repo::update(c, &id, &changes).map_err(StoreError::from))?
-                .ok_or_else(|| {
-                    OAuthError::invalid_token("the registration access token is not valid")
-                })
+        .run_write(move |c| {
+            repo::update_registration(c, &client, &changes, &hash).map_err(StoreError::from)
         })
-        .await?;
+        .await?
+        .ok_or_else(|| {
+            OAuthError::invalid_request(
+                "the registration changed meanwhile; read it again and retry",
+            )
+        })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(registered(&updated, &state, auth_method, None, None)))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(registered(
+            &updated,
+            &state,
+            auth_method,
+            None,
+            Some(&token),
+        )))
 }
 
 /// DELETE /oauth/register/{client_id} — RFC 7592 §2.3: the client is disabled (its

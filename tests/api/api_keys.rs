@@ -313,7 +313,8 @@ async fn rotation_cannot_mint_scopes_the_caller_lacks() {
         .send()
         .await
         .unwrap();
-    assert_api_error(response, 400, "invalid_request").await;
+    let error = assert_api_error(response, 403, "insufficient_scope").await;
+    assert_eq!(error["error"]["details"]["required_scope"], "write");
 }
 
 #[actix_rt::test]

@@ -401,6 +401,31 @@ fn first_serve_prints_a_bootstrap_key_once_and_logs_carry_no_api_key() {
         String::new(),
     );
     assert_eq!(status, 401);
+    // Client secrets and registration access tokens made through the API.
+    let (status, client) = http.request(
+        &server.address,
+        "POST",
+        "/v1/clients",
+        &[
+            ("X-API-Key", &bootstrap),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"name": "logged client", "scopes": ["read"]}"#.into(),
+    );
+    assert_eq!(status, 201, "{client}");
+    let client: serde_json::Value = serde_json::from_str(&client).unwrap();
+    let (status, registered) = http.request(
+        &server.address,
+        "POST",
+        "/oauth/register",
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"client_name": "logged registration", "scope": "read"}"#.into(),
+    );
+    assert_eq!(status, 201, "{registered}");
+    let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
     let (log, _) = server.stop();
     assert!(log.contains("created the bootstrap admin API key"), "{log}");
     for secret in [&bootstrap, &key, &typo] {
@@ -409,6 +434,14 @@ fn first_serve_prints_a_bootstrap_key_once_and_logs_carry_no_api_key() {
             !log.contains(&secret[8..40]),
             "part of an API key in the log:\n{log}"
         );
+    }
+    for secret in [
+        &client["client_secret"],
+        &registered["client_secret"],
+        &registered["registration_access_token"],
+    ] {
+        let secret = secret.as_str().unwrap();
+        assert!(!log.contains(secret), "secret in the log:\n{log}");
     }
 
     // Never again: the database has had a key.

@@ -407,3 +407,53 @@ async fn client_lists_are_paginated() {
         assert_api_error(response, 400, "invalid_request").await;
     }
 }
+
+#[actix_rt::test]
+async fn a_narrower_admin_cannot_take_over_a_wider_client() {
+    let app = TestApp::spawn().await;
+    let (client, _) = registered(
+        &app,
+        json!({"name": "svc", "scopes": ["read", "write", "admin"]}),
+    )
+    .await;
+    let (_, narrow_admin) = app.api_key("read admin").await;
+    let response = app
+        .with_key(
+            Method::POST,
+            &format!("/v1/clients/{}/rotate-secret", client.id),
+            &narrow_admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    let error = assert_api_error(response, 403, "insufficient_scope").await;
+    assert_eq!(error["error"]["details"]["required_scope"], "write");
+    assert_eq!(
+        app.token_basic(&client, &[("grant_type", "client_credentials")])
+            .await
+            .status(),
+        200,
+        "the secret was not replaced"
+    );
+}
+
+#[actix_rt::test]
+async fn narrowing_the_scopes_narrows_the_default_with_them() {
+    let app = TestApp::spawn().await;
+    let (client, _) = registered(&app, json!({"name": "svc", "scopes": ["read", "write"]})).await;
+    let response = app
+        .with_key(
+            Method::PATCH,
+            &format!("/v1/clients/{}", client.id),
+            &app.admin_key,
+        )
+        .json(&json!({"scopes": ["read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(updated["scope"], "read");
+    assert_eq!(updated["default_scope"], "read");
+    assert_eq!(app.token_json(&client).await["scope"], "read");
+}

@@ -165,6 +165,16 @@ impl TestApp {
         })
     }
 
+    /// A client whose tokens are for keygate's own API (`management_audience`).
+    pub fn management_client(&self, scope: &str) -> TestClient {
+        self.client(ClientRegistration {
+            name: "automation".into(),
+            scope: scope.into(),
+            audience: Some(format!("{ISSUER}/v1")),
+            ..Default::default()
+        })
+    }
+
     pub fn disable(&self, client: &TestClient) {
         let now = chrono::Utc::now().naive_utc();
         self.store

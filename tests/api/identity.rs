@@ -43,7 +43,7 @@ async fn an_api_key_resolves_in_either_header() {
 #[actix_rt::test]
 async fn an_access_token_resolves_to_its_client() {
     let app = TestApp::spawn().await;
-    let client = app.client_with_scope("read write");
+    let client = app.management_client("read write");
     let token = app.token_json(&client).await["access_token"]
         .as_str()
         .unwrap()
@@ -67,6 +67,9 @@ async fn an_access_token_resolves_to_its_client() {
 async fn missing_and_malformed_credentials_are_told_apart() {
     let app = TestApp::spawn().await;
     assert_api_error(app.me(&[]).await, 401, "missing_credentials").await;
+    // Another scheme carries no credential the API takes: a bare Bearer challenge.
+    let basic = app.me(&[("Authorization", "Basic Zm9vOmJhcg==")]).await;
+    assert_api_error(basic, 401, "missing_credentials").await;
     let key = generate(Environment::Live).unwrap().expose().to_owned();
     let mut typo = key.clone().into_bytes();
     typo[20] = if typo[20] == b'A' { b'B' } else { b'A' };
@@ -77,7 +80,6 @@ async fn missing_and_malformed_credentials_are_told_apart() {
         vec![("X-API-Key", typo.as_str())],
         vec![("X-API-Key", truncated.as_str())],
         vec![("X-API-Key", "kg_live_")],
-        vec![("Authorization", "Basic Zm9vOmJhcg==")],
         vec![("Authorization", "Bearer")],
         vec![("Authorization", "Bearer not a token")],
         vec![("Authorization", "Bearer opaque-garbage")],
@@ -178,7 +180,7 @@ fn b64(value: &serde_json::Value) -> String {
 async fn forged_foreign_and_expired_tokens_are_refused() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
-    let client = app.client_with_scope("read admin");
+    let client = app.management_client("read admin");
     let token = app.token_json(&client).await["access_token"]
         .as_str()
         .unwrap()
@@ -279,6 +281,48 @@ async fn a_token_for_another_audience_is_not_for_keygate() {
         .me(&[("Authorization", &format!("Bearer {token}"))])
         .await;
     assert_api_error(response, 401, "invalid_token").await;
+}
+
+#[actix_rt::test]
+async fn a_token_for_the_platforms_api_cannot_manage_keygate() {
+    // Default audience: the platform's own API. Even with `admin` it is not for /v1.
+    let app = TestApp::spawn().await;
+    let client = app.client_with_scope("read admin");
+    let token = app.token_json(&client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .me(&[("Authorization", &format!("Bearer {token}"))])
+        .await;
+    let body = assert_api_error(response, 401, "invalid_token").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("audience"));
+}
+
+#[actix_rt::test]
+async fn a_disabled_clients_tokens_stop_at_once() {
+    let app = TestApp::spawn().await;
+    let client = app.management_client("read admin");
+    let token = app.token_json(&client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("Bearer {token}");
+    assert_eq!(app.me(&[("Authorization", &bearer)]).await.status(), 200);
+    app.disable(&client);
+    let body = assert_api_error(
+        app.me(&[("Authorization", &bearer)]).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("disabled"));
 }
 
 #[actix_rt::test]

@@ -212,19 +212,31 @@ async fn invalid_metadata_gets_rfc_7591_errors() {
 #[actix_rt::test]
 async fn the_registration_access_token_reads_updates_and_deletes() {
     let app = TestApp::spawn().await;
-    let (client, token, uri, _) = registered(
+    let (client, first_token, uri, _) = registered(
         &app,
         json!({"client_name": "partner", "scope": "read write",
                "grant_types": ["client_credentials", "refresh_token"]}),
     )
     .await;
-    let read = manage(&app, Method::GET, &uri, Some(&token), None).await;
+    // Every response carries a new registration access token (RFC 7592 §3); the one
+    // presented stops working.
+    let next_token = |body: &serde_json::Value| {
+        body["registration_access_token"]
+            .as_str()
+            .expect("a registration access token in every response")
+            .to_owned()
+    };
+    let read = manage(&app, Method::GET, &uri, Some(&first_token), None).await;
     assert_eq!(read.status(), 200);
     let read: serde_json::Value = read.json().await.unwrap();
     assert_eq!(read["client_id"], client.id.as_str());
     assert_eq!(read["scope"], "read write");
+    assert_eq!(read["registration_client_uri"], uri.as_str());
     assert!(read.get("client_secret").is_none(), "never shown again");
-    assert!(read.get("registration_access_token").is_none());
+    let mut token = next_token(&read);
+    assert_ne!(token, first_token);
+    let stale = manage(&app, Method::GET, &uri, Some(&first_token), None).await;
+    assert_oauth_error(stale, 401, "invalid_token").await;
 
     // Update: narrowing is allowed, widening is not; the client_id must match.
     let updated = manage(
@@ -242,6 +254,7 @@ async fn the_registration_access_token_reads_updates_and_deletes() {
     let updated: serde_json::Value = updated.json().await.unwrap();
     assert_eq!(updated["client_name"], "partner v2");
     assert_eq!(updated["scope"], "read");
+    token = next_token(&updated);
     assert_eq!(app.token_json(&client).await["scope"], "read");
     for (body, status, code) in [
         (
@@ -261,6 +274,7 @@ async fn the_registration_access_token_reads_updates_and_deletes() {
             "invalid_client_metadata",
         ),
     ] {
+        // A refused update changes nothing, the token included.
         let response = manage(&app, Method::PUT, &uri, Some(&token), Some(body)).await;
         assert_oauth_error(response, status, code).await;
     }
@@ -273,6 +287,7 @@ async fn the_registration_access_token_reads_updates_and_deletes() {
     )
     .await;
     assert_eq!(with_secret.status(), 200);
+    token = next_token(&with_secret.json().await.unwrap());
 
     // Wrong, missing or another client's token: 401, whatever the client.
     let (_, other_token, other_uri, _) = registered(&app, json!({"scope": "read"})).await;
