@@ -13,13 +13,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-18100}"
 . bench/server.sh
-create_client
+# Access tokens for keygate's own API carry its management audience.
+create_client --audience "${KEYGATE_ISSUER:-http://127.0.0.1:8080}/v1"
 API_KEY=$("$BIN" api-key create --name bench --scope read |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 start_server
 JWT=$(curl -fs -H "Authorization: Basic $KG_BASIC" -d grant_type=client_credentials \
     "http://127.0.0.1:$PORT/oauth/token" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+# Both credentials must resolve, or the figures below would be of 401s.
+curl -fs -o /dev/null -H "X-API-Key: $API_KEY" "http://127.0.0.1:$PORT/v1/me"
+curl -fs -o /dev/null -H "Authorization: Bearer $JWT" "http://127.0.0.1:$PORT/v1/me"
 
 yardstick
 for CONNECTIONS in 32 64; do
