@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::api_keys::handlers::ApiKeyView;
 use crate::api_keys::{self, Actor, Environment, KeyDraft, KeyRequest};
+use crate::audit::{self, EventType, NewEvent, Source};
 use crate::clients::handlers::ClientView;
 use crate::clients::registration::{self, RegistrationPolicy};
 use crate::clients::{self, ClientRegistration};
@@ -263,7 +264,20 @@ pub fn create_client(settings: &Settings, cmd: CreateClient) -> anyhow::Result<s
     let now = Utc::now().naive_utc();
     let (client, secret) = store.with_conn(|conn| {
         orgs::repo::ensure_default(conn, now).map_err(StoreError::from)?;
-        registration::register(conn, cmd.registration, &cmd.org, &policy, now)
+        let (client, secret) =
+            registration::register(conn, cmd.registration, &cmd.org, &policy, now)?;
+        let details = serde_json::json!({"name": client.name, "scope": client.allowed_scopes});
+        clients::handlers::record(
+            conn,
+            &client,
+            EventType::ClientRegistered,
+            "cli",
+            &Source::default(),
+            details,
+            now,
+        )
+        .map_err(StoreError::from)?;
+        Ok::<_, registration::RegisterError>((client, secret))
     })?;
     let mut view = serde_json::to_value(ClientView::new(&client, now))?;
     // Shown once; keygate keeps only its argon2id hash.
@@ -297,8 +311,22 @@ pub fn disable_client(settings: &Settings, id: &str) -> anyhow::Result<serde_jso
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let client = store.with_conn(|conn| -> anyhow::Result<_> {
-        clients::repo::disable(conn, id, now)?;
-        clients::repo::find(conn, id)?.with_context(|| format!("no client with id '{id}'"))
+        let now_disabled = clients::repo::disable(conn, id, now)?;
+        let client =
+            clients::repo::find(conn, id)?.with_context(|| format!("no client with id '{id}'"))?;
+        if now_disabled {
+            let details = serde_json::json!({"name": client.name});
+            clients::handlers::record(
+                conn,
+                &client,
+                EventType::ClientDisabled,
+                "cli",
+                &Source::default(),
+                details,
+                now,
+            )?;
+        }
+        Ok(client)
     })?;
     Ok(serde_json::to_value(ClientView::new(&client, now))?)
 }
@@ -358,7 +386,17 @@ pub fn create_api_key(
             &Actor::Operator("cli"),
             now,
         )?;
-        Ok(api_keys::repo::create(conn, &draft, now)?)
+        let issued = api_keys::repo::create(conn, &draft, now)?;
+        let event = NewEvent {
+            org_id: &issued.row.org_id,
+            event_type: EventType::ApiKeyCreated,
+            actor: "cli",
+            target_id: &issued.row.id,
+            source: &Source::default(),
+            details: serde_json::json!({"name": issued.row.name, "scopes": issued.row.scopes}),
+        };
+        audit::repo::record(conn, event, now)?;
+        Ok(issued)
     })?;
     let mut view = serde_json::to_value(ApiKeyView::new(&issued.row, now))?;
     // Shown once; keygate keeps only its SHA-256 digest.
@@ -402,8 +440,20 @@ pub fn revoke_api_key(settings: &Settings, id: &str) -> anyhow::Result<serde_jso
     let key = store.with_write_conn(|conn| -> anyhow::Result<_> {
         let key = api_keys::repo::find_any(conn, id)?
             .with_context(|| format!("no API key with id '{id}'"))?;
-        api_keys::repo::revoke(conn, &key.org_id, id, now)?
-            .with_context(|| format!("no API key with id '{id}'"))
+        let revoked = api_keys::repo::revoke(conn, &key.org_id, id, now)?
+            .with_context(|| format!("no API key with id '{id}'"))?;
+        if key.revoked_at.is_none() {
+            let event = NewEvent {
+                org_id: &key.org_id,
+                event_type: EventType::ApiKeyRevoked,
+                actor: "cli",
+                target_id: &key.id,
+                source: &Source::default(),
+                details: serde_json::json!({"name": key.name}),
+            };
+            audit::repo::record(conn, event, now)?;
+        }
+        Ok(revoked)
     })?;
     Ok(serde_json::to_value(ApiKeyView::new(&key, now))?)
 }
@@ -427,7 +477,43 @@ fn validate_slug(slug: &str) -> anyhow::Result<()> {
 
 pub fn generate_key(settings: &Settings, alg: KeyAlg) -> anyhow::Result<serde_json::Value> {
     let meta = keys::generate(&settings.keys_dir, alg, Utc::now())?;
-    Ok(serde_json::to_value(meta)?)
+    let view = serde_json::to_value(&meta)?;
+    let store = open_store(settings)?;
+    record_signing_key_event(
+        &store,
+        EventType::SigningKeyGenerated,
+        "cli",
+        &meta.kid,
+        view.clone(),
+    )?;
+    Ok(view)
+}
+
+/// Signing keys belong to the whole server; their events go to the default
+/// organization's log.
+pub fn record_signing_key_event(
+    store: &crate::store::Store,
+    event_type: EventType,
+    actor: &str,
+    kid: &str,
+    details: serde_json::Value,
+) -> anyhow::Result<()> {
+    let now = Utc::now().naive_utc();
+    store
+        .with_write_conn(|conn| -> anyhow::Result<()> {
+            let (org, _) = orgs::repo::ensure_default(conn, now)?;
+            let event = NewEvent {
+                org_id: &org.id,
+                event_type,
+                actor,
+                target_id: kid,
+                source: &Source::default(),
+                details,
+            };
+            audit::repo::record(conn, event, now)?;
+            Ok(())
+        })
+        .context("recording the signing-key event in the audit log")
 }
 
 pub fn list_keys(settings: &Settings) -> anyhow::Result<serde_json::Value> {
@@ -435,19 +521,29 @@ pub fn list_keys(settings: &Settings) -> anyhow::Result<serde_json::Value> {
 }
 
 pub fn activate_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::to_value(keys::activate(
-        &settings.keys_dir,
+    let view = serde_json::to_value(keys::activate(&settings.keys_dir, kid, Utc::now())?)?;
+    let store = open_store(settings)?;
+    record_signing_key_event(
+        &store,
+        EventType::SigningKeyActivated,
+        "cli",
         kid,
-        Utc::now(),
-    )?)?)
+        view.clone(),
+    )?;
+    Ok(view)
 }
 
 pub fn retire_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::to_value(keys::retire(
-        &settings.keys_dir,
+    let view = serde_json::to_value(keys::retire(&settings.keys_dir, kid, Utc::now())?)?;
+    let store = open_store(settings)?;
+    record_signing_key_event(
+        &store,
+        EventType::SigningKeyRetired,
+        "cli",
         kid,
-        Utc::now(),
-    )?)?)
+        view.clone(),
+    )?;
+    Ok(view)
 }
 
 pub fn remove_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
@@ -457,7 +553,16 @@ pub fn remove_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::
         settings.access_token_ttl_max,
         Utc::now(),
     )?;
-    Ok(serde_json::json!({"removed": kid}))
+    let view = serde_json::json!({"removed": kid});
+    let store = open_store(settings)?;
+    record_signing_key_event(
+        &store,
+        EventType::SigningKeyRemoved,
+        "cli",
+        kid,
+        view.clone(),
+    )?;
+    Ok(view)
 }
 
 /// Parses `--token-ttl 10m` / `--expires-in 90d`.

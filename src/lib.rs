@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api_keys;
+pub mod audit;
 pub mod cli;
 pub mod clients;
 pub mod clock;

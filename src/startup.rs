@@ -18,7 +18,7 @@ use crate::oauth::OAuthState;
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{keys, KeyRing};
-use crate::{error, health, oauth, orgs, telemetry, tokens};
+use crate::{audit, error, health, oauth, orgs, telemetry, tokens};
 
 /// Largest JSON body the management API reads.
 const MAX_JSON_BODY_BYTES: usize = 16 * 1024;
@@ -37,7 +37,7 @@ impl Application {
     pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = open_store(&settings)?;
         let bootstrap_key = bootstrap(&store, &settings, clock.as_ref())?;
-        let keys = web::Data::new(load_signing_keys(&settings, clock.as_ref())?);
+        let keys = web::Data::new(load_signing_keys(&settings, &store, clock.as_ref())?);
         let verifier =
             SecretVerifier::new(settings.secret_cache_entries, settings.argon2_permits())
                 .context("preparing client-secret verification")?;
@@ -82,6 +82,7 @@ impl Application {
                 .configure(identity::configure)
                 .configure(api_keys::configure)
                 .configure(clients::configure)
+                .configure(audit::configure)
                 .configure(tokens::configure)
                 .configure(health::configure)
                 .default_service(web::to(error::not_found))
@@ -164,7 +165,21 @@ fn bootstrap(
     )
     .context("preparing the bootstrap API key")?;
     let issued = store
-        .with_write_conn(|conn| api_keys::repo::create_first(conn, &draft, now))
+        .with_transaction(|conn| {
+            let issued = api_keys::repo::create_first(conn, &draft, now)?;
+            if let Some(issued) = &issued {
+                let event = audit::NewEvent {
+                    org_id: &org.id,
+                    event_type: audit::EventType::BootstrapKeyIssued,
+                    actor: "bootstrap",
+                    target_id: &issued.row.id,
+                    source: &audit::Source::default(),
+                    details: serde_json::json!({"scopes": issued.row.scopes}),
+                };
+                audit::repo::record(conn, event, now)?;
+            }
+            Ok::<_, crate::store::StoreError>(issued)
+        })
         .context("creating the bootstrap API key")?;
     Ok(issued.map(|issued| {
         tracing::info!(key_id = %issued.row.id, "created the bootstrap admin API key");
@@ -173,12 +188,24 @@ fn bootstrap(
 }
 
 /// Loads `keys/`, generating an ES256 key first if there is no active one.
-fn load_signing_keys(settings: &Settings, clock: &dyn Clock) -> anyhow::Result<KeyRing> {
+fn load_signing_keys(
+    settings: &Settings,
+    store: &Store,
+    clock: &dyn Clock,
+) -> anyhow::Result<KeyRing> {
     if let Some(generated) = keys::ensure_active(&settings.keys_dir, clock.now())
         .context("generating the first signing key")?
     {
         tracing::info!(kid = %generated.kid, alg = %generated.alg, dir = %settings.keys_dir.display(),
             "no signing key found: generated one");
+        let details = serde_json::json!({"alg": generated.alg.to_string(), "state": "active"});
+        crate::cli::record_signing_key_event(
+            store,
+            audit::EventType::SigningKeyGenerated,
+            "serve",
+            &generated.kid,
+            details,
+        )?;
     }
     KeyRing::load(&settings.keys_dir).context("loading signing keys")
 }

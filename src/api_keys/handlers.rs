@@ -2,7 +2,7 @@
 //! organization (another organization's key is a 404). A key is shown once, in the
 //! 201 of create and rotate; everything else shows its masked form.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,7 @@ use super::model::{
 };
 use super::repo::{self, RotateError};
 use super::{ApiKeysState, Environment};
+use crate::audit::{self, EventType, NewEvent, Source};
 use crate::error::ApiError;
 use crate::identity::{Credential, Principal, Scope};
 use crate::store::Store;
@@ -136,6 +137,7 @@ fn actor(who: &Principal) -> Actor {
 /// POST /v1/api-keys — scope `admin`. Creates a key in the caller's organization with
 /// at most the caller's own scopes; 201 with the key, shown once.
 pub async fn create_api_key(
+    req: HttpRequest,
     who: Principal,
     state: web::Data<ApiKeysState>,
     store: web::Data<Store>,
@@ -161,8 +163,26 @@ pub async fn create_api_key(
         &actor(&who),
         now,
     )?;
+    let (source, actor_label) = (Source::of(&req), who.actor_label());
     let issued = store
-        .run_write(move |c| repo::create(c, &draft, now))
+        .run_transaction(move |c| {
+            let issued = repo::create(c, &draft, now)?;
+            let details = serde_json::json!({
+                "name": issued.row.name,
+                "scopes": issued.row.scopes,
+                "expires_at": issued.row.expires_at.map(|t| t.and_utc()),
+            });
+            record(
+                c,
+                &issued.row,
+                EventType::ApiKeyCreated,
+                &actor_label,
+                &source,
+                details,
+                now,
+            )?;
+            Ok::<_, ApiError>(issued)
+        })
         .await?;
     tracing::info!(key_id = %issued.row.id, actor = %who.actor_label(), "API key created");
     Ok(created(&issued, now))
@@ -235,6 +255,7 @@ pub async fn get_api_key(
 /// PATCH /v1/api-keys/{id} — scope `admin`. Renames and/or narrows the scopes (a
 /// scope the key does not have cannot be added: create a new key instead).
 pub async fn update_api_key(
+    req: HttpRequest,
     who: Principal,
     state: web::Data<ApiKeysState>,
     store: web::Data<Store>,
@@ -263,20 +284,39 @@ pub async fn update_api_key(
             )
         }
     };
+    let (source, actor_label) = (Source::of(&req), who.actor_label());
+    let now = state.clock.now().naive_utc();
     let updated = store
-        .run_write(move |c| {
-            repo::update(c, &key, name.as_deref(), scopes.as_ref()).map_err(ApiError::from)
+        .run_transaction(move |c| {
+            let updated = repo::update(c, &key, name.as_deref(), scopes.as_ref())?;
+            if let Some(row) = &updated {
+                let details = serde_json::json!({
+                    "name": {"from": key.name, "to": row.name},
+                    "scopes": {"from": key.scopes, "to": row.scopes},
+                });
+                record(
+                    c,
+                    row,
+                    EventType::ApiKeyUpdated,
+                    &actor_label,
+                    &source,
+                    details,
+                    now,
+                )?;
+            }
+            Ok::<_, ApiError>(updated)
         })
         .await?
         .ok_or(ApiError::Conflict(
             "the key changed while it was being updated; read it again and retry",
         ))?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::new(&updated, state.clock.now().naive_utc())))
+    Ok(HttpResponse::Ok().json(ApiKeyView::new(&updated, now)))
 }
 
 /// DELETE /v1/api-keys/{id} — scope `admin`. Revokes the key: it stops working on the
 /// next request, on every instance. Revoking a revoked key changes nothing.
 pub async fn revoke_api_key(
+    req: HttpRequest,
     who: Principal,
     state: web::Data<ApiKeysState>,
     store: web::Data<Store>,
@@ -288,8 +328,25 @@ pub async fn revoke_api_key(
     }
     let now = state.clock.now().naive_utc();
     let (org, id) = (who.org().to_owned(), id.into_inner());
+    let (source, actor_label) = (Source::of(&req), who.actor_label());
     let revoked = store
-        .run_write(move |c| repo::revoke(c, &org, &id, now).map_err(ApiError::from))
+        .run_transaction(move |c| {
+            let revoked = repo::revoke(c, &org, &id, now)?;
+            // Recorded once: when this call is the one that revoked it.
+            if let Some(row) = revoked.as_ref().filter(|r| r.revoked_at == Some(now)) {
+                let details = serde_json::json!({"name": row.name});
+                record(
+                    c,
+                    row,
+                    EventType::ApiKeyRevoked,
+                    &actor_label,
+                    &source,
+                    details,
+                    now,
+                )?;
+            }
+            Ok::<_, ApiError>(revoked)
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     tracing::info!(key_id = %revoked.id, actor = %who.actor_label(), "API key revoked");
@@ -301,6 +358,7 @@ pub async fn revoke_api_key(
 /// `{"overlap": "1h"}`. 201 with the new key, shown once; the old key keeps working
 /// for the overlap (default: none), then answers `expired_api_key`.
 pub async fn rotate_api_key(
+    req: HttpRequest,
     who: Principal,
     state: web::Data<ApiKeysState>,
     store: web::Data<Store>,
@@ -330,17 +388,57 @@ pub async fn rotate_api_key(
     let now = state.clock.now().naive_utc();
     let overlap = chrono::Duration::from_std(overlap).map_err(|_| KeyRequestError::Overlap)?;
     let created_by = who.actor_label();
+    let source = Source::of(&req);
     let issued = store
         .run_write(move |c| {
-            repo::rotate(c, &old, overlap, &created_by, now).map_err(|error| match error {
-                RotateError::NotFound => ApiError::NotFound,
-                RotateError::NotRotatable => {
-                    ApiError::Conflict("the key is revoked, expired or already rotated")
-                }
-                RotateError::Store(error) => error.into(),
-            })
+            let issued =
+                repo::rotate(c, &old, overlap, &created_by, now).map_err(|error| match error {
+                    RotateError::NotFound => ApiError::NotFound,
+                    RotateError::NotRotatable => ApiError::Conflict(
+                        "the key is revoked, expired, already rotated or changed meanwhile",
+                    ),
+                    RotateError::Store(error) => error.into(),
+                })?;
+            let details = serde_json::json!({
+                "successor": issued.row.id,
+                "old_key_expires_at": (now + overlap).and_utc(),
+            });
+            record(
+                c,
+                &old,
+                EventType::ApiKeyRotated,
+                &created_by,
+                &source,
+                details,
+                now,
+            )?;
+            Ok::<_, ApiError>(issued)
         })
         .await?;
     tracing::info!(key_id = %issued.row.id, actor = %who.actor_label(), "API key rotated");
     Ok(created(&issued, now))
+}
+
+/// Records an event about `key` on the connection of the change.
+fn record(
+    conn: &mut crate::store::DbConn,
+    key: &ApiKey,
+    event_type: EventType,
+    actor: &str,
+    source: &Source,
+    details: serde_json::Value,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    audit::repo::record(
+        conn,
+        NewEvent {
+            org_id: &key.org_id,
+            event_type,
+            actor,
+            target_id: &key.id,
+            source,
+            details,
+        },
+        now,
+    )
 }

@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::model::{Client, ClientRegistration, RegistrationError, ValidRegistration};
 use super::registration::{self, RegisterError};
 use super::{repo, ClientsState};
+use crate::audit::{self, EventType, NewEvent, Source};
 use crate::error::ApiError;
 use crate::identity::{Principal, Scope};
 use crate::scope::ScopeSet;
@@ -214,6 +215,7 @@ fn is_client_id(text: &str) -> bool {
 /// POST /v1/clients — scope `admin`. Registers a client in the caller's organization;
 /// 201 with `client_secret`, shown once.
 pub async fn register_client(
+    req: HttpRequest,
     who: Principal,
     state: web::Data<ClientsState>,
     store: web::Data<Store>,
@@ -232,12 +234,26 @@ pub async fn register_client(
     };
     let valid = validate(registration, &who, &state)?;
     let now = state.clock.now().naive_utc();
+    let (source, actor) = (Source::of(&req), who.actor_label());
     let (client, secret) = store
         .blocking(move |store| {
             // argon2 first, with no connection held.
             let (new, secret) = registration::prepare(valid, now)?;
-            let client =
-                store.with_write_conn(|c| repo::create(c, &new).map_err(ApiError::from))?;
+            let client = store.with_transaction(|c| {
+                let client = repo::create(c, &new)?;
+                let details =
+                    serde_json::json!({"name": client.name, "scope": client.allowed_scopes});
+                record(
+                    c,
+                    &client,
+                    EventType::ClientRegistered,
+                    &actor,
+                    &source,
+                    details,
+                    now,
+                )?;
+                Ok::<_, ApiError>(client)
+            })?;
             Ok::<_, ApiError>((client, secret))
         })
         .await?;
@@ -305,6 +321,7 @@ pub async fn get_client(
 /// is validated as a whole. Tokens already issued keep their scope until they expire;
 /// refresh grants are capped to the scopes registered now.
 pub async fn update_client(
+    req: HttpRequest,
     who: Principal,
     state: web::Data<ClientsState>,
     store: web::Data<Store>,
@@ -349,8 +366,27 @@ pub async fn update_client(
     }
     let now = state.clock.now().naive_utc();
     let changes = validate(registration, &who, &state)?.into_changes(now);
+    let (source, actor) = (Source::of(&req), who.actor_label());
     let updated = store
-        .run_write(move |c| repo::update(c, &client, &changes).map_err(ApiError::from))
+        .run_transaction(move |c| {
+            let updated = repo::update(c, &client, &changes)?;
+            if let Some(row) = &updated {
+                let details = serde_json::json!({
+                    "scope": {"from": client.allowed_scopes, "to": row.allowed_scopes},
+                    "grant_types": {"from": client.grant_types, "to": row.grant_types},
+                });
+                record(
+                    c,
+                    row,
+                    EventType::ClientUpdated,
+                    &actor,
+                    &source,
+                    details,
+                    now,
+                )?;
+            }
+            Ok::<_, ApiError>(updated)
+        })
         .await?
         .ok_or(ApiError::Conflict(
             "the client was disabled or changed meanwhile; read it again and retry",
@@ -362,6 +398,7 @@ pub async fn update_client(
 /// POST /v1/clients/{id}/disable — scope `admin`. The secret stops working at once
 /// and the client's refresh-token families are revoked. Idempotent.
 pub async fn disable_client(
+    req: HttpRequest,
     who: Principal,
     state: web::Data<ClientsState>,
     store: web::Data<Store>,
@@ -370,12 +407,24 @@ pub async fn disable_client(
     who.require(Scope::Admin)?;
     let client = find_own(&who, &store, &id).await?;
     let now = state.clock.now().naive_utc();
+    let (source, actor) = (Source::of(&req), who.actor_label());
     let disabled = store
-        .run_write(move |c| {
-            repo::disable(c, &client.id, now)?;
-            repo::find(c, &client.id)
-                .map_err(ApiError::from)?
-                .ok_or(ApiError::NotFound)
+        .run_transaction(move |c| {
+            let now_disabled = repo::disable(c, &client.id, now)?;
+            let row = repo::find(c, &client.id)?.ok_or(ApiError::NotFound)?;
+            if now_disabled {
+                let details = serde_json::json!({"name": row.name});
+                record(
+                    c,
+                    &row,
+                    EventType::ClientDisabled,
+                    &actor,
+                    &source,
+                    details,
+                    now,
+                )?;
+            }
+            Ok::<_, ApiError>(row)
         })
         .await?;
     tracing::info!(client_id = %disabled.id, actor = %who.actor_label(), "client disabled");
@@ -387,6 +436,7 @@ pub async fn disable_client(
 /// keeps working for the overlap (default none). Rotating again during an overlap
 /// ends the older secret at once: there is at most one previous secret.
 pub async fn rotate_client_secret(
+    req: HttpRequest,
     who: Principal,
     state: web::Data<ClientsState>,
     store: web::Data<Store>,
@@ -424,13 +474,28 @@ pub async fn rotate_client_secret(
         .then(|| chrono::Duration::from_std(overlap).map(|o| now + o))
         .transpose()
         .map_err(|_| ApiError::invalid_request("overlap is too long", Some("overlap")))?;
+    let (source, actor) = (Source::of(&req), who.actor_label());
     let (rotated, secret) = store
         .blocking(move |store| {
             let (secret, hash) = registration::new_secret()?;
             let rotated = store
-                .with_write_conn(|c| {
-                    repo::rotate_secret(c, &client, &hash, previous_until, now)
-                        .map_err(ApiError::from)
+                .with_transaction(|c| {
+                    let rotated = repo::rotate_secret(c, &client, &hash, previous_until, now)?;
+                    if let Some(row) = &rotated {
+                        let details = serde_json::json!({
+                            "previous_secret_expires_at": previous_until.map(|t| t.and_utc()),
+                        });
+                        record(
+                            c,
+                            row,
+                            EventType::ClientSecretRotated,
+                            &actor,
+                            &source,
+                            details,
+                            now,
+                        )?;
+                    }
+                    Ok::<_, ApiError>(rotated)
                 })?
                 .ok_or(ApiError::Conflict(
                     "the client was disabled or its secret rotated meanwhile",
@@ -442,4 +507,28 @@ pub async fn rotate_client_secret(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(with_secret(&rotated, &secret, now)))
+}
+
+/// Records an event about `client` on the connection of the change.
+pub fn record(
+    conn: &mut crate::store::DbConn,
+    client: &Client,
+    event_type: EventType,
+    actor: &str,
+    source: &Source,
+    details: serde_json::Value,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    audit::repo::record(
+        conn,
+        NewEvent {
+            org_id: &client.org_id,
+            event_type,
+            actor,
+            target_id: &client.id,
+            source,
+            details,
+        },
+        now,
+    )
 }

@@ -498,10 +498,15 @@ impl Issuer for JwtIssuer<'_> {
                 Screening::Refuse(refused) => Some(refused),
                 Screening::Reused { family_id } => {
                     let _turn = self.writer.turn();
-                    refresh::repo::revoke_family(&mut conn, &family_id, now, "reuse_detected")
-                        .map_err(|e| {
-                            self.refuse(OAuthError::from(crate::store::StoreError::from(e)))
-                        })?;
+                    refresh::repo::revoke_family(
+                        &mut conn,
+                        &family_id,
+                        now,
+                        refresh::repo::REUSE_DETECTED,
+                    )
+                    .map_err(|e| {
+                        self.refuse(OAuthError::from(crate::store::StoreError::from(e)))
+                    })?;
                     Some(Refused::ReuseDetected)
                 }
             };

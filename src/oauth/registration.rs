@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::client_auth::acquire_lease;
 use super::error::OAuthError;
 use super::OAuthState;
+use crate::audit::{EventType, Source};
+use crate::clients::handlers::record;
 use crate::clients::registration::{self, RegisterError};
 use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError, Verdict};
 use crate::identity::resolver::{bearer_credential, presented_credential};
@@ -252,13 +254,31 @@ pub async fn post_register(
         )));
     }
     let now = state.clock.now().naive_utc();
+    let (source, actor) = (Source::of(&req), who.actor_label());
     let (client, secret, token) = store
         .blocking(move |store| {
             let (mut new, secret) = registration::prepare(valid, now).map_err(register_error)?;
             let (token, hash) = new_registration_token()?;
             new.registration_token_hash = Some(hash);
-            let client =
-                store.with_write_conn(|c| repo::create(c, &new).map_err(StoreError::from))?;
+            let client = store.with_transaction(|c| {
+                let client = repo::create(c, &new)?;
+                let details = serde_json::json!({
+                    "name": client.name,
+                    "scope": client.allowed_scopes,
+                    "via": "rfc7591",
+                });
+                record(
+                    c,
+                    &client,
+                    EventType::ClientRegistered,
+                    &actor,
+                    &source,
+                    details,
+                    now,
+                )
+                .map_err(StoreError::from)?;
+                Ok::<_, StoreError>(client)
+            })?;
             Ok::<_, OAuthError>((client, secret, token))
         })
         .await?;
@@ -407,9 +427,27 @@ pub async fn put_registration(
     changes.access_token_ttl_secs = client.access_token_ttl_secs;
     changes.refresh_reuse_grace_secs = client.refresh_reuse_grace_secs;
     let (token, hash) = new_registration_token()?;
+    let source = Source::of(&req);
     let updated = store
-        .run_write(move |c| {
-            repo::update_registration(c, &client, &changes, &hash).map_err(StoreError::from)
+        .run_transaction(move |c| {
+            let updated = repo::update_registration(c, &client, &changes, &hash)?;
+            if let Some(row) = &updated {
+                let details = serde_json::json!({
+                    "scope": {"from": client.allowed_scopes, "to": row.allowed_scopes},
+                    "via": "rfc7592",
+                });
+                let actor = format!("registration:{}", client.id);
+                record(
+                    c,
+                    row,
+                    EventType::ClientUpdated,
+                    &actor,
+                    &source,
+                    details,
+                    now,
+                )?;
+            }
+            Ok::<_, StoreError>(updated)
         })
         .await?
         .ok_or_else(|| {
@@ -440,8 +478,23 @@ pub async fn delete_registration(
 ) -> Result<HttpResponse, OAuthError> {
     let client = registration_client(&req, &store, client_id.into_inner()).await?;
     let now = state.clock.now().naive_utc();
+    let source = Source::of(&req);
     store
-        .run_write(move |c| repo::delete_registration(c, &client.id, now).map_err(StoreError::from))
+        .run_transaction(move |c| {
+            repo::delete_registration(c, &client.id, now)?;
+            let actor = format!("registration:{}", client.id);
+            let details = serde_json::json!({"name": client.name, "via": "rfc7592"});
+            record(
+                c,
+                &client,
+                EventType::ClientDisabled,
+                &actor,
+                &source,
+                details,
+                now,
+            )?;
+            Ok::<_, StoreError>(())
+        })
         .await
         .map_err(OAuthError::from)?;
     Ok(HttpResponse::NoContent()

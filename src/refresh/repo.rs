@@ -218,7 +218,7 @@ fn spend(
             }
         }
     }
-    revoke_family(c, &family.id, now, "reuse_detected")?;
+    revoke_family(c, &family.id, now, REUSE_DETECTED)?;
     Ok(Err(Refused::ReuseDetected))
 }
 
@@ -311,7 +311,35 @@ pub fn revoke_family(
         refresh_families::revoked_reason.eq(reason),
     ))
     .execute(conn)?;
+    if updated == 1 && reason == REUSE_DETECTED {
+        record_reuse(conn, family_id, now)?;
+    }
     Ok(updated == 1)
+}
+
+/// `revoked_reason` of a family revoked because a spent token came back.
+pub const REUSE_DETECTED: &str = "reuse_detected";
+
+/// The audit event for a reuse: on the connection (and in the transaction) of the
+/// revocation. The actor is the client that presented the spent token.
+fn record_reuse(conn: &mut DbConn, family_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    let family: Family = refresh_families::table
+        .find(family_id)
+        .select(Family::as_select())
+        .get_result(conn)?;
+    let actor = format!("client:{}", family.client_id);
+    crate::audit::repo::record(
+        conn,
+        crate::audit::NewEvent {
+            org_id: &family.org_id,
+            event_type: crate::audit::EventType::RefreshTokenReuseDetected,
+            actor: &actor,
+            target_id: &family.id,
+            source: &crate::audit::Source::default(),
+            details: serde_json::json!({"client_id": family.client_id, "family_revoked": true}),
+        },
+        now,
+    )
 }
 
 /// Every live family of the client, e.g. when it is disabled.

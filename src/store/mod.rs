@@ -357,6 +357,26 @@ impl Store {
         self.blocking(move |store| store.with_write_conn(f)).await
     }
 
+    /// `with_write_conn` in one transaction (see `run_transaction`).
+    pub fn with_transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        self.with_write_conn(|conn| conn.transaction(f))
+    }
+
+    /// `run_write` in one transaction: for a change and what it entails (its audit
+    /// event, say) to commit or roll back together.
+    pub async fn run_transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        self.run_write(move |conn| conn.transaction(f)).await
+    }
+
     fn conn(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
         Ok(self.pool.get()?)
     }

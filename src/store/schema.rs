@@ -19,6 +19,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        org_id -> Text,
+        event_type -> Text,
+        actor -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        source_ip -> Nullable<Text>,
+        details -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     clients (id) {
         id -> Text,
         org_id -> Text,
@@ -89,6 +103,7 @@ diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
+    audit_events,
     clients,
     organizations,
     refresh_families,

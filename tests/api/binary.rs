@@ -256,6 +256,34 @@ fn signing_key_commands_walk_the_lifecycle() {
     let unknown = run(keygate(&dir, &db).args(["signing-key", "retire", "nope"]));
     assert!(!unknown.ok && unknown.stderr.contains("no signing key with kid 'nope'"));
     assert!(!listed.json.to_string().contains("PRIVATE KEY"));
+
+    // Each step is in the default organization's audit log.
+    let store =
+        keygate::store::Store::open(&keygate::store::DatabaseUrl::parse(&db.url).unwrap(), 1)
+            .unwrap();
+    let recorded: Vec<String> = store
+        .with_conn(|c| {
+            let org = keygate::orgs::repo::find_by_slug(c, "default")?.unwrap();
+            let filter = keygate::audit::repo::EventFilter {
+                org_id: org.id,
+                event_type: None,
+                from: None,
+                to: None,
+                after: None,
+                limit: 100,
+            };
+            keygate::audit::repo::list(c, &filter).map_err(keygate::store::StoreError::from)
+        })
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.event_type, e.actor))
+        .collect();
+    for expected in ["signing_key.generated cli", "signing_key.activated cli"] {
+        assert!(
+            recorded.iter().any(|r| r == expected),
+            "{expected}: {recorded:?}"
+        );
+    }
 }
 
 #[test]

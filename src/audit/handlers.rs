@@ -1,0 +1,109 @@
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Event, EventType};
+use super::repo::{self, EventFilter, EVENT_ID_PREFIX};
+use crate::error::ApiError;
+use crate::identity::{Principal, Scope};
+use crate::store::Store;
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// e.g. `api_key.revoked`.
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    /// RFC 3339, inclusive.
+    from: Option<DateTime<Utc>>,
+    /// RFC 3339, exclusive.
+    to: Option<DateTime<Utc>>,
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EventView<'a> {
+    id: &'a str,
+    event_type: &'a str,
+    actor: &'a str,
+    target_type: &'a str,
+    target_id: &'a str,
+    source_ip: Option<&'a str>,
+    details: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a Event> for EventView<'a> {
+    fn from(e: &'a Event) -> Self {
+        Self {
+            id: &e.id,
+            event_type: &e.event_type,
+            actor: &e.actor,
+            target_type: &e.target_type,
+            target_id: &e.target_id,
+            source_ip: e.source_ip.as_deref(),
+            details: serde_json::from_str(&e.details).unwrap_or_default(),
+            created_at: e.created_at.and_utc(),
+        }
+    }
+}
+
+/// GET /v1/audit-events?type=…&from=…&to=…&limit=50&after=evt_… — scope `admin`.
+/// The caller's organization's events, oldest first; `next_cursor` is the next page's
+/// `after`.
+pub async fn list_audit_events(
+    who: Principal,
+    store: web::Data<Store>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let query = query.into_inner();
+    let event_type = query
+        .event_type
+        .as_deref()
+        .map(|t| {
+            EventType::parse(t).ok_or_else(|| {
+                ApiError::invalid_request(format!("unknown event type '{t}'"), Some("type"))
+            })
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_request(
+            format!("limit must be between 1 and {MAX_PAGE}"),
+            Some("limit"),
+        ));
+    }
+    let valid_cursor = |id: &str| {
+        id.strip_prefix(EVENT_ID_PREFIX)
+            .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    if query.after.as_deref().is_some_and(|id| !valid_cursor(id)) {
+        return Err(ApiError::invalid_request(
+            "after must be an event id from next_cursor",
+            Some("after"),
+        ));
+    }
+    let filter = EventFilter {
+        org_id: who.org().to_owned(),
+        event_type,
+        from: query.from.map(|t| t.naive_utc()),
+        to: query.to.map(|t| t.naive_utc()),
+        after: query.after,
+        limit: limit + 1,
+    };
+    let mut events = store
+        .run(move |c| repo::list(c, &filter).map_err(ApiError::from))
+        .await?;
+    let more = events.len() as i64 > limit;
+    events.truncate(limit as usize);
+    let next_cursor = more.then(|| events.last().map(|e| e.id.clone())).flatten();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": events.iter().map(EventView::from).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}

@@ -1,0 +1,20 @@
+//! The audit log: a record of who created, changed or revoked which credential, when
+//! and from where — never a secret. Written on the same connection as the change it
+//! records (inside its transaction where the change has one); read through
+//! `GET /v1/audit-events` (scope `admin`, own organization).
+
+pub mod handlers;
+pub mod model;
+pub mod repo;
+
+use actix_web::web;
+
+pub use model::{Event, EventType, NewEvent, Source};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v1/audit-events")
+            .route(web::get().to(handlers::list_audit_events))
+            .default_service(web::to(crate::error::method_not_allowed)),
+    );
+}

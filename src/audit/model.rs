@@ -1,0 +1,140 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::store::schema::audit_events;
+
+/// Every kind of event the log records, with its wire name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    ApiKeyCreated,
+    ApiKeyUpdated,
+    ApiKeyRotated,
+    ApiKeyRevoked,
+    BootstrapKeyIssued,
+    ClientRegistered,
+    ClientUpdated,
+    ClientDisabled,
+    ClientSecretRotated,
+    RefreshTokenReuseDetected,
+    SigningKeyGenerated,
+    SigningKeyActivated,
+    SigningKeyRetired,
+    SigningKeyRemoved,
+    AuthenticationFailures,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 15] = [
+        Self::ApiKeyCreated,
+        Self::ApiKeyUpdated,
+        Self::ApiKeyRotated,
+        Self::ApiKeyRevoked,
+        Self::BootstrapKeyIssued,
+        Self::ClientRegistered,
+        Self::ClientUpdated,
+        Self::ClientDisabled,
+        Self::ClientSecretRotated,
+        Self::RefreshTokenReuseDetected,
+        Self::SigningKeyGenerated,
+        Self::SigningKeyActivated,
+        Self::SigningKeyRetired,
+        Self::SigningKeyRemoved,
+        Self::AuthenticationFailures,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiKeyCreated => "api_key.created",
+            Self::ApiKeyUpdated => "api_key.updated",
+            Self::ApiKeyRotated => "api_key.rotated",
+            Self::ApiKeyRevoked => "api_key.revoked",
+            Self::BootstrapKeyIssued => "api_key.bootstrap_issued",
+            Self::ClientRegistered => "client.registered",
+            Self::ClientUpdated => "client.updated",
+            Self::ClientDisabled => "client.disabled",
+            Self::ClientSecretRotated => "client.secret_rotated",
+            Self::RefreshTokenReuseDetected => "refresh_token.reuse_detected",
+            Self::SigningKeyGenerated => "signing_key.generated",
+            Self::SigningKeyActivated => "signing_key.activated",
+            Self::SigningKeyRetired => "signing_key.retired",
+            Self::SigningKeyRemoved => "signing_key.removed",
+            Self::AuthenticationFailures => "authentication.failures",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// What kind of thing the event is about.
+    pub fn target_type(self) -> &'static str {
+        match self {
+            Self::ApiKeyCreated
+            | Self::ApiKeyUpdated
+            | Self::ApiKeyRotated
+            | Self::ApiKeyRevoked
+            | Self::BootstrapKeyIssued => "api_key",
+            Self::ClientRegistered
+            | Self::ClientUpdated
+            | Self::ClientDisabled
+            | Self::ClientSecretRotated
+            | Self::AuthenticationFailures => "client",
+            Self::RefreshTokenReuseDetected => "refresh_family",
+            Self::SigningKeyGenerated
+            | Self::SigningKeyActivated
+            | Self::SigningKeyRetired
+            | Self::SigningKeyRemoved => "signing_key",
+        }
+    }
+}
+
+/// Where a change came from: the request's peer address (not a forwarded header,
+/// which anyone can set), or nothing for the CLI and background work.
+#[derive(Clone, Debug, Default)]
+pub struct Source(pub Option<String>);
+
+impl Source {
+    pub fn of(req: &actix_web::HttpRequest) -> Self {
+        Self(req.peer_addr().map(|addr| addr.ip().to_string()))
+    }
+}
+
+/// An event to record. `details` must never hold a secret: ids, names, scopes, times.
+#[derive(Clone, Debug)]
+pub struct NewEvent<'a> {
+    pub org_id: &'a str,
+    pub event_type: EventType,
+    pub actor: &'a str,
+    pub target_id: &'a str,
+    pub source: &'a Source,
+    pub details: serde_json::Value,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct EventRow<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub event_type: &'a str,
+    pub actor: &'a str,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    pub source_ip: Option<&'a str>,
+    pub details: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+/// A recorded event.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct Event {
+    pub id: String,
+    pub org_id: String,
+    pub event_type: String,
+    pub actor: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub source_ip: Option<String>,
+    pub details: String,
+    pub created_at: NaiveDateTime,
+}
