@@ -440,9 +440,9 @@ pub fn revoke_api_key(settings: &Settings, id: &str) -> anyhow::Result<serde_jso
     let key = store.with_write_conn(|conn| -> anyhow::Result<_> {
         let key = api_keys::repo::find_any(conn, id)?
             .with_context(|| format!("no API key with id '{id}'"))?;
-        let revoked = api_keys::repo::revoke(conn, &key.org_id, id, now)?
+        let (revoked, now_revoked) = api_keys::repo::revoke(conn, &key.org_id, id, now)?
             .with_context(|| format!("no API key with id '{id}'"))?;
-        if key.revoked_at.is_none() {
+        if now_revoked {
             let event = NewEvent {
                 org_id: &key.org_id,
                 event_type: EventType::ApiKeyRevoked,

@@ -332,8 +332,8 @@ pub async fn revoke_api_key(
     let revoked = store
         .run_transaction(move |c| {
             let revoked = repo::revoke(c, &org, &id, now)?;
-            // Recorded once: when this call is the one that revoked it.
-            if let Some(row) = revoked.as_ref().filter(|r| r.revoked_at == Some(now)) {
+            // Recorded once: by the call that revoked it.
+            if let Some((row, true)) = &revoked {
                 let details = serde_json::json!({"name": row.name});
                 record(
                     c,
@@ -345,7 +345,7 @@ pub async fn revoke_api_key(
                     now,
                 )?;
             }
-            Ok::<_, ApiError>(revoked)
+            Ok::<_, ApiError>(revoked.map(|(row, _)| row))
         })
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -143,14 +143,14 @@ pub fn update(
 }
 
 /// Revokes a key of `org_id` (the first revocation time stays); `None` if there is no
-/// such key in the organization.
+/// such key in the organization, else the key and whether this call revoked it.
 pub fn revoke(
     conn: &mut DbConn,
     org_id: &str,
     id: &str,
     now: NaiveDateTime,
-) -> QueryResult<Option<ApiKey>> {
-    diesel::update(
+) -> QueryResult<Option<(ApiKey, bool)>> {
+    let updated = diesel::update(
         api_keys::table
             .filter(api_keys::id.eq(id))
             .filter(api_keys::org_id.eq(org_id))
@@ -158,7 +158,7 @@ pub fn revoke(
     )
     .set(api_keys::revoked_at.eq(now))
     .execute(conn)?;
-    find(conn, org_id, id)
+    Ok(find(conn, org_id, id)?.map(|key| (key, updated == 1)))
 }
 
 /// Why a key could not be rotated.
