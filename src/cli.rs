@@ -111,6 +111,9 @@ pub enum ApiKeyCommand {
         /// live (default) or test: part of the key (kg_live_… / kg_test_…).
         #[arg(long = "env", default_value = "live", value_parser = parse_environment)]
         environment: Environment,
+        /// Requests per minute for this key alone (only tightens its organization's tier).
+        #[arg(long)]
+        rate_limit: Option<u32>,
     },
     /// List API keys, masked (never the keys).
     List {
@@ -198,6 +201,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             org,
             expires_in,
             environment,
+            rate_limit,
         }) => create_api_key(
             &settings,
             &org,
@@ -206,6 +210,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
                 scopes,
                 environment: Some(environment),
                 expires_in,
+                rate_limit_per_minute: rate_limit,
             },
         )?,
         Command::ApiKey(ApiKeyCommand::List { org }) => list_api_keys(&settings, org.as_deref())?,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::limits::TierLimit;
 use crate::scope::ScopeSet;
 use crate::store::DatabaseUrl;
 
@@ -71,6 +72,11 @@ pub struct Settings {
     pub secret_cache_entries: usize,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Whether requests resolved by the identity resolver are rate limited.
+    pub rate_limits: bool,
+    /// Requests per minute and burst per organization tier (`[tiers.<name>]` in the
+    /// settings file). Organizations whose tier is not listed get `free`'s.
+    pub tiers: BTreeMap<String, TierLimit>,
     /// Every scope a client may be registered with (published as `scopes_supported`).
     #[serde(deserialize_with = "scope_list")]
     pub scopes: Vec<String>,
@@ -101,6 +107,8 @@ impl std::fmt::Debug for Settings {
             .field("secret_cache_entries", &self.secret_cache_entries)
             .field("log_format", &self.log_format)
             .field("scopes", &self.scopes)
+            .field("rate_limits", &self.rate_limits)
+            .field("tiers", &self.tiers)
             .finish()
     }
 }
@@ -132,6 +140,8 @@ impl Default for Settings {
             argon2_max_wait: Duration::from_secs(2),
             secret_cache_entries: 10_000,
             log_format: LogFormat::Text,
+            rate_limits: true,
+            tiers: crate::limits::default_tiers(),
             scopes: ["read", "write", "admin", "webhook"]
                 .map(String::from)
                 .to_vec(),
@@ -229,6 +239,21 @@ impl Settings {
         }
         if self.scopes.is_empty() {
             return Err(invalid("scopes: at least one scope is needed"));
+        }
+        if !self.tiers.contains_key(crate::limits::FALLBACK_TIER) {
+            return Err(invalid(format!(
+                "tiers: the '{}' tier must be defined (new organizations and unknown tiers use it)",
+                crate::limits::FALLBACK_TIER
+            )));
+        }
+        if let Some((name, _)) = self
+            .tiers
+            .iter()
+            .find(|(_, t)| t.requests_per_minute == 0 || t.burst == 0)
+        {
+            return Err(invalid(format!(
+                "tiers.{name}: requests_per_minute and burst must be at least 1"
+            )));
         }
         let management = self.management_audience();
         if url::Url::parse(&management).is_err() {

@@ -41,6 +41,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}")]
     Conflict(&'static str),
+    #[error("rate limit exceeded: retry in {retry_after_secs} s")]
+    RateLimited { limit: u32, retry_after_secs: u64 },
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed")]
@@ -87,6 +89,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Conflict(_) => "conflict",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable => "service_unavailable",
@@ -102,6 +105,10 @@ impl ApiError {
                 field: Some(field), ..
             } => json!({ "field": field }),
             Self::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
+            Self::RateLimited {
+                limit,
+                retry_after_secs,
+            } => json!({ "retry_after": retry_after_secs, "limit_per_minute": limit }),
             _ => json!({}),
         }
     }
@@ -144,6 +151,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -162,6 +170,17 @@ impl ResponseError for ApiError {
         }
         if let Self::Unavailable = self {
             response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let Self::RateLimited {
+            limit,
+            retry_after_secs,
+        } = self
+        {
+            response
+                .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
+                .insert_header(("RateLimit-Limit", limit.to_string()))
+                .insert_header(("RateLimit-Remaining", "0"))
+                .insert_header(("RateLimit-Reset", retry_after_secs.to_string()));
         }
         response.json(Envelope {
             success: false,

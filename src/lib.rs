@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod identity;
+pub mod limits;
 pub mod oauth;
 pub mod orgs;
 pub mod refresh;

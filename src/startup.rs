@@ -14,6 +14,7 @@ use crate::clients::{self, ClientsState, SecretVerifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::identity::{self, Resolver};
+use crate::limits::{self, RateLimits};
 use crate::oauth::OAuthState;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -51,6 +52,11 @@ impl Application {
             clock: clock.clone(),
             known_scopes: settings.scope_set(),
         });
+        let rate_limits = web::Data::new(RateLimits::new(
+            settings.rate_limits,
+            settings.tiers.clone(),
+            clock.clone(),
+        ));
         let clients_state = web::Data::new(ClientsState {
             clock: clock.clone(),
             known_scopes: settings.scope_set(),
@@ -69,6 +75,7 @@ impl Application {
             .port();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(limits::rate_limit_headers))
                 .wrap(from_fn(telemetry::log_request))
                 .app_data(store.clone())
                 .app_data(keys.clone())
@@ -76,6 +83,7 @@ impl Application {
                 .app_data(resolver.clone())
                 .app_data(api_keys_state.clone())
                 .app_data(clients_state.clone())
+                .app_data(rate_limits.clone())
                 .app_data(error::json_config(MAX_JSON_BODY_BYTES))
                 .app_data(error::query_config())
                 .configure(oauth::configure)

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::{
-    is_key_id, validate_name, validate_scopes, Actor, ApiKey, IssuedKey, KeyDraft, KeyRequest,
-    KeyRequestError, KeyState, MAX_ROTATION_OVERLAP,
+    is_key_id, validate_name, validate_rate_limit, validate_scopes, Actor, ApiKey, IssuedKey,
+    KeyDraft, KeyRequest, KeyRequestError, KeyState, MAX_ROTATION_OVERLAP,
 };
 use super::repo::{self, RotateError};
 use super::{ApiKeysState, Environment};
@@ -28,6 +28,8 @@ pub struct CreateApiKey {
     /// e.g. `90d`, `12h`; none: the key does not expire.
     expires_in: Option<String>,
     environment: Option<Environment>,
+    /// Requests per minute for this key alone; only tightens the organization's tier.
+    rate_limit_per_minute: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +38,14 @@ pub struct UpdateApiKey {
     name: Option<String>,
     /// Only a subset of the key's current scopes.
     scopes: Option<Vec<String>>,
+    /// `null` removes the override.
+    #[serde(default, deserialize_with = "present")]
+    rate_limit_per_minute: Option<Option<u32>>,
+}
+
+/// Tells a `null` field (`Some(None)`) from a missing one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, Default)]
@@ -69,6 +79,7 @@ pub struct ApiKeyView<'a> {
     last_used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
     replaced_by: Option<&'a str>,
+    rate_limit_per_minute: Option<i64>,
 }
 
 impl<'a> ApiKeyView<'a> {
@@ -92,6 +103,7 @@ impl<'a> ApiKeyView<'a> {
             last_used_at: utc(key.last_used_at),
             revoked_at: utc(key.revoked_at),
             replaced_by: key.replaced_by.as_deref(),
+            rate_limit_per_minute: key.rate_limit_per_minute,
         }
     }
 }
@@ -157,6 +169,7 @@ pub async fn create_api_key(
             scopes: body.scopes,
             environment: body.environment,
             expires_in,
+            rate_limit_per_minute: body.rate_limit_per_minute,
         },
         who.org(),
         &state.known_scopes,
@@ -263,7 +276,14 @@ pub async fn update_api_key(
     body: web::Json<UpdateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
-    let UpdateApiKey { name, scopes } = body.into_inner();
+    let UpdateApiKey {
+        name,
+        scopes,
+        rate_limit_per_minute,
+    } = body.into_inner();
+    if let Some(limit) = rate_limit_per_minute {
+        validate_rate_limit(limit)?;
+    }
     let key = find_own(&who, &store, &id).await?;
     let name = name.as_deref().map(validate_name).transpose()?;
     let scopes = match scopes {
@@ -288,7 +308,12 @@ pub async fn update_api_key(
     let now = state.clock.now().naive_utc();
     let updated = store
         .run_transaction(move |c| {
-            let updated = repo::update(c, &key, name.as_deref(), scopes.as_ref())?;
+            let change = repo::KeyChange {
+                name: name.as_deref(),
+                scopes: scopes.as_ref(),
+                rate_limit_per_minute,
+            };
+            let updated = repo::update(c, &key, &change)?;
             if let Some(row) = &updated {
                 let details = serde_json::json!({
                     "name": {"from": key.name, "to": row.name},

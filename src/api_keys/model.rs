@@ -44,6 +44,8 @@ pub struct ApiKey {
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
     pub replaced_by: Option<String>,
+    /// Requests per minute for this key alone, below its organization's tier.
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 impl std::fmt::Debug for ApiKey {
@@ -107,6 +109,7 @@ pub struct NewApiKey<'a> {
     pub created_by: &'a str,
     pub created_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 /// Who creates or changes a key, for the `created_by` column and the scope ceiling.
@@ -159,6 +162,7 @@ pub struct KeyDraft {
     pub scopes: ScopeSet,
     pub expires_at: Option<NaiveDateTime>,
     pub created_by: String,
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 /// What a caller asks for; validated by `KeyDraft::new`.
@@ -169,6 +173,8 @@ pub struct KeyRequest {
     pub scopes: Vec<String>,
     pub environment: Option<Environment>,
     pub expires_in: Option<Duration>,
+    /// Requests per minute for this key alone (it can only tighten the tier's).
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 /// Why a key request was refused; each names the field at fault.
@@ -190,6 +196,8 @@ pub enum KeyRequestError {
     ExpiresIn,
     #[error("overlap must be at most 30 days")]
     Overlap,
+    #[error("rate_limit_per_minute must be between 1 and {MAX_RATE_LIMIT}")]
+    RateLimit,
 }
 
 impl KeyRequestError {
@@ -204,7 +212,18 @@ impl KeyRequestError {
             | Self::Widening(_) => "scopes",
             Self::ExpiresIn => "expires_in",
             Self::Overlap => "overlap",
+            Self::RateLimit => "rate_limit_per_minute",
         }
+    }
+}
+
+/// The largest per-key requests-per-minute override.
+pub const MAX_RATE_LIMIT: u32 = 1_000_000;
+
+pub fn validate_rate_limit(limit: Option<u32>) -> Result<Option<u32>, KeyRequestError> {
+    match limit {
+        Some(n) if !(1..=MAX_RATE_LIMIT).contains(&n) => Err(KeyRequestError::RateLimit),
+        other => Ok(other),
     }
 }
 
@@ -266,6 +285,7 @@ impl KeyDraft {
             scopes,
             expires_at,
             created_by: actor.label().to_owned(),
+            rate_limit_per_minute: validate_rate_limit(request.rate_limit_per_minute)?,
         })
     }
 }

@@ -29,6 +29,7 @@ pub fn create(
             created_by: &draft.created_by,
             created_at: now,
             expires_at: draft.expires_at,
+            rate_limit_per_minute: draft.rate_limit_per_minute.map(i64::from),
         })
         .execute(conn)?;
     let row = find_any(conn, &id)?.ok_or(diesel::result::Error::NotFound)?;
@@ -64,6 +65,20 @@ pub fn create_first(
         }
         create(c, draft, now).map(Some)
     })
+}
+
+/// `find_by_hash` with its organization's tier, for the resolver: one query.
+pub fn find_by_hash_with_tier(
+    conn: &mut DbConn,
+    hash: &str,
+) -> QueryResult<Option<(ApiKey, String)>> {
+    use crate::store::schema::organizations;
+    api_keys::table
+        .inner_join(organizations::table)
+        .filter(api_keys::key_hash.eq(hash))
+        .select((ApiKey::as_select(), organizations::tier))
+        .get_result(conn)
+        .optional()
 }
 
 /// The key whose digest is `hash` (`secret::digest` of a presented key), whatever its
@@ -124,22 +139,40 @@ pub fn list(
 pub fn update(
     conn: &mut DbConn,
     key: &ApiKey,
-    name: Option<&str>,
-    scopes: Option<&ScopeSet>,
+    change: &KeyChange<'_>,
 ) -> QueryResult<Option<ApiKey>> {
-    let name = name.unwrap_or(&key.name);
-    let scopes = scopes.map_or_else(|| key.scopes.clone(), ScopeSet::to_string);
+    let name = change.name.unwrap_or(&key.name);
+    let scopes = change
+        .scopes
+        .map_or_else(|| key.scopes.clone(), ScopeSet::to_string);
+    let rate_limit = match change.rate_limit_per_minute {
+        Some(limit) => limit.map(i64::from),
+        None => key.rate_limit_per_minute,
+    };
     let updated = diesel::update(
         api_keys::table
             .filter(api_keys::id.eq(&key.id))
             .filter(api_keys::scopes.eq(&key.scopes)),
     )
-    .set((api_keys::name.eq(name), api_keys::scopes.eq(&scopes)))
+    .set((
+        api_keys::name.eq(name),
+        api_keys::scopes.eq(&scopes),
+        api_keys::rate_limit_per_minute.eq(rate_limit),
+    ))
     .execute(conn)?;
     if updated == 0 {
         return Ok(None);
     }
     find_any(conn, &key.id)
+}
+
+/// What a PATCH changes; `None` leaves a field as it is (`rate_limit_per_minute:
+/// Some(None)` removes the override).
+#[derive(Debug, Default)]
+pub struct KeyChange<'a> {
+    pub name: Option<&'a str>,
+    pub scopes: Option<&'a ScopeSet>,
+    pub rate_limit_per_minute: Option<Option<u32>>,
 }
 
 /// Revokes a key of `org_id` (the first revocation time stays); `None` if there is no
@@ -231,6 +264,7 @@ pub fn rotate(
                 created_by,
                 created_at: now,
                 expires_at: old.expires_at,
+                rate_limit_per_minute: old.rate_limit_per_minute,
             })
             .execute(c)?;
         let row = find_any(c, &successor_id)?.ok_or(RotateError::NotFound)?;

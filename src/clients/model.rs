@@ -92,6 +92,8 @@ pub struct Client {
     /// SHA-256 digest of the RFC 7592 registration access token, for clients
     /// registered through `POST /oauth/register`.
     pub registration_token_hash: Option<String>,
+    /// Requests per minute for this client alone, below its organization's tier.
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 impl fmt::Debug for Client {

@@ -16,6 +16,17 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Client>> {
         .optional()
 }
 
+/// `find` with the organization's tier, for the resolver: one query.
+pub fn find_with_tier(conn: &mut DbConn, id: &str) -> QueryResult<Option<(Client, String)>> {
+    use crate::store::schema::organizations;
+    clients::table
+        .inner_join(organizations::table)
+        .filter(clients::id.eq(id))
+        .select((Client::as_select(), organizations::tier))
+        .get_result(conn)
+        .optional()
+}
+
 pub fn create(conn: &mut DbConn, new: &NewClient) -> QueryResult<Client> {
     diesel::insert_into(clients::table)
         .values(new)

@@ -258,6 +258,7 @@ mod tests {
             previous_secret_hash: None,
             previous_secret_expires_at: None,
             registration_token_hash: None,
+            rate_limit_per_minute: None,
         }
     }
 

@@ -1,12 +1,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::resolver::{presented_credential, ResolveError, Resolver};
 use crate::error::ApiError;
+use crate::limits::RateLimits;
 use crate::scope::ScopeSet;
 use crate::store::Store;
 
@@ -48,6 +49,10 @@ pub struct Principal {
     pub scopes: ScopeSet,
     pub credential: Credential,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The organization's tier, for rate limits.
+    pub tier: String,
+    /// The credential's own requests-per-minute limit, if it has one.
+    pub rate_limit: Option<u32>,
 }
 
 impl Principal {
@@ -117,6 +122,7 @@ impl FromRequest for Principal {
         let presented = presented_credential(req.headers()).map(|p| p.into_owned());
         let resolver = req.app_data::<web::Data<Resolver>>().cloned();
         let store = req.app_data::<web::Data<Store>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let presented = presented?;
             let (Some(resolver), Some(store)) = (resolver, store) else {
@@ -124,13 +130,31 @@ impl FromRequest for Principal {
                     "identity resolver not configured".into(),
                 ));
             };
-            store
+            let who = store
                 .blocking(move |store| {
                     store
                         .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented))
                         .map_err(ResolveError::into_api_error)
                 })
-                .await
+                .await?;
+            if let Some(limits) = req.app_data::<web::Data<RateLimits>>() {
+                let checked =
+                    limits.check(&who.actor_label(), &who.org_id, &who.tier, who.rate_limit);
+                match checked {
+                    Some(Ok(allowance)) => {
+                        // `limits::rate_limit_headers` puts it on the response.
+                        req.extensions_mut().insert(allowance);
+                    }
+                    Some(Err(limited)) => {
+                        return Err(ApiError::RateLimited {
+                            limit: limited.limit,
+                            retry_after_secs: limited.retry_after_secs,
+                        })
+                    }
+                    None => {}
+                }
+            }
+            Ok(who)
         })
     }
 }

@@ -256,10 +256,10 @@ impl Resolver {
         now: DateTime<Utc>,
     ) -> Result<Principal, ResolveError> {
         let hash = digest(key);
-        let row = api_keys::repo::find_by_hash(conn, &hash)?
+        let (row, tier) = api_keys::repo::find_by_hash_with_tier(conn, &hash)?
             // The index found it by equality; compare again in constant time so the
             // decision itself never depends on where two digests differ.
-            .filter(|row| ct_eq_str(&row.key_hash, &hash))
+            .filter(|(row, _)| ct_eq_str(&row.key_hash, &hash))
             .ok_or(ResolveError::InvalidApiKey)?;
         // The secret matched: from here on the error may say what is wrong with it.
         match row.state(now.naive_utc()) {
@@ -286,6 +286,8 @@ impl Resolver {
                 key_id: row.id.clone(),
             },
             expires_at: row.expires_at.map(|at| at.and_utc()),
+            tier,
+            rate_limit: rate_limit(row.rate_limit_per_minute),
             org_id: row.org_id,
         })
     }
@@ -325,13 +327,11 @@ impl Resolver {
             ));
         }
         // A disabled client's tokens stop at once here, not when they expire.
-        let client_live = clients::repo::find(conn, &claims.client_id)?
-            .is_some_and(|client| !client.is_disabled() && client.org_id == claims.org);
-        if !client_live {
-            return Err(ResolveError::InvalidToken(
+        let (client, tier) = clients::repo::find_with_tier(conn, &claims.client_id)?
+            .filter(|(client, _)| !client.is_disabled() && client.org_id == claims.org)
+            .ok_or(ResolveError::InvalidToken(
                 "the client of this access token is disabled",
-            ));
-        }
+            ))?;
         let scopes = ScopeSet::parse(&claims.scope)
             .map_err(|_| ResolveError::InvalidToken("the access token is not valid"))?;
         Ok(Principal {
@@ -343,8 +343,17 @@ impl Resolver {
                 jti: claims.jti,
             },
             expires_at: DateTime::from_timestamp(claims.exp, 0),
+            tier,
+            rate_limit: rate_limit(client.rate_limit_per_minute),
         })
     }
+}
+
+/// A stored override as the limiter takes it (positive, or none).
+fn rate_limit(stored: Option<i64>) -> Option<u32> {
+    stored
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n > 0)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         replaced_by -> Nullable<Text>,
+        rate_limit_per_minute -> Nullable<Int8>,
     }
 }
 
@@ -50,6 +51,7 @@ diesel::table! {
         previous_secret_hash -> Nullable<Text>,
         previous_secret_expires_at -> Nullable<Timestamp>,
         registration_token_hash -> Nullable<Text>,
+        rate_limit_per_minute -> Nullable<Int8>,
     }
 }
 

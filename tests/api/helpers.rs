@@ -374,17 +374,36 @@ impl TestApp {
 
     /// A second organization with its own admin key, made as the operator would.
     pub fn other_org_admin(&self) -> String {
-        use keygate::api_keys::{repo, Actor, KeyDraft, KeyRequest};
         use keygate::orgs::model::NewOrganization;
         let now = chrono::Utc::now().naive_utc();
         self.store
-            .with_conn(|c| -> Result<String, StoreError> {
-                let org =
-                    keygate::orgs::repo::create(c, &NewOrganization::new("other", "Other", now))?;
+            .with_conn(|c| {
+                keygate::orgs::repo::create(c, &NewOrganization::new("other", "Other", now))
+                    .map_err(StoreError::from)
+            })
+            .unwrap();
+        self.operator_key("other", "read write admin webhook", None)
+            .1
+    }
+
+    /// A key made as the operator would (no request through the API, so nothing is
+    /// counted against rate limits): (id, key).
+    pub fn operator_key(
+        &self,
+        org_slug: &str,
+        scopes: &str,
+        rate_limit: Option<u32>,
+    ) -> (String, String) {
+        use keygate::api_keys::{repo, Actor, KeyDraft, KeyRequest};
+        let now = chrono::Utc::now().naive_utc();
+        self.store
+            .with_conn(|c| -> Result<(String, String), StoreError> {
+                let org = keygate::orgs::repo::find_by_slug(c, org_slug)?.unwrap();
                 let draft = KeyDraft::new(
                     KeyRequest {
-                        name: "other admin".into(),
-                        scopes: vec!["read write admin webhook".into()],
+                        name: "operator key".into(),
+                        scopes: vec![scopes.into()],
+                        rate_limit_per_minute: rate_limit,
                         ..Default::default()
                     },
                     &org.id,
@@ -393,7 +412,8 @@ impl TestApp {
                     now,
                 )
                 .unwrap();
-                Ok(repo::create(c, &draft, now)?.key.expose().to_owned())
+                let issued = repo::create(c, &draft, now)?;
+                Ok((issued.row.id, issued.key.expose().to_owned()))
             })
             .unwrap()
     }

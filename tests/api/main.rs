@@ -8,6 +8,7 @@ mod binary;
 mod clients;
 mod helpers;
 mod identity;
+mod limits;
 mod metadata;
 mod refresh;
 mod registration;

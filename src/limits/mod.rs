@@ -1,0 +1,319 @@
+//! Rate limits: requests per minute with a burst (GCRA, the `governor` crate), set by
+//! the organization's tier and, tighter, by a key's or client's own override. Every
+//! request the identity resolver admits is counted twice — against its credential and
+//! against its organization — and the tighter of the two is reported in the
+//! `RateLimit-*` headers (IETF draft "RateLimit header fields for HTTP").
+//!
+//! The limiter state is in this process: with several instances each enforces the
+//! limits on its own share of the traffic.
+
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::Clock as GovernorClock;
+use governor::middleware::StateInformationMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+use parking_lot::RwLock;
+use serde::Deserialize;
+
+use crate::clock::Clock;
+
+/// One tier's limit, as configured.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TierLimit {
+    pub requests_per_minute: u32,
+    /// Requests allowed at once after a quiet spell.
+    pub burst: u32,
+}
+
+/// The tiers keygate knows by default; `[tiers.<name>]` in the settings file
+/// replaces them.
+pub fn default_tiers() -> BTreeMap<String, TierLimit> {
+    [
+        ("free", 600, 100),
+        ("pro", 6_000, 1_000),
+        ("enterprise", 60_000, 10_000),
+    ]
+    .into_iter()
+    .map(|(name, requests_per_minute, burst)| {
+        (
+            name.to_owned(),
+            TierLimit {
+                requests_per_minute,
+                burst,
+            },
+        )
+    })
+    .collect()
+}
+
+/// The tier an organization falls back to when its tier is not configured.
+pub const FALLBACK_TIER: &str = "free";
+
+/// A request within its limits: what the `RateLimit-*` headers say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allowance {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the allowance is whole again.
+    pub reset_secs: u64,
+}
+
+/// A request over its limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limited {
+    pub limit: u32,
+    pub retry_after_secs: u64,
+}
+
+/// keygate's clock as governor's: tests move time with `ManualClock`.
+#[derive(Clone)]
+struct LimiterClock(Arc<dyn Clock>);
+
+impl GovernorClock for LimiterClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        let nanos = self.0.now().timestamp_nanos_opt().unwrap_or_default();
+        Nanos::from(u64::try_from(nanos).unwrap_or_default())
+    }
+}
+
+type KeyedLimiter =
+    RateLimiter<String, DashMapStateStore<String>, LimiterClock, StateInformationMiddleware>;
+
+/// Forget keys idle long enough to be whole again, every this many checks.
+const RETAIN_EVERY: u64 = 65_536;
+
+pub struct RateLimits {
+    enabled: bool,
+    tiers: BTreeMap<String, TierLimit>,
+    clock: LimiterClock,
+    /// One limiter per distinct (requests per minute, burst).
+    limiters: RwLock<HashMap<(u32, u32), Arc<KeyedLimiter>>>,
+    checks: AtomicU64,
+}
+
+impl RateLimits {
+    pub fn new(enabled: bool, tiers: BTreeMap<String, TierLimit>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            enabled,
+            tiers,
+            clock: LimiterClock(clock),
+            limiters: RwLock::new(HashMap::new()),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// The configured limit of `tier` (unknown tiers get the fallback's).
+    pub fn tier(&self, tier: &str) -> TierLimit {
+        self.tiers
+            .get(tier)
+            .or_else(|| self.tiers.get(FALLBACK_TIER))
+            .copied()
+            .unwrap_or(TierLimit {
+                requests_per_minute: 600,
+                burst: 100,
+            })
+    }
+
+    /// Counts one request of `credential` (e.g. `key:key_…`) in `org_id`. `None` when
+    /// limits are off.
+    pub fn check(
+        &self,
+        credential: &str,
+        org_id: &str,
+        tier: &str,
+        credential_override: Option<u32>,
+    ) -> Option<Result<Allowance, Limited>> {
+        if !self.enabled {
+            return None;
+        }
+        if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
+            self.retain_recent();
+        }
+        let org_limit = self.tier(tier);
+        let credential_limit = match credential_override {
+            Some(rpm) if rpm < org_limit.requests_per_minute => TierLimit {
+                requests_per_minute: rpm,
+                burst: org_limit.burst.min(rpm).max(1),
+            },
+            _ => org_limit,
+        };
+        let by_credential = self.check_one(credential_limit, credential);
+        let by_org = self.check_one(org_limit, &format!("org:{org_id}"));
+        Some(match (by_credential, by_org) {
+            (Err(a), Err(b)) => Err(if a.retry_after_secs >= b.retry_after_secs {
+                a
+            } else {
+                b
+            }),
+            (Err(limited), Ok(_)) | (Ok(_), Err(limited)) => Err(limited),
+            (Ok(a), Ok(b)) => Ok(if a.remaining <= b.remaining { a } else { b }),
+        })
+    }
+
+    fn check_one(&self, limit: TierLimit, key: &str) -> Result<Allowance, Limited> {
+        let limiter = self.limiter(limit);
+        let now = self.clock.now();
+        match limiter.check_key(&key.to_owned()) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let per_cell = snapshot.quota().replenish_interval();
+                let used = limit.burst.saturating_sub(remaining);
+                Ok(Allowance {
+                    limit: limit.requests_per_minute,
+                    remaining,
+                    reset_secs: ceil_secs(per_cell * used),
+                })
+            }
+            Err(not_until) => Err(Limited {
+                limit: limit.requests_per_minute,
+                retry_after_secs: ceil_secs(not_until.wait_time_from(now)).max(1),
+            }),
+        }
+    }
+
+    fn limiter(&self, limit: TierLimit) -> Arc<KeyedLimiter> {
+        let key = (limit.requests_per_minute, limit.burst);
+        if let Some(limiter) = self.limiters.read().get(&key) {
+            return limiter.clone();
+        }
+        self.limiters
+            .write()
+            .entry(key)
+            .or_insert_with(|| Arc::new(self.build(limit)))
+            .clone()
+    }
+
+    fn build(&self, limit: TierLimit) -> KeyedLimiter {
+        let one = NonZeroU32::MIN;
+        let rpm = NonZeroU32::new(limit.requests_per_minute).unwrap_or(one);
+        let burst = NonZeroU32::new(limit.burst).unwrap_or(one);
+        RateLimiter::dashmap_with_clock(
+            Quota::per_minute(rpm).allow_burst(burst),
+            self.clock.clone(),
+        )
+        .with_middleware::<StateInformationMiddleware>()
+    }
+
+    fn retain_recent(&self) {
+        for limiter in self.limiters.read().values() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// Middleware: the `RateLimit-*` headers of the allowance the `Principal` extractor
+/// left in the request's extensions (a 429 sets its own).
+pub async fn rate_limit_headers(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    use actix_web::HttpMessage;
+    let mut response = next.call(req).await?;
+    let allowance = response.request().extensions().get::<Allowance>().copied();
+    if let Some(allowance) = allowance {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("ratelimit-limit", allowance.limit.to_string()),
+            ("ratelimit-remaining", allowance.remaining.to_string()),
+            ("ratelimit-reset", allowance.reset_secs.to_string()),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+    }
+    Ok(response)
+}
+
+fn ceil_secs(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn limits(clock: Arc<ManualClock>) -> RateLimits {
+        let mut tiers = default_tiers();
+        tiers.insert(
+            "tiny".into(),
+            TierLimit {
+                requests_per_minute: 60,
+                burst: 3,
+            },
+        );
+        RateLimits::new(true, tiers, clock)
+    }
+
+    #[test]
+    fn a_burst_trips_then_recovers_at_the_rate() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let limits = limits(clock.clone());
+        let check = || limits.check("key:a", "org_1", "tiny", None).unwrap();
+        for remaining in [2, 1, 0] {
+            let allowed = check().unwrap();
+            assert_eq!(allowed.remaining, remaining);
+            assert_eq!(allowed.limit, 60);
+        }
+        let limited = check().unwrap_err();
+        assert_eq!(limited.retry_after_secs, 1, "one request a second");
+        clock.advance(chrono::Duration::seconds(1));
+        assert!(check().is_ok(), "recovered one cell");
+        assert!(check().is_err());
+        clock.advance(chrono::Duration::seconds(3));
+        assert_eq!(check().unwrap().remaining, 2, "whole again");
+    }
+
+    #[test]
+    fn the_organization_limit_binds_all_its_credentials_and_overrides_only_tighten() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let limits = limits(clock);
+        for key in ["key:a", "key:b", "key:c"] {
+            assert!(limits.check(key, "org_1", "tiny", None).unwrap().is_ok());
+        }
+        assert!(limits
+            .check("key:d", "org_1", "tiny", None)
+            .unwrap()
+            .is_err());
+        assert!(limits
+            .check("key:d", "org_2", "tiny", None)
+            .unwrap()
+            .is_ok());
+        // An override above the tier is ignored; below it binds.
+        let allowed = limits
+            .check("key:e", "org_3", "pro", Some(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(allowed.limit, 1);
+        assert!(limits
+            .check("key:e", "org_3", "pro", Some(1))
+            .unwrap()
+            .is_err());
+        let loose = limits
+            .check("key:f", "org_4", "tiny", Some(10_000))
+            .unwrap()
+            .unwrap();
+        assert_eq!(loose.limit, 60);
+    }
+
+    #[test]
+    fn unknown_tiers_fall_back_and_disabled_limits_count_nothing() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let limits = limits(clock.clone());
+        assert_eq!(limits.tier("platinum"), default_tiers()["free"]);
+        let off = RateLimits::new(false, default_tiers(), clock);
+        assert!(off.check("key:a", "org_1", "free", None).is_none());
+    }
+}

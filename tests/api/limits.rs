@@ -1,0 +1,156 @@
+//! Rate limits over HTTP: the tier's burst trips with 429 and the documented headers,
+//! recovers at the tier's rate (moved by an injected clock), binds every credential of
+//! the organization, and a key's override only tightens it.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use keygate::clock::ManualClock;
+use keygate::limits::TierLimit;
+
+use crate::helpers::{assert_api_error, header, TestApp};
+
+/// `free`: 60 requests a minute, bursts of 3.
+async fn tiny_app(clock: Arc<ManualClock>) -> TestApp {
+    TestApp::spawn_with_clock(
+        |s| {
+            s.tiers.insert(
+                "free".into(),
+                TierLimit {
+                    requests_per_minute: 60,
+                    burst: 3,
+                },
+            );
+        },
+        clock,
+    )
+    .await
+}
+
+#[actix_rt::test]
+async fn a_burst_trips_with_429_and_recovers_at_the_rate() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = tiny_app(clock.clone()).await;
+    let (_, key) = app.operator_key("default", "read", None);
+    for remaining in ["2", "1", "0"] {
+        let response = app.me(&[("X-API-Key", &key)]).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "ratelimit-limit"), "60");
+        assert_eq!(header(&response, "ratelimit-remaining"), remaining);
+        assert!(header(&response, "ratelimit-reset").parse::<u64>().unwrap() >= 1);
+    }
+    let response = app.me(&[("X-API-Key", &key)]).await;
+    assert_eq!(header(&response, "retry-after"), "1");
+    assert_eq!(header(&response, "ratelimit-remaining"), "0");
+    let body = assert_api_error(response, 429, "rate_limit_exceeded").await;
+    assert_eq!(body["error"]["details"]["retry_after"], 1);
+
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(
+        app.me(&[("X-API-Key", &key)]).await.status(),
+        200,
+        "one more a second"
+    );
+    assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 429);
+    clock.advance(chrono::Duration::seconds(3));
+    let response = app.me(&[("X-API-Key", &key)]).await;
+    assert_eq!(header(&response, "ratelimit-remaining"), "2", "whole again");
+}
+
+#[actix_rt::test]
+async fn the_organization_limit_binds_all_its_keys_and_no_other_organization() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = tiny_app(clock).await;
+    let keys: Vec<String> = (0..3)
+        .map(|_| app.operator_key("default", "read", None).1)
+        .collect();
+    for key in &keys {
+        assert_eq!(app.me(&[("X-API-Key", key)]).await.status(), 200);
+    }
+    let (_, fourth) = app.operator_key("default", "read", None);
+    assert_eq!(app.me(&[("X-API-Key", &fourth)]).await.status(), 429);
+    let other = app.other_org_admin();
+    assert_eq!(
+        app.me(&[("X-API-Key", &other)]).await.status(),
+        200,
+        "another org"
+    );
+}
+
+#[actix_rt::test]
+async fn a_keys_override_tightens_its_own_limit_only() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::spawn_with_clock(|_| {}, clock).await;
+    let (_, slow) = app.operator_key("default", "read", Some(1));
+    let response = app.me(&[("X-API-Key", &slow)]).await;
+    assert_eq!(header(&response, "ratelimit-limit"), "1");
+    assert_api_error(
+        app.me(&[("X-API-Key", &slow)]).await,
+        429,
+        "rate_limit_exceeded",
+    )
+    .await;
+    let (_, normal) = app.operator_key("default", "read", None);
+    let response = app.me(&[("X-API-Key", &normal)]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "ratelimit-limit"),
+        "600",
+        "the free tier's"
+    );
+
+    // Set through the API: validated, shown, removable.
+    let created = app
+        .create_key_as(
+            &app.admin_key,
+            serde_json::json!({"name": "limited", "scopes": ["read"], "rate_limit_per_minute": 30}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(created["rate_limit_per_minute"], 30);
+    let bad = app
+        .create_key_as(
+            &app.admin_key,
+            serde_json::json!({"name": "x", "scopes": ["read"], "rate_limit_per_minute": 0}),
+        )
+        .await;
+    let error = assert_api_error(bad, 400, "invalid_request").await;
+    assert_eq!(error["error"]["details"]["field"], "rate_limit_per_minute");
+    let id = created["id"].as_str().unwrap();
+    let cleared: serde_json::Value = app
+        .with_key(
+            reqwest::Method::PATCH,
+            &format!("/v1/api-keys/{id}"),
+            &app.admin_key,
+        )
+        .json(&serde_json::json!({"rate_limit_per_minute": null}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(cleared["rate_limit_per_minute"].is_null(), "{cleared}");
+}
+
+#[actix_rt::test]
+async fn with_limits_off_nothing_is_counted() {
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = false;
+        s.tiers.insert(
+            "free".into(),
+            TierLimit {
+                requests_per_minute: 1,
+                burst: 1,
+            },
+        );
+    })
+    .await;
+    let (_, key) = app.operator_key("default", "read", None);
+    for _ in 0..3 {
+        let response = app.me(&[("X-API-Key", &key)]).await;
+        assert_eq!(response.status(), 200);
+        assert!(header(&response, "ratelimit-limit").is_empty());
+    }
+}
