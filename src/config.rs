@@ -72,6 +72,10 @@ pub struct Settings {
     pub secret_cache_entries: usize,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Failed client authentications allowed per client id per minute (then 429).
+    pub auth_failures_per_minute: u32,
+    /// Failed client authentications allowed per source address per minute.
+    pub auth_failures_per_minute_per_source: u32,
     /// Whether requests resolved by the identity resolver are rate limited.
     pub rate_limits: bool,
     /// Requests per minute and burst per organization tier (`[tiers.<name>]` in the
@@ -107,6 +111,11 @@ impl std::fmt::Debug for Settings {
             .field("secret_cache_entries", &self.secret_cache_entries)
             .field("log_format", &self.log_format)
             .field("scopes", &self.scopes)
+            .field("auth_failures_per_minute", &self.auth_failures_per_minute)
+            .field(
+                "auth_failures_per_minute_per_source",
+                &self.auth_failures_per_minute_per_source,
+            )
             .field("rate_limits", &self.rate_limits)
             .field("tiers", &self.tiers)
             .finish()
@@ -140,6 +149,8 @@ impl Default for Settings {
             argon2_max_wait: Duration::from_secs(2),
             secret_cache_entries: 10_000,
             log_format: LogFormat::Text,
+            auth_failures_per_minute: 10,
+            auth_failures_per_minute_per_source: 30,
             rate_limits: true,
             tiers: crate::limits::default_tiers(),
             scopes: ["read", "write", "admin", "webhook"]
@@ -239,6 +250,11 @@ impl Settings {
         }
         if self.scopes.is_empty() {
             return Err(invalid("scopes: at least one scope is needed"));
+        }
+        if self.auth_failures_per_minute == 0 || self.auth_failures_per_minute_per_source == 0 {
+            return Err(invalid(
+                "auth_failures_per_minute and auth_failures_per_minute_per_source must be at least 1",
+            ));
         }
         if !self.tiers.contains_key(crate::limits::FALLBACK_TIER) {
             return Err(invalid(format!(

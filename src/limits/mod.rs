@@ -236,6 +236,107 @@ pub async fn rate_limit_headers(
     Ok(response)
 }
 
+/// Throttling of failed client authentications (brute force): failures are counted
+/// per client id and per source address; past the allowance, requests for that client
+/// id, or from that address, are answered 429 until it has refilled. Only requests
+/// whose secret is not in the verified cache reach this — a client that
+/// authenticated before keeps working while its secret is being guessed.
+pub struct FailedAuthThrottle {
+    per_client: KeyedLimiter,
+    per_source: KeyedLimiter,
+    /// key → when its block ends. Holds only keys that are (or were just) blocked.
+    blocked: parking_lot::Mutex<HashMap<String, Nanos>>,
+    clock: LimiterClock,
+}
+
+/// A block that this failure started (for the log and the audit log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BurstStarted {
+    pub key: String,
+    pub retry_after_secs: u64,
+}
+
+const MAX_BLOCKED: usize = 100_000;
+
+impl FailedAuthThrottle {
+    pub fn new(
+        per_client_per_minute: u32,
+        per_source_per_minute: u32,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let clock = LimiterClock(clock);
+        let limiter = |per_minute: u32| {
+            let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+            RateLimiter::dashmap_with_clock(Quota::per_minute(n), clock.clone())
+                .with_middleware::<StateInformationMiddleware>()
+        };
+        Self {
+            per_client: limiter(per_client_per_minute),
+            per_source: limiter(per_source_per_minute),
+            blocked: parking_lot::Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    fn keys(client_id: &str, source: Option<&str>) -> [Option<String>; 2] {
+        [
+            Some(format!("client:{client_id}")),
+            source.map(|s| format!("source:{s}")),
+        ]
+    }
+
+    /// Seconds until this client id and source may try again; `None`: go ahead.
+    pub fn retry_after(&self, client_id: &str, source: Option<&str>) -> Option<u64> {
+        let now = self.clock.now();
+        let mut blocked = self.blocked.lock();
+        let mut wait = None;
+        for key in Self::keys(client_id, source).into_iter().flatten() {
+            match blocked.get(&key) {
+                Some(until) if *until > now => {
+                    let secs =
+                        ceil_secs(governor::clock::Reference::duration_since(until, now).into())
+                            .max(1);
+                    wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
+                }
+                Some(_) => {
+                    blocked.remove(&key);
+                }
+                None => {}
+            }
+        }
+        wait
+    }
+
+    /// Counts a failed authentication; returns the blocks it started.
+    pub fn record_failure(&self, client_id: &str, source: Option<&str>) -> Vec<BurstStarted> {
+        let now = self.clock.now();
+        let mut started = Vec::new();
+        for (limiter, key) in [&self.per_client, &self.per_source]
+            .into_iter()
+            .zip(Self::keys(client_id, source))
+        {
+            let Some(key) = key else { continue };
+            if let Err(not_until) = limiter.check_key(&key) {
+                let until = not_until.earliest_possible();
+                let mut blocked = self.blocked.lock();
+                if blocked.len() >= MAX_BLOCKED {
+                    blocked.retain(|_, until| *until > now);
+                }
+                if blocked
+                    .insert(key.clone(), until)
+                    .is_none_or(|old| old <= now)
+                {
+                    started.push(BurstStarted {
+                        key,
+                        retry_after_secs: ceil_secs(not_until.wait_time_from(now)).max(1),
+                    });
+                }
+            }
+        }
+        started
+    }
+}
+
 fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
@@ -306,6 +407,35 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(loose.limit, 60);
+    }
+
+    #[test]
+    fn failures_block_the_client_id_and_the_source_until_they_refill() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let throttle = FailedAuthThrottle::new(3, 5, clock.clone());
+        for _ in 0..3 {
+            assert!(throttle.retry_after("kgc_a", Some("10.0.0.1")).is_none());
+            assert!(throttle
+                .record_failure("kgc_a", Some("10.0.0.1"))
+                .is_empty());
+        }
+        let started = throttle.record_failure("kgc_a", Some("10.0.0.1"));
+        assert_eq!(started.len(), 1, "the client id's block starts");
+        assert_eq!(started[0].key, "client:kgc_a");
+        assert_eq!(throttle.retry_after("kgc_a", Some("10.0.0.2")), Some(20));
+        assert!(
+            throttle.retry_after("kgc_b", Some("10.0.0.2")).is_none(),
+            "others go on"
+        );
+        // The source's own allowance (5) runs out across client ids: 4 + 2 failures.
+        throttle.record_failure("kgc_b", Some("10.0.0.1"));
+        throttle.record_failure("kgc_b", Some("10.0.0.1"));
+        assert!(throttle.retry_after("kgc_c", Some("10.0.0.1")).is_some());
+        clock.advance(chrono::Duration::seconds(21));
+        assert!(
+            throttle.retry_after("kgc_a", Some("10.0.0.2")).is_none(),
+            "refilled"
+        );
     }
 
     #[test]

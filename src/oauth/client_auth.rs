@@ -11,7 +11,9 @@ use actix_web::web;
 use super::error::OAuthError;
 use super::request::ClientCredentials;
 use super::OAuthState;
+use crate::audit::{EventType, Source};
 use crate::clients::{self, Argon2Lease, Client, Verdict};
+use crate::limits::BurstStarted;
 use crate::store::{Store, StoreError};
 
 pub fn authentication_failed() -> OAuthError {
@@ -34,6 +36,7 @@ pub async fn authenticate(
     state: web::Data<OAuthState>,
     store: web::Data<Store>,
     credentials: ClientCredentials,
+    source: Source,
 ) -> Result<Client, OAuthError> {
     let credentials = Arc::new(credentials);
     let (client, verdict) = {
@@ -52,7 +55,7 @@ pub async fn authenticate(
     match (client, verdict) {
         (Some(client), Verdict::Verified) => Ok(client),
         (_, Verdict::Rejected) => Err(authentication_failed()),
-        _ => verify_with_argon2(state, store, credentials, |c| c).await,
+        _ => verify_with_argon2(state, store, credentials, |c| c, source).await,
     }
 }
 
@@ -60,12 +63,25 @@ pub async fn authenticate(
 /// the client and verifies the secret on the blocking pool, holding no connection
 /// during argon2. A success lands in the verified cache. `credentials` picks the
 /// credentials out of `request`.
+///
+/// Brute force stops here: a client id or source address with too many recent
+/// failures is answered 429 before any argon2 (see `FailedAuthThrottle`); a secret in
+/// the verified cache never gets this far, so a working client is not locked out by
+/// someone guessing its secret.
 pub async fn verify_with_argon2<R: Send + Sync + 'static>(
     state: web::Data<OAuthState>,
     store: web::Data<Store>,
     request: Arc<R>,
     credentials: fn(&R) -> &ClientCredentials,
+    source: Source,
 ) -> Result<Client, OAuthError> {
+    let client_id = credentials(&request).client_id.clone();
+    if let Some(secs) = state
+        .failed_auth
+        .retry_after(&client_id, source.0.as_deref())
+    {
+        return Err(OAuthError::too_many_failures(secs));
+    }
     let lease = acquire_lease(&state).await?;
     store
         .blocking(move |store| {
@@ -78,10 +94,52 @@ pub async fn verify_with_argon2<R: Send + Sync + 'static>(
                 now(&state),
             ) {
                 Verdict::Verified => client.ok_or_else(authentication_failed),
-                Verdict::Rejected | Verdict::NeedsArgon2 => Err(authentication_failed()),
+                Verdict::Rejected | Verdict::NeedsArgon2 => {
+                    let bursts = state
+                        .failed_auth
+                        .record_failure(&client_id, source.0.as_deref());
+                    for burst in bursts {
+                        record_burst(store, &state, client.as_ref(), &source, &burst);
+                    }
+                    Err(authentication_failed())
+                }
             }
         })
         .await
+}
+
+/// A burst of failures just got a client id or address throttled: say so once, in the
+/// log and — for a known client — in its organization's audit log.
+fn record_burst(
+    store: &Store,
+    state: &OAuthState,
+    client: Option<&Client>,
+    source: &Source,
+    burst: &BurstStarted,
+) {
+    tracing::warn!(throttled = %burst.key, retry_after = burst.retry_after_secs,
+        "repeated failed client authentications: throttled");
+    let Some(client) = client else { return };
+    let now = now(state);
+    let details = serde_json::json!({
+        "throttled": burst.key,
+        "retry_after": burst.retry_after_secs,
+    });
+    let recorded = store.with_write_conn(|conn| {
+        crate::clients::handlers::record(
+            conn,
+            client,
+            EventType::AuthenticationFailures,
+            "unauthenticated",
+            source,
+            details,
+            now,
+        )
+        .map_err(StoreError::from)
+    });
+    if let Err(error) = recorded {
+        tracing::warn!(%error, "could not record the failed-authentication burst");
+    }
 }
 
 fn now(state: &OAuthState) -> chrono::NaiveDateTime {

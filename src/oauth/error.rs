@@ -32,6 +32,9 @@ pub enum ErrorCode {
     /// RFC 7591 §3.2.2.
     InvalidClientMetadata,
     InvalidRedirectUri,
+    /// Too many failed authentications for this client id or from this address (not
+    /// an RFC 6749 code: 429 has none).
+    RateLimitExceeded,
 }
 
 #[derive(Debug)]
@@ -43,6 +46,8 @@ pub struct OAuthError {
     challenge: Option<Cow<'static, str>>,
     /// `Allow`, on 405.
     allow: Option<&'static str>,
+    /// `Retry-After`, in seconds.
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -59,6 +64,7 @@ impl OAuthError {
             description: description.into(),
             challenge: None,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -97,6 +103,19 @@ impl OAuthError {
         .with_challenge(format!(
             "{BEARER_REALM}, error=\"insufficient_scope\", scope=\"{scope}\""
         ))
+    }
+
+    /// 429 after repeated failed authentications.
+    pub fn too_many_failures(retry_after_secs: u64) -> Self {
+        let mut error = Self::new(
+            ErrorCode::RateLimitExceeded,
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many failed authentications for this client or from this address; retry in {retry_after_secs} s"
+            ),
+        );
+        error.retry_after = Some(retry_after_secs);
+        error
     }
 
     pub fn invalid_client_metadata(description: impl Into<Cow<'static, str>>) -> Self {
@@ -233,6 +252,9 @@ impl ResponseError for OAuthError {
         }
         if self.code == ErrorCode::TemporarilyUnavailable {
             response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         if let Some(allow) = self.allow {
             response.insert_header((header::ALLOW, allow));

@@ -15,6 +15,7 @@ use super::error::OAuthError;
 use super::primitives::{ClientRegistrar, GrantEndpoint, JwtIssuer, OxideRequest};
 use super::request::TokenRequest;
 use super::OAuthState;
+use crate::audit::Source;
 use crate::clients::{self, Client, GrantType};
 use crate::store::{DbConn, Store, StoreError, WriterLock};
 
@@ -38,6 +39,7 @@ pub async fn issue_token(
     state: web::Data<OAuthState>,
     store: web::Data<Store>,
     request: TokenRequest,
+    source: Source,
 ) -> Result<IssuedAccessToken, OAuthError> {
     let request = Arc::new(request);
     let first = {
@@ -49,9 +51,13 @@ pub async fn issue_token(
     if let GrantOutcome::Issued(issued) = first {
         return Ok(issued);
     }
-    verify_with_argon2(state.clone(), store.clone(), request.clone(), |r| {
-        &r.credentials
-    })
+    verify_with_argon2(
+        state.clone(),
+        store.clone(),
+        request.clone(),
+        |r| &r.credentials,
+        source,
+    )
     .await?;
     store
         .blocking(move |store| {

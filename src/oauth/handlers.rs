@@ -7,6 +7,7 @@ use super::grant;
 use super::request::{TokenActionRequest, TokenRequest};
 use super::OAuthState;
 use super::{client_auth, introspection, revocation};
+use crate::audit::Source;
 use crate::clients::Client;
 use crate::config::Settings;
 use crate::identity::Resolver;
@@ -38,7 +39,7 @@ pub async fn post_token(
     span.record("client_id", request.client_id());
     span.record("grant_type", request.grant_type.as_str());
 
-    let issued = grant::issue_token(state, store, request).await?;
+    let issued = grant::issue_token(state, store, request, Source::of(&req)).await?;
     tracing::debug!(scope = %issued.scope, "access token issued");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -110,8 +111,13 @@ async fn authenticated_token_action(
     let body = read_body(req, body, state.max_body_bytes).await?;
     let request = TokenActionRequest::parse(req.headers(), req.query_string(), &body)?;
     tracing::Span::current().record("client_id", request.credentials.client_id.as_str());
-    let client =
-        client_auth::authenticate(state.clone(), store.clone(), request.credentials).await?;
+    let client = client_auth::authenticate(
+        state.clone(),
+        store.clone(),
+        request.credentials,
+        Source::of(req),
+    )
+    .await?;
     Ok((client, request.token))
 }
 

@@ -21,6 +21,7 @@ use actix_web::web;
 use crate::clients::SecretVerifier;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::limits::FailedAuthThrottle;
 use crate::tokens::KeyRing;
 
 pub use error::OAuthError;
@@ -37,6 +38,8 @@ pub struct OAuthState {
     pub max_body_bytes: usize,
     pub keys: web::Data<KeyRing>,
     pub verifier: SecretVerifier,
+    /// Brute-force throttling of client authentication.
+    pub failed_auth: FailedAuthThrottle,
     pub clock: Arc<dyn Clock>,
     /// The RFC 8414 document, rendered once.
     pub metadata_json: String,
@@ -62,6 +65,11 @@ impl OAuthState {
             max_body_bytes: settings.max_body_bytes,
             keys,
             verifier,
+            failed_auth: FailedAuthThrottle::new(
+                settings.auth_failures_per_minute,
+                settings.auth_failures_per_minute_per_source,
+                clock.clone(),
+            ),
             clock,
             metadata_json,
         })

@@ -154,3 +154,90 @@ async fn with_limits_off_nothing_is_counted() {
         assert!(header(&response, "ratelimit-limit").is_empty());
     }
 }
+
+#[actix_rt::test]
+async fn guessing_a_secret_is_throttled_without_locking_out_the_client() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::spawn_with_clock(
+        |s| {
+            s.auth_failures_per_minute = 3;
+            s.auth_failures_per_minute_per_source = 100;
+        },
+        clock.clone(),
+    )
+    .await;
+    let victim = app.client_with_scope("read");
+    // The real client has authenticated before: its secret is in the verified cache.
+    assert_eq!(app.token_json(&victim).await["token_type"], "Bearer");
+    let guess = crate::helpers::TestClient {
+        id: victim.id.clone(),
+        secret: format!("{}x", victim.secret),
+    };
+    let grant = [("grant_type", "client_credentials")];
+    for _ in 0..4 {
+        let response = app.token_basic(&guess, &grant).await;
+        crate::helpers::assert_oauth_error(response, 401, "invalid_client").await;
+    }
+    let response = app.token_basic(&guess, &grant).await;
+    assert_eq!(header(&response, "retry-after"), "20");
+    crate::helpers::assert_oauth_error(response, 429, "rate_limit_exceeded").await;
+    // The right secret still works (cached), and so do other clients.
+    assert_eq!(app.token_basic(&victim, &grant).await.status(), 200);
+    let other = app.client_with_scope("read");
+    assert_eq!(app.token_basic(&other, &grant).await.status(), 200);
+    // Once refilled, a guess is a plain 401 again.
+    clock.advance(chrono::Duration::seconds(21));
+    let response = app.token_basic(&guess, &grant).await;
+    crate::helpers::assert_oauth_error(response, 401, "invalid_client").await;
+
+    // The burst is in the client's organization's audit log, without the guesses.
+    let events: serde_json::Value = app
+        .with_key(
+            reqwest::Method::GET,
+            "/v1/audit-events?type=authentication.failures",
+            &app.admin_key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["data"][0]["target_id"], victim.id.as_str());
+    assert_eq!(events["data"][0]["source_ip"], "127.0.0.1");
+    assert!(!events.to_string().contains(&guess.secret));
+}
+
+#[actix_rt::test]
+async fn one_source_guessing_many_clients_is_throttled_too() {
+    let app = TestApp::spawn_with(|s| {
+        s.auth_failures_per_minute = 100;
+        s.auth_failures_per_minute_per_source = 3;
+    })
+    .await;
+    let grant = [("grant_type", "client_credentials")];
+    for i in 0..4 {
+        let stranger = crate::helpers::TestClient {
+            id: format!("kgc_unknown{i}"),
+            secret: "kgs_guess".into(),
+        };
+        assert_eq!(app.token_basic(&stranger, &grant).await.status(), 401);
+    }
+    // From the same address even a real, uncached client must wait; the introspection
+    // and revocation endpoints are throttled alike.
+    let client = app.client_with_scope("read");
+    let response = app.token_basic(&client, &grant).await;
+    crate::helpers::assert_oauth_error(response, 429, "rate_limit_exceeded").await;
+    let response = app
+        .http
+        .post(app.url("/oauth/introspect"))
+        .header(
+            "Authorization",
+            crate::helpers::basic_auth(&client.id, &client.secret),
+        )
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+}
