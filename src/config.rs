@@ -76,6 +76,11 @@ pub struct Settings {
     pub auth_failures_per_minute: u32,
     /// Failed client authentications allowed per source address per minute.
     pub auth_failures_per_minute_per_source: u32,
+    /// Whether requests are counted per key/client, minute and status class.
+    pub usage_metering: bool,
+    /// How often the counts are written to the database (and at a graceful stop).
+    #[serde(deserialize_with = "duration")]
+    pub usage_flush_interval: Duration,
     /// Whether requests resolved by the identity resolver are rate limited.
     pub rate_limits: bool,
     /// Requests per minute and burst per organization tier (`[tiers.<name>]` in the
@@ -116,6 +121,8 @@ impl std::fmt::Debug for Settings {
                 "auth_failures_per_minute_per_source",
                 &self.auth_failures_per_minute_per_source,
             )
+            .field("usage_metering", &self.usage_metering)
+            .field("usage_flush_interval", &self.usage_flush_interval)
             .field("rate_limits", &self.rate_limits)
             .field("tiers", &self.tiers)
             .finish()
@@ -151,6 +158,8 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             auth_failures_per_minute: 10,
             auth_failures_per_minute_per_source: 30,
+            usage_metering: true,
+            usage_flush_interval: Duration::from_secs(10),
             rate_limits: true,
             tiers: crate::limits::default_tiers(),
             scopes: ["read", "write", "admin", "webhook"]
@@ -255,6 +264,11 @@ impl Settings {
             return Err(invalid(
                 "auth_failures_per_minute and auth_failures_per_minute_per_source must be at least 1",
             ));
+        }
+        if self.usage_flush_interval < Duration::from_secs(1)
+            || self.usage_flush_interval > Duration::from_secs(3600)
+        {
+            return Err(invalid("usage_flush_interval: must be between 1s and 1h"));
         }
         if !self.tiers.contains_key(crate::limits::FALLBACK_TIER) {
             return Err(invalid(format!(

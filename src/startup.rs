@@ -19,6 +19,7 @@ use crate::oauth::OAuthState;
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{keys, KeyRing};
+use crate::usage::{self, handlers::UsageClock, Meter};
 use crate::{audit, error, health, oauth, orgs, telemetry, tokens};
 
 /// Largest JSON body the management API reads.
@@ -28,6 +29,8 @@ pub struct Application {
     server: Server,
     port: u16,
     bootstrap_key: Option<Secret>,
+    meter: web::Data<Meter>,
+    store: web::Data<Store>,
 }
 
 impl Application {
@@ -52,6 +55,8 @@ impl Application {
             clock: clock.clone(),
             known_scopes: settings.scope_set(),
         });
+        let meter = web::Data::new(Meter::new(settings.usage_metering, clock.clone()));
+        let usage_clock = web::Data::new(UsageClock(clock.clone()));
         let rate_limits = web::Data::new(RateLimits::new(
             settings.rate_limits,
             settings.tiers.clone(),
@@ -66,6 +71,8 @@ impl Application {
             OAuthState::new(&settings, keys.clone(), verifier, clock).context("issuer URL")?,
         );
         let store = web::Data::new(store);
+        Meter::spawn_flusher(meter.clone(), store.clone(), settings.usage_flush_interval);
+        let (app_meter, app_store) = (meter.clone(), store.clone());
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -75,6 +82,7 @@ impl Application {
             .port();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(usage::meter_requests))
                 .wrap(from_fn(limits::rate_limit_headers))
                 .wrap(from_fn(telemetry::log_request))
                 .app_data(store.clone())
@@ -84,6 +92,8 @@ impl Application {
                 .app_data(api_keys_state.clone())
                 .app_data(clients_state.clone())
                 .app_data(rate_limits.clone())
+                .app_data(meter.clone())
+                .app_data(usage_clock.clone())
                 .app_data(error::json_config(MAX_JSON_BODY_BYTES))
                 .app_data(error::query_config())
                 .configure(oauth::configure)
@@ -91,6 +101,7 @@ impl Application {
                 .configure(api_keys::configure)
                 .configure(clients::configure)
                 .configure(audit::configure)
+                .configure(usage::configure)
                 .configure(tokens::configure)
                 .configure(health::configure)
                 .default_service(web::to(error::not_found))
@@ -109,6 +120,8 @@ impl Application {
             server,
             port,
             bootstrap_key,
+            meter: app_meter,
+            store: app_store,
         })
     }
 
@@ -121,8 +134,18 @@ impl Application {
         self.bootstrap_key.take()
     }
 
+    /// Serves until stopped (SIGINT/SIGTERM: in-flight requests finish), then writes
+    /// the usage counted since the last flush.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let (meter, store) = (self.meter, self.store);
+        if actix_web::web::block(move || meter.flush(&store))
+            .await
+            .is_err()
+        {
+            tracing::warn!("could not write the last usage counts");
+        }
+        served
     }
 }
 

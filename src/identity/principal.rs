@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::limits::RateLimits;
 use crate::scope::ScopeSet;
 use crate::store::Store;
+use crate::usage::Metered;
 
 /// The scopes keygate's own API asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +138,11 @@ impl FromRequest for Principal {
                         .map_err(ResolveError::into_api_error)
                 })
                 .await?;
+            // Counted whatever the limit says, 429s included (`usage::meter_requests`).
+            req.extensions_mut().insert(Metered {
+                subject_id: who.subject.clone(),
+                org_id: who.org_id.clone(),
+            });
             if let Some(limits) = req.app_data::<web::Data<RateLimits>>() {
                 let checked =
                     limits.check(&who.actor_label(), &who.org_id, &who.tier, who.rate_limit);

@@ -98,6 +98,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    usage_counters (subject_id, minute, status_class) {
+        subject_id -> Text,
+        minute -> Timestamp,
+        status_class -> Text,
+        org_id -> Text,
+        requests -> Int8,
+    }
+}
+
 diesel::joinable!(api_keys -> organizations (org_id));
 diesel::joinable!(clients -> organizations (org_id));
 diesel::joinable!(refresh_families -> clients (client_id));
@@ -111,4 +121,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_families,
     refresh_tokens,
     revoked_access_tokens,
+    usage_counters,
 );

@@ -93,6 +93,18 @@ impl Server {
         }
     }
 
+    /// Stops the server the way an orchestrator does (SIGTERM: a graceful stop) and
+    /// waits for it to exit; returns whether it exited successfully, and its log.
+    fn terminate(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let exited = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log.lock().unwrap().clone();
+        (exited.success(), log)
+    }
+
     /// Stops the server; returns (log, stdout).
     fn stop(mut self) -> (String, String) {
         let _ = self.child.kill();
@@ -547,6 +559,50 @@ fn api_key_commands_create_list_and_revoke() {
             failed.stderr
         );
     }
+}
+
+#[test]
+fn a_graceful_stop_writes_the_usage_counted_since_the_last_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created =
+        run(keygate(&dir, &db).args(["api-key", "create", "--name", "m", "--scope", "read"]));
+    assert!(created.ok, "{}", created.stderr);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let key = created.json["key"].as_str().unwrap().to_owned();
+    let mut cmd = keygate(&dir, &db);
+    // Far longer than the test: only the stop can write the counts.
+    cmd.env("KEYGATE_USAGE_FLUSH_INTERVAL", "1h");
+    let server = Server::start(cmd);
+    let http = raw_http::Client;
+    for _ in 0..3 {
+        let (status, _) = http.request(
+            &server.address,
+            "GET",
+            "/v1/me",
+            &[("X-API-Key", &key)],
+            String::new(),
+        );
+        assert_eq!(status, 200);
+    }
+    let (ok, log) = server.terminate();
+    assert!(ok, "a graceful stop exits 0:\n{log}");
+    let store =
+        keygate::store::Store::open(&keygate::store::DatabaseUrl::parse(&db.url).unwrap(), 1)
+            .unwrap();
+    let counted: i64 = store
+        .with_conn(|c| {
+            let org = keygate::orgs::repo::find_by_slug(c, "default")?.unwrap();
+            let now = chrono::Utc::now().naive_utc();
+            let day = chrono::Duration::days(1);
+            keygate::usage::repo::minutes(c, &org.id, &id, now - day, now + day)
+                .map_err(keygate::store::StoreError::from)
+        })
+        .unwrap()
+        .iter()
+        .map(|(_, _, n)| n)
+        .sum();
+    assert_eq!(counted, 3);
 }
 
 /// A minimal blocking HTTP/1.1 client over `std::net`, so these process tests need

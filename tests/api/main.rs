@@ -15,3 +15,4 @@ mod registration;
 mod revocation;
 mod token;
 mod token_errors;
+mod usage;

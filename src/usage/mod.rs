@@ -1,0 +1,203 @@
+//! Usage metering: requests per credential (API key or client), minute and status
+//! class. Every request the identity resolver attributes to a credential is counted in
+//! memory (`Meter::count`, no database write); a background task writes the counts in
+//! one transaction every `usage_flush_interval`, and `Application` writes the rest
+//! when the server stops gracefully. Read through `GET /v1/usage`.
+
+pub mod handlers;
+pub mod repo;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::web;
+use chrono::{DateTime, DurationRound, NaiveDateTime, Utc};
+use parking_lot::Mutex;
+
+use crate::clock::Clock;
+use crate::store::Store;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v1/usage")
+            .route(web::get().to(handlers::get_usage))
+            .default_service(web::to(crate::error::method_not_allowed)),
+    );
+}
+
+/// Whose request it was, as the `Principal` extractor leaves it in the request's
+/// extensions for `meter_requests`.
+#[derive(Clone, Debug)]
+pub struct Metered {
+    pub subject_id: String,
+    pub org_id: String,
+}
+
+/// One counter's identity.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CounterKey {
+    pub subject_id: String,
+    pub org_id: String,
+    pub minute: NaiveDateTime,
+    pub status_class: &'static str,
+}
+
+/// `2xx`, `4xx`…, from a status code.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// The in-memory counts since the last flush.
+pub struct Meter {
+    enabled: bool,
+    clock: Arc<dyn Clock>,
+    counts: Mutex<HashMap<CounterKey, i64>>,
+}
+
+impl Meter {
+    pub fn new(enabled: bool, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            enabled,
+            clock,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn count(&self, metered: &Metered, status: u16) {
+        if !self.enabled {
+            return;
+        }
+        let key = CounterKey {
+            subject_id: metered.subject_id.clone(),
+            org_id: metered.org_id.clone(),
+            minute: minute_of(self.clock.now()),
+            status_class: status_class(status),
+        };
+        *self.counts.lock().entry(key).or_default() += 1;
+    }
+
+    /// Takes the counts gathered so far, leaving none.
+    pub fn drain(&self) -> Vec<(CounterKey, i64)> {
+        std::mem::take(&mut *self.counts.lock())
+            .into_iter()
+            .collect()
+    }
+
+    /// Gives counts back after a failed write, so they are written next time.
+    fn restore(&self, counts: Vec<(CounterKey, i64)>) {
+        let mut current = self.counts.lock();
+        for (key, n) in counts {
+            *current.entry(key).or_default() += n;
+        }
+    }
+
+    /// Writes everything counted so far (blocking: call off the executor).
+    pub fn flush(&self, store: &Store) {
+        let counts = self.drain();
+        if counts.is_empty() {
+            return;
+        }
+        let written = store.with_write_conn(|conn| {
+            repo::add(conn, &counts).map_err(crate::store::StoreError::from)
+        });
+        if let Err(error) = written {
+            tracing::warn!(%error, "could not write usage counts; keeping them for the next flush");
+            self.restore(counts);
+        }
+    }
+
+    /// Flushes every `interval` until the process ends.
+    pub fn spawn_flusher(
+        meter: web::Data<Meter>,
+        store: web::Data<Store>,
+        every: std::time::Duration,
+    ) {
+        if !meter.enabled {
+            return;
+        }
+        actix_web::rt::spawn(async move {
+            let mut ticks = actix_web::rt::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let (meter, store) = (meter.clone(), store.clone());
+                let _ = actix_web::web::block(move || meter.flush(&store)).await;
+            }
+        });
+    }
+}
+
+pub fn minute_of(now: DateTime<Utc>) -> NaiveDateTime {
+    now.duration_trunc(chrono::Duration::minutes(1))
+        .unwrap_or(now)
+        .naive_utc()
+}
+
+/// Middleware: counts each response of a metered request by its status class.
+pub async fn meter_requests(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let meter = req.app_data::<web::Data<Meter>>().cloned();
+    let response = next.call(req).await?;
+    if let Some(meter) = meter {
+        let metered = response.request().extensions().get::<Metered>().cloned();
+        if let Some(metered) = metered {
+            meter.count(&metered, response.status().as_u16());
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn counts_add_up_per_subject_minute_and_class() {
+        let start = DateTime::parse_from_rfc3339("2026-11-22T10:00:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = Arc::new(ManualClock::new(start));
+        let meter = Meter::new(true, clock.clone());
+        let who = Metered {
+            subject_id: "key_a".into(),
+            org_id: "org_1".into(),
+        };
+        meter.count(&who, 200);
+        meter.count(&who, 204);
+        meter.count(&who, 429);
+        clock.advance(chrono::Duration::seconds(40));
+        meter.count(&who, 200);
+        let mut counts = meter.drain();
+        counts.sort_by_key(|(k, _)| (k.minute, k.status_class));
+        let summary: Vec<(String, &str, i64)> = counts
+            .iter()
+            .map(|(k, n)| (k.minute.format("%H:%M").to_string(), k.status_class, *n))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("10:00".to_owned(), "2xx", 2),
+                ("10:00".to_owned(), "4xx", 1),
+                ("10:01".to_owned(), "2xx", 1)
+            ]
+        );
+        assert!(meter.drain().is_empty(), "drained");
+        let off = Meter::new(false, clock);
+        off.count(&who, 200);
+        assert!(off.drain().is_empty());
+    }
+}

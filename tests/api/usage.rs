@@ -1,0 +1,123 @@
+//! Usage metering over HTTP: counts per key, minute and status class match the
+//! requests made; `GET /v1/usage` aggregates them for the caller's organization only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use keygate::clock::ManualClock;
+use reqwest::Method;
+
+use crate::helpers::{assert_api_error, TestApp};
+
+async fn usage(app: &TestApp, query: &str) -> reqwest::Response {
+    app.with_key(Method::GET, &format!("/v1/usage?{query}"), &app.admin_key)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Waits (up to 10 s) for the periodic flush to have written what `check` wants.
+async fn eventually(
+    app: &TestApp,
+    query: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..100 {
+        let body: serde_json::Value = usage(app, query).await.json().await.unwrap();
+        if check(&body) {
+            return body;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("usage never matched for {query}");
+}
+
+#[actix_rt::test]
+async fn counts_match_the_requests_made() {
+    let now = Utc::now();
+    let clock = Arc::new(ManualClock::new(now));
+    let app = TestApp::spawn_with_clock(
+        |s| s.usage_flush_interval = Duration::from_secs(1),
+        clock.clone(),
+    )
+    .await;
+    let (key_id, key) = app.operator_key("default", "read", None);
+    for _ in 0..3 {
+        assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 200);
+    }
+    let forbidden = app
+        .create_key_as(&key, serde_json::json!({"name": "x", "scopes": ["read"]}))
+        .await;
+    assert_eq!(forbidden.status(), 403);
+    clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 200);
+
+    let query = format!("key_id={key_id}&granularity=minute");
+    let body = eventually(&app, &query, |b| {
+        b["data"]
+            .as_array()
+            .is_some_and(|d| d.len() == 2 && d[1]["requests"] == 1)
+    })
+    .await;
+    assert_eq!(body["data"][0]["requests"], 4);
+    assert_eq!(
+        body["data"][0]["by_status"],
+        serde_json::json!({"2xx": 3, "4xx": 1})
+    );
+    assert_eq!(body["data"][1]["by_status"], serde_json::json!({"2xx": 1}));
+    let hourly: serde_json::Value = usage(&app, &format!("key_id={key_id}&granularity=hour"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let total: i64 = hourly["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["requests"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 5);
+}
+
+#[actix_rt::test]
+async fn usage_queries_are_validated_and_kept_to_the_organization() {
+    let app = TestApp::spawn().await;
+    let (key_id, _) = app.operator_key("default", "read", None);
+    let client = app.client_with_scope("read");
+    assert_eq!(
+        usage(&app, &format!("client_id={}", client.id))
+            .await
+            .status(),
+        200
+    );
+    for bad in [
+        String::new(),
+        format!("key_id={key_id}&client_id={}", client.id),
+        format!("key_id={key_id}&granularity=week"),
+        format!("key_id={key_id}&from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z"),
+        format!("key_id={key_id}&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"),
+        format!("key_id={key_id}&from=yesterday"),
+    ] {
+        assert_api_error(usage(&app, &bad).await, 400, "invalid_request").await;
+    }
+    let other_admin = app.other_org_admin();
+    let response = app
+        .with_key(
+            Method::GET,
+            &format!("/v1/usage?key_id={key_id}"),
+            &other_admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(response, 404, "not_found").await;
+    assert_api_error(usage(&app, "key_id=key_nope").await, 404, "not_found").await;
+    let (_, reader) = app.operator_key("default", "read", None);
+    let response = app
+        .with_key(Method::GET, &format!("/v1/usage?key_id={key_id}"), &reader)
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(response, 403, "insufficient_scope").await;
+}
