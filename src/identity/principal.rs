@@ -140,12 +140,11 @@ impl FromRequest for Principal {
                 .await?;
             // Counted whatever the limit says, 429s included (`usage::meter_requests`).
             req.extensions_mut().insert(Metered {
-                subject_id: who.subject.clone(),
-                org_id: who.org_id.clone(),
+                subject_id: who.subject.as_str().into(),
+                org_id: who.org_id.as_str().into(),
             });
             if let Some(limits) = req.app_data::<web::Data<RateLimits>>() {
-                let checked =
-                    limits.check(&who.actor_label(), &who.org_id, &who.tier, who.rate_limit);
+                let checked = limits.check(&who.subject, &who.org_id, &who.tier, who.rate_limit);
                 match checked {
                     Some(Ok(allowance)) => {
                         // `limits::rate_limit_headers` puts it on the response.

@@ -85,8 +85,29 @@ impl GovernorClock for LimiterClock {
     }
 }
 
+/// Limiter state is keyed by a 64-bit hash of the subject (`LimitKey`), not by its
+/// text: no allocation per request, and a collision between two of the server-made ids
+/// (about 1 in 10^7 for a million keys) would only make two credentials share a limit.
 type KeyedLimiter =
-    RateLimiter<String, DashMapStateStore<String>, LimiterClock, StateInformationMiddleware>;
+    RateLimiter<u64, DashMapStateStore<u64>, LimiterClock, StateInformationMiddleware>;
+
+/// What a limit counts: a credential, an organization, a client id, an address.
+#[derive(Clone, Copy, Debug, Hash)]
+pub enum LimitKey<'a> {
+    Credential(&'a str),
+    Org(&'a str),
+    ClientId(&'a str),
+    Source(&'a str),
+}
+
+impl LimitKey<'_> {
+    fn hashed(self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.hash(&mut hasher);
+        hasher.finish()
+    }
+}
 
 /// Forget keys idle long enough to be whole again, every this many checks.
 const RETAIN_EVERY: u64 = 65_536;
@@ -123,8 +144,8 @@ impl RateLimits {
             })
     }
 
-    /// Counts one request of `credential` (e.g. `key:key_…`) in `org_id`. `None` when
-    /// limits are off.
+    /// Counts one request of `credential` (a key or client id) in `org_id`. `None`
+    /// when limits are off.
     pub fn check(
         &self,
         credential: &str,
@@ -146,8 +167,8 @@ impl RateLimits {
             },
             _ => org_limit,
         };
-        let by_credential = self.check_one(credential_limit, credential);
-        let by_org = self.check_one(org_limit, &format!("org:{org_id}"));
+        let by_credential = self.check_one(credential_limit, LimitKey::Credential(credential));
+        let by_org = self.check_one(org_limit, LimitKey::Org(org_id));
         Some(match (by_credential, by_org) {
             (Err(a), Err(b)) => Err(if a.retry_after_secs >= b.retry_after_secs {
                 a
@@ -159,10 +180,10 @@ impl RateLimits {
         })
     }
 
-    fn check_one(&self, limit: TierLimit, key: &str) -> Result<Allowance, Limited> {
+    fn check_one(&self, limit: TierLimit, key: LimitKey<'_>) -> Result<Allowance, Limited> {
         let limiter = self.limiter(limit);
         let now = self.clock.now();
-        match limiter.check_key(&key.to_owned()) {
+        match limiter.check_key(&key.hashed()) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let per_cell = snapshot.quota().replenish_interval();
@@ -245,7 +266,7 @@ pub struct FailedAuthThrottle {
     per_client: KeyedLimiter,
     per_source: KeyedLimiter,
     /// key → when its block ends. Holds only keys that are (or were just) blocked.
-    blocked: parking_lot::Mutex<HashMap<String, Nanos>>,
+    blocked: parking_lot::Mutex<HashMap<u64, Nanos>>,
     clock: LimiterClock,
 }
 
@@ -278,10 +299,10 @@ impl FailedAuthThrottle {
         }
     }
 
-    fn keys(client_id: &str, source: Option<&str>) -> [Option<String>; 2] {
+    fn keys<'k>(client_id: &'k str, source: Option<&'k str>) -> [Option<LimitKey<'k>>; 2] {
         [
-            Some(format!("client:{client_id}")),
-            source.map(|s| format!("source:{s}")),
+            Some(LimitKey::ClientId(client_id)),
+            source.map(LimitKey::Source),
         ]
     }
 
@@ -291,6 +312,7 @@ impl FailedAuthThrottle {
         let mut blocked = self.blocked.lock();
         let mut wait = None;
         for key in Self::keys(client_id, source).into_iter().flatten() {
+            let key = key.hashed();
             match blocked.get(&key) {
                 Some(until) if *until > now => {
                     let secs =
@@ -316,18 +338,19 @@ impl FailedAuthThrottle {
             .zip(Self::keys(client_id, source))
         {
             let Some(key) = key else { continue };
-            if let Err(not_until) = limiter.check_key(&key) {
+            let hashed = key.hashed();
+            if let Err(not_until) = limiter.check_key(&hashed) {
                 let until = not_until.earliest_possible();
                 let mut blocked = self.blocked.lock();
                 if blocked.len() >= MAX_BLOCKED {
                     blocked.retain(|_, until| *until > now);
                 }
-                if blocked
-                    .insert(key.clone(), until)
-                    .is_none_or(|old| old <= now)
-                {
+                if blocked.insert(hashed, until).is_none_or(|old| old <= now) {
                     started.push(BurstStarted {
-                        key,
+                        key: match key {
+                            LimitKey::Source(source) => format!("source:{source}"),
+                            _ => format!("client:{client_id}"),
+                        },
                         retry_after_secs: ceil_secs(not_until.wait_time_from(now)).max(1),
                     });
                 }

@@ -7,12 +7,11 @@
 pub mod handlers;
 pub mod repo;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::web;
 use chrono::{DateTime, DurationRound, NaiveDateTime, Utc};
-use parking_lot::Mutex;
+use dashmap::DashMap;
 
 use crate::clock::Clock;
 use crate::store::Store;
@@ -29,15 +28,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// extensions for `meter_requests`.
 #[derive(Clone, Debug)]
 pub struct Metered {
-    pub subject_id: String,
-    pub org_id: String,
+    pub subject_id: Arc<str>,
+    pub org_id: Arc<str>,
 }
 
 /// One counter's identity.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CounterKey {
-    pub subject_id: String,
-    pub org_id: String,
+    pub subject_id: Arc<str>,
+    pub org_id: Arc<str>,
     pub minute: NaiveDateTime,
     pub status_class: &'static str,
 }
@@ -53,11 +52,12 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
-/// The in-memory counts since the last flush.
+/// The in-memory counts since the last flush, in a sharded map so the workers that
+/// count rarely wait for one another.
 pub struct Meter {
     enabled: bool,
     clock: Arc<dyn Clock>,
-    counts: Mutex<HashMap<CounterKey, i64>>,
+    counts: DashMap<CounterKey, i64>,
 }
 
 impl Meter {
@@ -65,7 +65,7 @@ impl Meter {
         Self {
             enabled,
             clock,
-            counts: Mutex::new(HashMap::new()),
+            counts: DashMap::new(),
         }
     }
 
@@ -83,21 +83,22 @@ impl Meter {
             minute: minute_of(self.clock.now()),
             status_class: status_class(status),
         };
-        *self.counts.lock().entry(key).or_default() += 1;
+        *self.counts.entry(key).or_default() += 1;
     }
 
-    /// Takes the counts gathered so far, leaving none.
+    /// Takes the counts gathered so far, leaving none (a count that lands while this
+    /// runs is taken now or left for the next drain, never lost).
     pub fn drain(&self) -> Vec<(CounterKey, i64)> {
-        std::mem::take(&mut *self.counts.lock())
-            .into_iter()
+        let keys: Vec<CounterKey> = self.counts.iter().map(|e| e.key().clone()).collect();
+        keys.into_iter()
+            .filter_map(|key| self.counts.remove(&key))
             .collect()
     }
 
     /// Gives counts back after a failed write, so they are written next time.
     fn restore(&self, counts: Vec<(CounterKey, i64)>) {
-        let mut current = self.counts.lock();
         for (key, n) in counts {
-            *current.entry(key).or_default() += n;
+            *self.counts.entry(key).or_default() += n;
         }
     }
 
@@ -173,8 +174,8 @@ mod tests {
         let clock = Arc::new(ManualClock::new(start));
         let meter = Meter::new(true, clock.clone());
         let who = Metered {
-            subject_id: "key_a".into(),
-            org_id: "org_1".into(),
+            subject_id: Arc::from("key_a"),
+            org_id: Arc::from("org_1"),
         };
         meter.count(&who, 200);
         meter.count(&who, 204);
