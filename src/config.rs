@@ -81,6 +81,10 @@ pub struct Settings {
     /// How often the counts are written to the database (and at a graceful stop).
     #[serde(deserialize_with = "duration")]
     pub usage_flush_interval: Duration,
+    /// `redis://…`: rate limits shared by every instance using it (optional).
+    pub redis_url: Option<String>,
+    /// Prefix of keygate's Redis keys (instances sharing limits use the same one).
+    pub redis_key_prefix: String,
     /// Whether requests resolved by the identity resolver are rate limited.
     pub rate_limits: bool,
     /// Requests per minute and burst per organization tier (`[tiers.<name>]` in the
@@ -123,6 +127,11 @@ impl std::fmt::Debug for Settings {
             )
             .field("usage_metering", &self.usage_metering)
             .field("usage_flush_interval", &self.usage_flush_interval)
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(crate::store::redact_url),
+            )
+            .field("redis_key_prefix", &self.redis_key_prefix)
             .field("rate_limits", &self.rate_limits)
             .field("tiers", &self.tiers)
             .finish()
@@ -160,6 +169,8 @@ impl Default for Settings {
             auth_failures_per_minute_per_source: 30,
             usage_metering: true,
             usage_flush_interval: Duration::from_secs(10),
+            redis_url: None,
+            redis_key_prefix: "keygate:rl".into(),
             rate_limits: true,
             tiers: crate::limits::default_tiers(),
             scopes: ["read", "write", "admin", "webhook"]

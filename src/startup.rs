@@ -57,11 +57,15 @@ impl Application {
         });
         let meter = web::Data::new(Meter::new(settings.usage_metering, clock.clone()));
         let usage_clock = web::Data::new(UsageClock(clock.clone()));
-        let rate_limits = web::Data::new(RateLimits::new(
-            settings.rate_limits,
-            settings.tiers.clone(),
-            clock.clone(),
-        ));
+        let mut rate_limits =
+            RateLimits::new(settings.rate_limits, settings.tiers.clone(), clock.clone());
+        if let Some(url) = &settings.redis_url {
+            let shared =
+                limits::SharedLimiter::new(url, &settings.redis_key_prefix).context("redis_url")?;
+            rate_limits = rate_limits.with_shared(shared);
+            tracing::info!(redis = %crate::store::redact_url(url), "rate limits shared through Redis");
+        }
+        let rate_limits = web::Data::new(rate_limits);
         let clients_state = web::Data::new(ClientsState {
             clock: clock.clone(),
             known_scopes: settings.scope_set(),

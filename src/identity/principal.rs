@@ -144,7 +144,9 @@ impl FromRequest for Principal {
                 org_id: who.org_id.as_str().into(),
             });
             if let Some(limits) = req.app_data::<web::Data<RateLimits>>() {
-                let checked = limits.check(&who.subject, &who.org_id, &who.tier, who.rate_limit);
+                let checked = limits
+                    .check_request(&who.subject, &who.org_id, &who.tier, who.rate_limit)
+                    .await;
                 match checked {
                     Some(Ok(allowance)) => {
                         // `limits::rate_limit_headers` puts it on the response.

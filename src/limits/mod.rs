@@ -4,8 +4,10 @@
 //! against its organization — and the tighter of the two is reported in the
 //! `RateLimit-*` headers (IETF draft "RateLimit header fields for HTTP").
 //!
-//! The limiter state is in this process: with several instances each enforces the
-//! limits on its own share of the traffic.
+//! The limiter state is in this process — with several instances each enforces the
+//! limits on its own share of the traffic — unless a Redis URL is configured: then
+//! the instances share one state there (`shared`), falling back to their own when
+//! Redis is unreachable.
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
@@ -22,6 +24,10 @@ use parking_lot::RwLock;
 use serde::Deserialize;
 
 use crate::clock::Clock;
+
+pub mod shared;
+
+pub use shared::SharedLimiter;
 
 /// One tier's limit, as configured.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -114,6 +120,7 @@ const RETAIN_EVERY: u64 = 65_536;
 
 pub struct RateLimits {
     enabled: bool,
+    shared: Option<SharedLimiter>,
     tiers: BTreeMap<String, TierLimit>,
     clock: LimiterClock,
     /// One limiter per distinct (requests per minute, burst).
@@ -125,11 +132,59 @@ impl RateLimits {
     pub fn new(enabled: bool, tiers: BTreeMap<String, TierLimit>, clock: Arc<dyn Clock>) -> Self {
         Self {
             enabled,
+            shared: None,
             tiers,
             clock: LimiterClock(clock),
             limiters: RwLock::new(HashMap::new()),
             checks: AtomicU64::new(0),
         }
+    }
+
+    /// Shares the limits with other instances through Redis.
+    pub fn with_shared(mut self, shared: SharedLimiter) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// `check`, through Redis when it is configured and reachable.
+    pub async fn check_request(
+        &self,
+        credential: &str,
+        org_id: &str,
+        tier: &str,
+        credential_override: Option<u32>,
+    ) -> Option<Result<Allowance, Limited>> {
+        if !self.enabled {
+            return None;
+        }
+        if let Some(shared) = &self.shared {
+            let (credential_limit, org_limit) = self.limits_for(tier, credential_override);
+            let now_ms = self.clock.0.now().timestamp_millis();
+            let by_credential = shared
+                .check(credential_limit, &format!("c:{credential}"), now_ms)
+                .await;
+            if let Some(by_credential) = by_credential {
+                let by_org = shared
+                    .check(org_limit, &format!("o:{org_id}"), now_ms)
+                    .await;
+                if let Some(by_org) = by_org {
+                    return Some(tighter(by_credential, by_org));
+                }
+            }
+        }
+        self.check(credential, org_id, tier, credential_override)
+    }
+
+    fn limits_for(&self, tier: &str, credential_override: Option<u32>) -> (TierLimit, TierLimit) {
+        let org_limit = self.tier(tier);
+        let credential_limit = match credential_override {
+            Some(rpm) if rpm < org_limit.requests_per_minute => TierLimit {
+                requests_per_minute: rpm,
+                burst: org_limit.burst.min(rpm).max(1),
+            },
+            _ => org_limit,
+        };
+        (credential_limit, org_limit)
     }
 
     /// The configured limit of `tier` (unknown tiers get the fallback's).
@@ -159,25 +214,10 @@ impl RateLimits {
         if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
             self.retain_recent();
         }
-        let org_limit = self.tier(tier);
-        let credential_limit = match credential_override {
-            Some(rpm) if rpm < org_limit.requests_per_minute => TierLimit {
-                requests_per_minute: rpm,
-                burst: org_limit.burst.min(rpm).max(1),
-            },
-            _ => org_limit,
-        };
+        let (credential_limit, org_limit) = self.limits_for(tier, credential_override);
         let by_credential = self.check_one(credential_limit, LimitKey::Credential(credential));
         let by_org = self.check_one(org_limit, LimitKey::Org(org_id));
-        Some(match (by_credential, by_org) {
-            (Err(a), Err(b)) => Err(if a.retry_after_secs >= b.retry_after_secs {
-                a
-            } else {
-                b
-            }),
-            (Err(limited), Ok(_)) | (Ok(_), Err(limited)) => Err(limited),
-            (Ok(a), Ok(b)) => Ok(if a.remaining <= b.remaining { a } else { b }),
-        })
+        Some(tighter(by_credential, by_org))
     }
 
     fn check_one(&self, limit: TierLimit, key: LimitKey<'_>) -> Result<Allowance, Limited> {
@@ -357,6 +397,22 @@ impl FailedAuthThrottle {
             }
         }
         started
+    }
+}
+
+/// Of two verdicts, the one the caller must obey.
+fn tighter(
+    a: Result<Allowance, Limited>,
+    b: Result<Allowance, Limited>,
+) -> Result<Allowance, Limited> {
+    match (a, b) {
+        (Err(a), Err(b)) => Err(if a.retry_after_secs >= b.retry_after_secs {
+            a
+        } else {
+            b
+        }),
+        (Err(limited), Ok(_)) | (Ok(_), Err(limited)) => Err(limited),
+        (Ok(a), Ok(b)) => Ok(if a.remaining <= b.remaining { a } else { b }),
     }
 }
 

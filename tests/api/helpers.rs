@@ -135,6 +135,15 @@ impl TestApp {
         }
     }
 
+    /// A second keygate instance on the same database and keys (and the same
+    /// settings otherwise); returns its base URL.
+    pub async fn spawn_sibling(&self, clock: Arc<dyn Clock>) -> String {
+        let app = Application::build_with_clock(self.settings.clone(), clock).unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        address
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

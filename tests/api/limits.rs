@@ -241,3 +241,95 @@ async fn one_source_guessing_many_clients_is_throttled_too() {
         .unwrap();
     assert_eq!(response.status(), 429);
 }
+
+/// The Redis the shared-limit tests use (`.ci/run` sets it; they are skipped, saying
+/// so, without it).
+fn test_redis() -> Option<String> {
+    match std::env::var("KEYGATE_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: set KEYGATE_TEST_REDIS_URL to run the shared-limit tests");
+            None
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn two_instances_sharing_redis_enforce_one_combined_limit() {
+    let Some(redis) = test_redis() else { return };
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let prefix = format!("kg-test:{}", uuid::Uuid::new_v4().simple());
+    let app = TestApp::spawn_with_clock(
+        |s| {
+            s.redis_url = Some(redis);
+            s.redis_key_prefix = prefix;
+            s.tiers.insert(
+                "free".into(),
+                TierLimit {
+                    requests_per_minute: 60,
+                    burst: 3,
+                },
+            );
+        },
+        clock.clone(),
+    )
+    .await;
+    let sibling = app.spawn_sibling(clock.clone()).await;
+    let (_, key) = app.operator_key("default", "read", None);
+    let on = |base: &str| {
+        app.http
+            .get(format!("{base}/v1/me"))
+            .header("X-API-Key", key.as_str())
+            .send()
+    };
+    assert_eq!(on(&app.address).await.unwrap().status(), 200);
+    assert_eq!(on(&app.address).await.unwrap().status(), 200);
+    let third = on(&sibling).await.unwrap();
+    assert_eq!(third.status(), 200);
+    assert_eq!(
+        header(&third, "ratelimit-remaining"),
+        "0",
+        "counted across instances"
+    );
+    let fourth = on(&sibling).await.unwrap();
+    assert_eq!(header(&fourth, "retry-after"), "1");
+    assert_api_error(fourth, 429, "rate_limit_exceeded").await;
+    assert_eq!(on(&app.address).await.unwrap().status(), 429);
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(
+        on(&sibling).await.unwrap().status(),
+        200,
+        "recovers at the rate"
+    );
+}
+
+#[actix_rt::test]
+async fn an_unreachable_redis_falls_back_to_each_instances_own_limits() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::spawn_with_clock(
+        |s| {
+            // Nothing listens on port 1.
+            s.redis_url = Some("redis://127.0.0.1:1".into());
+            s.tiers.insert(
+                "free".into(),
+                TierLimit {
+                    requests_per_minute: 60,
+                    burst: 2,
+                },
+            );
+        },
+        clock,
+    )
+    .await;
+    let (_, key) = app.operator_key("default", "read", None);
+    for remaining in ["1", "0"] {
+        let response = app.me(&[("X-API-Key", &key)]).await;
+        assert_eq!(response.status(), 200, "served: the limiter fails open");
+        assert_eq!(header(&response, "ratelimit-remaining"), remaining);
+    }
+    assert_eq!(
+        app.me(&[("X-API-Key", &key)]).await.status(),
+        429,
+        "still limited"
+    );
+}
