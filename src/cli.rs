@@ -82,6 +82,9 @@ pub enum ClientCommand {
         /// instead of reuse, e.g. 10s (default 0, at most 5m). See README.
         #[arg(long, value_parser = parse_duration_arg)]
         refresh_reuse_grace: Option<Duration>,
+        /// Requests per minute for this client alone (only tightens its tier's).
+        #[arg(long)]
+        rate_limit: Option<u32>,
     },
     /// List clients (never their secrets).
     List {
@@ -131,6 +134,14 @@ pub enum OrgCommand {
         slug: String,
         #[arg(long)]
         name: String,
+        /// A tier from the settings' [tiers.*] (default: free).
+        #[arg(long, default_value = crate::limits::FALLBACK_TIER)]
+        tier: String,
+    },
+    /// Move an organization to another tier (its limits change at once, everywhere).
+    SetTier {
+        slug: String,
+        tier: String,
     },
     List,
 }
@@ -176,6 +187,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             audience,
             token_ttl,
             refresh_reuse_grace,
+            rate_limit,
         }) => create_client(
             &settings,
             CreateClient {
@@ -187,6 +199,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
                     audience,
                     access_token_ttl: token_ttl,
                     refresh_reuse_grace,
+                    rate_limit_per_minute: rate_limit,
                 },
                 org,
             },
@@ -215,7 +228,10 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         )?,
         Command::ApiKey(ApiKeyCommand::List { org }) => list_api_keys(&settings, org.as_deref())?,
         Command::ApiKey(ApiKeyCommand::Revoke { id }) => revoke_api_key(&settings, &id)?,
-        Command::Org(OrgCommand::Create { slug, name }) => create_org(&settings, &slug, &name)?,
+        Command::Org(OrgCommand::Create { slug, name, tier }) => {
+            create_org(&settings, &slug, &name, &tier)?
+        }
+        Command::Org(OrgCommand::SetTier { slug, tier }) => set_org_tier(&settings, &slug, &tier)?,
         Command::Org(OrgCommand::List) => list_orgs(&settings)?,
         Command::SigningKey(KeyCommand::Generate { alg }) => generate_key(&settings, alg)?,
         Command::SigningKey(KeyCommand::List) => list_keys(&settings)?,
@@ -340,14 +356,17 @@ pub fn create_org(
     settings: &Settings,
     slug: &str,
     name: &str,
+    tier: &str,
 ) -> anyhow::Result<serde_json::Value> {
     validate_slug(slug)?;
+    validate_tier(settings, tier)?;
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let org = store
         .with_conn(|conn| {
-            orgs::repo::create(conn, &NewOrganization::new(slug, name, now))
-                .map_err(StoreError::from)
+            let mut new = NewOrganization::new(slug, name, now);
+            new.tier = tier.to_owned();
+            orgs::repo::create(conn, &new).map_err(StoreError::from)
         })
         .map_err(|e| match e {
             StoreError::Query(diesel::result::Error::DatabaseError(
@@ -357,6 +376,35 @@ pub fn create_org(
             other => other.into(),
         })?;
     Ok(serde_json::json!({"id": org.id, "slug": org.slug, "name": org.name, "tier": org.tier}))
+}
+
+/// `keygate org set-tier SLUG TIER`.
+pub fn set_org_tier(
+    settings: &Settings,
+    slug: &str,
+    tier: &str,
+) -> anyhow::Result<serde_json::Value> {
+    validate_tier(settings, tier)?;
+    let store = open_store(settings)?;
+    let org = store.with_write_conn(|conn| -> anyhow::Result<_> {
+        orgs::repo::set_tier(conn, slug, tier)?
+            .with_context(|| format!("organization '{slug}' does not exist"))
+    })?;
+    Ok(serde_json::json!({"id": org.id, "slug": org.slug, "name": org.name, "tier": org.tier}))
+}
+
+fn validate_tier(settings: &Settings, tier: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.tiers.contains_key(tier),
+        "tier '{tier}' is not configured; known tiers: {}",
+        settings
+            .tiers
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
 }
 
 pub fn list_orgs(settings: &Settings) -> anyhow::Result<serde_json::Value> {

@@ -36,6 +36,8 @@ pub struct RegisterClient {
     access_token_ttl: Option<String>,
     /// e.g. `10s` (see the README's refresh-token section).
     refresh_reuse_grace: Option<String>,
+    /// Requests per minute for this client alone; only tightens the tier's.
+    rate_limit_per_minute: Option<u32>,
 }
 
 /// Every field optional; a present field replaces the stored value (`"audience":
@@ -51,6 +53,13 @@ pub struct UpdateClient {
     audience: Option<Option<String>>,
     access_token_ttl: Option<String>,
     refresh_reuse_grace: Option<String>,
+    /// `null` removes the override.
+    #[serde(default, deserialize_with = "present_u32")]
+    rate_limit_per_minute: Option<Option<u32>>,
+}
+
+fn present_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(d).map(Some)
 }
 
 /// Tells a `null` field (`Some(None)`) from a missing one (`None`).
@@ -89,6 +98,7 @@ pub struct ClientView<'a> {
     pub disabled_at: Option<DateTime<Utc>>,
     /// During a secret rotation's overlap: when the previous secret stops working.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 impl<'a> ClientView<'a> {
@@ -110,6 +120,7 @@ impl<'a> ClientView<'a> {
                 .previous_secret_expires_at
                 .filter(|until| *until > now)
                 .map(|t| t.and_utc()),
+            rate_limit_per_minute: c.rate_limit_per_minute,
         }
     }
 }
@@ -142,6 +153,7 @@ impl From<RegistrationError> for ApiError {
             RegistrationError::InvalidAudience => "audience",
             RegistrationError::InvalidTokenTtl(_) => "access_token_ttl",
             RegistrationError::InvalidReuseGrace => "refresh_reuse_grace",
+            RegistrationError::InvalidRateLimit => "rate_limit_per_minute",
         };
         ApiError::invalid_request(error.to_string(), Some(field))
     }
@@ -231,6 +243,7 @@ pub async fn register_client(
         audience: body.audience,
         access_token_ttl: duration(body.access_token_ttl.as_deref(), "access_token_ttl")?,
         refresh_reuse_grace: duration(body.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")?,
+        rate_limit_per_minute: body.rate_limit_per_minute,
     };
     let valid = validate(registration, &who, &state)?;
     let now = state.clock.now().naive_utc();
@@ -363,6 +376,9 @@ pub async fn update_client(
     }
     if let Some(grace) = duration(patch.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")? {
         registration.refresh_reuse_grace = Some(grace);
+    }
+    if let Some(limit) = patch.rate_limit_per_minute {
+        registration.rate_limit_per_minute = limit;
     }
     let now = state.clock.now().naive_utc();
     let changes = validate(registration, &who, &state)?.into_changes(now);

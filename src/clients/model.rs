@@ -164,6 +164,9 @@ impl ClientRegistration {
             refresh_reuse_grace: u64::try_from(client.refresh_reuse_grace_secs)
                 .ok()
                 .map(Duration::from_secs),
+            rate_limit_per_minute: client
+                .rate_limit_per_minute
+                .and_then(|n| u32::try_from(n).ok()),
         }
     }
 }
@@ -181,6 +184,8 @@ pub struct ClientRegistration {
     pub access_token_ttl: Option<Duration>,
     /// Refresh-token reuse grace interval (0 to 5 minutes; default 0).
     pub refresh_reuse_grace: Option<Duration>,
+    /// Requests per minute for this client alone (only tightens its tier's).
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -207,6 +212,8 @@ pub enum RegistrationError {
     InvalidTokenTtl(Duration),
     #[error("refresh reuse grace must be at most {}s", MAX_REUSE_GRACE.as_secs())]
     InvalidReuseGrace,
+    #[error("rate_limit_per_minute must be between 1 and 1000000")]
+    InvalidRateLimit,
 }
 
 #[derive(Insertable)]
@@ -225,6 +232,7 @@ pub struct NewClient {
     pub updated_at: NaiveDateTime,
     pub refresh_reuse_grace_secs: i64,
     pub registration_token_hash: Option<String>,
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 /// The metadata columns an update rewrites (all of them: `None` clears).
@@ -238,6 +246,7 @@ pub struct ClientChanges {
     pub audience: Option<String>,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_reuse_grace_secs: i64,
+    pub rate_limit_per_minute: Option<i64>,
     pub updated_at: NaiveDateTime,
 }
 
@@ -253,6 +262,7 @@ pub struct ValidRegistration {
     audience: Option<String>,
     ttl: Option<Duration>,
     reuse_grace: Duration,
+    rate_limit: Option<u32>,
 }
 
 impl ClientRegistration {
@@ -320,7 +330,14 @@ impl ClientRegistration {
         if reuse_grace > MAX_REUSE_GRACE {
             return Err(RegistrationError::InvalidReuseGrace);
         }
+        if self
+            .rate_limit_per_minute
+            .is_some_and(|n| !(1..=1_000_000).contains(&n))
+        {
+            return Err(RegistrationError::InvalidRateLimit);
+        }
         Ok(ValidRegistration {
+            rate_limit: self.rate_limit_per_minute,
             reuse_grace,
             name,
             org_id,
@@ -355,6 +372,7 @@ impl ValidRegistration {
             updated_at: now,
             refresh_reuse_grace_secs: i64::try_from(self.reuse_grace.as_secs()).unwrap_or(0),
             registration_token_hash: None,
+            rate_limit_per_minute: self.rate_limit.map(i64::from),
         }
     }
 
@@ -374,6 +392,7 @@ impl ValidRegistration {
             audience: self.audience,
             access_token_ttl_secs: self.ttl.and_then(|t| i64::try_from(t.as_secs()).ok()),
             refresh_reuse_grace_secs: i64::try_from(self.reuse_grace.as_secs()).unwrap_or(0),
+            rate_limit_per_minute: self.rate_limit.map(i64::from),
             updated_at: now,
         }
     }

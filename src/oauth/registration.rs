@@ -426,6 +426,7 @@ pub async fn put_registration(
     changes.audience = client.audience.clone();
     changes.access_token_ttl_secs = client.access_token_ttl_secs;
     changes.refresh_reuse_grace_secs = client.refresh_reuse_grace_secs;
+    changes.rate_limit_per_minute = client.rate_limit_per_minute;
     let (token, hash) = new_registration_token()?;
     let source = Source::of(&req);
     let updated = store

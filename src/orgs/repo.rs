@@ -30,6 +30,14 @@ pub fn create(conn: &mut DbConn, new: &NewOrganization) -> QueryResult<Organizat
         .first(conn)
 }
 
+/// Moves the organization `slug` to `tier`; `None` if there is no such organization.
+pub fn set_tier(conn: &mut DbConn, slug: &str, tier: &str) -> QueryResult<Option<Organization>> {
+    diesel::update(organizations::table.filter(organizations::slug.eq(slug)))
+        .set(organizations::tier.eq(tier))
+        .execute(conn)?;
+    find_by_slug(conn, slug)
+}
+
 /// Creates the default organization if the database has none; returns it and whether
 /// it was created now. Safe when several instances start at once: the unique slug lets
 /// exactly one insert win and the others read the winner's row.

@@ -269,6 +269,12 @@ fn signing_key_commands_walk_the_lifecycle() {
     assert!(!unknown.ok && unknown.stderr.contains("no signing key with kid 'nope'"));
     assert!(!listed.json.to_string().contains("PRIVATE KEY"));
 
+    // A pending key that will never sign is retired at once.
+    let third = run(keygate(&dir, &db).args(["signing-key", "generate"]));
+    let kid3 = third.json["kid"].as_str().unwrap();
+    let retired = run(keygate(&dir, &db).args(["signing-key", "retire", kid3]));
+    assert_eq!(retired.json["state"], "retired", "{}", retired.stderr);
+
     // Each step is in the default organization's audit log.
     let store =
         keygate::store::Store::open(&keygate::store::DatabaseUrl::parse(&db.url).unwrap(), 1)
@@ -290,7 +296,11 @@ fn signing_key_commands_walk_the_lifecycle() {
         .into_iter()
         .map(|e| format!("{} {}", e.event_type, e.actor))
         .collect();
-    for expected in ["signing_key.generated cli", "signing_key.activated cli"] {
+    for expected in [
+        "signing_key.generated cli",
+        "signing_key.activated cli",
+        "signing_key.retired cli",
+    ] {
         assert!(
             recorded.iter().any(|r| r == expected),
             "{expected}: {recorded:?}"
@@ -603,6 +613,23 @@ fn a_graceful_stop_writes_the_usage_counted_since_the_last_flush() {
         .map(|(_, _, n)| n)
         .sum();
     assert_eq!(counted, 3);
+}
+
+#[test]
+fn organizations_get_tiers_from_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created = run(keygate(&dir, &db).args([
+        "org", "create", "--slug", "acme", "--name", "Acme", "--tier", "pro",
+    ]));
+    assert!(created.ok, "{}", created.stderr);
+    assert_eq!(created.json["tier"], "pro");
+    let moved = run(keygate(&dir, &db).args(["org", "set-tier", "acme", "enterprise"]));
+    assert_eq!(moved.json["tier"], "enterprise", "{}", moved.stderr);
+    let unknown = run(keygate(&dir, &db).args(["org", "set-tier", "acme", "platinum"]));
+    assert!(!unknown.ok && unknown.stderr.contains("platinum") && unknown.stderr.contains("free"));
+    let missing = run(keygate(&dir, &db).args(["org", "set-tier", "nope", "pro"]));
+    assert!(!missing.ok && missing.stderr.contains("nope"));
 }
 
 /// A minimal blocking HTTP/1.1 client over `std::net`, so these process tests need

@@ -333,3 +333,58 @@ async fn an_unreachable_redis_falls_back_to_each_instances_own_limits() {
         "still limited"
     );
 }
+
+#[actix_rt::test]
+async fn a_clients_override_limits_the_tokens_it_gets() {
+    let app = TestApp::spawn().await;
+    let created: serde_json::Value = app
+        .with_key(reqwest::Method::POST, "/v1/clients", &app.admin_key)
+        .json(&serde_json::json!({
+            "name": "automation",
+            "scopes": ["read"],
+            "audience": format!("{}/v1", crate::helpers::ISSUER),
+            "rate_limit_per_minute": 1,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["rate_limit_per_minute"], 1);
+    let client = crate::helpers::TestClient {
+        id: created["client_id"].as_str().unwrap().to_owned(),
+        secret: created["client_secret"].as_str().unwrap().to_owned(),
+    };
+    let token = app.token_json(&client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("Bearer {token}");
+    let first = app.me(&[("Authorization", &bearer)]).await;
+    assert_eq!(header(&first, "ratelimit-limit"), "1");
+    assert_api_error(
+        app.me(&[("Authorization", &bearer)]).await,
+        429,
+        "rate_limit_exceeded",
+    )
+    .await;
+
+    let path = format!("/v1/clients/{}", client.id);
+    for (body, status) in [
+        (serde_json::json!({"rate_limit_per_minute": 0}), 400),
+        (serde_json::json!({"rate_limit_per_minute": null}), 200),
+    ] {
+        let response = app
+            .with_key(reqwest::Method::PATCH, &path, &app.admin_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        if status == 200 {
+            let updated: serde_json::Value = response.json().await.unwrap();
+            assert!(updated["rate_limit_per_minute"].is_null());
+        }
+    }
+}
