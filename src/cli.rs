@@ -574,6 +574,7 @@ pub fn list_keys(settings: &Settings) -> anyhow::Result<serde_json::Value> {
 }
 
 pub fn activate_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
+    let previous = active_kid(settings)?;
     let view = serde_json::to_value(keys::activate(&settings.keys_dir, kid, Utc::now())?)?;
     let store = open_store(settings)?;
     record_signing_key_event(
@@ -583,19 +584,42 @@ pub fn activate_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json
         kid,
         view.clone(),
     )?;
+    // Activation retires the key that signed until now.
+    if let Some(previous) = previous.filter(|p| p != kid) {
+        let details = serde_json::json!({"retired_by_activating": kid});
+        record_signing_key_event(
+            &store,
+            EventType::SigningKeyRetired,
+            "cli",
+            &previous,
+            details,
+        )?;
+    }
     Ok(view)
 }
 
+fn active_kid(settings: &Settings) -> anyhow::Result<Option<String>> {
+    Ok(keys::read_metas(&settings.keys_dir)?
+        .into_iter()
+        .find(|m| m.state == keys::KeyState::Active)
+        .map(|m| m.kid))
+}
+
 pub fn retire_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
+    let was_retired = keys::read_metas(&settings.keys_dir)?
+        .iter()
+        .any(|m| m.kid == kid && m.state == keys::KeyState::Retired);
     let view = serde_json::to_value(keys::retire(&settings.keys_dir, kid, Utc::now())?)?;
-    let store = open_store(settings)?;
-    record_signing_key_event(
-        &store,
-        EventType::SigningKeyRetired,
-        "cli",
-        kid,
-        view.clone(),
-    )?;
+    if !was_retired {
+        let store = open_store(settings)?;
+        record_signing_key_event(
+            &store,
+            EventType::SigningKeyRetired,
+            "cli",
+            kid,
+            view.clone(),
+        )?;
+    }
     Ok(view)
 }
 

@@ -127,10 +127,8 @@ impl std::fmt::Debug for Settings {
             )
             .field("usage_metering", &self.usage_metering)
             .field("usage_flush_interval", &self.usage_flush_interval)
-            .field(
-                "redis_url",
-                &self.redis_url.as_deref().map(crate::store::redact_url),
-            )
+            // A Redis URL can carry its password in several places: never printed.
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "[set]"))
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("rate_limits", &self.rate_limits)
             .field("tiers", &self.tiers)

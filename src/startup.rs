@@ -63,7 +63,11 @@ impl Application {
             let shared =
                 limits::SharedLimiter::new(url, &settings.redis_key_prefix).context("redis_url")?;
             rate_limits = rate_limits.with_shared(shared);
-            tracing::info!(redis = %crate::store::redact_url(url), "rate limits shared through Redis");
+            let host = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            tracing::info!(redis_host = %host, "rate limits shared through Redis");
         }
         let rate_limits = web::Data::new(rate_limits);
         let clients_state = web::Data::new(ClientsState {

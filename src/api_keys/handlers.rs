@@ -135,6 +135,27 @@ fn parse_duration(text: &str, error: KeyRequestError) -> Result<std::time::Durat
     crate::config::parse_duration(text).map_err(|_| error.into())
 }
 
+/// A caller with a rate-limit override cannot give a key (itself included) a looser
+/// one, or none: an absent limit becomes the caller's own. `requested`: `None` leaves
+/// the limit alone, `Some(None)` asks for no override.
+pub fn within_callers_limit(
+    who: &Principal,
+    requested: Option<Option<u32>>,
+) -> Result<Option<Option<u32>>, ApiError> {
+    let Some(ceiling) = who.rate_limit else {
+        return Ok(requested);
+    };
+    match requested {
+        None => Ok(None),
+        Some(None) => Ok(Some(Some(ceiling))),
+        Some(Some(n)) if n <= ceiling => Ok(Some(Some(n))),
+        Some(Some(_)) => Err(ApiError::invalid_request(
+            format!("rate_limit_per_minute: at most the caller's own {ceiling}"),
+            Some("rate_limit_per_minute"),
+        )),
+    }
+}
+
 fn actor(who: &Principal) -> Actor {
     Actor::Principal {
         id: who.actor_label(),
@@ -169,7 +190,8 @@ pub async fn create_api_key(
             scopes: body.scopes,
             environment: body.environment,
             expires_in,
-            rate_limit_per_minute: body.rate_limit_per_minute,
+            rate_limit_per_minute: within_callers_limit(&who, Some(body.rate_limit_per_minute))?
+                .flatten(),
         },
         who.org(),
         &state.known_scopes,
@@ -284,6 +306,7 @@ pub async fn update_api_key(
     if let Some(limit) = rate_limit_per_minute {
         validate_rate_limit(limit)?;
     }
+    let rate_limit_per_minute = within_callers_limit(&who, rate_limit_per_minute)?;
     let key = find_own(&who, &store, &id).await?;
     let name = name.as_deref().map(validate_name).transpose()?;
     let scopes = match scopes {
@@ -314,8 +337,16 @@ pub async fn update_api_key(
                 rate_limit_per_minute,
             };
             let updated = repo::update(c, &key, &change)?;
-            if let Some(row) = &updated {
+            let changed = updated.as_ref().filter(|row| {
+                (&row.name, &row.scopes, row.rate_limit_per_minute)
+                    != (&key.name, &key.scopes, key.rate_limit_per_minute)
+            });
+            if let Some(row) = changed {
                 let details = serde_json::json!({
+                    "rate_limit_per_minute": {
+                        "from": key.rate_limit_per_minute,
+                        "to": row.rate_limit_per_minute,
+                    },
                     "name": {"from": key.name, "to": row.name},
                     "scopes": {"from": key.scopes, "to": row.scopes},
                 });
@@ -414,8 +445,11 @@ pub async fn rotate_api_key(
     let overlap = chrono::Duration::from_std(overlap).map_err(|_| KeyRequestError::Overlap)?;
     let created_by = who.actor_label();
     let source = Source::of(&req);
+    let old_dies_at = old
+        .expires_at
+        .map_or(now + overlap, |at| at.min(now + overlap));
     let issued = store
-        .run_write(move |c| {
+        .run_transaction(move |c| {
             let issued =
                 repo::rotate(c, &old, overlap, &created_by, now).map_err(|error| match error {
                     RotateError::NotFound => ApiError::NotFound,
@@ -426,7 +460,7 @@ pub async fn rotate_api_key(
                 })?;
             let details = serde_json::json!({
                 "successor": issued.row.id,
-                "old_key_expires_at": (now + overlap).and_utc(),
+                "old_key_expires_at": old_dies_at.and_utc(),
             });
             record(
                 c,

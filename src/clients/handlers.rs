@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::model::{Client, ClientRegistration, RegistrationError, ValidRegistration};
 use super::registration::{self, RegisterError};
 use super::{repo, ClientsState};
+use crate::api_keys::handlers::within_callers_limit;
 use crate::audit::{self, EventType, NewEvent, Source};
 use crate::error::ApiError;
 use crate::identity::{Principal, Scope};
@@ -243,7 +244,8 @@ pub async fn register_client(
         audience: body.audience,
         access_token_ttl: duration(body.access_token_ttl.as_deref(), "access_token_ttl")?,
         refresh_reuse_grace: duration(body.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")?,
-        rate_limit_per_minute: body.rate_limit_per_minute,
+        rate_limit_per_minute: within_callers_limit(&who, Some(body.rate_limit_per_minute))?
+            .flatten(),
     };
     let valid = validate(registration, &who, &state)?;
     let now = state.clock.now().naive_utc();
@@ -377,7 +379,7 @@ pub async fn update_client(
     if let Some(grace) = duration(patch.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")? {
         registration.refresh_reuse_grace = Some(grace);
     }
-    if let Some(limit) = patch.rate_limit_per_minute {
+    if let Some(limit) = within_callers_limit(&who, patch.rate_limit_per_minute)? {
         registration.rate_limit_per_minute = limit;
     }
     let now = state.clock.now().naive_utc();

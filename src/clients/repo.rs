@@ -203,14 +203,14 @@ pub fn update_registration(
 }
 
 /// RFC 7592 delete: disables the client (see `disable`) and forgets its registration
-/// access token, in one transaction.
-pub fn delete_registration(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+/// access token, in one transaction; whether this call disabled it.
+pub fn delete_registration(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
     conn.transaction(|c| {
-        disable(c, id, now)?;
+        let disabled = disable(c, id, now)?;
         diesel::update(clients::table.find(id))
             .set(clients::registration_token_hash.eq(None::<String>))
             .execute(c)?;
-        Ok(())
+        Ok(disabled)
     })
 }
 

@@ -99,6 +99,34 @@ impl Principal {
     }
 }
 
+/// Counts a resolved request: marks it for usage metering (`usage::meter_requests`,
+/// 429s included) and checks its rate limits, leaving the allowance for the
+/// `RateLimit-*` headers (`limits::rate_limit_headers`). Every path that admits a
+/// principal goes through here.
+pub async fn admit(req: &HttpRequest, who: &Principal) -> Result<(), ApiError> {
+    req.extensions_mut().insert(Metered {
+        subject_id: who.subject.as_str().into(),
+        org_id: who.org_id.as_str().into(),
+    });
+    let Some(limits) = req.app_data::<web::Data<RateLimits>>() else {
+        return Ok(());
+    };
+    let checked = limits
+        .check_request(&who.subject, &who.org_id, &who.tier, who.rate_limit)
+        .await;
+    match checked {
+        Some(Ok(allowance)) => {
+            req.extensions_mut().insert(allowance);
+            Ok(())
+        }
+        Some(Err(limited)) => Err(ApiError::RateLimited {
+            limit: limited.limit,
+            retry_after_secs: limited.retry_after_secs,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// `GET /v1/me`'s body.
 #[derive(Serialize)]
 pub struct PrincipalView<'a> {
@@ -138,29 +166,7 @@ impl FromRequest for Principal {
                         .map_err(ResolveError::into_api_error)
                 })
                 .await?;
-            // Counted whatever the limit says, 429s included (`usage::meter_requests`).
-            req.extensions_mut().insert(Metered {
-                subject_id: who.subject.as_str().into(),
-                org_id: who.org_id.as_str().into(),
-            });
-            if let Some(limits) = req.app_data::<web::Data<RateLimits>>() {
-                let checked = limits
-                    .check_request(&who.subject, &who.org_id, &who.tier, who.rate_limit)
-                    .await;
-                match checked {
-                    Some(Ok(allowance)) => {
-                        // `limits::rate_limit_headers` puts it on the response.
-                        req.extensions_mut().insert(allowance);
-                    }
-                    Some(Err(limited)) => {
-                        return Err(ApiError::RateLimited {
-                            limit: limited.limit,
-                            retry_after_secs: limited.retry_after_secs,
-                        })
-                    }
-                    None => {}
-                }
-            }
+            admit(&req, &who).await?;
             Ok(who)
         })
     }

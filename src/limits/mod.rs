@@ -102,7 +102,8 @@ type KeyedLimiter =
 pub enum LimitKey<'a> {
     Credential(&'a str),
     Org(&'a str),
-    ClientId(&'a str),
+    /// A client id as presented from one source address.
+    ClientAtSource(&'a str, &'a str),
     Source(&'a str),
 }
 
@@ -160,16 +161,17 @@ impl RateLimits {
         if let Some(shared) = &self.shared {
             let (credential_limit, org_limit) = self.limits_for(tier, credential_override);
             let now_ms = self.clock.0.now().timestamp_millis();
-            let by_credential = shared
-                .check(credential_limit, &format!("c:{credential}"), now_ms)
+            let checked = shared
+                .check(
+                    [
+                        (credential_limit, format!("c:{credential}")),
+                        (org_limit, format!("o:{org_id}")),
+                    ],
+                    now_ms,
+                )
                 .await;
-            if let Some(by_credential) = by_credential {
-                let by_org = shared
-                    .check(org_limit, &format!("o:{org_id}"), now_ms)
-                    .await;
-                if let Some(by_org) = by_org {
-                    return Some(tighter(by_credential, by_org));
-                }
+            if checked.is_some() {
+                return checked;
             }
         }
         self.check(credential, org_id, tier, credential_override)
@@ -215,7 +217,13 @@ impl RateLimits {
             self.retain_recent();
         }
         let (credential_limit, org_limit) = self.limits_for(tier, credential_override);
+        // The credential first, and the organization only if it passes: a request its
+        // own (tighter) limit refuses must not use up its organization's allowance —
+        // a throttled runaway key would otherwise starve every other key.
         let by_credential = self.check_one(credential_limit, LimitKey::Credential(credential));
+        if by_credential.is_err() {
+            return Some(by_credential);
+        }
         let by_org = self.check_one(org_limit, LimitKey::Org(org_id));
         Some(tighter(by_credential, by_org))
     }
@@ -298,16 +306,33 @@ pub async fn rate_limit_headers(
 }
 
 /// Throttling of failed client authentications (brute force): failures are counted
-/// per client id and per source address; past the allowance, requests for that client
-/// id, or from that address, are answered 429 until it has refilled. Only requests
-/// whose secret is not in the verified cache reach this — a client that
-/// authenticated before keeps working while its secret is being guessed.
+/// per client id *from one source address*, and per source address; past either
+/// allowance, that client id from that address (or anything from that address) is
+/// answered 429 until it has refilled. Keying the client's count by address too means
+/// a guesser elsewhere cannot lock the real client out (client ids are public: every
+/// access token names its client); and only requests whose secret is not in the
+/// verified cache get here at all. IPv6 addresses count per /64, which one host
+/// typically holds whole.
 pub struct FailedAuthThrottle {
     per_client: KeyedLimiter,
     per_source: KeyedLimiter,
     /// key → when its block ends. Holds only keys that are (or were just) blocked.
     blocked: parking_lot::Mutex<HashMap<u64, Nanos>>,
     clock: LimiterClock,
+    failures: AtomicU64,
+}
+
+const TIDY_EVERY: u64 = 4_096;
+
+/// The address a failure is counted for: IPv6 per /64.
+fn grouped(source: &str) -> std::borrow::Cow<'_, str> {
+    match source.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]).into()
+        }
+        _ => source.into(),
+    }
 }
 
 /// A block that this failure started (for the log and the audit log).
@@ -336,18 +361,32 @@ impl FailedAuthThrottle {
             per_source: limiter(per_source_per_minute),
             blocked: parking_lot::Mutex::new(HashMap::new()),
             clock,
+            failures: AtomicU64::new(0),
         }
     }
 
     fn keys<'k>(client_id: &'k str, source: Option<&'k str>) -> [Option<LimitKey<'k>>; 2] {
         [
-            Some(LimitKey::ClientId(client_id)),
+            Some(LimitKey::ClientAtSource(client_id, source.unwrap_or(""))),
             source.map(LimitKey::Source),
         ]
     }
 
+    /// Forgets counts that have refilled, now and then (hostile traffic brings a new
+    /// key with every made-up client id).
+    fn tidy(&self) {
+        if self.failures.fetch_add(1, Ordering::Relaxed) % TIDY_EVERY == TIDY_EVERY - 1 {
+            for limiter in [&self.per_client, &self.per_source] {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+        }
+    }
+
     /// Seconds until this client id and source may try again; `None`: go ahead.
     pub fn retry_after(&self, client_id: &str, source: Option<&str>) -> Option<u64> {
+        let source = source.map(grouped);
+        let source = source.as_deref();
         let now = self.clock.now();
         let mut blocked = self.blocked.lock();
         let mut wait = None;
@@ -371,6 +410,9 @@ impl FailedAuthThrottle {
 
     /// Counts a failed authentication; returns the blocks it started.
     pub fn record_failure(&self, client_id: &str, source: Option<&str>) -> Vec<BurstStarted> {
+        self.tidy();
+        let source = source.map(grouped);
+        let source = source.as_deref();
         let now = self.clock.now();
         let mut started = Vec::new();
         for (limiter, key) in [&self.per_client, &self.per_source]
@@ -384,12 +426,16 @@ impl FailedAuthThrottle {
                 let mut blocked = self.blocked.lock();
                 if blocked.len() >= MAX_BLOCKED {
                     blocked.retain(|_, until| *until > now);
+                    if blocked.len() >= MAX_BLOCKED {
+                        // Full of live blocks: this failure stays a plain 401.
+                        continue;
+                    }
                 }
                 if blocked.insert(hashed, until).is_none_or(|old| old <= now) {
                     started.push(BurstStarted {
                         key: match key {
-                            LimitKey::Source(source) => format!("source:{source}"),
-                            _ => format!("client:{client_id}"),
+                            LimitKey::Source(source) => format!("source {source}"),
+                            _ => format!("client {client_id} from {}", source.unwrap_or("?")),
                         },
                         retry_after_secs: ceil_secs(not_until.wait_time_from(now)).max(1),
                     });
@@ -500,10 +546,15 @@ mod tests {
         }
         let started = throttle.record_failure("kgc_a", Some("10.0.0.1"));
         assert_eq!(started.len(), 1, "the client id's block starts");
-        assert_eq!(started[0].key, "client:kgc_a");
-        assert_eq!(throttle.retry_after("kgc_a", Some("10.0.0.2")), Some(20));
+        assert_eq!(started[0].key, "client kgc_a from 10.0.0.1");
+        assert_eq!(throttle.retry_after("kgc_a", Some("10.0.0.1")), Some(20));
+        let elsewhere = throttle.retry_after("kgc_a", Some("10.0.0.2"));
         assert!(
-            throttle.retry_after("kgc_b", Some("10.0.0.2")).is_none(),
+            elsewhere.is_none(),
+            "the same client from elsewhere is not locked out"
+        );
+        assert!(
+            throttle.retry_after("kgc_b", Some("10.0.0.3")).is_none(),
             "others go on"
         );
         // The source's own allowance (5) runs out across client ids: 4 + 2 failures.
@@ -512,9 +563,41 @@ mod tests {
         assert!(throttle.retry_after("kgc_c", Some("10.0.0.1")).is_some());
         clock.advance(chrono::Duration::seconds(21));
         assert!(
-            throttle.retry_after("kgc_a", Some("10.0.0.2")).is_none(),
+            throttle.retry_after("kgc_a", Some("10.0.0.1")).is_none(),
             "refilled"
         );
+        // One IPv6 host's /64 is one source (5 failures allowed, then blocked).
+        for n in 1..=6 {
+            throttle.record_failure(&format!("kgc_v6_{n}"), Some(&format!("2001:db8:1:2::{n}")));
+        }
+        assert!(throttle
+            .retry_after("kgc_new", Some("2001:db8:1:2::99"))
+            .is_some());
+    }
+
+    #[test]
+    fn a_refused_request_does_not_use_up_its_organization() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let limits = limits(clock);
+        assert!(limits
+            .check("key:slow", "org_1", "tiny", Some(1))
+            .unwrap()
+            .is_ok());
+        for _ in 0..10 {
+            assert!(limits
+                .check("key:slow", "org_1", "tiny", Some(1))
+                .unwrap()
+                .is_err());
+        }
+        // The organization's burst of 3 lost only the one request that passed.
+        assert!(limits
+            .check("key:a", "org_1", "tiny", None)
+            .unwrap()
+            .is_ok());
+        assert!(limits
+            .check("key:b", "org_1", "tiny", None)
+            .unwrap()
+            .is_ok());
     }
 
     #[test]

@@ -15,22 +15,36 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{Allowance, Limited, TierLimit};
 
-/// GCRA. KEYS[1]: the limit's key. ARGV: now (ms), the interval between requests (ms),
-/// the burst. Returns {allowed (1/0), retry after (ms), remaining, reset (ms)}.
+/// GCRA over two limits at once — the credential's (KEYS[1]) and its organization's
+/// (KEYS[2]) — committing both only if both allow, so a refused request uses up
+/// neither. ARGV: now (ms), then for each key the interval between requests (ms) and
+/// the burst. Returns {allowed (1/0), which key decided (1/2), retry after (ms),
+/// remaining, reset (ms)}; when allowed, the key with fewer remaining decides.
 const GCRA: &str = r"
 local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local tolerance = interval * (burst - 1)
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then tat = now end
-local allow_at = tat - tolerance
-if now < allow_at then
-  return {0, math.ceil(allow_at - now), 0, math.ceil(tat - now)}
+local new_tats = {}
+local remaining = {}
+local resets = {}
+for i = 1, 2 do
+  local interval = tonumber(ARGV[2 * i])
+  local burst = tonumber(ARGV[2 * i + 1])
+  local tolerance = interval * (burst - 1)
+  local tat = tonumber(redis.call('GET', KEYS[i]))
+  if tat == nil or tat < now then tat = now end
+  local allow_at = tat - tolerance
+  if now < allow_at then
+    return {0, i, math.ceil(allow_at - now), 0, math.ceil(tat - now)}
+  end
+  new_tats[i] = tat + interval
+  remaining[i] = math.floor((now + tolerance - tat) / interval)
+  resets[i] = math.ceil(new_tats[i] - now)
 end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
-return {1, 0, math.floor((now + tolerance - tat) / interval), math.ceil(new_tat - now)}
+for i = 1, 2 do
+  redis.call('SET', KEYS[i], tostring(new_tats[i]), 'PX', math.max(1, resets[i]))
+end
+local pick = 1
+if remaining[2] < remaining[1] then pick = 2 end
+return {1, pick, 0, remaining[pick], resets[pick]}
 ";
 
 /// After a failure, how long Redis is left alone.
@@ -80,41 +94,42 @@ impl SharedLimiter {
         })
     }
 
-    /// One check against Redis; `None` when Redis is unavailable (the caller falls
-    /// back to its own limiter).
+    /// One check of both limits (credential, organization) against Redis; `None`
+    /// when Redis is unavailable (the caller falls back to its own limiter).
     pub async fn check(
         &self,
-        limit: TierLimit,
-        key: &str,
+        limits: [(TierLimit, String); 2],
         now_ms: i64,
     ) -> Option<Result<Allowance, Limited>> {
         if now_ms < self.skip_until_ms.load(Ordering::Relaxed) {
             return None;
         }
-        let interval_ms = 60_000.0 / f64::from(limit.requests_per_minute.max(1));
+        let mut invocation = self.script.prepare_invoke();
+        invocation.arg(now_ms);
+        for (limit, key) in &limits {
+            invocation
+                .key(format!("{}:{key}", self.prefix))
+                .arg(60_000.0 / f64::from(limit.requests_per_minute.max(1)))
+                .arg(limit.burst.max(1));
+        }
         let mut connection = self.connection.clone();
-        let answer: redis::RedisResult<(i64, i64, i64, i64)> = self
-            .script
-            .key(format!("{}:{key}", self.prefix))
-            .arg(now_ms)
-            .arg(interval_ms)
-            .arg(limit.burst.max(1))
-            .invoke_async(&mut connection)
-            .await;
+        let answer: redis::RedisResult<(i64, usize, i64, i64, i64)> =
+            invocation.invoke_async(&mut connection).await;
         match answer {
-            Ok((allowed, retry_ms, remaining, reset_ms)) => {
+            Ok((allowed, which, retry_ms, remaining, reset_ms)) => {
                 if self.down.swap(false, Ordering::Relaxed) {
                     tracing::info!("Redis reachable again: rate limits are shared again");
                 }
+                let limit = limits[which.clamp(1, 2) - 1].0.requests_per_minute;
                 Some(if allowed == 1 {
                     Ok(Allowance {
-                        limit: limit.requests_per_minute,
+                        limit,
                         remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
                         reset_secs: ms_to_secs(reset_ms),
                     })
                 } else {
                     Err(Limited {
-                        limit: limit.requests_per_minute,
+                        limit,
                         retry_after_secs: ms_to_secs(retry_ms).max(1),
                     })
                 })

@@ -105,6 +105,17 @@ impl OAuthError {
         ))
     }
 
+    /// 429: the credential's rate limit (see `limits`).
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut error = Self::new(
+            ErrorCode::RateLimitExceeded,
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("rate limit exceeded; retry in {retry_after_secs} s"),
+        );
+        error.retry_after = Some(retry_after_secs);
+        error
+    }
+
     /// 429 after repeated failed authentications.
     pub fn too_many_failures(retry_after_secs: u64) -> Self {
         let mut error = Self::new(

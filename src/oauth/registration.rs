@@ -20,6 +20,8 @@ use crate::audit::{EventType, Source};
 use crate::clients::handlers::record;
 use crate::clients::registration::{self, RegisterError};
 use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError, Verdict};
+use crate::error::ApiError;
+use crate::identity::principal::admit;
 use crate::identity::resolver::{bearer_credential, presented_credential};
 use crate::identity::{Principal, ResolveError, Resolver, Scope};
 use crate::secret::{ct_eq_str, digest, Secret};
@@ -219,6 +221,13 @@ async fn initial_access(
     if !who.scopes.contains(Scope::Admin.as_str()) {
         return Err(OAuthError::insufficient_scope(Scope::Admin.as_str()));
     }
+    // Counted and limited like any request of this credential.
+    admit(req, &who).await.map_err(|error| match error {
+        ApiError::RateLimited {
+            retry_after_secs, ..
+        } => OAuthError::rate_limited(retry_after_secs),
+        other => OAuthError::server_error(&other),
+    })?;
     Ok(who)
 }
 
@@ -482,18 +491,19 @@ pub async fn delete_registration(
     let source = Source::of(&req);
     store
         .run_transaction(move |c| {
-            repo::delete_registration(c, &client.id, now)?;
-            let actor = format!("registration:{}", client.id);
-            let details = serde_json::json!({"name": client.name, "via": "rfc7592"});
-            record(
-                c,
-                &client,
-                EventType::ClientDisabled,
-                &actor,
-                &source,
-                details,
-                now,
-            )?;
+            if repo::delete_registration(c, &client.id, now)? {
+                let actor = format!("registration:{}", client.id);
+                let details = serde_json::json!({"name": client.name, "via": "rfc7592"});
+                record(
+                    c,
+                    &client,
+                    EventType::ClientDisabled,
+                    &actor,
+                    &source,
+                    details,
+                    now,
+                )?;
+            }
             Ok::<_, StoreError>(())
         })
         .await

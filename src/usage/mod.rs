@@ -104,10 +104,19 @@ impl Meter {
 
     /// Writes everything counted so far (blocking: call off the executor).
     pub fn flush(&self, store: &Store) {
-        let counts = self.drain();
+        let mut counts = self.drain();
         if counts.is_empty() {
             return;
         }
+        // One order for every instance, so two flushing at once cannot deadlock on
+        // PostgreSQL's row locks.
+        counts.sort_by(|(a, _), (b, _)| {
+            (&a.subject_id, a.minute, a.status_class).cmp(&(
+                &b.subject_id,
+                b.minute,
+                b.status_class,
+            ))
+        });
         let written = store.with_write_conn(|conn| {
             repo::add(conn, &counts).map_err(crate::store::StoreError::from)
         });

@@ -388,3 +388,61 @@ async fn a_clients_override_limits_the_tokens_it_gets() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn a_limited_key_cannot_make_or_become_a_looser_one() {
+    let app = TestApp::spawn().await;
+    let (own_id, limited_admin) = app.operator_key("default", "read admin", Some(50));
+    let created: serde_json::Value = app
+        .create_key_as(
+            &limited_admin,
+            serde_json::json!({"name": "child", "scopes": ["read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        created["rate_limit_per_minute"], 50,
+        "inherits the creator's limit"
+    );
+    let looser = app
+        .create_key_as(
+            &limited_admin,
+            serde_json::json!({"name": "x", "scopes": ["read"], "rate_limit_per_minute": 500}),
+        )
+        .await;
+    assert_api_error(looser, 400, "invalid_request").await;
+    let freed = app
+        .with_key(
+            reqwest::Method::PATCH,
+            &format!("/v1/api-keys/{own_id}"),
+            &limited_admin,
+        )
+        .json(&serde_json::json!({"rate_limit_per_minute": null}))
+        .send()
+        .await
+        .unwrap();
+    let shown: serde_json::Value = freed.json().await.unwrap();
+    assert_eq!(
+        shown["rate_limit_per_minute"], 50,
+        "cannot lift its own limit"
+    );
+}
+
+#[actix_rt::test]
+async fn registration_counts_against_the_admin_credentials_limit() {
+    let app = TestApp::spawn().await;
+    let (_, slow_admin) = app.operator_key("default", "read admin", Some(1));
+    let register = || {
+        app.http
+            .post(app.url("/oauth/register"))
+            .header("Authorization", format!("Bearer {slow_admin}"))
+            .json(&serde_json::json!({"client_name": "x", "scope": "read"}))
+            .send()
+    };
+    assert_eq!(register().await.unwrap().status(), 201);
+    let response = register().await.unwrap();
+    assert!(!header(&response, "retry-after").is_empty());
+    crate::helpers::assert_oauth_error(response, 429, "rate_limit_exceeded").await;
+}
