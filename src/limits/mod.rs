@@ -292,14 +292,16 @@ pub async fn rate_limit_headers(
     let allowance = response.request().extensions().get::<Allowance>().copied();
     if let Some(allowance) = allowance {
         let headers = response.headers_mut();
+        // `HeaderValue::from(integer)` formats without a String.
         for (name, value) in [
-            ("ratelimit-limit", allowance.limit.to_string()),
-            ("ratelimit-remaining", allowance.remaining.to_string()),
-            ("ratelimit-reset", allowance.reset_secs.to_string()),
+            ("ratelimit-limit", HeaderValue::from(allowance.limit)),
+            (
+                "ratelimit-remaining",
+                HeaderValue::from(allowance.remaining),
+            ),
+            ("ratelimit-reset", HeaderValue::from(allowance.reset_secs)),
         ] {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(HeaderName::from_static(name), value);
-            }
+            headers.insert(HeaderName::from_static(name), value);
         }
     }
     Ok(response)

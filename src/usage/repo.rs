@@ -23,7 +23,7 @@ pub fn add(conn: &mut DbConn, counts: &[(CounterKey, i64)]) -> QueryResult<()> {
         for (key, n) in counts {
             let row = NewCounter {
                 subject_id: &key.subject_id,
-                minute: key.minute,
+                minute: super::minute_start(key.minute),
                 status_class: key.status_class,
                 org_id: &key.org_id,
                 requests: *n,
@@ -79,11 +79,12 @@ mod tests {
     #[test]
     fn flushes_add_to_what_is_stored() {
         let mut conn = memory_conn();
-        let minute = chrono::Utc::now().naive_utc();
+        let now = chrono::Utc::now().timestamp().div_euclid(60);
+        let minute = super::super::minute_start(now);
         let key = CounterKey {
             subject_id: "key_a".into(),
             org_id: "org_1".into(),
-            minute,
+            minute: now,
             status_class: "2xx",
         };
         add(&mut conn, &[(key.clone(), 3)]).unwrap();

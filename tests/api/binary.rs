@@ -274,6 +274,16 @@ fn signing_key_commands_walk_the_lifecycle() {
     let kid3 = third.json["kid"].as_str().unwrap();
     let retired = run(keygate(&dir, &db).args(["signing-key", "retire", kid3]));
     assert_eq!(retired.json["state"], "retired", "{}", retired.stderr);
+    // Once every token it could have signed has expired it may be removed: move its
+    // retirement back in time on disk rather than wait for access_token_ttl_max.
+    let meta_path = dir.path().join("keys").join(format!("{kid3}.json"));
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["retired_at"] =
+        serde_json::json!((chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339());
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let removed = run(keygate(&dir, &db).args(["signing-key", "remove", kid3]));
+    assert!(removed.ok, "{}", removed.stderr);
 
     // Each step is in the default organization's audit log.
     let store =
@@ -300,6 +310,7 @@ fn signing_key_commands_walk_the_lifecycle() {
         "signing_key.generated cli",
         "signing_key.activated cli",
         "signing_key.retired cli",
+        "signing_key.removed cli",
     ] {
         assert!(
             recorded.iter().any(|r| r == expected),
