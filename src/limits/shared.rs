@@ -59,6 +59,8 @@ pub struct SharedLimiter {
     /// Unix ms before which Redis is not tried (after a failure).
     skip_until_ms: AtomicI64,
     down: AtomicBool,
+    /// While Redis is down, the one request that may find out whether it is back.
+    probing: AtomicBool,
 }
 
 impl std::fmt::Debug for SharedLimiter {
@@ -91,6 +93,7 @@ impl SharedLimiter {
             prefix: prefix.to_owned(),
             skip_until_ms: AtomicI64::new(0),
             down: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
         })
     }
 
@@ -104,9 +107,27 @@ impl SharedLimiter {
         if now_ms < self.skip_until_ms.load(Ordering::Relaxed) {
             return None;
         }
+        // While Redis is down one request at a time probes it; the others do not wait
+        // for a timeout and use this instance's limiter.
+        let probe = self.down.load(Ordering::Relaxed);
+        if probe && self.probing.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        let answer = self.run(&limits, now_ms).await;
+        if probe {
+            self.probing.store(false, Ordering::Release);
+        }
+        answer
+    }
+
+    async fn run(
+        &self,
+        limits: &[(TierLimit, String); 2],
+        now_ms: i64,
+    ) -> Option<Result<Allowance, Limited>> {
         let mut invocation = self.script.prepare_invoke();
         invocation.arg(now_ms);
-        for (limit, key) in &limits {
+        for (limit, key) in limits {
             invocation
                 .key(format!("{}:{key}", self.prefix))
                 .arg(60_000.0 / f64::from(limit.requests_per_minute.max(1)))
