@@ -8,6 +8,7 @@ mod binary;
 mod clients;
 mod helpers;
 mod identity;
+mod instances;
 mod limits;
 mod metadata;
 mod refresh;
