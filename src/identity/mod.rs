@@ -1,6 +1,7 @@
 //! The identity resolver: one `Principal` extractor for every keygate API, accepting a
 //! JWT access token (`Authorization: Bearer`) or an API key (`Authorization: Bearer`
-//! or `X-API-Key`), told apart by form. Also `GET /v1/me`.
+//! or `X-API-Key`), told apart by form. Also `GET /v1/me` and `/v1/forward-auth`, the
+//! same resolution for gateways in front of other services.
 
 pub mod handlers;
 pub mod principal;
@@ -12,5 +13,11 @@ pub use principal::{Credential, Principal, Scope};
 pub use resolver::{Presented, ResolveError, Resolver};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/me", web::get().to(handlers::get_me));
+    cfg.route("/v1/me", web::get().to(handlers::get_me))
+        .route("/v1/forward-auth", web::route().to(handlers::forward_auth))
+        // Envoy's ext_authz appends the original path to its `path_prefix`.
+        .route(
+            "/v1/forward-auth/{original_path:.*}",
+            web::route().to(handlers::forward_auth),
+        );
 }

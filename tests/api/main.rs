@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod binary;
 mod clients;
+mod forward_auth;
 mod helpers;
 mod identity;
 mod instances;
