@@ -3,6 +3,7 @@
 //! Modules are by domain; each HTTP domain exposes `configure` for `startup`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod api;
 pub mod api_keys;
 pub mod audit;
 pub mod cli;

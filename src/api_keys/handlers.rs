@@ -39,13 +39,8 @@ pub struct UpdateApiKey {
     /// Only a subset of the key's current scopes.
     scopes: Option<Vec<String>>,
     /// `null` removes the override.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::api::present")]
     rate_limit_per_minute: Option<Option<u32>>,
-}
-
-/// Tells a `null` field (`Some(None)`) from a missing one (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
-    Option::<u32>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, Default)]
@@ -233,13 +228,7 @@ pub async fn list_api_keys(
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
     let ListQuery { limit, after } = query.into_inner();
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_request(
-            format!("limit must be between 1 and {MAX_PAGE}"),
-            Some("limit"),
-        ));
-    }
+    let limit = crate::api::page_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
     if after.as_deref().is_some_and(|id| !is_key_id(id)) {
         return Err(ApiError::invalid_request(
             "after must be a key id from next_cursor",

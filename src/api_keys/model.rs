@@ -22,8 +22,7 @@ pub fn new_key_id() -> String {
 
 /// Whether `text` could be a key id at all; anything else is a 404 without a query.
 pub fn is_key_id(text: &str) -> bool {
-    text.strip_prefix(KEY_ID_PREFIX)
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    crate::api::is_prefixed_id(text, KEY_ID_PREFIX)
 }
 
 /// A stored API key: its digest, never the key. Rows never serialize; the handlers'

@@ -71,17 +71,8 @@ pub async fn list_audit_events(
             })
         })
         .transpose()?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_request(
-            format!("limit must be between 1 and {MAX_PAGE}"),
-            Some("limit"),
-        ));
-    }
-    let valid_cursor = |id: &str| {
-        id.strip_prefix(EVENT_ID_PREFIX)
-            .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-    };
+    let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE, MAX_PAGE)?;
+    let valid_cursor = |id: &str| crate::api::is_prefixed_id(id, EVENT_ID_PREFIX);
     if query.after.as_deref().is_some_and(|id| !valid_cursor(id)) {
         return Err(ApiError::invalid_request(
             "after must be an event id from next_cursor",

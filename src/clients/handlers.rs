@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::model::{Client, ClientRegistration, RegistrationError, ValidRegistration};
 use super::registration::{self, RegisterError};
@@ -50,22 +50,13 @@ pub struct UpdateClient {
     scopes: Option<Vec<String>>,
     default_scopes: Option<Vec<String>>,
     grant_types: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::api::present")]
     audience: Option<Option<String>>,
     access_token_ttl: Option<String>,
     refresh_reuse_grace: Option<String>,
     /// `null` removes the override.
-    #[serde(default, deserialize_with = "present_u32")]
+    #[serde(default, deserialize_with = "crate::api::present")]
     rate_limit_per_minute: Option<Option<u32>>,
-}
-
-fn present_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
-    Option::<u32>::deserialize(d).map(Some)
-}
-
-/// Tells a `null` field (`Some(None)`) from a missing one (`None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, Default)]
@@ -209,20 +200,8 @@ fn validate(
     Ok(valid)
 }
 
-fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_request(
-            format!("limit must be between 1 and {MAX_PAGE}"),
-            Some("limit"),
-        ));
-    }
-    Ok(limit)
-}
-
 fn is_client_id(text: &str) -> bool {
-    text.strip_prefix(super::model::CLIENT_ID_PREFIX)
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    crate::api::is_prefixed_id(text, super::model::CLIENT_ID_PREFIX)
 }
 
 /// POST /v1/clients — scope `admin`. Registers a client in the caller's organization;
@@ -288,7 +267,7 @@ pub async fn list_clients(
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
     let ListQuery { limit, after } = query.into_inner();
-    let limit = page_limit(limit)?;
+    let limit = crate::api::page_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
     if after.as_deref().is_some_and(|id| !is_client_id(id)) {
         return Err(ApiError::invalid_request(
             "after must be a client id from next_cursor",
