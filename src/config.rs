@@ -37,6 +37,10 @@ pub struct Settings {
     pub issuer: String,
     /// Where signing keys are kept as PEM files.
     pub keys_dir: PathBuf,
+    /// How often the server looks for changes in `keys_dir` (new, activated, retired
+    /// or removed keys) and reloads them.
+    #[serde(deserialize_with = "duration")]
+    pub keys_reload_interval: Duration,
     /// `aud` of access tokens for clients registered without an audience; defaults to
     /// the issuer.
     pub default_audience: Option<String>,
@@ -107,6 +111,7 @@ impl std::fmt::Debug for Settings {
             .field("bind", &self.bind)
             .field("issuer", &self.issuer)
             .field("keys_dir", &self.keys_dir)
+            .field("keys_reload_interval", &self.keys_reload_interval)
             .field("default_audience", &self.default_audience)
             .field("management_audience", &self.management_audience)
             .field("access_token_ttl", &self.access_token_ttl)
@@ -151,6 +156,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             issuer: "http://127.0.0.1:8080".into(),
             keys_dir: PathBuf::from("./keys"),
+            keys_reload_interval: Duration::from_secs(10),
             default_audience: None,
             management_audience: None,
             access_token_ttl: Duration::from_secs(300),
@@ -273,6 +279,11 @@ impl Settings {
             return Err(invalid(
                 "auth_failures_per_minute and auth_failures_per_minute_per_source must be at least 1",
             ));
+        }
+        if self.keys_reload_interval < Duration::from_secs(1)
+            || self.keys_reload_interval > Duration::from_secs(3600)
+        {
+            return Err(invalid("keys_reload_interval: must be between 1s and 1h"));
         }
         if self.usage_flush_interval < Duration::from_secs(1)
             || self.usage_flush_interval > Duration::from_secs(3600)

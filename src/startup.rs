@@ -18,7 +18,7 @@ use crate::limits::{self, RateLimits};
 use crate::oauth::OAuthState;
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::tokens::{keys, KeyRing};
+use crate::tokens::{keys, KeyRing, SigningKeys};
 use crate::usage::{self, handlers::UsageClock, Meter};
 use crate::{audit, error, health, oauth, orgs, telemetry, tokens};
 
@@ -41,7 +41,11 @@ impl Application {
     pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = open_store(&settings)?;
         let bootstrap_key = bootstrap(&store, &settings, clock.as_ref())?;
-        let keys = web::Data::new(load_signing_keys(&settings, &store, clock.as_ref())?);
+        let keys = web::Data::new(SigningKeys::new(
+            &settings.keys_dir,
+            load_signing_keys(&settings, &store, clock.as_ref())?,
+        ));
+        SigningKeys::spawn_watcher(keys.clone(), settings.keys_reload_interval);
         let verifier =
             SecretVerifier::new(settings.secret_cache_entries, settings.argon2_permits())
                 .context("preparing client-secret verification")?;

@@ -19,7 +19,7 @@ use crate::scope::ScopeSet;
 use crate::secret::{ct_eq_str, digest};
 use crate::store::{DbConn, StoreError, WriterLock};
 use crate::tokens::verify::VerifyError;
-use crate::tokens::{revoked, KeyRing};
+use crate::tokens::{revoked, SigningKeys};
 
 /// Longer header values are not credentials keygate issues.
 const MAX_CREDENTIAL_LEN: usize = 8 * 1024;
@@ -211,7 +211,7 @@ fn bearer_token(value: &actix_web::http::header::HeaderValue) -> Result<&str, Re
 
 /// What resolving needs besides a connection; built once at start-up.
 pub struct Resolver {
-    keys: web::Data<KeyRing>,
+    keys: web::Data<SigningKeys>,
     issuer: String,
     /// keygate's own API accepts access tokens issued for this audience only.
     audience: String,
@@ -221,7 +221,7 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(
-        keys: web::Data<KeyRing>,
+        keys: web::Data<SigningKeys>,
         issuer: String,
         audience: String,
         clock: Arc<dyn Clock>,
@@ -300,6 +300,7 @@ impl Resolver {
     ) -> Result<Principal, ResolveError> {
         let claims = self
             .keys
+            .current()
             .verify_access_token(token, &self.issuer, now)
             .map_err(|error| match error {
                 // Said only once the signature has verified (see verify_access_token).

@@ -55,7 +55,11 @@ pub fn introspect(
     if format::has_key_prefix(token) {
         return describe_api_key(conn, api_keys, client, token);
     }
-    let Ok(claims) = state.keys.verify_access_token(token, &state.issuer, now) else {
+    let Ok(claims) = state
+        .keys
+        .current()
+        .verify_access_token(token, &state.issuer, now)
+    else {
         return Ok(inactive);
     };
     // No leeway here: a token past its `exp` is not active (RFC 7662 §2.2).

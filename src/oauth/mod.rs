@@ -22,7 +22,7 @@ use crate::clients::SecretVerifier;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::limits::FailedAuthThrottle;
-use crate::tokens::KeyRing;
+use crate::tokens::SigningKeys;
 
 pub use error::OAuthError;
 
@@ -36,7 +36,7 @@ pub struct OAuthState {
     pub refresh_lifetimes: crate::refresh::Lifetimes,
     pub argon2_max_wait: Duration,
     pub max_body_bytes: usize,
-    pub keys: web::Data<KeyRing>,
+    pub keys: web::Data<SigningKeys>,
     pub verifier: SecretVerifier,
     /// Brute-force throttling of client authentication.
     pub failed_auth: FailedAuthThrottle,
@@ -48,7 +48,7 @@ pub struct OAuthState {
 impl OAuthState {
     pub fn new(
         settings: &Settings,
-        keys: web::Data<KeyRing>,
+        keys: web::Data<SigningKeys>,
         verifier: SecretVerifier,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, url::ParseError> {

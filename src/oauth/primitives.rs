@@ -338,7 +338,8 @@ impl<'a> JwtIssuer<'a> {
             jti: &jti,
             org: &client.org_id,
         };
-        let token = jwt::encode(self.state.keys.active(), &claims).map_err(|_| ())?;
+        let ring = self.state.keys.current();
+        let token = jwt::encode(ring.active(), &claims).map_err(|_| ())?;
         Ok((token, expires_in))
     }
 

@@ -13,6 +13,7 @@ use actix_web::web;
 
 pub use jwt::AccessTokenClaims;
 pub use keys::{KeyAlg, KeyRing, KeyState};
+pub use ring::SigningKeys;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/.well-known/jwks.json", web::get().to(handlers::get_jwks));

@@ -253,3 +253,66 @@ fn warn_if_readable_by_others(path: &Path) {
 
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &Path) {}
+
+/// The key ring the server signs and verifies with, replaced whole when the keys
+/// directory changes — the CLI and other instances change it — so generating,
+/// activating or retiring a key needs no restart. Requests take the current ring
+/// (`current`) and keep it for the whole request.
+pub struct SigningKeys {
+    dir: std::path::PathBuf,
+    current: parking_lot::RwLock<std::sync::Arc<KeyRing>>,
+}
+
+impl SigningKeys {
+    pub fn new(dir: &Path, ring: KeyRing) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            current: parking_lot::RwLock::new(std::sync::Arc::new(ring)),
+        }
+    }
+
+    pub fn current(&self) -> std::sync::Arc<KeyRing> {
+        self.current.read().clone()
+    }
+
+    /// Reloads the ring if the keys or their states changed on disk; whether it did.
+    /// A directory that does not load (a change half made, a key missing) keeps the
+    /// ring in use, and says why.
+    pub fn refresh(&self) -> Result<bool, KeyError> {
+        let on_disk: Vec<(String, KeyState)> = read_metas(&self.dir)?
+            .into_iter()
+            .map(|m| (m.kid, m.state))
+            .collect();
+        let loaded: Vec<(String, KeyState)> = self
+            .current()
+            .keys()
+            .map(|k| (k.meta().kid.clone(), k.meta().state))
+            .collect();
+        if on_disk == loaded {
+            return Ok(false);
+        }
+        let ring = KeyRing::load(&self.dir)?;
+        *self.current.write() = std::sync::Arc::new(ring);
+        Ok(true)
+    }
+
+    /// Checks the directory every `every` for as long as the server runs.
+    pub fn spawn_watcher(keys: actix_web::web::Data<Self>, every: std::time::Duration) {
+        actix_web::rt::spawn(async move {
+            let mut ticks = actix_web::rt::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let keys = keys.clone();
+                match actix_web::web::block(move || keys.refresh()).await {
+                    Ok(Ok(true)) => tracing::info!("signing keys reloaded"),
+                    Ok(Ok(false)) => {}
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "signing keys not reloaded; keeping the current ones")
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+    }
+}

@@ -10,6 +10,7 @@ mod forward_auth;
 mod helpers;
 mod identity;
 mod instances;
+mod key_rotation;
 mod limits;
 mod metadata;
 mod refresh;

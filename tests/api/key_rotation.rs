@@ -1,0 +1,82 @@
+//! Signing-key rotation without a restart: the server picks up a key generated and
+//! then activated in `keys/` (by the CLI, or another instance), and tokens signed by
+//! the retired key keep verifying.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use keygate::tokens::keys::{self, KeyAlg};
+
+use crate::helpers::{TestApp, TestClient};
+
+fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn fresh_token(app: &TestApp, client: &TestClient) -> String {
+    app.token_json(client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Polls (the server reloads `keys/` every second here) until `check` holds.
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[actix_rt::test]
+async fn a_key_generated_then_activated_on_disk_is_used_without_a_restart() {
+    let app = TestApp::spawn_with(|s| s.keys_reload_interval = Duration::from_secs(1)).await;
+    let client = app.management_client("read");
+    let old_token = fresh_token(&app, &client).await;
+    let old_kid = kid_of(&old_token);
+
+    // Generated: published in the JWKS, not yet signing.
+    let dir = app.settings.keys_dir.clone();
+    let new = keys::generate(&dir, KeyAlg::ES256, chrono::Utc::now()).unwrap();
+    eventually("the new key is published", || async {
+        let jwks = app.jwks().await;
+        jwks.keys
+            .iter()
+            .any(|k| k.common.key_id.as_deref() == Some(new.kid.as_str()))
+    })
+    .await;
+    assert_eq!(
+        kid_of(&fresh_token(&app, &client).await),
+        old_kid,
+        "pending keys do not sign"
+    );
+
+    // Activated: signs new tokens; the retired key stays published and its tokens valid.
+    keys::activate(&dir, &new.kid, chrono::Utc::now()).unwrap();
+    eventually("the new key signs", || async {
+        kid_of(&fresh_token(&app, &client).await) == new.kid
+    })
+    .await;
+    let jwks = app.jwks().await;
+    assert!(jwks
+        .keys
+        .iter()
+        .any(|k| k.common.key_id.as_deref() == Some(old_kid.as_str())));
+    for bearer in [old_token, fresh_token(&app, &client).await] {
+        let me = app
+            .me(&[("Authorization", &format!("Bearer {bearer}"))])
+            .await;
+        assert_eq!(me.status(), 200, "tokens of both keys verify");
+    }
+}
