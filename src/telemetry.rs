@@ -1,6 +1,8 @@
 //! Logging: one tracing subscriber (text or JSON, to stderr, filtered by `KEYGATE_LOG`)
-//! and a request-log middleware that records method, path (never the query string,
-//! where a careless client may put a secret), status and latency.
+//! and a request-log middleware that gives every request an id — the caller's
+//! `X-Request-Id` when it is a plain token, else a new one — carried by every log line
+//! of the request and returned in `X-Request-Id`, and records method, path (never the
+//! query string, where a careless client may put a secret), status and latency.
 
 use std::time::Instant;
 
@@ -27,20 +29,61 @@ pub fn init(format: LogFormat) {
     };
 }
 
+pub const REQUEST_ID: &str = "x-request-id";
+/// A caller's request id longer than this, or with other than `[A-Za-z0-9._-]`, is
+/// replaced: it goes into every log line of the request.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        })
+        .map_or_else(new_request_id, str::to_owned)
+}
+
+/// 32 hex digits: this process's random 64-bit prefix and a counter — unique, and
+/// without a trip to the OS random source on every request.
+fn new_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    format!("{prefix:016x}{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use tracing::Instrument;
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let response = next.call(req).await?;
-    tracing::debug!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(REQUEST_ID),
+            value,
+        );
+    }
+    span.in_scope(|| {
+        tracing::debug!(
+            %method,
+            %path,
+            status = response.status().as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request"
+        )
+    });
     Ok(response)
 }

@@ -305,7 +305,10 @@ impl Store {
             .await
             .map_err(|_| E::from(StoreError::Cancelled))?;
         let store = self.clone();
+        // The blocking thread logs under the request's span (its request id).
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             // Released when the work is done, even if the request was dropped meanwhile.
             let _turn = turn;
             f(&store)

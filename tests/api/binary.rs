@@ -377,6 +377,10 @@ fn first_serve_generates_a_key_and_logs_carry_no_secret() {
         "debug logging was on:\n{log}"
     );
     assert!(
+        log.contains("request_id="),
+        "log lines name their request:\n{log}"
+    );
+    assert!(
         log.contains(&id),
         "client ids are logged, secrets not:\n{log}"
     );

@@ -79,3 +79,43 @@ async fn health_and_unknown_routes() {
     assert_eq!(body["success"], false);
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+#[actix_rt::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let get = |id: Option<&'static str>| {
+        let mut request = app.http.get(app.url("/healthz"));
+        if let Some(id) = id {
+            request = request.header("X-Request-Id", id);
+        }
+        request.send()
+    };
+    let fresh = crate::helpers::header(&get(None).await.unwrap(), "x-request-id");
+    assert_eq!(fresh.len(), 32, "{fresh}");
+    let other = crate::helpers::header(&get(None).await.unwrap(), "x-request-id");
+    assert_ne!(fresh, other);
+    let kept = crate::helpers::header(&get(Some("abc-123.x_y")).await.unwrap(), "x-request-id");
+    assert_eq!(kept, "abc-123.x_y", "a caller's plain id is kept");
+    for hostile in ["has space", "semi;colon", "\u{7f}"] {
+        let replaced = app
+            .http
+            .get(app.url("/healthz"))
+            .header("X-Request-Id", hostile)
+            .send()
+            .await;
+        if let Ok(response) = replaced {
+            let id = crate::helpers::header(&response, "x-request-id");
+            assert_ne!(id, hostile);
+            assert_eq!(id.len(), 32);
+        }
+    }
+    let long = "a".repeat(65);
+    let response = app
+        .http
+        .get(app.url("/healthz"))
+        .header("X-Request-Id", &long)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crate::helpers::header(&response, "x-request-id").len(), 32);
+}
