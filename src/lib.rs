@@ -14,6 +14,7 @@ pub mod error;
 pub mod health;
 pub mod identity;
 pub mod limits;
+pub mod metrics;
 pub mod oauth;
 pub mod orgs;
 pub mod refresh;

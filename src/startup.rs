@@ -74,6 +74,7 @@ impl Application {
             tracing::info!(redis_host = %host, "rate limits shared through Redis");
         }
         let rate_limits = web::Data::new(rate_limits);
+        let metrics = web::Data::new(crate::metrics::Metrics::default());
         let clients_state = web::Data::new(ClientsState {
             clock: clock.clone(),
             known_scopes: settings.scope_set(),
@@ -104,6 +105,7 @@ impl Application {
                 .app_data(api_keys_state.clone())
                 .app_data(clients_state.clone())
                 .app_data(rate_limits.clone())
+                .app_data(metrics.clone())
                 .app_data(meter.clone())
                 .app_data(usage_clock.clone())
                 .app_data(error::json_config(MAX_JSON_BODY_BYTES))
@@ -116,6 +118,7 @@ impl Application {
                 .configure(usage::configure)
                 .configure(tokens::configure)
                 .configure(health::configure)
+                .configure(crate::metrics::configure)
                 .default_service(web::to(error::not_found))
         })
         .workers(settings.worker_count())

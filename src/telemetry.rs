@@ -67,6 +67,13 @@ pub async fn log_request(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
+    // The route pattern (`/v1/api-keys/{id}`), not the path: metrics stay few.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::metrics::Metrics>>()
+        .cloned();
     let id = request_id(&req);
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = next.call(req).instrument(span.clone()).await?;
@@ -74,6 +81,14 @@ pub async fn log_request(
         response.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static(REQUEST_ID),
             value,
+        );
+    }
+    if let Some(metrics) = metrics {
+        metrics.request(
+            &route,
+            method.as_str(),
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
         );
     }
     span.in_scope(|| {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::resolver::{presented_credential, ResolveError, Resolver};
 use crate::error::ApiError;
 use crate::limits::RateLimits;
+use crate::metrics::Metrics;
 use crate::scope::ScopeSet;
 use crate::store::Store;
 use crate::usage::Metered;
@@ -149,25 +150,52 @@ impl FromRequest for Principal {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let presented = presented_credential(req.headers()).map(|p| p.into_owned());
+        let kind = match &presented {
+            Ok(crate::identity::Presented::ApiKey(_)) => "api_key",
+            Ok(crate::identity::Presented::AccessToken(_)) => "access_token",
+            Err(_) => "none",
+        };
         let resolver = req.app_data::<web::Data<Resolver>>().cloned();
         let store = req.app_data::<web::Data<Store>>().cloned();
         let req = req.clone();
         Box::pin(async move {
-            let presented = presented?;
-            let (Some(resolver), Some(store)) = (resolver, store) else {
-                return Err(ApiError::Internal(
-                    "identity resolver not configured".into(),
-                ));
-            };
-            let who = store
-                .blocking(move |store| {
-                    store
-                        .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented))
-                        .map_err(ResolveError::into_api_error)
-                })
-                .await?;
-            admit(&req, &who).await?;
-            Ok(who)
+            let outcome = resolve_and_admit(&req, presented, resolver, store).await;
+            if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+                let credential = match &outcome {
+                    Ok(who) => match who.credential {
+                        Credential::ApiKey { .. } => "api_key",
+                        Credential::AccessToken { .. } => "access_token",
+                    },
+                    Err(_) => kind,
+                };
+                let code = outcome.as_ref().map_or_else(ApiError::code, |_| "ok");
+                metrics.resolved(credential, code);
+            }
+            outcome
         })
     }
+}
+
+/// The extractor's work: resolve on the blocking pool, then `admit`.
+async fn resolve_and_admit(
+    req: &HttpRequest,
+    presented: Result<crate::identity::Presented<'static>, ResolveError>,
+    resolver: Option<web::Data<Resolver>>,
+    store: Option<web::Data<Store>>,
+) -> Result<Principal, ApiError> {
+    let presented = presented?;
+    let (Some(resolver), Some(store)) = (resolver, store) else {
+        return Err(ApiError::Internal(
+            "identity resolver not configured".into(),
+        ));
+    };
+    let who = store
+        .blocking(move |store| {
+            store
+                .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented))
+                .map_err(ResolveError::into_api_error)
+        })
+        .await?;
+    admit(req, &who).await?;
+    Ok(who)
 }

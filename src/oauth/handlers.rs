@@ -11,6 +11,7 @@ use crate::audit::Source;
 use crate::clients::Client;
 use crate::config::Settings;
 use crate::identity::Resolver;
+use crate::metrics::Metrics;
 use crate::secret::Secret;
 use crate::store::Store;
 
@@ -39,7 +40,16 @@ pub async fn post_token(
     span.record("client_id", request.client_id());
     span.record("grant_type", request.grant_type.as_str());
 
-    let issued = grant::issue_token(state, store, request, Source::of(&req)).await?;
+    let grant_type = request.grant_type.as_str();
+    let issued = grant::issue_token(state, store, request, Source::of(&req)).await;
+    if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+        let outcome = match &issued {
+            Ok(_) => "issued",
+            Err(error) => error.code().as_str(),
+        };
+        metrics.token(grant_type, outcome);
+    }
+    let issued = issued?;
     tracing::debug!(scope = %issued.scope, "access token issued");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

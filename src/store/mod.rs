@@ -273,6 +273,12 @@ impl Store {
         })
     }
 
+    /// (open connections, idle connections), for metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
     }

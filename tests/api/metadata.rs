@@ -119,3 +119,54 @@ async fn every_response_carries_a_request_id() {
         .unwrap();
     assert_eq!(crate::helpers::header(&response, "x-request-id").len(), 32);
 }
+
+#[actix_rt::test]
+async fn metrics_count_requests_tokens_and_resolver_outcomes() {
+    let app = TestApp::spawn().await;
+    let client = app.client_with_scope("read");
+    app.token_json(&client).await;
+    let wrong = crate::helpers::TestClient {
+        id: client.id.clone(),
+        secret: "kgs_wrong".into(),
+    };
+    app.token_basic(&wrong, &[("grant_type", "client_credentials")])
+        .await;
+    let (_, key) = app.operator_key("default", "read", None);
+    assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 200);
+    assert_eq!(app.me(&[]).await.status(), 401);
+    let (id, _) = app.operator_key("default", "read", None);
+    app.with_key(
+        reqwest::Method::GET,
+        &format!("/v1/api-keys/{id}"),
+        &app.admin_key,
+    )
+    .send()
+    .await
+    .unwrap();
+
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(header(&response, "content-type").starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    for expected in [
+        r#"keygate_http_requests_total{route="/v1/me",method="GET",status="200"} 1"#,
+        r#"keygate_http_requests_total{route="/v1/me",method="GET",status="401"} 1"#,
+        // Route patterns, not paths: no ids in labels.
+        r#"keygate_http_requests_total{route="/v1/api-keys/{id}",method="GET",status="200"} 1"#,
+        r#"keygate_tokens_total{grant="client_credentials",outcome="issued"} 1"#,
+        r#"keygate_tokens_total{grant="client_credentials",outcome="invalid_client"} 1"#,
+        r#"keygate_resolver_outcomes_total{credential="api_key",outcome="ok"}"#,
+        r#"keygate_resolver_outcomes_total{credential="none",outcome="missing_credentials"} 1"#,
+        "keygate_http_request_duration_seconds_bucket",
+        "keygate_argon2_waiting 0",
+        "keygate_db_pool_connections",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    for secret in [&key, &client.secret, &id] {
+        assert!(
+            !text.contains(secret.as_str()),
+            "an id or secret in the metrics"
+        );
+    }
+}
