@@ -79,6 +79,10 @@ impl Server {
             if let Some(rest) = text.split("address=").nth(1) {
                 break format!("http://{}", rest.split_whitespace().next().unwrap());
             }
+            // The same line in JSON logs.
+            if let Some(rest) = text.split("\"address\":\"").nth(1) {
+                break format!("http://{}", rest.split('"').next().unwrap());
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
                 "server did not start:\n{text}"
@@ -645,6 +649,63 @@ fn organizations_get_tiers_from_the_configuration() {
     assert!(!unknown.ok && unknown.stderr.contains("platinum") && unknown.stderr.contains("free"));
     let missing = run(keygate(&dir, &db).args(["org", "set-tier", "nope", "pro"]));
     assert!(!missing.ok && missing.stderr.contains("nope"));
+}
+
+#[test]
+fn json_logs_carry_request_ids_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created =
+        run(keygate(&dir, &db).args(["client", "create", "--name", "json", "--scope", "read"]));
+    let id = created.json["client_id"].as_str().unwrap().to_owned();
+    let secret = created.json["client_secret"].as_str().unwrap().to_owned();
+    let key = run(keygate(&dir, &db).args(["api-key", "create", "--name", "j", "--scope", "read"]))
+        .json["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut cmd = keygate(&dir, &db);
+    cmd.env("KEYGATE_LOG", "debug")
+        .env("KEYGATE_LOG_FORMAT", "json");
+    let server = Server::start(cmd);
+    let http = raw_http::Client;
+    let (status, body) = http.post(
+        &server.address,
+        "/oauth/token",
+        Some(&basic_auth(&id, &secret)),
+        "grant_type=client_credentials".into(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = http.request(
+        &server.address,
+        "GET",
+        "/v1/me",
+        &[("X-API-Key", &key), ("X-Request-Id", "trace-me-42")],
+        String::new(),
+    );
+    assert_eq!(status, 200);
+    let (log, _) = server.stop();
+
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{log}");
+    let traced = lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "request" && l["span"]["request_id"] == "trace-me-42");
+    assert!(traced, "the request line names its request id:\n{log}");
+    assert!(log.contains("trace-me-42"));
+    for secret in [
+        secret.as_str(),
+        key.as_str(),
+        token.rsplit('.').next().unwrap(),
+    ] {
+        assert!(!log.contains(secret), "a secret in the JSON log:\n{log}");
+    }
 }
 
 /// A minimal blocking HTTP/1.1 client over `std::net`, so these process tests need
