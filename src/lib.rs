@@ -16,6 +16,7 @@ pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod orgs;
 pub mod refresh;
 pub mod scope;

@@ -119,6 +119,7 @@ impl Application {
                 .configure(tokens::configure)
                 .configure(health::configure)
                 .configure(crate::metrics::configure)
+                .configure(crate::openapi::configure)
                 .default_service(web::to(error::not_found))
         })
         .workers(settings.worker_count())
