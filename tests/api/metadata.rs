@@ -219,3 +219,67 @@ async fn every_documented_operation_is_served() {
     let unknown = app.http.get(app.url("/v1/nothing")).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
 }
+
+/// `/readyz` follows the database and `/healthz` does not. PostgreSQL only: an
+/// embedded SQLite database cannot become unreachable under a running process.
+#[actix_rt::test]
+async fn readiness_follows_the_database_and_liveness_does_not() {
+    use diesel::{Connection, RunQueryDsl};
+    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipped on SQLite: readiness is liveness there");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let name = url::Url::parse(&app.settings.database_url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    let mut sql = |q: String| diesel::sql_query(q).execute(&mut admin).unwrap();
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+    sql(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ));
+    let not_ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(not_ready.status(), 503);
+    assert_eq!(header(&not_ready, "retry-after"), "1");
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    let mut ready = false;
+    for _ in 0..50 {
+        if app
+            .http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            ready = true;
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "recovers by itself once the database is back");
+}
