@@ -38,6 +38,12 @@ impl TestDatabase {
                     .unwrap();
                 let mut url = url::Url::parse(&admin_url).unwrap();
                 url.set_path(&name);
+                // No TLS to a loopback server: libpq's OpenSSL exit handlers crashed
+                // the test process (SIGSEGV) when an r2d2 thread was still connecting
+                // — retrying a database a test had blocked — as the process exited.
+                if !url.query_pairs().any(|(k, _)| k == "sslmode") {
+                    url.query_pairs_mut().append_pair("sslmode", "disable");
+                }
                 Self {
                     url: url.to_string(),
                     postgres_admin: Some((admin_url, name)),

@@ -334,7 +334,8 @@ async fn a_rotation_blocked_on_the_same_token_sees_the_commit_not_an_error() {
     let app = TestApp::spawn_with(|settings| {
         if settings.database_url.starts_with("postgres") {
             let mut conn = diesel::PgConnection::establish(&settings.database_url).unwrap();
-            let name = settings.database_url.rsplit('/').next().unwrap().to_owned();
+            let url = url::Url::parse(&settings.database_url).unwrap();
+            let name = url.path().trim_start_matches('/').to_owned();
             diesel::sql_query(format!(
                 "ALTER DATABASE {name} SET default_transaction_isolation TO 'serializable'"
             ))
