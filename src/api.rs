@@ -1,7 +1,8 @@
 //! Pieces every management-API handler shares: page limits and cursors, and PATCH
 //! fields that tell `null` (clear it) from absent (leave it).
 
-use serde::{Deserialize, Deserializer};
+use actix_web::HttpResponse;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
 
@@ -15,6 +16,39 @@ pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, Api
         ));
     }
     Ok(limit)
+}
+
+/// Refuses an `after` cursor that is not an id with `prefix` (`what` names it in the
+/// message, e.g. "a key id").
+pub fn check_cursor(after: Option<&str>, prefix: &str, what: &str) -> Result<(), ApiError> {
+    if after.is_some_and(|id| !is_prefixed_id(id, prefix)) {
+        return Err(ApiError::invalid_request(
+            format!("after must be {what} from next_cursor"),
+            Some("after"),
+        ));
+    }
+    Ok(())
+}
+
+/// Splits `rows` read with `limit + 1` — the one row more than asked says whether
+/// there is a next page — into the page and its `next_cursor` (the last id shown).
+pub fn split_page<R>(
+    mut rows: Vec<R>,
+    limit: i64,
+    id: impl Fn(&R) -> &str,
+) -> (Vec<R>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = more
+        .then(|| rows.last().map(|r| id(r).to_owned()))
+        .flatten();
+    (rows, next_cursor)
+}
+
+/// A list response: `{"data": […], "next_cursor": id | null}`.
+pub fn page_response<V: Serialize>(data: Vec<V>, next_cursor: Option<String>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor }))
 }
 
 /// Whether `text` has the shape of one of keygate's ids: `prefix` and 32 hex digits

@@ -229,27 +229,18 @@ pub async fn list_api_keys(
     who.require(Scope::Admin)?;
     let ListQuery { limit, after } = query.into_inner();
     let limit = crate::api::page_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
-    if after.as_deref().is_some_and(|id| !is_key_id(id)) {
-        return Err(ApiError::invalid_request(
-            "after must be a key id from next_cursor",
-            Some("after"),
-        ));
-    }
+    crate::api::check_cursor(after.as_deref(), super::model::KEY_ID_PREFIX, "a key id")?;
     let org = who.org().to_owned();
     // One more than asked tells whether there is a next page.
-    let mut keys = store
+    let keys = store
         .run(move |c| {
             repo::list(c, Some(&org), after.as_deref(), limit + 1).map_err(ApiError::from)
         })
         .await?;
-    let more = keys.len() as i64 > limit;
-    keys.truncate(limit as usize);
     let now = state.clock.now().naive_utc();
-    let next_cursor = more.then(|| keys.last().map(|k| k.id.clone())).flatten();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": keys.iter().map(|k| ApiKeyView::new(k, now)).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    let (keys, next_cursor) = crate::api::split_page(keys, limit, |r| &r.id);
+    let data: Vec<_> = keys.iter().map(|k| ApiKeyView::new(k, now)).collect();
+    Ok(crate::api::page_response(data, next_cursor))
 }
 
 /// Reads a key of the caller's organization, or 404.

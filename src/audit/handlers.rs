@@ -72,13 +72,7 @@ pub async fn list_audit_events(
         })
         .transpose()?;
     let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE, MAX_PAGE)?;
-    let valid_cursor = |id: &str| crate::api::is_prefixed_id(id, EVENT_ID_PREFIX);
-    if query.after.as_deref().is_some_and(|id| !valid_cursor(id)) {
-        return Err(ApiError::invalid_request(
-            "after must be an event id from next_cursor",
-            Some("after"),
-        ));
-    }
+    crate::api::check_cursor(query.after.as_deref(), EVENT_ID_PREFIX, "an event id")?;
     let filter = EventFilter {
         org_id: who.org().to_owned(),
         event_type,
@@ -87,14 +81,10 @@ pub async fn list_audit_events(
         after: query.after,
         limit: limit + 1,
     };
-    let mut events = store
+    let events = store
         .run(move |c| repo::list(c, &filter).map_err(ApiError::from))
         .await?;
-    let more = events.len() as i64 > limit;
-    events.truncate(limit as usize);
-    let next_cursor = more.then(|| events.last().map(|e| e.id.clone())).flatten();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": events.iter().map(EventView::from).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    let (events, next_cursor) = crate::api::split_page(events, limit, |r| &r.id);
+    let data: Vec<_> = events.iter().map(EventView::from).collect();
+    Ok(crate::api::page_response(data, next_cursor))
 }

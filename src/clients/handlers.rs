@@ -268,24 +268,19 @@ pub async fn list_clients(
     who.require(Scope::Admin)?;
     let ListQuery { limit, after } = query.into_inner();
     let limit = crate::api::page_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
-    if after.as_deref().is_some_and(|id| !is_client_id(id)) {
-        return Err(ApiError::invalid_request(
-            "after must be a client id from next_cursor",
-            Some("after"),
-        ));
-    }
+    crate::api::check_cursor(
+        after.as_deref(),
+        super::model::CLIENT_ID_PREFIX,
+        "a client id",
+    )?;
     let org = who.org().to_owned();
-    let mut clients = store
+    let clients = store
         .run(move |c| repo::page(c, &org, after.as_deref(), limit + 1).map_err(ApiError::from))
         .await?;
-    let more = clients.len() as i64 > limit;
-    clients.truncate(limit as usize);
     let now = state.clock.now().naive_utc();
-    let next_cursor = more.then(|| clients.last().map(|c| c.id.clone())).flatten();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": clients.iter().map(|c| ClientView::new(c, now)).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    let (clients, next_cursor) = crate::api::split_page(clients, limit, |r| &r.id);
+    let data: Vec<_> = clients.iter().map(|c| ClientView::new(c, now)).collect();
+    Ok(crate::api::page_response(data, next_cursor))
 }
 
 async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<Client, ApiError> {
