@@ -51,6 +51,15 @@ pub fn page_response<V: Serialize>(data: Vec<V>, next_cursor: Option<String>) ->
     HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor }))
 }
 
+/// An optional JSON body: empty (or blank) is `T::default()`; anything else must parse.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}"), None))
+}
+
 /// Whether `text` has the shape of one of keygate's ids: `prefix` and 32 hex digits
 /// (a UUID). Anything else is refused before a query.
 pub fn is_prefixed_id(text: &str, prefix: &str) -> bool {

@@ -402,12 +402,7 @@ pub async fn rotate_api_key(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
-    let request: RotateApiKey = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateApiKey::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}"), None))?
-    };
+    let request: RotateApiKey = crate::api::optional_json(&body)?;
     let overlap = match request.overlap.as_deref() {
         None => std::time::Duration::ZERO,
         Some(text) => parse_duration(text, KeyRequestError::Overlap)?,

@@ -436,12 +436,7 @@ pub async fn rotate_client_secret(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
-    let request: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateSecret::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}"), None))?
-    };
+    let request: RotateSecret = crate::api::optional_json(&body)?;
     let overlap = duration(request.overlap.as_deref(), "overlap")?.unwrap_or_default();
     if overlap > MAX_SECRET_OVERLAP {
         return Err(ApiError::invalid_request(
