@@ -197,6 +197,14 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(_) => Self::Unavailable,
+            StoreError::ConnectionLost(why) => {
+                tracing::warn!(error = %why, "database connection lost");
+                Self::Unavailable
+            }
+            StoreError::Unwritable(why) => {
+                tracing::error!(error = %why, "the database cannot take writes");
+                Self::Unavailable
+            }
             other => Self::Internal(other.to_string()),
         }
     }

@@ -116,4 +116,86 @@ mod tests {
         assert!(ScopeSet::parse("read").unwrap().is_subset_of(&all));
         assert!(!ScopeSet::parse("read webhook").unwrap().is_subset_of(&all));
     }
+
+    /// Parsing and narrowing over generated sets rather than a few examples.
+    mod properties {
+        use super::*;
+        use proptest::collection::{btree_set, vec};
+        use proptest::prelude::*;
+
+        /// Any RFC 6749 scope-token (NQCHAR, 1–20 characters).
+        fn token() -> impl Strategy<Value = String> {
+            "[!#-\\[\\]-~]{1,20}"
+        }
+
+        /// Tokens from a small vocabulary, so subsets and overlaps are common.
+        fn small_set() -> impl Strategy<Value = BTreeSet<String>> {
+            btree_set(
+                prop_oneof![
+                    Just("read"),
+                    Just("write"),
+                    Just("admin"),
+                    Just("webhook"),
+                    Just("billing")
+                ]
+                .prop_map(str::to_owned),
+                0..5,
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn rendering_is_canonical_and_parses_back(
+                tokens in vec(token(), 0..MAX_SCOPE_TOKENS),
+                spaces in vec(1usize..4, MAX_SCOPE_TOKENS),
+            ) {
+                // Any spacing and order and repetition: the same set, the same text.
+                let text: String = tokens
+                    .iter()
+                    .zip(&spaces)
+                    .map(|(t, n)| format!("{t}{}", " ".repeat(*n)))
+                    .collect();
+                let set = ScopeSet::parse(&text).unwrap();
+                let expected: BTreeSet<String> = tokens.iter().cloned().collect();
+                prop_assert_eq!(&set.0, &expected);
+                let rendered = set.to_string();
+                prop_assert_eq!(ScopeSet::parse(&rendered).unwrap(), set);
+                prop_assert!(!rendered.starts_with(' ') && !rendered.contains("  "));
+            }
+
+            #[test]
+            fn a_character_outside_nqchar_is_always_refused(
+                before in token(),
+                bad in any::<char>().prop_filter("not NQCHAR or space", |c| *c != ' ' && !is_nqchar(*c)),
+                after in token(),
+            ) {
+                let text = format!("read {before}{bad}{after}");
+                prop_assert_eq!(ScopeSet::parse(&text), Err(ScopeError::InvalidCharacter));
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics_and_respects_the_bounds(text in any::<String>()) {
+                if let Ok(set) = ScopeSet::parse(&text) {
+                    prop_assert!(set.0.len() <= MAX_SCOPE_TOKENS);
+                    prop_assert!(set.iter().all(|t| t.len() <= MAX_SCOPE_TOKEN_LEN
+                        && !t.is_empty()
+                        && t.chars().all(is_nqchar)));
+                }
+            }
+
+            #[test]
+            fn subset_is_set_inclusion(a in small_set(), b in small_set(), c in small_set()) {
+                let parse = |s: &BTreeSet<String>| {
+                    ScopeSet::parse(&s.iter().cloned().collect::<Vec<_>>().join(" ")).unwrap()
+                };
+                let (sa, sb, sc) = (parse(&a), parse(&b), parse(&c));
+                prop_assert_eq!(sa.is_subset_of(&sb), a.is_subset(&b));
+                prop_assert!(sa.is_subset_of(&sa));
+                if sa.is_subset_of(&sb) && sb.is_subset_of(&sc) {
+                    prop_assert!(sa.is_subset_of(&sc));
+                }
+                prop_assert!(ScopeSet::default().is_subset_of(&sa));
+            }
+        }
+    }
 }

@@ -203,4 +203,81 @@ mod tests {
         assert!(shown.ends_with(&key.expose()[KEY_LEN - 4..]));
         assert_eq!(shown.chars().count(), "kg_live_…".chars().count() + 4);
     }
+
+    /// The checksum's promises over many keys, not one: any single wrong character
+    /// (whatever it is replaced with), any swap of two different neighbours, and any
+    /// dropped or doubled character is refused; parsing arbitrary text never panics.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_key() -> impl Strategy<Value = String> {
+            prop_oneof![Just(Environment::Live), Just(Environment::Test)]
+                .prop_map(|env| generate(env).unwrap().expose().to_owned())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_single_character_substitution_is_refused(
+                key in any_key(),
+                position in 0..KEY_LEN,
+                replacement in any::<char>(),
+            ) {
+                let mut chars: Vec<char> = key.chars().collect();
+                prop_assume!(chars[position] != replacement);
+                chars[position] = replacement;
+                let typo: String = chars.into_iter().collect();
+                prop_assert!(parse(&typo).is_err(), "{typo:?} passed");
+            }
+
+            #[test]
+            fn any_swap_of_different_neighbours_is_refused(
+                key in any_key(),
+                position in 0..KEY_LEN - 1,
+            ) {
+                let mut bytes = key.clone().into_bytes();
+                prop_assume!(bytes[position] != bytes[position + 1]);
+                bytes.swap(position, position + 1);
+                let swapped = String::from_utf8(bytes).unwrap();
+                prop_assert!(parse(&swapped).is_err(), "{swapped:?} passed");
+            }
+
+            #[test]
+            fn dropped_or_doubled_characters_are_refused(
+                key in any_key(),
+                position in 0..KEY_LEN,
+            ) {
+                let mut dropped = key.clone();
+                dropped.remove(position);
+                prop_assert!(parse(&dropped).is_err());
+                let mut doubled = key.clone();
+                doubled.insert(position, key.as_bytes()[position] as char);
+                prop_assert!(parse(&doubled).is_err());
+            }
+
+            #[test]
+            fn a_base62_body_with_its_checksum_always_parses(
+                env in prop_oneof![Just(Environment::Live), Just(Environment::Test)],
+                body in "[0-9A-Za-z]{43}",
+            ) {
+                let mut key = format!("kg_{env}_{body}");
+                key.push_str(&checksum(&key));
+                prop_assert_eq!(parse(&key), Ok(env));
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics_and_only_keys_parse(text in any::<String>()) {
+                if parse(&text).is_ok() {
+                    prop_assert!(has_key_prefix(&text) && text.len() == KEY_LEN);
+                }
+            }
+
+            #[test]
+            fn key_shaped_text_never_panics(text in "kg_(live|test)_\\PC{0,60}") {
+                let _ = parse(&text);
+            }
+        }
+    }
 }

@@ -8,12 +8,22 @@ use crate::store::DbConn;
 /// `get_result`, not `first`: `first` binds `LIMIT ?`, and SQLite (built with STAT4)
 /// re-prepares a statement whose LIMIT is a bound parameter on every execution, which
 /// cost the token endpoint a full SQL parse per request.
+///
+/// `id` is whatever a caller sent. No stored id holds a NUL, and PostgreSQL refuses
+/// one in a text parameter with an error: such an id is simply unknown.
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Client>> {
+    if !storable(id) {
+        return Ok(None);
+    }
     clients::table
         .find(id)
         .select(Client::as_select())
         .get_result(conn)
         .optional()
+}
+
+fn storable(id: &str) -> bool {
+    !id.contains('\0')
 }
 
 /// `find` with the organization's tier, for the resolver: one query.
@@ -51,6 +61,9 @@ pub fn list(conn: &mut DbConn, org_id: Option<&str>) -> QueryResult<Vec<Client>>
 /// A client of `org_id`; another organization's client is `None`, as if it did not
 /// exist.
 pub fn find_in_org(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<Client>> {
+    if !storable(id) {
+        return Ok(None);
+    }
     clients::table
         .find(id)
         .filter(clients::org_id.eq(org_id))

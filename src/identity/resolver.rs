@@ -313,7 +313,8 @@ impl Resolver {
                 | VerifyError::WrongType
                 | VerifyError::Invalid
                 | VerifyError::WrongIssuer
-                | VerifyError::NotYetValid => {
+                | VerifyError::NotYetValid
+                | VerifyError::UnsupportedExtension => {
                     ResolveError::InvalidToken("the access token is not valid")
                 }
             })?;

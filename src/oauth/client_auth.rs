@@ -117,7 +117,9 @@ fn record_burst(
     source: &Source,
     burst: &BurstStarted,
 ) {
-    tracing::warn!(throttled = %burst.key, retry_after = burst.retry_after_secs,
+    // Debug-formatted: the key holds a caller-chosen client id, which could carry a
+    // line break into a text log.
+    tracing::warn!(throttled = ?burst.key, retry_after = burst.retry_after_secs,
         "repeated failed client authentications: throttled");
     let Some(client) = client else { return };
     let now = now(state);

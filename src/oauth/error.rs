@@ -305,6 +305,14 @@ impl From<StoreError> for OAuthError {
                 tracing::warn!(error = %e, "database unavailable");
                 Self::temporarily_unavailable()
             }
+            StoreError::ConnectionLost(why) => {
+                tracing::warn!(error = %why, "database connection lost");
+                Self::temporarily_unavailable()
+            }
+            StoreError::Unwritable(why) => {
+                tracing::error!(error = %why, "the database cannot take writes");
+                Self::temporarily_unavailable()
+            }
             StoreError::Query(e) => Self::server_error(&e),
             StoreError::Cancelled | StoreError::Random => Self::server_error(&error_text),
         }

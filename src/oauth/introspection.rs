@@ -69,6 +69,12 @@ pub fn introspect(
     {
         return Ok(inactive);
     }
+    // As for keygate's own API: a disabled client's tokens end when it is disabled.
+    let issued_to_live_client = crate::clients::repo::find(conn, &claims.client_id)?
+        .is_some_and(|issuer| !issuer.is_disabled() && issuer.org_id == claims.org);
+    if !issued_to_live_client {
+        return Ok(inactive);
+    }
     let mut described = json!({
         "active": true,
         "token_type": "Bearer",

@@ -196,8 +196,20 @@ fn spend(
         return Ok(Err(Refused::Expired));
     };
     // Spent, expired or not: a retry within the grace interval, or reuse.
-    if let Some(previous_successor) = &token.successor_id {
-        if grace > chrono::Duration::zero() && now < spent_at + grace && family.expires_at > now {
+    if grace > chrono::Duration::zero() && now < spent_at + grace && family.expires_at > now {
+        // Lock the presented token's row before its successor's: the conditional update
+        // above may already hold it (PostgreSQL keeps the lock on a row it re-checked
+        // after a concurrent update, even when the row no longer matched), and taking
+        // the successor first deadlocked against another retry holding it. Then read
+        // the successor again: a concurrent retry may have replaced it meanwhile.
+        diesel::update(refresh_tokens::table.find(&token.id))
+            .set(refresh_tokens::successor_id.eq(refresh_tokens::successor_id))
+            .execute(c)?;
+        let previous_successor: Option<String> = refresh_tokens::table
+            .find(&token.id)
+            .select(refresh_tokens::successor_id)
+            .get_result(c)?;
+        if let Some(previous_successor) = &previous_successor {
             let replaced = diesel::update(
                 refresh_tokens::table
                     .filter(refresh_tokens::id.eq(previous_successor))
@@ -543,5 +555,169 @@ mod tests {
             .unwrap_err(),
             Refused::Revoked
         );
+    }
+
+    /// A model of one family, checked against the real rotation on SQLite over
+    /// generated sequences of presentations (of the live token, of spent ones, of
+    /// retries inside and outside the grace interval), revocations and clock moves.
+    mod state_machine {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        #[derive(Clone, Debug)]
+        enum Step {
+            /// Present the token issued `back` issues before the newest one.
+            Present {
+                back: usize,
+            },
+            Revoke,
+            Advance {
+                seconds: i64,
+            },
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                6 => (0usize..4).prop_map(|back| Step::Present { back }),
+                1 => Just(Step::Revoke),
+                3 => (0i64..90).prop_map(|seconds| Step::Advance { seconds }),
+            ]
+        }
+
+        struct ModelToken {
+            secret: Secret,
+            idle_expires_at: NaiveDateTime,
+            spent_at: Option<NaiveDateTime>,
+            /// Index of the token issued when this one was spent.
+            successor: Option<usize>,
+        }
+
+        fn short_lifetimes() -> Lifetimes {
+            Lifetimes {
+                absolute: chrono::Duration::seconds(600),
+                idle: chrono::Duration::seconds(120),
+            }
+        }
+
+        /// What `rotate` must answer, by the rules its documentation states.
+        fn expected(
+            tokens: &[ModelToken],
+            index: usize,
+            revoked: bool,
+            family_expires_at: NaiveDateTime,
+            now: NaiveDateTime,
+            grace: chrono::Duration,
+        ) -> Result<(), Refused> {
+            let token = &tokens[index];
+            if revoked {
+                return Err(Refused::Revoked);
+            }
+            match token.spent_at {
+                None if token.idle_expires_at > now && family_expires_at > now => Ok(()),
+                None => Err(Refused::Expired),
+                Some(spent_at) => {
+                    let retry = grace > chrono::Duration::zero()
+                        && now < spent_at + grace
+                        && family_expires_at > now
+                        && token
+                            .successor
+                            .is_some_and(|s| tokens[s].spent_at.is_none());
+                    if retry {
+                        Ok(())
+                    } else {
+                        Err(Refused::ReuseDetected)
+                    }
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(96))]
+
+            #[test]
+            fn the_family_follows_its_model(
+                steps in vec(step(), 1..40),
+                grace_seconds in prop_oneof![Just(0i64), Just(20i64)],
+            ) {
+                let mut conn = memory_conn();
+                let c = client(&mut conn);
+                let grace = chrono::Duration::seconds(grace_seconds);
+                let lifetimes = short_lifetimes();
+                let start = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+                    .unwrap()
+                    .naive_utc();
+                let mut now = start;
+                let first = create_family(&mut conn, &c, "read", now, lifetimes).unwrap();
+                let family_expires_at = start + lifetimes.absolute;
+                let mut tokens = vec![ModelToken {
+                    secret: first,
+                    idle_expires_at: now + lifetimes.idle,
+                    spent_at: None,
+                    successor: None,
+                }];
+                let mut revoked = false;
+                let family_id = find(&mut conn, tokens[0].secret.expose())
+                    .unwrap()
+                    .unwrap()
+                    .1
+                    .id;
+
+                for step in steps {
+                    match step {
+                        Step::Advance { seconds } => now += chrono::Duration::seconds(seconds),
+                        Step::Revoke => {
+                            revoke_family(&mut conn, &family_id, now, "revoked_by_client").unwrap();
+                            revoked = true;
+                        }
+                        Step::Present { back } => {
+                            let index = tokens.len() - 1 - back.min(tokens.len() - 1);
+                            let want = expected(&tokens, index, revoked, family_expires_at, now, grace);
+                            let got = rotate(
+                                &mut conn,
+                                tokens[index].secret.expose(),
+                                &c.id,
+                                now,
+                                lifetimes,
+                                grace,
+                            )
+                            .unwrap();
+                            prop_assert_eq!(got.as_ref().map(|_| ()).map_err(|r| *r), want);
+                            match got {
+                                Ok(rotated) => {
+                                    // A grace retry spends the unused successor instead.
+                                    if let Some(previous) = tokens[index].successor {
+                                        tokens[previous].spent_at = Some(now);
+                                        tokens[previous].successor = None;
+                                    }
+                                    tokens[index].spent_at = Some(now);
+                                    tokens[index].successor = Some(tokens.len());
+                                    tokens.push(ModelToken {
+                                        secret: rotated.token,
+                                        idle_expires_at: (now + lifetimes.idle).min(family_expires_at),
+                                        spent_at: None,
+                                        successor: None,
+                                    });
+                                }
+                                Err(Refused::ReuseDetected) => revoked = true,
+                                Err(_) => {}
+                            }
+                        }
+                    }
+                    // Never two live tokens; none at all once the family is revoked.
+                    let live = live_tokens(&mut conn, &family_id, now).unwrap();
+                    prop_assert!(live <= 1, "{live} live tokens");
+                    let usable = tokens
+                        .iter()
+                        .filter_map(|t| find(&mut conn, t.secret.expose()).unwrap())
+                        .filter(|(row, family)| row.is_live(family, now))
+                        .count();
+                    prop_assert!(usable <= 1);
+                    if revoked {
+                        prop_assert_eq!(usable, 0);
+                    }
+                }
+            }
+        }
     }
 }

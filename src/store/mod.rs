@@ -35,12 +35,54 @@ pub enum DbConn {
 pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(#[from] r2d2::PoolError),
+    /// The server went away mid-request (stopped, restarted, connection killed): as
+    /// temporary as `Unavailable`, and retried the same way.
+    #[error("database connection lost: {0}")]
+    ConnectionLost(String),
+    /// The database refuses writes: a full disk, a read-only file or mount. Reads may
+    /// still work; the operator has to act.
+    #[error("the database cannot take writes: {0}")]
+    Unwritable(String),
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("blocking task was cancelled")]
     Cancelled,
     #[error("the system random number generator failed")]
     Random,
+}
+
+impl From<diesel::result::Error> for StoreError {
+    /// Sorts out the failures that are the environment's, not the query's, so that
+    /// callers answer 503 (try again) rather than 500 (a bug) for them.
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let Error::DatabaseError(kind, info) = &error else {
+            return Self::Query(error);
+        };
+        let message = info.message();
+        const LOST: [&str; 5] = [
+            "terminating connection",
+            "server closed the connection",
+            "no connection to the server",
+            "could not receive data from server",
+            "connection to server",
+        ];
+        const UNWRITABLE: [&str; 4] = [
+            "database or disk is full",
+            "attempt to write a readonly database",
+            "disk I/O error",
+            "unable to open database file",
+        ];
+        if matches!(kind, DatabaseErrorKind::ClosedConnection)
+            || LOST.iter().any(|m| message.contains(m))
+        {
+            Self::ConnectionLost(message.to_owned())
+        } else if UNWRITABLE.iter().any(|m| message.contains(m)) {
+            Self::Unwritable(message.to_owned())
+        } else {
+            Self::Query(error)
+        }
+    }
 }
 
 /// Which database a URL names, parsed once at start-up. `Debug` hides the password.
@@ -85,6 +127,14 @@ impl DatabaseUrl {
         match self {
             Self::Postgres(url) => redact_url(url),
             Self::Sqlite(path) => format!("sqlite://{path}"),
+        }
+    }
+
+    /// The file of a SQLite database.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        match self {
+            Self::Postgres(_) => None,
+            Self::Sqlite(path) => Some(path),
         }
     }
 }
@@ -229,6 +279,33 @@ impl Drop for WriterTurn<'_> {
     }
 }
 
+/// Why a SQLite database cannot be written, in the operating system's words — SQLite
+/// itself only says "unable to open database file" — or `None` if it can be.
+fn sqlite_write_problem(path: &str) -> Option<String> {
+    use std::fs::OpenOptions;
+    let path = std::path::Path::new(path);
+    if path.exists() {
+        if let Err(error) = OpenOptions::new().append(true).open(path) {
+            return Some(format!("the file is not writable: {error}"));
+        }
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let probe = dir.join(format!(".keygate-write-probe-{}", std::process::id()));
+    match OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(error) => Some(format!(
+            "its directory {} is not writable: {error}; SQLite keeps its -wal and -shm files beside the database",
+            dir.display()
+        )),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the database at {url}: {reason}")]
 pub struct OpenError {
@@ -246,9 +323,13 @@ impl Store {
             reason,
         };
         // Check once by hand: r2d2's own build error only says "timed out".
-        manager
-            .connect()
-            .map_err(|error| open_error(error.to_string()))?;
+        manager.connect().map_err(|error| {
+            let mut reason = error.to_string();
+            if let Some(problem) = url.sqlite_path().and_then(sqlite_write_problem) {
+                reason = format!("{reason} ({problem})");
+            }
+            open_error(reason)
+        })?;
         // min_idle 0: r2d2 otherwise replaces every checked-out connection from a
         // background thread, and a short-lived process (the CLI, a test) can then exit
         // in the middle of that thread's TLS handshake with PostgreSQL, which crashed

@@ -1,5 +1,6 @@
 //! Access tokens revoked before their `exp` (RFC 7009): their `jti`s, kept until the
-//! token would have expired anyway, then purged.
+//! token would have expired anyway — `exp` plus the verifier's leeway, which accepts a
+//! token that long after its `exp` — then purged.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -24,8 +25,11 @@ pub fn revoke(
     expires_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)))
-        .execute(conn)?;
+    let verifiable_until = now - chrono::Duration::seconds(super::verify::LEEWAY_SECS);
+    diesel::delete(
+        revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(verifiable_until)),
+    )
+    .execute(conn)?;
     let inserted = diesel::insert_into(revoked_access_tokens::table)
         .values(NewRevoked {
             jti,
@@ -60,15 +64,20 @@ mod tests {
         revoke(&mut conn, "j1", "kgc_1", exp, now).unwrap();
         assert!(is_revoked(&mut conn, "j1").unwrap());
         assert!(!is_revoked(&mut conn, "j2").unwrap());
-        let later = exp + chrono::Duration::seconds(1);
-        revoke(
-            &mut conn,
-            "j2",
-            "kgc_1",
-            later + chrono::Duration::minutes(5),
-            later,
-        )
-        .unwrap();
-        assert!(!is_revoked(&mut conn, "j1").unwrap(), "purged once expired");
+        let leeway = chrono::Duration::seconds(crate::tokens::verify::LEEWAY_SECS);
+        let minutes = chrono::Duration::minutes(5);
+        // Still verifiable within the leeway after its exp: the record must stay.
+        let within = exp + leeway - chrono::Duration::seconds(1);
+        revoke(&mut conn, "j2", "kgc_1", within + minutes, within).unwrap();
+        assert!(
+            is_revoked(&mut conn, "j1").unwrap(),
+            "kept through the leeway"
+        );
+        let later = exp + leeway + chrono::Duration::seconds(1);
+        revoke(&mut conn, "j3", "kgc_1", later + minutes, later).unwrap();
+        assert!(
+            !is_revoked(&mut conn, "j1").unwrap(),
+            "purged once unverifiable"
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! algorithm is pinned to that key's (never the header's say-so, so `none` and
 //! HMAC-with-a-public-key cannot pass), `typ` must be `at+jwt` (RFC 9068 §4), `iss`
 //! must be ours, and `exp`/`nbf` are checked against keygate's clock with a small
-//! leeway. Embedded or referenced keys (`jwk`, `jku`, `x5u`) are never used.
+//! leeway. Embedded or referenced keys (`jwk`, `jku`, `x5u`) are never used, and a
+//! header with `crit` is refused: keygate's tokens use no JWS extensions, so any listed
+//! one is one keygate does not understand (RFC 7515 §4.1.11).
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::Validation;
@@ -50,6 +52,8 @@ pub enum VerifyError {
     Expired,
     #[error("not yet valid")]
     NotYetValid,
+    #[error("uses a JWS extension keygate does not support (crit)")]
+    UnsupportedExtension,
 }
 
 impl KeyRing {
@@ -63,6 +67,9 @@ impl KeyRing {
             return Err(VerifyError::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if header.crit.is_some() {
+            return Err(VerifyError::UnsupportedExtension);
+        }
         let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
         let key = self.find(kid).ok_or(VerifyError::UnknownKey)?;
         let alg = key.meta().alg.jsonwebtoken();
@@ -88,11 +95,17 @@ impl KeyRing {
         if claims.iss != issuer {
             return Err(VerifyError::WrongIssuer);
         }
+        // Saturating: the claims are attacker-chosen numbers until the signature checks
+        // out, and a signed one at i64's ends must still be refused, not overflow.
         let now = now.timestamp();
-        if claims.exp + LEEWAY_SECS <= now {
+        if claims.exp.saturating_add(LEEWAY_SECS) <= now {
             return Err(VerifyError::Expired);
         }
-        if claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECS > now) || claims.iat - LEEWAY_SECS > now {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf.saturating_sub(LEEWAY_SECS) > now)
+            || claims.iat.saturating_sub(LEEWAY_SECS) > now
+        {
             return Err(VerifyError::NotYetValid);
         }
         Ok(claims)
@@ -225,5 +238,101 @@ mod tests {
         for garbage in ["", "a.b", "a.b.c", &"x".repeat(10_000)] {
             assert!(ring.verify_access_token(garbage, ISS, now).is_err());
         }
+    }
+
+    /// Signed with keygate's own key, so only the checks after the signature decide.
+    fn signed(ring: &KeyRing, header: serde_json::Value, claims: &serde_json::Value) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = ring.active().sign(message.as_bytes()).unwrap();
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    #[test]
+    fn refuses_critical_extensions_even_when_signed() {
+        let (_dir, ring) = ring();
+        let now = Utc::now();
+        let kid = ring.active().kid().to_owned();
+        let c = claims(now.timestamp());
+        let plain = signed(
+            &ring,
+            serde_json::json!({"alg": "ES256", "typ": "at+jwt", "kid": kid}),
+            &c,
+        );
+        assert!(ring.verify_access_token(&plain, ISS, now).is_ok());
+        for (crit, expected) in [
+            (
+                serde_json::json!(["exp"]),
+                VerifyError::UnsupportedExtension,
+            ),
+            (serde_json::json!([]), VerifyError::UnsupportedExtension),
+            (serde_json::json!("b64"), VerifyError::Malformed),
+        ] {
+            let token = signed(
+                &ring,
+                serde_json::json!({"alg": "ES256", "typ": "at+jwt", "kid": kid, "crit": crit}),
+                &c,
+            );
+            assert_eq!(
+                ring.verify_access_token(&token, ISS, now),
+                Err(expected),
+                "{crit}"
+            );
+        }
+        // A referenced key is ignored, not fetched: the token verifies against ours.
+        let referenced = signed(
+            &ring,
+            serde_json::json!({"alg": "ES256", "typ": "at+jwt", "kid": kid, "jku": "https://evil.example/jwks", "x5u": "https://evil.example/cert"}),
+            &c,
+        );
+        assert!(ring.verify_access_token(&referenced, ISS, now).is_ok());
+    }
+
+    #[test]
+    fn far_and_extreme_timestamps_are_refused_without_overflow() {
+        let (_dir, ring) = ring();
+        let now = Utc::now();
+        let kid = ring.active().kid().to_owned();
+        let header = serde_json::json!({"alg": "ES256", "typ": "at+jwt", "kid": kid});
+        let year_3000 = 32_503_680_000_i64;
+        let cases = [
+            (
+                "iat",
+                serde_json::json!(year_3000),
+                VerifyError::NotYetValid,
+            ),
+            (
+                "nbf",
+                serde_json::json!(year_3000),
+                VerifyError::NotYetValid,
+            ),
+            ("iat", serde_json::json!(i64::MAX), VerifyError::NotYetValid),
+            ("nbf", serde_json::json!(i64::MAX), VerifyError::NotYetValid),
+            // Negative, or not an integer at all: the claims do not validate.
+            ("exp", serde_json::json!(i64::MIN), VerifyError::Invalid),
+            ("exp", serde_json::json!(1e300), VerifyError::Invalid),
+            ("iat", serde_json::json!("tomorrow"), VerifyError::Invalid),
+        ];
+        for (claim, value, expected) in cases {
+            let mut c = claims(now.timestamp());
+            c[claim] = value;
+            let token = signed(&ring, header.clone(), &c);
+            assert_eq!(
+                ring.verify_access_token(&token, ISS, now),
+                Err(expected),
+                "{claim}"
+            );
+        }
+        // iat at i64::MIN and exp at i64::MAX are absurd but only keygate can sign
+        // them; what matters is that the arithmetic does not overflow.
+        let mut c = claims(now.timestamp());
+        c["iat"] = i64::MIN.into();
+        c["exp"] = i64::MAX.into();
+        assert!(ring
+            .verify_access_token(&signed(&ring, header, &c), ISS, now)
+            .is_ok());
     }
 }

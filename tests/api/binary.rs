@@ -776,8 +776,21 @@ mod raw_http {
                 headers: &[(&str, &str)],
                 body: String,
             ) -> (u16, String) {
+                self.try_request(base, method, path, headers, body).unwrap()
+            }
+
+            /// `request` for a server that may be gone: an I/O error instead of a
+            /// panic.
+            pub fn try_request(
+                &self,
+                base: &str,
+                method: &str,
+                path: &str,
+                headers: &[(&str, &str)],
+                body: String,
+            ) -> std::io::Result<(u16, String)> {
                 let host = base.trim_start_matches("http://");
-                let mut stream = TcpStream::connect(host).unwrap();
+                let mut stream = TcpStream::connect(host)?;
                 let headers: String = headers
                     .iter()
                     .map(|(name, value)| format!("{name}: {value}\r\n"))
@@ -786,18 +799,287 @@ mod raw_http {
                     stream,
                     "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
-                )
-                .unwrap();
+                )?;
                 let mut response = String::new();
-                stream.read_to_string(&mut response).unwrap();
-                let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+                stream.read_to_string(&mut response)?;
+                let status = response
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or(std::io::ErrorKind::UnexpectedEof)?;
                 let body = response
                     .split("\r\n\r\n")
                     .nth(1)
                     .unwrap_or_default()
                     .to_owned();
-                (status, body)
+                Ok((status, body))
             }
         }
     }
+}
+
+/// `kill -9` in the middle of a refresh storm: the database must be consistent — every
+/// family with at most one live token — and the restarted server must carry on, each
+/// chain's last received token either working or (its rotation committed but the
+/// answer lost with the process) refused as reuse, never a 500.
+#[test]
+fn kill_9_in_a_refresh_storm_leaves_every_family_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created = run(keygate(&dir, &db).args([
+        "client",
+        "create",
+        "--name",
+        "storm",
+        "--scope",
+        "read",
+        "--grant-type",
+        "client_credentials",
+        "--grant-type",
+        "refresh_token",
+    ]));
+    assert!(created.ok, "{}", created.stderr);
+    let auth = basic_auth(
+        created.json["client_id"].as_str().unwrap(),
+        created.json["client_secret"].as_str().unwrap(),
+    );
+    let start = || {
+        let mut cmd = keygate(&dir, &db);
+        cmd.env("KEYGATE_RATE_LIMITS", "false")
+            .env("KEYGATE_WORKERS", "2");
+        Server::start(cmd)
+    };
+
+    for round in 0..3 {
+        let server = start();
+        let address = server.address.clone();
+        let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let chains: Vec<_> = (0..8)
+            .map(|_| {
+                let (address, auth, killed) = (address.clone(), auth.clone(), killed.clone());
+                std::thread::spawn(move || {
+                    let http = raw_http::Client;
+                    let mut token: Option<String> = None;
+                    let mut rotations = 0;
+                    loop {
+                        let body = match &token {
+                            Some(t) => format!("grant_type=refresh_token&refresh_token={t}"),
+                            None => "grant_type=client_credentials".to_owned(),
+                        };
+                        match http.try_request(
+                            &address,
+                            "POST",
+                            "/oauth/token",
+                            &[
+                                ("Content-Type", "application/x-www-form-urlencoded"),
+                                ("Authorization", &auth),
+                            ],
+                            body,
+                        ) {
+                            Ok((200, body)) => {
+                                let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+                                token = Some(json["refresh_token"].as_str().unwrap().to_owned());
+                                rotations += 1;
+                            }
+                            Ok((status, body)) => {
+                                panic!("before the kill: {status} {body}")
+                            }
+                            // The process is gone.
+                            Err(_) => {
+                                assert!(killed.load(std::sync::atomic::Ordering::SeqCst));
+                                return (token, rotations);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        killed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (log, _) = server.stop(); // SIGKILL
+        let ends: Vec<(Option<String>, usize)> =
+            chains.into_iter().map(|c| c.join().unwrap()).collect();
+        assert!(
+            ends.iter().all(|(_, rotations)| *rotations > 1),
+            "round {round}: the storm never got going:\n{log}"
+        );
+
+        let store =
+            keygate::store::Store::open(&keygate::store::DatabaseUrl::parse(&db.url).unwrap(), 1)
+                .unwrap();
+        assert_eq!(
+            crate::faults::families_with_more_than_one_live_token(&store),
+            0,
+            "round {round}"
+        );
+        drop(store);
+
+        // Restarted on the same database, every chain's last token gets an answer.
+        let server = start();
+        let http = raw_http::Client;
+        for token in ends.iter().filter_map(|(t, _)| t.as_ref()) {
+            let (status, body) = http.post(
+                &server.address,
+                "/oauth/token",
+                Some(&auth),
+                format!("grant_type=refresh_token&refresh_token={token}"),
+            );
+            assert!(
+                status == 200 || (status == 400 && body.contains("invalid_grant")),
+                "round {round}: {status} {body}"
+            );
+        }
+        let (ok, log) = server.terminate();
+        assert!(ok, "{log}");
+        assert!(!log.contains("panicked"), "{log}");
+    }
+}
+
+/// `keygate <args>` in a private mount namespace whose `data` directory is a tmpfs of
+/// `size_kb`, made by `unshare` (as root, as on the CI machine; else in a user
+/// namespace). With `seed`, its files are copied in first; with `read_only`, the
+/// tmpfs is then remounted read-only. The database is `data/keygate.db`.
+fn keygate_on_small_disk(
+    dir: &TempDir,
+    size_kb: u32,
+    seed: Option<&std::path::Path>,
+    read_only: bool,
+) -> Command {
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let mut cmd = Command::new("unshare");
+    if !root {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    let script = r#"set -e
+mount -t tmpfs -o "size=${KG_SIZE_KB}k" tmpfs "$KG_DATA"
+if [ -n "$KG_SEED" ]; then cp "$KG_SEED"/keygate.db "$KG_DATA"/; fi
+if [ "$KG_READ_ONLY" = 1 ]; then mount -o remount,ro "$KG_DATA"; fi
+exec "$KG_BIN" "$@""#;
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]);
+    for (var, _) in std::env::vars().filter(|(v, _)| v.starts_with("KEYGATE_")) {
+        cmd.env_remove(var);
+    }
+    cmd.current_dir(dir.path())
+        .env("KG_BIN", env!("CARGO_BIN_EXE_keygate"))
+        .env("KG_DATA", &data)
+        .env("KG_SIZE_KB", size_kb.to_string())
+        .env("KG_SEED", seed.map(|s| s.as_os_str()).unwrap_or_default())
+        .env("KG_READ_ONLY", if read_only { "1" } else { "0" })
+        .env(
+            "KEYGATE_DATABASE_URL",
+            format!("sqlite://{}", data.join("keygate.db").display()),
+        )
+        .env("KEYGATE_KEYS_DIR", dir.path().join("keys"))
+        .env("KEYGATE_BIND", "127.0.0.1:0")
+        .env("KEYGATE_WORKERS", "1");
+    cmd
+}
+
+/// A full disk under the SQLite file: writes answer 503 with the JSON envelope and
+/// the log says why; reads go on; nothing panics and the process stays up.
+#[test]
+fn a_full_disk_gives_503_and_a_clear_log_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(keygate_on_small_disk(&dir, 512, None, false));
+    let stdout = server.stdout.lock().unwrap().clone();
+    let admin = stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("kg_live_"))
+        .unwrap_or_else(|| panic!("no bootstrap key printed:\n{stdout}"))
+        .to_owned();
+    let http = raw_http::Client;
+    let name = "n".repeat(200);
+    let mut full = None;
+    for _ in 0..20_000 {
+        let (status, body) = http.request(
+            &server.address,
+            "POST",
+            "/v1/api-keys",
+            &[("X-API-Key", &admin), ("Content-Type", "application/json")],
+            format!(r#"{{"name": "{name}", "scopes": ["read"]}}"#),
+        );
+        match status {
+            201 => continue,
+            503 => {
+                full = Some(body);
+                break;
+            }
+            other => panic!("{other} {body}"),
+        }
+    }
+    let body: serde_json::Value =
+        serde_json::from_str(&full.expect("the disk never filled up")).unwrap();
+    assert_eq!(body["error"]["code"], "service_unavailable", "{body}");
+    // Reads still work, and the process is alive.
+    let (status, listed) = http.request(
+        &server.address,
+        "GET",
+        "/v1/api-keys?limit=1",
+        &[("X-API-Key", &admin)],
+        String::new(),
+    );
+    assert_eq!(status, 200, "{listed}");
+    let (status, _) = http.request(&server.address, "GET", "/healthz", &[], String::new());
+    assert_eq!(status, 200);
+    let (ok, log) = server.terminate();
+    assert!(
+        log.contains("the database cannot take writes") && log.contains("full"),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(ok, "{log}");
+}
+
+/// A database on a read-only filesystem: keygate refuses to start, exits non-zero and
+/// says which directory it cannot write and why — not a panic, not a server that
+/// fails every write later.
+#[test]
+fn a_read_only_database_is_refused_at_start_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    let mut create = keygate(&dir, &TestDatabase::create(&dir));
+    create.env(
+        "KEYGATE_DATABASE_URL",
+        format!("sqlite://{}", seed.join("keygate.db").display()),
+    );
+    let created = run(create.args(["api-key", "create", "--name", "ro", "--scope", "read"]));
+    assert!(created.ok, "{}", created.stderr);
+
+    let mut child = keygate_on_small_disk(&dir, 4096, Some(&seed), true)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("keygate kept running on a read-only database");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("cannot open the database"), "{stderr}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -342,3 +342,50 @@ async fn metadata_lists_revocation_and_introspection() {
         methods
     );
 }
+
+#[actix_rt::test]
+async fn a_disabled_clients_access_tokens_are_inactive_at_once() {
+    let app = TestApp::spawn().await;
+    let resource_server = app.client_with_scope("read");
+    let disabled = app.client_with_scope("read");
+    let token = app.token_json(&disabled).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.introspect(&resource_server, &token, None).await["active"],
+        true
+    );
+    app.disable(&disabled);
+    assert_eq!(
+        app.introspect(&resource_server, &token, None).await,
+        inactive()
+    );
+}
+
+/// A revoked token stays refused for as long as any check would still accept it:
+/// keygate's API verifies `exp` with a leeway, so the revocation record must outlive
+/// `exp` by that leeway, even when later revocations purge old records.
+#[actix_rt::test]
+async fn a_revoked_token_stays_refused_through_the_expiry_leeway() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let client = app.management_client("read admin");
+    let token_json = app.token_json(&client).await;
+    let token = token_json["access_token"].as_str().unwrap().to_owned();
+    let ttl = token_json["expires_in"].as_i64().unwrap();
+    app.revoke(&client, &token, None).await;
+    // Just past exp, inside the leeway: another revocation purges expired records.
+    clock.advance(chrono::Duration::seconds(ttl + 5));
+    let other = app.token_json(&client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.revoke(&client, &other, None).await;
+    let response = app
+        .me(&[("Authorization", &format!("Bearer {token}"))])
+        .await;
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_token", "{body}");
+}
