@@ -254,7 +254,17 @@ pub struct Store {
     /// timeouts on PostgreSQL). The semaphore queues in arrival order instead, and no
     /// thread waits inside r2d2.
     turns: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Set when a checkout could not get a connection, cleared by the next one that
+    /// does. While it is set, checkouts wait `CHECKOUT_WHILE_DOWN` instead of the full
+    /// connection timeout: with the database down, every request would otherwise hold
+    /// its turn for 5 s before its 503, and the requests queued behind it far longer.
+    database_down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// How long a checkout waits for a connection: in general (a new connection to a
+/// live server takes milliseconds), and while the last checkout failed.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+const CHECKOUT_WHILE_DOWN: Duration = Duration::from_millis(250);
 
 /// This process's turn to write to SQLite (see `Store::writer`); a no-op on
 /// PostgreSQL, whose row locks need no help.
@@ -342,7 +352,7 @@ impl Store {
             // connections are pinged on checkout. A SQLite file cannot go away; the
             // ping would be a parsed `SELECT 1` per request for nothing.
             .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(CHECKOUT_TIMEOUT)
             .build(manager)
             .map_err(|error| open_error(error.to_string()))?;
         let writer = WriterLock(matches!(url, DatabaseUrl::Sqlite(_)).then(Default::default));
@@ -351,6 +361,7 @@ impl Store {
             url: url.clone(),
             writer,
             turns: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
+            database_down: Default::default(),
         })
     }
 
@@ -468,7 +479,14 @@ impl Store {
     }
 
     fn conn(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
-        Ok(self.pool.get()?)
+        use std::sync::atomic::Ordering::Relaxed;
+        let checkout = if self.database_down.load(Relaxed) {
+            self.pool.get_timeout(CHECKOUT_WHILE_DOWN)
+        } else {
+            self.pool.get()
+        };
+        self.database_down.store(checkout.is_err(), Relaxed);
+        Ok(checkout?)
     }
 
     /// Applies pending migrations; returns how many ran.

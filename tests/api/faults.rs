@@ -43,6 +43,8 @@ struct Tally {
     unavailable: usize,
     ok_after_recovery: usize,
     slowest: Duration,
+    /// Slowest answer once keygate had already found the database down.
+    slowest_once_down: Duration,
 }
 
 /// One refresh chain, kept going until `stop`: a 503 retries the same token (the
@@ -71,6 +73,9 @@ async fn chain(
             .await
             .unwrap();
         tally.slowest = tally.slowest.max(started.elapsed());
+        if tally.unavailable > 0 && !after_recovery {
+            tally.slowest_once_down = tally.slowest_once_down.max(started.elapsed());
+        }
         let status = response.status().as_u16();
         let body: serde_json::Value = response.json().await.expect("a JSON body, always");
         match (status, body["error"].as_str()) {
@@ -117,7 +122,9 @@ async fn postgres_going_away_under_load_gives_503_and_recovers_by_itself() {
         sql(format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
         ));
-        actix_rt::time::sleep(Duration::from_secs(4)).await;
+        // Longer than the 5 s connection timeout, so that answers come both while
+        // keygate is finding out and once it knows.
+        actix_rt::time::sleep(Duration::from_secs(8)).await;
         sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
         recovered.store(true, Ordering::SeqCst);
         // Long enough for the pool to reconnect and every chain to go on.
@@ -128,6 +135,14 @@ async fn postgres_going_away_under_load_gives_503_and_recovers_by_itself() {
 
     let unavailable: usize = tallies.iter().map(|t| t.unavailable).sum();
     assert!(unavailable > 0, "the outage was never noticed");
+    let fast: usize = tallies
+        .iter()
+        .map(|t| t.unavailable.saturating_sub(1))
+        .sum();
+    assert!(
+        fast > tallies.len(),
+        "503s did not come fast once the database was down"
+    );
     for tally in &tallies {
         assert!(tally.ok_after_recovery > 0, "a chain did not recover");
         // Bounded by the pool's connection timeout (5 s), not a hang.
