@@ -6,10 +6,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use diesel::{Connection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use futures_util::future::{join, join_all};
 
-use crate::helpers::{basic_auth, TestApp, TestClient};
+use crate::helpers::{basic_auth, DatabaseSwitch, TestApp, TestClient};
 
 /// Every family's live tokens (unspent, within their idle lifetime, family neither
 /// revoked nor expired): never more than one.
@@ -106,26 +106,17 @@ async fn postgres_going_away_under_load_gives_503_and_recovers_by_itself() {
     };
     let app = TestApp::spawn_with(|s| s.rate_limits = false).await;
     let client = app.refresh_client("read", Some(Duration::from_secs(30)));
-    let name = url::Url::parse(&app.settings.database_url)
-        .unwrap()
-        .path()
-        .trim_start_matches('/')
-        .to_owned();
-    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    let mut database = DatabaseSwitch::new(&admin_url, &app);
     let (recovered, stop) = (AtomicBool::new(false), AtomicBool::new(false));
 
     let load = join_all((0..6).map(|_| chain(&app, &client, &recovered, &stop)));
     let outage = async {
         actix_rt::time::sleep(Duration::from_millis(800)).await;
-        let mut sql = |q: String| diesel::sql_query(q).execute(&mut admin).unwrap();
-        sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
-        sql(format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ));
+        database.refuse();
         // Longer than the 5 s connection timeout, so that answers come both while
         // keygate is finding out and once it knows.
         actix_rt::time::sleep(Duration::from_secs(8)).await;
-        sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+        database.accept();
         recovered.store(true, Ordering::SeqCst);
         // Long enough for the pool to reconnect and every chain to go on.
         actix_rt::time::sleep(Duration::from_secs(4)).await;

@@ -57,6 +57,47 @@ impl TestDatabase {
     }
 }
 
+/// PostgreSQL only: makes the app's database refuse keygate — every connection killed,
+/// new ones refused — and accept it again; what a stopped server looks like to
+/// keygate, without stopping the server the other tests share.
+pub struct DatabaseSwitch {
+    admin: diesel::PgConnection,
+    name: String,
+}
+
+impl DatabaseSwitch {
+    pub fn new(admin_url: &str, app: &TestApp) -> Self {
+        let name = url::Url::parse(&app.settings.database_url)
+            .unwrap()
+            .path()
+            .trim_start_matches('/')
+            .to_owned();
+        Self {
+            admin: diesel::PgConnection::establish(admin_url).unwrap(),
+            name,
+        }
+    }
+
+    pub fn refuse(&mut self) {
+        let name = self.name.clone();
+        self.sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+        self.sql(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ));
+    }
+
+    pub fn accept(&mut self) {
+        self.sql(format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            self.name
+        ));
+    }
+
+    fn sql(&mut self, query: String) {
+        diesel::sql_query(query).execute(&mut self.admin).unwrap();
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.postgres_admin {

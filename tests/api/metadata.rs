@@ -1,6 +1,6 @@
 //! RFC 8414 metadata, the JWKS, health and unknown routes.
 
-use crate::helpers::{header, TestApp, ISSUER};
+use crate::helpers::{header, DatabaseSwitch, TestApp, ISSUER};
 
 #[actix_web::test]
 async fn metadata_describes_the_token_endpoint() {
@@ -224,19 +224,12 @@ async fn every_documented_operation_is_served() {
 /// embedded SQLite database cannot become unreachable under a running process.
 #[actix_rt::test]
 async fn readiness_follows_the_database_and_liveness_does_not() {
-    use diesel::{Connection, RunQueryDsl};
     let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
         eprintln!("skipped on SQLite: readiness is liveness there");
         return;
     };
     let app = TestApp::spawn().await;
-    let name = url::Url::parse(&app.settings.database_url)
-        .unwrap()
-        .path()
-        .trim_start_matches('/')
-        .to_owned();
-    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
-    let mut sql = |q: String| diesel::sql_query(q).execute(&mut admin).unwrap();
+    let mut database = DatabaseSwitch::new(&admin_url, &app);
     assert_eq!(
         app.http
             .get(app.url("/readyz"))
@@ -247,10 +240,7 @@ async fn readiness_follows_the_database_and_liveness_does_not() {
         200
     );
 
-    sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
-    sql(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-    ));
+    database.refuse();
     let not_ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(not_ready.status(), 503);
     assert_eq!(header(&not_ready, "retry-after"), "1");
@@ -264,7 +254,7 @@ async fn readiness_follows_the_database_and_liveness_does_not() {
         200
     );
 
-    sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    database.accept();
     let mut ready = false;
     for _ in 0..50 {
         if app
