@@ -146,6 +146,19 @@ fn to_registration(
     ))
 }
 
+/// RFC 7591 client metadata, as JSON, into a registration and its
+/// `token_endpoint_auth_method`: what `POST /oauth/register` does with its body before
+/// `ClientRegistration::validate`. No I/O (the fuzz target `registration_metadata`
+/// drives it).
+pub fn parse_metadata(json: &[u8]) -> Result<(ClientRegistration, &'static str), OAuthError> {
+    to_registration(decode_metadata(json)?)
+}
+
+fn decode_metadata(json: &[u8]) -> Result<ClientMetadata, OAuthError> {
+    serde_json::from_slice(json)
+        .map_err(|e| OAuthError::invalid_client_metadata(format!("invalid client metadata: {e}")))
+}
+
 fn metadata_error(error: RegistrationError) -> OAuthError {
     OAuthError::invalid_client_metadata(error.to_string())
 }
@@ -185,8 +198,7 @@ async fn read_metadata(
         .await
         .map_err(|_| OAuthError::body_too_large(limit))?
         .map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| OAuthError::invalid_client_metadata(format!("invalid client metadata: {e}")))
+    decode_metadata(&bytes)
 }
 
 fn resolve_error(error: ResolveError) -> OAuthError {
