@@ -130,7 +130,10 @@ pub fn masked(env: Environment, last_four: &str) -> String {
 
 /// The last four characters, stored so the masked form never needs the key.
 pub fn last_four(key: &str) -> String {
-    key[key.len().saturating_sub(4)..].to_owned()
+    // By characters, not bytes: a byte slice could split a multi-byte character.
+    let mut tail: Vec<char> = key.chars().rev().take(4).collect();
+    tail.reverse();
+    tail.into_iter().collect()
 }
 
 fn checksum(body: &str) -> String {
@@ -202,6 +205,9 @@ mod tests {
         assert!(shown.starts_with("kg_live_…"));
         assert!(shown.ends_with(&key.expose()[KEY_LEN - 4..]));
         assert_eq!(shown.chars().count(), "kg_live_…".chars().count() + 4);
+        assert_eq!(last_four("ab…é"), "ab…é");
+        assert_eq!(last_four("xyzab…é"), "ab…é");
+        assert_eq!(last_four("é"), "é");
     }
 
     /// The checksum's promises over many keys, not one: any single wrong character

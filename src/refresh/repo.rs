@@ -66,10 +66,11 @@ fn insert_token(
         .map(|_| ())
 }
 
-/// Spends `presented` and issues its successor, in one transaction.
+/// Spends `presented` and issues its successor, in one transaction after reading the
+/// token's family (`find`).
 ///
-/// The first statement is the conditional update `… SET spent_at = now WHERE
-/// token_hash = ? AND spent_at IS NULL AND <family live and the client's>`: of any
+/// The transaction's first statement is the conditional update `… SET spent_at = now
+/// WHERE token_hash = ? AND spent_at IS NULL AND <family live and the client's>`: of any
 /// number of concurrent calls with the same token exactly one sees an affected-row
 /// count of 1, on SQLite (one writer) and PostgreSQL (row lock, then re-check) alike.
 /// Starting with the write also means a SQLite transaction never has to upgrade a
@@ -87,11 +88,14 @@ pub fn rotate(
     lifetimes: Lifetimes,
     grace: chrono::Duration,
 ) -> Result<Result<Rotated, Refused>, StoreError> {
-    rotate_in(conn, presented, None, client_id, now, lifetimes, grace)
+    let Some((_, family)) = find(conn, presented)? else {
+        return Ok(Err(Refused::Unknown));
+    };
+    rotate_in(conn, presented, &family, client_id, now, lifetimes, grace)
 }
 
-/// `rotate` for a caller that has just read the token's family (`find`): a successful
-/// rotation then needs no second read — one round trip fewer on PostgreSQL.
+/// `rotate` for a caller that has just read the token's family (`find`), as the token
+/// endpoint has (to screen for reuse first): no second read.
 pub fn rotate_known(
     conn: &mut DbConn,
     presented: &str,
@@ -103,7 +107,7 @@ pub fn rotate_known(
     rotate_in(
         conn,
         presented,
-        Some(family),
+        family,
         &family.client_id,
         now,
         lifetimes,
@@ -114,7 +118,7 @@ pub fn rotate_known(
 fn rotate_in(
     conn: &mut DbConn,
     presented: &str,
-    known_family: Option<&Family>,
+    family: &Family,
     client_id: &str,
     now: NaiveDateTime,
     lifetimes: Lifetimes,
@@ -124,7 +128,7 @@ fn rotate_in(
     let successor = generate_token().map_err(|_| StoreError::Random)?;
     let successor_id = new_id("rt_");
     let outcome = conn.transaction(|c| -> QueryResult<Result<Family, Refused>> {
-        let decided = spend(c, &hash, known_family, client_id, &successor_id, now, grace)?;
+        let decided = spend(c, &hash, family, client_id, &successor_id, now, grace)?;
         // Whichever way the presented token was spent, its successor is issued here.
         if let Ok(family) = &decided {
             insert_token(
@@ -150,7 +154,7 @@ fn rotate_in(
 fn spend(
     c: &mut DbConn,
     hash: &str,
-    known_family: Option<&Family>,
+    known_family: &Family,
     client_id: &str,
     successor_id: &str,
     now: NaiveDateTime,
@@ -158,8 +162,13 @@ fn spend(
 ) -> QueryResult<Result<Family, Refused>> {
     // The affected-row count decides the winner: READ COMMITTED on PostgreSQL
     // (set per connection by the store), one writer at a time on SQLite.
+    // By the family's id: SQLite materialises this subquery once per statement, and by
+    // client alone it listed every live family of the client — one more with each
+    // client_credentials call — so refreshes slowed down as they piled up (a
+    // 10-minute soak showed it). By id it is one primary-key lookup.
     let live_families = refresh_families::table
         .select(refresh_families::id)
+        .filter(refresh_families::id.eq(&known_family.id))
         .filter(refresh_families::client_id.eq(client_id))
         .filter(refresh_families::revoked_at.is_null())
         .filter(refresh_families::expires_at.gt(now));
@@ -175,16 +184,13 @@ fn spend(
         refresh_tokens::successor_id.eq(successor_id),
     ))
     .execute(c)?;
-    if let (1, Some(family)) = (spent, known_family) {
+    if spent == 1 {
         // The update's filter re-checked that this family is live and the client's.
-        return Ok(Ok(family.clone()));
+        return Ok(Ok(known_family.clone()));
     }
     let Some((token, family)) = find_by_hash(c, hash)? else {
         return Ok(Err(Refused::Unknown));
     };
-    if spent == 1 {
-        return Ok(Ok(family));
-    }
     if family.client_id != client_id {
         return Ok(Err(Refused::OtherClient));
     }
