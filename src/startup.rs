@@ -173,6 +173,7 @@ fn listener_host(bind: &str) -> &str {
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let url = settings.database()?;
     let store = Store::open(&url, settings.database_max_connections)?;
+    store.check_writable()?;
     let applied = store.migrate().context("migrating the database")?;
     if applied > 0 {
         tracing::info!(applied, "applied database migrations");

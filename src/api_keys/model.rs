@@ -392,4 +392,49 @@ mod tests {
         assert!(!is_key_id("key_../../etc"));
         assert!(!is_key_id("kgc_0123"));
     }
+
+    /// Narrowing over generated sets: a key's scopes are accepted exactly when they
+    /// are non-empty, configured and within the creator's own, and then are exactly
+    /// what was asked for.
+    mod properties {
+        use super::*;
+        use proptest::collection::btree_set;
+        use proptest::prelude::*;
+
+        const VOCABULARY: [&str; 6] = ["read", "write", "admin", "webhook", "billing", "x:y"];
+
+        fn set() -> impl Strategy<Value = std::collections::BTreeSet<&'static str>> {
+            btree_set(
+                proptest::sample::select(&VOCABULARY[..]),
+                0..=VOCABULARY.len(),
+            )
+        }
+
+        fn parse(set: &std::collections::BTreeSet<&str>) -> ScopeSet {
+            ScopeSet::parse(&set.iter().copied().collect::<Vec<_>>().join(" ")).unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn a_key_gets_exactly_the_asked_scopes_within_known_and_ceiling(
+                asked in set(),
+                configured in set(),
+                ceiling in set(),
+                as_operator in any::<bool>(),
+            ) {
+                let actor = if as_operator {
+                    Actor::Operator("test")
+                } else {
+                    Actor::Principal { id: "key_1".into(), scopes: parse(&ceiling), lifetime: None }
+                };
+                let request: Vec<String> = asked.iter().map(|s| s.to_string()).collect();
+                let result = validate_scopes(&request, &parse(&configured), &actor);
+                let within = asked.is_subset(&configured) && (as_operator || asked.is_subset(&ceiling));
+                prop_assert_eq!(result.is_ok(), !asked.is_empty() && within);
+                if let Ok(granted) = result {
+                    prop_assert_eq!(granted, parse(&asked));
+                }
+            }
+        }
+    }
 }

@@ -317,7 +317,12 @@ impl ClientRegistration {
         }
         if let Some(aud) = &self.audience {
             let absolute = url::Url::parse(aud).is_ok();
-            if !absolute || aud.len() > MAX_AUDIENCE_LEN || aud.chars().any(char::is_whitespace) {
+            // Control characters too: url::Url accepts some (a NUL, say) that
+            // PostgreSQL cannot store, and none belongs in an `aud` claim.
+            if !absolute
+                || aud.len() > MAX_AUDIENCE_LEN
+                || aud.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
                 return Err(RegistrationError::InvalidAudience);
             }
         }

@@ -312,27 +312,30 @@ pub fn find(conn: &mut DbConn, presented: &str) -> QueryResult<Option<(TokenRow,
     find_by_hash(conn, &digest(presented))
 }
 
-/// Revokes the family (once; the first reason stays).
+/// Revokes the family (once; the first reason stays), and records a reuse in the
+/// audit log in the same transaction (a savepoint when the caller has one open).
 pub fn revoke_family(
     conn: &mut DbConn,
     family_id: &str,
     now: NaiveDateTime,
     reason: &str,
 ) -> QueryResult<bool> {
-    let updated = diesel::update(
-        refresh_families::table
-            .filter(refresh_families::id.eq(family_id))
-            .filter(refresh_families::revoked_at.is_null()),
-    )
-    .set((
-        refresh_families::revoked_at.eq(now),
-        refresh_families::revoked_reason.eq(reason),
-    ))
-    .execute(conn)?;
-    if updated == 1 && reason == REUSE_DETECTED {
-        record_reuse(conn, family_id, now)?;
-    }
-    Ok(updated == 1)
+    conn.transaction(|conn| {
+        let updated = diesel::update(
+            refresh_families::table
+                .filter(refresh_families::id.eq(family_id))
+                .filter(refresh_families::revoked_at.is_null()),
+        )
+        .set((
+            refresh_families::revoked_at.eq(now),
+            refresh_families::revoked_reason.eq(reason),
+        ))
+        .execute(conn)?;
+        if updated == 1 && reason == REUSE_DETECTED {
+            record_reuse(conn, family_id, now)?;
+        }
+        Ok(updated == 1)
+    })
 }
 
 /// `revoked_reason` of a family revoked because a spent token came back.
@@ -679,6 +682,19 @@ mod tests {
                         Step::Present { back } => {
                             let index = tokens.len() - 1 - back.min(tokens.len() - 1);
                             let want = expected(&tokens, index, revoked, family_expires_at, now, grace);
+                            // The token endpoint screens a token before rotating it
+                            // (`screen`, read-only): it must foresee the same answer.
+                            let (row, family) = find(&mut conn, tokens[index].secret.expose())
+                                .unwrap()
+                                .unwrap();
+                            let screened = match screen(&mut conn, (&row, &family), &c.id, now, grace)
+                                .unwrap()
+                            {
+                                Screening::Pass => Ok(()),
+                                Screening::Refuse(refused) => Err(refused),
+                                Screening::Reused { .. } => Err(Refused::ReuseDetected),
+                            };
+                            prop_assert_eq!(screened, want);
                             let got = rotate(
                                 &mut conn,
                                 tokens[index].secret.expose(),

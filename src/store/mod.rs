@@ -54,12 +54,13 @@ pub enum StoreError {
 impl From<diesel::result::Error> for StoreError {
     /// Sorts out the failures that are the environment's, not the query's, so that
     /// callers answer 503 (try again) rather than 500 (a bug) for them.
+    ///
+    /// diesel's error kinds decide where they can (a closed connection, a read-only
+    /// transaction on a standby); otherwise the message does — SQLite's are fixed
+    /// English, and PostgreSQL's are matched in English (`lc_messages` other than
+    /// English leaves those as 500s).
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
-        let Error::DatabaseError(kind, info) = &error else {
-            return Self::Query(error);
-        };
-        let message = info.message();
         const LOST: [&str; 5] = [
             "terminating connection",
             "server closed the connection",
@@ -67,18 +68,39 @@ impl From<diesel::result::Error> for StoreError {
             "could not receive data from server",
             "connection to server",
         ];
-        const UNWRITABLE: [&str; 4] = [
+        const UNWRITABLE: [&str; 6] = [
             "database or disk is full",
             "attempt to write a readonly database",
             "disk I/O error",
             "unable to open database file",
+            "No space left on device",
+            "could not extend file",
         ];
+        let (kind, message) = match &error {
+            Error::DatabaseError(kind, info) => (kind, info.message().to_owned()),
+            // A COMMIT that failed and could not be rolled back either: the
+            // connection is gone, and with it the transaction.
+            Error::RollbackErrorOnCommit {
+                commit_error,
+                rollback_error,
+            } => {
+                let why =
+                    format!("commit failed: {commit_error}; rollback failed: {rollback_error}");
+                return Self::ConnectionLost(why);
+            }
+            Error::BrokenTransactionManager => {
+                return Self::ConnectionLost(error.to_string());
+            }
+            _ => return Self::Query(error),
+        };
         if matches!(kind, DatabaseErrorKind::ClosedConnection)
             || LOST.iter().any(|m| message.contains(m))
         {
-            Self::ConnectionLost(message.to_owned())
-        } else if UNWRITABLE.iter().any(|m| message.contains(m)) {
-            Self::Unwritable(message.to_owned())
+            Self::ConnectionLost(message)
+        } else if matches!(kind, DatabaseErrorKind::ReadOnlyTransaction)
+            || UNWRITABLE.iter().any(|m| message.contains(m))
+        {
+            Self::Unwritable(message)
         } else {
             Self::Query(error)
         }
@@ -487,6 +509,33 @@ impl Store {
         };
         self.database_down.store(checkout.is_err(), Relaxed);
         Ok(checkout?)
+    }
+
+    /// Fails, saying why, if the database cannot take writes. SQLite opens a file it
+    /// may not write (permissions, an immutable file) read-only without a word, and a
+    /// server would then start and fail every write; this writes once and rolls back
+    /// instead (taking the write lock alone is allowed on a read-only file).
+    /// PostgreSQL says so itself at the first write (a standby: migrations).
+    pub fn check_writable(&self) -> Result<(), OpenError> {
+        let DatabaseUrl::Sqlite(path) = &self.url else {
+            return Ok(());
+        };
+        let mut conn = self.conn().map_err(|e| OpenError {
+            url: self.url.redacted(),
+            reason: e.to_string(),
+        })?;
+        conn.batch_execute(
+            "BEGIN IMMEDIATE; CREATE TABLE keygate_write_check (x INTEGER); ROLLBACK;",
+        )
+        .map_err(|error| {
+            let problem = sqlite_write_problem(path)
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default();
+            OpenError {
+                url: self.url.redacted(),
+                reason: format!("the database is not writable: {error}{problem}"),
+            }
+        })
     }
 
     /// Applies pending migrations; returns how many ran.
