@@ -168,13 +168,22 @@ async fn use_key_until(
 }
 
 /// Runs users of `key` while `end` (a revocation or rotation) happens, then checks
-/// that none succeeded once `end` had returned.
-async fn end_while_in_use<F: std::future::Future<Output = ()>>(app: &TestApp, key: &str, end: F) {
-    let (ended, stop) = (AtomicBool::new(false), AtomicBool::new(false));
-    let users = join_all((0..4).map(|_| use_key_until(app, key, &ended, &stop)));
+/// that none succeeded once the key had ended. `end` gets the flag to raise the
+/// moment an answer says the key has ended (a rotation raises it at its 201, before
+/// the other parallel rotations return).
+async fn end_while_in_use<F, Fut>(app: &TestApp, key: &str, end: F)
+where
+    F: FnOnce(&'static AtomicBool) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    // Leaked so that `end`'s future may borrow it for as long as it likes; one small
+    // allocation per round of a test.
+    let ended: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let stop = AtomicBool::new(false);
+    let users = join_all((0..4).map(|_| use_key_until(app, key, ended, &stop)));
     let control = async {
         actix_rt::time::sleep(Duration::from_millis(30)).await;
-        end.await;
+        end(ended).await;
         ended.store(true, Ordering::SeqCst);
         actix_rt::time::sleep(Duration::from_millis(60)).await;
         stop.store(true, Ordering::SeqCst);
@@ -189,7 +198,7 @@ async fn a_key_never_works_after_its_revocation_returned() {
     let app = storm_app().await;
     for _round in 0..ROUNDS {
         let (id, key) = app.api_key("read").await;
-        end_while_in_use(&app, &key, async {
+        end_while_in_use(&app, &key, |_| async {
             let response = app
                 .with_key(
                     Method::DELETE,
@@ -210,7 +219,8 @@ async fn parallel_rotations_make_one_successor_and_end_the_old_key() {
     let app = storm_app().await;
     for _round in 0..ROUNDS {
         let (id, key) = app.api_key("read").await;
-        let rotate = || async {
+        let (app, id) = (&app, &id);
+        let rotate = move |ended: &'static AtomicBool| async move {
             let response = app
                 .with_key(
                     Method::POST,
@@ -221,11 +231,16 @@ async fn parallel_rotations_make_one_successor_and_end_the_old_key() {
                 .await
                 .unwrap();
             let status = response.status().as_u16();
+            if status == 201 {
+                // Rotation without overlap: the old key has ended as of this answer.
+                ended.store(true, Ordering::SeqCst);
+            }
             (status, response.json::<serde_json::Value>().await.unwrap())
         };
         let mut successor = None;
-        end_while_in_use(&app, &key, async {
-            let answers = join_all((0..PARALLEL / 2).map(|_| rotate())).await;
+        let found = &mut successor;
+        end_while_in_use(app, &key, |ended| async move {
+            let answers = join_all((0..PARALLEL / 2).map(|_| rotate(ended))).await;
             let mut created = answers
                 .into_iter()
                 .filter_map(|(status, body)| match status {
@@ -233,8 +248,8 @@ async fn parallel_rotations_make_one_successor_and_end_the_old_key() {
                     409 => None,
                     other => panic!("unexpected rotate answer {other}: {body}"),
                 });
-            successor = created.next();
-            assert!(successor.is_some(), "no rotation succeeded");
+            *found = created.next();
+            assert!(found.is_some(), "no rotation succeeded");
             assert_eq!(created.count(), 0, "two successors for one key");
         })
         .await;
