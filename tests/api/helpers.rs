@@ -392,6 +392,17 @@ impl TestApp {
             .header("X-API-Key", key)
     }
 
+    /// The status of an unauthenticated GET (health, readiness).
+    pub async fn status_of(&self, path: &str) -> u16 {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// GET /v1/me with arbitrary headers.
     pub async fn me(&self, headers: &[(&str, &str)]) -> reqwest::Response {
         let mut request = self.http.get(self.url("/v1/me"));

@@ -230,42 +230,18 @@ async fn readiness_follows_the_database_and_liveness_does_not() {
     };
     let app = TestApp::spawn().await;
     let mut database = DatabaseSwitch::new(&admin_url, &app);
-    assert_eq!(
-        app.http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_of("/readyz").await, 200);
 
     database.refuse();
     let not_ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(not_ready.status(), 503);
     assert_eq!(header(&not_ready, "retry-after"), "1");
-    assert_eq!(
-        app.http
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_of("/healthz").await, 200);
 
     database.accept();
     let mut ready = false;
     for _ in 0..50 {
-        if app
-            .http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 200
-        {
+        if app.status_of("/readyz").await == 200 {
             ready = true;
             break;
         }
