@@ -103,31 +103,20 @@ async fn chain(
     tally
 }
 
-/// PostgreSQL only: a SQLite file cannot go away under a running process. The
-/// database is made to refuse keygate (every connection killed, new ones refused) —
-/// what a stopped server looks like to keygate — rather than the shared server being
-/// stopped, which would fail every other test running beside this one.
-#[actix_rt::test]
-async fn postgres_going_away_under_load_gives_503_and_recovers_by_itself() {
-    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
-        eprintln!("PostgreSQL only: an embedded SQLite database cannot go away");
-        return;
-    };
-    let app = TestApp::spawn_with(|s| s.rate_limits = false).await;
+/// Six refresh chains run through an outage: `go_down` after 0.8 s, `come_back` 8 s
+/// later — longer than the 5 s connection timeout, so that answers come both while
+/// keygate is finding out and once it knows — then 4 s more for every chain to go on.
+/// Checks what must hold through any outage of the database.
+async fn refresh_through_outage(app: &TestApp, go_down: impl FnOnce(), come_back: impl FnOnce()) {
     let client = app.refresh_client("read", Some(Duration::from_secs(30)));
-    let mut database = DatabaseSwitch::new(&admin_url, &app);
     let (recovered, stop) = (AtomicBool::new(false), AtomicBool::new(false));
-
-    let load = join_all((0..6).map(|_| chain(&app, &client, &recovered, &stop)));
+    let load = join_all((0..6).map(|_| chain(app, &client, &recovered, &stop)));
     let outage = async {
         actix_rt::time::sleep(Duration::from_millis(800)).await;
-        database.refuse();
-        // Longer than the 5 s connection timeout, so that answers come both while
-        // keygate is finding out and once it knows.
+        go_down();
         actix_rt::time::sleep(Duration::from_secs(8)).await;
-        database.accept();
+        come_back();
         recovered.store(true, Ordering::SeqCst);
-        // Long enough for the pool to reconnect and every chain to go on.
         actix_rt::time::sleep(Duration::from_secs(4)).await;
         stop.store(true, Ordering::SeqCst);
     };
@@ -157,4 +146,158 @@ async fn postgres_going_away_under_load_gives_503_and_recovers_by_itself() {
         );
     }
     assert_eq!(families_without_exactly_one_live_token(&app.store), 0);
+}
+
+/// PostgreSQL only (a SQLite file cannot go away under a running process): the test
+/// database refuses keygate — every connection killed, new ones refused — which is
+/// what a stopped server looks like to keygate, on the shared server.
+#[actix_rt::test]
+async fn postgres_going_away_under_load_gives_503_and_recovers_by_itself() {
+    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
+        eprintln!("PostgreSQL only: an embedded SQLite database cannot go away");
+        return;
+    };
+    let app = TestApp::spawn_with(|s| s.rate_limits = false).await;
+    let database = std::cell::RefCell::new(DatabaseSwitch::new(&admin_url, &app));
+    refresh_through_outage(
+        &app,
+        || database.borrow_mut().refuse(),
+        || database.borrow_mut().accept(),
+    )
+    .await;
+}
+
+/// A PostgreSQL server of this test's own (initdb in a temporary directory, on a free
+/// loopback port), really stopped (`pg_ctl stop -m fast`) and started again under
+/// load: the shared server cannot be stopped without failing the other tests.
+#[actix_rt::test]
+async fn a_real_postgres_restart_under_load_gives_503_and_recovers_by_itself() {
+    if std::env::var("KEYGATE_TEST_DATABASE_URL").is_err() {
+        eprintln!("PostgreSQL only: an embedded SQLite database cannot go away");
+        return;
+    }
+    let server = OwnPostgres::start();
+    let url = server.database_url();
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = false;
+        s.database_url = url;
+    })
+    .await;
+    refresh_through_outage(
+        &app,
+        || server.pg_ctl(&["stop", "-m", "fast"]),
+        || server.start_again(),
+    )
+    .await;
+}
+
+/// A throwaway PostgreSQL server: the binaries next to `pg_config --bindir`, run as
+/// the `postgres` user when this process is root (initdb refuses root).
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn start() -> Self {
+        let output = std::process::Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .expect("pg_config (libpq-dev) on PATH");
+        let bin = std::path::PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = Self { dir, bin, port };
+        if server.as_root() {
+            let status = std::process::Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(server.dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let data = server.data();
+        server.run("initdb", &["-A", "trust", "-U", "postgres", "-D", &data]);
+        server.start_again();
+        server.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "keygate",
+            ],
+        );
+        server
+    }
+
+    fn database_url(&self) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/keygate?sslmode=disable",
+            self.port
+        )
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log").display().to_string();
+        self.pg_ctl(&["start", "-w", "-o", &options, "-l", &log]);
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let data = self.data();
+        let mut all = vec!["-D", data.as_str()];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all);
+    }
+
+    fn as_root(&self) -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let path = self.bin.join(program);
+        let mut command = if self.as_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            std::process::Command::new(&path)
+        };
+        let output = command.args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = std::panic::catch_unwind(|| {
+            self.run("pg_ctl", &["-D", &data, "stop", "-m", "immediate"]);
+        });
+    }
 }
