@@ -31,6 +31,10 @@ pub struct Settings {
     /// server, backends contend for the same hot buffers and p99 latency grew from
     /// ~2 ms (4 connections) to 0.4–1 s (16) in `bench/me.sh`, with no more throughput.
     pub database_max_connections: u32,
+    /// PostgreSQL only: a statement that takes longer (waiting on a lock, a hung
+    /// server) is cancelled and its request answered 503. Migrations have none.
+    #[serde(deserialize_with = "duration")]
+    pub database_statement_timeout: Duration,
     /// Address the HTTP server listens on.
     pub bind: String,
     /// The `iss` of every token and the base of the published endpoint URLs.
@@ -122,6 +126,10 @@ impl std::fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("argon2_max_concurrency", &self.argon2_max_concurrency)
             .field("argon2_max_wait", &self.argon2_max_wait)
+            .field(
+                "database_statement_timeout",
+                &self.database_statement_timeout,
+            )
             .field("secret_cache_entries", &self.secret_cache_entries)
             .field("log_format", &self.log_format)
             .field("scopes", &self.scopes)
@@ -167,6 +175,7 @@ impl Default for Settings {
             workers: 0,
             argon2_max_concurrency: 0,
             argon2_max_wait: Duration::from_secs(2),
+            database_statement_timeout: Duration::from_secs(10),
             secret_cache_entries: 10_000,
             log_format: LogFormat::Text,
             auth_failures_per_minute: 10,
@@ -231,6 +240,11 @@ impl Settings {
             .map_err(|e| invalid(format!("database_url: {e}")))?;
         if self.database_max_connections == 0 {
             return Err(invalid("database_max_connections must be at least 1"));
+        }
+        if self.database_statement_timeout < Duration::from_millis(100) {
+            return Err(invalid(
+                "database_statement_timeout: must be at least 100ms",
+            ));
         }
         if self.bind.parse::<SocketAddr>().is_err() {
             return Err(invalid(format!(
@@ -545,6 +559,11 @@ mod tests {
             ("KEYGATE_ACCESS_TOKEN_TTL", "1s", "access_token_ttl"),
             ("KEYGATE_ACCESS_TOKEN_TTL", "soon", "soon"),
             ("KEYGATE_MAX_BODY_BYTES", "10", "max_body_bytes"),
+            (
+                "KEYGATE_DATABASE_STATEMENT_TIMEOUT",
+                "10ms",
+                "database_statement_timeout",
+            ),
             ("KEYGATE_SCOPES", "r\u{e9}ad", "scope"),
             (
                 "KEYGATE_MANAGEMENT_AUDIENCE",

@@ -172,7 +172,11 @@ fn listener_host(bind: &str) -> &str {
 /// Opens the pool and applies pending migrations.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let url = settings.database()?;
-    let store = Store::open(&url, settings.database_max_connections)?;
+    let store = Store::open_with_statement_timeout(
+        &url,
+        settings.database_max_connections,
+        Some(settings.database_statement_timeout),
+    )?;
     store.check_writable()?;
     let applied = store.migrate().context("migrating the database")?;
     if applied > 0 {

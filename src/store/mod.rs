@@ -35,8 +35,9 @@ pub enum DbConn {
 pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(#[from] r2d2::PoolError),
-    /// The server went away mid-request (stopped, restarted, connection killed): as
-    /// temporary as `Unavailable`, and retried the same way.
+    /// The server went away mid-request (stopped, restarted, connection killed) or did
+    /// not answer within `statement_timeout`: as temporary as `Unavailable`, and
+    /// retried the same way.
     #[error("database connection lost: {0}")]
     ConnectionLost(String),
     /// The database refuses writes: a full disk, a read-only file or mount. Reads may
@@ -61,12 +62,14 @@ impl From<diesel::result::Error> for StoreError {
     /// English leaves those as 500s).
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
-        const LOST: [&str; 5] = [
+        const LOST: [&str; 6] = [
             "terminating connection",
             "server closed the connection",
             "no connection to the server",
             "could not receive data from server",
             "connection to server",
+            // statement_timeout: as temporary, and answered the same way.
+            "canceling statement due to statement timeout",
         ];
         const UNWRITABLE: [&str; 6] = [
             "database or disk is full",
@@ -184,6 +187,9 @@ pub fn redact_url(url: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// PostgreSQL's `statement_timeout` for every statement of the session; `None`
+    /// leaves the server's (for migrations, which may rightly take long).
+    statement_timeout: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,7 +234,16 @@ impl ManageConnection for ConnectionManager {
                 // count, which holds under READ COMMITTED (a blocked UPDATE re-reads
                 // the row); a stricter server default would turn the losers into
                 // serialization failures. Set once per connection, not per transaction.
-                conn.batch_execute(POSTGRES_SESSION)
+                //
+                // A statement that waits longer than `statement_timeout` — on a lock
+                // an open transaction elsewhere holds, on a hung server — is cancelled
+                // by the server, and the request gets 503 instead of hanging with its
+                // connection (and, as requests pile up, the whole pool).
+                let timeout = self
+                    .statement_timeout
+                    .map(|t| format!("; SET statement_timeout = {}", t.as_millis()))
+                    .unwrap_or_default();
+                conn.batch_execute(&format!("{POSTGRES_SESSION}{timeout}"))
                     .map_err(|source| ConnectError::Setup {
                         url: self.url.redacted(),
                         source,
@@ -349,7 +364,21 @@ impl Store {
     /// Opens the pool and checks that the database answers, so a wrong URL fails at
     /// start-up with a message naming it (without its password).
     pub fn open(url: &DatabaseUrl, max_connections: u32) -> Result<Self, OpenError> {
-        let manager = ConnectionManager { url: url.clone() };
+        Self::open_with_statement_timeout(url, max_connections, None)
+    }
+
+    /// `open`, with PostgreSQL statements cancelled after `statement_timeout` (see
+    /// `ConnectionManager`); no effect on SQLite, whose waits are bounded by its busy
+    /// timeout.
+    pub fn open_with_statement_timeout(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        statement_timeout: Option<Duration>,
+    ) -> Result<Self, OpenError> {
+        let manager = ConnectionManager {
+            url: url.clone(),
+            statement_timeout,
+        };
         let open_error = |reason: String| OpenError {
             url: url.redacted(),
             reason,
@@ -539,8 +568,18 @@ impl Store {
     }
 
     /// Applies pending migrations; returns how many ran.
+    ///
+    /// On a connection of its own, outside the pool and without the statement
+    /// timeout: a migration may rightly take long, and so may waiting for another
+    /// instance's migration (an advisory lock).
     pub fn migrate(&self) -> Result<usize, MigrationError> {
-        let mut conn = self.conn().map_err(|e| MigrationError(e.to_string()))?;
+        let manager = ConnectionManager {
+            url: self.url.clone(),
+            statement_timeout: None,
+        };
+        let mut conn = manager
+            .connect()
+            .map_err(|e| MigrationError(e.to_string()))?;
         run_migrations(&mut conn)
     }
 }
@@ -619,7 +658,10 @@ mod tests {
         assert_eq!(redacted, "postgres://kg:***@db:5432/keygate");
         assert!(!redacted.contains("hunter2"));
         let url = DatabaseUrl::parse("postgres://kg:hunter2@db/keygate").unwrap();
-        let manager = ConnectionManager { url: url.clone() };
+        let manager = ConnectionManager {
+            url: url.clone(),
+            statement_timeout: None,
+        };
         assert!(!format!("{url:?} {manager:?}").contains("hunter2"));
     }
 

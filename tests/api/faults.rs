@@ -1,7 +1,8 @@
-//! The database going away under load: keygate answers 503 with a JSON body while
-//! PostgreSQL refuses it, within a bounded time, and recovers by itself — with no
-//! refresh family left half-rotated. (Process crashes and an unwritable SQLite file are
-//! in binary.rs: they need the real binary.)
+//! The database going away or hanging under load: keygate answers 503 with a JSON
+//! body while PostgreSQL refuses it or is stopped, within a bounded time, and recovers
+//! by itself — with no refresh family left forked or half-rotated; a statement stuck
+//! on a lock is cancelled after the statement timeout. (Process crashes and an
+//! unwritable SQLite file are in binary.rs: they need the real binary.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -300,4 +301,47 @@ impl Drop for OwnPostgres {
             self.run("pg_ctl", &["-D", &data, "stop", "-m", "immediate"]);
         });
     }
+}
+
+/// A statement stuck behind a lock held elsewhere (an operator's open transaction, a
+/// long migration by hand) is cancelled after `database_statement_timeout`: 503, not
+/// a request — and a pool connection — held for as long as the lock is.
+#[actix_rt::test]
+async fn a_statement_stuck_on_a_lock_gives_503_after_the_statement_timeout() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    if std::env::var("KEYGATE_TEST_DATABASE_URL").is_err() {
+        eprintln!("PostgreSQL only: SQLite waits are bounded by its busy timeout");
+        return;
+    }
+    let app = TestApp::spawn_with(|s| {
+        s.database_statement_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let client = app.client_with_scope("read");
+    let token = || async {
+        let started = Instant::now();
+        let response = app
+            .token_basic(&client, &[("grant_type", "client_credentials")])
+            .await;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (status, body, started.elapsed())
+    };
+    assert_eq!(token().await.0, 200);
+
+    let mut operator = diesel::PgConnection::establish(&app.settings.database_url).unwrap();
+    operator
+        .batch_execute("BEGIN; LOCK TABLE clients IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+    let (status, body, elapsed) = token().await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{body}"
+    );
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    operator.batch_execute("ROLLBACK;").unwrap();
+    assert_eq!(token().await.0, 200);
 }
