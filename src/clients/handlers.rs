@@ -464,10 +464,10 @@ pub async fn rotate_client_secret(
     let (source, actor) = (Source::of(&req), who.actor_label());
     let (rotated, secret) = store
         .blocking(move |store| {
-            let (secret, hash) = registration::new_secret()?;
+            let (secret, stored) = registration::new_secret()?;
             let rotated = store
                 .with_transaction(|c| {
-                    let rotated = repo::rotate_secret(c, &client, &hash, previous_until, now)?;
+                    let rotated = repo::rotate_secret(c, &client, &stored, previous_until, now)?;
                     if let Some(row) = &rotated {
                         let details = serde_json::json!({
                             "previous_secret_expires_at": previous_until.map(|t| t.and_utc()),

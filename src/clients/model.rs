@@ -94,6 +94,10 @@ pub struct Client {
     pub registration_token_hash: Option<String>,
     /// Requests per minute for this client alone, below its organization's tier.
     pub rate_limit_per_minute: Option<i64>,
+    /// `secret::hint` of the current and the previous secret (`None` for secrets
+    /// stored before hints were): which hash a presented secret is verified against.
+    pub secret_hint: Option<String>,
+    pub previous_secret_hint: Option<String>,
 }
 
 impl fmt::Debug for Client {
@@ -117,11 +121,34 @@ impl Client {
     /// The stored hashes a presented secret may match at `now`: the current one, and
     /// the previous one during a rotation's overlap.
     pub fn live_secret_hashes(&self, now: NaiveDateTime) -> impl Iterator<Item = &str> {
-        let previous = match (&self.previous_secret_hash, self.previous_secret_expires_at) {
-            (Some(hash), Some(until)) if now < until => Some(hash.as_str()),
+        std::iter::once(self.secret_hash.as_str())
+            .chain(self.previous_in_overlap(now).map(|(hash, _)| hash))
+    }
+
+    /// The hashes to run argon2 against for a secret whose `secret::hint` is
+    /// `presented_hint`: always exactly one when the stored secrets have hints — the
+    /// one whose hint matches, else the current one (the secret is wrong, and costs
+    /// one verification like any other wrong secret) — so a client mid-rotation
+    /// cannot be told apart by timing. Secrets stored without hints: every live hash.
+    pub fn hashes_to_verify(&self, presented_hint: &str, now: NaiveDateTime) -> Vec<&str> {
+        let previous = self.previous_in_overlap(now);
+        let hinted = self.secret_hint.is_some() && previous.is_none_or(|(_, hint)| hint.is_some());
+        if !hinted {
+            return self.live_secret_hashes(now).collect();
+        }
+        match previous {
+            Some((hash, Some(hint))) if hint == presented_hint => vec![hash],
+            _ => vec![self.secret_hash.as_str()],
+        }
+    }
+
+    fn previous_in_overlap(&self, now: NaiveDateTime) -> Option<(&str, Option<&str>)> {
+        match (&self.previous_secret_hash, self.previous_secret_expires_at) {
+            (Some(hash), Some(until)) if now < until => {
+                Some((hash.as_str(), self.previous_secret_hint.as_deref()))
+            }
             _ => None,
-        };
-        std::iter::once(self.secret_hash.as_str()).chain(previous)
+        }
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -233,6 +260,7 @@ pub struct NewClient {
     pub refresh_reuse_grace_secs: i64,
     pub registration_token_hash: Option<String>,
     pub rate_limit_per_minute: Option<i64>,
+    pub secret_hint: Option<String>,
 }
 
 /// The metadata columns an update rewrites (all of them: `None` clears).
@@ -378,6 +406,7 @@ impl ValidRegistration {
             refresh_reuse_grace_secs: i64::try_from(self.reuse_grace.as_secs()).unwrap_or(0),
             registration_token_hash: None,
             rate_limit_per_minute: self.rate_limit.map(i64::from),
+            secret_hint: None,
         }
     }
 

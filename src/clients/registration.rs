@@ -64,17 +64,25 @@ pub fn prepare(
     valid: ValidRegistration,
     now: NaiveDateTime,
 ) -> Result<(NewClient, ClientSecret), RegisterError> {
-    let client_secret = secret::generate_secret()?;
-    let hash = Argon2id.hash(client_secret.expose().as_bytes())?;
-    Ok((
-        valid.into_new_client(ClientId::generate(), hash, now),
-        client_secret,
-    ))
+    let (client_secret, stored) = new_secret()?;
+    let mut new = valid.into_new_client(ClientId::generate(), stored.hash, now);
+    new.secret_hint = Some(stored.hint);
+    Ok((new, client_secret))
 }
 
-/// A new secret and its hash, for a rotation.
-pub fn new_secret() -> Result<(ClientSecret, String), RegisterError> {
+/// What is stored of a client secret: its argon2id hash and its `secret::hint`.
+pub struct StoredSecret {
+    pub hash: String,
+    pub hint: String,
+}
+
+/// A new secret and what is stored of it.
+pub fn new_secret() -> Result<(ClientSecret, StoredSecret), RegisterError> {
     let client_secret = secret::generate_secret()?;
-    let hash = Argon2id.hash(client_secret.expose().as_bytes())?;
-    Ok((client_secret, hash))
+    let bytes = client_secret.expose().as_bytes();
+    let stored = StoredSecret {
+        hash: Argon2id.hash(bytes)?,
+        hint: secret::hint(bytes),
+    };
+    Ok((client_secret, stored))
 }

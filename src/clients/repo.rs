@@ -126,10 +126,11 @@ pub fn update(
 pub fn rotate_secret(
     conn: &mut DbConn,
     read: &Client,
-    new_hash: &str,
+    new: &super::registration::StoredSecret,
     previous_until: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<Option<Client>> {
+    let (new_hash, new_hint) = (&new.hash, &new.hint);
     let id = read.id.as_str();
     let live = clients::table
         .filter(clients::id.eq(id))
@@ -141,16 +142,20 @@ pub fn rotate_secret(
         Some(until) => diesel::update(live)
             .set((
                 clients::previous_secret_hash.eq(clients::secret_hash.nullable()),
+                clients::previous_secret_hint.eq(clients::secret_hint),
                 clients::previous_secret_expires_at.eq(Some(until)),
                 clients::secret_hash.eq(new_hash),
+                clients::secret_hint.eq(Some(new_hint)),
                 clients::updated_at.eq(now),
             ))
             .execute(conn)?,
         None => diesel::update(live)
             .set((
                 clients::previous_secret_hash.eq(None::<String>),
+                clients::previous_secret_hint.eq(None::<String>),
                 clients::previous_secret_expires_at.eq(None::<NaiveDateTime>),
                 clients::secret_hash.eq(new_hash),
+                clients::secret_hint.eq(Some(new_hint)),
                 clients::updated_at.eq(now),
             ))
             .execute(conn)?,

@@ -87,22 +87,23 @@ impl SecretVerifier {
         };
         // The key includes the stored hash, so an expired previous secret (no longer
         // among the live hashes) is never answered from the cache.
-        let keys: Vec<([u8; 32], &str)> = client
-            .live_secret_hashes(now)
-            .map(|hash| (cache_key(&client.id, hash, presented), hash))
-            .collect();
         {
             let mut cache = self.lock_cache();
-            if keys.iter().any(|(key, _)| cache.get(key).is_some()) {
+            let mut keys = client
+                .live_secret_hashes(now)
+                .map(|hash| cache_key(&client.id, hash, presented));
+            if keys.any(|key| cache.get(&key).is_some()) {
                 return Verdict::Verified;
             }
         }
         let Some(lease) = lease else {
             return Verdict::NeedsArgon2;
         };
-        for (key, hash) in keys {
+        let hint = super::secret::hint(presented);
+        for hash in client.hashes_to_verify(&hint, now) {
             if lease.check(&client.id, presented, hash.as_bytes()).is_ok() {
-                self.lock_cache().put(key, ());
+                self.lock_cache()
+                    .put(cache_key(&client.id, hash, presented), ());
                 return Verdict::Verified;
             }
         }
@@ -259,6 +260,8 @@ mod tests {
             previous_secret_expires_at: None,
             registration_token_hash: None,
             rate_limit_per_minute: None,
+            secret_hint: Some(crate::clients::secret::hint(secret.as_bytes())),
+            previous_secret_hint: None,
         }
     }
 
@@ -339,6 +342,7 @@ mod tests {
         let mut c = client("kgs_new");
         let t0 = now();
         c.previous_secret_hash = Some(Argon2id.hash(b"kgs_old").unwrap());
+        c.previous_secret_hint = Some(crate::clients::secret::hint(b"kgs_old"));
         c.previous_secret_expires_at = Some(t0 + chrono::Duration::minutes(10));
         for secret in [b"kgs_old".as_slice(), b"kgs_new"] {
             assert_eq!(
@@ -362,6 +366,40 @@ mod tests {
             Rejected
         );
         assert_eq!(verifier.verify(Some(&c), b"kgs_new", None, after), Verified);
+    }
+
+    /// One argon2 run per presented secret, in an overlap too: the hint picks the
+    /// hash, and a wrong secret is checked against the current one only — the same
+    /// cost as a wrong secret of any client. Hashes stored without hints (before
+    /// there were hints) are all tried, as before.
+    #[test]
+    fn one_hash_is_verified_whatever_the_secret_when_hints_are_stored() {
+        use crate::clients::secret::hint;
+        let mut c = client("kgs_new");
+        let t0 = now();
+        c.previous_secret_hash = Some(Argon2id.hash(b"kgs_old").unwrap());
+        c.previous_secret_hint = Some(hint(b"kgs_old"));
+        c.previous_secret_expires_at = Some(t0 + chrono::Duration::minutes(10));
+        let previous = c.previous_secret_hash.clone().unwrap();
+        assert_eq!(
+            c.hashes_to_verify(&hint(b"kgs_old"), t0),
+            [previous.as_str()]
+        );
+        assert_eq!(
+            c.hashes_to_verify(&hint(b"kgs_new"), t0),
+            [c.secret_hash.as_str()]
+        );
+        assert_eq!(
+            c.hashes_to_verify(&hint(b"wrong"), t0),
+            [c.secret_hash.as_str()]
+        );
+        assert_eq!(c.live_secret_hashes(t0).count(), 2, "both still cached");
+        c.previous_secret_hint = None;
+        assert_eq!(
+            c.hashes_to_verify(&hint(b"wrong"), t0).len(),
+            2,
+            "no hint: both"
+        );
     }
 
     #[actix_web::test]

@@ -52,6 +52,8 @@ diesel::table! {
         previous_secret_expires_at -> Nullable<Timestamp>,
         registration_token_hash -> Nullable<Text>,
         rate_limit_per_minute -> Nullable<Int8>,
+        secret_hint -> Nullable<Text>,
+        previous_secret_hint -> Nullable<Text>,
     }
 }
 
