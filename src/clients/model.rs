@@ -137,7 +137,10 @@ impl Client {
             return self.live_secret_hashes(now).collect();
         }
         match previous {
-            Some((hash, Some(hint))) if hint == presented_hint => vec![hash],
+            // Constant-time out of habit: a hint is not secret.
+            Some((hash, Some(hint))) if crate::secret::ct_eq_str(hint, presented_hint) => {
+                vec![hash]
+            }
             _ => vec![self.secret_hash.as_str()],
         }
     }
