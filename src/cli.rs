@@ -288,7 +288,7 @@ pub fn create_client(settings: &Settings, cmd: CreateClient) -> anyhow::Result<s
         let (client, secret) =
             registration::register(conn, cmd.registration, &cmd.org, &policy, now)?;
         let details = serde_json::json!({"name": client.name, "scope": client.allowed_scopes});
-        clients::handlers::record(
+        crate::audit::repo::record_about(
             conn,
             &client,
             EventType::ClientRegistered,
@@ -337,7 +337,7 @@ pub fn disable_client(settings: &Settings, id: &str) -> anyhow::Result<serde_jso
             clients::repo::find(conn, id)?.with_context(|| format!("no client with id '{id}'"))?;
         if now_disabled {
             let details = serde_json::json!({"name": client.name});
-            clients::handlers::record(
+            crate::audit::repo::record_about(
                 conn,
                 &client,
                 EventType::ClientDisabled,

@@ -12,7 +12,8 @@ use super::model::{
 };
 use super::repo::{self, RotateError};
 use super::{ApiKeysState, Environment};
-use crate::audit::{self, EventType, NewEvent, Source};
+use crate::audit::repo::record_about;
+use crate::audit::{EventType, Source};
 use crate::error::ApiError;
 use crate::identity::{Credential, Principal, Scope};
 use crate::store::Store;
@@ -202,7 +203,7 @@ pub async fn create_api_key(
                 "scopes": issued.row.scopes,
                 "expires_at": issued.row.expires_at.map(|t| t.and_utc()),
             });
-            record(
+            record_about(
                 c,
                 &issued.row,
                 EventType::ApiKeyCreated,
@@ -330,7 +331,7 @@ pub async fn update_api_key(
                     "name": {"from": key.name, "to": row.name},
                     "scopes": {"from": key.scopes, "to": row.scopes},
                 });
-                record(
+                record_about(
                     c,
                     row,
                     EventType::ApiKeyUpdated,
@@ -371,7 +372,7 @@ pub async fn revoke_api_key(
             // Recorded once: by the call that revoked it.
             if let Some((row, true)) = &revoked {
                 let details = serde_json::json!({"name": row.name});
-                record(
+                record_about(
                     c,
                     row,
                     EventType::ApiKeyRevoked,
@@ -437,7 +438,7 @@ pub async fn rotate_api_key(
                 "successor": issued.row.id,
                 "old_key_expires_at": old_dies_at.and_utc(),
             });
-            record(
+            record_about(
                 c,
                 &old,
                 EventType::ApiKeyRotated,
@@ -451,28 +452,4 @@ pub async fn rotate_api_key(
         .await?;
     tracing::info!(key_id = %issued.row.id, actor = %who.actor_label(), "API key rotated");
     Ok(created(&issued, now))
-}
-
-/// Records an event about `key` on the connection of the change.
-fn record(
-    conn: &mut crate::store::DbConn,
-    key: &ApiKey,
-    event_type: EventType,
-    actor: &str,
-    source: &Source,
-    details: serde_json::Value,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<()> {
-    audit::repo::record(
-        conn,
-        NewEvent {
-            org_id: &key.org_id,
-            event_type,
-            actor,
-            target_id: &key.id,
-            source,
-            details,
-        },
-        now,
-    )
 }

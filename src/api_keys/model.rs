@@ -68,6 +68,16 @@ pub enum KeyState {
     Revoked(NaiveDateTime),
 }
 
+impl crate::audit::Audited for ApiKey {
+    fn org_id(&self) -> &str {
+        &self.org_id
+    }
+
+    fn audited_id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl ApiKey {
     pub fn environment(&self) -> Environment {
         Environment::parse(&self.environment).unwrap_or(Environment::Live)

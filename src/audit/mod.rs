@@ -9,7 +9,7 @@ pub mod repo;
 
 use actix_web::web;
 
-pub use model::{Event, EventType, NewEvent, Source};
+pub use model::{Audited, Event, EventType, NewEvent, Source};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -99,6 +99,13 @@ impl Source {
     }
 }
 
+/// What an event can be about: a row that knows its organization and its id (a
+/// client, an API key), for `repo::record_about`.
+pub trait Audited {
+    fn org_id(&self) -> &str;
+    fn audited_id(&self) -> &str;
+}
+
 /// An event to record. `details` must never hold a secret: ids, names, scopes, times.
 #[derive(Clone, Debug)]
 pub struct NewEvent<'a> {

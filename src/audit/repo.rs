@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{Event, EventRow, EventType, NewEvent};
+use super::model::{Audited, Event, EventRow, EventType, NewEvent, Source};
 use crate::store::schema::audit_events;
 use crate::store::DbConn;
 
@@ -24,6 +24,31 @@ pub fn record(conn: &mut DbConn, event: NewEvent<'_>, now: NaiveDateTime) -> Que
         })
         .execute(conn)
         .map(|_| ())
+}
+
+/// Records an event about `target` — its organization, its id — on the connection
+/// (and in the transaction) of the change it describes.
+pub fn record_about(
+    conn: &mut DbConn,
+    target: &impl Audited,
+    event_type: EventType,
+    actor: &str,
+    source: &Source,
+    details: serde_json::Value,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    record(
+        conn,
+        NewEvent {
+            org_id: target.org_id(),
+            event_type,
+            actor,
+            target_id: target.audited_id(),
+            source,
+            details,
+        },
+        now,
+    )
 }
 
 /// What to list: one organization's events, optionally of one type and within a time

@@ -12,7 +12,8 @@ use super::model::{Client, ClientRegistration, RegistrationError, ValidRegistrat
 use super::registration::{self, RegisterError};
 use super::{repo, ClientsState};
 use crate::api_keys::handlers::within_callers_limit;
-use crate::audit::{self, EventType, NewEvent, Source};
+use crate::audit::repo::record_about;
+use crate::audit::{EventType, Source};
 use crate::error::ApiError;
 use crate::identity::{Principal, Scope};
 use crate::scope::ScopeSet;
@@ -237,7 +238,7 @@ pub async fn register_client(
                 let client = repo::create(c, &new)?;
                 let details =
                     serde_json::json!({"name": client.name, "scope": client.allowed_scopes});
-                record(
+                record_about(
                     c,
                     &client,
                     EventType::ClientRegistered,
@@ -367,7 +368,7 @@ pub async fn update_client(
                     "scope": {"from": client.allowed_scopes, "to": row.allowed_scopes},
                     "grant_types": {"from": client.grant_types, "to": row.grant_types},
                 });
-                record(
+                record_about(
                     c,
                     row,
                     EventType::ClientUpdated,
@@ -406,7 +407,7 @@ pub async fn disable_client(
             let row = repo::find(c, &client.id)?.ok_or(ApiError::NotFound)?;
             if now_disabled {
                 let details = serde_json::json!({"name": row.name});
-                record(
+                record_about(
                     c,
                     &row,
                     EventType::ClientDisabled,
@@ -472,7 +473,7 @@ pub async fn rotate_client_secret(
                         let details = serde_json::json!({
                             "previous_secret_expires_at": previous_until.map(|t| t.and_utc()),
                         });
-                        record(
+                        record_about(
                             c,
                             row,
                             EventType::ClientSecretRotated,
@@ -494,28 +495,4 @@ pub async fn rotate_client_secret(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(with_secret(&rotated, &secret, now)))
-}
-
-/// Records an event about `client` on the connection of the change.
-pub fn record(
-    conn: &mut crate::store::DbConn,
-    client: &Client,
-    event_type: EventType,
-    actor: &str,
-    source: &Source,
-    details: serde_json::Value,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<()> {
-    audit::repo::record(
-        conn,
-        NewEvent {
-            org_id: &client.org_id,
-            event_type,
-            actor,
-            target_id: &client.id,
-            source,
-            details,
-        },
-        now,
-    )
 }

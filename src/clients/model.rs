@@ -100,6 +100,16 @@ pub struct Client {
     pub previous_secret_hint: Option<String>,
 }
 
+impl crate::audit::Audited for Client {
+    fn org_id(&self) -> &str {
+        &self.org_id
+    }
+
+    fn audited_id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")

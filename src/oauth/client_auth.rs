@@ -128,7 +128,7 @@ fn record_burst(
         "retry_after": burst.retry_after_secs,
     });
     let recorded = store.with_write_conn(|conn| {
-        crate::clients::handlers::record(
+        crate::audit::repo::record_about(
             conn,
             client,
             EventType::AuthenticationFailures,

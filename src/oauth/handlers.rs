@@ -51,16 +51,13 @@ pub async fn post_token(
     }
     let issued = issued?;
     tracing::debug!(scope = %issued.scope, "access token issued");
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenResponse {
-            access_token: &issued.access_token,
-            token_type: "Bearer",
-            expires_in: issued.expires_in,
-            scope: &issued.scope,
-            refresh_token: issued.refresh_token.as_ref().map(|t| t.expose()),
-        }))
+    Ok(super::uncached(HttpResponse::Ok()).json(TokenResponse {
+        access_token: &issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: &issued.scope,
+        refresh_token: issued.refresh_token.as_ref().map(|t| t.expose()),
+    }))
 }
 
 /// POST /oauth/revoke — RFC 7009; client authentication as on the token endpoint.
@@ -104,10 +101,7 @@ pub async fn post_introspect(
             })
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(described))
+    Ok(super::uncached(HttpResponse::Ok()).json(described))
 }
 
 /// Reads and parses a revoke/introspect request and authenticates its client;

@@ -16,7 +16,8 @@ pub mod revocation;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{web, HttpResponseBuilder};
 
 use crate::clients::SecretVerifier;
 use crate::clock::Clock;
@@ -108,4 +109,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/.well-known/oauth-authorization-server",
         web::get().to(handlers::get_metadata),
     );
+}
+
+/// `response` with the headers of every answer that carries or describes a
+/// credential: `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
+pub fn uncached(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    response
 }

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::client_auth::acquire_lease;
 use super::error::OAuthError;
 use super::OAuthState;
+use crate::audit::repo::record_about;
 use crate::audit::{EventType, Source};
-use crate::clients::handlers::record;
 use crate::clients::registration::{self, RegisterError};
 use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError, Verdict};
 use crate::error::ApiError;
@@ -288,7 +288,7 @@ pub async fn post_register(
                     "scope": client.allowed_scopes,
                     "via": "rfc7591",
                 });
-                record(
+                record_about(
                     c,
                     &client,
                     EventType::ClientRegistered,
@@ -304,16 +304,13 @@ pub async fn post_register(
         })
         .await?;
     tracing::info!(client_id = %client.id, actor = %who.actor_label(), "client registered (RFC 7591)");
-    Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(registered(
-            &client,
-            &state,
-            auth_method,
-            Some(&secret),
-            Some(&token),
-        )))
+    Ok(super::uncached(HttpResponse::Created()).json(registered(
+        &client,
+        &state,
+        auth_method,
+        Some(&secret),
+        Some(&token),
+    )))
 }
 
 /// The live client `client_id` whose registration access token is the request's
@@ -376,16 +373,13 @@ pub async fn get_registration(
         })
         .await?
         .ok_or_else(superseded)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(registered(
-            &client,
-            &state,
-            AUTH_METHODS[0],
-            None,
-            Some(&token),
-        )))
+    Ok(super::uncached(HttpResponse::Ok()).json(registered(
+        &client,
+        &state,
+        AUTH_METHODS[0],
+        None,
+        Some(&token),
+    )))
 }
 
 /// PUT /oauth/register/{client_id} — RFC 7592 §2.2: replaces the metadata. The body
@@ -459,7 +453,7 @@ pub async fn put_registration(
                     "via": "rfc7592",
                 });
                 let actor = format!("registration:{}", client.id);
-                record(
+                record_about(
                     c,
                     row,
                     EventType::ClientUpdated,
@@ -477,16 +471,13 @@ pub async fn put_registration(
                 "the registration changed meanwhile; read it again and retry",
             )
         })?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(registered(
-            &updated,
-            &state,
-            auth_method,
-            None,
-            Some(&token),
-        )))
+    Ok(super::uncached(HttpResponse::Ok()).json(registered(
+        &updated,
+        &state,
+        auth_method,
+        None,
+        Some(&token),
+    )))
 }
 
 /// DELETE /oauth/register/{client_id} — RFC 7592 §2.3: the client is disabled (its
@@ -506,7 +497,7 @@ pub async fn delete_registration(
             if repo::delete_registration(c, &client.id, now)? {
                 let actor = format!("registration:{}", client.id);
                 let details = serde_json::json!({"name": client.name, "via": "rfc7592"});
-                record(
+                record_about(
                     c,
                     &client,
                     EventType::ClientDisabled,
