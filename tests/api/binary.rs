@@ -1003,12 +1003,8 @@ fn keygate_on_small_disk(
 ) -> Command {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     let mut cmd = Command::new("unshare");
-    if !root {
+    if !crate::helpers::running_as_root() {
         cmd.args(["--user", "--map-root-user"]);
     }
     let script = r#"set -e

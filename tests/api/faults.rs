@@ -198,6 +198,7 @@ struct OwnPostgres {
     dir: tempfile::TempDir,
     bin: std::path::PathBuf,
     port: u16,
+    as_root: bool,
 }
 
 impl OwnPostgres {
@@ -213,8 +214,13 @@ impl OwnPostgres {
             .local_addr()
             .unwrap()
             .port();
-        let server = Self { dir, bin, port };
-        if server.as_root() {
+        let server = Self {
+            dir,
+            bin,
+            port,
+            as_root: crate::helpers::running_as_root(),
+        };
+        if server.as_root {
             let status = std::process::Command::new("chown")
                 .args(["postgres:postgres"])
                 .arg(server.dir.path())
@@ -268,16 +274,9 @@ impl OwnPostgres {
         self.run("pg_ctl", &all);
     }
 
-    fn as_root(&self) -> bool {
-        std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-    }
-
     fn run(&self, program: &str, args: &[&str]) {
         let path = self.bin.join(program);
-        let mut command = if self.as_root() {
+        let mut command = if self.as_root {
             let mut c = std::process::Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&path);
             c

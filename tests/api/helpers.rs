@@ -522,6 +522,15 @@ pub async fn assert_api_error(
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))`.
+/// Whether the tests run as root (as on this project's CI machine): the disk and
+/// PostgreSQL-restart tests then mount directly and run PostgreSQL as `postgres`.
+pub fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
 pub fn basic_auth(id: &str, secret: &str) -> String {
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!(
