@@ -29,6 +29,10 @@ pub enum ApiError {
     ExpiredToken,
     #[error("this request needs the '{required}' scope")]
     InsufficientScope { required: String },
+    /// The operation would give a credential more than the caller's own credential
+    /// has (scope, lifetime or rate allowance).
+    #[error("{0}")]
+    ExceedsAuthority(String),
     /// A malformed request; `field` names the part at fault when there is one.
     #[error("{message}")]
     InvalidRequest {
@@ -85,6 +89,7 @@ impl ApiError {
             Self::InvalidToken(_) => "invalid_token",
             Self::ExpiredToken => "expired_token",
             Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::ExceedsAuthority(_) => "exceeds_authority",
             Self::InvalidRequest { .. } => "invalid_request",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -146,7 +151,7 @@ impl ResponseError for ApiError {
             | Self::RevokedApiKey
             | Self::InvalidToken(_)
             | Self::ExpiredToken => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::InsufficientScope { .. } | Self::ExceedsAuthority(_) => StatusCode::FORBIDDEN,
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -182,13 +187,26 @@ impl ResponseError for ApiError {
                 .insert_header(("RateLimit-Remaining", "0"))
                 .insert_header(("RateLimit-Reset", retry_after_secs.to_string()));
         }
-        response.json(Envelope {
+        response
+            .content_type("application/json")
+            .body(self.envelope())
+    }
+}
+
+impl ApiError {
+    /// The JSON body of this error's response.
+    pub fn envelope(&self) -> String {
+        let envelope = Envelope {
             success: false,
             error: ErrorBody {
                 code: self.code(),
                 message: self.to_string(),
                 details: self.details(),
             },
+        };
+        serde_json::to_string(&envelope).unwrap_or_else(|_| {
+            r#"{"success":false,"error":{"code":"internal_error","message":"internal error","details":{}}}"#
+                .to_owned()
         })
     }
 }

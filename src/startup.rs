@@ -53,6 +53,7 @@ impl Application {
             keys.clone(),
             settings.issuer.clone(),
             settings.management_audience(),
+            settings.audience().to_owned(),
             clock.clone(),
         ));
         let api_keys_state = web::Data::new(ApiKeysState {

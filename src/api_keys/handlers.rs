@@ -15,7 +15,8 @@ use super::{ApiKeysState, Environment};
 use crate::audit::repo::record_about;
 use crate::audit::{EventType, Source};
 use crate::error::ApiError;
-use crate::identity::{Credential, Principal, Scope};
+use crate::identity::authority::Holdings;
+use crate::identity::{Principal, Scope};
 use crate::store::Store;
 
 const DEFAULT_PAGE: i64 = 20;
@@ -131,35 +132,11 @@ fn parse_duration(text: &str, error: KeyRequestError) -> Result<std::time::Durat
     crate::config::parse_duration(text).map_err(|_| error.into())
 }
 
-/// A caller with a rate-limit override cannot give a key (itself included) a looser
-/// one, or none: an absent limit becomes the caller's own. `requested`: `None` leaves
-/// the limit alone, `Some(None)` asks for no override.
-pub fn within_callers_limit(
-    who: &Principal,
-    requested: Option<Option<u32>>,
-) -> Result<Option<Option<u32>>, ApiError> {
-    let Some(ceiling) = who.rate_limit else {
-        return Ok(requested);
-    };
-    match requested {
-        None => Ok(None),
-        Some(None) => Ok(Some(Some(ceiling))),
-        Some(Some(n)) if n <= ceiling => Ok(Some(Some(n))),
-        Some(Some(_)) => Err(ApiError::invalid_request(
-            format!("rate_limit_per_minute: at most the caller's own {ceiling}"),
-            Some("rate_limit_per_minute"),
-        )),
-    }
-}
-
 fn actor(who: &Principal) -> Actor {
     Actor::Principal {
         id: who.actor_label(),
         scopes: who.scopes.clone(),
-        lifetime: match who.credential {
-            Credential::ApiKey { .. } => who.expires_at.map(|at| at.naive_utc()),
-            Credential::AccessToken { .. } => None,
-        },
+        lifetime: who.mint_lifetime(),
     }
 }
 
@@ -186,7 +163,8 @@ pub async fn create_api_key(
             scopes: body.scopes,
             environment: body.environment,
             expires_in,
-            rate_limit_per_minute: within_callers_limit(&who, Some(body.rate_limit_per_minute))?
+            rate_limit_per_minute: who
+                .cap_rate_limit(Some(body.rate_limit_per_minute))?
                 .flatten(),
         },
         who.org(),
@@ -287,7 +265,7 @@ pub async fn update_api_key(
     if let Some(limit) = rate_limit_per_minute {
         validate_rate_limit(limit)?;
     }
-    let rate_limit_per_minute = within_callers_limit(&who, rate_limit_per_minute)?;
+    let rate_limit_per_minute = who.cap_rate_limit(rate_limit_per_minute)?;
     let key = find_own(&who, &store, &id).await?;
     let name = name.as_deref().map(validate_name).transpose()?;
     let scopes = match scopes {
@@ -417,6 +395,14 @@ pub async fn rotate_api_key(
             required: lacking.to_owned(),
         });
     }
+    who.may_rotate(
+        "key",
+        Holdings {
+            scopes: &old.scope_set(),
+            expires_at: old.expires_at,
+            rate_limit: old.rate_limit_per_minute,
+        },
+    )?;
     let now = state.clock.now().naive_utc();
     let overlap = chrono::Duration::from_std(overlap).map_err(|_| KeyRequestError::Overlap)?;
     let created_by = who.actor_label();

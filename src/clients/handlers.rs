@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::model::{Client, ClientRegistration, RegistrationError, ValidRegistration};
 use super::registration::{self, RegisterError};
 use super::{repo, ClientsState};
-use crate::api_keys::handlers::within_callers_limit;
 use crate::audit::repo::record_about;
 use crate::audit::{EventType, Source};
 use crate::error::ApiError;
+use crate::identity::authority::Holdings;
 use crate::identity::{Principal, Scope};
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
@@ -91,6 +91,8 @@ pub struct ClientView<'a> {
     pub disabled_at: Option<DateTime<Utc>>,
     /// During a secret rotation's overlap: when the previous secret stops working.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// When the current secret stops working (`null`: never).
+    pub secret_expires_at: Option<DateTime<Utc>>,
     pub rate_limit_per_minute: Option<i64>,
 }
 
@@ -113,6 +115,7 @@ impl<'a> ClientView<'a> {
                 .previous_secret_expires_at
                 .filter(|until| *until > now)
                 .map(|t| t.and_utc()),
+            secret_expires_at: c.secret_expires_at.map(|t| t.and_utc()),
             rate_limit_per_minute: c.rate_limit_per_minute,
         }
     }
@@ -224,16 +227,19 @@ pub async fn register_client(
         audience: body.audience,
         access_token_ttl: duration(body.access_token_ttl.as_deref(), "access_token_ttl")?,
         refresh_reuse_grace: duration(body.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")?,
-        rate_limit_per_minute: within_callers_limit(&who, Some(body.rate_limit_per_minute))?
+        rate_limit_per_minute: who
+            .cap_rate_limit(Some(body.rate_limit_per_minute))?
             .flatten(),
     };
     let valid = validate(registration, &who, &state)?;
     let now = state.clock.now().naive_utc();
+    let secret_expires_at = who.mint_lifetime();
     let (source, actor) = (Source::of(&req), who.actor_label());
     let (client, secret) = store
         .blocking(move |store| {
             // argon2 first, with no connection held.
-            let (new, secret) = registration::prepare(valid, now)?;
+            let (mut new, secret) = registration::prepare(valid, now)?;
+            new.secret_expires_at = secret_expires_at;
             let client = store.with_transaction(|c| {
                 let client = repo::create(c, &new)?;
                 let details =
@@ -354,7 +360,7 @@ pub async fn update_client(
     if let Some(grace) = duration(patch.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")? {
         registration.refresh_reuse_grace = Some(grace);
     }
-    if let Some(limit) = within_callers_limit(&who, patch.rate_limit_per_minute)? {
+    if let Some(limit) = who.cap_rate_limit(patch.rate_limit_per_minute)? {
         registration.rate_limit_per_minute = limit;
     }
     let now = state.clock.now().naive_utc();
@@ -364,10 +370,7 @@ pub async fn update_client(
         .run_transaction(move |c| {
             let updated = repo::update(c, &client, &changes)?;
             if let Some(row) = &updated {
-                let details = serde_json::json!({
-                    "scope": {"from": client.allowed_scopes, "to": row.allowed_scopes},
-                    "grant_types": {"from": client.grant_types, "to": row.grant_types},
-                });
+                let details = serde_json::Value::Object(row.changes_from(&client));
                 record_about(
                     c,
                     row,
@@ -457,6 +460,15 @@ pub async fn rotate_client_secret(
             required: lacking.to_owned(),
         });
     }
+    // The new secret inherits the client's lifetime and rate limit.
+    who.may_rotate(
+        "client",
+        Holdings {
+            scopes: &client.allowed_scopes(),
+            expires_at: client.secret_expires_at,
+            rate_limit: client.rate_limit_per_minute,
+        },
+    )?;
     let now = state.clock.now().naive_utc();
     let previous_until = (!overlap.is_zero())
         .then(|| chrono::Duration::from_std(overlap).map(|o| now + o))

@@ -98,6 +98,9 @@ pub struct Client {
     /// stored before hints were): which hash a presented secret is verified against.
     pub secret_hint: Option<String>,
     pub previous_secret_hint: Option<String>,
+    /// When the current secret stops working (`None`: never): a client created, or
+    /// its secret rotated, by a credential that expires lives no longer than it.
+    pub secret_expires_at: Option<NaiveDateTime>,
 }
 
 impl crate::audit::Audited for Client {
@@ -131,8 +134,68 @@ impl Client {
     /// The stored hashes a presented secret may match at `now`: the current one, and
     /// the previous one during a rotation's overlap.
     pub fn live_secret_hashes(&self, now: NaiveDateTime) -> impl Iterator<Item = &str> {
-        std::iter::once(self.secret_hash.as_str())
+        let current = self.secret_expires_at.is_none_or(|until| now < until);
+        current
+            .then_some(self.secret_hash.as_str())
+            .into_iter()
             .chain(self.previous_in_overlap(now).map(|(hash, _)| hash))
+    }
+
+    /// What changed from `before` to this row, for the audit log: `{field: {"from",
+    /// "to"}}` for every changed setting. Never a secret or a hash: only the columns
+    /// named here are compared.
+    pub fn changes_from(&self, before: &Client) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let mut changes = serde_json::Map::new();
+        let mut compare = |field: &str, from: serde_json::Value, to: serde_json::Value| {
+            if from != to {
+                changes.insert(field.to_owned(), json!({"from": from, "to": to}));
+            }
+        };
+        compare("name", json!(before.name), json!(self.name));
+        compare(
+            "scope",
+            json!(before.allowed_scopes),
+            json!(self.allowed_scopes),
+        );
+        compare(
+            "default_scope",
+            json!(before.default_scopes),
+            json!(self.default_scopes),
+        );
+        compare(
+            "grant_types",
+            json!(before.grant_types),
+            json!(self.grant_types),
+        );
+        compare("audience", json!(before.audience), json!(self.audience));
+        compare(
+            "access_token_ttl_secs",
+            json!(before.access_token_ttl_secs),
+            json!(self.access_token_ttl_secs),
+        );
+        compare(
+            "refresh_reuse_grace_secs",
+            json!(before.refresh_reuse_grace_secs),
+            json!(self.refresh_reuse_grace_secs),
+        );
+        compare(
+            "rate_limit_per_minute",
+            json!(before.rate_limit_per_minute),
+            json!(self.rate_limit_per_minute),
+        );
+        compare(
+            "secret_expires_at",
+            json!(before.secret_expires_at.map(|t| t.and_utc())),
+            json!(self.secret_expires_at.map(|t| t.and_utc())),
+        );
+        changes
+    }
+
+    /// The latest time a credential minted with this client's secret may live:
+    /// the secret's own expiry (`None`: no limit).
+    pub fn credential_lifetime(&self) -> Option<NaiveDateTime> {
+        self.secret_expires_at
     }
 
     /// The hashes to run argon2 against for a secret whose `secret::hint` is
@@ -144,7 +207,13 @@ impl Client {
         let previous = self.previous_in_overlap(now);
         let hinted = self.secret_hint.is_some() && previous.is_none_or(|(_, hint)| hint.is_some());
         if !hinted {
-            return self.live_secret_hashes(now).collect();
+            let live: Vec<&str> = self.live_secret_hashes(now).collect();
+            // An expired secret still costs one verification, like a wrong one.
+            return if live.is_empty() {
+                vec![self.secret_hash.as_str()]
+            } else {
+                live
+            };
         }
         match previous {
             // Constant-time out of habit: a hint is not secret.
@@ -274,6 +343,7 @@ pub struct NewClient {
     pub registration_token_hash: Option<String>,
     pub rate_limit_per_minute: Option<i64>,
     pub secret_hint: Option<String>,
+    pub secret_expires_at: Option<NaiveDateTime>,
 }
 
 /// The metadata columns an update rewrites (all of them: `None` clears).
@@ -420,6 +490,7 @@ impl ValidRegistration {
             registration_token_hash: None,
             rate_limit_per_minute: self.rate_limit.map(i64::from),
             secret_hint: None,
+            secret_expires_at: None,
         }
     }
 

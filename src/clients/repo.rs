@@ -132,6 +132,9 @@ pub fn rotate_secret(
 ) -> QueryResult<Option<Client>> {
     let (new_hash, new_hint) = (&new.hash, &new.hint);
     let id = read.id.as_str();
+    // The old secret's overlap never outlasts the old secret itself.
+    let previous_until =
+        previous_until.map(|until| read.secret_expires_at.map_or(until, |at| at.min(until)));
     let live = clients::table
         .filter(clients::id.eq(id))
         .filter(clients::disabled_at.is_null())

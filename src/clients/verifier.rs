@@ -101,7 +101,11 @@ impl SecretVerifier {
         };
         let hint = super::secret::hint(presented);
         for hash in client.hashes_to_verify(&hint, now) {
-            if lease.check(&client.id, presented, hash.as_bytes()).is_ok() {
+            // An expired current secret is still checked (a wrong secret costs the
+            // same), but never accepted.
+            if lease.check(&client.id, presented, hash.as_bytes()).is_ok()
+                && client.live_secret_hashes(now).any(|live| live == hash)
+            {
                 self.lock_cache()
                     .put(cache_key(&client.id, hash, presented), ());
                 return Verdict::Verified;
@@ -262,6 +266,7 @@ mod tests {
             rate_limit_per_minute: None,
             secret_hint: Some(crate::clients::secret::hint(secret.as_bytes())),
             previous_secret_hint: None,
+            secret_expires_at: None,
         }
     }
 

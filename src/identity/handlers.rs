@@ -1,49 +1,145 @@
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::http::header::HeaderMap;
+use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{Credential, Principal};
+use super::principal::resolve_request;
+use super::{Audience, Credential, Resolver};
 use crate::error::ApiError;
+use crate::scope::ScopeSet;
 
-/// Header in which a gateway may name the scope a route needs (or `?scope=`).
+/// Header in which a gateway names the scopes a route needs (or `?scope=`).
 pub const REQUIRED_SCOPE_HEADER: &str = "x-keygate-required-scope";
-/// The longest scope a gateway may ask for; a longer one is not a scope.
-const MAX_REQUIRED_SCOPE_LEN: usize = 128;
+/// Header in which a gateway names the audience a route's access tokens must carry
+/// (or `?audience=`); without one, `default_audience`.
+pub const REQUIRED_AUDIENCE_HEADER: &str = "x-keygate-required-audience";
+/// The longest requirement a gateway may name; a longer one is not a requirement.
+const MAX_REQUIREMENT_LEN: usize = 1024;
+/// More requirements than this in one check request is not a configuration.
+const MAX_REQUIREMENTS: usize = 16;
 
-/// GET /v1/me — any valid credential: the caller's resolved principal.
-pub async fn get_me(who: Principal) -> Result<HttpResponse, ApiError> {
+/// GET /v1/me — any live credential keygate issued, whatever its audience: the
+/// caller's resolved principal (read-only, about the caller itself).
+pub async fn get_me(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let who = resolve_request(&req, Audience::Any).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(who.view()))
 }
 
-/// Any method, /v1/forward-auth[?scope=S] — for gateways (nginx `auth_request`, Traefik
-/// ForwardAuth, Envoy ext_authz) that pass on the original request's headers: the
-/// credential is resolved (and rate limited) like any keygate request. 200 with
-/// identity headers for the upstream, or 401/403/429 in the usual envelope with its
-/// challenge. The scope a route needs comes from `?scope=` or the
-/// `X-Keygate-Required-Scope` header, set by the gateway.
-pub async fn forward_auth(req: HttpRequest, who: Principal) -> Result<HttpResponse, ApiError> {
-    let from_query = web_query_scope(req.query_string());
-    let from_header = req
-        .headers()
-        .get(REQUIRED_SCOPE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if let Some(required) = from_query.or(from_header) {
-        let required = required.trim();
-        let valid = !required.is_empty()
-            && required.len() <= MAX_REQUIRED_SCOPE_LEN
-            && crate::scope::ScopeSet::parse(required).is_ok_and(|s| s.iter().count() == 1);
-        if !valid {
-            return Err(ApiError::invalid_request(
-                "the required scope must be one scope token",
-                Some("scope"),
+/// What a forward-auth check request requires: every scope and audience named in
+/// the query (`scope`, `audience`, each repeatable) and in the
+/// `X-Keygate-Required-Scope` / `X-Keygate-Required-Audience` headers (repeatable;
+/// a scope value may list several, space-separated). Requirements only add up: the
+/// gateway sets its own in the part of the check request it controls, and nothing the
+/// client adds elsewhere can remove or replace them.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Requirements {
+    scopes: Vec<String>,
+    audiences: Vec<String>,
+}
+
+/// A requirement that cannot be read: the gateway is misconfigured (or the client
+/// added junk). Never read as "no requirement".
+#[derive(Debug, PartialEq, Eq)]
+struct MalformedRequirement(&'static str);
+
+fn requirements(query: &str, headers: &HeaderMap) -> Result<Requirements, MalformedRequirement> {
+    let mut named = Requirements::default();
+    let mut add = |kind: &str, value: &str| -> Result<(), MalformedRequirement> {
+        let value = value.trim();
+        if value.is_empty() || value.len() > MAX_REQUIREMENT_LEN {
+            return Err(MalformedRequirement(
+                "a required scope or audience is empty or too long",
             ));
         }
-        if !who.scopes.contains(required) {
-            return Err(ApiError::InsufficientScope {
-                required: required.to_owned(),
-            });
+        if kind == "scope" {
+            let scopes = ScopeSet::parse(value)
+                .map_err(|_| MalformedRequirement("a required scope is not a scope"))?;
+            named.scopes.extend(scopes.iter().map(str::to_owned));
+        } else {
+            if value.bytes().any(|b| !b.is_ascii_graphic()) {
+                return Err(MalformedRequirement("a required audience is not a URI"));
+            }
+            named.audiences.push(value.to_owned());
         }
+        if named.scopes.len() + named.audiences.len() > MAX_REQUIREMENTS {
+            return Err(MalformedRequirement("too many requirements"));
+        }
+        Ok(())
+    };
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*name {
+            "scope" => add("scope", &value)?,
+            "audience" => add("audience", &value)?,
+            _ => {}
+        }
+    }
+    for (header, kind) in [
+        (REQUIRED_SCOPE_HEADER, "scope"),
+        (REQUIRED_AUDIENCE_HEADER, "audience"),
+    ] {
+        for value in headers.get_all(header) {
+            let value = value
+                .to_str()
+                .map_err(|_| MalformedRequirement("a requirement header is not visible ASCII"))?;
+            add(kind, value)?;
+        }
+    }
+    named.scopes.sort();
+    named.scopes.dedup();
+    named.audiences.sort();
+    named.audiences.dedup();
+    Ok(named)
+}
+
+/// Header carrying a refusal's JSON body on forward-auth refusals, for gateways that
+/// keep the body of an authorization check from the client (nginx `auth_request`):
+/// the gateway can answer with keygate's own body (see the README's nginx set-up).
+pub const ERROR_BODY_HEADER: &str = "x-keygate-error";
+
+/// Any method, /v1/forward-auth[?scope=S][&audience=A] — for gateways (nginx
+/// `auth_request`, Traefik ForwardAuth, Envoy ext_authz) that pass on the original
+/// request's headers: the credential is resolved (and rate limited) like any keygate
+/// request. 200 with identity headers for the upstream, or 401/403/429 in the usual
+/// envelope with its challenge. Access tokens must carry every audience the check
+/// names (`default_audience` when it names none); the credential must hold every
+/// scope it names. See `requirements` for where they come from.
+pub async fn forward_auth(req: HttpRequest, resolver: web::Data<Resolver>) -> HttpResponse {
+    match check_forward_auth(&req, &resolver).await {
+        Ok(response) => response,
+        Err(error) => {
+            let mut response = actix_web::ResponseError::error_response(&error);
+            if let Ok(body) = actix_web::http::header::HeaderValue::from_str(&error.envelope()) {
+                response.headers_mut().insert(
+                    actix_web::http::header::HeaderName::from_static(ERROR_BODY_HEADER),
+                    body,
+                );
+            }
+            response
+        }
+    }
+}
+
+async fn check_forward_auth(
+    req: &HttpRequest,
+    resolver: &Resolver,
+) -> Result<HttpResponse, ApiError> {
+    let required = requirements(req.query_string(), req.headers()).map_err(|why| {
+        tracing::warn!(
+            reason = why.0,
+            "forward-auth check with a malformed requirement: refused"
+        );
+        ApiError::invalid_request(why.0, Some("scope"))
+    })?;
+    let audiences = if required.audiences.is_empty() {
+        vec![resolver.default_audience().to_owned()]
+    } else {
+        required.audiences
+    };
+    let who = resolve_request(req, Audience::All(audiences)).await?;
+    if let Some(missing) = required.scopes.iter().find(|s| !who.scopes.contains(s)) {
+        return Err(ApiError::InsufficientScope {
+            required: missing.clone(),
+        });
     }
     let mut response = HttpResponse::Ok();
     response
@@ -66,9 +162,59 @@ pub async fn forward_auth(req: HttpRequest, who: Principal) -> Result<HttpRespon
     Ok(response.finish())
 }
 
-/// `scope` from a query string, percent-decoded.
-fn web_query_scope(query: &str) -> Option<String> {
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == "scope")
-        .map(|(_, value)| value.into_owned())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn every_named_requirement_applies() {
+        let named = requirements(
+            "scope=read&scope=admin&audience=https%3A%2F%2Fapi",
+            &headers(&[
+                (REQUIRED_SCOPE_HEADER, b"write webhook"),
+                (REQUIRED_SCOPE_HEADER, b"read"),
+                (REQUIRED_AUDIENCE_HEADER, b"https://other"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(named.scopes, ["admin", "read", "webhook", "write"]);
+        assert_eq!(named.audiences, ["https://api", "https://other"]);
+    }
+
+    #[test]
+    fn a_malformed_requirement_is_never_no_requirement() {
+        for (query, pairs) in [
+            ("scope=", vec![]),
+            ("scope=%22", vec![]),
+            ("audience=", vec![]),
+            ("", vec![(REQUIRED_SCOPE_HEADER, "admin\u{e9}".as_bytes())]),
+            ("", vec![(REQUIRED_SCOPE_HEADER, b" ".as_slice())]),
+            ("", vec![(REQUIRED_AUDIENCE_HEADER, b"a b".as_slice())]),
+        ] {
+            assert!(
+                requirements(query, &headers(&pairs)).is_err(),
+                "{query:?} {pairs:?}"
+            );
+        }
+        let many = vec!["scope=a"; MAX_REQUIREMENTS + 1].join("&");
+        let many = many
+            .split('&')
+            .enumerate()
+            .map(|(n, _)| format!("scope=s{n}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        assert!(requirements(&many, &HeaderMap::new()).is_err());
+    }
 }

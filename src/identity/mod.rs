@@ -3,6 +3,7 @@
 //! or `X-API-Key`), told apart by form. Also `GET /v1/me` and `/v1/forward-auth`, the
 //! same resolution for gateways in front of other services.
 
+pub mod authority;
 pub mod handlers;
 pub mod principal;
 pub mod resolver;
@@ -10,7 +11,7 @@ pub mod resolver;
 use actix_web::web;
 
 pub use principal::{Credential, Principal, Scope};
-pub use resolver::{Presented, ResolveError, Resolver};
+pub use resolver::{Audience, Presented, ResolveError, Resolver};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/me", web::get().to(handlers::get_me))

@@ -5,7 +5,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::resolver::{presented_credential, ResolveError, Resolver};
+use super::resolver::{presented_credential, Audience, ResolveError, Resolver};
 use crate::error::ApiError;
 use crate::limits::RateLimits;
 use crate::metrics::Metrics;
@@ -51,6 +51,10 @@ pub struct Principal {
     pub scopes: ScopeSet,
     pub credential: Credential,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The latest a credential this principal mints may live (`None`: no limit): an
+    /// API key's own expiry; for an access token, its client's secret's — not the
+    /// token's few minutes, which the client can renew while its secret lives.
+    pub lifetime: Option<DateTime<Utc>>,
     /// The organization's tier, for rate limits.
     pub tier: String,
     /// The credential's own requests-per-minute limit, if it has one.
@@ -142,44 +146,50 @@ pub struct PrincipalView<'a> {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// The extractor: reads the credential from the headers (no I/O), then resolves it on
-/// the blocking pool (one database read).
+/// The extractor, for keygate's management API: access tokens for
+/// `management_audience` only (see `resolve_request` for other audiences).
 impl FromRequest for Principal {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let presented = presented_credential(req.headers()).map(|p| p.into_owned());
-        let kind = match &presented {
-            Ok(crate::identity::Presented::ApiKey(_)) => "api_key",
-            Ok(crate::identity::Presented::AccessToken(_)) => "access_token",
-            Err(_) => "none",
-        };
-        let resolver = req.app_data::<web::Data<Resolver>>().cloned();
-        let store = req.app_data::<web::Data<Store>>().cloned();
         let req = req.clone();
-        Box::pin(async move {
-            let outcome = resolve_and_admit(&req, presented, resolver, store).await;
-            if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
-                let credential = match &outcome {
-                    Ok(who) => match who.credential {
-                        Credential::ApiKey { .. } => "api_key",
-                        Credential::AccessToken { .. } => "access_token",
-                    },
-                    Err(_) => kind,
-                };
-                let code = outcome.as_ref().map_or_else(ApiError::code, |_| "ok");
-                metrics.resolved(credential, code);
-            }
-            outcome
-        })
+        Box::pin(async move { resolve_request(&req, Audience::Management).await })
     }
+}
+
+/// Reads the credential from the headers (no I/O), resolves it on the blocking pool
+/// (one database read) accepting access tokens for `audience`, then `admit`s it.
+/// Every outcome is counted in the metrics.
+pub async fn resolve_request(req: &HttpRequest, audience: Audience) -> Result<Principal, ApiError> {
+    let presented = presented_credential(req.headers()).map(|p| p.into_owned());
+    let kind = match &presented {
+        Ok(crate::identity::Presented::ApiKey(_)) => "api_key",
+        Ok(crate::identity::Presented::AccessToken(_)) => "access_token",
+        Err(_) => "none",
+    };
+    let resolver = req.app_data::<web::Data<Resolver>>().cloned();
+    let store = req.app_data::<web::Data<Store>>().cloned();
+    let outcome = resolve_and_admit(req, presented, audience, resolver, store).await;
+    if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+        let credential = match &outcome {
+            Ok(who) => match who.credential {
+                Credential::ApiKey { .. } => "api_key",
+                Credential::AccessToken { .. } => "access_token",
+            },
+            Err(_) => kind,
+        };
+        let code = outcome.as_ref().map_or_else(ApiError::code, |_| "ok");
+        metrics.resolved(credential, code);
+    }
+    outcome
 }
 
 /// The extractor's work: resolve on the blocking pool, then `admit`.
 async fn resolve_and_admit(
     req: &HttpRequest,
     presented: Result<crate::identity::Presented<'static>, ResolveError>,
+    audience: Audience,
     resolver: Option<web::Data<Resolver>>,
     store: Option<web::Data<Store>>,
 ) -> Result<Principal, ApiError> {
@@ -192,7 +202,7 @@ async fn resolve_and_admit(
     let who = store
         .blocking(move |store| {
             store
-                .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented))
+                .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented, &audience))
                 .map_err(ResolveError::into_api_error)
         })
         .await?;

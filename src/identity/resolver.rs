@@ -209,12 +209,25 @@ fn bearer_token(value: &actix_web::http::header::HeaderValue) -> Result<&str, Re
     Ok(token)
 }
 
+/// Which access tokens a caller takes, by their `aud`. API keys carry no audience:
+/// they are for the organization's own use of every API, keygate's included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// keygate's management API: `management_audience` only.
+    Management,
+    /// Any audience: `GET /v1/me` describes any live credential keygate issued.
+    Any,
+    /// Every one of these (forward-auth: what the gateway names for the route).
+    All(Vec<String>),
+}
+
 /// What resolving needs besides a connection; built once at start-up.
 pub struct Resolver {
     keys: web::Data<SigningKeys>,
     issuer: String,
-    /// keygate's own API accepts access tokens issued for this audience only.
-    audience: String,
+    management_audience: String,
+    /// What forward-auth checks when the gateway names no audience.
+    default_audience: String,
     clock: Arc<dyn Clock>,
     last_used: LastUsed,
 }
@@ -223,16 +236,22 @@ impl Resolver {
     pub fn new(
         keys: web::Data<SigningKeys>,
         issuer: String,
-        audience: String,
+        management_audience: String,
+        default_audience: String,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             keys,
             issuer,
-            audience,
+            management_audience,
+            default_audience,
             clock,
             last_used: LastUsed::default(),
         }
+    }
+
+    pub fn default_audience(&self) -> &str {
+        &self.default_audience
     }
 
     pub fn resolve(
@@ -240,11 +259,22 @@ impl Resolver {
         conn: &mut DbConn,
         writer: &WriterLock,
         presented: &Presented<'_>,
+        audience: &Audience,
     ) -> Result<Principal, ResolveError> {
         let now = self.clock.now();
         match presented {
             Presented::ApiKey(key) => self.resolve_api_key(conn, writer, key, now),
-            Presented::AccessToken(token) => self.resolve_access_token(conn, token, now),
+            Presented::AccessToken(token) => self.resolve_access_token(conn, token, audience, now),
+        }
+    }
+
+    fn audience_accepted(&self, aud: &str, audience: &Audience) -> bool {
+        match audience {
+            Audience::Management => ct_eq_str(aud, &self.management_audience),
+            Audience::Any => true,
+            Audience::All(required) => {
+                !required.is_empty() && required.iter().all(|r| ct_eq_str(aud, r))
+            }
         }
     }
 
@@ -286,6 +316,7 @@ impl Resolver {
                 key_id: row.id.clone(),
             },
             expires_at: row.expires_at.map(|at| at.and_utc()),
+            lifetime: row.expires_at.map(|at| at.and_utc()),
             tier,
             rate_limit: rate_limit(row.rate_limit_per_minute),
             org_id: row.org_id,
@@ -296,6 +327,7 @@ impl Resolver {
         &self,
         conn: &mut DbConn,
         token: &str,
+        audience: &Audience,
         now: DateTime<Utc>,
     ) -> Result<Principal, ResolveError> {
         let claims = self
@@ -318,7 +350,7 @@ impl Resolver {
                     ResolveError::InvalidToken("the access token is not valid")
                 }
             })?;
-        if !ct_eq_str(&claims.aud, &self.audience) {
+        if !self.audience_accepted(&claims.aud, audience) {
             return Err(ResolveError::InvalidToken(
                 "the access token was issued for another audience",
             ));
@@ -345,6 +377,7 @@ impl Resolver {
                 jti: claims.jti,
             },
             expires_at: DateTime::from_timestamp(claims.exp, 0),
+            lifetime: client.credential_lifetime().map(|at| at.and_utc()),
             tier,
             rate_limit: rate_limit(client.rate_limit_per_minute),
         })

@@ -25,8 +25,10 @@ use serde::Deserialize;
 
 use crate::clock::Clock;
 
+pub mod failed_auth;
 pub mod shared;
 
+pub use failed_auth::{Attempt, BurstStarted, FailedAuthThrottle};
 pub use shared::SharedLimiter;
 
 /// One tier's limit, as configured.
@@ -97,14 +99,11 @@ impl GovernorClock for LimiterClock {
 type KeyedLimiter =
     RateLimiter<u64, DashMapStateStore<u64>, LimiterClock, StateInformationMiddleware>;
 
-/// What a limit counts: a credential, an organization, a client id, an address.
+/// What a limit counts: a credential or an organization.
 #[derive(Clone, Copy, Debug, Hash)]
 pub enum LimitKey<'a> {
     Credential(&'a str),
     Org(&'a str),
-    /// A client id as presented from one source address.
-    ClientAtSource(&'a str, &'a str),
-    Source(&'a str),
 }
 
 impl LimitKey<'_> {
@@ -307,147 +306,6 @@ pub async fn rate_limit_headers(
     Ok(response)
 }
 
-/// Throttling of failed client authentications (brute force): failures are counted
-/// per client id *from one source address*, and per source address; past either
-/// allowance, that client id from that address (or anything from that address) is
-/// answered 429 until it has refilled. Keying the client's count by address too means
-/// a guesser elsewhere cannot lock the real client out (client ids are public: every
-/// access token names its client); and only requests whose secret is not in the
-/// verified cache get here at all. IPv6 addresses count per /64, which one host
-/// typically holds whole.
-pub struct FailedAuthThrottle {
-    per_client: KeyedLimiter,
-    per_source: KeyedLimiter,
-    /// key → when its block ends. Holds only keys that are (or were just) blocked.
-    blocked: parking_lot::Mutex<HashMap<u64, Nanos>>,
-    clock: LimiterClock,
-    failures: AtomicU64,
-}
-
-const TIDY_EVERY: u64 = 4_096;
-
-/// The address a failure is counted for: IPv6 per /64.
-fn grouped(source: &str) -> std::borrow::Cow<'_, str> {
-    match source.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]).into()
-        }
-        _ => source.into(),
-    }
-}
-
-/// A block that this failure started (for the log and the audit log).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BurstStarted {
-    pub key: String,
-    pub retry_after_secs: u64,
-}
-
-const MAX_BLOCKED: usize = 100_000;
-
-impl FailedAuthThrottle {
-    pub fn new(
-        per_client_per_minute: u32,
-        per_source_per_minute: u32,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        let clock = LimiterClock(clock);
-        let limiter = |per_minute: u32| {
-            let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-            RateLimiter::dashmap_with_clock(Quota::per_minute(n), clock.clone())
-                .with_middleware::<StateInformationMiddleware>()
-        };
-        Self {
-            per_client: limiter(per_client_per_minute),
-            per_source: limiter(per_source_per_minute),
-            blocked: parking_lot::Mutex::new(HashMap::new()),
-            clock,
-            failures: AtomicU64::new(0),
-        }
-    }
-
-    fn keys<'k>(client_id: &'k str, source: Option<&'k str>) -> [Option<LimitKey<'k>>; 2] {
-        [
-            Some(LimitKey::ClientAtSource(client_id, source.unwrap_or(""))),
-            source.map(LimitKey::Source),
-        ]
-    }
-
-    /// Forgets counts that have refilled, now and then (hostile traffic brings a new
-    /// key with every made-up client id).
-    fn tidy(&self) {
-        if self.failures.fetch_add(1, Ordering::Relaxed) % TIDY_EVERY == TIDY_EVERY - 1 {
-            for limiter in [&self.per_client, &self.per_source] {
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
-            }
-        }
-    }
-
-    /// Seconds until this client id and source may try again; `None`: go ahead.
-    pub fn retry_after(&self, client_id: &str, source: Option<&str>) -> Option<u64> {
-        let source = source.map(grouped);
-        let source = source.as_deref();
-        let now = self.clock.now();
-        let mut blocked = self.blocked.lock();
-        let mut wait = None;
-        for key in Self::keys(client_id, source).into_iter().flatten() {
-            let key = key.hashed();
-            match blocked.get(&key) {
-                Some(until) if *until > now => {
-                    let secs =
-                        ceil_secs(governor::clock::Reference::duration_since(until, now).into())
-                            .max(1);
-                    wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
-                }
-                Some(_) => {
-                    blocked.remove(&key);
-                }
-                None => {}
-            }
-        }
-        wait
-    }
-
-    /// Counts a failed authentication; returns the blocks it started.
-    pub fn record_failure(&self, client_id: &str, source: Option<&str>) -> Vec<BurstStarted> {
-        self.tidy();
-        let source = source.map(grouped);
-        let source = source.as_deref();
-        let now = self.clock.now();
-        let mut started = Vec::new();
-        for (limiter, key) in [&self.per_client, &self.per_source]
-            .into_iter()
-            .zip(Self::keys(client_id, source))
-        {
-            let Some(key) = key else { continue };
-            let hashed = key.hashed();
-            if let Err(not_until) = limiter.check_key(&hashed) {
-                let until = not_until.earliest_possible();
-                let mut blocked = self.blocked.lock();
-                if blocked.len() >= MAX_BLOCKED {
-                    blocked.retain(|_, until| *until > now);
-                    if blocked.len() >= MAX_BLOCKED {
-                        // Full of live blocks: this failure stays a plain 401.
-                        continue;
-                    }
-                }
-                if blocked.insert(hashed, until).is_none_or(|old| old <= now) {
-                    started.push(BurstStarted {
-                        key: match key {
-                            LimitKey::Source(source) => format!("source {source}"),
-                            _ => format!("client {client_id} from {}", source.unwrap_or("?")),
-                        },
-                        retry_after_secs: ceil_secs(not_until.wait_time_from(now)).max(1),
-                    });
-                }
-            }
-        }
-        started
-    }
-}
-
 /// Of two verdicts, the one the caller must obey.
 fn tighter(
     a: Result<Allowance, Limited>,
@@ -534,47 +392,6 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(loose.limit, 60);
-    }
-
-    #[test]
-    fn failures_block_the_client_id_and_the_source_until_they_refill() {
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let throttle = FailedAuthThrottle::new(3, 5, clock.clone());
-        for _ in 0..3 {
-            assert!(throttle.retry_after("kgc_a", Some("10.0.0.1")).is_none());
-            assert!(throttle
-                .record_failure("kgc_a", Some("10.0.0.1"))
-                .is_empty());
-        }
-        let started = throttle.record_failure("kgc_a", Some("10.0.0.1"));
-        assert_eq!(started.len(), 1, "the client id's block starts");
-        assert_eq!(started[0].key, "client kgc_a from 10.0.0.1");
-        assert_eq!(throttle.retry_after("kgc_a", Some("10.0.0.1")), Some(20));
-        let elsewhere = throttle.retry_after("kgc_a", Some("10.0.0.2"));
-        assert!(
-            elsewhere.is_none(),
-            "the same client from elsewhere is not locked out"
-        );
-        assert!(
-            throttle.retry_after("kgc_b", Some("10.0.0.3")).is_none(),
-            "others go on"
-        );
-        // The source's own allowance (5) runs out across client ids: 4 + 2 failures.
-        throttle.record_failure("kgc_b", Some("10.0.0.1"));
-        throttle.record_failure("kgc_b", Some("10.0.0.1"));
-        assert!(throttle.retry_after("kgc_c", Some("10.0.0.1")).is_some());
-        clock.advance(chrono::Duration::seconds(21));
-        assert!(
-            throttle.retry_after("kgc_a", Some("10.0.0.1")).is_none(),
-            "refilled"
-        );
-        // One IPv6 host's /64 is one source (5 failures allowed, then blocked).
-        for n in 1..=6 {
-            throttle.record_failure(&format!("kgc_v6_{n}"), Some(&format!("2001:db8:1:2::{n}")));
-        }
-        assert!(throttle
-            .retry_after("kgc_new", Some("2001:db8:1:2::99"))
-            .is_some());
     }
 
     #[test]

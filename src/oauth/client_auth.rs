@@ -13,7 +13,7 @@ use super::request::ClientCredentials;
 use super::OAuthState;
 use crate::audit::{EventType, Source};
 use crate::clients::{self, Argon2Lease, Client, Verdict};
-use crate::limits::BurstStarted;
+use crate::limits::{Attempt, BurstStarted};
 use crate::store::{Store, StoreError};
 
 pub fn authentication_failed() -> OAuthError {
@@ -64,9 +64,11 @@ pub async fn authenticate(
 /// during argon2. A success lands in the verified cache. `credentials` picks the
 /// credentials out of `request`.
 ///
-/// Brute force stops here: a client id or source address with too many recent
-/// failures is answered 429 before any argon2 (see `FailedAuthThrottle`); a secret in
-/// the verified cache never gets this far, so a working client is not locked out by
+/// Brute force stops here: the attempt is reserved with the `FailedAuthThrottle`
+/// before it waits for argon2 — a client id or source address whose allowance is used
+/// up by recent failures *or by attempts still in flight* is answered 429 before any
+/// argon2, so N parallel guesses reach argon2 at most the allowance. A secret in the
+/// verified cache never gets this far, so a working client is not locked out by
 /// someone guessing its secret.
 pub async fn verify_with_argon2<R: Send + Sync + 'static>(
     state: web::Data<OAuthState>,
@@ -75,13 +77,7 @@ pub async fn verify_with_argon2<R: Send + Sync + 'static>(
     credentials: fn(&R) -> &ClientCredentials,
     source: Source,
 ) -> Result<Client, OAuthError> {
-    let client_id = credentials(&request).client_id.clone();
-    if let Some(secs) = state
-        .failed_auth
-        .retry_after(&client_id, source.0.as_deref())
-    {
-        return Err(OAuthError::too_many_failures(secs));
-    }
+    let attempt = reserve_attempt(&state, &credentials(&request).client_id, &source)?;
     let lease = acquire_lease(&state).await?;
     store
         .blocking(move |store| {
@@ -93,19 +89,42 @@ pub async fn verify_with_argon2<R: Send + Sync + 'static>(
                 Some(&lease),
                 now(&state),
             ) {
-                Verdict::Verified => client.ok_or_else(authentication_failed),
+                Verdict::Verified => {
+                    attempt.succeeded();
+                    client.ok_or_else(authentication_failed)
+                }
                 Verdict::Rejected | Verdict::NeedsArgon2 => {
-                    let bursts = state
-                        .failed_auth
-                        .record_failure(&client_id, source.0.as_deref());
-                    for burst in bursts {
-                        record_burst(store, &state, client.as_ref(), &source, &burst);
-                    }
+                    record_failure(store, &state, attempt, client.as_ref(), &source);
                     Err(authentication_failed())
                 }
             }
         })
         .await
+}
+
+/// Reserves one client-secret check for this client id and source, or 429.
+pub fn reserve_attempt(
+    state: &OAuthState,
+    client_id: &str,
+    source: &Source,
+) -> Result<Attempt, OAuthError> {
+    state
+        .failed_auth
+        .reserve(client_id, source.0.as_deref())
+        .map_err(OAuthError::too_many_failures)
+}
+
+/// Counts a failed check; a burst it completes is logged and audited once.
+pub fn record_failure(
+    store: &Store,
+    state: &OAuthState,
+    attempt: Attempt,
+    client: Option<&Client>,
+    source: &Source,
+) {
+    for burst in attempt.failed() {
+        record_burst(store, state, client, source, &burst);
+    }
 }
 
 /// A burst of failures just got a client id or address throttled: say so once, in the

@@ -43,9 +43,9 @@ pub async fn issue_token(
 ) -> Result<IssuedAccessToken, OAuthError> {
     let request = Arc::new(request);
     let first = {
-        let (state, request) = (state.clone(), request.clone());
+        let (state, request, source) = (state.clone(), request.clone(), source.clone());
         store
-            .blocking(move |store| run_for_current_client(store, &state, &request))
+            .blocking(move |store| run_for_current_client(store, &state, &request, &source))
             .await?
     };
     if let GrantOutcome::Issued(issued) = first {
@@ -56,12 +56,12 @@ pub async fn issue_token(
         store.clone(),
         request.clone(),
         |r| &r.credentials,
-        source,
+        source.clone(),
     )
     .await?;
     store
         .blocking(move |store| {
-            match run_for_current_client(store, &state, &request)? {
+            match run_for_current_client(store, &state, &request, &source)? {
                 GrantOutcome::Issued(issued) => Ok(issued),
                 // The secret changed between verification and issuing.
                 GrantOutcome::NeedsArgon2 => Err(authentication_failed()),
@@ -76,6 +76,7 @@ fn run_for_current_client(
     store: &Store,
     state: &OAuthState,
     request: &TokenRequest,
+    source: &Source,
 ) -> Result<GrantOutcome, OAuthError> {
     store.with_conn(|conn| {
         let client = find_client(conn, request.client_id())?;
@@ -83,6 +84,7 @@ fn run_for_current_client(
             state,
             client.as_ref(),
             request,
+            source,
             state.clock.now(),
             conn,
             store.writer(),
@@ -100,13 +102,14 @@ pub fn run(
     state: &OAuthState,
     client: Option<&Client>,
     request: &TokenRequest,
+    source: &Source,
     now: DateTime<Utc>,
     conn: &mut DbConn,
     writer: &WriterLock,
 ) -> Result<GrantOutcome, OAuthError> {
     let refusal = RefCell::new(None);
     let registrar = ClientRegistrar::new(client, state, &refusal);
-    let issuer = JwtIssuer::new(state, client, now, conn, writer, &refusal);
+    let issuer = JwtIssuer::new(state, client, now, conn, writer, &refusal, source);
     let mut endpoint = GrantEndpoint::new(&registrar, issuer);
     let oxide_request = OxideRequest(request);
     let result = match request.grant_type {

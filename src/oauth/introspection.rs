@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use crate::api_keys::format;
 use crate::clients::Client;
-use crate::identity::{Presented, ResolveError, Resolver};
+use crate::identity::{Audience, Presented, ResolveError, Resolver};
 use crate::refresh;
 use crate::store::WriterLock;
 use crate::store::{DbConn, StoreError};
@@ -108,7 +108,10 @@ fn describe_api_key(
         return Ok(inactive);
     }
     let presented = Presented::ApiKey(Cow::Borrowed(key));
-    let who = match access.resolver.resolve(conn, access.writer, &presented) {
+    let who = match access
+        .resolver
+        .resolve(conn, access.writer, &presented, &Audience::Any)
+    {
         Ok(who) => who,
         Err(ResolveError::Store(error)) => return Err(error),
         Err(_) => return Ok(inactive),

@@ -24,6 +24,7 @@ use oxide_auth::primitives::registrar::{
 use super::error::OAuthError;
 use super::request::TokenRequest;
 use super::OAuthState;
+use crate::audit::Source;
 use crate::clients::{Client, GrantType, Verdict};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
 use crate::refresh::repo::Screening;
@@ -274,6 +275,8 @@ pub struct JwtIssuer<'a> {
     /// Taken around refresh-family writes only (SQLite's single writer).
     writer: &'a WriterLock,
     refusal: &'a RefCell<Option<OAuthError>>,
+    /// Where the request came from, for the audit event of a detected reuse.
+    source: &'a Source,
     /// The token as keygate reports it; oxide-auth's own `BearerToken` is opaque and
     /// spells `token_type` in lower case.
     pub issued: Option<IssuedAccessToken>,
@@ -287,6 +290,7 @@ impl<'a> JwtIssuer<'a> {
         conn: &'a mut DbConn,
         writer: &'a WriterLock,
         refusal: &'a RefCell<Option<OAuthError>>,
+        source: &'a Source,
     ) -> Self {
         Self {
             state,
@@ -296,6 +300,7 @@ impl<'a> JwtIssuer<'a> {
             recovered: RefCell::new(None),
             writer,
             refusal,
+            source,
             issued: None,
         }
     }
@@ -435,6 +440,7 @@ impl Issuer for JwtIssuer<'_> {
                 now,
                 self.state.refresh_lifetimes,
                 client.refresh_reuse_grace(),
+                self.source,
             )
             .map_err(|e| self.refuse(OAuthError::from(e)))?
         };
@@ -504,6 +510,7 @@ impl Issuer for JwtIssuer<'_> {
                         &family_id,
                         now,
                         refresh::repo::REUSE_DETECTED,
+                        self.source,
                     )
                     .map_err(|e| {
                         self.refuse(OAuthError::from(crate::store::StoreError::from(e)))

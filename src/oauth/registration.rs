@@ -13,17 +13,18 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::client_auth::acquire_lease;
-use super::error::OAuthError;
+use super::client_auth::verify_with_argon2;
+use super::error::{ErrorCode, OAuthError};
+use super::request::{AuthMethod, ClientCredentials};
 use super::OAuthState;
 use crate::audit::repo::record_about;
 use crate::audit::{EventType, Source};
 use crate::clients::registration::{self, RegisterError};
-use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError, Verdict};
+use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError};
 use crate::error::ApiError;
 use crate::identity::principal::admit;
 use crate::identity::resolver::{bearer_credential, presented_credential};
-use crate::identity::{Principal, ResolveError, Resolver, Scope};
+use crate::identity::{Audience, Principal, ResolveError, Resolver, Scope};
 use crate::secret::{ct_eq_str, digest, Secret};
 use crate::store::{Store, StoreError};
 
@@ -61,7 +62,7 @@ struct Registered<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<&'a str>,
     client_id_issued_at: i64,
-    /// 0: the secret does not expire (it can be rotated).
+    /// Seconds since the epoch; 0: the secret does not expire (it can be rotated).
     client_secret_expires_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_access_token: Option<&'a str>,
@@ -85,7 +86,9 @@ fn registered<'a>(
         client_id: &client.id,
         client_secret: secret.map(Secret::expose),
         client_id_issued_at: client.created_at.and_utc().timestamp(),
-        client_secret_expires_at: 0,
+        client_secret_expires_at: client
+            .secret_expires_at
+            .map_or(0, |at| at.and_utc().timestamp()),
         registration_access_token: registration_token.map(Secret::expose),
         registration_client_uri: format!(
             "{}/oauth/register/{}",
@@ -226,7 +229,9 @@ async fn initial_access(
     let who = store
         .blocking(move |store| {
             store
-                .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented))
+                .with_conn(|conn| {
+                    resolver.resolve(conn, store.writer(), &presented, &Audience::Management)
+                })
                 .map_err(resolve_error)
         })
         .await?;
@@ -256,8 +261,12 @@ pub async fn post_register(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let who = initial_access(&req, resolver, &store).await?;
-    let (registration, auth_method) =
+    let (mut registration, auth_method) =
         to_registration(read_metadata(&req, body, state.max_body_bytes).await?)?;
+    // A credential never registers a client stronger than itself: RFC 7591 metadata
+    // names no rate limit, so the client gets the caller's, and its secret expires
+    // with the caller's credential.
+    registration.rate_limit_per_minute = who.rate_limit;
     let valid = registration
         .validate(
             crate::orgs::OrgId(who.org().to_owned()),
@@ -275,10 +284,12 @@ pub async fn post_register(
         )));
     }
     let now = state.clock.now().naive_utc();
+    let secret_expires_at = who.mint_lifetime();
     let (source, actor) = (Source::of(&req), who.actor_label());
     let (client, secret, token) = store
         .blocking(move |store| {
             let (mut new, secret) = registration::prepare(valid, now).map_err(register_error)?;
+            new.secret_expires_at = secret_expires_at;
             let (token, hash) = new_registration_token()?;
             new.registration_token_hash = Some(hash);
             let client = store.with_transaction(|c| {
@@ -421,20 +432,27 @@ pub async fn put_registration(
     }
     let now = state.clock.now().naive_utc();
     if let Some(secret) = presented_secret {
-        let lease = acquire_lease(&state).await?;
-        let (state, client) = (state.clone(), client.clone());
-        let verdict = web::block(move || {
-            state
-                .verifier
-                .verify(Some(&client), secret.expose().as_bytes(), Some(&lease), now)
-        })
+        // A guess at the client's secret like any other: the same brute-force
+        // throttle and argon2 budget as the token endpoint.
+        let credentials = ClientCredentials {
+            client_id: client.id.clone(),
+            secret,
+            method: AuthMethod::ClientSecretPost,
+        };
+        verify_with_argon2(
+            state.clone(),
+            store.clone(),
+            std::sync::Arc::new(credentials),
+            |c| c,
+            Source::of(&req),
+        )
         .await
-        .map_err(|e| OAuthError::server_error(&e))?;
-        if verdict != Verdict::Verified {
-            return Err(OAuthError::invalid_client_metadata(
+        .map_err(|error| match error.code() {
+            ErrorCode::InvalidClient => OAuthError::invalid_client_metadata(
                 "client_secret does not match the client's secret",
-            ));
-        }
+            ),
+            _ => error,
+        })?;
     }
     let mut changes = valid.into_changes(now);
     // Not part of RFC 7591 metadata: kept as registered.
@@ -448,10 +466,9 @@ pub async fn put_registration(
         .run_transaction(move |c| {
             let updated = repo::update_registration(c, &client, &changes, &hash)?;
             if let Some(row) = &updated {
-                let details = serde_json::json!({
-                    "scope": {"from": client.allowed_scopes, "to": row.allowed_scopes},
-                    "via": "rfc7592",
-                });
+                let mut details = row.changes_from(&client);
+                details.insert("via".into(), "rfc7592".into());
+                let details = serde_json::Value::Object(details);
                 let actor = format!("registration:{}", client.id);
                 record_about(
                     c,

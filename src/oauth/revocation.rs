@@ -26,6 +26,7 @@ pub fn revoke(
                     &family.id,
                     now.naive_utc(),
                     "revoked_by_client",
+                    &crate::audit::Source::default(),
                 )?;
             }
         }

@@ -5,6 +5,7 @@ use super::model::{
     digest, generate_token, new_id, Family, Lifetimes, NewFamily, NewToken, Refused, Rotated,
     TokenRow,
 };
+use crate::audit::Source;
 use crate::clients::Client;
 use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
@@ -91,7 +92,14 @@ pub fn rotate(
     let Some((_, family)) = find(conn, presented)? else {
         return Ok(Err(Refused::Unknown));
     };
-    rotate_in(conn, presented, &family, client_id, now, lifetimes, grace)
+    let source = Source::default();
+    let rotation = Rotation {
+        now,
+        lifetimes,
+        grace,
+        source: &source,
+    };
+    rotate_in(conn, presented, &family, client_id, &rotation)
 }
 
 /// `rotate` for a caller that has just read the token's family (`find`), as the token
@@ -103,16 +111,24 @@ pub fn rotate_known(
     now: NaiveDateTime,
     lifetimes: Lifetimes,
     grace: chrono::Duration,
+    source: &Source,
 ) -> Result<Result<Rotated, Refused>, StoreError> {
-    rotate_in(
-        conn,
-        presented,
-        family,
-        &family.client_id,
+    let rotation = Rotation {
         now,
         lifetimes,
         grace,
-    )
+        source,
+    };
+    rotate_in(conn, presented, family, &family.client_id, &rotation)
+}
+
+/// The settings of one rotation.
+struct Rotation<'s> {
+    now: NaiveDateTime,
+    lifetimes: Lifetimes,
+    grace: chrono::Duration,
+    /// Where the request came from, for the audit event of a detected reuse.
+    source: &'s Source,
 }
 
 fn rotate_in(
@@ -120,15 +136,14 @@ fn rotate_in(
     presented: &str,
     family: &Family,
     client_id: &str,
-    now: NaiveDateTime,
-    lifetimes: Lifetimes,
-    grace: chrono::Duration,
+    rotation: &Rotation<'_>,
 ) -> Result<Result<Rotated, Refused>, StoreError> {
+    let (now, lifetimes) = (rotation.now, rotation.lifetimes);
     let hash = digest(presented);
     let successor = generate_token().map_err(|_| StoreError::Random)?;
     let successor_id = new_id("rt_");
     let outcome = conn.transaction(|c| -> QueryResult<Result<Family, Refused>> {
-        let decided = spend(c, &hash, family, client_id, &successor_id, now, grace)?;
+        let decided = spend(c, &hash, family, client_id, &successor_id, rotation)?;
         // Whichever way the presented token was spent, its successor is issued here.
         if let Ok(family) = &decided {
             insert_token(
@@ -157,9 +172,9 @@ fn spend(
     known_family: &Family,
     client_id: &str,
     successor_id: &str,
-    now: NaiveDateTime,
-    grace: chrono::Duration,
+    rotation: &Rotation<'_>,
 ) -> QueryResult<Result<Family, Refused>> {
+    let (now, grace) = (rotation.now, rotation.grace);
     // The affected-row count decides the winner: READ COMMITTED on PostgreSQL
     // (set per connection by the store), one writer at a time on SQLite.
     // By the family's id: SQLite materialises this subquery once per statement, and by
@@ -236,7 +251,7 @@ fn spend(
             }
         }
     }
-    revoke_family(c, &family.id, now, REUSE_DETECTED)?;
+    revoke_family(c, &family.id, now, REUSE_DETECTED, rotation.source)?;
     Ok(Err(Refused::ReuseDetected))
 }
 
@@ -319,6 +334,7 @@ pub fn revoke_family(
     family_id: &str,
     now: NaiveDateTime,
     reason: &str,
+    source: &Source,
 ) -> QueryResult<bool> {
     conn.transaction(|conn| {
         let updated = diesel::update(
@@ -332,7 +348,7 @@ pub fn revoke_family(
         ))
         .execute(conn)?;
         if updated == 1 && reason == REUSE_DETECTED {
-            record_reuse(conn, family_id, now)?;
+            record_reuse(conn, family_id, now, source)?;
         }
         Ok(updated == 1)
     })
@@ -343,7 +359,12 @@ pub const REUSE_DETECTED: &str = "reuse_detected";
 
 /// The audit event for a reuse: on the connection (and in the transaction) of the
 /// revocation. The actor is the client that presented the spent token.
-fn record_reuse(conn: &mut DbConn, family_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+fn record_reuse(
+    conn: &mut DbConn,
+    family_id: &str,
+    now: NaiveDateTime,
+    source: &Source,
+) -> QueryResult<()> {
     let family: Family = refresh_families::table
         .find(family_id)
         .select(Family::as_select())
@@ -356,7 +377,7 @@ fn record_reuse(conn: &mut DbConn, family_id: &str, now: NaiveDateTime) -> Query
             event_type: crate::audit::EventType::RefreshTokenReuseDetected,
             actor: &actor,
             target_id: &family.id,
-            source: &crate::audit::Source::default(),
+            source,
             details: serde_json::json!({"client_id": family.client_id, "family_revoked": true}),
         },
         now,
@@ -676,7 +697,7 @@ mod tests {
                     match step {
                         Step::Advance { seconds } => now += chrono::Duration::seconds(seconds),
                         Step::Revoke => {
-                            revoke_family(&mut conn, &family_id, now, "revoked_by_client").unwrap();
+                            revoke_family(&mut conn, &family_id, now, "revoked_by_client", &Source::default()).unwrap();
                             revoked = true;
                         }
                         Step::Present { back } => {

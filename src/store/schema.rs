@@ -54,6 +54,7 @@ diesel::table! {
         rate_limit_per_minute -> Nullable<Int8>,
         secret_hint -> Nullable<Text>,
         previous_secret_hint -> Nullable<Text>,
+        secret_expires_at -> Nullable<Timestamp>,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
-use crate::helpers::{assert_api_error, header, TestApp};
+use crate::helpers::{assert_api_error, header, TestApp, ISSUER};
 
 async fn forward(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut request = app.http.get(app.url(&format!("/v1/forward-auth{query}")));
@@ -50,13 +50,140 @@ async fn a_credential_becomes_identity_headers_for_the_upstream() {
     )
     .await;
     assert_api_error(response, 403, "insufficient_scope").await;
-    for bad in ["?scope=", "?scope=read%20write", "?scope=%22"] {
+    for bad in ["?scope=", "?scope=%22", "?audience="] {
         let response = forward(&app, bad, &[("X-API-Key", &key)]).await;
         assert_api_error(response, 400, "invalid_request").await;
     }
     assert_api_error(forward(&app, "", &[]).await, 401, "missing_credentials").await;
     let response = forward(&app, "", &[("Authorization", "Bearer a.b.c")]).await;
     assert_api_error(response, 401, "invalid_token").await;
+}
+
+#[actix_rt::test]
+async fn requirements_from_the_gateway_cannot_be_weakened_by_the_client() {
+    let app = TestApp::spawn().await;
+    let (_, reader) = app.operator_key("default", "read", None);
+    let (_, admin) = app.operator_key("default", "read admin", None);
+    let key = |k: &str| ("X-API-Key", k.to_owned());
+    let status = |query: &'static str, headers: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            forward(app, query, &pairs).await
+        }
+    };
+    // The gateway asks for admin in its header; the client's own ?scope=read (Envoy
+    // appends the client's query) adds a requirement, it replaces nothing.
+    let gateway_admin = ("X-Keygate-Required-Scope", "admin".to_owned());
+    let response = status("?scope=read", vec![key(&reader), gateway_admin.clone()]).await;
+    let body = assert_api_error(response, 403, "insufficient_scope").await;
+    assert_eq!(body["error"]["details"]["required_scope"], "admin");
+    let response = status("?scope=read", vec![key(&admin), gateway_admin.clone()]).await;
+    assert_eq!(response.status(), 200);
+    // Several requirements all apply, in any position.
+    for query in [
+        "?scope=read&scope=admin",
+        "?scope=admin&scope=read",
+        "?scope=read%20admin",
+    ] {
+        let response = status(query, vec![key(&reader)]).await;
+        assert_api_error(response, 403, "insufficient_scope").await;
+    }
+    let two_headers = vec![
+        key(&reader),
+        ("X-Keygate-Required-Scope", "read".to_owned()),
+        gateway_admin.clone(),
+    ];
+    assert_api_error(status("", two_headers).await, 403, "insufficient_scope").await;
+    // A requirement that cannot be read is refused, never read as none.
+    let mut request = app
+        .http
+        .get(app.url("/v1/forward-auth"))
+        .header("X-API-Key", &admin);
+    request = request.header(
+        "X-Keygate-Required-Scope",
+        reqwest::header::HeaderValue::from_bytes("admin\u{e9}".as_bytes()).unwrap(),
+    );
+    assert_api_error(request.send().await.unwrap(), 400, "invalid_request").await;
+    // A refusal carries its own body for gateways that drop it (nginx).
+    let response = status("?scope=admin", vec![key(&reader)]).await;
+    let carried: serde_json::Value =
+        serde_json::from_str(&header(&response, "x-keygate-error")).unwrap();
+    let body = assert_api_error(response, 403, "insufficient_scope").await;
+    assert_eq!(carried, body);
+}
+
+#[actix_rt::test]
+async fn forward_auth_checks_the_audience_the_gateway_names() {
+    let app = TestApp::spawn().await;
+    let token_of = |client: crate::helpers::TestClient| {
+        let app = &app;
+        async move {
+            let body = app.token_json(&client).await;
+            format!("Bearer {}", body["access_token"].as_str().unwrap())
+        }
+    };
+    let platform = token_of(app.client_with_scope("read")).await;
+    let manager = token_of(app.management_client("read admin")).await;
+    let billing = token_of(app.client(keygate::clients::ClientRegistration {
+        name: "billing".into(),
+        scope: "read".into(),
+        audience: Some("https://billing.example".into()),
+        ..Default::default()
+    }))
+    .await;
+    fn auth(bearer: &str) -> Vec<(&'static str, &str)> {
+        vec![("Authorization", bearer)]
+    }
+    // A token for the platform's API (default audience) passes, by default.
+    assert_eq!(forward(&app, "", &auth(&platform)).await.status(), 200);
+    // ... and describes itself on /v1/me, but does not manage keygate.
+    assert_eq!(app.me(&auth(&platform)).await.status(), 200);
+    let response = app
+        .http
+        .get(app.url("/v1/api-keys"))
+        .header("Authorization", &platform)
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(response, 401, "invalid_token").await;
+    // A management token is not for the platform's API.
+    let response = forward(&app, "", &auth(&manager)).await;
+    assert_api_error(response, 401, "invalid_token").await;
+    // A route of another resource names its audience; only its tokens pass.
+    let billing_route = [("X-Keygate-Required-Audience", "https://billing.example")];
+    for (bearer, expected) in [(&billing, 200), (&platform, 401), (&manager, 401)] {
+        let mut headers = auth(bearer);
+        headers.extend(billing_route);
+        assert_eq!(
+            forward(&app, "", &headers).await.status(),
+            expected,
+            "{bearer}"
+        );
+    }
+    // Two different audiences named: no token can carry both.
+    let response = forward(
+        &app,
+        "?audience=https%3A%2F%2Fbilling.example",
+        &[
+            ("Authorization", &billing),
+            ("X-Keygate-Required-Audience", ISSUER),
+        ],
+    )
+    .await;
+    assert_api_error(response, 401, "invalid_token").await;
+    // The management audience passes only where it is the one named.
+    let management = format!("{ISSUER}/v1");
+    let response = forward(
+        &app,
+        "",
+        &[
+            ("Authorization", &manager),
+            ("X-Keygate-Required-Audience", &management),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
 }
 
 /// The upstream behind nginx: echoes the identity headers it received.

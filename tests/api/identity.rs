@@ -265,41 +265,53 @@ async fn forged_foreign_and_expired_tokens_are_refused() {
 }
 
 #[actix_rt::test]
-async fn a_token_for_another_audience_is_not_for_keygate() {
+async fn me_describes_a_token_of_any_audience_but_only_management_tokens_manage_keygate() {
     let app = TestApp::spawn().await;
-    let client = app.client(keygate::clients::ClientRegistration {
+    let billing = app.client(keygate::clients::ClientRegistration {
         name: "billing api client".into(),
-        scope: "read".into(),
+        scope: "read admin".into(),
         audience: Some("https://billing.example".into()),
         ..Default::default()
     });
-    let token = app.token_json(&client).await["access_token"]
+    // Default audience (the platform's API) and another resource's: /v1/me describes
+    // both — the quick start's first call — but neither manages keygate, admin or not.
+    for client in [app.client_with_scope("read admin"), billing] {
+        let token = app.token_json(&client).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bearer = format!("Bearer {token}");
+        let me = app.me(&[("Authorization", &bearer)]).await;
+        assert_eq!(me.status(), 200);
+        let me: serde_json::Value = me.json().await.unwrap();
+        assert_eq!(me["client_id"], client.id.as_str());
+        assert_eq!(me["credential_kind"], "access_token");
+        let response = app
+            .http
+            .get(app.url("/v1/api-keys"))
+            .header("Authorization", &bearer)
+            .send()
+            .await
+            .unwrap();
+        let body = assert_api_error(response, 401, "invalid_token").await;
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("audience"));
+    }
+    let manager = app.management_client("read admin");
+    let token = app.token_json(&manager).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let response = app
-        .me(&[("Authorization", &format!("Bearer {token}"))])
-        .await;
-    assert_api_error(response, 401, "invalid_token").await;
-}
-
-#[actix_rt::test]
-async fn a_token_for_the_platforms_api_cannot_manage_keygate() {
-    // Default audience: the platform's own API. Even with `admin` it is not for /v1.
-    let app = TestApp::spawn().await;
-    let client = app.client_with_scope("read admin");
-    let token = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let response = app
-        .me(&[("Authorization", &format!("Bearer {token}"))])
-        .await;
-    let body = assert_api_error(response, 401, "invalid_token").await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("audience"));
+    let listed = app
+        .http
+        .get(app.url("/v1/api-keys"))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
 }
 
 #[actix_rt::test]

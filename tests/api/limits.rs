@@ -174,7 +174,8 @@ async fn guessing_a_secret_is_throttled_without_locking_out_the_client() {
         secret: format!("{}x", victim.secret),
     };
     let grant = [("grant_type", "client_credentials")];
-    for _ in 0..4 {
+    // Exactly the allowance of guesses reaches argon2.
+    for _ in 0..3 {
         let response = app.token_basic(&guess, &grant).await;
         crate::helpers::assert_oauth_error(response, 401, "invalid_client").await;
     }
@@ -216,7 +217,7 @@ async fn one_source_guessing_many_clients_is_throttled_too() {
     })
     .await;
     let grant = [("grant_type", "client_credentials")];
-    for i in 0..4 {
+    for i in 0..3 {
         let stranger = crate::helpers::TestClient {
             id: format!("kgc_unknown{i}"),
             secret: "kgs_guess".into(),
@@ -445,4 +446,107 @@ async fn registration_counts_against_the_admin_credentials_limit() {
     let response = register().await.unwrap();
     assert!(!header(&response, "retry-after").is_empty());
     crate::helpers::assert_oauth_error(response, 429, "rate_limit_exceeded").await;
+}
+
+#[actix_rt::test]
+async fn parallel_guesses_reach_argon2_at_most_the_allowance() {
+    let app = TestApp::spawn_with(|s| {
+        s.auth_failures_per_minute = 5;
+        s.auth_failures_per_minute_per_source = 1000;
+    })
+    .await;
+    let victim = app.client_with_scope("read");
+    let grant = [("grant_type", "client_credentials")];
+    // A working client of the same organization, in the verified cache.
+    let neighbour = app.client_with_scope("read");
+    assert_eq!(app.token_basic(&neighbour, &grant).await.status(), 200);
+    let guesses: Vec<_> = (0..64)
+        .map(|n| {
+            let (http, url) = (app.http.clone(), app.url("/oauth/token"));
+            let auth = crate::helpers::basic_auth(&victim.id, &format!("kgs_guess{n}"));
+            actix_web::rt::spawn(async move {
+                let response = http
+                    .post(url)
+                    .header("Authorization", auth)
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .unwrap();
+                let retry_after = header(&response, "retry-after");
+                (response.status().as_u16(), retry_after)
+            })
+        })
+        .collect();
+    // Meanwhile the neighbour keeps working.
+    for _ in 0..5 {
+        assert_eq!(app.token_basic(&neighbour, &grant).await.status(), 200);
+    }
+    let (mut refused, mut throttled) = (0, 0);
+    for guess in guesses {
+        match guess.await.unwrap() {
+            (401, _) => refused += 1,
+            (429, retry_after) => {
+                throttled += 1;
+                assert!(retry_after.parse::<u64>().unwrap() >= 1, "{retry_after}");
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(
+        refused <= 5,
+        "{refused} guesses reached argon2, allowance 5"
+    );
+    assert_eq!(refused + throttled, 64);
+    // The real secret of the guessed client, never verified before, must wait too:
+    // from this address the client id has used up its allowance.
+    let response = app.token_basic(&victim, &grant).await;
+    crate::helpers::assert_oauth_error(response, 429, "rate_limit_exceeded").await;
+}
+
+#[actix_rt::test]
+async fn a_registration_update_guessing_the_secret_is_throttled() {
+    let app = TestApp::spawn_with(|s| {
+        s.auth_failures_per_minute = 3;
+        s.auth_failures_per_minute_per_source = 1000;
+    })
+    .await;
+    let response = app
+        .http
+        .post(app.url("/oauth/register"))
+        .header("Authorization", format!("Bearer {}", app.admin_key))
+        .json(&serde_json::json!({"client_name": "guessed", "scope": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let client_id = body["client_id"].as_str().unwrap().to_owned();
+    let uri = app.url(&format!("/oauth/register/{client_id}"));
+    let token = body["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let response = app
+            .http
+            .put(&uri)
+            .header("Authorization", format!("Bearer {token}"))
+            .json(&serde_json::json!({
+                "client_id": client_id,
+                "client_name": "guessed",
+                "scope": "read",
+                "client_secret": format!("kgs_guess{n}"),
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        if status == 429 {
+            assert!(!header(&response, "retry-after").is_empty());
+        }
+        // A refused update leaves the registration token as it was.
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [400, 400, 400, 429, 429, 429], "{statuses:?}");
 }

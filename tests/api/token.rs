@@ -209,7 +209,13 @@ async fn tokens_are_signed_with_the_configured_algorithm() {
 
 #[actix_web::test]
 async fn a_cached_client_is_served_while_a_wrong_secret_flood_waits_for_argon2() {
-    let app = TestApp::spawn_with(|settings| settings.argon2_max_concurrency = 1).await;
+    // The brute-force throttle is raised out of the way: this is about argon2 queueing.
+    let app = TestApp::spawn_with(|settings| {
+        settings.argon2_max_concurrency = 1;
+        settings.auth_failures_per_minute = 1000;
+        settings.auth_failures_per_minute_per_source = 1000;
+    })
+    .await;
     let victim = app.client_with_scope("read");
     let cc = [("grant_type", "client_credentials")];
     assert_eq!(app.token_basic(&victim, &cc).await.status(), 200); // cached from now on
@@ -261,6 +267,8 @@ async fn a_flood_beyond_the_argon2_wait_gets_503_with_retry_after() {
     let app = TestApp::spawn_with(|settings| {
         settings.argon2_max_concurrency = 1;
         settings.argon2_max_wait = Duration::from_millis(1);
+        settings.auth_failures_per_minute = 1000;
+        settings.auth_failures_per_minute_per_source = 1000;
     })
     .await;
     let client = app.client_with_scope("read");
