@@ -141,24 +141,22 @@ async fn check_forward_auth(
             required: missing.clone(),
         });
     }
+    // Every identity header on every answer, empty where it does not apply: a gateway
+    // that copies them onto the upstream request (Envoy adds, never removes) then
+    // overwrites whatever a client sent under the same names.
+    let (kind, key_id, client_id) = match &who.credential {
+        Credential::ApiKey { key_id } => ("api_key", key_id.as_str(), ""),
+        Credential::AccessToken { client_id, .. } => ("access_token", "", client_id.as_str()),
+    };
     let mut response = HttpResponse::Ok();
     response
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("X-Keygate-Subject", who.subject.as_str()))
         .insert_header(("X-Keygate-Org", who.org_id.as_str()))
-        .insert_header(("X-Keygate-Scopes", who.scopes.to_string()));
-    match &who.credential {
-        Credential::ApiKey { key_id } => {
-            response
-                .insert_header(("X-Keygate-Credential", "api_key"))
-                .insert_header(("X-Keygate-Key-Id", key_id.as_str()));
-        }
-        Credential::AccessToken { client_id, .. } => {
-            response
-                .insert_header(("X-Keygate-Credential", "access_token"))
-                .insert_header(("X-Keygate-Client-Id", client_id.as_str()));
-        }
-    }
+        .insert_header(("X-Keygate-Scopes", who.scopes.to_string()))
+        .insert_header(("X-Keygate-Credential", kind))
+        .insert_header(("X-Keygate-Key-Id", key_id))
+        .insert_header(("X-Keygate-Client-Id", client_id));
     Ok(response.finish())
 }
 

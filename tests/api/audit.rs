@@ -183,6 +183,97 @@ async fn every_management_action_is_recorded_without_secrets() {
         .find(|e| e["event_type"] == "refresh_token.reuse_detected")
         .unwrap();
     assert_eq!(reuse["actor"], format!("client:{client_id}"));
+    assert_eq!(
+        reuse["source_ip"], "127.0.0.1",
+        "where the spent token came from"
+    );
+}
+
+#[actix_rt::test]
+async fn a_client_change_records_what_changed() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_key.clone();
+    let created: serde_json::Value = app
+        .with_key(Method::POST, "/v1/clients", &admin)
+        .json(&json!({"name": "svc", "scopes": ["read"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    let management = format!("{}/v1", crate::helpers::ISSUER);
+    let update = app
+        .with_key(Method::PATCH, &format!("/v1/clients/{client_id}"), &admin)
+        .json(&json!({
+            "audience": management,
+            "access_token_ttl": "10m",
+            "rate_limit_per_minute": 60,
+            "grant_types": ["client_credentials", "refresh_token"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(update.status(), 200);
+    let page = events(&app, &admin, "?type=client.updated").await;
+    let details = &page["data"][0]["details"];
+    assert_eq!(details["audience"], json!({"from": null, "to": management}));
+    assert_eq!(
+        details["access_token_ttl_secs"],
+        json!({"from": null, "to": 600})
+    );
+    assert_eq!(
+        details["rate_limit_per_minute"],
+        json!({"from": null, "to": 60})
+    );
+    assert_eq!(
+        details["grant_types"],
+        json!({"from": "client_credentials", "to": "client_credentials refresh_token"})
+    );
+    assert!(details.get("name").is_none(), "unchanged: {details}");
+
+    // RFC 7592: adding refresh_token through the registration access token.
+    let registered: serde_json::Value = app
+        .http
+        .post(app.url("/oauth/register"))
+        .header("Authorization", format!("Bearer {admin}"))
+        .json(&json!({"client_name": "partner", "scope": "read"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = registered["client_id"].as_str().unwrap();
+    let token = registered["registration_access_token"].as_str().unwrap();
+    let put = app
+        .http
+        .put(app.url(&format!("/oauth/register/{id}")))
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&json!({
+            "client_id": id,
+            "client_name": "partner",
+            "scope": "read",
+            "grant_types": ["client_credentials", "refresh_token"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let page = events(&app, &admin, "?type=client.updated").await;
+    let event = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["target_id"] == id)
+        .unwrap();
+    assert_eq!(event["details"]["via"], "rfc7592");
+    assert_eq!(
+        event["details"]["grant_types"]["to"],
+        "client_credentials refresh_token"
+    );
+    assert!(!page.to_string().contains(token));
 }
 
 #[actix_rt::test]

@@ -186,20 +186,22 @@ async fn forward_auth_checks_the_audience_the_gateway_names() {
     assert_eq!(response.status(), 200);
 }
 
-/// The upstream behind nginx: echoes the identity headers it received.
+/// The upstream behind nginx: echoes the identity headers it received (absent ones
+/// as `null`).
 async fn echo(req: HttpRequest) -> HttpResponse {
     let get = |name: &str| {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
+            .map(str::to_owned)
     };
     HttpResponse::Ok().json(serde_json::json!({
         "subject": get("x-keygate-subject"),
         "org": get("x-keygate-org"),
         "scopes": get("x-keygate-scopes"),
         "credential": get("x-keygate-credential"),
+        "key_id": get("x-keygate-key-id"),
+        "client_id": get("x-keygate-client-id"),
         "path": req.path(),
     }))
 }
@@ -224,8 +226,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The README's nginx `server` block, exactly as documented.
+fn documented_nginx_server() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let (_, after) = readme
+        .split_once("<!-- nginx-forward-auth -->\n```nginx\n")
+        .expect("the README's nginx block");
+    after.split_once("```").unwrap().0.to_owned()
+}
+
 #[actix_rt::test]
-async fn nginx_auth_request_lets_a_valid_key_through_with_identity_headers() {
+async fn the_documented_nginx_configuration_passes_identity_and_refusals_faithfully() {
     let nginx = std::env::var("KEYGATE_TEST_NGINX").unwrap_or_else(|_| "/usr/sbin/nginx".into());
     if !std::path::Path::new(&nginx).exists() {
         eprintln!("skipped: no nginx at {nginx} (set KEYGATE_TEST_NGINX; .ci/run installs it)");
@@ -243,6 +255,11 @@ async fn nginx_auth_request_lets_a_valid_key_through_with_identity_headers() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().display().to_string();
     let port = free_port();
+    let server = documented_nginx_server()
+        .replace("listen 80;", &format!("listen 127.0.0.1:{port};"))
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{keygate_port}"))
+        .replace("127.0.0.1:3000", &format!("127.0.0.1:{upstream_port}"));
+    assert!(server.contains(&format!("127.0.0.1:{keygate_port}/v1/forward-auth")));
     let config = format!(
         r#"
 worker_processes 1;
@@ -257,37 +274,7 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            auth_request /_keygate;
-            auth_request_set $kg_subject $upstream_http_x_keygate_subject;
-            auth_request_set $kg_org $upstream_http_x_keygate_org;
-            auth_request_set $kg_scopes $upstream_http_x_keygate_scopes;
-            auth_request_set $kg_credential $upstream_http_x_keygate_credential;
-            proxy_set_header X-Keygate-Subject $kg_subject;
-            proxy_set_header X-Keygate-Org $kg_org;
-            proxy_set_header X-Keygate-Scopes $kg_scopes;
-            proxy_set_header X-Keygate-Credential $kg_credential;
-            proxy_pass http://127.0.0.1:{upstream_port};
-        }}
-        location /admin/ {{
-            auth_request /_keygate_admin;
-            proxy_pass http://127.0.0.1:{upstream_port};
-        }}
-        location = /_keygate {{
-            internal;
-            proxy_pass http://127.0.0.1:{keygate_port}/v1/forward-auth;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-        }}
-        location = /_keygate_admin {{
-            internal;
-            proxy_pass http://127.0.0.1:{keygate_port}/v1/forward-auth?scope=admin;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-        }}
-    }}
+{server}
 }}
 "#
     );
@@ -317,39 +304,65 @@ http {{
         "nginx did not start: {:?}",
         std::fs::read_to_string(dir.path().join("error.log"))
     );
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut request = app.http.get(format!("{base}{path}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let spoofed = [
+        ("X-Keygate-Subject", "key_spoofed"),
+        ("X-Keygate-Org", "org_spoofed"),
+        ("X-Keygate-Scopes", "admin"),
+        ("X-Keygate-Credential", "access_token"),
+        ("X-Keygate-Key-Id", "key_spoofed"),
+        ("X-Keygate-Client-Id", "kgc_spoofed"),
+    ];
 
-    let (id, key) = app.operator_key("default", "read", None);
-    let through = app
-        .http
-        .get(format!("{base}/orders"))
-        .header("X-API-Key", &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(through.status(), 200);
-    let seen: serde_json::Value = through.json().await.unwrap();
-    assert_eq!(seen["subject"], id.as_str());
-    assert_eq!(seen["credential"], "api_key");
-    assert_eq!(seen["scopes"], "read");
-    assert_eq!(seen["path"], "/orders");
-    assert!(seen["org"].as_str().unwrap().starts_with("org_"));
+    // Every location: the upstream sees keygate's identity, never the client's.
+    let (id, admin) = app.operator_key("default", "read admin", None);
+    for path in ["/orders", "/admin/users"] {
+        let mut headers = vec![("X-API-Key", admin.as_str())];
+        headers.extend(spoofed);
+        let through = get(path, &headers).await.unwrap();
+        assert_eq!(through.status(), 200, "{path}");
+        let seen: serde_json::Value = through.json().await.unwrap();
+        assert_eq!(seen["subject"], id.as_str(), "{path}: {seen}");
+        assert_eq!(seen["key_id"], id.as_str(), "{path}: {seen}");
+        assert_eq!(seen["credential"], "api_key", "{path}: {seen}");
+        assert_eq!(seen["scopes"], "admin read", "{path}: {seen}");
+        assert!(seen["org"].as_str().unwrap().starts_with("org_"), "{seen}");
+        assert_eq!(seen["client_id"], serde_json::Value::Null, "{path}: {seen}");
+        assert_eq!(seen["path"], path);
+    }
 
-    let refused = app.http.get(format!("{base}/orders")).send().await.unwrap();
+    // Refusals arrive as keygate sent them: status, JSON body, challenge.
+    let refused = get("/orders", &[]).await.unwrap();
     assert_eq!(refused.status(), 401, "no credential, no upstream");
-    let refused = app
-        .http
-        .get(format!("{base}/orders"))
-        .header("X-API-Key", "kg_live_not-a-key")
-        .send()
+    assert_api_error(refused, 401, "missing_credentials").await;
+    let refused = get("/orders", &[("X-API-Key", "kg_live_not-a-key")])
         .await
         .unwrap();
-    assert_eq!(refused.status(), 401);
-    let forbidden = app
-        .http
-        .get(format!("{base}/admin/users"))
-        .header("X-API-Key", &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forbidden.status(), 403, "the route needs admin");
+    assert_api_error(refused, 401, "invalid_format").await;
+    let (_, reader) = app.operator_key("default", "read", None);
+    let mut headers = vec![("X-API-Key", reader.as_str())];
+    headers.push(("X-Keygate-Required-Scope", "read"));
+    let forbidden = get("/admin/users", &headers).await.unwrap();
+    let body = assert_api_error(forbidden, 403, "insufficient_scope").await;
+    assert_eq!(body["error"]["details"]["required_scope"], "admin");
+
+    // A 429 stays a 429, with its Retry-After (plain auth_request makes it a 500).
+    let (_, slow) = app.operator_key("default", "read", Some(1));
+    assert_eq!(
+        get("/orders", &[("X-API-Key", &slow)])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let limited = get("/orders", &[("X-API-Key", &slow)]).await.unwrap();
+    assert!(!header(&limited, "retry-after").is_empty());
+    let body = assert_api_error(limited, 429, "rate_limit_exceeded").await;
+    assert!(body["error"]["details"]["retry_after"].as_u64().unwrap() >= 1);
 }

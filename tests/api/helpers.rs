@@ -501,7 +501,7 @@ pub async fn assert_api_error(
             www.starts_with("Bearer realm=\"keygate\", error=\"invalid_token\""),
             "challenge: {www}"
         ),
-        403 => assert!(
+        403 if code == "insufficient_scope" => assert!(
             www.starts_with("Bearer realm=\"keygate\", error=\"insufficient_scope\", scope="),
             "challenge: {www}"
         ),

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod authority;
 mod binary;
 mod clients;
 mod faults;
