@@ -131,7 +131,7 @@ impl ApiError {
             | Self::InvalidToken(_)
             | Self::ExpiredToken => Some(format!(
                 "{REALM}, error=\"invalid_token\", error_description=\"{}\"",
-                self.code()
+                challenge_text(&self.to_string())
             )),
             Self::InsufficientScope { required } => Some(format!(
                 "{REALM}, error=\"insufficient_scope\", scope=\"{required}\""
@@ -191,6 +191,21 @@ impl ResponseError for ApiError {
             .content_type("application/json")
             .body(self.envelope())
     }
+}
+
+/// Text for an RFC 6750 `error_description`: human-readable, within the characters
+/// §3 allows (%x20-21 / %x23-5B / %x5D-7E), so quotes, backslashes and non-ASCII
+/// are left out (an ellipsis becomes three dots).
+fn challenge_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '…' => out.push_str("..."),
+            ' ' | '!' | '#'..='[' | ']'..='~' => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 impl ApiError {

@@ -51,6 +51,8 @@ pub struct Principal {
     pub scopes: ScopeSet,
     pub credential: Credential,
     pub expires_at: Option<DateTime<Utc>>,
+    /// When the credential was issued: an API key's creation, a token's `iat`.
+    pub issued_at: Option<DateTime<Utc>>,
     /// The latest a credential this principal mints may live (`None`: no limit): an
     /// API key's own expiry; for an access token, its client's secret's — not the
     /// token's few minutes, which the client can renew while its secret lives.

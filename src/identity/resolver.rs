@@ -187,13 +187,25 @@ fn header_text(value: &actix_web::http::header::HeaderValue) -> Result<&str, Res
 }
 
 /// `Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive, RFC 9110 §11.1).
-/// Another scheme (say Basic) carries no credential keygate's API takes: that is
-/// `MissingCredentials`, answered with a bare Bearer challenge (RFC 6750 §3.1).
+/// Basic carries no credential keygate's API takes: that is `MissingCredentials`,
+/// answered with a bare Bearer challenge (RFC 6750 §3.1). A credential sent with no
+/// scheme, or under a scheme other providers document (`Token`, `ApiKey`), was sent
+/// all the same: the answer says how to send it.
 fn bearer_token(value: &actix_web::http::header::HeaderValue) -> Result<&str, ResolveError> {
     let text = header_text(value)?;
     let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ResolveError::MissingCredentials);
+        if scheme.eq_ignore_ascii_case("basic") {
+            return Err(ResolveError::MissingCredentials);
+        }
+        if token.is_empty() && (format::has_key_prefix(scheme) || scheme.split('.').count() == 3) {
+            return Err(ResolveError::InvalidFormat(
+                "the Authorization header has no scheme: send Authorization: Bearer <credential> (or an API key as X-API-Key: <key>)",
+            ));
+        }
+        return Err(ResolveError::InvalidFormat(
+            "the Authorization scheme is not Bearer: send Authorization: Bearer <credential> (or an API key as X-API-Key: <key>)",
+        ));
     }
     let token = token.trim();
     // RFC 6750 b64token.
@@ -316,6 +328,7 @@ impl Resolver {
                 key_id: row.id.clone(),
             },
             expires_at: row.expires_at.map(|at| at.and_utc()),
+            issued_at: Some(row.created_at.and_utc()),
             lifetime: row.expires_at.map(|at| at.and_utc()),
             tier,
             rate_limit: rate_limit(row.rate_limit_per_minute),
@@ -377,6 +390,7 @@ impl Resolver {
                 jti: claims.jti,
             },
             expires_at: DateTime::from_timestamp(claims.exp, 0),
+            issued_at: DateTime::from_timestamp(claims.iat, 0),
             lifetime: client.credential_lifetime().map(|at| at.and_utc()),
             tier,
             rate_limit: rate_limit(client.rate_limit_per_minute),
@@ -448,6 +462,9 @@ mod tests {
                 vec![("authorization", "Basic Zm9vOmJhcg==")],
                 "MissingCredentials",
             ),
+            (vec![("authorization", "Token abc")], "InvalidFormat"),
+            (vec![("authorization", "ApiKey abc")], "InvalidFormat"),
+            (vec![("authorization", "a.b.c")], "InvalidFormat"),
             (vec![("authorization", "Bearer")], "InvalidFormat"),
             (
                 vec![("authorization", "Bearer not-a-token")],

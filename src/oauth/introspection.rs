@@ -40,9 +40,11 @@ pub fn introspect(
         if family.client_id != client.id || !row.is_live(&family, now.naive_utc()) {
             return Ok(inactive);
         }
+        // No `token_type`: RFC 7662 takes an RFC 6749 §7.1 access-token type there,
+        // and a refresh token is none.
         return Ok(json!({
             "active": true,
-            "token_type": "refresh_token",
+            "credential_kind": "refresh_token",
             "scope": family.scope,
             "client_id": family.client_id,
             "sub": family.client_id,
@@ -78,6 +80,7 @@ pub fn introspect(
     let mut described = json!({
         "active": true,
         "token_type": "Bearer",
+        "credential_kind": "access_token",
         "scope": claims.scope,
         "client_id": claims.client_id,
         "sub": claims.sub,
@@ -119,9 +122,11 @@ fn describe_api_key(
     if who.org_id != client.org_id {
         return Ok(inactive);
     }
+    // Sent as a bearer credential (RFC 6750), so its §7.1 type is Bearer.
     let mut described = json!({
         "active": true,
-        "token_type": "api_key",
+        "token_type": "Bearer",
+        "credential_kind": "api_key",
         "scope": who.scopes.to_string(),
         "sub": who.subject,
         "key_id": who.subject,
@@ -129,6 +134,9 @@ fn describe_api_key(
     });
     if let Some(expires_at) = who.expires_at {
         described["exp"] = json!(expires_at.timestamp());
+    }
+    if let Some(issued_at) = who.issued_at {
+        described["iat"] = json!(issued_at.timestamp());
     }
     Ok(described)
 }

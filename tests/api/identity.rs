@@ -375,7 +375,12 @@ async fn introspection_describes_api_keys_of_the_callers_organization() {
     };
     let described = introspect(key.clone()).await;
     assert_eq!(described["active"], true, "{described}");
-    assert_eq!(described["token_type"], "api_key");
+    assert_eq!(described["token_type"], "Bearer");
+    assert_eq!(described["credential_kind"], "api_key");
+    assert!(
+        described["iat"].as_i64().unwrap() > 1_700_000_000,
+        "{described}"
+    );
     assert_eq!(described["key_id"], id.as_str());
     assert_eq!(described["scope"], "read write");
     assert!(described["org"].as_str().unwrap().starts_with("org_"));

@@ -130,7 +130,11 @@ async fn refresh_tokens_are_described_to_their_client_only_and_revoke_their_fami
 
     let described = app.introspect(&client, &first, Some("refresh_token")).await;
     assert_eq!(described["active"], true);
-    assert_eq!(described["token_type"], "refresh_token");
+    assert!(
+        described.get("token_type").is_none(),
+        "not an RFC 6749 §7.1 type"
+    );
+    assert_eq!(described["credential_kind"], "refresh_token");
     assert_eq!(described["scope"], "read");
     assert_eq!(described["client_id"], client.id.as_str());
     assert!(described["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp());
