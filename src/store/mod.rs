@@ -6,6 +6,9 @@
 //! The backend is chosen from the URL scheme here rather than by
 //! `MultiConnection::establish`, which treats any string as a SQLite path and hides
 //! the real connection error.
+//!
+//! PostgreSQL connections get a connect timeout and TCP keepalives unless the URL
+//! sets its own, so that a server that never answers cannot hold keygate for ever.
 
 pub mod schema;
 
@@ -170,6 +173,47 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
+/// libpq parameters keygate gives every PostgreSQL connection unless its URL sets
+/// them itself (libpq's own defaults wait for ever).
+///
+/// - `connect_timeout` (seconds): a server that accepts the TCP connection and never
+///   answers — wedged, or a proxy whose backend is gone — otherwise holds `serve` and
+///   every CLI command without a word, and r2d2's connecting threads with them.
+/// - keepalives and `tcp_user_timeout` (milliseconds): when the server's host dies or
+///   drops off the network mid-statement, the kernel closes the socket after about
+///   20 s instead of leaving a thread and its pool connection waiting for ever.
+const POSTGRES_CONNECTION_DEFAULTS: [(&str, &str); 5] = [
+    ("connect_timeout", "5"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "2"),
+    ("tcp_user_timeout", "20000"),
+];
+
+/// `url` with `POSTGRES_CONNECTION_DEFAULTS` appended to its query, each unless the
+/// URL sets it. Done on the text: `url::Url` would re-encode what libpq accepts (host
+/// lists, socket directories in the host part).
+fn with_connection_defaults(url: &str) -> String {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let given: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(key, _)| key.into_owned())
+        .collect();
+    let mut full = url.to_owned();
+    let mut separator = match url.split_once('?') {
+        None => "?",
+        Some((_, "")) => "",
+        Some((_, query)) if query.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    for (key, value) in POSTGRES_CONNECTION_DEFAULTS {
+        if !given.iter().any(|k| k == key) {
+            full.push_str(&format!("{separator}{key}={value}"));
+            separator = "&";
+        }
+    }
+    full
+}
+
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -229,7 +273,8 @@ impl ManageConnection for ConnectionManager {
         };
         match &self.url {
             DatabaseUrl::Postgres(url) => {
-                let mut conn = PgConnection::establish(url).map_err(connection_error)?;
+                let mut conn = PgConnection::establish(&with_connection_defaults(url))
+                    .map_err(connection_error)?;
                 // keygate's conditional updates pick one winner by their affected-row
                 // count, which holds under READ COMMITTED (a blocked UPDATE re-reads
                 // the row); a stricter server default would turn the losers into
@@ -663,6 +708,34 @@ mod tests {
             statement_timeout: None,
         };
         assert!(!format!("{url:?} {manager:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn postgres_connections_get_timeouts_unless_the_url_sets_them() {
+        let defaults = "connect_timeout=5&keepalives_idle=10&keepalives_interval=5\
+                        &keepalives_count=2&tcp_user_timeout=20000";
+        for (url, expected) in [
+            (
+                "postgres://u@db/kg",
+                format!("postgres://u@db/kg?{defaults}"),
+            ),
+            (
+                "postgres://u@db/kg?",
+                format!("postgres://u@db/kg?{defaults}"),
+            ),
+            (
+                "postgres://u@db/kg?sslmode=disable",
+                format!("postgres://u@db/kg?sslmode=disable&{defaults}"),
+            ),
+            (
+                "postgres://u@db/kg?connect_timeout=30&tcp_user_timeout=0",
+                "postgres://u@db/kg?connect_timeout=30&tcp_user_timeout=0\
+                 &keepalives_idle=10&keepalives_interval=5&keepalives_count=2"
+                    .to_owned(),
+            ),
+        ] {
+            assert_eq!(with_connection_defaults(url), expected);
+        }
     }
 
     #[test]
