@@ -8,8 +8,10 @@
 //! the real connection error.
 //!
 //! PostgreSQL connections get a connect timeout and TCP keepalives unless the URL
-//! sets its own, so that a server that never answers cannot hold keygate for ever.
+//! sets its own, so that a server that never answers cannot hold keygate for ever;
+//! while the database is known to be down, nothing waits for it (see `outage`).
 
+mod outage;
 pub mod schema;
 
 use std::time::Duration;
@@ -36,8 +38,10 @@ pub enum DbConn {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No connection: the pool could not get one in time, or the database is known
+    /// to be down and the request did not wait for one.
     #[error("database unavailable: {0}")]
-    Unavailable(#[from] r2d2::PoolError),
+    Unavailable(String),
     /// The server went away mid-request (stopped, restarted, connection killed) or did
     /// not answer within `statement_timeout`: as temporary as `Unavailable`, and
     /// retried the same way.
@@ -53,6 +57,12 @@ pub enum StoreError {
     Cancelled,
     #[error("the system random number generator failed")]
     Random,
+}
+
+impl From<r2d2::PoolError> for StoreError {
+    fn from(error: r2d2::PoolError) -> Self {
+        Self::Unavailable(error.to_string())
+    }
 }
 
 impl From<diesel::result::Error> for StoreError {
@@ -336,17 +346,14 @@ pub struct Store {
     /// timeouts on PostgreSQL). The semaphore queues in arrival order instead, and no
     /// thread waits inside r2d2.
     turns: std::sync::Arc<tokio::sync::Semaphore>,
-    /// Set when a checkout could not get a connection, cleared by the next one that
-    /// does. While it is set, checkouts wait `CHECKOUT_WHILE_DOWN` instead of the full
-    /// connection timeout: with the database down, every request would otherwise hold
-    /// its turn for 5 s before its 503, and the requests queued behind it far longer.
-    database_down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the database is known to be down: while it is, nothing waits for it
+    /// (see `outage`).
+    outage: std::sync::Arc<outage::Outage>,
 }
 
-/// How long a checkout waits for a connection: in general (a new connection to a
-/// live server takes milliseconds), and while the last checkout failed.
+/// How long a checkout waits for a connection (a new connection to a live server
+/// takes milliseconds).
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
-const CHECKOUT_WHILE_DOWN: Duration = Duration::from_millis(250);
 
 /// This process's turn to write to SQLite (see `Store::writer`); a no-op on
 /// PostgreSQL, whose row locks need no help.
@@ -457,7 +464,7 @@ impl Store {
             url: url.clone(),
             writer,
             turns: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
-            database_down: Default::default(),
+            outage: Default::default(),
         })
     }
 
@@ -493,11 +500,10 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let turn = self
-            .turns
-            .clone()
-            .acquire_owned()
+            .outage
+            .turn_unless_down(&self.turns)
             .await
-            .map_err(|_| E::from(StoreError::Cancelled))?;
+            .map_err(E::from)?;
         let store = self.clone();
         // The blocking thread logs under the request's span (its request id).
         let span = tracing::Span::current();
@@ -575,14 +581,23 @@ impl Store {
     }
 
     fn conn(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let checkout = if self.database_down.load(Relaxed) {
-            self.pool.get_timeout(CHECKOUT_WHILE_DOWN)
+        // Known down: no wait (see `outage`). A zero timeout still takes an idle
+        // connection and asks r2d2 for a new one, which `try_get` would not.
+        let checkout = if self.outage.is_known() {
+            self.pool.get_timeout(Duration::ZERO)
         } else {
             self.pool.get()
         };
-        self.database_down.store(checkout.is_err(), Relaxed);
-        Ok(checkout?)
+        match checkout {
+            Ok(conn) => {
+                self.outage.end();
+                Ok(conn)
+            }
+            Err(error) => {
+                self.outage.begin();
+                Err(error.into())
+            }
+        }
     }
 
     /// Fails, saying why, if the database cannot take writes. SQLite opens a file it
