@@ -7,9 +7,10 @@
 //! `MultiConnection::establish`, which treats any string as a SQLite path and hides
 //! the real connection error.
 //!
-//! PostgreSQL connections get a connect timeout and TCP keepalives unless the URL
-//! sets its own, so that a server that never answers cannot hold keygate for ever;
-//! while the database is known to be down, nothing waits for it (see `outage`).
+//! No request waits for the database without bound: PostgreSQL connections get a
+//! connect timeout and TCP keepalives unless the URL sets its own, every store turn
+//! has a deadline, and while the database is known to be down nothing waits for it
+//! at all (see `Store::blocking`).
 
 mod outage;
 pub mod schema;
@@ -43,8 +44,8 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// The server went away mid-request (stopped, restarted, connection killed) or did
-    /// not answer within `statement_timeout`: as temporary as `Unavailable`, and
-    /// retried the same way.
+    /// not answer within `statement_timeout` or the store turn's deadline: as
+    /// temporary as `Unavailable`, and retried the same way.
     #[error("database connection lost: {0}")]
     ConnectionLost(String),
     /// The database refuses writes: a full disk, a read-only file or mount. Reads may
@@ -191,7 +192,9 @@ impl std::fmt::Debug for DatabaseUrl {
 ///   every CLI command without a word, and r2d2's connecting threads with them.
 /// - keepalives and `tcp_user_timeout` (milliseconds): when the server's host dies or
 ///   drops off the network mid-statement, the kernel closes the socket after about
-///   20 s instead of leaving a thread and its pool connection waiting for ever.
+///   20 s instead of leaving a thread and its pool connection waiting for ever. (A
+///   hung server process still acknowledges at the TCP level: the store turn's
+///   deadline answers its requests, see `Store::blocking`.)
 const POSTGRES_CONNECTION_DEFAULTS: [(&str, &str); 5] = [
     ("connect_timeout", "5"),
     ("keepalives_idle", "10"),
@@ -349,6 +352,9 @@ pub struct Store {
     /// Whether the database is known to be down: while it is, nothing waits for it
     /// (see `outage`).
     outage: std::sync::Arc<outage::Outage>,
+    /// The longest a request waits for the database in one store turn, its wait for
+    /// the turn included (see `blocking`); `None` for stores that serve no requests.
+    deadline: Option<Duration>,
 }
 
 /// How long a checkout waits for a connection (a new connection to a live server
@@ -419,9 +425,10 @@ impl Store {
         Self::open_with_statement_timeout(url, max_connections, None)
     }
 
-    /// `open`, with PostgreSQL statements cancelled after `statement_timeout` (see
-    /// `ConnectionManager`); no effect on SQLite, whose waits are bounded by its busy
-    /// timeout.
+    /// `open` for a server: PostgreSQL statements are cancelled after
+    /// `statement_timeout` (see `ConnectionManager`; SQLite's waits are bounded by its
+    /// busy timeout), and on either backend a store turn is given up after the
+    /// checkout timeout and `statement_timeout` together (see `blocking`).
     pub fn open_with_statement_timeout(
         url: &DatabaseUrl,
         max_connections: u32,
@@ -465,6 +472,7 @@ impl Store {
             writer,
             turns: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
             outage: Default::default(),
+            deadline: statement_timeout.map(|statement| CHECKOUT_TIMEOUT + statement),
         })
     }
 
@@ -493,28 +501,53 @@ impl Store {
     /// row before a slow argon2 verification. Waits first, in arrival order, for one
     /// of as many turns as the pool has connections (see `turns`); `f` may use one
     /// connection at a time.
+    ///
+    /// The whole turn, its wait included, has a deadline: the checkout timeout plus
+    /// the statement timeout, beyond which a live server would have answered or
+    /// cancelled the statement itself. A hung server does neither — a stopped backend
+    /// cannot fire its own statement timeout, and its kernel still acknowledges every
+    /// packet — and the request would wait as long as it hangs. Past the deadline the
+    /// request gets its 503 and an outage begins; `f` runs on with its turn and its
+    /// connection until the server answers (the blocking call cannot be interrupted),
+    /// so the pool does not hand them out meanwhile.
     pub async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let turn = self
-            .outage
-            .turn_unless_down(&self.turns)
+        let work = async {
+            let turn = self
+                .outage
+                .turn_unless_down(&self.turns)
+                .await
+                .map_err(E::from)?;
+            let store = self.clone();
+            // The blocking thread logs under the request's span (its request id).
+            let span = tracing::Span::current();
+            actix_web::web::block(move || {
+                let _entered = span.enter();
+                // Released when the work is done, even if the request was dropped
+                // meanwhile (or gave up at the deadline).
+                let _turn = turn;
+                f(&store)
+            })
             .await
-            .map_err(E::from)?;
-        let store = self.clone();
-        // The blocking thread logs under the request's span (its request id).
-        let span = tracing::Span::current();
-        actix_web::web::block(move || {
-            let _entered = span.enter();
-            // Released when the work is done, even if the request was dropped meanwhile.
-            let _turn = turn;
-            f(&store)
-        })
-        .await
-        .map_err(|_| E::from(StoreError::Cancelled))?
+            .map_err(|_| E::from(StoreError::Cancelled))?
+        };
+        let Some(deadline) = self.deadline else {
+            return work.await;
+        };
+        match actix_web::rt::time::timeout(deadline, work).await {
+            Ok(done) => done,
+            Err(_) => {
+                self.outage.begin();
+                Err(E::from(StoreError::ConnectionLost(format!(
+                    "no answer from the database within {} ms",
+                    deadline.as_millis()
+                ))))
+            }
+        }
     }
 
     /// Runs `f` with a pooled connection on the calling thread. For code that is

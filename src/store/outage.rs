@@ -1,6 +1,7 @@
 //! Whether the database is known to be down, and what follows from it: while it is,
 //! no request waits for the database. The store begins an outage when a checkout
-//! could not get a connection, and ends it at the next checkout that gets one.
+//! could not get a connection or a store turn missed its deadline, and ends it at
+//! the next checkout that gets one.
 //!
 //! While it lasts, a checkout takes an idle connection or fails at once, and a
 //! request that would queue for a turn — or is queued when the outage begins — gets

@@ -1,10 +1,10 @@
 //! The database going away or hanging under load: keygate answers 503 with a JSON
 //! body while PostgreSQL refuses it or is stopped, within a bounded time, and recovers
 //! by itself — with no refresh family left forked or half-rotated; a statement stuck
-//! on a lock is cancelled after the statement timeout; once the database is known to
-//! be down, no request waits for it. (Process crashes, an unwritable SQLite file and
-//! a server that never answers a new connection are in binary.rs: they need the real
-//! binary.)
+//! on a lock is cancelled after the statement timeout, and a hung backend is given up
+//! on keygate's side; once the database is known to be down, no request waits for it.
+//! (Process crashes, an unwritable SQLite file and a server that never answers a new
+//! connection are in binary.rs: they need the real binary.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -359,6 +359,65 @@ async fn me_bounded(app: &TestApp, key: &str) -> (u16, String, Instant) {
         header(&response, "retry-after"),
         answered,
     )
+}
+
+/// A PostgreSQL backend that hangs (every process of the test database stopped with
+/// SIGSTOP): its connections stay open and nothing answers — not even the statement
+/// timeout, which the stopped backend would have to fire itself. Requests used to
+/// wait for as long as it hung. keygate gives up on its side once a store turn has
+/// taken longer than the connection wait (5 s) and the statement timeout together:
+/// 503 with `Retry-After`, for the first request and for every other one that comes
+/// meanwhile; 200 again once the backend goes on.
+#[actix_rt::test]
+async fn a_hung_postgres_backend_gives_503_with_retry_after_instead_of_holding_requests() {
+    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
+        eprintln!("NOT RUN: PostgreSQL only (a SQLite database has no server process to hang)");
+        return;
+    };
+    if !crate::helpers::running_as_root() {
+        eprintln!("NOT RUN: stopping a PostgreSQL backend needs root (it is postgres's process)");
+        return;
+    }
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = false;
+        s.database_statement_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let (_, key) = app.api_key("read").await;
+    assert_eq!(me_bounded(&app, &key).await.0, 200);
+    // The turn's deadline (5 s + 1 s), with room for a loaded machine.
+    let bound = Duration::from_secs(8);
+
+    let mut database = DatabaseSwitch::new(&admin_url, &app);
+    let stopped = database.stop_backends();
+    let started = Instant::now();
+    let (status, retry_after, answered) = me_bounded(&app, &key).await;
+    let waited = answered - started;
+    eprintln!("hung backend: {status} after {waited:?}");
+    assert_eq!(
+        (status, retry_after.as_str()),
+        (503, "1"),
+        "after {waited:?}"
+    );
+    assert!(waited < bound, "{waited:?}");
+
+    // Others meanwhile: some find a fresh backend, none waits past the bound.
+    let started = Instant::now();
+    for (status, retry_after, answered) in join_all((0..8).map(|_| me_bounded(&app, &key))).await {
+        let waited = answered - started;
+        assert!(
+            status == 200 || (status == 503 && retry_after == "1"),
+            "{status} {retry_after:?}"
+        );
+        assert!(waited < bound, "{waited:?}");
+    }
+
+    drop(stopped);
+    let started = Instant::now();
+    while me_bounded(&app, &key).await.0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(15), "no recovery");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The 99th percentile of `samples`.
