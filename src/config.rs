@@ -31,8 +31,10 @@ pub struct Settings {
     /// server, backends contend for the same hot buffers and p99 latency grew from
     /// ~2 ms (4 connections) to 0.4–1 s (16) in `bench/me.sh`, with no more throughput.
     pub database_max_connections: u32,
-    /// PostgreSQL only: a statement that takes longer (waiting on a lock, a hung
-    /// server) is cancelled and its request answered 503. Migrations have none.
+    /// PostgreSQL: a statement that takes longer (waiting on a lock) is cancelled and
+    /// its request answered 503; migrations have none. On either backend a request's
+    /// whole wait for the database is bounded by this plus the 5 s connection wait,
+    /// a hung server's (which cannot cancel its own statement) included.
     #[serde(deserialize_with = "duration")]
     pub database_statement_timeout: Duration,
     /// Address the HTTP server listens on.

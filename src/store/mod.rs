@@ -6,7 +6,13 @@
 //! The backend is chosen from the URL scheme here rather than by
 //! `MultiConnection::establish`, which treats any string as a SQLite path and hides
 //! the real connection error.
+//!
+//! No request waits for the database without bound: PostgreSQL connections get a
+//! connect timeout and TCP keepalives unless the URL sets its own, every store turn
+//! has a deadline, and while the database is known to be down nothing waits for it
+//! at all (see `Store::blocking`).
 
+mod outage;
 pub mod schema;
 
 use std::time::Duration;
@@ -33,11 +39,13 @@ pub enum DbConn {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No connection: the pool could not get one in time, or the database is known
+    /// to be down and the request did not wait for one.
     #[error("database unavailable: {0}")]
-    Unavailable(#[from] r2d2::PoolError),
+    Unavailable(String),
     /// The server went away mid-request (stopped, restarted, connection killed) or did
-    /// not answer within `statement_timeout`: as temporary as `Unavailable`, and
-    /// retried the same way.
+    /// not answer within `statement_timeout` or the store turn's deadline: as
+    /// temporary as `Unavailable`, and retried the same way.
     #[error("database connection lost: {0}")]
     ConnectionLost(String),
     /// The database refuses writes: a full disk, a read-only file or mount. Reads may
@@ -50,6 +58,12 @@ pub enum StoreError {
     Cancelled,
     #[error("the system random number generator failed")]
     Random,
+}
+
+impl From<r2d2::PoolError> for StoreError {
+    fn from(error: r2d2::PoolError) -> Self {
+        Self::Unavailable(error.to_string())
+    }
 }
 
 impl From<diesel::result::Error> for StoreError {
@@ -170,6 +184,49 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
+/// libpq parameters keygate gives every PostgreSQL connection unless its URL sets
+/// them itself (libpq's own defaults wait for ever).
+///
+/// - `connect_timeout` (seconds): a server that accepts the TCP connection and never
+///   answers — wedged, or a proxy whose backend is gone — otherwise holds `serve` and
+///   every CLI command without a word, and r2d2's connecting threads with them.
+/// - keepalives and `tcp_user_timeout` (milliseconds): when the server's host dies or
+///   drops off the network mid-statement, the kernel closes the socket after about
+///   20 s instead of leaving a thread and its pool connection waiting for ever. (A
+///   hung server process still acknowledges at the TCP level: the store turn's
+///   deadline answers its requests, see `Store::blocking`.)
+const POSTGRES_CONNECTION_DEFAULTS: [(&str, &str); 5] = [
+    ("connect_timeout", "5"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "2"),
+    ("tcp_user_timeout", "20000"),
+];
+
+/// `url` with `POSTGRES_CONNECTION_DEFAULTS` appended to its query, each unless the
+/// URL sets it. Done on the text: `url::Url` would re-encode what libpq accepts (host
+/// lists, socket directories in the host part).
+fn with_connection_defaults(url: &str) -> String {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let given: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(key, _)| key.into_owned())
+        .collect();
+    let mut full = url.to_owned();
+    let mut separator = match url.split_once('?') {
+        None => "?",
+        Some((_, "")) => "",
+        Some((_, query)) if query.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    for (key, value) in POSTGRES_CONNECTION_DEFAULTS {
+        if !given.iter().any(|k| k == key) {
+            full.push_str(&format!("{separator}{key}={value}"));
+            separator = "&";
+        }
+    }
+    full
+}
+
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -229,7 +286,8 @@ impl ManageConnection for ConnectionManager {
         };
         match &self.url {
             DatabaseUrl::Postgres(url) => {
-                let mut conn = PgConnection::establish(url).map_err(connection_error)?;
+                let mut conn = PgConnection::establish(&with_connection_defaults(url))
+                    .map_err(connection_error)?;
                 // keygate's conditional updates pick one winner by their affected-row
                 // count, which holds under READ COMMITTED (a blocked UPDATE re-reads
                 // the row); a stricter server default would turn the losers into
@@ -291,17 +349,17 @@ pub struct Store {
     /// timeouts on PostgreSQL). The semaphore queues in arrival order instead, and no
     /// thread waits inside r2d2.
     turns: std::sync::Arc<tokio::sync::Semaphore>,
-    /// Set when a checkout could not get a connection, cleared by the next one that
-    /// does. While it is set, checkouts wait `CHECKOUT_WHILE_DOWN` instead of the full
-    /// connection timeout: with the database down, every request would otherwise hold
-    /// its turn for 5 s before its 503, and the requests queued behind it far longer.
-    database_down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the database is known to be down: while it is, nothing waits for it
+    /// (see `outage`).
+    outage: std::sync::Arc<outage::Outage>,
+    /// The longest a request waits for the database in one store turn, its wait for
+    /// the turn included (see `blocking`); `None` for stores that serve no requests.
+    deadline: Option<Duration>,
 }
 
-/// How long a checkout waits for a connection: in general (a new connection to a
-/// live server takes milliseconds), and while the last checkout failed.
+/// How long a checkout waits for a connection (a new connection to a live server
+/// takes milliseconds).
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
-const CHECKOUT_WHILE_DOWN: Duration = Duration::from_millis(250);
 
 /// This process's turn to write to SQLite (see `Store::writer`); a no-op on
 /// PostgreSQL, whose row locks need no help.
@@ -367,9 +425,10 @@ impl Store {
         Self::open_with_statement_timeout(url, max_connections, None)
     }
 
-    /// `open`, with PostgreSQL statements cancelled after `statement_timeout` (see
-    /// `ConnectionManager`); no effect on SQLite, whose waits are bounded by its busy
-    /// timeout.
+    /// `open` for a server: PostgreSQL statements are cancelled after
+    /// `statement_timeout` (see `ConnectionManager`; SQLite's waits are bounded by its
+    /// busy timeout), and on either backend a store turn is given up after the
+    /// checkout timeout and `statement_timeout` together (see `blocking`).
     pub fn open_with_statement_timeout(
         url: &DatabaseUrl,
         max_connections: u32,
@@ -412,7 +471,8 @@ impl Store {
             url: url.clone(),
             writer,
             turns: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
-            database_down: Default::default(),
+            outage: Default::default(),
+            deadline: statement_timeout.map(|statement| CHECKOUT_TIMEOUT + statement),
         })
     }
 
@@ -441,29 +501,53 @@ impl Store {
     /// row before a slow argon2 verification. Waits first, in arrival order, for one
     /// of as many turns as the pool has connections (see `turns`); `f` may use one
     /// connection at a time.
+    ///
+    /// The whole turn, its wait included, has a deadline: the checkout timeout plus
+    /// the statement timeout, beyond which a live server would have answered or
+    /// cancelled the statement itself. A hung server does neither — a stopped backend
+    /// cannot fire its own statement timeout, and its kernel still acknowledges every
+    /// packet — and the request would wait as long as it hangs. Past the deadline the
+    /// request gets its 503 and an outage begins; `f` runs on with its turn and its
+    /// connection until the server answers (the blocking call cannot be interrupted),
+    /// so the pool does not hand them out meanwhile.
     pub async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let turn = self
-            .turns
-            .clone()
-            .acquire_owned()
+        let work = async {
+            let turn = self
+                .outage
+                .turn_unless_down(&self.turns)
+                .await
+                .map_err(E::from)?;
+            let store = self.clone();
+            // The blocking thread logs under the request's span (its request id).
+            let span = tracing::Span::current();
+            actix_web::web::block(move || {
+                let _entered = span.enter();
+                // Released when the work is done, even if the request was dropped
+                // meanwhile (or gave up at the deadline).
+                let _turn = turn;
+                f(&store)
+            })
             .await
-            .map_err(|_| E::from(StoreError::Cancelled))?;
-        let store = self.clone();
-        // The blocking thread logs under the request's span (its request id).
-        let span = tracing::Span::current();
-        actix_web::web::block(move || {
-            let _entered = span.enter();
-            // Released when the work is done, even if the request was dropped meanwhile.
-            let _turn = turn;
-            f(&store)
-        })
-        .await
-        .map_err(|_| E::from(StoreError::Cancelled))?
+            .map_err(|_| E::from(StoreError::Cancelled))?
+        };
+        let Some(deadline) = self.deadline else {
+            return work.await;
+        };
+        match actix_web::rt::time::timeout(deadline, work).await {
+            Ok(done) => done,
+            Err(_) => {
+                self.outage.begin();
+                Err(E::from(StoreError::ConnectionLost(format!(
+                    "no answer from the database within {} ms",
+                    deadline.as_millis()
+                ))))
+            }
+        }
     }
 
     /// Runs `f` with a pooled connection on the calling thread. For code that is
@@ -530,14 +614,23 @@ impl Store {
     }
 
     fn conn(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let checkout = if self.database_down.load(Relaxed) {
-            self.pool.get_timeout(CHECKOUT_WHILE_DOWN)
+        // Known down: no wait (see `outage`). A zero timeout still takes an idle
+        // connection and asks r2d2 for a new one, which `try_get` would not.
+        let checkout = if self.outage.is_known() {
+            self.pool.get_timeout(Duration::ZERO)
         } else {
             self.pool.get()
         };
-        self.database_down.store(checkout.is_err(), Relaxed);
-        Ok(checkout?)
+        match checkout {
+            Ok(conn) => {
+                self.outage.end();
+                Ok(conn)
+            }
+            Err(error) => {
+                self.outage.begin();
+                Err(error.into())
+            }
+        }
     }
 
     /// Fails, saying why, if the database cannot take writes. SQLite opens a file it
@@ -663,6 +756,34 @@ mod tests {
             statement_timeout: None,
         };
         assert!(!format!("{url:?} {manager:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn postgres_connections_get_timeouts_unless_the_url_sets_them() {
+        let defaults = "connect_timeout=5&keepalives_idle=10&keepalives_interval=5\
+                        &keepalives_count=2&tcp_user_timeout=20000";
+        for (url, expected) in [
+            (
+                "postgres://u@db/kg",
+                format!("postgres://u@db/kg?{defaults}"),
+            ),
+            (
+                "postgres://u@db/kg?",
+                format!("postgres://u@db/kg?{defaults}"),
+            ),
+            (
+                "postgres://u@db/kg?sslmode=disable",
+                format!("postgres://u@db/kg?sslmode=disable&{defaults}"),
+            ),
+            (
+                "postgres://u@db/kg?connect_timeout=30&tcp_user_timeout=0",
+                "postgres://u@db/kg?connect_timeout=30&tcp_user_timeout=0\
+                 &keepalives_idle=10&keepalives_interval=5&keepalives_count=2"
+                    .to_owned(),
+            ),
+        ] {
+            assert_eq!(with_connection_defaults(url), expected);
+        }
     }
 
     #[test]

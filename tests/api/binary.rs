@@ -1163,6 +1163,48 @@ fn a_read_only_database_file_is_refused_at_start_with_the_reason() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// A PostgreSQL address that accepts TCP connections and never answers (a wedged
+/// server, a proxy whose backend is gone): `migrate` and `serve` used to wait on it
+/// forever without a word. They give up after the default connect timeout (5 s) with
+/// the usual message naming the URL, and a `connect_timeout` in the URL still wins.
+#[test]
+fn a_database_that_accepts_but_never_answers_stops_migrate_and_serve_with_a_clear_message() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // Accepts every connection and holds it open, never writing a byte.
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let url = format!("postgres://keygate:hunter2@127.0.0.1:{port}/keygate");
+    let named =
+        format!("cannot open the database at postgres://keygate:***@127.0.0.1:{port}/keygate");
+    for (command, query, within) in [
+        ("migrate", "", Duration::from_secs(10)),
+        ("serve", "", Duration::from_secs(10)),
+        ("migrate", "?connect_timeout=2", Duration::from_millis(4500)),
+    ] {
+        let started = Instant::now();
+        let (ok, stderr) = refused_start(
+            keygate(&dir, &db)
+                .env("KEYGATE_DATABASE_URL", format!("{url}{query}"))
+                .arg(command),
+        );
+        let elapsed = started.elapsed();
+        assert!(!ok, "{command}{query}: {stderr}");
+        assert!(elapsed < within, "{command}{query}: {elapsed:?}");
+        assert!(stderr.contains(&named), "{command}{query}: {stderr}");
+        assert!(
+            stderr.contains("timeout expired"),
+            "{command}{query}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 /// Runs a command that must stop by itself within 30 s: (success, stderr).
 fn refused_start(cmd: &mut Command) -> (bool, String) {
     let mut child = cmd
@@ -1177,7 +1219,7 @@ fn refused_start(cmd: &mut Command) -> (bool, String) {
         }
         if started.elapsed() > Duration::from_secs(30) {
             let _ = child.kill();
-            panic!("keygate kept running on a database it cannot write");
+            panic!("keygate did not stop by itself within 30 s");
         }
         std::thread::sleep(Duration::from_millis(50));
     };

@@ -1,8 +1,10 @@
 //! The database going away or hanging under load: keygate answers 503 with a JSON
 //! body while PostgreSQL refuses it or is stopped, within a bounded time, and recovers
 //! by itself — with no refresh family left forked or half-rotated; a statement stuck
-//! on a lock is cancelled after the statement timeout. (Process crashes and an
-//! unwritable SQLite file are in binary.rs: they need the real binary.)
+//! on a lock is cancelled after the statement timeout, and a hung backend is given up
+//! on keygate's side; once the database is known to be down, no request waits for it.
+//! (Process crashes, an unwritable SQLite file and a server that never answers a new
+//! connection are in binary.rs: they need the real binary.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use diesel::RunQueryDsl;
 use futures_util::future::{join, join_all};
 
-use crate::helpers::{basic_auth, DatabaseSwitch, TestApp, TestClient};
+use crate::helpers::{basic_auth, header, DatabaseSwitch, TestApp, TestClient};
 
 /// Families that are neither revoked nor expired but do not have exactly one live
 /// token (unspent, within its idle lifetime): two would be a fork, none a
@@ -138,8 +140,8 @@ async fn refresh_through_outage(app: &TestApp, go_down: impl FnOnce(), come_back
             "{:?}",
             tally.slowest
         );
-        // ...and once a checkout has failed, 503s come at once (250 ms), not after
-        // another 5 s each.
+        // ...and once a checkout has failed, 503s come at once, not after another
+        // 5 s each.
         assert!(
             tally.slowest_once_down < Duration::from_secs(1),
             "{:?}",
@@ -343,4 +345,130 @@ async fn a_statement_stuck_on_a_lock_gives_503_after_the_statement_timeout() {
     assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
     operator.batch_execute("ROLLBACK;").unwrap();
     assert_eq!(token().await.0, 200);
+}
+
+/// `GET /v1/me` with `key`, bounded so that a hung request fails the test instead of
+/// hanging it: (status, `Retry-After`, when the answer came).
+async fn me_bounded(app: &TestApp, key: &str) -> (u16, String, Instant) {
+    let response = actix_rt::time::timeout(Duration::from_secs(20), app.me(&[("X-API-Key", key)]))
+        .await
+        .expect("an answer within 20 s, not a hung request");
+    let answered = Instant::now();
+    (
+        response.status().as_u16(),
+        header(&response, "retry-after"),
+        answered,
+    )
+}
+
+/// A PostgreSQL backend that hangs (every process of the test database stopped with
+/// SIGSTOP): its connections stay open and nothing answers — not even the statement
+/// timeout, which the stopped backend would have to fire itself. Requests used to
+/// wait for as long as it hung. keygate gives up on its side once a store turn has
+/// taken longer than the connection wait (5 s) and the statement timeout together:
+/// 503 with `Retry-After`, for the first request and for every other one that comes
+/// meanwhile; 200 again once the backend goes on.
+#[actix_rt::test]
+async fn a_hung_postgres_backend_gives_503_with_retry_after_instead_of_holding_requests() {
+    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
+        eprintln!("NOT RUN: PostgreSQL only (a SQLite database has no server process to hang)");
+        return;
+    };
+    if !crate::helpers::running_as_root() {
+        eprintln!("NOT RUN: stopping a PostgreSQL backend needs root (it is postgres's process)");
+        return;
+    }
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limits = false;
+        s.database_statement_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let (_, key) = app.api_key("read").await;
+    assert_eq!(me_bounded(&app, &key).await.0, 200);
+    // The turn's deadline (5 s + 1 s), with room for a loaded machine.
+    let bound = Duration::from_secs(8);
+
+    let mut database = DatabaseSwitch::new(&admin_url, &app);
+    let stopped = database.stop_backends();
+    let started = Instant::now();
+    let (status, retry_after, answered) = me_bounded(&app, &key).await;
+    let waited = answered - started;
+    eprintln!("hung backend: {status} after {waited:?}");
+    assert_eq!(
+        (status, retry_after.as_str()),
+        (503, "1"),
+        "after {waited:?}"
+    );
+    assert!(waited < bound, "{waited:?}");
+
+    // Others meanwhile: some find a fresh backend, none waits past the bound.
+    let started = Instant::now();
+    for (status, retry_after, answered) in join_all((0..8).map(|_| me_bounded(&app, &key))).await {
+        let waited = answered - started;
+        assert!(
+            status == 200 || (status == 503 && retry_after == "1"),
+            "{status} {retry_after:?}"
+        );
+        assert!(waited < bound, "{waited:?}");
+    }
+
+    drop(stopped);
+    let started = Instant::now();
+    while me_bounded(&app, &key).await.0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(15), "no recovery");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The 99th percentile of `samples`.
+fn p99(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[(samples.len() * 99).div_ceil(100) - 1]
+}
+
+/// Once keygate knows the database is down, no request waits for it. 64 concurrent
+/// requests used to queue for the pool behind each other, each turn waiting 250 ms
+/// for a connection (p50 5.25 s, p99 6.75 s); now those already waiting are answered
+/// when the first checkout fails, and those that come later at once.
+#[actix_rt::test]
+async fn with_postgres_down_64_concurrent_requests_get_their_503s_at_once() {
+    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
+        eprintln!("NOT RUN: PostgreSQL only (an embedded SQLite database cannot go away)");
+        return;
+    };
+    let app = TestApp::spawn_with(|s| s.rate_limits = false).await;
+    let (_, key) = app.api_key("read").await;
+    let wave = || join_all((0..64).map(|_| me_bounded(&app, &key)));
+    assert!(wave().await.iter().all(|(status, _, _)| *status == 200));
+
+    let mut database = DatabaseSwitch::new(&admin_url, &app);
+    database.refuse();
+    // keygate finds out: the first checkouts wait out the connection timeout.
+    let finding_out = wave().await;
+    assert!(
+        finding_out
+            .iter()
+            .all(|(status, retry_after, _)| *status == 503 && retry_after == "1"),
+        "{:?}",
+        finding_out.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    let first = finding_out.iter().map(|a| a.2).min().unwrap();
+    let after_first = p99(finding_out.iter().map(|a| a.2 - first).collect());
+    // Known down: every request of the next wave is answered at once.
+    let started = Instant::now();
+    let known_down = wave().await;
+    assert!(known_down
+        .iter()
+        .all(|(status, retry_after, _)| *status == 503 && retry_after == "1"));
+    let latency = p99(known_down.iter().map(|a| a.2 - started).collect());
+    eprintln!("p99 after the first failure {after_first:?}; known down: p99 {latency:?}");
+    assert!(after_first <= Duration::from_millis(500), "{after_first:?}");
+    assert!(latency <= Duration::from_millis(500), "{latency:?}");
+
+    database.accept();
+    let started = Instant::now();
+    while me_bounded(&app, &key).await.0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(15), "no recovery");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -93,9 +93,56 @@ impl DatabaseSwitch {
         ));
     }
 
+    /// Stops (SIGSTOP) every server process of the app's database: a hung backend.
+    /// Its connections stay open and nothing answers on them — not even the
+    /// statement timeout, which the backend would have to fire itself. New
+    /// connections still get fresh backends. They go on (SIGCONT) when the returned
+    /// guard is dropped, a failed assertion included. Needs root: the backends are
+    /// `postgres`'s processes.
+    pub fn stop_backends(&mut self) -> StoppedBackends {
+        #[derive(diesel::QueryableByName)]
+        struct Backend {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        let pids: Vec<String> = diesel::sql_query(format!(
+            "SELECT pid FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        ))
+        .load::<Backend>(&mut self.admin)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.pid.to_string())
+        .collect();
+        assert!(!pids.is_empty(), "no backend of {} to stop", self.name);
+        signal("-STOP", &pids);
+        StoppedBackends(pids)
+    }
+
     fn sql(&mut self, query: String) {
         diesel::sql_query(query).execute(&mut self.admin).unwrap();
     }
+}
+
+/// Backends stopped by `DatabaseSwitch::stop_backends`, continued on drop.
+pub struct StoppedBackends(Vec<String>);
+
+impl Drop for StoppedBackends {
+    fn drop(&mut self) {
+        signal("-CONT", &self.0);
+    }
+}
+
+fn signal(signal: &str, pids: &[String]) {
+    let status = std::process::Command::new("kill")
+        .arg(signal)
+        .args(pids)
+        .status()
+        .unwrap();
+    assert!(
+        status.success() || std::thread::panicking(),
+        "kill {signal} {pids:?}"
+    );
 }
 
 impl Drop for TestDatabase {
