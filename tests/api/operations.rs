@@ -1,0 +1,70 @@
+//! The real binary as an operator runs it, where the outside review found it wanting:
+//! made-up requests against metrics and logs, database passwords in every form,
+//! file modes at rest, a start that fails and the one after it, a read-only keys
+//! directory, a key file changed under a running server, and output into a closed
+//! pipe. The process helpers are `binary.rs`'s.
+
+use crate::binary::{keygate, raw_http, Server};
+use crate::helpers::TestDatabase;
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap()
+}
+
+/// Any caller can send any token as an HTTP method, to any path. Each made-up method
+/// and path must share one label (`other`, `unmatched`), so that thousands of them
+/// leave `/metrics` and the process's memory as they were, and the debug request
+/// line carries a bounded, escaped form of them.
+#[test]
+fn made_up_methods_and_paths_leave_metrics_memory_and_log_lines_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let mut cmd = keygate(&dir, &db);
+    cmd.env("KEYGATE_LOG", "debug")
+        .env("KEYGATE_RATE_LIMITS", "false")
+        .env("KEYGATE_USAGE_METERING", "false");
+    let server = Server::start(cmd);
+    let http = raw_http::Client;
+    let junk = |i: usize| {
+        let method = format!("M{i}{}", "X".repeat(10_000));
+        for path in [format!("/junk/{i}/{}", "p".repeat(500)), "/v1/me".into()] {
+            let (status, _) = http.request(&server.address, &method, &path, &[], String::new());
+            assert!((400..500).contains(&status), "{status}");
+        }
+    };
+    let metrics_size = || {
+        let (status, body) = http.request(&server.address, "GET", "/metrics", &[], String::new());
+        assert_eq!(status, 200);
+        body.len()
+    };
+    // The labels junk shares, and the server's buffers, exist before measuring.
+    (0..200).for_each(junk);
+    metrics_size();
+    let (size_before, rss_before) = (metrics_size(), rss_kib(server.child.id()));
+    (200..2200).for_each(junk);
+    let (size_after, rss_after) = (metrics_size(), rss_kib(server.child.id()));
+    let (log, _) = server.stop();
+
+    // 4,000 requests with 10 KB methods: 40 MB of label text if each were kept.
+    assert!(
+        size_after < size_before + 1024,
+        "/metrics grew from {size_before} to {size_after} bytes"
+    );
+    assert!(
+        rss_after < rss_before + 8 * 1024,
+        "resident memory grew from {rss_before} to {rss_after} KiB"
+    );
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 2048, "a log line of {longest} bytes");
+    assert!(
+        log.contains("method=M2199XXXXXXXXXX"),
+        "methods are still logged"
+    );
+}
