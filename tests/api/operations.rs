@@ -4,7 +4,9 @@
 //! directory, a key file changed under a running server, and output into a closed
 //! pipe. The process helpers are `binary.rs`'s.
 
-use crate::binary::{keygate, raw_http, Server};
+use std::process::Stdio;
+
+use crate::binary::{keygate, raw_http, run, Server};
 use crate::helpers::TestDatabase;
 
 /// Resident memory of a process, in KiB.
@@ -67,4 +69,37 @@ fn made_up_methods_and_paths_leave_metrics_memory_and_log_lines_bounded() {
         log.contains("method=M2199XXXXXXXXXX"),
         "methods are still logged"
     );
+}
+
+/// `keygate api-key list | head` closes the pipe before keygate writes: the command
+/// has done its work, and ends quietly — exit 0, no panic — as `println!` would not.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created =
+        run(keygate(&dir, &db).args(["api-key", "create", "--name", "p", "--scope", "read"]));
+    assert!(created.ok, "{}", created.stderr);
+    for args in [
+        &["api-key", "list"][..],
+        &["signing-key", "list"],
+        &["api-key", "create", "--name", "q", "--scope", "read"],
+    ] {
+        let mut child = keygate(&dir, &db)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before the first byte, as with `| head -0`.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{args:?}: {:?} {stderr}",
+            output.status
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }
