@@ -65,7 +65,8 @@ pub struct Settings {
     /// A refresh token unused for this long expires.
     #[serde(deserialize_with = "duration")]
     pub refresh_token_idle_ttl: Duration,
-    /// Largest accepted request body on `/oauth/*`, in bytes.
+    /// Largest accepted request body, in bytes: on `/oauth/*`, and for every JSON body
+    /// of the management API (`web::Json` and the rotate endpoints' optional ones).
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,

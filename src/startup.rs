@@ -22,9 +22,6 @@ use crate::tokens::{keys, KeyRing, SigningKeys};
 use crate::usage::{self, handlers::UsageClock, Meter};
 use crate::{audit, error, health, oauth, orgs, telemetry, tokens};
 
-/// Largest JSON body the management API reads.
-const MAX_JSON_BODY_BYTES: usize = 16 * 1024;
-
 pub struct Application {
     server: Server,
     port: u16,
@@ -86,6 +83,7 @@ impl Application {
         let store = web::Data::new(store);
         Meter::spawn_flusher(meter.clone(), store.clone(), settings.usage_flush_interval);
         let (app_meter, app_store) = (meter.clone(), store.clone());
+        let body_limit = settings.max_body_bytes;
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -108,7 +106,8 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(meter.clone())
                 .app_data(usage_clock.clone())
-                .app_data(error::json_config(MAX_JSON_BODY_BYTES))
+                .app_data(error::json_config(body_limit))
+                .app_data(crate::api::BodyLimit(body_limit))
                 .app_data(error::query_config())
                 .configure(oauth::configure)
                 .configure(identity::configure)
