@@ -71,6 +71,72 @@ fn made_up_methods_and_paths_leave_metrics_memory_and_log_lines_bounded() {
     );
 }
 
+/// A database password may be in the URL's userinfo or in a `password` or
+/// `sslpassword` parameter (libpq reads both), percent-encoded or not. None of them
+/// may reach an error, the `listening` log line or `keygate migrate`'s output; a
+/// libpq `key=value` string is refused without being shown.
+#[test]
+fn database_passwords_in_every_form_stay_out_of_errors_logs_and_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    for url in [
+        "postgres://keygate:hunter2@127.0.0.1:1/keygate",
+        "postgres://keygate:hun%74er2@127.0.0.1:1/keygate",
+        "postgres://keygate@127.0.0.1:1/keygate?password=hunter2",
+        "postgres://keygate@127.0.0.1:1/keygate?sslmode=disable&pass%77ord=hun%74er2",
+        "postgresql://keygate@127.0.0.1:1/keygate?sslpassword=hunter2",
+        "postgres://keygate@127.0.0.1:1/keygate?password=hun#ter2",
+        "host=127.0.0.1 port=1 user=keygate password=hunter2",
+    ] {
+        for command in [&["migrate"][..], &["serve"], &["api-key", "list"]] {
+            let out = run(keygate(&dir, &db)
+                .env("KEYGATE_DATABASE_URL", url)
+                .args(command));
+            assert!(!out.ok, "{url} {command:?}");
+            for secret in ["hunter2", "hun%74er2", "ter2"] {
+                assert!(
+                    !out.stderr.contains(secret),
+                    "{url} {command:?}: {}",
+                    out.stderr
+                );
+            }
+            // Still says which database it could not use.
+            assert!(
+                out.stderr.contains("127.0.0.1:1") || out.stderr.contains("database_url"),
+                "{url} {command:?}: {}",
+                out.stderr
+            );
+        }
+    }
+
+    // A server that takes the password from the query string.
+    if !db.url.starts_with("postgres") {
+        return;
+    }
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let password = url
+        .password()
+        .unwrap_or("unused-by-a-trusting-server")
+        .to_owned();
+    url.set_password(None).unwrap();
+    url.query_pairs_mut().append_pair("password", &password);
+    let url = url.to_string();
+    let migrated = run(keygate(&dir, &db)
+        .env("KEYGATE_DATABASE_URL", &url)
+        .arg("migrate"));
+    assert!(migrated.ok, "{}", migrated.stderr);
+    let shown = migrated.json["database"].as_str().unwrap();
+    assert!(shown.contains("password=***"), "{shown}");
+    let mut serve = keygate(&dir, &db);
+    serve.env("KEYGATE_DATABASE_URL", &url);
+    let (log, stdout) = Server::start(serve).stop();
+    assert!(log.contains("keygate listening"), "{log}");
+    assert!(log.contains("password=***"), "{log}");
+    for output in [&log, &stdout, &migrated.stderr, shown] {
+        assert!(!output.contains(&password), "{output}");
+    }
+}
+
 /// `keygate api-key list | head` closes the pipe before keygate writes: the command
 /// has done its work, and ends quietly — exit 0, no panic — as `println!` would not.
 #[test]
