@@ -38,9 +38,10 @@ impl Application {
     pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = open_store(&settings)?;
         let bootstrap_key = bootstrap(&store, &settings, clock.as_ref())?;
-        let keys = web::Data::new(SigningKeys::new(
+        let keys = web::Data::new(SigningKeys::with_permissions(
             &settings.keys_dir,
             load_signing_keys(&settings, &store, clock.as_ref())?,
+            settings.loose_key_permissions(),
         ));
         SigningKeys::spawn_watcher(keys.clone(), settings.keys_reload_interval);
         let verifier =
@@ -258,5 +259,6 @@ fn load_signing_keys(
             details,
         )?;
     }
-    KeyRing::load(&settings.keys_dir).context("loading signing keys")
+    KeyRing::load_with(&settings.keys_dir, settings.loose_key_permissions())
+        .context("loading signing keys")
 }

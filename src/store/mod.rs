@@ -445,6 +445,40 @@ fn sqlite_write_problem(path: &str) -> Option<String> {
     }
 }
 
+/// Creates a SQLite database file that does not exist yet with mode 0600. SQLite
+/// itself would create it under the process's umask — world-readable under the usual
+/// 022 — and gives the -wal and -shm files it makes later the main file's mode, so
+/// creating the main file first covers all three. An existing file keeps its mode
+/// (the operator's choice), with a warning when others may read it. A `file:` URI
+/// is left to SQLite, and so is any failure here: its own open reports it.
+fn create_private_sqlite_file(path: &str) {
+    if path.starts_with("file:") {
+        return;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path, mode = %format!("{:o}", mode & 0o777),
+                        "the database file is open to other users; chmod 600 it (and its -wal and -shm files)");
+                }
+            }
+        }
+        Err(_) => {}
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the database at {url}: {reason}")]
 pub struct OpenError {
@@ -475,6 +509,9 @@ impl Store {
             url: url.redacted(),
             reason,
         };
+        if let Some(path) = url.sqlite_path() {
+            create_private_sqlite_file(path);
+        }
         // Check once by hand: r2d2's own build error only says "timed out".
         manager.connect().map_err(|error| {
             let mut reason = error.to_string();

@@ -141,6 +141,16 @@ impl LoadedKey {
     }
 }
 
+/// Whether key files and a keys directory that group or others may access are
+/// refused (the default) or only warned about (`allow_loose_key_permissions`, for
+/// mounts whose modes the operator cannot choose).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoosePermissions {
+    #[default]
+    Refuse,
+    Allow,
+}
+
 /// Every key in the directory, parsed, with the active one found and the JWKS
 /// rendered once.
 pub struct KeyRing {
@@ -150,12 +160,23 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
+    /// `load_with`, refusing files others may read.
     pub fn load(dir: &Path) -> Result<Self, KeyError> {
+        Self::load_with(dir, LoosePermissions::Refuse)
+    }
+
+    pub fn load_with(dir: &Path, loose: LoosePermissions) -> Result<Self, KeyError> {
+        let metas = read_metas(dir)?;
+        // A directory without keys has nothing to keep private: it is refused below
+        // for having no active key, which says what to do.
+        if !metas.is_empty() {
+            check_private(dir, "700", loose)?;
+        }
         let mut keys = Vec::new();
         let mut jwks = JwkSet { keys: Vec::new() };
-        for meta in read_metas(dir)? {
+        for meta in metas {
             let pem_path = dir.join(format!("{}.pem", meta.kid));
-            let pair = read_pair(&pem_path, meta.alg)?;
+            let pair = read_pair(&pem_path, meta.alg, loose)?;
             let mut jwk = pair.public_jwk().map_err(|e| invalid(&pem_path, e))?;
             let thumbprint = jwk
                 .thumbprint(ThumbprintHash::SHA256)
@@ -228,7 +249,9 @@ impl KeyRing {
     }
 }
 
-fn read_pair(pem_path: &Path, alg: KeyAlg) -> Result<KeyPair, KeyError> {
+/// Parses a PEM file, after checking its mode.
+fn read_pair(pem_path: &Path, alg: KeyAlg, loose: LoosePermissions) -> Result<KeyPair, KeyError> {
+    check_private(pem_path, "600", loose)?;
     let text = fs::read(pem_path).map_err(io_error(pem_path))?;
     let pem = pem::parse(&text).map_err(|e| invalid(pem_path, e))?;
     if pem.tag() != "PRIVATE KEY" {
@@ -237,22 +260,44 @@ fn read_pair(pem_path: &Path, alg: KeyAlg) -> Result<KeyPair, KeyError> {
             "expected a PKCS#8 'PRIVATE KEY' PEM block",
         ));
     }
-    warn_if_readable_by_others(pem_path);
     KeyPair::from_pkcs8(alg, pem.contents()).map_err(|e| invalid(pem_path, e))
 }
 
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "signing key is readable by other users; chmod 600 it");
+/// Refuses `path` (a PEM file, or the keys directory: `fix` is the mode to give it)
+/// when group or others have any permission on it — a private key others can read is
+/// no longer private — or warns when `loose` allows it. A path that does not exist
+/// is left to the read that follows.
+fn check_private(path: &Path, fix: &'static str, loose: LoosePermissions) -> Result<(), KeyError> {
+    let Some(mode) = file_mode(path) else {
+        return Ok(());
+    };
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    let error = KeyError::OpenToOthers {
+        path: path.to_owned(),
+        mode: mode & 0o777,
+        fix,
+    };
+    match loose {
+        LoosePermissions::Refuse => Err(error),
+        LoosePermissions::Allow => {
+            tracing::warn!(%error, "allowed by allow_loose_key_permissions");
+            Ok(())
         }
     }
 }
 
+#[cfg(unix)]
+fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).ok().map(|m| m.permissions().mode())
+}
+
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
+fn file_mode(_path: &Path) -> Option<u32> {
+    None
+}
 
 /// The key ring the server signs and verifies with, replaced whole when the keys
 /// directory changes — the CLI and other instances change it — so generating,
@@ -260,13 +305,20 @@ fn warn_if_readable_by_others(_path: &Path) {}
 /// (`current`) and keep it for the whole request.
 pub struct SigningKeys {
     dir: std::path::PathBuf,
+    loose: LoosePermissions,
     current: parking_lot::RwLock<std::sync::Arc<KeyRing>>,
 }
 
 impl SigningKeys {
     pub fn new(dir: &Path, ring: KeyRing) -> Self {
+        Self::with_permissions(dir, ring, LoosePermissions::Refuse)
+    }
+
+    /// `new`, reloading with `loose` (as the first ring was loaded).
+    pub fn with_permissions(dir: &Path, ring: KeyRing, loose: LoosePermissions) -> Self {
         Self {
             dir: dir.to_owned(),
+            loose,
             current: parking_lot::RwLock::new(std::sync::Arc::new(ring)),
         }
     }
@@ -291,7 +343,7 @@ impl SigningKeys {
         if on_disk == loaded {
             return Ok(false);
         }
-        let ring = KeyRing::load(&self.dir)?;
+        let ring = KeyRing::load_with(&self.dir, self.loose)?;
         *self.current.write() = std::sync::Arc::new(ring);
         Ok(true)
     }
@@ -314,5 +366,37 @@ impl SigningKeys {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::keys::generate;
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn loose_modes_are_refused_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = generate(dir.path(), KeyAlg::ES256, chrono::Utc::now()).unwrap();
+        assert_eq!(
+            fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let pem = dir.path().join(format!("{}.pem", meta.kid));
+        for (path, mode, fix) in [(&pem, 0o640, "600"), (&dir.path().to_owned(), 0o755, "700")] {
+            chmod(path, mode);
+            match KeyRing::load(dir.path()) {
+                Err(KeyError::OpenToOthers { fix: said, .. }) => assert_eq!(said, fix),
+                other => panic!("{:?}", other.err()),
+            }
+            KeyRing::load_with(dir.path(), LoosePermissions::Allow).unwrap();
+            chmod(path, if fix == "600" { 0o600 } else { 0o700 });
+        }
+        KeyRing::load(dir.path()).unwrap();
     }
 }

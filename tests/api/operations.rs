@@ -4,9 +4,10 @@
 //! directory, a key file changed under a running server, and output into a closed
 //! pipe. The process helpers are `binary.rs`'s.
 
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-use crate::binary::{keygate, raw_http, run, Server};
+use crate::binary::{keygate, raw_http, refused_start, run, Server};
 use crate::helpers::TestDatabase;
 
 /// Resident memory of a process, in KiB.
@@ -135,6 +136,91 @@ fn database_passwords_in_every_form_stay_out_of_errors_logs_and_output() {
     for output in [&log, &stdout, &migrated.stderr, shown] {
         assert!(!output.contains(&password), "{output}");
     }
+}
+
+/// `cmd` run under `umask 022`, the usual default (which made SQLite's files
+/// world-readable), whatever the test runner's umask.
+fn under_umask_022(cmd: &Command) -> Command {
+    let mut wrapped = Command::new("sh");
+    wrapped
+        .args(["-c", "umask 022 && exec \"$@\"", "sh"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (var, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(var, value),
+            None => wrapped.env_remove(var),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The one PEM file in `keys`.
+fn pem_in(keys: &Path) -> PathBuf {
+    std::fs::read_dir(keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pem"))
+        .unwrap()
+}
+
+/// The SQLite database and the -wal and -shm files SQLite adds are created for their
+/// owner only; a private key or a keys directory others may read stops the start
+/// with the file and the `chmod` that fixes it, unless `allow_loose_key_permissions`.
+#[test]
+fn database_and_key_files_are_private_and_loose_keys_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let server = Server::start(under_umask_022(&keygate(&dir, &db)));
+    if let Some(file) = db.url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{file}{suffix}"));
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+    server.stop();
+    let keys = dir.path().join("keys");
+    assert_eq!(mode(&keys), 0o700);
+    let pem = pem_in(&keys);
+    assert_eq!(mode(&pem), 0o600);
+
+    set_mode(&pem, 0o644);
+    let (ok, stderr) = refused_start(keygate(&dir, &db).arg("serve"));
+    assert!(!ok);
+    assert!(
+        stderr.contains(&pem.display().to_string())
+            && stderr.contains(&format!("chmod 600 {}", pem.display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let mut allowed = keygate(&dir, &db);
+    allowed.env("KEYGATE_ALLOW_LOOSE_KEY_PERMISSIONS", "true");
+    let (log, _) = Server::start(allowed).stop();
+    assert!(log.contains("allow_loose_key_permissions"), "{log}");
+
+    set_mode(&pem, 0o600);
+    set_mode(&keys, 0o755);
+    let (ok, stderr) = refused_start(keygate(&dir, &db).arg("serve"));
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("chmod 700 {}", keys.display())),
+        "{stderr}"
+    );
+    set_mode(&keys, 0o700);
+    Server::start(keygate(&dir, &db)).stop();
 }
 
 /// `keygate api-key list | head` closes the pipe before keygate writes: the command
