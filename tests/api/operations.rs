@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::binary::{keygate, raw_http, refused_start, run, Server};
-use crate::helpers::TestDatabase;
+use crate::helpers::{basic_auth, TestDatabase};
 
 /// Resident memory of a process, in KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -221,6 +222,93 @@ fn database_and_key_files_are_private_and_loose_keys_stop_the_start() {
     );
     set_mode(&keys, 0o700);
     Server::start(keygate(&dir, &db)).stop();
+}
+
+/// The `kid` in an access token's header.
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+/// A PEM file rewritten under a running server — with another key, as a slip of a
+/// deployment might — is noticed at the next reload: refused with an error naming
+/// it (the next start would fail on it), once, while the server goes on signing with
+/// the key it loaded.
+#[test]
+fn a_key_file_rewritten_under_a_running_server_is_refused_loudly_and_the_ring_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let created =
+        run(keygate(&dir, &db).args(["client", "create", "--name", "pem", "--scope", "read"]));
+    assert!(created.ok, "{}", created.stderr);
+    let auth = basic_auth(
+        created.json["client_id"].as_str().unwrap(),
+        created.json["client_secret"].as_str().unwrap(),
+    );
+    let mut cmd = keygate(&dir, &db);
+    cmd.env("KEYGATE_KEYS_RELOAD_INTERVAL", "1s");
+    let server = Server::start(cmd);
+    let http = raw_http::Client;
+    let token = || {
+        let (status, body) = http.post(
+            &server.address,
+            "/oauth/token",
+            Some(&auth),
+            "grant_type=client_credentials".into(),
+        );
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let kid = kid_of(&token());
+
+    let other = tempfile::tempdir().unwrap();
+    let other_key = keygate::tokens::keys::generate(
+        other.path(),
+        keygate::tokens::KeyAlg::ES256,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let pem = dir.path().join("keys").join(format!("{kid}.pem"));
+    let other_pem = other.path().join(format!("{}.pem", other_key.kid));
+    // Replaced whole (a new file renamed over it), so no reload sees it half written.
+    let replacement = pem.with_extension("new");
+    std::fs::write(&replacement, std::fs::read(other_pem).unwrap()).unwrap();
+    set_mode(&replacement, 0o600);
+    std::fs::rename(&replacement, &pem).unwrap();
+
+    let refused = "do not load";
+    let started = Instant::now();
+    while !server.log.lock().unwrap().contains(refused) {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the rewritten key went unnoticed:\n{}",
+            server.log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Several reloads later: still signing with the key it had, said once.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(kid_of(&token()), kid);
+    let (status, jwks) = http.request(
+        &server.address,
+        "GET",
+        "/.well-known/jwks.json",
+        &[],
+        String::new(),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        jwks.contains(&kid) && !jwks.contains(&other_key.kid),
+        "{jwks}"
+    );
+    let (log, _) = server.stop();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(refused)).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains("ERROR") && lines[0].contains(&pem.display().to_string()),
+        "{}",
+        lines[0]
+    );
 }
 
 /// `keygate api-key list | head` closes the pipe before keygate writes: the command
