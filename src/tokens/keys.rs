@@ -8,7 +8,8 @@
 //! The first key generated into an empty ring becomes active at once.
 //!
 //! Every change takes an exclusive lock on `<dir>/.lock`, so several instances (or an
-//! operator's CLI) sharing one keys directory never both create the first key.
+//! operator's CLI) sharing one keys directory never both create the first key. A
+//! server that finds an active key only reads the directory, which may be read-only.
 //!
 //! The directory (mode 0700) and the PEM files (0600) are for their owner only:
 //! loading refuses either when group or others have any access to it, unless the
@@ -308,9 +309,16 @@ pub fn remove(
 
 /// Generates an active ES256 key if the directory has no active key. Returns the new
 /// key's metadata if one was made.
+///
+/// A directory with an active key is only read, without the lock: it may be a
+/// read-only mount shared by several instances (where `.lock` cannot be opened for
+/// writing), and a key that exists needs no protection from a second creator.
 pub fn ensure_active(dir: &Path, now: DateTime<Utc>) -> Result<Option<KeyMeta>, KeyError> {
-    // Checked under the lock: two instances starting on one empty directory must not
-    // both generate an active key.
+    if read_metas(dir)?.iter().any(|m| m.state == KeyState::Active) {
+        return Ok(None);
+    }
+    // Checked again under the lock: two instances starting on one empty directory
+    // must not both generate an active key.
     let _lock = lock_dir(dir)?;
     if read_metas(dir)?.iter().any(|m| m.state == KeyState::Active) {
         return Ok(None);

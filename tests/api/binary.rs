@@ -993,8 +993,9 @@ pub(crate) fn private_mounts_work() -> bool {
 
 /// `keygate <args>` in a private mount namespace whose `data` directory is a tmpfs of
 /// `size_kb`, made by `unshare` (as root, as on the CI machine; else in a user
-/// namespace). With `seed`, its files are copied in first; with `read_only`, the
-/// tmpfs is then remounted read-only. The database is `data/keygate.db`.
+/// namespace). With `seed`, everything in that directory is copied in first; with
+/// `read_only`, the tmpfs is then remounted read-only. The database is
+/// `data/keygate.db`.
 pub(crate) fn keygate_on_small_disk(
     dir: &TempDir,
     size_kb: u32,
@@ -1009,7 +1010,7 @@ pub(crate) fn keygate_on_small_disk(
     }
     let script = r#"set -e
 mount -t tmpfs -o "size=${KG_SIZE_KB}k" tmpfs "$KG_DATA"
-if [ -n "$KG_SEED" ]; then cp "$KG_SEED"/keygate.db "$KG_DATA"/; fi
+if [ -n "$KG_SEED" ]; then cp -a "$KG_SEED"/. "$KG_DATA"/; fi
 if [ "$KG_READ_ONLY" = 1 ]; then mount -o remount,ro "$KG_DATA"; fi
 exec "$KG_BIN" "$@""#;
     cmd.args([

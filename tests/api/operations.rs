@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::binary::{keygate, raw_http, refused_start, run, Server};
+use crate::binary::{
+    keygate, keygate_on_small_disk, private_mounts_work, raw_http, refused_start, run, Server,
+};
 use crate::helpers::{basic_auth, TestDatabase};
 
 /// Resident memory of a process, in KiB.
@@ -222,6 +224,44 @@ fn database_and_key_files_are_private_and_loose_keys_stop_the_start() {
     );
     set_mode(&keys, 0o700);
     Server::start(keygate(&dir, &db)).stop();
+}
+
+/// Several instances may share a keys directory on a read-only mount (the README's
+/// layout; the CLI writes it from elsewhere): with an active key in it, `serve` only
+/// reads it, and takes no lock it could not create.
+#[test]
+fn serve_starts_on_a_read_only_keys_directory_that_has_an_active_key() {
+    if !private_mounts_work() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let seed = dir.path().join("seed");
+    let generated = run(keygate(&dir, &db)
+        .env("KEYGATE_KEYS_DIR", seed.join("keys"))
+        .args(["signing-key", "generate"]));
+    assert!(generated.ok, "{}", generated.stderr);
+    let kid = generated.json["kid"].as_str().unwrap().to_owned();
+
+    // The seed (keys/ and its .lock) copied onto a tmpfs, remounted read-only; the
+    // database stays where it was.
+    let mut serve = keygate_on_small_disk(&dir, 1024, Some(&seed), true);
+    serve
+        .env("KEYGATE_KEYS_DIR", dir.path().join("data").join("keys"))
+        .env("KEYGATE_DATABASE_URL", &db.url);
+    let server = Server::start(serve);
+    let (status, jwks) = raw_http::Client.request(
+        &server.address,
+        "GET",
+        "/.well-known/jwks.json",
+        &[],
+        String::new(),
+    );
+    assert_eq!(status, 200);
+    assert!(jwks.contains(&kid), "{jwks}");
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log}");
+    assert!(!log.contains("generated one"), "{log}");
 }
 
 /// The `kid` in an access token's header.
