@@ -1,5 +1,6 @@
-//! Wiring: open and migrate the store, make sure the default organization and an
-//! active signing key exist, build the shared state, and start the HTTP server.
+//! Wiring: open and migrate the store, make sure an active signing key exists, build
+//! the shared state, bind the listener, and only then — with everything that can fail
+//! behind it — create the default organization and bootstrap key, and start serving.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ impl Application {
 
     pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = open_store(&settings)?;
-        let bootstrap_key = bootstrap(&store, &settings, clock.as_ref())?;
+        let database = settings.database()?.redacted();
         let keys = web::Data::new(SigningKeys::with_permissions(
             &settings.keys_dir,
             load_signing_keys(&settings, &store, clock.as_ref())?,
@@ -79,7 +80,8 @@ impl Application {
             max_token_ttl: settings.access_token_ttl_max,
         });
         let oauth_state = web::Data::new(
-            OAuthState::new(&settings, keys.clone(), verifier, clock).context("issuer URL")?,
+            OAuthState::new(&settings, keys.clone(), verifier, clock.clone())
+                .context("issuer URL")?,
         );
         let store = web::Data::new(store);
         Meter::spawn_flusher(meter.clone(), store.clone(), settings.usage_flush_interval);
@@ -129,9 +131,14 @@ impl Application {
             settings.database_max_connections as usize + settings.argon2_permits(),
         )
         .listen(listener)
-        .context("starting the HTTP server")?
-        .run();
-        tracing::info!(address = %format!("{}:{port}", listener_host(&settings.bind)), database = %settings.database()?.redacted(), "keygate listening");
+        .context("starting the HTTP server")?;
+        // Last, once nothing else can fail: a key made by a start that then failed
+        // (a broken keys directory, the port taken) would never be shown, and the
+        // next start makes none, as the database has a key — the operator would be
+        // locked out.
+        let bootstrap_key = bootstrap(&app_store, &settings, clock.as_ref())?;
+        let server = server.run();
+        tracing::info!(address = %format!("{}:{port}", listener_host(&settings.bind)), %database, "keygate listening");
         Ok(Self {
             server,
             port,

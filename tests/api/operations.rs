@@ -226,6 +226,57 @@ fn database_and_key_files_are_private_and_loose_keys_stop_the_start() {
     Server::start(keygate(&dir, &db)).stop();
 }
 
+/// The bootstrap admin key is made only by a start that gets to serve: a start that
+/// fails later (the port taken, a broken key file) must leave it to the next start,
+/// which prints it — else the database has a key nobody was shown, and no start
+/// offers another.
+#[test]
+fn starts_that_fail_leave_the_bootstrap_key_to_the_start_that_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (ok, stderr) = refused_start(
+        keygate(&dir, &db)
+            .env("KEYGATE_BIND", taken.local_addr().unwrap().to_string())
+            .arg("serve"),
+    );
+    assert!(!ok && stderr.contains("cannot listen"), "{stderr}");
+    drop(taken);
+
+    // A key file that does not parse.
+    let generated = run(keygate(&dir, &db).args(["signing-key", "generate"]));
+    assert!(generated.ok, "{}", generated.stderr);
+    let kid = generated.json["kid"].as_str().unwrap().to_owned();
+    let pem = dir.path().join("keys").join(format!("{kid}.pem"));
+    std::fs::write(
+        &pem,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let (ok, stderr) = refused_start(keygate(&dir, &db).arg("serve"));
+    assert!(!ok && stderr.contains(&kid), "{stderr}");
+    for ext in ["pem", "json"] {
+        std::fs::remove_file(dir.path().join("keys").join(format!("{kid}.{ext}"))).unwrap();
+    }
+
+    let server = Server::start(keygate(&dir, &db));
+    let stdout = server.stdout.lock().unwrap().clone();
+    let admin = stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("kg_live_"))
+        .unwrap_or_else(|| panic!("no bootstrap key printed:\n{stdout}"))
+        .to_owned();
+    let (status, me) = raw_http::Client.request(
+        &server.address,
+        "GET",
+        "/v1/me",
+        &[("X-API-Key", &admin)],
+        String::new(),
+    );
+    assert_eq!(status, 200, "{me}");
+    server.stop();
+}
+
 /// Several instances may share a keys directory on a read-only mount (the README's
 /// layout; the CLI writes it from elsewhere): with an active key in it, `serve` only
 /// reads it, and takes no lock it could not create.
