@@ -1,7 +1,8 @@
-//! Pieces every management-API handler shares: page limits and cursors, and PATCH
-//! fields that tell `null` (clear it) from absent (leave it).
+//! Pieces every management-API handler shares: page limits and cursors, PATCH
+//! fields that tell `null` (clear it) from absent (leave it), and optional JSON bodies
+//! held to the same limits as `web::Json` ones.
 
-use actix_web::HttpResponse;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
@@ -51,13 +52,72 @@ pub fn page_response<V: Serialize>(data: Vec<V>, next_cursor: Option<String>) ->
     HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor }))
 }
 
-/// An optional JSON body: empty (or blank) is `T::default()`; anything else must parse.
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+/// The largest request body the management API reads (`max_body_bytes`), as app
+/// data: `error::json_config` holds `web::Json` bodies to it, `OptionalJson` reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// An optional JSON body, for endpoints whose every field has a default (the rotate
+/// endpoints): empty (or blank) is `T::default()`; anything else must be
+/// `application/json` (else 415) of at most `BodyLimit` bytes (else 413) and parse.
+/// The limits are `web::Json`'s, which cannot take an empty body.
+pub struct OptionalJson<T>(pub T);
+
+impl<T> OptionalJson<T> {
+    pub fn into_inner(self) -> T {
+        self.0
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}"), None))
+}
+
+impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let json = is_json(req);
+        let payload = actix_web::web::Payload::from_request(req, payload).into_inner();
+        Box::pin(async move {
+            if declared.is_some_and(|len| len > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let body = payload
+                .map_err(|_| ApiError::invalid_request("could not read the request body", None))?
+                .to_bytes_limited(limit)
+                .await
+                .map_err(|_| ApiError::PayloadTooLarge { limit })?
+                .map_err(|_| ApiError::invalid_request("could not read the request body", None))?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Self(T::default()));
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            serde_json::from_slice(&body)
+                .map(Self)
+                .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}"), None))
+        })
+    }
+}
+
+/// Used where no `BodyLimit` was registered (the default of `max_body_bytes`).
+const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+
+/// Whether the request says its body is JSON: `application/json`, or a `+json` type
+/// (as `web::Json` accepts).
+fn is_json(req: &HttpRequest) -> bool {
+    use actix_web::HttpMessage;
+    req.mime_type().ok().flatten().is_some_and(|mime| {
+        mime.type_() == "application"
+            && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+    })
 }
 
 /// Whether `text` has the shape of one of keygate's ids: `prefix` and 32 hex digits

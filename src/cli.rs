@@ -1,5 +1,6 @@
 //! The command line: argument definitions (clap) and the operator commands behind
-//! them. Commands other than `serve` print JSON on stdout; logs go to stderr.
+//! them. Commands other than `serve` print JSON on stdout (a stdout closed early, as
+//! by `| head`, ends them quietly); logs go to stderr.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -239,8 +240,21 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::SigningKey(KeyCommand::Retire { kid }) => retire_key(&settings, &kid)?,
         Command::SigningKey(KeyCommand::Remove { kid }) => remove_key(&settings, &kid)?,
     };
-    println!("{}", serde_json::to_string_pretty(&output)?);
-    Ok(())
+    match write_out(&serde_json::to_string_pretty(&output)?) {
+        // The reader has gone (`keygate … | head`): not a failure of the command —
+        // what it did is done, and whoever closed the pipe read what they wanted —
+        // so it ends quietly, where `println!` would panic.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("writing the output"),
+    }
+}
+
+/// Writes `text` and a newline to stdout, returning any error (`println!` panics).
+fn write_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}")?;
+    stdout.flush()
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -249,11 +263,14 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let mut app = Application::build(settings)?;
         if let Some(key) = app.take_bootstrap_key() {
             // stdout, not the log: logs never carry a secret.
-            println!(
+            let shown = write_out(&format!(
                 "keygate: created the default organization and its bootstrap admin API key.\n\
                  It is shown this once; store it now:\n\n    {}\n",
                 key.expose()
-            );
+            ));
+            if let Err(error) = shown {
+                tracing::error!(%error, "the bootstrap admin API key could not be shown on stdout; make one with `keygate api-key create --scope admin …`");
+            }
         }
         tracing::info!(workers, "serving");
         app.run_until_stopped()

@@ -43,6 +43,9 @@ pub struct Settings {
     pub issuer: String,
     /// Where signing keys are kept as PEM files.
     pub keys_dir: PathBuf,
+    /// Accept (with a warning) a `keys_dir` or PEM files that group or others may
+    /// access, which are otherwise refused: for mounts whose modes cannot be chosen.
+    pub allow_loose_key_permissions: bool,
     /// How often the server looks for changes in `keys_dir` (new, activated, retired
     /// or removed keys) and reloads them.
     #[serde(deserialize_with = "duration")]
@@ -67,7 +70,8 @@ pub struct Settings {
     /// A refresh token unused for this long expires.
     #[serde(deserialize_with = "duration")]
     pub refresh_token_idle_ttl: Duration,
-    /// Largest accepted request body on `/oauth/*`, in bytes.
+    /// Largest accepted request body, in bytes: on `/oauth/*`, and for every JSON body
+    /// of the management API (`web::Json` and the rotate endpoints' optional ones).
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
@@ -117,6 +121,10 @@ impl std::fmt::Debug for Settings {
             .field("bind", &self.bind)
             .field("issuer", &self.issuer)
             .field("keys_dir", &self.keys_dir)
+            .field(
+                "allow_loose_key_permissions",
+                &self.allow_loose_key_permissions,
+            )
             .field("keys_reload_interval", &self.keys_reload_interval)
             .field("default_audience", &self.default_audience)
             .field("management_audience", &self.management_audience)
@@ -166,6 +174,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             issuer: "http://127.0.0.1:8080".into(),
             keys_dir: PathBuf::from("./keys"),
+            allow_loose_key_permissions: false,
             keys_reload_interval: Duration::from_secs(10),
             default_audience: None,
             management_audience: None,
@@ -338,6 +347,15 @@ impl Settings {
 
     pub fn database(&self) -> Result<DatabaseUrl, ConfigError> {
         DatabaseUrl::parse(&self.database_url).map_err(|e| invalid(e.to_string()))
+    }
+
+    pub fn loose_key_permissions(&self) -> crate::tokens::ring::LoosePermissions {
+        use crate::tokens::ring::LoosePermissions;
+        if self.allow_loose_key_permissions {
+            LoosePermissions::Allow
+        } else {
+            LoosePermissions::Refuse
+        }
     }
 
     /// The issuer without a trailing slash, ready to have paths appended.

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let settings = match Settings::load(args.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("keygate: {e}");
+            report(&format!("keygate: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -26,8 +26,15 @@ fn main() -> ExitCode {
     match cli::execute(args.command, settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("keygate: {e:#}");
+            report(&format!("keygate: {e:#}"));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error on stderr; if stderr is closed too there is no one to tell, and the
+/// exit code says it (where `eprintln!` would panic).
+fn report(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
 }

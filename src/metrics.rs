@@ -1,8 +1,13 @@
 //! Prometheus metrics, served at `GET /metrics` in the text exposition format: requests
 //! by route pattern, method and status with a latency histogram, token issuance by
 //! grant and outcome, identity-resolver outcomes by credential kind and code, the
-//! argon2 queue and the database pool. Labels are route patterns and codes, never ids
-//! or credentials, so their number stays small.
+//! argon2 queue and the database pool.
+//!
+//! Every label value comes from a closed set — route patterns registered in the app
+//! (else `unmatched`), the standard HTTP methods (else `other`), status codes and
+//! fixed codes — never from what a caller sent: a label set lives as long as the
+//! process, so one per made-up method or path would grow `/metrics` and memory
+//! without bound.
 
 use actix_web::{web, HttpResponse};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -17,13 +22,37 @@ use crate::store::Store;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// A registered route pattern, or `UNMATCHED`.
     pub route: String,
-    pub method: String,
+    /// See `method_label`.
+    pub method: &'static str,
     pub status: u16,
+}
+
+/// The route label of a request no registered route matched (whatever its path).
+pub const UNMATCHED: &str = "unmatched";
+
+/// The method label: the method's name if it is one of RFC 9110's (and PATCH),
+/// else `other`. HTTP lets a caller send any token as a method.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
+    /// As `RequestLabels::route`.
     pub route: String,
 }
 
@@ -115,11 +144,20 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    /// Counts a request. `route` is the pattern of the route that matched it (actix's
+    /// `match_pattern`, a closed set), `None` for none.
+    pub fn request(
+        &self,
+        route: Option<&str>,
+        method: &actix_web::http::Method,
+        status: u16,
+        seconds: f64,
+    ) {
+        let route = route.unwrap_or(UNMATCHED);
         self.requests
             .get_or_create(&RequestLabels {
                 route: route.to_owned(),
-                method: method.to_owned(),
+                method: method_label(method),
                 status,
             })
             .inc();

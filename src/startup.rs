@@ -1,5 +1,6 @@
-//! Wiring: open and migrate the store, make sure the default organization and an
-//! active signing key exist, build the shared state, and start the HTTP server.
+//! Wiring: open and migrate the store, make sure an active signing key exists, build
+//! the shared state, bind the listener, and only then — with everything that can fail
+//! behind it — create the default organization and bootstrap key, and start serving.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -22,9 +23,6 @@ use crate::tokens::{keys, KeyRing, SigningKeys};
 use crate::usage::{self, handlers::UsageClock, Meter};
 use crate::{audit, error, health, oauth, orgs, telemetry, tokens};
 
-/// Largest JSON body the management API reads.
-const MAX_JSON_BODY_BYTES: usize = 16 * 1024;
-
 pub struct Application {
     server: Server,
     port: u16,
@@ -40,10 +38,11 @@ impl Application {
 
     pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = open_store(&settings)?;
-        let bootstrap_key = bootstrap(&store, &settings, clock.as_ref())?;
-        let keys = web::Data::new(SigningKeys::new(
+        let database = settings.database()?.redacted();
+        let keys = web::Data::new(SigningKeys::with_permissions(
             &settings.keys_dir,
             load_signing_keys(&settings, &store, clock.as_ref())?,
+            settings.loose_key_permissions(),
         ));
         SigningKeys::spawn_watcher(keys.clone(), settings.keys_reload_interval);
         let verifier =
@@ -82,11 +81,13 @@ impl Application {
             max_token_ttl: settings.access_token_ttl_max,
         });
         let oauth_state = web::Data::new(
-            OAuthState::new(&settings, keys.clone(), verifier, clock).context("issuer URL")?,
+            OAuthState::new(&settings, keys.clone(), verifier, clock.clone())
+                .context("issuer URL")?,
         );
         let store = web::Data::new(store);
         Meter::spawn_flusher(meter.clone(), store.clone(), settings.usage_flush_interval);
         let (app_meter, app_store) = (meter.clone(), store.clone());
+        let body_limit = settings.max_body_bytes;
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -109,7 +110,8 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(meter.clone())
                 .app_data(usage_clock.clone())
-                .app_data(error::json_config(MAX_JSON_BODY_BYTES))
+                .app_data(error::json_config(body_limit))
+                .app_data(crate::api::BodyLimit(body_limit))
                 .app_data(error::query_config())
                 .configure(oauth::configure)
                 .configure(identity::configure)
@@ -130,9 +132,14 @@ impl Application {
             settings.database_max_connections as usize + settings.argon2_permits(),
         )
         .listen(listener)
-        .context("starting the HTTP server")?
-        .run();
-        tracing::info!(address = %format!("{}:{port}", listener_host(&settings.bind)), database = %settings.database()?.redacted(), "keygate listening");
+        .context("starting the HTTP server")?;
+        // Last, once nothing else can fail: a key made by a start that then failed
+        // (a broken keys directory, the port taken) would never be shown, and the
+        // next start makes none, as the database has a key — the operator would be
+        // locked out.
+        let bootstrap_key = bootstrap(&app_store, &settings, clock.as_ref())?;
+        let server = server.run();
+        tracing::info!(address = %format!("{}:{port}", listener_host(&settings.bind)), %database, "keygate listening");
         Ok(Self {
             server,
             port,
@@ -260,5 +267,6 @@ fn load_signing_keys(
             details,
         )?;
     }
-    KeyRing::load(&settings.keys_dir).context("loading signing keys")
+    KeyRing::load_with(&settings.keys_dir, settings.loose_key_permissions())
+        .context("loading signing keys")
 }

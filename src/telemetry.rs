@@ -3,6 +3,8 @@
 //! `X-Request-Id` when it is a plain token, else a new one — carried by every log line
 //! of the request and returned in `X-Request-Id`, and records method, path (never the
 //! query string, where a careless client may put a secret), status and latency.
+//! Method and path are the caller's text, so the log gets them bounded and escaped
+//! (`bounded`): a made-up 100 KB method must not become a 100 KB log line.
 
 use std::time::Instant;
 
@@ -59,6 +61,33 @@ fn new_request_id() -> String {
     format!("{prefix:016x}{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Longest method and path the request line logs, in characters, before `…`. Every
+/// route's path is far shorter than the path's bound; the standard methods are at
+/// most 7 characters.
+const MAX_LOGGED_METHOD: usize = 16;
+const MAX_LOGGED_PATH: usize = 256;
+/// Longest client id a log line carries (keygate's are 36 characters); a caller may
+/// send any.
+pub const MAX_LOGGED_ID: usize = 64;
+
+/// `text` for a log line: at most `max` characters, then `…`; anything but printable
+/// ASCII escaped (`\u{…}`), so a caller can neither make a line long nor forge one.
+pub fn bounded(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 3);
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_graphic() => out.push(c),
+            c => out.extend(c.escape_unicode()),
+        }
+    }
+    out
+}
+
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -66,11 +95,9 @@ pub async fn log_request(
     use tracing::Instrument;
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    let path = bounded(req.path(), MAX_LOGGED_PATH);
     // The route pattern (`/v1/api-keys/{id}`), not the path: metrics stay few.
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = req.match_pattern();
     let metrics = req
         .app_data::<actix_web::web::Data<crate::metrics::Metrics>>()
         .cloned();
@@ -85,15 +112,15 @@ pub async fn log_request(
     }
     if let Some(metrics) = metrics {
         metrics.request(
-            &route,
-            method.as_str(),
+            route.as_deref(),
+            &method,
             response.status().as_u16(),
             started.elapsed().as_secs_f64(),
         );
     }
     span.in_scope(|| {
         tracing::debug!(
-            %method,
+            method = %bounded(method.as_str(), MAX_LOGGED_METHOD),
             %path,
             status = response.status().as_u16(),
             elapsed_us = started.elapsed().as_micros() as u64,
@@ -101,4 +128,19 @@ pub async fn log_request(
         )
     });
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_caller_text_is_bounded_and_escaped() {
+        assert_eq!(bounded("/v1/me", 256), "/v1/me");
+        assert_eq!(
+            bounded(&"A".repeat(100_000), 16),
+            format!("{}…", "A".repeat(16))
+        );
+        assert_eq!(bounded("a b\nc\u{e9}\\", 16), "a\\u{20}b\\u{a}c\\u{e9}\\\\");
+    }
 }

@@ -378,10 +378,10 @@ pub async fn rotate_api_key(
     state: web::Data<ApiKeysState>,
     store: web::Data<Store>,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: crate::api::OptionalJson<RotateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
-    let request: RotateApiKey = crate::api::optional_json(&body)?;
+    let request = body.into_inner();
     let overlap = match request.overlap.as_deref() {
         None => std::time::Duration::ZERO,
         Some(text) => parse_duration(text, KeyRequestError::Overlap)?,

@@ -437,10 +437,10 @@ pub async fn rotate_client_secret(
     state: web::Data<ClientsState>,
     store: web::Data<Store>,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: crate::api::OptionalJson<RotateSecret>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
-    let request: RotateSecret = crate::api::optional_json(&body)?;
+    let request = body.into_inner();
     let overlap = duration(request.overlap.as_deref(), "overlap")?.unwrap_or_default();
     if overlap > MAX_SECRET_OVERLAP {
         return Err(ApiError::invalid_request(

@@ -37,7 +37,8 @@ pub async fn post_token(
     let body = read_body(&req, body, state.max_body_bytes).await?;
     let request = TokenRequest::parse(req.headers(), req.query_string(), &body)?;
     let span = tracing::Span::current();
-    span.record("client_id", request.client_id());
+    let client_id = crate::telemetry::bounded(request.client_id(), crate::telemetry::MAX_LOGGED_ID);
+    span.record("client_id", client_id.as_str());
     span.record("grant_type", request.grant_type.as_str());
 
     let grant_type = request.grant_type.as_str();
@@ -114,7 +115,11 @@ async fn authenticated_token_action(
 ) -> Result<(Client, Secret), OAuthError> {
     let body = read_body(req, body, state.max_body_bytes).await?;
     let request = TokenActionRequest::parse(req.headers(), req.query_string(), &body)?;
-    tracing::Span::current().record("client_id", request.credentials.client_id.as_str());
+    let client_id = crate::telemetry::bounded(
+        &request.credentials.client_id,
+        crate::telemetry::MAX_LOGGED_ID,
+    );
+    tracing::Span::current().record("client_id", client_id.as_str());
     let client = client_auth::authenticate(
         state.clone(),
         store.clone(),

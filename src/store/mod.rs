@@ -124,12 +124,30 @@ impl From<diesel::result::Error> for StoreError {
     }
 }
 
-/// Which database a URL names, parsed once at start-up. `Debug` hides the password.
+/// Which database a URL names, parsed once at start-up. Neither it nor the URL it
+/// holds has a `Display`, and `Debug` shows only `redacted`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
-    Postgres(String),
+    Postgres(PostgresUrl),
     /// A filesystem path, or `:memory:`.
     Sqlite(String),
+}
+
+/// A PostgreSQL URL, which may carry a password (in its userinfo or a query
+/// parameter). The text is reachable only through `expose`, for libpq.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(String);
+
+impl PostgresUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresUrl({})", redact_url(&self.0))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,18 +163,18 @@ pub enum UrlError {
 impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<Self, UrlError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(url.to_owned()));
+            return Ok(Self::Postgres(PostgresUrl(url.to_owned())));
         }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .ok_or_else(|| UrlError::UnsupportedScheme(redact_url(url)))?;
         if path.is_empty() {
-            return Err(UrlError::EmptySqlitePath(url.to_owned()));
+            return Err(UrlError::EmptySqlitePath(redact_url(url)));
         }
         // Every pooled connection would get its own empty in-memory database.
         if path == ":memory:" || path.contains("mode=memory") {
-            return Err(UrlError::InMemory(url.to_owned()));
+            return Err(UrlError::InMemory(redact_url(url)));
         }
         Ok(Self::Sqlite(path.to_owned()))
     }
@@ -164,9 +182,22 @@ impl DatabaseUrl {
     /// The URL with any password replaced, for logs and error messages.
     pub fn redacted(&self) -> String {
         match self {
-            Self::Postgres(url) => redact_url(url),
+            Self::Postgres(url) => redact_url(url.expose()),
             Self::Sqlite(path) => format!("sqlite://{path}"),
         }
+    }
+
+    /// `text` (an error from libpq, say, which may quote part of the URL it was
+    /// given) with every password of this URL, raw or percent-decoded, replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        let Self::Postgres(url) = self else {
+            return text.to_owned();
+        };
+        let mut text = text.to_owned();
+        for secret in url_secrets(url.expose()) {
+            text = text.replace(&secret, "***");
+        }
+        text
     }
 
     /// The file of a SQLite database.
@@ -227,17 +258,80 @@ fn with_connection_defaults(url: &str) -> String {
     full
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// Query parameters whose value libpq takes as a password.
+const SECRET_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
+
+fn is_secret_parameter(name: &str) -> bool {
+    SECRET_PARAMETERS
+        .iter()
+        .any(|p| name.eq_ignore_ascii_case(p))
+}
+
+/// The URL with every password it carries replaced by `***`, for logs, errors and
+/// output: the userinfo one (`postgres://user:secret@host/db`) and the `password` and
+/// `sslpassword` parameters libpq also accepts (`postgres://user@host/db?password=…`),
+/// however their names and values are percent-encoded. A fragment is replaced too:
+/// libpq does not know fragments, so a `#` can be part of a parameter's value.
+/// Anything that does not parse as a URL — a libpq `key=value` string, which keygate
+/// refuses anyway — is not shown at all.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            // set_password only fails for URLs that cannot carry one, checked above.
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        Err(_) => "<unparseable database URL>".to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "<unparseable database URL>".to_owned();
+    };
+    if parsed.password().is_some() {
+        // set_password fails only for URLs that cannot carry one; this one does.
+        let _ = parsed.set_password(Some("***"));
     }
+    if parsed
+        .query_pairs()
+        .any(|(name, _)| is_secret_parameter(&name))
+    {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if is_secret_parameter(&name) {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    if parsed.fragment().is_some() {
+        parsed.set_fragment(Some("***"));
+    }
+    parsed.to_string()
+}
+
+/// Every password in `url` (see `redact_url`), as written and percent-decoded.
+fn url_secrets(url: &str) -> Vec<String> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Vec::new();
+    };
+    let mut raw: Vec<String> = parsed.password().map(str::to_owned).into_iter().collect();
+    for pair in parsed.query().unwrap_or_default().split('&') {
+        if let Some((name, value)) = pair.split_once('=') {
+            let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            if is_secret_parameter(&name) {
+                raw.push(value.to_owned());
+            }
+        }
+    }
+    raw.extend(parsed.fragment().map(str::to_owned));
+    let mut secrets = Vec::new();
+    for secret in raw.into_iter().filter(|s| !s.is_empty()) {
+        let decoded = percent_encoding::percent_decode_str(&secret)
+            .decode_utf8_lossy()
+            .into_owned();
+        secrets.push(secret);
+        secrets.push(decoded);
+    }
+    // Longest first, so a password is not half-replaced through a shorter one.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
 }
 
 /// r2d2 manager that opens the right backend and applies SQLite's per-connection pragmas.
@@ -251,11 +345,8 @@ pub struct ConnectionManager {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("cannot connect to {url}: {source}")]
-    Connection {
-        url: String,
-        source: diesel::ConnectionError,
-    },
+    #[error("cannot connect to {url}: {reason}")]
+    Connection { url: String, reason: String },
     #[error("cannot configure {url}: {source}")]
     Setup {
         url: String,
@@ -280,13 +371,14 @@ impl ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<DbConn, ConnectError> {
-        let connection_error = |source| ConnectError::Connection {
+        // libpq's message may quote the part of the URL it could not use.
+        let connection_error = |source: diesel::ConnectionError| ConnectError::Connection {
             url: self.url.redacted(),
-            source,
+            reason: self.url.scrub(&source.to_string()),
         };
         match &self.url {
             DatabaseUrl::Postgres(url) => {
-                let mut conn = PgConnection::establish(&with_connection_defaults(url))
+                let mut conn = PgConnection::establish(&with_connection_defaults(url.expose()))
                     .map_err(connection_error)?;
                 // keygate's conditional updates pick one winner by their affected-row
                 // count, which holds under READ COMMITTED (a blocked UPDATE re-reads
@@ -411,6 +503,40 @@ fn sqlite_write_problem(path: &str) -> Option<String> {
     }
 }
 
+/// Creates a SQLite database file that does not exist yet with mode 0600. SQLite
+/// itself would create it under the process's umask — world-readable under the usual
+/// 022 — and gives the -wal and -shm files it makes later the main file's mode, so
+/// creating the main file first covers all three. An existing file keeps its mode
+/// (the operator's choice), with a warning when others may read it. A `file:` URI
+/// is left to SQLite, and so is any failure here: its own open reports it.
+fn create_private_sqlite_file(path: &str) {
+    if path.starts_with("file:") {
+        return;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path, mode = %format!("{:o}", mode & 0o777),
+                        "the database file is open to other users; chmod 600 it (and its -wal and -shm files)");
+                }
+            }
+        }
+        Err(_) => {}
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the database at {url}: {reason}")]
 pub struct OpenError {
@@ -442,6 +568,9 @@ impl Store {
             url: url.redacted(),
             reason,
         };
+        if let Some(path) = url.sqlite_path() {
+            create_private_sqlite_file(path);
+        }
         // Check once by hand: r2d2's own build error only says "timed out".
         manager.connect().map_err(|error| {
             let mut reason = error.to_string();
@@ -756,6 +885,47 @@ mod tests {
             statement_timeout: None,
         };
         assert!(!format!("{url:?} {manager:?}").contains("hunter2"));
+        assert_eq!(
+            redact_url("postgres://kg@db/keygate?sslmode=require&password=x&application_name=kg"),
+            "postgres://kg@db/keygate?sslmode=require&password=***&application_name=kg"
+        );
+        assert_eq!(
+            redact_url("postgres://kg@db/keygate?sslmode=require"),
+            "postgres://kg@db/keygate?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn every_form_of_password_libpq_accepts_is_redacted() {
+        for url in [
+            "postgres://kg:hunter2@db/keygate",
+            "postgres://kg:hun%74er2@db/keygate",
+            "postgres://:hunter2@db/keygate",
+            "postgres://kg@db/keygate?password=hunter2",
+            "postgresql://kg@db/keygate?sslmode=require&password=hunter2",
+            "postgres://kg@db/keygate?pass%77ord=hunter2",
+            "postgres://kg@db/keygate?password=hun%74er2",
+            "postgres://kg@db/keygate?sslpassword=hunter2",
+            "postgres://kg@db/keygate?PASSWORD=hunter2",
+            "postgres://kg@db/keygate?password=hun#ter2",
+            "postgres://kg:pw@db/keygate?password=hunter2&sslpassword=hunter2",
+            "host=db user=kg password=hunter2",
+            "mysql://kg:hunter2@db/keygate?password=hunter2",
+        ] {
+            let redacted = redact_url(url);
+            for part in ["hunter2", "hun%74er2", "ter2"] {
+                assert!(!redacted.contains(part), "{url} → {redacted}");
+            }
+            match DatabaseUrl::parse(url) {
+                Ok(parsed) => {
+                    let shown = format!("{parsed:?} {}", parsed.redacted());
+                    assert!(!shown.contains("ter2"), "{url} → {shown}");
+                    let scrubbed = parsed.scrub("invalid value: \"hunter2\" (hun%74er2)");
+                    assert!(!scrubbed.contains("ter2"), "{url} → {scrubbed}");
+                }
+                Err(error) => assert!(!error.to_string().contains("ter2"), "{error}"),
+            }
+        }
     }
 
     #[test]

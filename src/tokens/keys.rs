@@ -8,7 +8,12 @@
 //! The first key generated into an empty ring becomes active at once.
 //!
 //! Every change takes an exclusive lock on `<dir>/.lock`, so several instances (or an
-//! operator's CLI) sharing one keys directory never both create the first key.
+//! operator's CLI) sharing one keys directory never both create the first key. A
+//! server that finds an active key only reads the directory, which may be read-only.
+//!
+//! The directory (mode 0700) and the PEM files (0600) are for their owner only:
+//! loading refuses either when group or others have any access to it, unless the
+//! settings allow it (`LoosePermissions`).
 
 use std::fmt;
 use std::fs;
@@ -121,6 +126,16 @@ pub enum KeyError {
     SeveralActive(Vec<String>),
     #[error("no active signing key in {0}; run `keygate signing-key generate`")]
     NoActive(PathBuf),
+    #[error(
+        "{} is open to other users (mode {mode:o}); run `chmod {fix} {}`, or set allow_loose_key_permissions if that is meant",
+        .path.display(), .path.display()
+    )]
+    OpenToOthers {
+        path: PathBuf,
+        mode: u32,
+        /// The mode to `chmod` it to.
+        fix: &'static str,
+    },
 }
 
 pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
@@ -193,6 +208,9 @@ fn generate_locked(dir: &Path, alg: KeyAlg, now: DateTime<Utc>) -> Result<KeyMet
         retired_at: None,
     };
     create_private_dir(dir)?;
+    if existing.is_empty() {
+        make_private(dir);
+    }
     let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
     write_file(&dir.join(format!("{kid}.pem")), pem.as_bytes(), true)?;
     write_meta(dir, &meta)?;
@@ -291,9 +309,16 @@ pub fn remove(
 
 /// Generates an active ES256 key if the directory has no active key. Returns the new
 /// key's metadata if one was made.
+///
+/// A directory with an active key is only read, without the lock: it may be a
+/// read-only mount shared by several instances (where `.lock` cannot be opened for
+/// writing), and a key that exists needs no protection from a second creator.
 pub fn ensure_active(dir: &Path, now: DateTime<Utc>) -> Result<Option<KeyMeta>, KeyError> {
-    // Checked under the lock: two instances starting on one empty directory must not
-    // both generate an active key.
+    if read_metas(dir)?.iter().any(|m| m.state == KeyState::Active) {
+        return Ok(None);
+    }
+    // Checked again under the lock: two instances starting on one empty directory
+    // must not both generate an active key.
     let _lock = lock_dir(dir)?;
     if read_metas(dir)?.iter().any(|m| m.state == KeyState::Active) {
         return Ok(None);
@@ -336,6 +361,22 @@ fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
         builder.mode(0o700);
     }
     builder.create(dir).map_err(io_error(dir))
+}
+
+/// Takes group and other permissions off a keys directory keygate is about to put its
+/// first key in — an existing one, such as the `keys/` of a checkout, keeps the mode
+/// it was made with, and `KeyRing::load` would refuse it. Best effort: a directory
+/// keygate does not own (a mount) stays as it is, and the load then says so.
+fn make_private(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Writes via a temporary file and a rename, so a reader never sees half a key.

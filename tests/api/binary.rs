@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use crate::helpers::{basic_auth, TestDatabase};
 
 /// The binary with a clean environment pointing at `db` and `dir/keys`.
-fn keygate(dir: &TempDir, db: &TestDatabase) -> Command {
+pub(crate) fn keygate(dir: &TempDir, db: &TestDatabase) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keygate"));
     for (var, _) in std::env::vars().filter(|(v, _)| v.starts_with("KEYGATE_")) {
         cmd.env_remove(var);
@@ -25,13 +25,13 @@ fn keygate(dir: &TempDir, db: &TestDatabase) -> Command {
     cmd
 }
 
-struct CliOutput {
-    ok: bool,
-    json: serde_json::Value,
-    stderr: String,
+pub(crate) struct CliOutput {
+    pub ok: bool,
+    pub json: serde_json::Value,
+    pub stderr: String,
 }
 
-fn run(cmd: &mut Command) -> CliOutput {
+pub(crate) fn run(cmd: &mut Command) -> CliOutput {
     let output = cmd.output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     CliOutput {
@@ -42,15 +42,15 @@ fn run(cmd: &mut Command) -> CliOutput {
 }
 
 /// A running `keygate serve` whose stderr (the log) and stdout are collected apart.
-struct Server {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    stdout: Arc<Mutex<String>>,
-    address: String,
+pub(crate) struct Server {
+    pub child: Child,
+    pub log: Arc<Mutex<String>>,
+    pub stdout: Arc<Mutex<String>>,
+    pub address: String,
 }
 
 impl Server {
-    fn start(mut cmd: Command) -> Self {
+    pub fn start(mut cmd: Command) -> Self {
         let mut child = cmd
             .arg("serve")
             .stderr(Stdio::piped())
@@ -100,7 +100,7 @@ impl Server {
 
     /// Stops the server the way an orchestrator does (SIGTERM: a graceful stop) and
     /// waits for it to exit; returns whether it exited successfully, and its log.
-    fn terminate(mut self) -> (bool, String) {
+    pub fn terminate(mut self) -> (bool, String) {
         let pid = self.child.id().to_string();
         // It may be stopping already (then this kill finds nothing to signal).
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
@@ -111,7 +111,7 @@ impl Server {
     }
 
     /// Stops the server; returns (log, stdout).
-    fn stop(mut self) -> (String, String) {
+    pub fn stop(mut self) -> (String, String) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::thread::sleep(Duration::from_millis(100));
@@ -743,7 +743,7 @@ fn json_logs_carry_request_ids_and_no_secret() {
 
 /// A minimal blocking HTTP/1.1 client over `std::net`, so these process tests need
 /// no async runtime.
-mod raw_http {
+pub(crate) mod raw_http {
     pub use inner::Client;
 
     pub mod inner {
@@ -980,7 +980,7 @@ struct IntegrityCheck {
 /// Whether `unshare` can make a private mount namespace and mount a tmpfs in it (as
 /// root, as on this project's CI machine, or in a user namespace). Where it cannot —
 /// a container without CAP_SYS_ADMIN, say — the disk tests say so and do not run.
-fn private_mounts_work() -> bool {
+pub(crate) fn private_mounts_work() -> bool {
     let dir = tempfile::tempdir().unwrap();
     let mut probe = keygate_on_small_disk(&dir, 64, None, false);
     probe.env("KG_BIN", "true");
@@ -993,9 +993,10 @@ fn private_mounts_work() -> bool {
 
 /// `keygate <args>` in a private mount namespace whose `data` directory is a tmpfs of
 /// `size_kb`, made by `unshare` (as root, as on the CI machine; else in a user
-/// namespace). With `seed`, its files are copied in first; with `read_only`, the
-/// tmpfs is then remounted read-only. The database is `data/keygate.db`.
-fn keygate_on_small_disk(
+/// namespace). With `seed`, everything in that directory is copied in first; with
+/// `read_only`, the tmpfs is then remounted read-only. The database is
+/// `data/keygate.db`.
+pub(crate) fn keygate_on_small_disk(
     dir: &TempDir,
     size_kb: u32,
     seed: Option<&std::path::Path>,
@@ -1009,7 +1010,7 @@ fn keygate_on_small_disk(
     }
     let script = r#"set -e
 mount -t tmpfs -o "size=${KG_SIZE_KB}k" tmpfs "$KG_DATA"
-if [ -n "$KG_SEED" ]; then cp "$KG_SEED"/keygate.db "$KG_DATA"/; fi
+if [ -n "$KG_SEED" ]; then cp -a "$KG_SEED"/. "$KG_DATA"/; fi
 if [ "$KG_READ_ONLY" = 1 ]; then mount -o remount,ro "$KG_DATA"; fi
 exec "$KG_BIN" "$@""#;
     cmd.args([
@@ -1206,7 +1207,7 @@ fn a_database_that_accepts_but_never_answers_stops_migrate_and_serve_with_a_clea
 }
 
 /// Runs a command that must stop by itself within 30 s: (success, stderr).
-fn refused_start(cmd: &mut Command) -> (bool, String) {
+pub(crate) fn refused_start(cmd: &mut Command) -> (bool, String) {
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

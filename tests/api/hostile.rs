@@ -360,3 +360,78 @@ async fn extreme_timestamps_in_queries_are_bad_requests() {
     }
     assert_eq!(app.status_of("/healthz").await, 200);
 }
+
+/// The rotate endpoints' bodies are optional, and held to what every JSON body is:
+/// `max_body_bytes` at most (413, checked against Content-Length and again while
+/// reading a chunked body) and `application/json` (415) — they read up to 256 KiB
+/// of anything before. The limit is the setting's, for `web::Json` bodies as well.
+#[actix_rt::test]
+async fn rotate_bodies_are_json_within_the_body_limit() {
+    let app = TestApp::spawn_with(|s| s.max_body_bytes = 4096).await;
+    let (key_id, _) = app.api_key("read").await;
+    let client = app.client_with_scope("read");
+    let padded = |len: usize| format!("{{\"overlap\": \"1h\"{}}}", " ".repeat(len));
+    for path in [
+        format!("/v1/api-keys/{key_id}/rotate"),
+        format!("/v1/clients/{}/rotate-secret", client.id),
+    ] {
+        let post = || app.with_key(Method::POST, &path, &app.admin_key);
+        for body in [padded(5_000), " ".repeat(200 * 1024)] {
+            let response = post()
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let body = assert_api_error(response, 413, "payload_too_large").await;
+            assert_eq!(body["error"]["details"]["limit_bytes"], 4096, "{path}");
+        }
+        // Chunked, without a Content-Length to refuse it by.
+        let chunks = futures_util::stream::iter(
+            (0..10).map(|_| Ok::<_, std::io::Error>(" ".repeat(1000).into_bytes())),
+        );
+        let response = post()
+            .header("Content-Type", "application/json")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .unwrap();
+        assert_api_error(response, 413, "payload_too_large").await;
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let mut request = post().body(r#"{"overlap": "1h"}"#);
+            if let Some(content_type) = content_type {
+                request = request.header("Content-Type", content_type);
+            }
+            let response = request.send().await.unwrap();
+            assert_api_error(response, 415, "unsupported_media_type").await;
+        }
+        // Within the limit, as JSON: rotated.
+        let response = post()
+            .header("Content-Type", "application/json")
+            .body(padded(3_000))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    // The same limit for the other JSON bodies.
+    let response = app
+        .with_key(Method::POST, "/v1/api-keys", &app.admin_key)
+        .header("Content-Type", "application/json")
+        .body(format!(
+            r#"{{"name": "n", "scopes": ["read"]{}}}"#,
+            " ".repeat(5_000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(response, 413, "payload_too_large").await;
+}
