@@ -1,6 +1,7 @@
 //! Access tokens revoked before their `exp` (RFC 7009): their `jti`s, kept until the
-//! token would have expired anyway — `exp` plus the verifier's leeway, which accepts a
-//! token that long after its `exp` — then purged.
+//! token has expired anyway — with a margin of the verifier's clock-skew leeway, so an
+//! instance whose clock runs behind the one that purges still finds the record — then
+//! purged.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

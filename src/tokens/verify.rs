@@ -2,8 +2,9 @@
 //! the identity resolver) need: the key is chosen by `kid` among published keys, the
 //! algorithm is pinned to that key's (never the header's say-so, so `none` and
 //! HMAC-with-a-public-key cannot pass), `typ` must be `at+jwt` (RFC 9068 §4), `iss`
-//! must be ours, and `exp`/`nbf` are checked against keygate's clock with a small
-//! leeway. Embedded or referenced keys (`jwk`, `jku`, `x5u`) are never used, and a
+//! must be ours, `exp` is checked against keygate's clock exactly — one line for the
+//! resolver, forward-auth and introspection, so a token is never live in one and dead
+//! in another — and `nbf`/`iat` with a small leeway for clock skew. Embedded or referenced keys (`jwk`, `jku`, `x5u`) are never used, and a
 //! header with `crit` is refused: keygate's tokens use no JWS extensions, so any listed
 //! one is one keygate does not understand (RFC 7515 §4.1.11).
 
@@ -13,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::KeyRing;
 
-/// Clock skew tolerated on `exp` and `nbf`.
+/// Clock skew tolerated on `nbf` and `iat` (a token a little ahead of this instance's
+/// clock); never on `exp`.
 pub const LEEWAY_SECS: i64 = 30;
 /// Longer input is not a keygate token; refuse before parsing.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -98,7 +100,7 @@ impl KeyRing {
         // Saturating: the claims are attacker-chosen numbers until the signature checks
         // out, and a signed one at i64's ends must still be refused, not overflow.
         let now = now.timestamp();
-        if claims.exp.saturating_add(LEEWAY_SECS) <= now {
+        if claims.exp <= now {
             return Err(VerifyError::Expired);
         }
         if claims
@@ -143,7 +145,7 @@ mod tests {
     }
 
     #[test]
-    fn accepts_its_own_tokens_and_checks_time_with_leeway() {
+    fn accepts_its_own_tokens_until_exp_and_not_before_with_leeway() {
         let (_dir, ring) = ring();
         let now = Utc::now();
         let token = jwt::encode(ring.active(), &claims(now.timestamp())).unwrap();
@@ -153,9 +155,9 @@ mod tests {
                 .client_id,
             "kgc_1"
         );
-        let later = now + chrono::Duration::seconds(300 + LEEWAY_SECS - 1);
+        let later = now + chrono::Duration::seconds(299);
         assert!(ring.verify_access_token(&token, ISS, later).is_ok());
-        let expired = now + chrono::Duration::seconds(300 + LEEWAY_SECS);
+        let expired = now + chrono::Duration::seconds(300);
         assert_eq!(
             ring.verify_access_token(&token, ISS, expired),
             Err(VerifyError::Expired)

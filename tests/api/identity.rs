@@ -245,7 +245,7 @@ async fn forged_foreign_and_expired_tokens_are_refused() {
         .unwrap()
         .contains("revoked"));
 
-    // Expired (beyond the 30 s leeway) — said only because the signature verified.
+    // Expired — said only because the signature verified.
     let fresh = app.token_json(&client).await["access_token"]
         .as_str()
         .unwrap()

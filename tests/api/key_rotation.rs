@@ -124,7 +124,7 @@ async fn the_whole_rotation_cycle_keeps_tokens_valid_until_they_expire() {
         "retired, valid"
     );
 
-    // Past its exp (5 min, plus the 30 s leeway) the old token is expired — the
+    // Past its exp (5 min) the old token is expired — the
     // signature still checks, so it says "expired", not "invalid".
     clock.advance(chrono::Duration::minutes(6));
     let expired = app.me(&[("Authorization", &bearer)]).await;

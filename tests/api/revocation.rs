@@ -367,29 +367,47 @@ async fn a_disabled_clients_access_tokens_are_inactive_at_once() {
     );
 }
 
-/// A revoked token stays refused for as long as any check would still accept it:
-/// keygate's API verifies `exp` with a leeway, so the revocation record must outlive
-/// `exp` by that leeway, even when later revocations purge old records.
+/// One answer per token at one instant: the resolver, forward-auth and introspection
+/// draw the same `exp` line (no leeway on `exp`), and a revoked token stays refused on
+/// every one of them until then.
 #[actix_rt::test]
-async fn a_revoked_token_stays_refused_through_the_expiry_leeway() {
+async fn a_token_is_live_everywhere_until_its_exp_and_nowhere_after() {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
-    let client = app.management_client("read admin");
+    let client = app.client_with_scope("read");
     let token_json = app.token_json(&client).await;
     let token = token_json["access_token"].as_str().unwrap().to_owned();
     let ttl = token_json["expires_in"].as_i64().unwrap();
-    app.revoke(&client, &token, None).await;
-    // Just past exp, inside the leeway: another revocation purges expired records.
-    clock.advance(chrono::Duration::seconds(ttl + 5));
-    let other = app.token_json(&client).await["access_token"]
+    let bearer = format!("Bearer {token}");
+    let forward = || {
+        app.http
+            .get(app.url("/v1/forward-auth"))
+            .header("Authorization", &bearer)
+            .send()
+    };
+    clock.advance(chrono::Duration::seconds(ttl - 1));
+    assert_eq!(app.me(&[("Authorization", &bearer)]).await.status(), 200);
+    assert_eq!(forward().await.unwrap().status(), 200);
+    assert_eq!(app.introspect(&client, &token, None).await["active"], true);
+    clock.advance(chrono::Duration::seconds(1));
+    let response = app.me(&[("Authorization", &bearer)]).await;
+    crate::helpers::assert_api_error(response, 401, "expired_token").await;
+    assert_eq!(forward().await.unwrap().status(), 401);
+    assert_eq!(app.introspect(&client, &token, None).await["active"], false);
+
+    // Revoked: refused at once, everywhere, while it would otherwise be live.
+    let live = app.token_json(&client).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    app.revoke(&client, &other, None).await;
+    app.revoke(&client, &live, None).await;
     let response = app
-        .me(&[("Authorization", &format!("Bearer {token}"))])
+        .me(&[("Authorization", &format!("Bearer {live}"))])
         .await;
-    assert_eq!(response.status(), 401);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "invalid_token", "{body}");
+    let body = crate::helpers::assert_api_error(response, 401, "invalid_token").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
+    assert_eq!(app.introspect(&client, &live, None).await["active"], false);
 }

@@ -209,9 +209,12 @@ async fn tokens_are_signed_with_the_configured_algorithm() {
 
 #[actix_web::test]
 async fn a_cached_client_is_served_while_a_wrong_secret_flood_waits_for_argon2() {
-    // The brute-force throttle is raised out of the way: this is about argon2 queueing.
+    // The brute-force throttle and the argon2 wait bound are raised out of the way:
+    // this is about queueing (on a loaded machine 40 serial argon2 runs can outlast
+    // the default 2 s wait, which a test of its own covers).
     let app = TestApp::spawn_with(|settings| {
         settings.argon2_max_concurrency = 1;
+        settings.argon2_max_wait = Duration::from_secs(60);
         settings.auth_failures_per_minute = 1000;
         settings.auth_failures_per_minute_per_source = 1000;
     })
