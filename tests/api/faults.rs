@@ -155,9 +155,11 @@ async fn refresh_through_outage(app: &TestApp, go_down: impl FnOnce(), come_back
 /// database refuses keygate — every connection killed, new ones refused — which is
 /// what a stopped server looks like to keygate, on the shared server.
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: KEYGATE_TEST_DATABASE_URL=… cargo test -- --include-ignored"]
 async fn postgres_going_away_under_load_gives_503_and_recovers_by_itself() {
-    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
-        eprintln!("PostgreSQL only: an embedded SQLite database cannot go away");
+    let Some(admin_url) =
+        crate::helpers::postgres_pass("an embedded SQLite database cannot go away")
+    else {
         return;
     };
     let app = TestApp::spawn_with(|s| s.rate_limits = false).await;
@@ -174,9 +176,9 @@ async fn postgres_going_away_under_load_gives_503_and_recovers_by_itself() {
 /// loopback port), really stopped (`pg_ctl stop -m fast`) and started again under
 /// load: the shared server cannot be stopped without failing the other tests.
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: KEYGATE_TEST_DATABASE_URL=… cargo test -- --include-ignored"]
 async fn a_real_postgres_restart_under_load_gives_503_and_recovers_by_itself() {
-    if std::env::var("KEYGATE_TEST_DATABASE_URL").is_err() {
-        eprintln!("PostgreSQL only: an embedded SQLite database cannot go away");
+    if crate::helpers::postgres_pass("an embedded SQLite database cannot go away").is_none() {
         return;
     }
     let server = OwnPostgres::start();
@@ -308,11 +310,11 @@ impl Drop for OwnPostgres {
 /// long migration by hand) is cancelled after `database_statement_timeout`: 503, not
 /// a request — and a pool connection — held for as long as the lock is.
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: KEYGATE_TEST_DATABASE_URL=… cargo test -- --include-ignored"]
 async fn a_statement_stuck_on_a_lock_gives_503_after_the_statement_timeout() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
-    if std::env::var("KEYGATE_TEST_DATABASE_URL").is_err() {
-        eprintln!("PostgreSQL only: SQLite waits are bounded by its busy timeout");
+    if crate::helpers::postgres_pass("SQLite waits are bounded by its busy timeout").is_none() {
         return;
     }
     let app = TestApp::spawn_with(|s| {
@@ -369,13 +371,17 @@ async fn me_bounded(app: &TestApp, key: &str) -> (u16, String, Instant) {
 /// 503 with `Retry-After`, for the first request and for every other one that comes
 /// meanwhile; 200 again once the backend goes on.
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL and root: KEYGATE_TEST_DATABASE_URL=… cargo test -- --include-ignored"]
 async fn a_hung_postgres_backend_gives_503_with_retry_after_instead_of_holding_requests() {
-    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
-        eprintln!("NOT RUN: PostgreSQL only (a SQLite database has no server process to hang)");
+    let Some(admin_url) =
+        crate::helpers::postgres_pass("a SQLite database has no server process to hang")
+    else {
         return;
     };
-    if !crate::helpers::running_as_root() {
-        eprintln!("NOT RUN: stopping a PostgreSQL backend needs root (it is postgres's process)");
+    if !crate::helpers::available(
+        "root (stopping a PostgreSQL backend: it is postgres's process)",
+        crate::helpers::running_as_root(),
+    ) {
         return;
     }
     let app = TestApp::spawn_with(|s| {
@@ -431,9 +437,11 @@ fn p99(mut samples: Vec<Duration>) -> Duration {
 /// for a connection (p50 5.25 s, p99 6.75 s); now those already waiting are answered
 /// when the first checkout fails, and those that come later at once.
 #[actix_rt::test]
+#[ignore = "needs PostgreSQL: KEYGATE_TEST_DATABASE_URL=… cargo test -- --include-ignored"]
 async fn with_postgres_down_64_concurrent_requests_get_their_503s_at_once() {
-    let Ok(admin_url) = std::env::var("KEYGATE_TEST_DATABASE_URL") else {
-        eprintln!("NOT RUN: PostgreSQL only (an embedded SQLite database cannot go away)");
+    let Some(admin_url) =
+        crate::helpers::postgres_pass("an embedded SQLite database cannot go away")
+    else {
         return;
     };
     let app = TestApp::spawn_with(|s| s.rate_limits = false).await;

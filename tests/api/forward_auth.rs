@@ -237,10 +237,13 @@ fn documented_nginx_server() -> String {
 }
 
 #[actix_rt::test]
+#[ignore = "needs nginx (KEYGATE_TEST_NGINX, default /usr/sbin/nginx): cargo test -- --include-ignored"]
 async fn the_documented_nginx_configuration_passes_identity_and_refusals_faithfully() {
     let nginx = std::env::var("KEYGATE_TEST_NGINX").unwrap_or_else(|_| "/usr/sbin/nginx".into());
-    if !std::path::Path::new(&nginx).exists() {
-        eprintln!("skipped: no nginx at {nginx} (set KEYGATE_TEST_NGINX; .ci/run installs it)");
+    if !crate::helpers::available(
+        &format!("nginx at {nginx}"),
+        std::path::Path::new(&nginx).exists(),
+    ) {
         return;
     }
     let app = TestApp::spawn().await;

@@ -615,3 +615,34 @@ pub fn header(response: &reqwest::Response, name: &str) -> String {
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default()
 }
+
+/// Tests that need more than the embedded SQLite default — a PostgreSQL server, Redis,
+/// nginx, root for private mounts — are `#[ignore]`d with their reason, so a plain
+/// `cargo test` reports them as ignored rather than passed; `cargo test --
+/// --include-ignored` runs them. Inside such a test, `available` decides: with
+/// `KEYGATE_TEST_REQUIRE_ALL` set (`.ci/run`, which installs and starts every
+/// service) a missing one fails the test; elsewhere the test says NOT RUN and returns.
+pub fn available(what: &str, is_there: bool) -> bool {
+    if is_there {
+        return true;
+    }
+    assert!(
+        std::env::var_os("KEYGATE_TEST_REQUIRE_ALL").is_none(),
+        "{what} is missing, and KEYGATE_TEST_REQUIRE_ALL says every test must run"
+    );
+    eprintln!("NOT RUN: {what} is missing");
+    false
+}
+
+/// The PostgreSQL server's admin URL in the PostgreSQL pass (`KEYGATE_TEST_DATABASE_URL`).
+/// A PostgreSQL-only test returns in the SQLite pass, saying so: `.ci/run` runs it in
+/// the PostgreSQL pass.
+pub fn postgres_pass(why: &str) -> Option<String> {
+    match std::env::var("KEYGATE_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("NOT RUN in the SQLite pass (PostgreSQL only: {why})");
+            None
+        }
+    }
+}

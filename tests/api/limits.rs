@@ -249,13 +249,14 @@ fn test_redis() -> Option<String> {
     match std::env::var("KEYGATE_TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!("skipped: set KEYGATE_TEST_REDIS_URL to run the shared-limit tests");
+            crate::helpers::available("Redis (KEYGATE_TEST_REDIS_URL)", false);
             None
         }
     }
 }
 
 #[actix_rt::test]
+#[ignore = "needs Redis: KEYGATE_TEST_REDIS_URL=redis://… cargo test -- --include-ignored"]
 async fn two_instances_sharing_redis_enforce_one_combined_limit() {
     let Some(redis) = test_redis() else { return };
     let clock = Arc::new(ManualClock::new(Utc::now()));

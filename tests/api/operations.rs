@@ -281,6 +281,7 @@ fn starts_that_fail_leave_the_bootstrap_key_to_the_start_that_serves() {
 /// layout; the CLI writes it from elsewhere): with an active key in it, `serve` only
 /// reads it, and takes no lock it could not create.
 #[test]
+#[ignore = "needs root or user namespaces (private mounts): cargo test -- --include-ignored"]
 fn serve_starts_on_a_read_only_keys_directory_that_has_an_active_key() {
     if !private_mounts_work() {
         return;
