@@ -48,9 +48,14 @@ pub struct UsageQuery {
 /// The clock the handlers read; the same one the meter counts with.
 pub struct UsageClock(pub std::sync::Arc<dyn Clock>);
 
-/// GET /v1/usage?key_id=…|client_id=…&from=…&to=…&granularity=minute|hour|day — scope
-/// `admin`. Requests of one key or client of the caller's organization, per period
-/// and status class. Counts reach the database every `usage_flush_interval`.
+/// How many of the busiest keys and clients the organization view lists.
+const TOP_SUBJECTS: i64 = 10;
+
+/// GET /v1/usage?[key_id=…|client_id=…]&from=…&to=…&granularity=minute|hour|day —
+/// scope `admin`. With a key or client of the caller's organization: its requests per
+/// period and status class. With neither: the organization's totals per period, and
+/// its busiest keys and clients over the range (`top`). Counts reach the database
+/// every `usage_flush_interval`.
 pub async fn get_usage(
     who: Principal,
     clock: web::Data<UsageClock>,
@@ -60,11 +65,12 @@ pub async fn get_usage(
     who.require(Scope::Admin)?;
     let query = query.into_inner();
     let subject = match (query.key_id, query.client_id) {
-        (Some(key), None) => Subject::Key(key),
-        (None, Some(client)) => Subject::Client(client),
-        _ => {
+        (Some(key), None) => Some(Subject::Key(key)),
+        (None, Some(client)) => Some(Subject::Client(client)),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
             return Err(ApiError::invalid_request(
-                "name exactly one of key_id and client_id",
+                "name at most one of key_id and client_id",
                 Some("key_id"),
             ))
         }
@@ -79,6 +85,25 @@ pub async fn get_usage(
         ));
     }
     let org = who.org().to_owned();
+    let range = (from.naive_utc(), to.naive_utc());
+    let Some(subject) = subject else {
+        let org_id = org.clone();
+        let (totals, top) = store
+            .run(move |c| {
+                let totals = repo::org_minutes(c, &org_id, range.0, range.1)?;
+                let top = repo::top_subjects(c, &org_id, range.0, range.1, TOP_SUBJECTS)?;
+                Ok::<_, ApiError>((totals, top))
+            })
+            .await?;
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "org_id": org,
+            "granularity": granularity_name(granularity),
+            "from": from,
+            "to": to,
+            "data": periods(totals, granularity),
+            "top": busiest(top),
+        })));
+    };
     let subject_id = subject.id().to_owned();
     let rows = store
         .run(move |c| {
@@ -92,15 +117,23 @@ pub async fn get_usage(
             if !own {
                 return Err(ApiError::NotFound);
             }
-            Ok(repo::minutes(
-                c,
-                &org,
-                subject.id(),
-                from.naive_utc(),
-                to.naive_utc(),
-            )?)
+            Ok(repo::minutes(c, &org, subject.id(), range.0, range.1)?)
         })
         .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "subject_id": subject_id,
+        "granularity": granularity_name(granularity),
+        "from": from,
+        "to": to,
+        "data": periods(rows, granularity),
+    })))
+}
+
+/// Per-minute counts as periods of `granularity`: `{start, requests, by_status}`.
+fn periods(
+    rows: Vec<(chrono::NaiveDateTime, String, i64)>,
+    granularity: Granularity,
+) -> Vec<serde_json::Value> {
     let mut buckets: BTreeMap<DateTime<Utc>, BTreeMap<String, i64>> = BTreeMap::new();
     for (minute, class, requests) in rows {
         let start = minute
@@ -109,7 +142,7 @@ pub async fn get_usage(
             .unwrap_or(minute.and_utc());
         *buckets.entry(start).or_default().entry(class).or_default() += requests;
     }
-    let data: Vec<serde_json::Value> = buckets
+    buckets
         .into_iter()
         .map(|(start, by_status)| {
             serde_json::json!({
@@ -118,14 +151,37 @@ pub async fn get_usage(
                 "by_status": by_status,
             })
         })
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "subject_id": subject_id,
-        "granularity": granularity_name(granularity),
-        "from": from,
-        "to": to,
-        "data": data,
-    })))
+        .collect()
+}
+
+/// (subject, class, requests), busiest subject first, as `{subject_id, kind,
+/// requests, by_status}`.
+fn busiest(rows: Vec<(String, String, i64)>) -> Vec<serde_json::Value> {
+    let mut subjects: Vec<(String, BTreeMap<String, i64>)> = Vec::new();
+    for (subject, class, requests) in rows {
+        match subjects.last_mut() {
+            Some((last, by_status)) if *last == subject => {
+                *by_status.entry(class).or_default() += requests;
+            }
+            _ => subjects.push((subject, BTreeMap::from([(class, requests)]))),
+        }
+    }
+    subjects
+        .into_iter()
+        .map(|(subject, by_status)| {
+            let kind = if subject.starts_with(clients::model::CLIENT_ID_PREFIX) {
+                "client"
+            } else {
+                "api_key"
+            };
+            serde_json::json!({
+                "subject_id": subject,
+                "kind": kind,
+                "requests": by_status.values().sum::<i64>(),
+                "by_status": by_status,
+            })
+        })
+        .collect()
 }
 
 fn granularity_name(g: Granularity) -> &'static str {

@@ -92,8 +92,8 @@ async fn usage_queries_are_validated_and_kept_to_the_organization() {
         200
     );
     for bad in [
-        String::new(),
         format!("key_id={key_id}&client_id={}", client.id),
+        "granularity=week".to_owned(),
         format!("key_id={key_id}&granularity=week"),
         format!("key_id={key_id}&from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z"),
         format!("key_id={key_id}&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"),
@@ -120,4 +120,60 @@ async fn usage_queries_are_validated_and_kept_to_the_organization() {
         .await
         .unwrap();
     assert_api_error(response, 403, "insufficient_scope").await;
+}
+
+#[actix_rt::test]
+async fn the_organization_view_totals_its_requests_and_names_its_busiest_credentials() {
+    let app = TestApp::spawn_with(|s| s.usage_flush_interval = Duration::from_secs(1)).await;
+    let (busy_id, busy) = app.operator_key("default", "read", None);
+    let (quiet_id, quiet) = app.operator_key("default", "read", None);
+    for _ in 0..4 {
+        assert_eq!(app.me(&[("X-API-Key", &busy)]).await.status(), 200);
+    }
+    assert_eq!(app.me(&[("X-API-Key", &quiet)]).await.status(), 200);
+    // Another organization's traffic is not in this one's view.
+    let other = app.other_org_admin();
+    let mut other_id = String::new();
+    for _ in 0..9 {
+        let me: serde_json::Value = app.me(&[("X-API-Key", &other)]).await.json().await.unwrap();
+        other_id = me["subject"].as_str().unwrap().to_owned();
+    }
+    let body = eventually(&app, "granularity=day", |b| {
+        b["top"].as_array().is_some_and(|top| {
+            top.iter()
+                .any(|t| t["subject_id"] == busy_id.as_str() && t["requests"] == 4)
+                && top.iter().any(|t| t["subject_id"] == quiet_id.as_str())
+        })
+    })
+    .await;
+    assert!(body["org_id"].as_str().unwrap().starts_with("org_"));
+    let top = body["top"].as_array().unwrap();
+    let requests: Vec<i64> = top
+        .iter()
+        .map(|t| t["requests"].as_i64().unwrap())
+        .collect();
+    assert!(
+        requests.windows(2).all(|w| w[0] >= w[1]),
+        "busiest first: {body}"
+    );
+    let busy = top
+        .iter()
+        .find(|t| t["subject_id"] == busy_id.as_str())
+        .unwrap();
+    assert_eq!(busy["kind"], "api_key");
+    assert_eq!(busy["by_status"], serde_json::json!({"2xx": 4}));
+    let total: i64 = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["requests"].as_i64().unwrap())
+        .sum();
+    // The admin key's own usage queries count too; the other organization's do not.
+    let listed: i64 = top.iter().map(|t| t["requests"].as_i64().unwrap()).sum();
+    assert_eq!(total, listed, "{body}");
+    assert_eq!(top.len(), 3, "the admin key, busy and quiet only: {body}");
+    assert!(
+        top.iter().all(|t| t["subject_id"] != other_id.as_str()),
+        "another organization's requests leaked in: {body}"
+    );
 }
