@@ -15,10 +15,23 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// The HTTP layer's connection errors: a client's malformed request (a NUL byte in a
+/// header, a broken request line) is answered 400 by actix-http, which also logs it
+/// at ERROR — an operator would be paged for a client's mistake. Off unless
+/// `KEYGATE_LOG` names `actix_http` itself.
+const CLIENT_STREAM_ERRORS: &str = "actix_http::h1::dispatcher=off";
+
 /// Installs the global subscriber. `KEYGATE_LOG` takes `RUST_LOG` syntax; the default
 /// is `info`. Per-request lines are at `debug`.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("KEYGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let given = std::env::var("KEYGATE_LOG").ok();
+    let mut filter =
+        EnvFilter::try_from_env("KEYGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if !given.is_some_and(|text| text.contains("actix_http")) {
+        if let Ok(directive) = CLIENT_STREAM_ERRORS.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

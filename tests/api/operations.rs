@@ -75,6 +75,34 @@ fn made_up_methods_and_paths_leave_metrics_memory_and_log_lines_bounded() {
     );
 }
 
+/// A client's malformed request — a NUL byte in a header — is that client's mistake:
+/// answered 400, and never an ERROR line in the operator's log.
+#[test]
+fn a_malformed_request_is_a_400_and_no_error_in_the_log() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    let server = Server::start(keygate(&dir, &db));
+    for request in [
+        &b"GET /v1/me HTTP/1.1\r\nHost: x\r\nX-API-Key: kg_live_\0x\r\n\r\n"[..],
+        &b"GET /healthz HTTP/1.1\r\nHo\0st: x\r\n\r\n"[..],
+        &b"G\0T / HTTP/1.1\r\n\r\n"[..],
+    ] {
+        let address = server.address.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
+    let (log, _) = server.stop();
+    assert!(!log.contains("ERROR"), "{log}");
+}
+
 /// A database password may be in the URL's userinfo or in a `password` or
 /// `sslpassword` parameter (libpq reads both), percent-encoded or not. None of them
 /// may reach an error, the `listening` log line or `keygate migrate`'s output; a
