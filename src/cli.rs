@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage signing keys in the keys directory.
     #[command(subcommand, name = "signing-key")]
     SigningKey(KeyCommand),
+    /// Print a completion script for SHELL (e.g. `keygate completions bash >
+    /// /etc/bash_completion.d/keygate`). Needs no settings or database.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand)]
@@ -239,6 +242,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::SigningKey(KeyCommand::Activate { kid }) => activate_key(&settings, &kid)?,
         Command::SigningKey(KeyCommand::Retire { kid }) => retire_key(&settings, &kid)?,
         Command::SigningKey(KeyCommand::Remove { kid }) => remove_key(&settings, &kid)?,
+        Command::Completions { shell } => return print_completions(shell),
     };
     match write_out(&serde_json::to_string_pretty(&output)?) {
         // The reader has gone (`keygate … | head`): not a failure of the command —
@@ -246,6 +250,19 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         // so it ends quietly, where `println!` would panic.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         written => written.context("writing the output"),
+    }
+}
+
+/// `keygate completions SHELL`. The script is made in memory first: clap_complete
+/// panics on a failed write, and a closed stdout must end the command quietly.
+pub fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "keygate", &mut script);
+    let script = String::from_utf8(script).context("the completion script")?;
+    match write_out(script.trim_end()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("writing the completion script"),
     }
 }
 

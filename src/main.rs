@@ -15,6 +15,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
+    // Completions need no settings: a shell set-up must not depend on the server's.
+    if let cli::Command::Completions { shell } = args.command {
+        return match cli::print_completions(shell) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                report(&format!("keygate: {e:#}"));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::load(args.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {

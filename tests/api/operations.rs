@@ -463,3 +463,32 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// `keygate completions SHELL` prints a script naming the commands, needs no settings
+/// (a broken configuration does not stop it), and refuses an unknown shell clearly.
+#[test]
+fn completions_need_no_settings_and_name_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(&dir);
+    for shell in ["bash", "zsh", "fish"] {
+        let output = keygate(&dir, &db)
+            .args(["completions", shell])
+            .env("KEYGATE_BIND", "not an address")
+            .env("KEYGATE_NO_SUCH_SETTING", "x")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}: {output:?}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        for command in ["api-key", "signing-key", "client", "serve"] {
+            assert!(script.contains(command), "{shell}: {command} missing");
+        }
+    }
+    let output = keygate(&dir, &db)
+        .args(["completions", "cmd.exe"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("invalid value"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
