@@ -27,11 +27,31 @@ const MAX_PAGE: i64 = 100;
 pub struct CreateApiKey {
     name: String,
     scopes: Vec<String>,
-    /// e.g. `90d`, `12h`; none: the key does not expire.
-    expires_in: Option<String>,
+    /// Seconds (as in a token response's `expires_in`) or a duration such as `90d`;
+    /// neither this nor `expires_at`: the key does not expire.
+    expires_in: Option<Lifetime>,
+    /// RFC 3339; instead of `expires_in`.
+    expires_at: Option<DateTime<Utc>>,
     environment: Option<Environment>,
     /// Requests per minute for this key alone; only tightens the organization's tier.
     rate_limit_per_minute: Option<u32>,
+}
+
+/// A lifetime as a caller writes it: seconds, or a duration such as `90d`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Lifetime {
+    Seconds(u64),
+    Text(String),
+}
+
+impl Lifetime {
+    fn duration(&self) -> Result<std::time::Duration, ApiError> {
+        match self {
+            Self::Seconds(secs) => Ok(std::time::Duration::from_secs(*secs)),
+            Self::Text(text) => parse_duration(text, KeyRequestError::ExpiresIn),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -151,12 +171,22 @@ pub async fn create_api_key(
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
     let body = body.into_inner();
-    let expires_in = body
-        .expires_in
-        .as_deref()
-        .map(|text| parse_duration(text, KeyRequestError::ExpiresIn))
-        .transpose()?;
     let now = state.clock.now().naive_utc();
+    let expires_in = match (&body.expires_in, body.expires_at) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "send expires_in or expires_at, not both",
+                Some("expires_at"),
+            ))
+        }
+        (Some(lifetime), None) => Some(lifetime.duration()?),
+        (None, Some(at)) => Some(
+            (at.naive_utc() - now)
+                .to_std()
+                .map_err(|_| KeyRequestError::ExpiresIn)?,
+        ),
+        (None, None) => None,
+    };
     let draft = KeyDraft::new(
         KeyRequest {
             name: body.name,

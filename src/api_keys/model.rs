@@ -201,7 +201,7 @@ pub enum KeyRequestError {
     BeyondCreator(String),
     #[error("scopes: a key's scopes can only be narrowed, and '{0}' is not among them")]
     Widening(String),
-    #[error("expires_in must be between 1 minute and 10 years")]
+    #[error("expires_in (or expires_at) must be between 1 minute and 10 years from now")]
     ExpiresIn,
     #[error("overlap must be at most 30 days")]
     Overlap,

@@ -128,6 +128,27 @@ async fn bad_create_requests_are_refused_and_create_nothing() {
             Some("expires_in"),
         ),
         (
+            json!({"name": "x", "scopes": ["read"], "expires_in": 30}),
+            Some("expires_in"),
+        ),
+        (
+            json!({"name": "x", "scopes": ["read"], "expires_in": -5}),
+            None,
+        ),
+        (
+            json!({"name": "x", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"}),
+            Some("expires_in"),
+        ),
+        (
+            json!({"name": "x", "scopes": ["read"], "expires_at": "tomorrow"}),
+            None,
+        ),
+        (
+            json!({"name": "x", "scopes": ["read"], "expires_in": 3600,
+                   "expires_at": "2099-01-01T00:00:00Z"}),
+            Some("expires_at"),
+        ),
+        (
             json!({"name": "x", "scopes": ["read"], "environment": "prod"}),
             None,
         ),
@@ -414,4 +435,28 @@ async fn revoking_is_idempotent_and_unknown_methods_are_refused() {
         .await
         .unwrap();
     assert_api_error(response, 405, "method_not_allowed").await;
+}
+
+#[actix_rt::test]
+async fn expiry_is_given_in_seconds_as_a_duration_or_as_a_time() {
+    let app = TestApp::spawn().await;
+    let expiry = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let response = app.create_key_as(&app.admin_key, body).await;
+            assert_eq!(response.status(), 201);
+            let created: serde_json::Value = response.json().await.unwrap();
+            chrono::DateTime::parse_from_rfc3339(created["expires_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp()
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let in_seconds = expiry(json!({"name": "s", "scopes": ["read"], "expires_in": 3600})).await;
+    let as_text = expiry(json!({"name": "t", "scopes": ["read"], "expires_in": "1h"})).await;
+    assert!((in_seconds - now - 3600).abs() <= 5, "{in_seconds}");
+    assert!((as_text - in_seconds).abs() <= 5);
+    let at = chrono::Utc::now() + chrono::Duration::days(30);
+    let absolute = expiry(json!({"name": "a", "scopes": ["read"], "expires_at": at})).await;
+    assert_eq!(absolute, at.timestamp());
 }
