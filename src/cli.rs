@@ -97,6 +97,8 @@ pub enum ClientCommand {
     },
     /// Disable a client: its secret stops working at once.
     Disable { client_id: String },
+    /// Show one client, as `GET /v1/clients/{id}` does (never its secret).
+    Show { client_id: String },
 }
 
 #[derive(Subcommand)]
@@ -129,6 +131,8 @@ pub enum ApiKeyCommand {
     },
     /// Revoke an API key: it stops working on the next request.
     Revoke { id: String },
+    /// Show one API key, masked, as `GET /v1/api-keys/{id}` does.
+    Show { id: String },
 }
 
 #[derive(Subcommand)]
@@ -212,6 +216,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Client(ClientCommand::Disable { client_id }) => {
             disable_client(&settings, &client_id)?
         }
+        Command::Client(ClientCommand::Show { client_id }) => show_client(&settings, &client_id)?,
         Command::ApiKey(ApiKeyCommand::Create {
             name,
             scopes,
@@ -232,6 +237,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         )?,
         Command::ApiKey(ApiKeyCommand::List { org }) => list_api_keys(&settings, org.as_deref())?,
         Command::ApiKey(ApiKeyCommand::Revoke { id }) => revoke_api_key(&settings, &id)?,
+        Command::ApiKey(ApiKeyCommand::Show { id }) => show_api_key(&settings, &id)?,
         Command::Org(OrgCommand::Create { slug, name, tier }) => {
             create_org(&settings, &slug, &name, &tier)?
         }
@@ -334,10 +340,52 @@ pub fn create_client(settings: &Settings, cmd: CreateClient) -> anyhow::Result<s
         .map_err(StoreError::from)?;
         Ok::<_, registration::RegisterError>((client, secret))
     })?;
-    let mut view = serde_json::to_value(ClientView::new(&client, now))?;
-    // Shown once; keygate keeps only its argon2id hash.
-    view["client_secret"] = serde_json::Value::String(secret.expose().to_owned());
-    Ok(view)
+    let view = serde_json::to_value(ClientView::new(&client, now))?;
+    // Shown once (keygate keeps only its argon2id hash): first, next to the id.
+    Ok(with_secret_first(
+        view,
+        "client_id",
+        "client_secret",
+        secret.expose(),
+    ))
+}
+
+/// `view` with `id_field` and then `secret_field` first, where a person looks: a
+/// secret shown once is not to be buried among a dozen fields.
+fn with_secret_first(
+    view: serde_json::Value,
+    id_field: &str,
+    secret_field: &str,
+    secret: &str,
+) -> serde_json::Value {
+    let mut ordered = serde_json::Map::new();
+    let serde_json::Value::Object(mut rest) = view else {
+        return view;
+    };
+    if let Some(id) = rest.remove(id_field) {
+        ordered.insert(id_field.to_owned(), id);
+    }
+    ordered.insert(secret_field.to_owned(), secret.into());
+    ordered.extend(rest);
+    serde_json::Value::Object(ordered)
+}
+
+pub fn show_client(settings: &Settings, id: &str) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let client = store
+        .with_conn(|conn| clients::repo::find(conn, id).map_err(StoreError::from))?
+        .with_context(|| format!("no client {id}"))?;
+    Ok(serde_json::to_value(ClientView::new(&client, now))?)
+}
+
+pub fn show_api_key(settings: &Settings, id: &str) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let key = store
+        .with_conn(|conn| api_keys::repo::find_any(conn, id).map_err(StoreError::from))?
+        .with_context(|| format!("no API key {id}"))?;
+    Ok(serde_json::to_value(ApiKeyView::new(&key, now))?)
 }
 
 pub fn list_clients(settings: &Settings, org: Option<&str>) -> anyhow::Result<serde_json::Value> {
@@ -485,10 +533,9 @@ pub fn create_api_key(
         audit::repo::record(conn, event, now)?;
         Ok(issued)
     })?;
-    let mut view = serde_json::to_value(ApiKeyView::new(&issued.row, now))?;
-    // Shown once; keygate keeps only its SHA-256 digest.
-    view["key"] = serde_json::Value::String(issued.key.expose().to_owned());
-    Ok(view)
+    let view = serde_json::to_value(ApiKeyView::new(&issued.row, now))?;
+    // Shown once (keygate keeps only its SHA-256 digest): first, next to the id.
+    Ok(with_secret_first(view, "id", "key", issued.key.expose()))
 }
 
 pub fn list_api_keys(settings: &Settings, org: Option<&str>) -> anyhow::Result<serde_json::Value> {

@@ -128,9 +128,10 @@ impl<'a> ApiKeyView<'a> {
 /// The 201 body of create and rotate: the view plus the key, shown this once.
 #[derive(Serialize)]
 struct CreatedApiKey<'a> {
+    /// First: the one field shown once.
+    key: &'a str,
     #[serde(flatten)]
     view: ApiKeyView<'a>,
-    key: &'a str,
 }
 
 fn created(issued: &IssuedKey, now: NaiveDateTime) -> HttpResponse {

@@ -124,9 +124,10 @@ impl<'a> ClientView<'a> {
 /// A view plus the secret, shown this once.
 #[derive(Serialize)]
 struct WithSecret<'a> {
+    /// First: the one field shown once.
+    client_secret: &'a str,
     #[serde(flatten)]
     view: ClientView<'a>,
-    client_secret: &'a str,
 }
 
 fn with_secret<'a>(client: &'a Client, secret: &'a Secret, now: NaiveDateTime) -> WithSecret<'a> {

@@ -561,6 +561,26 @@ fn api_key_commands_create_list_and_revoke() {
     let revoked = run(keygate(&dir, &db).args(["api-key", "revoke", &id]));
     assert!(revoked.ok, "{}", revoked.stderr);
     assert_eq!(revoked.json["state"], "revoked");
+    // The key shown once comes first, next to its id, not among a dozen fields.
+    let order: Vec<&String> = created.json.as_object().unwrap().keys().take(2).collect();
+    assert_eq!(order, ["id", "key"], "{}", created.json);
+    let shown = run(keygate(&dir, &db).args(["api-key", "show", &id]));
+    assert!(shown.ok, "{}", shown.stderr);
+    assert_eq!(shown.json["state"], "revoked");
+    assert!(!shown.json.to_string().contains(&key));
+    let missing = run(keygate(&dir, &db).args(["api-key", "show", "key_nope"]));
+    assert!(!missing.ok && missing.stderr.contains("no API key key_nope"));
+
+    let client =
+        run(keygate(&dir, &db).args(["client", "create", "--name", "svc", "--scope", "read"]));
+    assert!(client.ok, "{}", client.stderr);
+    let order: Vec<&String> = client.json.as_object().unwrap().keys().take(2).collect();
+    assert_eq!(order, ["client_id", "client_secret"], "{}", client.json);
+    let client_id = client.json["client_id"].as_str().unwrap();
+    let shown = run(keygate(&dir, &db).args(["client", "show", client_id]));
+    assert!(shown.ok, "{}", shown.stderr);
+    assert_eq!(shown.json["client_id"], client_id);
+    assert!(shown.json.get("client_secret").is_none());
 
     for (args, message) in [
         (
