@@ -151,6 +151,7 @@ impl From<RegistrationError> for ApiError {
             RegistrationError::InvalidTokenTtl(_) => "access_token_ttl",
             RegistrationError::InvalidReuseGrace => "refresh_reuse_grace",
             RegistrationError::InvalidRateLimit => "rate_limit_per_minute",
+            RegistrationError::UnknownAuthMethod => "token_endpoint_auth_method",
         };
         ApiError::invalid_request(error.to_string(), Some(field))
     }

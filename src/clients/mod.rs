@@ -10,7 +10,9 @@ pub mod repo;
 pub mod secret;
 pub mod verifier;
 
-pub use model::{Client, ClientId, ClientRegistration, GrantType, NewClient, RegistrationError};
+pub use model::{
+    AuthMethod, Client, ClientId, ClientRegistration, GrantType, NewClient, RegistrationError,
+};
 pub use secret::{ClientSecret, SECRET_PREFIX};
 pub use verifier::{Argon2Lease, SecretVerifier, Verdict};
 

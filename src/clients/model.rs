@@ -69,6 +69,43 @@ impl fmt::Display for GrantType {
     }
 }
 
+/// How a client authenticates with its secret (RFC 7591 `token_endpoint_auth_method`,
+/// RFC 6749 §2.3.1): in the `Authorization: Basic` header, or as `client_id` and
+/// `client_secret` in the request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 2] = [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
+impl FromStr for AuthMethod {
+    type Err = RegistrationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or(RegistrationError::UnknownAuthMethod)
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A registered client. `Debug` leaves out the secret hash.
 #[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = clients)]
@@ -323,6 +360,8 @@ pub enum RegistrationError {
     InvalidReuseGrace,
     #[error("rate_limit_per_minute must be between 1 and 1000000")]
     InvalidRateLimit,
+    #[error("token_endpoint_auth_method must be client_secret_basic or client_secret_post")]
+    UnknownAuthMethod,
 }
 
 #[derive(Insertable)]

@@ -12,12 +12,14 @@ use super::error::OAuthError;
 use super::request::ClientCredentials;
 use super::OAuthState;
 use crate::audit::{EventType, Source};
-use crate::clients::{self, Argon2Lease, Client, Verdict};
+use crate::clients::{self, Argon2Lease, AuthMethod, Client, Verdict};
 use crate::limits::{Attempt, BurstStarted};
 use crate::store::{Store, StoreError};
 
-pub fn authentication_failed() -> OAuthError {
-    OAuthError::invalid_client("client authentication failed")
+/// The one answer for an unknown client, a wrong, expired or previous secret and a
+/// disabled client, for credentials sent as `method`.
+pub fn authentication_failed(method: AuthMethod) -> OAuthError {
+    OAuthError::invalid_client_by(method, "client authentication failed")
 }
 
 /// Waits for an argon2 lease for at most `argon2_max_wait`; past that, 503.
@@ -54,7 +56,7 @@ pub async fn authenticate(
     };
     match (client, verdict) {
         (Some(client), Verdict::Verified) => Ok(client),
-        (_, Verdict::Rejected) => Err(authentication_failed()),
+        (_, Verdict::Rejected) => Err(authentication_failed(credentials.method)),
         _ => verify_with_argon2(state, store, credentials, |c| c, source).await,
     }
 }
@@ -82,6 +84,7 @@ pub async fn verify_with_argon2<R: Send + Sync + 'static>(
     store
         .blocking(move |store| {
             let credentials = credentials(&request);
+            let failed = || authentication_failed(credentials.method);
             let client = find(store, &credentials.client_id)?;
             match state.verifier.verify(
                 client.as_ref(),
@@ -91,11 +94,11 @@ pub async fn verify_with_argon2<R: Send + Sync + 'static>(
             ) {
                 Verdict::Verified => {
                     attempt.succeeded();
-                    client.ok_or_else(authentication_failed)
+                    client.ok_or_else(failed)
                 }
                 Verdict::Rejected | Verdict::NeedsArgon2 => {
                     record_failure(store, &state, attempt, client.as_ref(), &source);
-                    Err(authentication_failed())
+                    Err(failed())
                 }
             }
         })

@@ -8,6 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::clients::AuthMethod;
 use crate::store::StoreError;
 
 /// The realm of the Basic challenge on `invalid_client`.
@@ -184,7 +185,9 @@ impl OAuthError {
         )
     }
 
-    /// 401 with a Basic challenge (RFC 6749 §5.2).
+    /// 401 with a Basic challenge: for credentials sent in the `Authorization` header
+    /// (RFC 6749 §5.2 MUST), and for a request that sent none (§5.2 MAY: the challenge
+    /// says which scheme to use).
     pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             ErrorCode::InvalidClient,
@@ -192,6 +195,28 @@ impl OAuthError {
             description,
         )
         .with_challenge(BASIC_CHALLENGE)
+    }
+
+    /// `invalid_client` for credentials the client sent as `method`.
+    ///
+    /// RFC 6749 §5.2: a client that authenticated through the `Authorization` header
+    /// MUST get 401 with a challenge for the scheme it used — Basic. For any other
+    /// failure 401 is only a MAY, and RFC 9110 §15.5.2 says a 401 MUST carry
+    /// `WWW-Authenticate`; a Basic challenge would tell a `client_secret_post` client
+    /// to switch to a method it may not be registered for. So a `client_secret_post`
+    /// failure gets §5.2's default status, 400, and no challenge.
+    pub fn invalid_client_by(
+        method: AuthMethod,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        match method {
+            AuthMethod::ClientSecretBasic => Self::invalid_client(description),
+            AuthMethod::ClientSecretPost => Self::new(
+                ErrorCode::InvalidClient,
+                StatusCode::BAD_REQUEST,
+                description,
+            ),
+        }
     }
 
     pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {

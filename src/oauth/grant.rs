@@ -16,7 +16,7 @@ use super::primitives::{ClientRegistrar, GrantEndpoint, JwtIssuer, OxideRequest}
 use super::request::TokenRequest;
 use super::OAuthState;
 use crate::audit::Source;
-use crate::clients::{self, Client, GrantType};
+use crate::clients::{self, AuthMethod, Client, GrantType};
 use crate::store::{DbConn, Store, StoreError, WriterLock};
 
 pub use super::primitives::IssuedAccessToken;
@@ -64,7 +64,7 @@ pub async fn issue_token(
             match run_for_current_client(store, &state, &request, &source)? {
                 GrantOutcome::Issued(issued) => Ok(issued),
                 // The secret changed between verification and issuing.
-                GrantOutcome::NeedsArgon2 => Err(authentication_failed()),
+                GrantOutcome::NeedsArgon2 => Err(authentication_failed(request.credentials.method)),
             }
         })
         .await
@@ -107,6 +107,7 @@ pub fn run(
     conn: &mut DbConn,
     writer: &WriterLock,
 ) -> Result<GrantOutcome, OAuthError> {
+    let method = request.credentials.method;
     let refusal = RefCell::new(None);
     let registrar = ClientRegistrar::new(client, state, &refusal);
     let issuer = JwtIssuer::new(state, client, now, conn, writer, &refusal, source);
@@ -133,8 +134,10 @@ pub fn run(
         Err(FlowError::Unauthorized) if registrar.needs_argon2.get() => {
             Ok(GrantOutcome::NeedsArgon2)
         }
-        Err(FlowError::Unauthorized) => Err(authentication_failed()),
-        Err(other) => Err(refusal.take().unwrap_or_else(|| other.into_oauth_error())),
+        Err(FlowError::Unauthorized) => Err(authentication_failed(method)),
+        Err(other) => Err(refusal
+            .take()
+            .unwrap_or_else(|| other.into_oauth_error(method))),
     }
 }
 
@@ -166,9 +169,9 @@ impl FlowError {
         }
     }
 
-    fn into_oauth_error(self) -> OAuthError {
+    fn into_oauth_error(self, method: AuthMethod) -> OAuthError {
         match self {
-            Self::Unauthorized => authentication_failed(),
+            Self::Unauthorized => authentication_failed(method),
             Self::Invalid(AccessTokenErrorType::InvalidGrant) => OAuthError::invalid_grant(
                 "the refresh token is invalid, expired, revoked or already used",
             ),
@@ -181,7 +184,7 @@ impl FlowError {
             Self::Invalid(AccessTokenErrorType::UnauthorizedClient) => {
                 OAuthError::unauthorized_client("this client may not use this grant")
             }
-            Self::Invalid(AccessTokenErrorType::InvalidClient) => authentication_failed(),
+            Self::Invalid(AccessTokenErrorType::InvalidClient) => authentication_failed(method),
             Self::Invalid(_) => OAuthError::invalid_request("malformed token request"),
             Self::Internal => OAuthError::server_error(&"token grant failed"),
         }

@@ -19,11 +19,7 @@ use crate::secret::Secret;
 /// More distinct parameters than any grant uses, by a wide margin.
 const MAX_PARAMETERS: usize = 32;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMethod {
-    ClientSecretBasic,
-    ClientSecretPost,
-}
+pub use crate::clients::AuthMethod;
 
 /// A client's presented credentials, however they were sent.
 #[derive(Debug)]

@@ -592,11 +592,15 @@ pub async fn assert_oauth_error(response: reqwest::Response, status: u16, code: 
     assert_eq!(header(&response, "cache-control"), "no-store");
     assert!(header(&response, "content-type").starts_with("application/json"));
     let www = header(&response, "www-authenticate");
-    if code == "invalid_client" {
-        assert!(
+    // RFC 6749 §5.2: a Basic challenge on every 401 invalid_client (RFC 9110: a 401
+    // carries one); a 400 invalid_client (a client_secret_post failure) has none.
+    match (code, status) {
+        ("invalid_client", 401) => assert!(
             www.starts_with("Basic realm=\"keygate\""),
             "challenge: {www}"
-        );
+        ),
+        ("invalid_client", _) => assert!(www.is_empty(), "no challenge on {status}: {www}"),
+        _ => {}
     }
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], code, "{body}");

@@ -212,7 +212,8 @@ async fn nul_bytes_in_identifiers_are_unknown_not_server_errors() {
         .send()
         .await
         .unwrap();
-    assert_oauth_error(response, 401, "invalid_client").await;
+    // client_secret_post: 400 (RFC 6749 §5.2; see token_errors).
+    assert_oauth_error(response, 400, "invalid_client").await;
 
     for path in [
         "/v1/api-keys/key_%00",

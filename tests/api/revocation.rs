@@ -247,6 +247,19 @@ async fn both_endpoints_require_client_authentication_and_well_formed_requests()
             .await
             .unwrap();
         assert_oauth_error(anonymous, 401, "invalid_client").await;
+        // A wrong secret in the body: 400 without a challenge (RFC 6749 §5.2).
+        let wrong_post = app
+            .http
+            .post(app.url(path))
+            .form(&[
+                ("token", "x"),
+                ("client_id", &client.id),
+                ("client_secret", "kgs_wrong"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_oauth_error(wrong_post, 400, "invalid_client").await;
         // client_secret_post works too.
         let post = app
             .http

@@ -77,8 +77,11 @@ async fn the_body_must_be_form_encoded() {
     }
 }
 
+/// RFC 6749 §5.2: credentials sent in the Authorization header fail with 401 and a
+/// Basic challenge; credentials sent in the body fail with 400 and no challenge (a 401
+/// must carry one, RFC 9110 §15.5.2, and Basic is not what that client used).
 #[actix_web::test]
-async fn client_authentication_failures_are_invalid_client_401() {
+async fn client_authentication_failures_are_invalid_client() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read");
     let cc = "grant_type=client_credentials";
@@ -96,7 +99,8 @@ async fn client_authentication_failures_are_invalid_client_401() {
         let post = app
             .token_post(who, &[("grant_type", "client_credentials")])
             .await;
-        let post_description = assert_oauth_error(post, 401, "invalid_client").await;
+        assert_eq!(crate::helpers::header(&post, "www-authenticate"), "");
+        let post_description = assert_oauth_error(post, 400, "invalid_client").await;
         // Unknown and wrong-secret look the same from outside.
         assert_eq!(basic_description, "client authentication failed");
         assert_eq!(post_description, basic_description);
