@@ -3,7 +3,7 @@
 //! Content-Type. Input: `keygate_fuzz::request`'s text framing.
 //!
 //! Never panics; an accepted request satisfies RFC 6749's rules as keygate reads them
-//! (no query string, a form body, one authentication method, Basic credentials
+//! (no query string, a form or JSON body, one authentication method, Basic credentials
 //! decoded as §2.3.1 says, no empty parameter), and its `Debug` shows no secret.
 #![no_main]
 
@@ -72,12 +72,11 @@ fn check_common(headers: &HeaderMap, query: &str, credentials: &ClientCredential
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    assert!(content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    assert!(
+        essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            || essence.eq_ignore_ascii_case("application/json")
+    );
     assert!(!credentials.client_id.is_empty());
     let authorizations = headers.get_all(AUTHORIZATION).count();
     match credentials.method {

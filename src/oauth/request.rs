@@ -3,6 +3,11 @@
 //! form-urlencoded before base64 (§2.3.1) and must be decoded; a client uses exactly one
 //! authentication method (§2.3); parameters appear at most once and empty ones count
 //! as absent (§3.1); the body is `application/x-www-form-urlencoded`.
+//!
+//! A documented extension (Auth0 has it, and some platforms' documentation sends it):
+//! the same parameters as one JSON object of strings, with `Content-Type:
+//! application/json`, under the same rules and limits. A JSON body sent as form data
+//! (what `curl -d '{…}'` does) is told what to send instead.
 
 use std::collections::HashMap;
 
@@ -129,7 +134,7 @@ impl TokenActionRequest {
 /// The checks every `/oauth/*` POST shares: no query string — RFC 6749 §2.3.1 forbids
 /// credentials in the URI and keygate's endpoints take no query parameters, so any is
 /// refused rather than a secret in it silently accepted (and logged by proxies) — a
-/// form-encoded body, and its parameters.
+/// form-encoded (or JSON) body, and its parameters.
 fn parse_client_form(
     headers: &HeaderMap,
     query: &str,
@@ -140,50 +145,170 @@ fn parse_client_form(
             "parameters belong in the form-encoded body, not the URL",
         ));
     }
-    require_form_content_type(headers)?;
-    parse_form(body)
+    match body_format(headers)? {
+        BodyFormat::Form if looks_like_json(body) => Err(OAuthError::invalid_request(JSON_AS_FORM)),
+        BodyFormat::Form => parse_form(body),
+        BodyFormat::Json => parse_json(body),
+    }
 }
 
-fn require_form_content_type(headers: &HeaderMap) -> Result<(), OAuthError> {
+/// What a JSON body sent as form data is told (curl's `-d` sends form data).
+const JSON_AS_FORM: &str = "the body is JSON but the Content-Type is \
+    application/x-www-form-urlencoded: send it with Content-Type: application/json, or \
+    form-encode the parameters, e.g. \
+    grant_type=client_credentials&client_id=kgc_…&client_secret=kgs_… \
+    (curl -d grant_type=client_credentials -d client_id=… -d client_secret=…)";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyFormat {
+    Form,
+    /// keygate's extension: the same parameters as one JSON object of strings.
+    Json,
+}
+
+fn body_format(headers: &HeaderMap) -> Result<BodyFormat, OAuthError> {
     let essence = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase());
     match essence.as_deref() {
-        Some("application/x-www-form-urlencoded") => Ok(()),
+        Some("application/x-www-form-urlencoded") => Ok(BodyFormat::Form),
+        Some("application/json") => Ok(BodyFormat::Json),
         _ => Err(OAuthError::invalid_request(
-            "content type must be application/x-www-form-urlencoded",
+            "content type must be application/x-www-form-urlencoded (or application/json)",
         )),
+    }
+}
+
+/// A form body whose first non-blank byte opens a JSON object: no form parameter is
+/// named like that, so it was meant as JSON.
+fn looks_like_json(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{')
+}
+
+/// The parameters read so far, under the rules both body formats share.
+#[derive(Default)]
+struct Params {
+    values: HashMap<String, String>,
+}
+
+impl Params {
+    /// Adds one parameter: each name at most once, at most `MAX_PARAMETERS` in all.
+    /// RFC 6749 §3.1: a parameter sent without a value is treated as omitted; its name
+    /// still counts for the repetition rule.
+    fn add(&mut self, name: String, value: String) -> Result<(), OAuthError> {
+        if self.values.contains_key(&name) {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter '{}' is given more than once",
+                printable(&name)
+            )));
+        }
+        self.values.insert(name, value);
+        if self.values.len() > MAX_PARAMETERS {
+            return Err(OAuthError::invalid_request("too many parameters"));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> HashMap<String, String> {
+        self.values.retain(|_, value| !value.is_empty());
+        self.values
     }
 }
 
 /// `application/x-www-form-urlencoded` with strict UTF-8 (the common decoders replace
 /// invalid bytes silently) and the RFC's single-occurrence rule.
 fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    let mut params = HashMap::new();
+    let mut params = Params::default();
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let (name, value) = match pair.iter().position(|&b| b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        let name = form_decode(name)?;
-        let value = form_decode(value)?;
-        if params.contains_key(&name) {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter '{}' is given more than once",
-                printable(&name)
-            )));
-        }
-        // RFC 6749 §3.1: parameters sent without a value are treated as omitted; the
-        // name still counts for the repetition rule above.
-        params.insert(name, value);
-        if params.len() > MAX_PARAMETERS {
-            return Err(OAuthError::invalid_request("too many parameters"));
-        }
+        params.add(form_decode(name)?, form_decode(value)?)?;
     }
-    params.retain(|_, value| !value.is_empty());
-    Ok(params)
+    Ok(params.finish())
+}
+
+/// keygate's JSON extension: one object whose members are the form's parameters, each
+/// a string, each at most once (serde_json would silently keep the last of two), with
+/// the form's limits. Nothing else is accepted — no numbers, booleans, nulls, arrays
+/// or nested objects — so a JSON request means exactly what the same form would.
+/// Error messages name a parameter at most, never a value (it may be a secret).
+fn parse_json(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    use serde::de::DeserializeSeed;
+    let refusal = std::cell::RefCell::new(None);
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let parsed = JsonParams { refusal: &refusal }
+        .deserialize(&mut reader)
+        .and_then(|params| reader.end().map(|()| params));
+    match (refusal.into_inner(), parsed) {
+        (Some(refused), _) => Err(refused),
+        (None, Ok(params)) => Ok(params.finish()),
+        (None, Err(error)) => Err(json_error(&error)),
+    }
+}
+
+/// serde_json's own message may quote the input (a secret, say): only its category
+/// and position are used.
+fn json_error(error: &serde_json::Error) -> OAuthError {
+    use serde_json::error::Category;
+    let what = match error.classify() {
+        Category::Data => "must be one JSON object of string parameters",
+        Category::Io | Category::Syntax | Category::Eof => "is not valid JSON",
+    };
+    OAuthError::invalid_request(format!(
+        "the body {what} (line {}, column {}), e.g. \
+         {{\"grant_type\": \"client_credentials\", \"client_id\": \"kgc_…\", \"client_secret\": \"kgs_…\"}}",
+        error.line(),
+        error.column()
+    ))
+}
+
+/// Reads the top-level JSON object into `Params`; a refusal of keygate's own (a
+/// repeated or non-string parameter) is left in `refusal`, for its message.
+struct JsonParams<'r> {
+    refusal: &'r std::cell::RefCell<Option<OAuthError>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonParams<'_> {
+    type Value = Params;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Params, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonParams<'_> {
+    type Value = Params;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object of string parameters")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
+        let mut params = Params::default();
+        while let Some(name) = map.next_key::<String>()? {
+            // Any JSON value, so that the refusal can name what was wrong; serde_json
+            // bounds the nesting (128 levels) and the body limit its size.
+            let value: serde_json::Value = map.next_value()?;
+            let added = match value {
+                serde_json::Value::String(value) => params.add(name, value),
+                _ => Err(OAuthError::invalid_request(format!(
+                    "parameter '{}' must be a string, as in the form encoding",
+                    printable(&name)
+                ))),
+            };
+            if let Err(refused) = added {
+                *self.refusal.borrow_mut() = Some(refused);
+                return Err(serde::de::Error::custom("refused"));
+            }
+        }
+        Ok(params)
+    }
 }
 
 fn form_decode(raw: &[u8]) -> Result<String, OAuthError> {
@@ -396,13 +521,14 @@ mod tests {
                 "{body}"
             );
         }
-        let mut json = headers(None);
-        json.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        let mut text = headers(None);
+        text.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert_eq!(
-            code(TokenRequest::parse(&json, "", b"{}")),
+            code(TokenRequest::parse(
+                &text,
+                "",
+                b"grant_type=client_credentials"
+            )),
             ErrorCode::InvalidRequest
         );
         let many: String = (0..40).map(|i| format!("p{i}=v&")).collect();
@@ -410,5 +536,98 @@ mod tests {
             code(TokenRequest::parse(&headers(None), "", many.as_bytes())),
             ErrorCode::InvalidRequest
         );
+    }
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        h
+    }
+
+    fn json_error(body: &str) -> String {
+        let error = TokenRequest::parse(&json_headers(), "", body.as_bytes()).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidRequest, "{body}");
+        error.to_string()
+    }
+
+    #[test]
+    fn a_json_body_means_what_the_form_means() {
+        let r = TokenRequest::parse(
+            &json_headers(),
+            "",
+            br#" {"grant_type": "client_credentials", "client_id": "c", "client_secret": "kgs_topsecret", "scope": ""} "#,
+        )
+        .unwrap();
+        assert_eq!(r.grant_type, GrantType::ClientCredentials);
+        assert_eq!(r.credentials.method, AuthMethod::ClientSecretPost);
+        assert_eq!(r.scope, None, "an empty string counts as absent");
+        let refresh = TokenRequest::parse(
+            &json_headers(),
+            "",
+            br#"{"grant_type": "refresh_token", "refresh_token": "kgr_x", "client_id": "c", "client_secret": "s"}"#,
+        )
+        .unwrap();
+        assert_eq!(refresh.param("refresh_token"), Some("kgr_x"));
+    }
+
+    #[test]
+    fn json_bodies_are_held_to_the_form_rules() {
+        let cases = [
+            (
+                r#"{"grant_type": "client_credentials", "grant_type": "client_credentials"}"#,
+                "more than once",
+            ),
+            (r#"{"grant_type": 1}"#, "'grant_type' must be a string"),
+            (r#"{"grant_type": null}"#, "must be a string"),
+            (r#"{"grant_type": true}"#, "must be a string"),
+            (
+                r#"{"grant_type": ["client_credentials"]}"#,
+                "must be a string",
+            ),
+            (r#"{"grant_type": {"a": "b"}}"#, "must be a string"),
+            (r#"["grant_type", "client_credentials"]"#, "one JSON object"),
+            (r#""kgs_topsecret""#, "one JSON object"),
+            (r#"{"grant_type": "client_credentials""#, "not valid JSON"),
+            (
+                r#"{"grant_type": "client_credentials"} {}"#,
+                "not valid JSON",
+            ),
+            (r#"{"grant_type": "\ud800"}"#, "not valid JSON"),
+        ];
+        for (body, expected) in cases {
+            let message = json_error(body);
+            assert!(message.contains(expected), "{body}: {message}");
+            assert!(!message.contains("topsecret"), "{message}");
+        }
+        let nested = format!("{{\"a\": {}{}}}", "[".repeat(5000), "]".repeat(5000));
+        assert!(json_error(&nested).contains("not valid JSON"));
+        let many: Vec<String> = (0..40).map(|i| format!("\"p{i}\": \"v\"")).collect();
+        let many = format!("{{{}}}", many.join(","));
+        assert!(json_error(&many).contains("too many parameters"));
+        // A secret in a refused value is never echoed.
+        let message = json_error(r#"{"client_secret": ["kgs_topsecret"]}"#);
+        assert!(!message.contains("topsecret"), "{message}");
+    }
+
+    #[test]
+    fn a_json_body_sent_as_form_data_is_told_what_to_send() {
+        let body =
+            br#"{ "grant_type": "client_credentials", "client_id": "c", "client_secret": "s" }"#;
+        let error = TokenRequest::parse(&headers(None), "", body).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidRequest);
+        let message = error.to_string();
+        assert!(
+            message.contains("Content-Type: application/json"),
+            "{message}"
+        );
+        assert!(
+            message.contains("grant_type=client_credentials&client_id="),
+            "{message}"
+        );
+        let action = TokenActionRequest::parse(&headers(None), "", b"\n {\"token\": \"t\"}");
+        assert_eq!(action.unwrap_err().code(), ErrorCode::InvalidRequest);
     }
 }

@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod identity;
 mod instances;
+mod json_requests;
 mod key_rotation;
 mod limits;
 mod metadata;
