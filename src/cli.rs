@@ -89,6 +89,10 @@ pub enum ClientCommand {
         /// Requests per minute for this client alone (only tightens its tier's).
         #[arg(long)]
         rate_limit: Option<u32>,
+        /// client_secret_basic or client_secret_post: the only method then accepted
+        /// (default: either).
+        #[arg(long)]
+        token_endpoint_auth_method: Option<String>,
     },
     /// List clients (never their secrets).
     List {
@@ -196,6 +200,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             token_ttl,
             refresh_reuse_grace,
             rate_limit,
+            token_endpoint_auth_method,
         }) => create_client(
             &settings,
             CreateClient {
@@ -208,6 +213,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
                     access_token_ttl: token_ttl,
                     refresh_reuse_grace,
                     rate_limit_per_minute: rate_limit,
+                    token_endpoint_auth_method,
                 },
                 org,
             },

@@ -40,6 +40,9 @@ pub struct RegisterClient {
     refresh_reuse_grace: Option<String>,
     /// Requests per minute for this client alone; only tightens the tier's.
     rate_limit_per_minute: Option<u32>,
+    /// `client_secret_basic` or `client_secret_post`: the only method then accepted.
+    /// Omitted: either.
+    token_endpoint_auth_method: Option<String>,
 }
 
 /// Every field optional; a present field replaces the stored value (`"audience":
@@ -58,6 +61,9 @@ pub struct UpdateClient {
     /// `null` removes the override.
     #[serde(default, deserialize_with = "crate::api::present")]
     rate_limit_per_minute: Option<Option<u32>>,
+    /// `null`: either method is accepted again.
+    #[serde(default, deserialize_with = "crate::api::present")]
+    token_endpoint_auth_method: Option<Option<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -94,6 +100,8 @@ pub struct ClientView<'a> {
     /// When the current secret stops working (`null`: never).
     pub secret_expires_at: Option<DateTime<Utc>>,
     pub rate_limit_per_minute: Option<i64>,
+    /// The one method the client may authenticate with (`null`: either).
+    pub token_endpoint_auth_method: Option<&'a str>,
 }
 
 impl<'a> ClientView<'a> {
@@ -117,6 +125,7 @@ impl<'a> ClientView<'a> {
                 .map(|t| t.and_utc()),
             secret_expires_at: c.secret_expires_at.map(|t| t.and_utc()),
             rate_limit_per_minute: c.rate_limit_per_minute,
+            token_endpoint_auth_method: c.token_endpoint_auth_method.as_deref(),
         }
     }
 }
@@ -232,6 +241,7 @@ pub async fn register_client(
         rate_limit_per_minute: who
             .cap_rate_limit(Some(body.rate_limit_per_minute))?
             .flatten(),
+        token_endpoint_auth_method: body.token_endpoint_auth_method,
     };
     let valid = validate(registration, &who, &state)?;
     let now = state.clock.now().naive_utc();
@@ -364,6 +374,9 @@ pub async fn update_client(
     }
     if let Some(limit) = who.cap_rate_limit(patch.rate_limit_per_minute)? {
         registration.rate_limit_per_minute = limit;
+    }
+    if let Some(method) = patch.token_endpoint_auth_method {
+        registration.token_endpoint_auth_method = method;
     }
     let now = state.clock.now().naive_utc();
     let changes = validate(registration, &who, &state)?.into_changes(now);

@@ -138,6 +138,9 @@ pub struct Client {
     /// When the current secret stops working (`None`: never): a client created, or
     /// its secret rotated, by a credential that expires lives no longer than it.
     pub secret_expires_at: Option<NaiveDateTime>,
+    /// The RFC 7591 `token_endpoint_auth_method` it was registered with (`None`: none
+    /// named, either is accepted).
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 impl crate::audit::Audited for Client {
@@ -222,6 +225,11 @@ impl Client {
             json!(self.rate_limit_per_minute),
         );
         compare(
+            "token_endpoint_auth_method",
+            json!(before.token_endpoint_auth_method),
+            json!(self.token_endpoint_auth_method),
+        );
+        compare(
             "secret_expires_at",
             json!(before.secret_expires_at.map(|t| t.and_utc())),
             json!(self.secret_expires_at.map(|t| t.and_utc())),
@@ -270,6 +278,24 @@ impl Client {
         }
     }
 
+    /// The authentication method the client was registered with, if it named one.
+    /// A stored value that does not parse (edited by hand) admits no method rather
+    /// than failing open: see `accepts_auth_method`.
+    pub fn auth_method(&self) -> Option<Result<AuthMethod, RegistrationError>> {
+        self.token_endpoint_auth_method
+            .as_deref()
+            .map(AuthMethod::from_str)
+    }
+
+    /// Whether credentials sent as `method` are acceptable for this client: the
+    /// registered method only, or either when none was registered.
+    pub fn accepts_auth_method(&self, method: AuthMethod) -> bool {
+        match self.auth_method() {
+            None => true,
+            Some(registered) => registered == Ok(method),
+        }
+    }
+
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.split(' ').any(|g| g == grant.as_str())
     }
@@ -313,6 +339,7 @@ impl ClientRegistration {
             rate_limit_per_minute: client
                 .rate_limit_per_minute
                 .and_then(|n| u32::try_from(n).ok()),
+            token_endpoint_auth_method: client.token_endpoint_auth_method.clone(),
         }
     }
 }
@@ -332,6 +359,9 @@ pub struct ClientRegistration {
     pub refresh_reuse_grace: Option<Duration>,
     /// Requests per minute for this client alone (only tightens its tier's).
     pub rate_limit_per_minute: Option<u32>,
+    /// `client_secret_basic` or `client_secret_post`: the only method then accepted
+    /// (`None`: either).
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -383,6 +413,7 @@ pub struct NewClient {
     pub rate_limit_per_minute: Option<i64>,
     pub secret_hint: Option<String>,
     pub secret_expires_at: Option<NaiveDateTime>,
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 /// The metadata columns an update rewrites (all of them: `None` clears).
@@ -397,6 +428,7 @@ pub struct ClientChanges {
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_reuse_grace_secs: i64,
     pub rate_limit_per_minute: Option<i64>,
+    pub token_endpoint_auth_method: Option<String>,
     pub updated_at: NaiveDateTime,
 }
 
@@ -413,6 +445,7 @@ pub struct ValidRegistration {
     ttl: Option<Duration>,
     reuse_grace: Duration,
     rate_limit: Option<u32>,
+    auth_method: Option<AuthMethod>,
 }
 
 impl ClientRegistration {
@@ -491,7 +524,13 @@ impl ClientRegistration {
         {
             return Err(RegistrationError::InvalidRateLimit);
         }
+        let auth_method = self
+            .token_endpoint_auth_method
+            .as_deref()
+            .map(AuthMethod::from_str)
+            .transpose()?;
         Ok(ValidRegistration {
+            auth_method,
             rate_limit: self.rate_limit_per_minute,
             reuse_grace,
             name,
@@ -530,6 +569,7 @@ impl ValidRegistration {
             rate_limit_per_minute: self.rate_limit.map(i64::from),
             secret_hint: None,
             secret_expires_at: None,
+            token_endpoint_auth_method: self.auth_method.map(|m| m.as_str().to_owned()),
         }
     }
 
@@ -550,6 +590,7 @@ impl ValidRegistration {
             access_token_ttl_secs: self.ttl.and_then(|t| i64::try_from(t.as_secs()).ok()),
             refresh_reuse_grace_secs: i64::try_from(self.reuse_grace.as_secs()).unwrap_or(0),
             rate_limit_per_minute: self.rate_limit.map(i64::from),
+            token_endpoint_auth_method: self.auth_method.map(|m| m.as_str().to_owned()),
             updated_at: now,
         }
     }

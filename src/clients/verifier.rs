@@ -267,6 +267,7 @@ mod tests {
             secret_hint: Some(crate::clients::secret::hint(secret.as_bytes())),
             previous_secret_hint: None,
             secret_expires_at: None,
+            token_endpoint_auth_method: None,
         }
     }
 

@@ -54,11 +54,34 @@ pub async fn authenticate(
             })
             .await?
     };
-    match (client, verdict) {
-        (Some(client), Verdict::Verified) => Ok(client),
-        (_, Verdict::Rejected) => Err(authentication_failed(credentials.method)),
-        _ => verify_with_argon2(state, store, credentials, |c| c, source).await,
+    let method = credentials.method;
+    let client = match (client, verdict) {
+        (Some(client), Verdict::Verified) => client,
+        (_, Verdict::Rejected) => return Err(authentication_failed(method)),
+        _ => verify_with_argon2(state, store, credentials, |c| c, source).await?,
+    };
+    held_to_registered_method(&client, method)?;
+    Ok(client)
+}
+
+/// A client registered with a `token_endpoint_auth_method` is held to it. Checked
+/// only once its secret has verified, so that the refusal — which names the method —
+/// tells nothing to someone who does not hold the secret.
+pub fn held_to_registered_method(client: &Client, used: AuthMethod) -> Result<(), OAuthError> {
+    if client.accepts_auth_method(used) {
+        return Ok(());
     }
+    let description = match client.auth_method() {
+        Some(Ok(AuthMethod::ClientSecretBasic)) => {
+            "this client is registered for client_secret_basic: send its credentials in the Authorization header (Basic)"
+        }
+        Some(Ok(AuthMethod::ClientSecretPost)) => {
+            "this client is registered for client_secret_post: send client_id and client_secret in the request body"
+        }
+        None | Some(Err(_)) => "this client's registered authentication method is not available",
+    };
+    tracing::debug!(client_id = %client.id, used = used.as_str(), "client used another authentication method than registered");
+    Err(OAuthError::invalid_client_by(used, description))
 }
 
 /// The slow path: waits for an argon2 lease (at most `argon2_max_wait`), then reads

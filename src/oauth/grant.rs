@@ -109,7 +109,7 @@ pub fn run(
 ) -> Result<GrantOutcome, OAuthError> {
     let method = request.credentials.method;
     let refusal = RefCell::new(None);
-    let registrar = ClientRegistrar::new(client, state, &refusal);
+    let registrar = ClientRegistrar::new(client, state, method, &refusal);
     let issuer = JwtIssuer::new(state, client, now, conn, writer, &refusal, source);
     let mut endpoint = GrantEndpoint::new(&registrar, issuer);
     let oxide_request = OxideRequest(request);
@@ -134,7 +134,10 @@ pub fn run(
         Err(FlowError::Unauthorized) if registrar.needs_argon2.get() => {
             Ok(GrantOutcome::NeedsArgon2)
         }
-        Err(FlowError::Unauthorized) => Err(authentication_failed(method)),
+        // A refusal here is the registered-method check, made once the secret verified.
+        Err(FlowError::Unauthorized) => Err(refusal
+            .take()
+            .unwrap_or_else(|| authentication_failed(method))),
         Err(other) => Err(refusal
             .take()
             .unwrap_or_else(|| other.into_oauth_error(method))),

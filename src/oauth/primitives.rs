@@ -25,7 +25,7 @@ use super::error::OAuthError;
 use super::request::TokenRequest;
 use super::OAuthState;
 use crate::audit::Source;
-use crate::clients::{Client, GrantType, Verdict};
+use crate::clients::{AuthMethod, Client, GrantType, Verdict};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
 use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
@@ -169,6 +169,8 @@ impl oxide_refresh::Request for OxideRequest<'_> {
 pub struct ClientRegistrar<'a> {
     client: Option<&'a Client>,
     state: &'a OAuthState,
+    /// How the request sent its credentials.
+    method: AuthMethod,
     refusal: &'a RefCell<Option<OAuthError>>,
     /// Set when authentication could not be decided without argon2.
     pub needs_argon2: Cell<bool>,
@@ -178,11 +180,13 @@ impl<'a> ClientRegistrar<'a> {
     pub fn new(
         client: Option<&'a Client>,
         state: &'a OAuthState,
+        method: AuthMethod,
         refusal: &'a RefCell<Option<OAuthError>>,
     ) -> Self {
         Self {
             client,
             state,
+            method,
             refusal,
             needs_argon2: Cell::new(false),
         }
@@ -254,7 +258,11 @@ impl Registrar for ClientRegistrar<'_> {
         // here; the caller verifies with a lease first and the cache answers.
         let now = self.state.clock.now().naive_utc();
         match self.state.verifier.verify(client, presented, None, now) {
-            Verdict::Verified => Ok(()),
+            Verdict::Verified => match client {
+                Some(client) => super::client_auth::held_to_registered_method(client, self.method)
+                    .map_err(|refused| self.refuse(refused)),
+                None => Err(RegistrarError::Unspecified),
+            },
             Verdict::Rejected => Err(RegistrarError::Unspecified),
             Verdict::NeedsArgon2 => {
                 self.needs_argon2.set(true);

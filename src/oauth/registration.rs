@@ -5,9 +5,11 @@
 //!
 //! keygate serves client_credentials and refresh_token only, so `redirect_uris` and
 //! `response_types` must be absent or empty; `token_endpoint_auth_method` may be
-//! `client_secret_basic` (default) or `client_secret_post` — the token endpoint accepts
-//! both for every client. Metadata keygate does not understand is ignored (RFC 7591
-//! §2).
+//! `client_secret_basic` or `client_secret_post`, and a client that names one is held
+//! to it at the token, revocation and introspection endpoints. One that names none
+//! reads back as RFC 7591's default, `client_secret_basic`, and — as every client
+//! registered before the method was stored — may use either. Metadata keygate does not
+//! understand is ignored (RFC 7591 §2).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -31,7 +33,8 @@ use crate::store::{Store, StoreError};
 /// Lets secret scanners recognise a leaked registration access token.
 pub const REGISTRATION_TOKEN_PREFIX: &str = "kgrat_";
 const DEFAULT_CLIENT_NAME: &str = "dynamically registered client";
-const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+/// RFC 7591 §2: "If unspecified or omitted, the default is `client_secret_basic`".
+const DEFAULT_AUTH_METHOD: &str = "client_secret_basic";
 
 /// Client metadata as RFC 7591 §2 names it; other members are ignored.
 #[derive(Deserialize, Default)]
@@ -78,7 +81,6 @@ struct Registered<'a> {
 fn registered<'a>(
     client: &'a Client,
     state: &OAuthState,
-    auth_method: &'a str,
     secret: Option<&'a Secret>,
     registration_token: Option<&'a Secret>,
 ) -> Registered<'a> {
@@ -98,7 +100,12 @@ fn registered<'a>(
         client_name: &client.name,
         scope: &client.allowed_scopes,
         grant_types: client.grant_types.split(' ').collect(),
-        token_endpoint_auth_method: auth_method,
+        // As registered; a client that named none has RFC 7591's default (and accepts
+        // client_secret_post as well).
+        token_endpoint_auth_method: client
+            .token_endpoint_auth_method
+            .as_deref()
+            .unwrap_or(DEFAULT_AUTH_METHOD),
         response_types: [],
         redirect_uris: [],
     }
@@ -121,17 +128,18 @@ fn to_registration(
             "keygate has no authorization endpoint: response_types must be empty",
         ));
     }
-    let auth_method = match metadata.token_endpoint_auth_method.as_deref() {
-        None => AUTH_METHODS[0],
-        Some(method) => AUTH_METHODS
-            .into_iter()
-            .find(|m| *m == method)
-            .ok_or_else(|| {
+    let named = metadata
+        .token_endpoint_auth_method
+        .as_deref()
+        .map(|method| {
+            method.parse::<AuthMethod>().map_err(|_| {
                 OAuthError::invalid_client_metadata(
                     "token_endpoint_auth_method must be client_secret_basic or client_secret_post",
                 )
-            })?,
-    };
+            })
+        })
+        .transpose()?;
+    let auth_method = named.map_or(DEFAULT_AUTH_METHOD, AuthMethod::as_str);
     let scope = metadata
         .scope
         .filter(|s| !s.trim().is_empty())
@@ -143,6 +151,7 @@ fn to_registration(
                 .unwrap_or_else(|| DEFAULT_CLIENT_NAME.to_owned()),
             scope,
             grant_types: metadata.grant_types.unwrap_or_default(),
+            token_endpoint_auth_method: named.map(|m| m.as_str().to_owned()),
             ..Default::default()
         },
         auth_method,
@@ -261,7 +270,7 @@ pub async fn post_register(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let who = initial_access(&req, resolver, &store).await?;
-    let (mut registration, auth_method) =
+    let (mut registration, _) =
         to_registration(read_metadata(&req, body, state.max_body_bytes).await?)?;
     // A credential never registers a client stronger than itself: RFC 7591 metadata
     // names no rate limit, so the client gets the caller's, and its secret expires
@@ -318,7 +327,6 @@ pub async fn post_register(
     Ok(super::uncached(HttpResponse::Created()).json(registered(
         &client,
         &state,
-        auth_method,
         Some(&secret),
         Some(&token),
     )))
@@ -384,13 +392,7 @@ pub async fn get_registration(
         })
         .await?
         .ok_or_else(superseded)?;
-    Ok(super::uncached(HttpResponse::Ok()).json(registered(
-        &client,
-        &state,
-        AUTH_METHODS[0],
-        None,
-        Some(&token),
-    )))
+    Ok(super::uncached(HttpResponse::Ok()).json(registered(&client, &state, None, Some(&token))))
 }
 
 /// PUT /oauth/register/{client_id} — RFC 7592 §2.2: replaces the metadata. The body
@@ -414,7 +416,7 @@ pub async fn put_registration(
         ));
     }
     let presented_secret = metadata.client_secret.take().map(Secret::new);
-    let (registration, auth_method) = to_registration(metadata)?;
+    let (registration, _) = to_registration(metadata)?;
     let valid = registration
         .validate(
             crate::orgs::OrgId(client.org_id.clone()),
@@ -488,13 +490,7 @@ pub async fn put_registration(
                 "the registration changed meanwhile; read it again and retry",
             )
         })?;
-    Ok(super::uncached(HttpResponse::Ok()).json(registered(
-        &updated,
-        &state,
-        auth_method,
-        None,
-        Some(&token),
-    )))
+    Ok(super::uncached(HttpResponse::Ok()).json(registered(&updated, &state, None, Some(&token))))
 }
 
 /// DELETE /oauth/register/{client_id} — RFC 7592 §2.3: the client is disabled (its

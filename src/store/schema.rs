@@ -55,6 +55,7 @@ diesel::table! {
         secret_hint -> Nullable<Text>,
         previous_secret_hint -> Nullable<Text>,
         secret_expires_at -> Nullable<Timestamp>,
+        token_endpoint_auth_method -> Nullable<Text>,
     }
 }
 

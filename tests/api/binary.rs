@@ -138,8 +138,14 @@ fn client_create_prints_the_secret_once_and_list_never_does() {
         "https://api.example.com",
         "--token-ttl",
         "10m",
+        "--token-endpoint-auth-method",
+        "client_secret_post",
     ]));
     assert!(created.ok, "{}", created.stderr);
+    assert_eq!(
+        created.json["token_endpoint_auth_method"],
+        "client_secret_post"
+    );
     let id = created.json["client_id"].as_str().unwrap().to_owned();
     let secret = created.json["client_secret"].as_str().unwrap().to_owned();
     assert!(id.starts_with("kgc_"));
@@ -193,6 +199,17 @@ fn client_create_rejects_bad_input_with_a_clear_message() {
             "duration",
         ),
         (vec!["--name", "", "--scope", "read"], "name"),
+        (
+            vec![
+                "--name",
+                "x",
+                "--scope",
+                "read",
+                "--token-endpoint-auth-method",
+                "none",
+            ],
+            "token_endpoint_auth_method",
+        ),
     ] {
         let out = run(keygate(&dir, &db).args(["client", "create"]).args(&args));
         assert!(!out.ok, "{args:?} succeeded");

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod auth_methods;
 mod authority;
 mod binary;
 mod clients;
@@ -17,6 +18,7 @@ mod json_requests;
 mod key_rotation;
 mod limits;
 mod metadata;
+mod migrations;
 mod operations;
 mod refresh;
 mod registration;
