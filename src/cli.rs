@@ -76,9 +76,11 @@ pub enum ClientCommand {
         /// Organization slug.
         #[arg(long, default_value = crate::orgs::DEFAULT_ORG_SLUG)]
         org: String,
-        /// `aud` of this client's access tokens (default: the server's default audience).
-        #[arg(long)]
-        audience: Option<String>,
+        /// An audience (RFC 8707 resource) the client may obtain tokens for;
+        /// repeatable, the first is the default `aud` (none: the server's default
+        /// audience).
+        #[arg(long = "audience")]
+        audiences: Vec<String>,
         /// Access-token lifetime, e.g. 10m (default: the server's access_token_ttl).
         #[arg(long, value_parser = parse_duration_arg)]
         token_ttl: Option<Duration>,
@@ -196,7 +198,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             default_scope,
             grant_types,
             org,
-            audience,
+            audiences,
             token_ttl,
             refresh_reuse_grace,
             rate_limit,
@@ -209,7 +211,8 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
                     scope,
                     default_scope,
                     grant_types,
-                    audience,
+                    audience: None,
+                    audiences,
                     access_token_ttl: token_ttl,
                     refresh_reuse_grace,
                     rate_limit_per_minute: rate_limit,

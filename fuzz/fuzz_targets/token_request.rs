@@ -22,13 +22,18 @@ fuzz_target!(|data: &[u8]| {
     match TokenRequest::parse(headers, query, body) {
         Ok(parsed) => {
             check_common(headers, query, &parsed.credentials);
-            for consumed in ["grant_type", "client_id", "client_secret", "scope"] {
+            for consumed in ["grant_type", "client_id", "client_secret", "scope", "audience", "resource"] {
                 assert_eq!(parsed.param(consumed), None, "{consumed} left in params");
             }
             if parsed.grant_type == GrantType::RefreshToken {
                 assert!(parsed.param("refresh_token").is_some_and(|t| !t.is_empty()));
             }
             assert!(parsed.scope.as_ref().is_none_or(|s| !s.is_empty()));
+            // One resource at most, an absolute URI without a fragment (RFC 8707 §2).
+            assert!(parsed
+                .resource
+                .as_deref()
+                .is_none_or(keygate::clients::model::is_valid_audience));
             let secret = parsed.credentials.secret.expose();
             let shown = format!(
                 "{:?}{:?}{:?}{:?}",

@@ -33,7 +33,11 @@ pub struct RegisterClient {
     default_scopes: Option<Vec<String>>,
     /// `client_credentials` (default) and/or `refresh_token`.
     grant_types: Option<Vec<String>>,
+    /// The default audience (`aud` when a token request names no `resource`);
+    /// default: the first of `audiences`, else the server's `default_audience`.
     audience: Option<String>,
+    /// Every audience (RFC 8707 resource) the client may obtain tokens for.
+    audiences: Option<Vec<String>>,
     /// e.g. `10m`.
     access_token_ttl: Option<String>,
     /// e.g. `10s` (see the README's refresh-token section).
@@ -56,6 +60,8 @@ pub struct UpdateClient {
     grant_types: Option<Vec<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
     audience: Option<Option<String>>,
+    /// Replaces the list; a default not in it becomes the list's first.
+    audiences: Option<Vec<String>>,
     access_token_ttl: Option<String>,
     refresh_reuse_grace: Option<String>,
     /// `null` removes the override.
@@ -89,7 +95,11 @@ pub struct ClientView<'a> {
     pub scope: &'a str,
     pub default_scope: &'a str,
     pub grant_types: Vec<&'a str>,
+    /// The default audience (`null`: the server's `default_audience`).
     pub audience: Option<&'a str>,
+    /// Every audience the client may obtain tokens for (`[]`: only the server's
+    /// `default_audience`).
+    pub audiences: Vec<&'a str>,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_reuse_grace_secs: i64,
     pub created_at: DateTime<Utc>,
@@ -114,6 +124,7 @@ impl<'a> ClientView<'a> {
             default_scope: &c.default_scopes,
             grant_types: c.grant_types.split(' ').collect(),
             audience: c.audience.as_deref(),
+            audiences: c.registered_audiences(),
             access_token_ttl_secs: c.access_token_ttl_secs,
             refresh_reuse_grace_secs: c.refresh_reuse_grace_secs,
             created_at: c.created_at.and_utc(),
@@ -156,7 +167,10 @@ impl From<RegistrationError> for ApiError {
             RegistrationError::DefaultScopeNotAllowed => "default_scopes",
             RegistrationError::UnknownGrantType(_)
             | RegistrationError::RefreshWithoutClientCredentials => "grant_types",
-            RegistrationError::InvalidAudience => "audience",
+            RegistrationError::InvalidAudience | RegistrationError::DefaultAudienceNotAllowed => {
+                "audience"
+            }
+            RegistrationError::TooManyAudiences => "audiences",
             RegistrationError::InvalidTokenTtl(_) => "access_token_ttl",
             RegistrationError::InvalidReuseGrace => "refresh_reuse_grace",
             RegistrationError::InvalidRateLimit => "rate_limit_per_minute",
@@ -236,6 +250,7 @@ pub async fn register_client(
         default_scope: body.default_scopes.map(|s| s.join(" ")),
         grant_types: body.grant_types.unwrap_or_default(),
         audience: body.audience,
+        audiences: body.audiences.unwrap_or_default(),
         access_token_ttl: duration(body.access_token_ttl.as_deref(), "access_token_ttl")?,
         refresh_reuse_grace: duration(body.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")?,
         rate_limit_per_minute: who
@@ -362,6 +377,19 @@ pub async fn update_client(
     }
     if let Some(grant_types) = patch.grant_types {
         registration.grant_types = grant_types;
+    }
+    if let Some(audiences) = patch.audiences {
+        // Like the scopes' default: a default the new list leaves out gives way to
+        // the list's first, unless the patch names a default itself.
+        if patch.audience.is_none()
+            && registration
+                .audience
+                .as_ref()
+                .is_some_and(|default| !audiences.is_empty() && !audiences.contains(default))
+        {
+            registration.audience = None;
+        }
+        registration.audiences = audiences;
     }
     if let Some(audience) = patch.audience {
         registration.audience = audience;

@@ -13,6 +13,8 @@ use crate::store::schema::clients;
 pub const CLIENT_ID_PREFIX: &str = "kgc_";
 const MAX_NAME_LEN: usize = 200;
 const MAX_AUDIENCE_LEN: usize = 512;
+/// Audiences (resources) one client may be registered for.
+pub const MAX_AUDIENCES: usize = 16;
 /// A longer grace interval would leave a stolen refresh token usable for too long.
 pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(300);
 
@@ -117,6 +119,8 @@ pub struct Client {
     pub grant_types: String,
     pub allowed_scopes: String,
     pub default_scopes: String,
+    /// The default audience: the `aud` of tokens whose request names no resource
+    /// (`None`: the server's `default_audience`).
     pub audience: Option<String>,
     pub access_token_ttl_secs: Option<i64>,
     pub created_at: NaiveDateTime,
@@ -141,6 +145,9 @@ pub struct Client {
     /// The RFC 7591 `token_endpoint_auth_method` it was registered with (`None`: none
     /// named, either is accepted).
     pub token_endpoint_auth_method: Option<String>,
+    /// Every audience (RFC 8707 resource) the client may obtain tokens for,
+    /// space-separated, the default among them; `None`: only the default.
+    pub audiences: Option<String>,
 }
 
 impl crate::audit::Audited for Client {
@@ -209,6 +216,7 @@ impl Client {
             json!(self.grant_types),
         );
         compare("audience", json!(before.audience), json!(self.audience));
+        compare("audiences", json!(before.audiences), json!(self.audiences));
         compare(
             "access_token_ttl_secs",
             json!(before.access_token_ttl_secs),
@@ -296,6 +304,36 @@ impl Client {
         }
     }
 
+    /// The `aud` of a token whose request names no resource.
+    pub fn default_audience<'a>(&'a self, server_default: &'a str) -> &'a str {
+        self.audience.as_deref().unwrap_or(server_default)
+    }
+
+    /// The audiences as registered (empty: only the server's `default_audience`).
+    pub fn registered_audiences(&self) -> Vec<&str> {
+        match self.audiences.as_deref().filter(|list| !list.is_empty()) {
+            Some(list) => list.split(' ').collect(),
+            None => self.audience.as_deref().into_iter().collect(),
+        }
+    }
+
+    /// Every audience the client may obtain tokens for, with `server_default` for a
+    /// client registered with none.
+    pub fn audiences<'a>(&'a self, server_default: &'a str) -> Vec<&'a str> {
+        let registered = self.registered_audiences();
+        if registered.is_empty() {
+            vec![server_default]
+        } else {
+            registered
+        }
+    }
+
+    /// Whether the client may obtain a token for `audience` (exact match).
+    pub fn allows_audience(&self, audience: &str, server_default: &str) -> bool {
+        self.default_audience(server_default) == audience
+            || self.audiences(server_default).contains(&audience)
+    }
+
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.split(' ').any(|g| g == grant.as_str())
     }
@@ -332,6 +370,12 @@ impl ClientRegistration {
             default_scope: Some(client.default_scopes.clone()),
             grant_types: client.grant_types.split(' ').map(str::to_owned).collect(),
             audience: client.audience.clone(),
+            // A list only beside the default: a client with one audience is edited
+            // through `audience` alone.
+            audiences: match client.registered_audiences() {
+                list if list.len() > 1 => list.into_iter().map(str::to_owned).collect(),
+                _ => Vec::new(),
+            },
             access_token_ttl: client.access_token_ttl(),
             refresh_reuse_grace: u64::try_from(client.refresh_reuse_grace_secs)
                 .ok()
@@ -353,7 +397,12 @@ pub struct ClientRegistration {
     /// Scopes granted when a request names none; all allowed scopes if `None`.
     pub default_scope: Option<String>,
     pub grant_types: Vec<String>,
+    /// The default audience: `aud` when a token request names no resource; `None`:
+    /// the first of `audiences`, else the server's `default_audience`.
     pub audience: Option<String>,
+    /// Every audience (RFC 8707 resource) the client may obtain tokens for; must
+    /// include `audience` when both are given. Empty: only the default.
+    pub audiences: Vec<String>,
     pub access_token_ttl: Option<Duration>,
     /// Refresh-token reuse grace interval (0 to 5 minutes; default 0).
     pub refresh_reuse_grace: Option<Duration>,
@@ -382,8 +431,12 @@ pub enum RegistrationError {
         "the refresh_token grant needs client_credentials too, to obtain the first refresh token"
     )]
     RefreshWithoutClientCredentials,
-    #[error("audience must be an absolute URI of at most {MAX_AUDIENCE_LEN} characters")]
+    #[error("audience must be an absolute URI of at most {MAX_AUDIENCE_LEN} characters, without a fragment")]
     InvalidAudience,
+    #[error("at most {MAX_AUDIENCES} audiences")]
+    TooManyAudiences,
+    #[error("the default audience must be one of the client's audiences")]
+    DefaultAudienceNotAllowed,
     #[error("access token lifetime must be between {}s and {}s", MIN_ACCESS_TOKEN_TTL.as_secs(), .0.as_secs())]
     InvalidTokenTtl(Duration),
     #[error("refresh reuse grace must be at most {}s", MAX_REUSE_GRACE.as_secs())]
@@ -414,6 +467,7 @@ pub struct NewClient {
     pub secret_hint: Option<String>,
     pub secret_expires_at: Option<NaiveDateTime>,
     pub token_endpoint_auth_method: Option<String>,
+    pub audiences: Option<String>,
 }
 
 /// The metadata columns an update rewrites (all of them: `None` clears).
@@ -429,6 +483,7 @@ pub struct ClientChanges {
     pub refresh_reuse_grace_secs: i64,
     pub rate_limit_per_minute: Option<i64>,
     pub token_endpoint_auth_method: Option<String>,
+    pub audiences: Option<String>,
     pub updated_at: NaiveDateTime,
 }
 
@@ -442,6 +497,8 @@ pub struct ValidRegistration {
     allowed: ScopeSet,
     default: ScopeSet,
     audience: Option<String>,
+    /// The stored list: `Some` only beside a default, with more than it.
+    audiences: Option<String>,
     ttl: Option<Duration>,
     reuse_grace: Duration,
     rate_limit: Option<u32>,
@@ -498,17 +555,7 @@ impl ClientRegistration {
         {
             return Err(RegistrationError::RefreshWithoutClientCredentials);
         }
-        if let Some(aud) = &self.audience {
-            let absolute = url::Url::parse(aud).is_ok();
-            // Control characters too: url::Url accepts some (a NUL, say) that
-            // PostgreSQL cannot store, and none belongs in an `aud` claim.
-            if !absolute
-                || aud.len() > MAX_AUDIENCE_LEN
-                || aud.chars().any(|c| c.is_whitespace() || c.is_control())
-            {
-                return Err(RegistrationError::InvalidAudience);
-            }
-        }
+        let (audience, audiences) = validate_audiences(self.audience, self.audiences)?;
         if let Some(ttl) = self.access_token_ttl {
             if ttl < MIN_ACCESS_TOKEN_TTL || ttl > max_ttl {
                 return Err(RegistrationError::InvalidTokenTtl(max_ttl));
@@ -538,10 +585,52 @@ impl ClientRegistration {
             grant_types,
             allowed,
             default,
-            audience: self.audience,
+            audience,
+            audiences,
             ttl: self.access_token_ttl,
         })
     }
+}
+
+/// Whether `audience` may be an `aud` (and an RFC 8707 `resource`): an absolute URI
+/// without a fragment (RFC 8707 §2), of bounded length, with no whitespace or control
+/// character — url::Url accepts some (a NUL, say) that PostgreSQL cannot store, and
+/// none belongs in an `aud` claim.
+pub fn is_valid_audience(audience: &str) -> bool {
+    audience.len() <= MAX_AUDIENCE_LEN
+        && !audience
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        && url::Url::parse(audience).is_ok_and(|url| url.fragment().is_none())
+}
+
+/// The default audience and the stored list of audiences: every one valid, the list
+/// without repeats and bounded, the default in it (the first when none is named).
+fn validate_audiences(
+    default: Option<String>,
+    listed: Vec<String>,
+) -> Result<(Option<String>, Option<String>), RegistrationError> {
+    if default.iter().chain(&listed).any(|a| !is_valid_audience(a)) {
+        return Err(RegistrationError::InvalidAudience);
+    }
+    let mut audiences: Vec<String> = Vec::with_capacity(listed.len());
+    for audience in listed {
+        if !audiences.contains(&audience) {
+            audiences.push(audience);
+        }
+    }
+    if audiences.len() > MAX_AUDIENCES {
+        return Err(RegistrationError::TooManyAudiences);
+    }
+    let default = match default {
+        Some(default) if !audiences.is_empty() && !audiences.contains(&default) => {
+            return Err(RegistrationError::DefaultAudienceNotAllowed)
+        }
+        Some(default) => Some(default),
+        None => audiences.first().cloned(),
+    };
+    let stored = (audiences.len() > 1).then(|| audiences.join(" "));
+    Ok((default, stored))
 }
 
 impl ValidRegistration {
@@ -570,12 +659,22 @@ impl ValidRegistration {
             secret_hint: None,
             secret_expires_at: None,
             token_endpoint_auth_method: self.auth_method.map(|m| m.as_str().to_owned()),
+            audiences: self.audiences,
         }
     }
 
     /// The scopes the client may request.
     pub fn allowed_scopes(&self) -> &ScopeSet {
         &self.allowed
+    }
+
+    /// Every audience the client may obtain tokens for, as `Client::audiences`.
+    pub fn audiences<'a>(&'a self, server_default: &'a str) -> Vec<&'a str> {
+        match (&self.audiences, &self.audience) {
+            (Some(list), _) => list.split(' ').collect(),
+            (None, Some(default)) => vec![default.as_str()],
+            (None, None) => vec![server_default],
+        }
     }
 
     /// The columns to rewrite when this registration replaces a client's metadata.
@@ -591,6 +690,7 @@ impl ValidRegistration {
             refresh_reuse_grace_secs: i64::try_from(self.reuse_grace.as_secs()).unwrap_or(0),
             rate_limit_per_minute: self.rate_limit.map(i64::from),
             token_endpoint_auth_method: self.auth_method.map(|m| m.as_str().to_owned()),
+            audiences: self.audiences,
             updated_at: now,
         }
     }
@@ -623,6 +723,33 @@ mod tests {
         );
         assert_eq!(new.grant_types, "client_credentials");
         assert_eq!(new.default_scopes, "read write");
+    }
+
+    #[test]
+    fn audiences_are_stored_beside_their_default() {
+        let now = chrono::Utc::now().naive_utc();
+        let stored = |audience: Option<&str>, audiences: &[&str]| {
+            let new = validate(ClientRegistration {
+                audience: audience.map(str::to_owned),
+                audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
+                ..registration()
+            })
+            .unwrap()
+            .into_new_client(ClientId("kgc_1".into()), "h".into(), now);
+            (new.audience, new.audiences)
+        };
+        let (a, b) = ("https://a.example", "https://b.example");
+        assert_eq!(stored(None, &[]), (None, None));
+        assert_eq!(stored(Some(a), &[]), (Some(a.into()), None));
+        assert_eq!(stored(None, &[a]), (Some(a.into()), None));
+        assert_eq!(
+            stored(None, &[b, a, b]),
+            (Some(b.into()), Some(format!("{b} {a}")))
+        );
+        assert_eq!(
+            stored(Some(a), &[b, a]),
+            (Some(a.into()), Some(format!("{b} {a}")))
+        );
     }
 
     #[test]
@@ -690,6 +817,30 @@ mod tests {
                     ..registration()
                 },
                 RegistrationError::InvalidAudience,
+            ),
+            (
+                ClientRegistration {
+                    audiences: vec!["https://a.example".into(), "https://a.example#x".into()],
+                    ..registration()
+                },
+                RegistrationError::InvalidAudience,
+            ),
+            (
+                ClientRegistration {
+                    audience: Some("https://b.example".into()),
+                    audiences: vec!["https://a.example".into()],
+                    ..registration()
+                },
+                RegistrationError::DefaultAudienceNotAllowed,
+            ),
+            (
+                ClientRegistration {
+                    audiences: (0..=MAX_AUDIENCES)
+                        .map(|i| format!("https://{i}.example"))
+                        .collect(),
+                    ..registration()
+                },
+                RegistrationError::TooManyAudiences,
             ),
             (
                 ClientRegistration {

@@ -268,6 +268,7 @@ mod tests {
             previous_secret_hint: None,
             secret_expires_at: None,
             token_endpoint_auth_method: None,
+            audiences: None,
         }
     }
 

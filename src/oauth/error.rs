@@ -25,6 +25,8 @@ pub enum ErrorCode {
     UnauthorizedClient,
     UnsupportedGrantType,
     InvalidScope,
+    /// RFC 8707 §2: the requested resource is invalid, unknown or not the client's.
+    InvalidTarget,
     ServerError,
     TemporarilyUnavailable,
     /// RFC 6750 §3.1, for `/oauth/register`'s bearer credentials.
@@ -47,6 +49,7 @@ impl ErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::InvalidToken => "invalid_token",
@@ -246,6 +249,15 @@ impl OAuthError {
     pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             ErrorCode::InvalidScope,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
+    }
+
+    /// RFC 8707 §2: 400 `invalid_target`.
+    pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            ErrorCode::InvalidTarget,
             StatusCode::BAD_REQUEST,
             description,
         )

@@ -110,7 +110,8 @@ pub fn run(
     let method = request.credentials.method;
     let refusal = RefCell::new(None);
     let registrar = ClientRegistrar::new(client, state, method, &refusal);
-    let issuer = JwtIssuer::new(state, client, now, conn, writer, &refusal, source);
+    let issuer = JwtIssuer::new(state, client, now, conn, writer, &refusal, source)
+        .for_resource(request.resource.as_deref());
     let mut endpoint = GrantEndpoint::new(&registrar, issuer);
     let oxide_request = OxideRequest(request);
     let result = match request.grant_type {

@@ -165,6 +165,13 @@ pub async fn get_metadata(state: web::Data<OAuthState>) -> HttpResponse {
 }
 
 /// The RFC 8414 document for these settings and keys.
+///
+/// Only registered members, each true of keygate. What is left out on purpose:
+/// RFC 8707 (resource indicators, which the token endpoint honours) defines no
+/// authorization-server metadata, and `resource_indicators_supported` is registered
+/// nowhere; RFC 9728's `protected_resources` is for authorization servers whose
+/// resources are enumerable, and keygate's are each client's own audiences, not a
+/// public list. The JSON request bodies are a keygate extension, not announced.
 pub fn metadata(settings: &Settings) -> serde_json::Value {
     let base = settings.issuer_base();
     serde_json::json!({

@@ -272,6 +272,14 @@ impl Registrar for ClientRegistrar<'_> {
     }
 }
 
+/// RFC 8707 §2: a resource the client is not registered for. One message whether the
+/// client has other audiences or not.
+fn not_the_clients_resource() -> OAuthError {
+    OAuthError::invalid_target(
+        "the requested resource is not one this client may obtain tokens for",
+    )
+}
+
 /// Signs RFC 9068 access tokens with the active key and keeps refresh-token families.
 pub struct JwtIssuer<'a> {
     state: &'a OAuthState,
@@ -285,6 +293,8 @@ pub struct JwtIssuer<'a> {
     refusal: &'a RefCell<Option<OAuthError>>,
     /// Where the request came from, for the audit event of a detected reuse.
     source: &'a Source,
+    /// The RFC 8707 resource the request names (`None`: the default).
+    resource: Option<&'a str>,
     /// The token as keygate reports it; oxide-auth's own `BearerToken` is opaque and
     /// spells `token_type` in lower case.
     pub issued: Option<IssuedAccessToken>,
@@ -309,7 +319,55 @@ impl<'a> JwtIssuer<'a> {
             writer,
             refusal,
             source,
+            resource: None,
             issued: None,
+        }
+    }
+
+    /// For a request that names an RFC 8707 resource.
+    pub fn for_resource(mut self, resource: Option<&'a str>) -> Self {
+        self.resource = resource;
+        self
+    }
+
+    /// The `aud` of a client_credentials token: the requested resource if the client
+    /// may have it, else its default audience.
+    fn audience_for(&self, client: &'a Client) -> Result<&'a str, ()> {
+        let server_default = self.state.default_audience.as_str();
+        match self.resource {
+            None => Ok(client.default_audience(server_default)),
+            Some(resource) if client.allows_audience(resource, server_default) => Ok(resource),
+            Some(_) => {
+                self.refuse(not_the_clients_resource());
+                Err(())
+            }
+        }
+    }
+
+    /// The `aud` of a refreshed token. A family whose grant named a resource is bound
+    /// to it (RFC 8707 §2.2: a refresh token is bound to what the grant allowed): the
+    /// request may repeat it or name none. A family whose grant named none follows the
+    /// client's registration: no resource is its default audience, a named one must be
+    /// one of its audiences. Either way, only what the client may have now.
+    fn refreshed_audience(&self, client: &Client, family: &refresh::Family) -> Result<String, ()> {
+        let server_default = self.state.default_audience.as_str();
+        let wanted = match (family.resource.as_deref(), self.resource) {
+            (Some(bound), None) => bound,
+            (Some(bound), Some(named)) if named == bound => bound,
+            (Some(_), Some(_)) => {
+                self.refuse(OAuthError::invalid_target(
+                    "this refresh token was issued for another resource: name that one, or none",
+                ));
+                return Err(());
+            }
+            (None, None) => client.default_audience(server_default),
+            (None, Some(named)) => named,
+        };
+        if client.allows_audience(wanted, server_default) {
+            Ok(wanted.to_owned())
+        } else {
+            self.refuse(not_the_clients_resource());
+            Err(())
         }
     }
 
@@ -332,18 +390,16 @@ impl<'a> JwtIssuer<'a> {
         *self.refusal.borrow_mut() = Some(error);
     }
 
-    /// Signs an access token for `client` with `scope`; returns it and its lifetime.
-    fn sign(&self, client: &Client, scope: &str) -> Result<(String, i64), ()> {
+    /// Signs an access token for `client` with `scope` and `aud`; returns it and its
+    /// lifetime.
+    fn sign(&self, client: &Client, scope: &str, aud: &str) -> Result<(String, i64), ()> {
         let expires_in = i64::try_from(self.lifetime(client).as_secs()).map_err(|_| ())?;
         let iat = self.now.timestamp();
         let jti = uuid::Uuid::new_v4().simple().to_string();
         let claims = AccessTokenClaims {
             iss: &self.state.issuer,
             sub: &client.id,
-            aud: client
-                .audience
-                .as_deref()
-                .unwrap_or(&self.state.default_audience),
+            aud,
             client_id: &client.id,
             scope,
             iat,
@@ -382,7 +438,8 @@ impl Issuer for JwtIssuer<'_> {
         let scope = ScopeSet::parse(&grant.scope.to_string())
             .map_err(|_| ())?
             .to_string();
-        let (token, expires_in) = self.sign(client, &scope)?;
+        let aud = self.audience_for(client)?;
+        let (token, expires_in) = self.sign(client, &scope, aud)?;
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             let now = self.now.naive_utc();
             let mut conn = self.conn.borrow_mut();
@@ -391,6 +448,7 @@ impl Issuer for JwtIssuer<'_> {
                 &mut conn,
                 client,
                 &scope,
+                self.resource,
                 now,
                 self.state.refresh_lifetimes,
             )
@@ -432,9 +490,18 @@ impl Issuer for JwtIssuer<'_> {
             return Err(());
         }
         let scope = scope.join(" ");
+        // Decided before the rotation, so a refused resource does not spend the token.
+        let aud = {
+            let recovered = self.recovered.borrow();
+            let family = recovered
+                .as_ref()
+                .filter(|f| f.client_id == client.id)
+                .ok_or(())?;
+            self.refreshed_audience(client, family)?
+        };
         // Signed before the rotation commits, so a signing failure cannot burn the
         // presented token.
-        let (token, expires_in) = self.sign(client, &scope)?;
+        let (token, expires_in) = self.sign(client, &scope, &aud)?;
         let now = self.now.naive_utc();
         let rotated = {
             let recovered = self.recovered.borrow_mut().take();

@@ -10,6 +10,14 @@
 //! reads back as RFC 7591's default, `client_secret_basic`, and — as every client
 //! registered before the method was stored — may use either. Metadata keygate does not
 //! understand is ignored (RFC 7591 §2).
+//!
+//! RFC 7591 registers no member for the audiences (RFC 8707 resources) a client may
+//! obtain tokens for, so keygate adds two extension members, named so they cannot
+//! clash with a registered one: `keygate_audiences` (a list) and `keygate_audience`
+//! (the default, in the list), as `audiences` and `audience` in `/v1/clients`. A
+//! registration access token may narrow them in a `PUT`, never widen them — it is no
+//! admin credential — and a `PUT` that omits both keeps them as registered (removing
+//! them would widen the client to `default_audience`).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -47,6 +55,17 @@ pub struct ClientMetadata {
     token_endpoint_auth_method: Option<String>,
     response_types: Option<Vec<String>>,
     redirect_uris: Option<Vec<String>>,
+    /// keygate's extension: every audience the client may obtain tokens for.
+    keygate_audiences: Option<Vec<String>>,
+    /// keygate's extension: the default audience, one of `keygate_audiences`.
+    keygate_audience: Option<String>,
+}
+
+impl ClientMetadata {
+    /// Whether the metadata names the client's audiences (keygate's extension).
+    fn names_audiences(&self) -> bool {
+        self.keygate_audiences.is_some() || self.keygate_audience.is_some()
+    }
 }
 
 impl std::fmt::Debug for ClientMetadata {
@@ -76,6 +95,12 @@ struct Registered<'a> {
     token_endpoint_auth_method: &'a str,
     response_types: [&'static str; 0],
     redirect_uris: [&'static str; 0],
+    /// keygate's extension (see the module's doc); absent for a client that has only
+    /// the server's `default_audience`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keygate_audiences: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keygate_audience: Option<&'a str>,
 }
 
 fn registered<'a>(
@@ -108,6 +133,8 @@ fn registered<'a>(
             .unwrap_or(DEFAULT_AUTH_METHOD),
         response_types: [],
         redirect_uris: [],
+        keygate_audiences: client.registered_audiences(),
+        keygate_audience: client.audience.as_deref(),
     }
 }
 
@@ -152,6 +179,8 @@ fn to_registration(
             scope,
             grant_types: metadata.grant_types.unwrap_or_default(),
             token_endpoint_auth_method: named.map(|m| m.as_str().to_owned()),
+            audience: metadata.keygate_audience,
+            audiences: metadata.keygate_audiences.unwrap_or_default(),
             ..Default::default()
         },
         auth_method,
@@ -416,6 +445,7 @@ pub async fn put_registration(
         ));
     }
     let presented_secret = metadata.client_secret.take().map(Secret::new);
+    let names_audiences = metadata.names_audiences();
     let (registration, _) = to_registration(metadata)?;
     let valid = registration
         .validate(
@@ -430,6 +460,18 @@ pub async fn put_registration(
     {
         return Err(OAuthError::invalid_client_metadata(
             "scope may only be narrowed through the registration access token",
+        ));
+    }
+    let server_default = state.default_audience.as_str();
+    let current = client.audiences(server_default);
+    if names_audiences
+        && !valid
+            .audiences(server_default)
+            .iter()
+            .all(|audience| current.contains(audience))
+    {
+        return Err(OAuthError::invalid_client_metadata(
+            "keygate_audiences may only be narrowed through the registration access token",
         ));
     }
     let now = state.clock.now().naive_utc();
@@ -457,8 +499,12 @@ pub async fn put_registration(
         })?;
     }
     let mut changes = valid.into_changes(now);
-    // Not part of RFC 7591 metadata: kept as registered.
-    changes.audience = client.audience.clone();
+    // Not part of RFC 7591 metadata: kept as registered (the audiences too, unless
+    // the body names them — see the module's doc).
+    if !names_audiences {
+        changes.audience = client.audience.clone();
+        changes.audiences = client.audiences.clone();
+    }
     changes.access_token_ttl_secs = client.access_token_ttl_secs;
     changes.refresh_reuse_grace_secs = client.refresh_reuse_grace_secs;
     changes.rate_limit_per_minute = client.rate_limit_per_minute;

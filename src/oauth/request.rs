@@ -1,14 +1,16 @@
 //! Parsing of token-endpoint requests, owned by keygate rather than oxide-auth's
 //! adapters because RFC 6749 asks for more than they do: Basic credentials are
 //! form-urlencoded before base64 (§2.3.1) and must be decoded; a client uses exactly one
-//! authentication method (§2.3); parameters appear at most once and empty ones count
-//! as absent (§3.1); the body is `application/x-www-form-urlencoded`.
+//! authentication method (§2.3); parameters appear at most once — but for RFC 8707's
+//! `resource`, which may repeat — and empty ones count as absent (§3.1); the body is
+//! `application/x-www-form-urlencoded`.
 //!
 //! A documented extension (Auth0 has it, and some platforms' documentation sends it):
 //! the same parameters as one JSON object of strings, with `Content-Type:
 //! application/json`, under the same rules and limits. A JSON body sent as form data
 //! (what `curl -d '{…}'` does) is told what to send instead.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use actix_web::http::header::{self, HeaderMap};
@@ -41,6 +43,9 @@ pub struct TokenRequest {
     pub credentials: ClientCredentials,
     /// The requested scope, syntax-checked; `None` when absent or empty.
     pub scope: Option<ScopeSet>,
+    /// The RFC 8707 `resource` (or Auth0's `audience`) the token is asked for: one
+    /// absolute URI, or `None` for the client's default.
+    pub resource: Option<String>,
     params: HashMap<String, String>,
 }
 
@@ -51,6 +56,7 @@ impl std::fmt::Debug for TokenRequest {
             .field("client_id", &self.credentials.client_id)
             .field("method", &self.credentials.method)
             .field("scope", &self.scope)
+            .field("resource", &self.resource)
             .finish_non_exhaustive()
     }
 }
@@ -58,7 +64,7 @@ impl std::fmt::Debug for TokenRequest {
 impl TokenRequest {
     /// `query` is the request URI's query string (refused if not empty).
     pub fn parse(headers: &HeaderMap, query: &str, body: &[u8]) -> Result<Self, OAuthError> {
-        let mut params = parse_client_form(headers, query, body)?;
+        let (mut params, resources) = parse_client_form(headers, query, body)?;
         let grant_type = match params.remove("grant_type") {
             None => return Err(OAuthError::invalid_request("missing grant_type")),
             Some(g) if g == "client_credentials" => GrantType::ClientCredentials,
@@ -80,10 +86,12 @@ impl TokenRequest {
             .transpose()
             .map_err(|e| OAuthError::invalid_scope(e.to_string()))?
             .filter(|scope| !scope.is_empty());
+        let resource = requested_resource(resources, params.remove("audience"))?;
         Ok(Self {
             grant_type,
             credentials,
             scope,
+            resource,
             params,
         })
     }
@@ -117,7 +125,9 @@ impl std::fmt::Debug for TokenActionRequest {
 
 impl TokenActionRequest {
     pub fn parse(headers: &HeaderMap, query: &str, body: &[u8]) -> Result<Self, OAuthError> {
-        let mut params = parse_client_form(headers, query, body)?;
+        // RFC 7009 and RFC 7662 take no `resource`: one sent is ignored, like any
+        // other unknown parameter.
+        let (mut params, _) = parse_client_form(headers, query, body)?;
         let credentials = client_credentials(headers, &mut params)?;
         let token = params
             .remove("token")
@@ -131,15 +141,43 @@ impl TokenActionRequest {
     }
 }
 
+/// RFC 8707 §2 `resource` — or `audience`, as Auth0's clients send it: at most one
+/// distinct value (keygate's tokens carry one `aud`, so it does not implement RFC
+/// 8707's several resources per token), an absolute URI without a fragment. Whether
+/// the client may have it is the grant's question, asked after authentication.
+fn requested_resource(
+    mut named: Vec<String>,
+    audience: Option<String>,
+) -> Result<Option<String>, OAuthError> {
+    named.extend(audience);
+    named.sort();
+    named.dedup();
+    if named.len() > 1 {
+        return Err(OAuthError::invalid_target(
+            "name one resource: keygate's access tokens carry a single aud, so a request \
+             for several resources (resource repeated, or resource and audience differing) \
+             is refused; ask for one token per resource",
+        ));
+    }
+    match named.pop() {
+        Some(resource) if !crate::clients::model::is_valid_audience(&resource) => {
+            Err(OAuthError::invalid_target(
+                "resource must be an absolute URI without a fragment (RFC 8707 §2)",
+            ))
+        }
+        resource => Ok(resource),
+    }
+}
+
+/// A request's parameters: each named once, and the values of RFC 8707's `resource`,
+/// which may repeat.
+type Parsed = (HashMap<String, String>, Vec<String>);
+
 /// The checks every `/oauth/*` POST shares: no query string — RFC 6749 §2.3.1 forbids
 /// credentials in the URI and keygate's endpoints take no query parameters, so any is
 /// refused rather than a secret in it silently accepted (and logged by proxies) — a
 /// form-encoded (or JSON) body, and its parameters.
-fn parse_client_form(
-    headers: &HeaderMap,
-    query: &str,
-    body: &[u8],
-) -> Result<HashMap<String, String>, OAuthError> {
+fn parse_client_form(headers: &HeaderMap, query: &str, body: &[u8]) -> Result<Parsed, OAuthError> {
     if !query.is_empty() {
         return Err(OAuthError::invalid_request(
             "parameters belong in the form-encoded body, not the URL",
@@ -189,39 +227,52 @@ fn looks_like_json(body: &[u8]) -> bool {
         .is_some_and(|&b| b == b'{')
 }
 
+/// RFC 8707 §2: "the `resource` parameter … MAY be included multiple times".
+const RESOURCE: &str = "resource";
+
 /// The parameters read so far, under the rules both body formats share.
 #[derive(Default)]
 struct Params {
     values: HashMap<String, String>,
+    resources: Vec<String>,
 }
 
 impl Params {
-    /// Adds one parameter: each name at most once, at most `MAX_PARAMETERS` in all.
-    /// RFC 6749 §3.1: a parameter sent without a value is treated as omitted; its name
-    /// still counts for the repetition rule.
+    /// Adds one parameter: each name at most once (but `resource`), at most
+    /// `MAX_PARAMETERS` in all. RFC 6749 §3.1: a parameter sent without a value is
+    /// treated as omitted; its name still counts for the repetition rule.
     fn add(&mut self, name: String, value: String) -> Result<(), OAuthError> {
-        if self.values.contains_key(&name) {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter '{}' is given more than once",
-                printable(&name)
-            )));
+        if name == RESOURCE {
+            self.resources.push(value);
+        } else {
+            match self.values.entry(name) {
+                Entry::Occupied(taken) => {
+                    return Err(OAuthError::invalid_request(format!(
+                        "parameter '{}' is given more than once",
+                        printable(taken.key())
+                    )))
+                }
+                Entry::Vacant(free) => {
+                    free.insert(value);
+                }
+            }
         }
-        self.values.insert(name, value);
-        if self.values.len() > MAX_PARAMETERS {
+        if self.values.len() + self.resources.len() > MAX_PARAMETERS {
             return Err(OAuthError::invalid_request("too many parameters"));
         }
         Ok(())
     }
 
-    fn finish(mut self) -> HashMap<String, String> {
+    fn finish(mut self) -> Parsed {
         self.values.retain(|_, value| !value.is_empty());
-        self.values
+        self.resources.retain(|value| !value.is_empty());
+        (self.values, self.resources)
     }
 }
 
 /// `application/x-www-form-urlencoded` with strict UTF-8 (the common decoders replace
 /// invalid bytes silently) and the RFC's single-occurrence rule.
-fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+fn parse_form(body: &[u8]) -> Result<Parsed, OAuthError> {
     let mut params = Params::default();
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let (name, value) = match pair.iter().position(|&b| b == b'=') {
@@ -236,9 +287,11 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
 /// keygate's JSON extension: one object whose members are the form's parameters, each
 /// a string, each at most once (serde_json would silently keep the last of two), with
 /// the form's limits. Nothing else is accepted — no numbers, booleans, nulls, arrays
-/// or nested objects — so a JSON request means exactly what the same form would.
-/// Error messages name a parameter at most, never a value (it may be a secret).
-fn parse_json(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+/// or nested objects — so a JSON request means exactly what the same form would; the
+/// one exception is `resource`, which may also be an array of strings, as the form
+/// may repeat it. Error messages name a parameter at most, never a value (it may be
+/// a secret).
+fn parse_json(body: &[u8]) -> Result<Parsed, OAuthError> {
     use serde::de::DeserializeSeed;
     let refusal = std::cell::RefCell::new(None);
     let mut reader = serde_json::Deserializer::from_slice(body);
@@ -295,12 +348,21 @@ impl<'de> serde::de::Visitor<'de> for JsonParams<'_> {
             // Any JSON value, so that the refusal can name what was wrong; serde_json
             // bounds the nesting (128 levels) and the body limit its size.
             let value: serde_json::Value = map.next_value()?;
+            let not_a_string = |name: &str| {
+                OAuthError::invalid_request(format!(
+                    "parameter '{}' must be a string, as in the form encoding",
+                    printable(name)
+                ))
+            };
             let added = match value {
                 serde_json::Value::String(value) => params.add(name, value),
-                _ => Err(OAuthError::invalid_request(format!(
-                    "parameter '{}' must be a string, as in the form encoding",
-                    printable(&name)
-                ))),
+                serde_json::Value::Array(values) if name == RESOURCE => {
+                    values.into_iter().try_for_each(|value| match value {
+                        serde_json::Value::String(value) => params.add(name.clone(), value),
+                        _ => Err(not_a_string(&name)),
+                    })
+                }
+                _ => Err(not_a_string(&name)),
             };
             if let Err(refused) = added {
                 *self.refusal.borrow_mut() = Some(refused);
@@ -629,5 +691,38 @@ mod tests {
         );
         let action = TokenActionRequest::parse(&headers(None), "", b"\n {\"token\": \"t\"}");
         assert_eq!(action.unwrap_err().code(), ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn one_resource_by_resource_or_audience() {
+        let cc = "grant_type=client_credentials&client_id=c&client_secret=s";
+        let parse = |extra: &str| {
+            TokenRequest::parse(&headers(None), "", format!("{cc}{extra}").as_bytes())
+        };
+        let a = "https%3A%2F%2Fa.example";
+        for extra in [
+            format!("&resource={a}"),
+            format!("&audience={a}"),
+            format!("&resource={a}&resource={a}&audience={a}"),
+        ] {
+            let parsed = parse(&extra).unwrap();
+            assert_eq!(parsed.resource.as_deref(), Some("https://a.example"));
+            assert_eq!(parsed.param("audience"), None);
+        }
+        assert_eq!(parse("&resource=").unwrap().resource, None);
+        for extra in [
+            format!("&resource={a}&resource=https%3A%2F%2Fb.example"),
+            format!("&resource={a}&audience=https%3A%2F%2Fb.example"),
+            "&resource=not-a-uri".to_owned(),
+            "&resource=https%3A%2F%2Fa.example%23x".to_owned(),
+        ] {
+            assert_eq!(code(parse(&extra)), ErrorCode::InvalidTarget, "{extra}");
+        }
+        assert_eq!(
+            code(parse(&format!("&audience={a}&audience={a}"))),
+            ErrorCode::InvalidRequest
+        );
+        let many: String = (0..40).map(|_| format!("&resource={a}")).collect();
+        assert_eq!(code(parse(&many)), ErrorCode::InvalidRequest);
     }
 }

@@ -32,6 +32,10 @@ pub struct Family {
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
     pub revoked_reason: Option<String>,
+    /// The RFC 8707 resource the original grant named: every access token of the
+    /// family is for it. `None`: the grant named none, so each refresh may pick any
+    /// audience the client has at the time.
+    pub resource: Option<String>,
 }
 
 /// A stored refresh token (its digest, never the token).
@@ -64,6 +68,7 @@ pub struct NewFamily<'a> {
     pub client_id: &'a str,
     pub org_id: &'a str,
     pub scope: &'a str,
+    pub resource: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
 }

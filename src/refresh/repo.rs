@@ -11,11 +11,13 @@ use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::store::{DbConn, StoreError};
 
-/// Starts a family for `client` with `scope`; returns the first token (shown once).
+/// Starts a family for `client` with `scope`, bound to `resource` when the grant named
+/// one; returns the first token (shown once).
 pub fn create_family(
     conn: &mut DbConn,
     client: &Client,
     scope: &str,
+    resource: Option<&str>,
     now: NaiveDateTime,
     lifetimes: Lifetimes,
 ) -> Result<Secret, StoreError> {
@@ -29,6 +31,7 @@ pub fn create_family(
                 client_id: &client.id,
                 org_id: &client.org_id,
                 scope,
+                resource,
                 created_at: now,
                 expires_at,
             })
@@ -448,7 +451,7 @@ mod tests {
         let mut conn = memory_conn();
         let c = client(&mut conn);
         let now = chrono::Utc::now().naive_utc();
-        let first = create_family(&mut conn, &c, "read", now, lifetimes()).unwrap();
+        let first = create_family(&mut conn, &c, "read", None, now, lifetimes()).unwrap();
         let zero = chrono::Duration::zero();
         let second = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero)
             .unwrap()
@@ -486,7 +489,7 @@ mod tests {
             Refused::Unknown
         );
 
-        let third = create_family(&mut conn, &c, "read", now, lifetimes()).unwrap();
+        let third = create_family(&mut conn, &c, "read", None, now, lifetimes()).unwrap();
         revoke_client_families(&mut conn, &c.id, now, "client_disabled").unwrap();
         assert_eq!(
             rotate(&mut conn, third.expose(), &c.id, now, lifetimes(), zero)
@@ -517,7 +520,7 @@ mod tests {
         let c = client(&mut setup);
         let now = chrono::Utc::now().naive_utc();
         for _round in 0..5 {
-            let token = create_family(&mut setup, &c, "read", now, lifetimes()).unwrap();
+            let token = create_family(&mut setup, &c, "read", None, now, lifetimes()).unwrap();
             let presented = token.expose().to_owned();
             let winners: usize = std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..6)
@@ -550,7 +553,7 @@ mod tests {
         let c = client(&mut conn);
         let now = chrono::Utc::now().naive_utc();
         let grace = chrono::Duration::seconds(30);
-        let first = create_family(&mut conn, &c, "read", now, lifetimes()).unwrap();
+        let first = create_family(&mut conn, &c, "read", None, now, lifetimes()).unwrap();
         let lost = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace)
             .unwrap()
             .unwrap();
@@ -678,7 +681,7 @@ mod tests {
                     .unwrap()
                     .naive_utc();
                 let mut now = start;
-                let first = create_family(&mut conn, &c, "read", now, lifetimes).unwrap();
+                let first = create_family(&mut conn, &c, "read", None, now, lifetimes).unwrap();
                 let family_expires_at = start + lifetimes.absolute;
                 let mut tokens = vec![ModelToken {
                     secret: first,

@@ -56,6 +56,7 @@ diesel::table! {
         previous_secret_hint -> Nullable<Text>,
         secret_expires_at -> Nullable<Timestamp>,
         token_endpoint_auth_method -> Nullable<Text>,
+        audiences -> Nullable<Text>,
     }
 }
 
@@ -79,6 +80,7 @@ diesel::table! {
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         revoked_reason -> Nullable<Text>,
+        resource -> Nullable<Text>,
     }
 }
 

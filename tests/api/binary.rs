@@ -136,6 +136,8 @@ fn client_create_prints_the_secret_once_and_list_never_does() {
         "client_credentials",
         "--audience",
         "https://api.example.com",
+        "--audience",
+        "https://billing.example.com",
         "--token-ttl",
         "10m",
         "--token-endpoint-auth-method",
@@ -146,6 +148,12 @@ fn client_create_prints_the_secret_once_and_list_never_does() {
         created.json["token_endpoint_auth_method"],
         "client_secret_post"
     );
+    // --audience repeats; the first is the default.
+    assert_eq!(
+        created.json["audiences"],
+        serde_json::json!(["https://api.example.com", "https://billing.example.com"])
+    );
+    assert_eq!(created.json["audience"], "https://api.example.com");
     let id = created.json["client_id"].as_str().unwrap().to_owned();
     let secret = created.json["client_secret"].as_str().unwrap().to_owned();
     assert!(id.starts_with("kgc_"));
@@ -209,6 +217,10 @@ fn client_create_rejects_bad_input_with_a_clear_message() {
                 "none",
             ],
             "token_endpoint_auth_method",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--audience", "billing"],
+            "audience",
         ),
     ] {
         let out = run(keygate(&dir, &db).args(["client", "create"]).args(&args));

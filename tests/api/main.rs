@@ -22,6 +22,7 @@ mod migrations;
 mod operations;
 mod refresh;
 mod registration;
+mod resources;
 mod revocation;
 mod storms;
 mod token;

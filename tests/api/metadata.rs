@@ -29,6 +29,29 @@ async fn metadata_describes_the_token_endpoint() {
         serde_json::json!(["admin", "read", "webhook", "write"])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!([]));
+    // Only members of the IANA OAuth Authorization Server Metadata registry: nothing
+    // claims RFC 8707 support by an unregistered name, and no RFC 9728
+    // `protected_resources` list (each client's audiences are its own, not public).
+    let registered = [
+        "issuer",
+        "token_endpoint",
+        "jwks_uri",
+        "grant_types_supported",
+        "token_endpoint_auth_methods_supported",
+        "revocation_endpoint",
+        "revocation_endpoint_auth_methods_supported",
+        "introspection_endpoint",
+        "introspection_endpoint_auth_methods_supported",
+        "registration_endpoint",
+        "scopes_supported",
+        "response_types_supported",
+    ];
+    for member in doc.as_object().unwrap().keys() {
+        assert!(
+            registered.contains(&member.as_str()),
+            "unexpected member {member}"
+        );
+    }
 }
 
 #[actix_web::test]

@@ -13,12 +13,12 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SEED: &str = "INSERT INTO organizations (id, slug, name, tier, created_at) \
     VALUES ('org_1', 'default', 'Default', 'free', '2026-01-01 00:00:00'); \
     INSERT INTO clients (id, org_id, name, secret_hash, grant_types, allowed_scopes, \
-    default_scopes, audience, token_endpoint_auth_method, created_at, updated_at) \
+    default_scopes, audience, audiences, token_endpoint_auth_method, created_at, updated_at) \
     VALUES ('kgc_1', 'org_1', 'c', 'h', 'client_credentials refresh_token', 'read', 'read', \
-    'https://a.example', 'client_secret_post', \
+    'https://a.example', 'https://a.example https://b.example', 'client_secret_post', \
     '2026-01-01 00:00:00', '2026-01-01 00:00:00'); \
-    INSERT INTO refresh_families (id, client_id, org_id, scope, created_at, expires_at) \
-    VALUES ('rtf_1', 'kgc_1', 'org_1', 'read', \
+    INSERT INTO refresh_families (id, client_id, org_id, scope, resource, created_at, expires_at) \
+    VALUES ('rtf_1', 'kgc_1', 'org_1', 'read', 'https://b.example', \
     '2026-01-01 00:00:00', '2026-02-01 00:00:00');";
 
 fn round_trip<C>(conn: &mut C, migrations: fn() -> EmbeddedMigrations)

@@ -1,0 +1,2 @@
+ALTER TABLE refresh_families DROP COLUMN resource;
+ALTER TABLE clients DROP COLUMN audiences;
