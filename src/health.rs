@@ -4,11 +4,12 @@ use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 
 use crate::error::ApiError;
+use crate::routes::Endpoint;
 use crate::store::{Store, StoreError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(get_healthz))
-        .route("/readyz", web::get().to(get_readyz));
+    cfg.service(Endpoint::new("/healthz").get(get_healthz))
+        .service(Endpoint::new("/readyz").get(get_readyz));
 }
 
 /// GET /healthz — public; the process is up.

@@ -212,5 +212,5 @@ pub async fn get_metrics(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(get_metrics));
+    cfg.service(crate::routes::Endpoint::new("/metrics").get(get_metrics));
 }

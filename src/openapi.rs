@@ -271,5 +271,5 @@ pub async fn get_openapi() -> HttpResponse {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(get_openapi));
+    cfg.service(crate::routes::Endpoint::new("/openapi.json").get(get_openapi));
 }

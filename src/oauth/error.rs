@@ -65,7 +65,7 @@ pub struct OAuthError {
     /// `WWW-Authenticate`, for the 401s and 403s that carry one.
     challenge: Option<Cow<'static, str>>,
     /// `Allow`, on 405.
-    allow: Option<&'static str>,
+    allow: Option<Cow<'static, str>>,
     /// `Retry-After`, in seconds.
     retry_after: Option<u64>,
 }
@@ -165,8 +165,9 @@ impl OAuthError {
         )
     }
 
-    /// 405 with `Allow: allow`.
-    pub fn method_not_allowed_except(allow: &'static str) -> Self {
+    /// 405 with `Allow: allow` (the methods the path serves).
+    pub fn method_not_allowed(allow: impl Into<Cow<'static, str>>) -> Self {
+        let allow = allow.into();
         let mut error = Self::new(
             ErrorCode::InvalidRequest,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -235,10 +236,6 @@ impl OAuthError {
         )
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::method_not_allowed_except("POST")
-    }
-
     /// An internal failure: `detail` goes to the log, never to the client.
     pub fn server_error(detail: &dyn fmt::Display) -> Self {
         tracing::error!(error = %detail, "token endpoint failed");
@@ -284,8 +281,8 @@ impl ResponseError for OAuthError {
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        if let Some(allow) = self.allow {
-            response.insert_header((header::ALLOW, allow));
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, allow.as_ref()));
         }
         response.json(Body {
             error: self.code,

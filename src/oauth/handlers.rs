@@ -151,11 +151,6 @@ async fn read_body(
         .map_err(|_| OAuthError::invalid_request("could not read the request body"))
 }
 
-/// Any method but POST on /oauth/token, /oauth/revoke, /oauth/introspect.
-pub async fn method_not_allowed() -> Result<HttpResponse, OAuthError> {
-    Err(OAuthError::method_not_allowed())
-}
-
 /// GET /.well-known/oauth-authorization-server — public (RFC 8414).
 pub async fn get_metadata(state: web::Data<OAuthState>) -> HttpResponse {
     HttpResponse::Ok()

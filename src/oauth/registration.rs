@@ -369,7 +369,9 @@ fn superseded() -> OAuthError {
 /// GET /oauth/register/{client_id} — RFC 7592 §2.1, with the registration access
 /// token. The client secret is not shown again. The response carries a new
 /// registration access token (RFC 7592 §3 requires one in every response, and
-/// keygate keeps only digests): the presented one stops working.
+/// keygate keeps only digests): the presented one stops working. HEAD, whose answer
+/// has no body to carry a new token, checks the token and replaces nothing (HEAD is
+/// safe, RFC 9110 §9.2.1).
 pub async fn get_registration(
     req: HttpRequest,
     client_id: web::Path<String>,
@@ -377,6 +379,11 @@ pub async fn get_registration(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let client = registration_client(&req, &store, client_id.into_inner()).await?;
+    if req.method() == actix_web::http::Method::HEAD {
+        return Ok(super::uncached(HttpResponse::Ok())
+            .content_type("application/json")
+            .finish());
+    }
     let (token, hash) = new_registration_token()?;
     let client = store
         .run_write(move |c| {
@@ -531,14 +538,4 @@ pub async fn delete_registration(
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
-}
-
-/// Any other method on `/oauth/register`.
-pub async fn register_method_not_allowed() -> Result<HttpResponse, OAuthError> {
-    Err(OAuthError::method_not_allowed())
-}
-
-/// Any other method on `/oauth/register/{client_id}`.
-pub async fn registration_method_not_allowed() -> Result<HttpResponse, OAuthError> {
-    Err(OAuthError::method_not_allowed_except("GET, PUT, DELETE"))
 }

@@ -16,6 +16,7 @@ mod instances;
 mod key_rotation;
 mod limits;
 mod metadata;
+mod methods;
 mod operations;
 mod refresh;
 mod registration;
