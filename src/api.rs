@@ -47,9 +47,17 @@ pub fn split_page<R>(
     (rows, next_cursor)
 }
 
+/// A page of a list: the items, and the `after` of the next page (`null` on the
+/// last one).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Page<V> {
+    pub data: Vec<V>,
+    pub next_cursor: Option<String>,
+}
+
 /// A list response: `{"data": […], "next_cursor": id | null}`.
 pub fn page_response<V: Serialize>(data: Vec<V>, next_cursor: Option<String>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor }))
+    HttpResponse::Ok().json(Page { data, next_cursor })
 }
 
 /// The largest request body the management API reads (`max_body_bytes`), as app

@@ -59,16 +59,30 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// The management API's error body: `{"success": false, "error": {…}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Envelope<'a> {
+    /// Always `false`.
+    #[schema(value_type = bool, example = false)]
     success: bool,
     error: ErrorBody<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// snake_case: `missing_credentials`, `invalid_format`, `invalid_api_key`,
+    /// `expired_api_key`, `revoked_api_key`, `invalid_token`, `expired_token`,
+    /// `insufficient_scope`, `exceeds_authority`, `invalid_request`,
+    /// `payload_too_large`, `unsupported_media_type`, `conflict`,
+    /// `rate_limit_exceeded`, `not_found`, `method_not_allowed`,
+    /// `service_unavailable`, `internal_error`.
+    #[schema(value_type = String, example = "invalid_api_key")]
     code: &'a str,
+    /// For people; never internal detail.
     message: String,
+    /// What the code needs: `field`, `required_scope`, `expired_at`, `retry_after`,
+    /// `limit_per_minute`, `limit_bytes`; `{}` otherwise.
+    #[schema(value_type = Object)]
     details: serde_json::Value,
 }
 

@@ -25,7 +25,7 @@ const MAX_PAGE: i64 = 100;
 /// Longest a replaced client secret keeps working beside the new one.
 pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterClient {
     name: String,
@@ -44,7 +44,7 @@ pub struct RegisterClient {
 
 /// Every field optional; a present field replaces the stored value (`"audience":
 /// null` clears it) and the result is validated as a whole.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClient {
     name: Option<String>,
@@ -60,22 +60,27 @@ pub struct UpdateClient {
     rate_limit_per_minute: Option<Option<u32>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
     /// How long the old secret keeps working, e.g. `1h`; none: it stops at once.
     overlap: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// The last id of the previous page (`next_cursor`).
+    #[param(pattern = "^kgc_[0-9a-fA-F]{32}$")]
     after: Option<String>,
 }
 
 /// How a client is shown: never its secret or any hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClientView<'a> {
     pub client_id: &'a str,
     pub name: &'a str,
@@ -122,7 +127,7 @@ impl<'a> ClientView<'a> {
 }
 
 /// A view plus the secret, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WithSecret<'a> {
     #[serde(flatten)]
     view: ClientView<'a>,
@@ -210,6 +215,13 @@ fn is_client_id(text: &str) -> bool {
 
 /// POST /v1/clients — scope `admin`. Registers a client in the caller's organization;
 /// 201 with `client_secret`, shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/clients",
+    tag = "clients",
+    responses((status = 201, description = "The client and its secret, shown this once", body = WithSecret), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn register_client(
     req: HttpRequest,
     who: Principal,
@@ -266,6 +278,14 @@ pub async fn register_client(
 
 /// GET /v1/clients?limit=20&after=kgc_… — scope `admin`. The organization's clients in
 /// id order; `next_cursor` is the next page's `after`.
+#[utoipa::path(
+    get,
+    path = "/v1/clients",
+    tag = "clients",
+    params(ListQuery),
+    responses((status = 200, description = "A page of the organization's clients", body = crate::api::Page<ClientView>), crate::openapi::ResolverErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn list_clients(
     who: Principal,
     state: web::Data<ClientsState>,
@@ -302,6 +322,13 @@ async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<Client, Ap
 }
 
 /// GET /v1/clients/{id} — scope `admin`.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{id}",
+    tag = "clients",
+    responses((status = 200, description = "The client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn get_client(
     who: Principal,
     state: web::Data<ClientsState>,
@@ -316,6 +343,13 @@ pub async fn get_client(
 /// PATCH /v1/clients/{id} — scope `admin`. Changes metadata; the merged registration
 /// is validated as a whole. Tokens already issued keep their scope until they expire;
 /// refresh grants are capped to the scopes registered now.
+#[utoipa::path(
+    patch,
+    path = "/v1/clients/{id}",
+    tag = "clients",
+    responses((status = 200, description = "The updated client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn update_client(
     req: HttpRequest,
     who: Principal,
@@ -393,6 +427,13 @@ pub async fn update_client(
 
 /// POST /v1/clients/{id}/disable — scope `admin`. The secret stops working at once
 /// and the client's refresh-token families are revoked. Idempotent.
+#[utoipa::path(
+    post,
+    path = "/v1/clients/{id}/disable",
+    tag = "clients",
+    responses((status = 200, description = "The disabled client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn disable_client(
     req: HttpRequest,
     who: Principal,
@@ -431,6 +472,14 @@ pub async fn disable_client(
 /// `{"overlap": "1h"}`. 200 with the new `client_secret`, shown once; the old secret
 /// keeps working for the overlap (default none). Rotating again during an overlap
 /// ends the older secret at once: there is at most one previous secret.
+#[utoipa::path(
+    post,
+    path = "/v1/clients/{id}/rotate-secret",
+    tag = "clients",
+    request_body(content = Option<RotateSecret>, description = "Optional: an empty body is `{}`", content_type = "application/json"),
+    responses((status = 200, description = "The client and its new secret, shown this once", body = WithSecret), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn rotate_client_secret(
     req: HttpRequest,
     who: Principal,

@@ -15,7 +15,7 @@ const BASIC_CHALLENGE: &str = "Basic realm=\"keygate\", charset=\"UTF-8\"";
 /// The realm of the Bearer challenges (RFC 6750) on `/oauth/register`.
 const BEARER_REALM: &str = "Bearer realm=\"keygate\"";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -70,9 +70,11 @@ pub struct OAuthError {
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// RFC 6749 §5.2's error body: `{"error": "…", "error_description": "…"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Body<'a> {
     error: ErrorCode,
+    #[schema(value_type = String)]
     error_description: &'a str,
 }
 

@@ -34,7 +34,7 @@ const DEFAULT_CLIENT_NAME: &str = "dynamically registered client";
 const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
 /// Client metadata as RFC 7591 §2 names it; other members are ignored.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ClientMetadata {
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -56,7 +56,7 @@ impl std::fmt::Debug for ClientMetadata {
 }
 
 /// The registered metadata as RFC 7591 §3.2.1 / RFC 7592 §3 return it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Registered<'a> {
     client_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -251,6 +251,18 @@ async fn initial_access(
 /// POST /oauth/register — RFC 7591. Initial access token: `Authorization: Bearer` with
 /// an `admin` API key (or access token). 201 with `client_id`, `client_secret` and the
 /// RFC 7592 `registration_access_token`, each shown once.
+#[utoipa::path(
+    post,
+    path = "/oauth/register",
+    tag = "oauth",
+    request_body(content = ClientMetadata, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The client, its secret and its registration access token, each shown once", body = Registered),
+        crate::openapi::RegistrationErrors,
+        crate::openapi::RegistrationForbidden,
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn post_register(
     req: HttpRequest,
@@ -372,6 +384,16 @@ fn superseded() -> OAuthError {
 /// keygate keeps only digests): the presented one stops working. HEAD, whose answer
 /// has no body to carry a new token, checks the token and replaces nothing (HEAD is
 /// safe, RFC 9110 §9.2.1).
+#[utoipa::path(
+    get,
+    path = "/oauth/register/{client_id}",
+    tag = "oauth",
+    responses(
+        (status = 200, description = "The registration, with a new registration access token", body = Registered),
+        crate::openapi::RegistrationErrors,
+    ),
+    security(("registrationAccessToken" = []))
+)]
 pub async fn get_registration(
     req: HttpRequest,
     client_id: web::Path<String>,
@@ -405,6 +427,17 @@ pub async fn get_registration(
 /// (checked with an argon2 lease, like the token endpoint). The scope may be narrowed,
 /// never widened: the registration access token is no admin credential. The response
 /// carries a new registration access token.
+#[utoipa::path(
+    put,
+    path = "/oauth/register/{client_id}",
+    tag = "oauth",
+    request_body(content = ClientMetadata, content_type = "application/json", description = "The full metadata, with the client's own client_id"),
+    responses(
+        (status = 200, description = "The new registration, with a new registration access token", body = Registered),
+        crate::openapi::RegistrationErrors,
+    ),
+    security(("registrationAccessToken" = []))
+)]
 pub async fn put_registration(
     req: HttpRequest,
     client_id: web::Path<String>,
@@ -507,6 +540,16 @@ pub async fn put_registration(
 /// DELETE /oauth/register/{client_id} — RFC 7592 §2.3: the client is disabled (its
 /// secret stops working, its refresh-token families are revoked) and the registration
 /// access token stops working. 204.
+#[utoipa::path(
+    delete,
+    path = "/oauth/register/{client_id}",
+    tag = "oauth",
+    responses(
+        (status = 204, description = "The client is disabled and the token stops working"),
+        crate::openapi::RegistrationErrors,
+    ),
+    security(("registrationAccessToken" = []))
+)]
 pub async fn delete_registration(
     req: HttpRequest,
     client_id: web::Path<String>,

@@ -15,7 +15,7 @@ use crate::store::Store;
 /// The longest range one request may ask for.
 const MAX_RANGE_DAYS: i64 = 31;
 
-#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     Minute,
@@ -33,10 +33,13 @@ impl Granularity {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
+    /// The key to report on; name exactly one of `key_id` and `client_id`.
     key_id: Option<String>,
+    /// The client to report on.
     client_id: Option<String>,
     /// RFC 3339, inclusive; default 24 hours before `to`.
     from: Option<DateTime<Utc>>,
@@ -51,6 +54,18 @@ pub struct UsageClock(pub std::sync::Arc<dyn Clock>);
 /// GET /v1/usage?key_id=…|client_id=…&from=…&to=…&granularity=minute|hour|day — scope
 /// `admin`. Requests of one key or client of the caller's organization, per period
 /// and status class. Counts reach the database every `usage_flush_interval`.
+#[utoipa::path(
+    get,
+    path = "/v1/usage",
+    tag = "usage",
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "Requests per period and status class", body = UsageReport),
+        crate::openapi::ResolverErrors,
+        crate::openapi::NotFound,
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn get_usage(
     who: Principal,
     clock: web::Data<UsageClock>,
@@ -147,4 +162,24 @@ impl Subject {
             Self::Key(id) | Self::Client(id) => id,
         }
     }
+}
+
+/// `GET /v1/usage`'s body, as the handler writes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the schema of a `json!` body
+pub struct UsageReport {
+    subject_id: String,
+    granularity: Granularity,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    data: Vec<UsageBucket>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UsageBucket {
+    start: DateTime<Utc>,
+    requests: i64,
+    /// Requests by status class (`2xx`, `4xx`, …).
+    by_status: BTreeMap<String, i64>,
 }
