@@ -36,7 +36,7 @@ pub struct CreateApiKey {
     expires_in: Option<String>,
     environment: Option<Environment>,
     /// Requests per minute for this key alone; only tightens the organization's tier.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<u32>,
 }
 
@@ -50,7 +50,7 @@ pub struct UpdateApiKey {
     scopes: Option<Vec<String>>,
     /// `null` removes the override.
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<Option<u32>>,
 }
 

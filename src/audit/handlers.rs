@@ -17,6 +17,7 @@ const MAX_PAGE: i64 = 200;
 pub struct ListQuery {
     /// e.g. `api_key.revoked`.
     #[serde(rename = "type")]
+    #[param(value_type = Option<EventType>)]
     event_type: Option<String>,
     /// RFC 3339, inclusive.
     from: Option<DateTime<Utc>>,
@@ -33,6 +34,7 @@ pub struct ListQuery {
 #[derive(Serialize, utoipa::ToSchema)]
 struct EventView<'a> {
     id: &'a str,
+    #[schema(value_type = EventType)]
     event_type: &'a str,
     actor: &'a str,
     target_type: &'a str,

@@ -39,6 +39,7 @@ pub struct RegisterClient {
     /// e.g. `10s` (see the README's refresh-token section).
     refresh_reuse_grace: Option<String>,
     /// Requests per minute for this client alone; only tightens the tier's.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<u32>,
 }
 
@@ -57,6 +58,7 @@ pub struct UpdateClient {
     refresh_reuse_grace: Option<String>,
     /// `null` removes the override.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<Option<u32>>,
 }
 

@@ -119,10 +119,10 @@ pub const ERROR_BODY_HEADER: &str = "x-keygate-error";
     tag = "identity",
     description = "Any method is accepted (and `/v1/forward-auth/{original_path}`, for Envoy); GET is described. Requirements: `scope` and `audience` in the query (repeatable) and the `X-Keygate-Required-Scope` / `X-Keygate-Required-Audience` headers; they only add up. Refusals carry their JSON body in `X-Keygate-Error` too.",
     params(
-        ("scope" = Option<Vec<String>>, Query, description = "A scope the credential must hold (repeatable; space-separated scopes)"),
-        ("audience" = Option<Vec<String>>, Query, description = "An audience access tokens must carry (repeatable); default: default_audience"),
-        ("X-Keygate-Required-Scope" = Option<String>, Header, description = "As `scope`, set by the gateway"),
-        ("X-Keygate-Required-Audience" = Option<String>, Header, description = "As `audience`, set by the gateway"),
+        ("scope" = Option<String>, Query, description = "Scopes the credential must hold, space-separated (repeatable). An empty or malformed one is refused (400), never read as none", pattern = r"^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$", max_length = 1024),
+        ("audience" = Option<String>, Query, description = "An audience access tokens must carry (repeatable); default: default_audience", pattern = r"^[\x21-\x7E]+$", max_length = 1024),
+        ("X-Keygate-Required-Scope" = Option<String>, Header, description = "As `scope`, set by the gateway", pattern = r"^[\x21\x23-\x5B\x5D-\x7E]+( +[\x21\x23-\x5B\x5D-\x7E]+)*$", max_length = 1024),
+        ("X-Keygate-Required-Audience" = Option<String>, Header, description = "As `audience`, set by the gateway", pattern = r"^[\x21-\x7E]+$", max_length = 1024),
     ),
     responses(
         (status = 200, description = "The credential resolved; identity headers for the upstream (each present, empty where it does not apply)", headers(

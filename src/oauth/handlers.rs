@@ -39,27 +39,30 @@ struct TokenResponse<'a> {
 /// reads it. Each parameter at most once; an empty one counts as absent. Client
 /// authentication: HTTP Basic (`client_secret_basic`) or `client_id` and
 /// `client_secret` here (`client_secret_post`), exactly one of them.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
 #[allow(dead_code)]
-pub struct TokenForm {
-    grant_type: GrantTypeName,
-    /// Space-separated scopes; omitted: the client's default scope.
-    #[schema(pattern = r"^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$")]
-    scope: Option<String>,
-    /// Required for grant_type=refresh_token.
-    refresh_token: Option<String>,
-    /// client_secret_post.
-    client_id: Option<String>,
-    /// client_secret_post.
-    client_secret: Option<String>,
-}
-
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum GrantTypeName {
-    ClientCredentials,
-    RefreshToken,
+pub enum TokenForm {
+    /// RFC 6749 §4.4.2.
+    ClientCredentials {
+        /// Space-separated scopes; omitted or empty: the client's default scope.
+        #[schema(pattern = r"^([\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*)?$")]
+        scope: Option<String>,
+        /// client_secret_post.
+        client_id: Option<String>,
+        /// client_secret_post.
+        client_secret: Option<String>,
+    },
+    /// RFC 6749 §6.
+    RefreshToken {
+        #[schema(min_length = 1)]
+        refresh_token: String,
+        /// At most the family's scope; omitted or empty: all of it.
+        #[schema(pattern = r"^([\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*)?$")]
+        scope: Option<String>,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+    },
 }
 
 /// A revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request

@@ -39,6 +39,8 @@ pub struct ClientMetadata {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_name: Option<String>,
+    /// Required by keygate: the space-separated scopes the client may obtain.
+    #[schema(value_type = String, required = true, pattern = r"^ *[\x21\x23-\x5B\x5D-\x7E]+( +[\x21\x23-\x5B\x5D-\x7E]+)* *$")]
     scope: Option<String>,
     grant_types: Option<Vec<String>>,
     token_endpoint_auth_method: Option<String>,

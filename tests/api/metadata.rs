@@ -296,16 +296,24 @@ async fn the_document_describes_bodies_parameters_errors_and_security() {
         .as_str()
         .unwrap()
         .ends_with("/TokenForm"));
-    let token_form = &document["components"]["schemas"]["TokenForm"];
-    for field in [
-        "grant_type",
-        "scope",
-        "refresh_token",
-        "client_id",
-        "client_secret",
-    ] {
-        assert!(token_form["properties"].get(field).is_some(), "{field}");
+    // One form per grant type; refresh_token required in its own.
+    let grants = document["components"]["schemas"]["TokenForm"]["oneOf"]
+        .as_array()
+        .unwrap();
+    assert_eq!(grants.len(), 2);
+    for grant in grants {
+        for field in ["grant_type", "scope", "client_id", "client_secret"] {
+            assert!(grant["properties"].get(field).is_some(), "{field}");
+        }
     }
+    let refresh = grants
+        .iter()
+        .find(|g| g["properties"]["grant_type"]["enum"] == serde_json::json!(["refresh_token"]))
+        .unwrap();
+    assert!(refresh["required"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("refresh_token")));
     assert_eq!(
         token["security"],
         serde_json::json!([{"clientSecretBasic": []}, {}])
