@@ -47,9 +47,17 @@ pub fn split_page<R>(
     (rows, next_cursor)
 }
 
+/// A page of a list: the items, and the `after` of the next page (`null` on the
+/// last one).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Page<V> {
+    pub data: Vec<V>,
+    pub next_cursor: Option<String>,
+}
+
 /// A list response: `{"data": […], "next_cursor": id | null}`.
 pub fn page_response<V: Serialize>(data: Vec<V>, next_cursor: Option<String>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": next_cursor }))
+    HttpResponse::Ok().json(Page { data, next_cursor })
 }
 
 /// The largest request body the management API reads (`max_body_bytes`), as app
@@ -58,7 +66,7 @@ pub fn page_response<V: Serialize>(data: Vec<V>, next_cursor: Option<String>) ->
 pub struct BodyLimit(pub usize);
 
 /// An optional JSON body, for endpoints whose every field has a default (the rotate
-/// endpoints): empty (or blank) is `T::default()`; anything else must be
+/// endpoints): empty (or blank), or JSON `null`, is `T::default()`; anything else must be
 /// `application/json` (else 415) of at most `BodyLimit` bytes (else 413) and parse.
 /// The limits are `web::Json`'s, which cannot take an empty body.
 pub struct OptionalJson<T>(pub T);
@@ -100,8 +108,8 @@ impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for Optiona
             if !json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            serde_json::from_slice(&body)
-                .map(Self)
+            serde_json::from_slice::<Option<T>>(&body)
+                .map(|body| Self(body.unwrap_or_default()))
                 .map_err(|e| ApiError::invalid_request(format!("invalid JSON body: {e}"), None))
         })
     }

@@ -49,8 +49,9 @@ pub enum ApiError {
     RateLimited { limit: u32, retry_after_secs: u64 },
     #[error("no such resource")]
     NotFound,
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// `allow`: the methods the path serves, for the `Allow` header.
+    #[error("this path accepts {allow} only")]
+    MethodNotAllowed { allow: String },
     #[error("the service is unavailable")]
     Unavailable,
     /// Detail for the log only; the client sees a generic message.
@@ -58,16 +59,30 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// The management API's error body: `{"success": false, "error": {…}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Envelope<'a> {
+    /// Always `false`.
+    #[schema(value_type = bool, example = false)]
     success: bool,
     error: ErrorBody<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// snake_case: `missing_credentials`, `invalid_format`, `invalid_api_key`,
+    /// `expired_api_key`, `revoked_api_key`, `invalid_token`, `expired_token`,
+    /// `insufficient_scope`, `exceeds_authority`, `invalid_request`,
+    /// `payload_too_large`, `unsupported_media_type`, `conflict`,
+    /// `rate_limit_exceeded`, `not_found`, `method_not_allowed`,
+    /// `service_unavailable`, `internal_error`.
+    #[schema(value_type = String, example = "invalid_api_key")]
     code: &'a str,
+    /// For people; never internal detail.
     message: String,
+    /// What the code needs: `field`, `required_scope`, `expired_at`, `retry_after`,
+    /// `limit_per_minute`, `limit_bytes`; `{}` otherwise.
+    #[schema(value_type = Object)]
     details: serde_json::Value,
 }
 
@@ -96,7 +111,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unavailable => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -158,7 +173,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -172,6 +187,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         if let Some(challenge) = self.challenge() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let Self::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, allow.as_str()));
         }
         if let Self::Unavailable = self {
             response.insert_header((header::RETRY_AFTER, "1"));
@@ -252,11 +270,6 @@ impl From<diesel::result::Error> for ApiError {
 /// The default service: unknown routes get the envelope, not an empty 404.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
-}
-
-/// For a known path asked with a method it does not serve.
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
 }
 
 /// JSON bodies of the management API: at most `limit` bytes, `application/json`, and

@@ -19,6 +19,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod orgs;
 pub mod refresh;
+pub mod routes;
 pub mod scope;
 pub mod secret;
 pub mod startup;

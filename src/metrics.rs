@@ -192,6 +192,15 @@ impl Metrics {
 
 /// GET /metrics — public on the listening address: scrape it from inside, and keep it
 /// from the internet at the proxy (it names routes and counts, no ids or secrets).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 500, description = "The metrics could not be rendered (empty body)"),
+    )
+)]
 pub async fn get_metrics(
     metrics: web::Data<Metrics>,
     state: web::Data<OAuthState>,
@@ -212,5 +221,5 @@ pub async fn get_metrics(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(get_metrics));
+    cfg.service(crate::routes::Endpoint::new("/metrics").get(get_metrics));
 }

@@ -22,23 +22,28 @@ use crate::store::Store;
 const DEFAULT_PAGE: i64 = 20;
 const MAX_PAGE: i64 = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    /// 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    /// Configured scopes the caller holds itself, e.g. `["read"]`.
+    #[schema(min_items = 1)]
     scopes: Vec<String>,
-    /// Seconds (as in a token response's `expires_in`) or a duration such as `90d`;
-    /// neither this nor `expires_at`: the key does not expire.
+    /// Seconds (as in a token response's `expires_in`) or a duration such as `90d`
+    /// (1 minute to 10 years); neither this nor `expires_at`: the key does not expire.
     expires_in: Option<Lifetime>,
-    /// RFC 3339; instead of `expires_in`.
+    /// RFC 3339, 1 minute to 10 years ahead; instead of `expires_in`.
     expires_at: Option<DateTime<Utc>>,
     environment: Option<Environment>,
     /// Requests per minute for this key alone; only tightens the organization's tier.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<u32>,
 }
 
 /// A lifetime as a caller writes it: seconds, or a duration such as `90d`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Lifetime {
     Seconds(u64),
@@ -54,34 +59,43 @@ impl Lifetime {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApiKey {
+    #[schema(min_length = 1, max_length = 200)]
     name: Option<String>,
     /// Only a subset of the key's current scopes.
+    #[schema(min_items = 1)]
     scopes: Option<Vec<String>>,
     /// `null` removes the override.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<Option<u32>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateApiKey {
-    /// How long the old key keeps working, e.g. `1h`; none: it stops at once.
+    /// How long the old key keeps working, e.g. `1h` (at most 30 days); none: it
+    /// stops at once.
+    #[schema(example = "1h")]
     overlap: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The last id of the previous page (`next_cursor`).
+    #[param(pattern = "^key_[0-9a-fA-F]{32}$")]
     after: Option<String>,
 }
 
 /// How a key is shown after creation: never the key, never its digest.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ApiKeyView<'a> {
     id: &'a str,
     name: &'a str,
@@ -126,7 +140,7 @@ impl<'a> ApiKeyView<'a> {
 }
 
 /// The 201 body of create and rotate: the view plus the key, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CreatedApiKey<'a> {
     /// First: the one field shown once.
     key: &'a str,
@@ -163,6 +177,13 @@ fn actor(who: &Principal) -> Actor {
 
 /// POST /v1/api-keys — scope `admin`. Creates a key in the caller's organization with
 /// at most the caller's own scopes; 201 with the key, shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    responses((status = 201, description = "The key, shown this once, and its view", body = CreatedApiKey), crate::openapi::ResolverErrors, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn create_api_key(
     req: HttpRequest,
     who: Principal,
@@ -230,6 +251,14 @@ pub async fn create_api_key(
 
 /// GET /v1/api-keys?limit=20&after=key_… — scope `admin`. The organization's keys,
 /// oldest first, masked; `next_cursor` is the `after` of the next page.
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    params(ListQuery),
+    responses((status = 200, description = "A page of the organization's keys, masked", body = crate::api::Page<ApiKeyView>), crate::openapi::ResolverErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn list_api_keys(
     who: Principal,
     state: web::Data<ApiKeysState>,
@@ -266,6 +295,13 @@ async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<ApiKey, Ap
 }
 
 /// GET /v1/api-keys/{id} — scope `admin`.
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys/{id}",
+    tag = "api-keys",
+    responses((status = 200, description = "The key, masked", body = ApiKeyView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn get_api_key(
     who: Principal,
     state: web::Data<ApiKeysState>,
@@ -279,6 +315,13 @@ pub async fn get_api_key(
 
 /// PATCH /v1/api-keys/{id} — scope `admin`. Renames and/or narrows the scopes (a
 /// scope the key does not have cannot be added: create a new key instead).
+#[utoipa::path(
+    patch,
+    path = "/v1/api-keys/{id}",
+    tag = "api-keys",
+    responses((status = 200, description = "The updated key", body = ApiKeyView), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn update_api_key(
     req: HttpRequest,
     who: Principal,
@@ -361,6 +404,13 @@ pub async fn update_api_key(
 
 /// DELETE /v1/api-keys/{id} — scope `admin`. Revokes the key: it stops working on the
 /// next request, on every instance. Revoking a revoked key changes nothing.
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    tag = "api-keys",
+    responses((status = 200, description = "The revoked key", body = ApiKeyView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn revoke_api_key(
     req: HttpRequest,
     who: Principal,
@@ -403,6 +453,14 @@ pub async fn revoke_api_key(
 /// rotation must not mint a key its caller could not create). Body, optional:
 /// `{"overlap": "1h"}`. 201 with the new key, shown once; the old key keeps working
 /// for the overlap (default: none), then answers `expired_api_key`.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{id}/rotate",
+    tag = "api-keys",
+    request_body(content = Option<RotateApiKey>, description = "Optional: an empty body is `{}`", content_type = "application/json"),
+    responses((status = 201, description = "The successor key, shown this once", body = CreatedApiKey), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn rotate_api_key(
     req: HttpRequest,
     who: Principal,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::clock::Clock;
+use crate::routes::Endpoint;
 use crate::scope::ScopeSet;
 
 pub use format::Environment;
@@ -29,21 +30,15 @@ pub struct ApiKeysState {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/v1/api-keys")
-            .route(web::post().to(handlers::create_api_key))
-            .route(web::get().to(handlers::list_api_keys))
-            .default_service(web::to(crate::error::method_not_allowed)),
+        Endpoint::new("/v1/api-keys")
+            .post(handlers::create_api_key)
+            .get(handlers::list_api_keys),
     )
     .service(
-        web::resource("/v1/api-keys/{id}")
-            .route(web::get().to(handlers::get_api_key))
-            .route(web::patch().to(handlers::update_api_key))
-            .route(web::delete().to(handlers::revoke_api_key))
-            .default_service(web::to(crate::error::method_not_allowed)),
+        Endpoint::new("/v1/api-keys/{id}")
+            .get(handlers::get_api_key)
+            .patch(handlers::update_api_key)
+            .delete(handlers::revoke_api_key),
     )
-    .service(
-        web::resource("/v1/api-keys/{id}/rotate")
-            .route(web::post().to(handlers::rotate_api_key))
-            .default_service(web::to(crate::error::method_not_allowed)),
-    );
+    .service(Endpoint::new("/v1/api-keys/{id}/rotate").post(handlers::rotate_api_key));
 }

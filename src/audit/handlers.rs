@@ -11,28 +11,36 @@ use crate::store::Store;
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// e.g. `api_key.revoked`.
     #[serde(rename = "type")]
+    #[param(value_type = Option<EventType>)]
     event_type: Option<String>,
     /// RFC 3339, inclusive.
     from: Option<DateTime<Utc>>,
     /// RFC 3339, exclusive.
     to: Option<DateTime<Utc>>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
+    /// The last id of the previous page (`next_cursor`).
+    #[param(pattern = "^evt_[0-9a-fA-F]{32}$")]
     after: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EventView<'a> {
     id: &'a str,
+    #[schema(value_type = EventType)]
     event_type: &'a str,
     actor: &'a str,
     target_type: &'a str,
     target_id: &'a str,
     source_ip: Option<&'a str>,
+    #[schema(value_type = Object)]
     details: serde_json::Value,
     created_at: DateTime<Utc>,
 }
@@ -55,6 +63,17 @@ impl<'a> From<&'a Event> for EventView<'a> {
 /// GET /v1/audit-events?type=…&from=…&to=…&limit=50&after=evt_… — scope `admin`.
 /// The caller's organization's events, oldest first; `next_cursor` is the next page's
 /// `after`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit-events",
+    tag = "usage",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of the organization's audit events", body = crate::api::Page<EventView>),
+        crate::openapi::ResolverErrors,
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn list_audit_events(
     who: Principal,
     store: web::Data<Store>,

@@ -12,9 +12,5 @@ use actix_web::web;
 pub use model::{Audited, Event, EventType, NewEvent, Source};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/audit-events")
-            .route(web::get().to(handlers::list_audit_events))
-            .default_service(web::to(crate::error::method_not_allowed)),
-    );
+    cfg.service(crate::routes::Endpoint::new("/v1/audit-events").get(handlers::list_audit_events));
 }

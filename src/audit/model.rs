@@ -23,6 +23,18 @@ pub enum EventType {
     AuthenticationFailures,
 }
 
+/// Its schema: a string, one of the wire names.
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(Self::ALL.iter().map(|t| t.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventType {}
+
 impl EventType {
     pub const ALL: [EventType; 15] = [
         Self::ApiKeyCreated,

@@ -25,7 +25,7 @@ const MAX_PAGE: i64 = 100;
 /// Longest a replaced client secret keeps working beside the new one.
 pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterClient {
     name: String,
@@ -43,6 +43,7 @@ pub struct RegisterClient {
     /// e.g. `10s` (see the README's refresh-token section).
     refresh_reuse_grace: Option<String>,
     /// Requests per minute for this client alone; only tightens the tier's.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<u32>,
     /// `client_secret_basic` or `client_secret_post`: the only method then accepted.
     /// Omitted: either.
@@ -51,7 +52,7 @@ pub struct RegisterClient {
 
 /// Every field optional; a present field replaces the stored value (`"audience":
 /// null` clears it) and the result is validated as a whole.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClient {
     name: Option<String>,
@@ -66,28 +67,34 @@ pub struct UpdateClient {
     refresh_reuse_grace: Option<String>,
     /// `null` removes the override.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<Option<u32>>,
     /// `null`: either method is accepted again.
     #[serde(default, deserialize_with = "crate::api::present")]
     token_endpoint_auth_method: Option<Option<String>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
     /// How long the old secret keeps working, e.g. `1h`; none: it stops at once.
     overlap: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// The last id of the previous page (`next_cursor`).
+    #[param(pattern = "^kgc_[0-9a-fA-F]{32}$")]
     after: Option<String>,
 }
 
 /// How a client is shown: never its secret or any hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClientView<'a> {
     pub client_id: &'a str,
     pub name: &'a str,
@@ -142,7 +149,7 @@ impl<'a> ClientView<'a> {
 }
 
 /// A view plus the secret, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WithSecret<'a> {
     /// First: the one field shown once.
     client_secret: &'a str,
@@ -235,6 +242,13 @@ fn is_client_id(text: &str) -> bool {
 
 /// POST /v1/clients — scope `admin`. Registers a client in the caller's organization;
 /// 201 with `client_secret`, shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/clients",
+    tag = "clients",
+    responses((status = 201, description = "The client and its secret, shown this once", body = WithSecret), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn register_client(
     req: HttpRequest,
     who: Principal,
@@ -293,6 +307,14 @@ pub async fn register_client(
 
 /// GET /v1/clients?limit=20&after=kgc_… — scope `admin`. The organization's clients in
 /// id order; `next_cursor` is the next page's `after`.
+#[utoipa::path(
+    get,
+    path = "/v1/clients",
+    tag = "clients",
+    params(ListQuery),
+    responses((status = 200, description = "A page of the organization's clients", body = crate::api::Page<ClientView>), crate::openapi::ResolverErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn list_clients(
     who: Principal,
     state: web::Data<ClientsState>,
@@ -329,6 +351,13 @@ async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<Client, Ap
 }
 
 /// GET /v1/clients/{id} — scope `admin`.
+#[utoipa::path(
+    get,
+    path = "/v1/clients/{id}",
+    tag = "clients",
+    responses((status = 200, description = "The client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn get_client(
     who: Principal,
     state: web::Data<ClientsState>,
@@ -343,6 +372,13 @@ pub async fn get_client(
 /// PATCH /v1/clients/{id} — scope `admin`. Changes metadata; the merged registration
 /// is validated as a whole. Tokens already issued keep their scope until they expire;
 /// refresh grants are capped to the scopes registered now.
+#[utoipa::path(
+    patch,
+    path = "/v1/clients/{id}",
+    tag = "clients",
+    responses((status = 200, description = "The updated client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn update_client(
     req: HttpRequest,
     who: Principal,
@@ -436,6 +472,13 @@ pub async fn update_client(
 
 /// POST /v1/clients/{id}/disable — scope `admin`. The secret stops working at once
 /// and the client's refresh-token families are revoked. Idempotent.
+#[utoipa::path(
+    post,
+    path = "/v1/clients/{id}/disable",
+    tag = "clients",
+    responses((status = 200, description = "The disabled client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn disable_client(
     req: HttpRequest,
     who: Principal,
@@ -474,6 +517,14 @@ pub async fn disable_client(
 /// `{"overlap": "1h"}`. 200 with the new `client_secret`, shown once; the old secret
 /// keeps working for the overlap (default none). Rotating again during an overlap
 /// ends the older secret at once: there is at most one previous secret.
+#[utoipa::path(
+    post,
+    path = "/v1/clients/{id}/rotate-secret",
+    tag = "clients",
+    request_body(content = Option<RotateSecret>, description = "Optional: an empty body is `{}`", content_type = "application/json"),
+    responses((status = 200, description = "The client and its new secret, shown this once", body = WithSecret), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn rotate_client_secret(
     req: HttpRequest,
     who: Principal,

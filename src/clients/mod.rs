@@ -22,6 +22,7 @@ use std::time::Duration;
 use actix_web::web;
 
 use crate::clock::Clock;
+use crate::routes::Endpoint;
 use crate::scope::ScopeSet;
 
 /// What the management handlers need besides the store.
@@ -32,27 +33,16 @@ pub struct ClientsState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let not_allowed = || web::to(crate::error::method_not_allowed);
     cfg.service(
-        web::resource("/v1/clients")
-            .route(web::post().to(handlers::register_client))
-            .route(web::get().to(handlers::list_clients))
-            .default_service(not_allowed()),
+        Endpoint::new("/v1/clients")
+            .post(handlers::register_client)
+            .get(handlers::list_clients),
     )
     .service(
-        web::resource("/v1/clients/{id}")
-            .route(web::get().to(handlers::get_client))
-            .route(web::patch().to(handlers::update_client))
-            .default_service(not_allowed()),
+        Endpoint::new("/v1/clients/{id}")
+            .get(handlers::get_client)
+            .patch(handlers::update_client),
     )
-    .service(
-        web::resource("/v1/clients/{id}/disable")
-            .route(web::post().to(handlers::disable_client))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/clients/{id}/rotate-secret")
-            .route(web::post().to(handlers::rotate_client_secret))
-            .default_service(not_allowed()),
-    );
+    .service(Endpoint::new("/v1/clients/{id}/disable").post(handlers::disable_client))
+    .service(Endpoint::new("/v1/clients/{id}/rotate-secret").post(handlers::rotate_client_secret));
 }

@@ -18,6 +18,16 @@ const MAX_REQUIREMENTS: usize = 16;
 
 /// GET /v1/me — any live credential keygate issued, whatever its audience: the
 /// caller's resolved principal (read-only, about the caller itself).
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "identity",
+    responses(
+        (status = 200, description = "The caller's principal", body = super::principal::PrincipalView),
+        crate::openapi::ResolverErrors,
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn get_me(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let who = resolve_request(&req, Audience::Any).await?;
     Ok(HttpResponse::Ok()
@@ -103,6 +113,30 @@ pub const ERROR_BODY_HEADER: &str = "x-keygate-error";
 /// envelope with its challenge. Access tokens must carry every audience the check
 /// names (`default_audience` when it names none); the credential must hold every
 /// scope it names. See `requirements` for where they come from.
+#[utoipa::path(
+    get,
+    path = "/v1/forward-auth",
+    tag = "identity",
+    description = "Any method is accepted (and `/v1/forward-auth/{original_path}`, for Envoy); GET is described. Requirements: `scope` and `audience` in the query (repeatable) and the `X-Keygate-Required-Scope` / `X-Keygate-Required-Audience` headers; they only add up. Refusals carry their JSON body in `X-Keygate-Error` too.",
+    params(
+        ("scope" = Option<String>, Query, description = "Scopes the credential must hold, space-separated (repeatable). An empty or malformed one is refused (400), never read as none", pattern = r"^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$", max_length = 1024),
+        ("audience" = Option<String>, Query, description = "An audience access tokens must carry (repeatable); default: default_audience", pattern = r"^[\x21-\x7E]+$", max_length = 1024),
+        ("X-Keygate-Required-Scope" = Option<String>, Header, description = "As `scope`, set by the gateway", pattern = r"^[\x21\x23-\x5B\x5D-\x7E]+( +[\x21\x23-\x5B\x5D-\x7E]+)*$", max_length = 1024),
+        ("X-Keygate-Required-Audience" = Option<String>, Header, description = "As `audience`, set by the gateway", pattern = r"^[\x21-\x7E]+$", max_length = 1024),
+    ),
+    responses(
+        (status = 200, description = "The credential resolved; identity headers for the upstream (each present, empty where it does not apply)", headers(
+            ("X-Keygate-Subject" = String, description = "Client id or key id"),
+            ("X-Keygate-Org" = String, description = "Organization id"),
+            ("X-Keygate-Scopes" = String, description = "Space-separated scopes"),
+            ("X-Keygate-Credential" = String, description = "api_key or access_token"),
+            ("X-Keygate-Key-Id" = String, description = "The API key's id, or empty"),
+            ("X-Keygate-Client-Id" = String, description = "The access token's client, or empty"),
+        )),
+        crate::openapi::ResolverErrors,
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn forward_auth(req: HttpRequest, resolver: web::Data<Resolver>) -> HttpResponse {
     match check_forward_auth(&req, &resolver).await {
         Ok(response) => response,

@@ -14,7 +14,8 @@ pub use principal::{Credential, Principal, Scope};
 pub use resolver::{Audience, Presented, ResolveError, Resolver};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/me", web::get().to(handlers::get_me))
+    cfg.service(crate::routes::Endpoint::new("/v1/me").get(handlers::get_me))
+        // Any method, by design: a gateway checks whatever its client sent.
         .route("/v1/forward-auth", web::route().to(handlers::forward_auth))
         // Envoy's ext_authz appends the original path to its `path_prefix`.
         .route(

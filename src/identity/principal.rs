@@ -135,7 +135,7 @@ pub async fn admit(req: &HttpRequest, who: &Principal) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/me`'s body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PrincipalView<'a> {
     pub subject: &'a str,
     pub org_id: &'a str,

@@ -16,7 +16,7 @@ const BASIC_CHALLENGE: &str = "Basic realm=\"keygate\", charset=\"UTF-8\"";
 /// The realm of the Bearer challenges (RFC 6750) on `/oauth/register`.
 const BEARER_REALM: &str = "Bearer realm=\"keygate\"";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -69,14 +69,16 @@ pub struct OAuthError {
     /// `WWW-Authenticate`, for the 401s and 403s that carry one.
     challenge: Option<Cow<'static, str>>,
     /// `Allow`, on 405.
-    allow: Option<&'static str>,
+    allow: Option<Cow<'static, str>>,
     /// `Retry-After`, in seconds.
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// RFC 6749 §5.2's error body: `{"error": "…", "error_description": "…"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Body<'a> {
     error: ErrorCode,
+    #[schema(value_type = String)]
     error_description: &'a str,
 }
 
@@ -169,8 +171,9 @@ impl OAuthError {
         )
     }
 
-    /// 405 with `Allow: allow`.
-    pub fn method_not_allowed_except(allow: &'static str) -> Self {
+    /// 405 with `Allow: allow` (the methods the path serves).
+    pub fn method_not_allowed(allow: impl Into<Cow<'static, str>>) -> Self {
+        let allow = allow.into();
         let mut error = Self::new(
             ErrorCode::InvalidRequest,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -272,10 +275,6 @@ impl OAuthError {
         )
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::method_not_allowed_except("POST")
-    }
-
     /// An internal failure: `detail` goes to the log, never to the client.
     pub fn server_error(detail: &dyn fmt::Display) -> Self {
         tracing::error!(error = %detail, "token endpoint failed");
@@ -321,8 +320,8 @@ impl ResponseError for OAuthError {
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        if let Some(allow) = self.allow {
-            response.insert_header((header::ALLOW, allow));
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, allow.as_ref()));
         }
         response.json(Body {
             error: self.code,

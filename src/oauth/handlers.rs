@@ -15,19 +15,130 @@ use crate::metrics::Metrics;
 use crate::secret::Secret;
 use crate::store::Store;
 
-#[derive(Serialize)]
+/// RFC 6749 §5.1's successful token response.
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenResponse<'a> {
+    /// A JWT (RFC 9068).
     access_token: &'a str,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
     token_type: &'static str,
+    /// Seconds.
     expires_in: i64,
     scope: &'a str,
+    /// Only for clients registered with the refresh_token grant.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
+}
+
+// The request and response bodies below are parsed or built by hand (see
+// `request` and `introspection`: RFC 6749 asks more of a form than a derive gives);
+// these types are their schemas.
+
+/// A token request (`application/x-www-form-urlencoded`), as `TokenRequest::parse`
+/// reads it. Each parameter at most once; an empty one counts as absent. Client
+/// authentication: HTTP Basic (`client_secret_basic`) or `client_id` and
+/// `client_secret` here (`client_secret_post`), exactly one of them.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TokenForm {
+    /// RFC 6749 §4.4.2.
+    ClientCredentials {
+        /// Space-separated scopes; omitted or empty: the client's default scope.
+        #[schema(pattern = r"^([\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*)?$")]
+        scope: Option<String>,
+        /// client_secret_post.
+        client_id: Option<String>,
+        /// client_secret_post.
+        client_secret: Option<String>,
+    },
+    /// RFC 6749 §6.
+    RefreshToken {
+        #[schema(min_length = 1)]
+        refresh_token: String,
+        /// At most the family's scope; omitted or empty: all of it.
+        #[schema(pattern = r"^([\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*)?$")]
+        scope: Option<String>,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+    },
+}
+
+/// A revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request
+/// (`application/x-www-form-urlencoded`), as `TokenActionRequest::parse` reads it;
+/// client authentication as on the token endpoint.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenActionForm {
+    /// An access token, refresh token or (introspection) API key.
+    #[schema(min_length = 1)]
+    token: String,
+    /// Ignored: tokens are recognised by form.
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// RFC 7662 §2.2's answer, as `introspection::introspect` builds it: exactly
+/// `{"active": false}` for anything not live, else the members of its kind.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct IntrospectionResponse {
+    active: bool,
+    /// `Bearer`, for access tokens and API keys (none for refresh tokens).
+    token_type: Option<String>,
+    /// `access_token`, `refresh_token` or `api_key`.
+    credential_kind: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    sub: Option<String>,
+    /// An API key's id.
+    key_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    aud: Option<serde_json::Value>,
+    iss: Option<String>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+    nbf: Option<i64>,
+    jti: Option<String>,
+    org: Option<String>,
+}
+
+/// The RFC 8414 document, as `metadata` builds it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ServerMetadata {
+    issuer: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    grant_types_supported: Vec<String>,
+    token_endpoint_auth_methods_supported: Vec<String>,
+    revocation_endpoint: String,
+    revocation_endpoint_auth_methods_supported: Vec<String>,
+    introspection_endpoint: String,
+    introspection_endpoint_auth_methods_supported: Vec<String>,
+    registration_endpoint: String,
+    scopes_supported: Vec<String>,
+    response_types_supported: Vec<String>,
 }
 
 /// POST /oauth/token — client authentication: `client_secret_basic` or
 /// `client_secret_post`. Grants: `client_credentials`, `refresh_token`.
 #[tracing::instrument(name = "token", skip_all, fields(client_id = tracing::field::Empty, grant_type = tracing::field::Empty))]
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "An access token (no-store)", body = TokenResponse, headers(
+            ("Cache-Control" = String, description = "no-store"),
+        )),
+        crate::openapi::OAuthClientErrors,
+    ),
+    security(("clientSecretBasic" = []), ())
+)]
 pub async fn post_token(
     req: HttpRequest,
     body: web::Payload,
@@ -64,6 +175,17 @@ pub async fn post_token(
 /// POST /oauth/revoke — RFC 7009; client authentication as on the token endpoint.
 /// A client revokes only its own tokens; anything else is answered 200 as well.
 #[tracing::instrument(name = "revoke", skip_all, fields(client_id = tracing::field::Empty))]
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    request_body(content = TokenActionForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke (RFC 7009 §2.2); no body"),
+        crate::openapi::OAuthClientErrors,
+    ),
+    security(("clientSecretBasic" = []), ())
+)]
 pub async fn post_revoke(
     req: HttpRequest,
     body: web::Payload,
@@ -82,6 +204,17 @@ pub async fn post_revoke(
 
 /// POST /oauth/introspect — RFC 7662; client authentication as on the token endpoint.
 #[tracing::instrument(name = "introspect", skip_all, fields(client_id = tracing::field::Empty))]
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    request_body(content = TokenActionForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token described, or {\"active\": false}", body = IntrospectionResponse),
+        crate::openapi::OAuthClientErrors,
+    ),
+    security(("clientSecretBasic" = []), ())
+)]
 pub async fn post_introspect(
     req: HttpRequest,
     body: web::Payload,
@@ -151,12 +284,13 @@ async fn read_body(
         .map_err(|_| OAuthError::invalid_request("could not read the request body"))
 }
 
-/// Any method but POST on /oauth/token, /oauth/revoke, /oauth/introspect.
-pub async fn method_not_allowed() -> Result<HttpResponse, OAuthError> {
-    Err(OAuthError::method_not_allowed())
-}
-
 /// GET /.well-known/oauth-authorization-server — public (RFC 8414).
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "oauth",
+    responses((status = 200, description = "RFC 8414 authorization server metadata", body = ServerMetadata))
+)]
 pub async fn get_metadata(state: web::Data<OAuthState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

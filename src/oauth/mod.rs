@@ -23,6 +23,7 @@ use crate::clients::SecretVerifier;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::limits::FailedAuthThrottle;
+use crate::routes::Endpoint;
 use crate::tokens::SigningKeys;
 
 pub use error::OAuthError;
@@ -78,37 +79,19 @@ impl OAuthState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/oauth/token")
-            .route(web::post().to(handlers::post_token))
-            .default_service(web::to(handlers::method_not_allowed)),
-    )
-    .service(
-        web::resource("/oauth/revoke")
-            .route(web::post().to(handlers::post_revoke))
-            .default_service(web::to(handlers::method_not_allowed)),
-    )
-    .service(
-        web::resource("/oauth/introspect")
-            .route(web::post().to(handlers::post_introspect))
-            .default_service(web::to(handlers::method_not_allowed)),
-    )
-    .service(
-        web::resource("/oauth/register")
-            .route(web::post().to(registration::post_register))
-            .default_service(web::to(registration::register_method_not_allowed)),
-    )
-    .service(
-        web::resource("/oauth/register/{client_id}")
-            .route(web::get().to(registration::get_registration))
-            .route(web::put().to(registration::put_registration))
-            .route(web::delete().to(registration::delete_registration))
-            .default_service(web::to(registration::registration_method_not_allowed)),
-    )
-    .route(
-        "/.well-known/oauth-authorization-server",
-        web::get().to(handlers::get_metadata),
-    );
+    cfg.service(Endpoint::oauth("/oauth/token").post(handlers::post_token))
+        .service(Endpoint::oauth("/oauth/revoke").post(handlers::post_revoke))
+        .service(Endpoint::oauth("/oauth/introspect").post(handlers::post_introspect))
+        .service(Endpoint::oauth("/oauth/register").post(registration::post_register))
+        .service(
+            Endpoint::oauth("/oauth/register/{client_id}")
+                .get(registration::get_registration)
+                .put(registration::put_registration)
+                .delete(registration::delete_registration),
+        )
+        .service(
+            Endpoint::new("/.well-known/oauth-authorization-server").get(handlers::get_metadata),
+        );
 }
 
 /// `response` with the headers of every answer that carries or describes a

@@ -45,11 +45,13 @@ const DEFAULT_CLIENT_NAME: &str = "dynamically registered client";
 const DEFAULT_AUTH_METHOD: &str = "client_secret_basic";
 
 /// Client metadata as RFC 7591 §2 names it; other members are ignored.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ClientMetadata {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_name: Option<String>,
+    /// Required by keygate: the space-separated scopes the client may obtain.
+    #[schema(value_type = String, required = true, pattern = r"^ *[\x21\x23-\x5B\x5D-\x7E]+( +[\x21\x23-\x5B\x5D-\x7E]+)* *$")]
     scope: Option<String>,
     grant_types: Option<Vec<String>>,
     token_endpoint_auth_method: Option<String>,
@@ -78,7 +80,7 @@ impl std::fmt::Debug for ClientMetadata {
 }
 
 /// The registered metadata as RFC 7591 §3.2.1 / RFC 7592 §3 return it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Registered<'a> {
     client_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -289,6 +291,18 @@ async fn initial_access(
 /// POST /oauth/register — RFC 7591. Initial access token: `Authorization: Bearer` with
 /// an `admin` API key (or access token). 201 with `client_id`, `client_secret` and the
 /// RFC 7592 `registration_access_token`, each shown once.
+#[utoipa::path(
+    post,
+    path = "/oauth/register",
+    tag = "oauth",
+    request_body(content = ClientMetadata, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The client, its secret and its registration access token, each shown once", body = Registered),
+        crate::openapi::RegistrationErrors,
+        crate::openapi::RegistrationForbidden,
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn post_register(
     req: HttpRequest,
@@ -406,7 +420,19 @@ fn superseded() -> OAuthError {
 /// GET /oauth/register/{client_id} — RFC 7592 §2.1, with the registration access
 /// token. The client secret is not shown again. The response carries a new
 /// registration access token (RFC 7592 §3 requires one in every response, and
-/// keygate keeps only digests): the presented one stops working.
+/// keygate keeps only digests): the presented one stops working. HEAD, whose answer
+/// has no body to carry a new token, checks the token and replaces nothing (HEAD is
+/// safe, RFC 9110 §9.2.1).
+#[utoipa::path(
+    get,
+    path = "/oauth/register/{client_id}",
+    tag = "oauth",
+    responses(
+        (status = 200, description = "The registration, with a new registration access token", body = Registered),
+        crate::openapi::RegistrationErrors,
+    ),
+    security(("registrationAccessToken" = []))
+)]
 pub async fn get_registration(
     req: HttpRequest,
     client_id: web::Path<String>,
@@ -414,6 +440,11 @@ pub async fn get_registration(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let client = registration_client(&req, &store, client_id.into_inner()).await?;
+    if req.method() == actix_web::http::Method::HEAD {
+        return Ok(super::uncached(HttpResponse::Ok())
+            .content_type("application/json")
+            .finish());
+    }
     let (token, hash) = new_registration_token()?;
     let client = store
         .run_write(move |c| {
@@ -429,6 +460,17 @@ pub async fn get_registration(
 /// (checked with an argon2 lease, like the token endpoint). The scope may be narrowed,
 /// never widened: the registration access token is no admin credential. The response
 /// carries a new registration access token.
+#[utoipa::path(
+    put,
+    path = "/oauth/register/{client_id}",
+    tag = "oauth",
+    request_body(content = ClientMetadata, content_type = "application/json", description = "The full metadata, with the client's own client_id"),
+    responses(
+        (status = 200, description = "The new registration, with a new registration access token", body = Registered),
+        crate::openapi::RegistrationErrors,
+    ),
+    security(("registrationAccessToken" = []))
+)]
 pub async fn put_registration(
     req: HttpRequest,
     client_id: web::Path<String>,
@@ -542,6 +584,16 @@ pub async fn put_registration(
 /// DELETE /oauth/register/{client_id} — RFC 7592 §2.3: the client is disabled (its
 /// secret stops working, its refresh-token families are revoked) and the registration
 /// access token stops working. 204.
+#[utoipa::path(
+    delete,
+    path = "/oauth/register/{client_id}",
+    tag = "oauth",
+    responses(
+        (status = 204, description = "The client is disabled and the token stops working"),
+        crate::openapi::RegistrationErrors,
+    ),
+    security(("registrationAccessToken" = []))
+)]
 pub async fn delete_registration(
     req: HttpRequest,
     client_id: web::Path<String>,
@@ -573,14 +625,4 @@ pub async fn delete_registration(
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
-}
-
-/// Any other method on `/oauth/register`.
-pub async fn register_method_not_allowed() -> Result<HttpResponse, OAuthError> {
-    Err(OAuthError::method_not_allowed())
-}
-
-/// Any other method on `/oauth/register/{client_id}`.
-pub async fn registration_method_not_allowed() -> Result<HttpResponse, OAuthError> {
-    Err(OAuthError::method_not_allowed_except("GET, PUT, DELETE"))
 }

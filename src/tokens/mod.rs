@@ -16,5 +16,5 @@ pub use keys::{KeyAlg, KeyRing, KeyState};
 pub use ring::SigningKeys;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/.well-known/jwks.json", web::get().to(handlers::get_jwks));
+    cfg.service(crate::routes::Endpoint::new("/.well-known/jwks.json").get(handlers::get_jwks));
 }

@@ -15,7 +15,7 @@ use crate::store::Store;
 /// The longest range one request may ask for.
 const MAX_RANGE_DAYS: i64 = 31;
 
-#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     Minute,
@@ -33,10 +33,14 @@ impl Granularity {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
+    /// The key to report on; name at most one of `key_id` and `client_id` (neither:
+    /// the organization's totals and busiest credentials).
     key_id: Option<String>,
+    /// The client to report on.
     client_id: Option<String>,
     /// RFC 3339, inclusive; default 24 hours before `to`.
     from: Option<DateTime<Utc>>,
@@ -56,6 +60,18 @@ const TOP_SUBJECTS: i64 = 10;
 /// period and status class. With neither: the organization's totals per period, and
 /// its busiest keys and clients over the range (`top`). Counts reach the database
 /// every `usage_flush_interval`.
+#[utoipa::path(
+    get,
+    path = "/v1/usage",
+    tag = "usage",
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "Requests per period and status class, of one key or client or of the organization", body = UsageReport),
+        crate::openapi::ResolverErrors,
+        crate::openapi::NotFound,
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn get_usage(
     who: Principal,
     clock: web::Data<UsageClock>,
@@ -203,4 +219,40 @@ impl Subject {
             Self::Key(id) | Self::Client(id) => id,
         }
     }
+}
+
+/// `GET /v1/usage`'s body, as the handler writes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the schema of a `json!` body
+pub struct UsageReport {
+    /// The key or client asked for; absent in the organization view.
+    subject_id: Option<String>,
+    /// The organization view only: the caller's organization.
+    org_id: Option<String>,
+    granularity: Granularity,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    data: Vec<UsageBucket>,
+    /// The organization view only: its busiest keys and clients, busiest first.
+    top: Option<Vec<UsageSubject>>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UsageSubject {
+    subject_id: String,
+    /// `api_key` or `client`.
+    kind: String,
+    requests: i64,
+    /// Requests by status class (`2xx`, `4xx`, …).
+    by_status: BTreeMap<String, i64>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UsageBucket {
+    start: DateTime<Utc>,
+    requests: i64,
+    /// Requests by status class (`2xx`, `4xx`, …).
+    by_status: BTreeMap<String, i64>,
 }

@@ -17,11 +17,7 @@ use crate::clock::Clock;
 use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/usage")
-            .route(web::get().to(handlers::get_usage))
-            .default_service(web::to(crate::error::method_not_allowed)),
-    );
+    cfg.service(crate::routes::Endpoint::new("/v1/usage").get(handlers::get_usage));
 }
 
 /// Whose request it was, as the `Principal` extractor leaves it in the request's

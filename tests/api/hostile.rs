@@ -436,3 +436,25 @@ async fn rotate_bodies_are_json_within_the_body_limit() {
         .unwrap();
     assert_api_error(response, 413, "payload_too_large").await;
 }
+
+/// The rotate endpoints' body is optional; JSON `null` (what the document's nullable
+/// body allows) is no body, like an empty one.
+#[actix_rt::test]
+async fn a_null_rotate_body_is_no_body() {
+    let app = TestApp::spawn().await;
+    let (key_id, _) = app.api_key("read").await;
+    let client = app.client_with_scope("read");
+    for (path, status) in [
+        (format!("/v1/api-keys/{key_id}/rotate"), 201),
+        (format!("/v1/clients/{}/rotate-secret", client.id), 200),
+    ] {
+        let response = app
+            .with_key(Method::POST, &path, &app.admin_key)
+            .header("Content-Type", "application/json")
+            .body("null")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{path}");
+    }
+}

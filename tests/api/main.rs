@@ -18,6 +18,7 @@ mod json_requests;
 mod key_rotation;
 mod limits;
 mod metadata;
+mod methods;
 mod migrations;
 mod operations;
 mod refresh;

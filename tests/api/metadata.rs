@@ -194,53 +194,211 @@ async fn metrics_count_requests_tokens_and_resolver_outcomes() {
     }
 }
 
-#[actix_rt::test]
-async fn every_documented_operation_is_served() {
-    let app = TestApp::spawn().await;
-    let document: serde_json::Value = app
-        .http
+/// Every route keygate serves, as (method, path): the document must describe
+/// exactly these (forward-auth, which takes any method, is described by its GET).
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/oauth/token"),
+    ("post", "/oauth/revoke"),
+    ("post", "/oauth/introspect"),
+    ("post", "/oauth/register"),
+    ("get", "/oauth/register/{client_id}"),
+    ("put", "/oauth/register/{client_id}"),
+    ("delete", "/oauth/register/{client_id}"),
+    ("get", "/.well-known/oauth-authorization-server"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/v1/me"),
+    ("get", "/v1/forward-auth"),
+    ("post", "/v1/api-keys"),
+    ("get", "/v1/api-keys"),
+    ("get", "/v1/api-keys/{id}"),
+    ("patch", "/v1/api-keys/{id}"),
+    ("delete", "/v1/api-keys/{id}"),
+    ("post", "/v1/api-keys/{id}/rotate"),
+    ("post", "/v1/clients"),
+    ("get", "/v1/clients"),
+    ("get", "/v1/clients/{id}"),
+    ("patch", "/v1/clients/{id}"),
+    ("post", "/v1/clients/{id}/disable"),
+    ("post", "/v1/clients/{id}/rotate-secret"),
+    ("get", "/v1/usage"),
+    ("get", "/v1/audit-events"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+async fn openapi_document(app: &TestApp) -> serde_json::Value {
+    app.http
         .get(app.url("/openapi.json"))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    assert_eq!(document["openapi"], "3.0.3");
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn every_documented_operation_is_served() {
+    let app = TestApp::spawn().await;
+    let document = openapi_document(&app).await;
+    assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().unwrap();
+    let mut documented: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, operations)| {
+            operations
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|method| (method.clone(), path.clone()))
+        })
+        .collect();
+    documented.sort();
+    let mut routes: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    routes.sort();
     assert_eq!(
-        paths
-            .values()
-            .map(|p| p.as_object().unwrap().len())
-            .sum::<usize>(),
-        keygate::openapi::OPERATIONS.len()
+        documented, routes,
+        "the document describes every route, no more"
     );
-    for (path, operations) in paths {
-        for method in operations.as_object().unwrap().keys() {
-            // Path parameters get a placeholder; no credentials, so a served route
-            // answers 2xx, 400 or 401 — never the 404 of an unknown route or a 405.
-            let concrete = path
-                .split('/')
-                .map(|part| if part.starts_with('{') { "x" } else { part })
-                .collect::<Vec<_>>()
-                .join("/");
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let response = app
-                .http
-                .request(method.clone(), app.url(&concrete))
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            assert!(
-                status != 404 && status != 405,
-                "{method} {path} is documented but answered {status}"
-            );
-        }
+    for (method, path) in &documented {
+        // Path parameters get a placeholder; no credentials, so a served route
+        // answers 2xx, 400 or 401 — never the 404 of an unknown route or a 405.
+        let concrete = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = app
+            .http
+            .request(method.clone(), app.url(&concrete))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            status != 404 && status != 405,
+            "{method} {path} is documented but answered {status}"
+        );
+        // And the status it answered is one the document lists for it.
+        let responses = &paths[path][method.as_str().to_lowercase()]["responses"];
+        assert!(
+            responses.get(status.to_string()).is_some(),
+            "{method} {path} answered {status}, not documented: {responses}"
+        );
     }
     // And an undocumented path is indeed a 404 here.
     let unknown = app.http.get(app.url("/v1/nothing")).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
+}
+
+#[actix_rt::test]
+async fn the_document_describes_bodies_parameters_errors_and_security() {
+    let app = TestApp::spawn().await;
+    let document = openapi_document(&app).await;
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["type"], "http");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["apiKey"]["type"], "apiKey");
+    assert_eq!(schemes["apiKey"]["in"], "header");
+    assert_eq!(schemes["apiKey"]["name"], "X-API-Key");
+    assert_eq!(schemes["clientSecretBasic"]["scheme"], "basic");
+    // client_secret_post is form fields, not a security scheme.
+    for scheme in schemes.as_object().unwrap().values() {
+        assert_ne!(scheme["in"], "query", "{scheme}");
+    }
+    let paths = &document["paths"];
+    let token = &paths["/oauth/token"]["post"];
+    let form = &token["requestBody"]["content"]["application/x-www-form-urlencoded"];
+    assert!(form["schema"]["$ref"]
+        .as_str()
+        .unwrap()
+        .ends_with("/TokenForm"));
+    // One form per grant type; refresh_token required in its own.
+    let grants = document["components"]["schemas"]["TokenForm"]["oneOf"]
+        .as_array()
+        .unwrap();
+    assert_eq!(grants.len(), 2);
+    for grant in grants {
+        for field in ["grant_type", "scope", "client_id", "client_secret"] {
+            assert!(grant["properties"].get(field).is_some(), "{field}");
+        }
+    }
+    let refresh = grants
+        .iter()
+        .find(|g| g["properties"]["grant_type"]["enum"] == serde_json::json!(["refresh_token"]))
+        .unwrap();
+    assert!(refresh["required"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("refresh_token")));
+    assert_eq!(
+        token["security"],
+        serde_json::json!([{"clientSecretBasic": []}, {}])
+    );
+    assert!(token["responses"]["401"]["headers"]
+        .get("WWW-Authenticate")
+        .is_some());
+    let oauth_error = token["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let oauth_error = &document["components"]["schemas"][oauth_error.rsplit('/').next().unwrap()];
+    assert!(oauth_error["properties"].get("error").is_some());
+    assert!(oauth_error["properties"].get("error_description").is_some());
+
+    let list = &paths["/v1/api-keys"]["get"];
+    let names: Vec<&str> = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["limit", "after"]);
+    assert!(
+        list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .contains("Page")
+    );
+    let create = &paths["/v1/api-keys"]["post"];
+    assert!(
+        create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .ends_with("/CreateApiKey")
+    );
+    assert_eq!(
+        document["components"]["schemas"]["CreateApiKey"]["additionalProperties"], false,
+        "unknown fields are refused, and the schema says so"
+    );
+    assert_eq!(
+        create["security"],
+        serde_json::json!([{"bearer": []}, {"apiKey": []}])
+    );
+    let envelope = create["responses"]["401"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap();
+    assert!(envelope.ends_with("/Envelope"));
+    let error = &document["components"]["schemas"]["ErrorBody"]["properties"];
+    for field in ["code", "message", "details"] {
+        assert!(error.get(field).is_some(), "{field}");
+    }
+    assert!(create["responses"]["429"]["headers"]
+        .get("Retry-After")
+        .is_some());
+    let usage: Vec<&str> = paths["/v1/usage"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(usage, ["key_id", "client_id", "from", "to", "granularity"]);
 }
 
 /// `/readyz` follows the database and `/healthz` does not. PostgreSQL only: an

@@ -302,6 +302,13 @@ async fn the_registration_access_token_reads_updates_and_deletes() {
         assert_oauth_error(response, 401, "invalid_token").await;
     }
 
+    // HEAD checks the token and replaces nothing: it has no body to carry a new one.
+    let head = manage(&app, Method::HEAD, &uri, Some(&token), None).await;
+    assert_eq!(head.status(), 200);
+    assert!(head.bytes().await.unwrap().is_empty());
+    let head = manage(&app, Method::HEAD, &uri, Some("kgrat_wrong"), None).await;
+    assert_eq!(head.status(), 401);
+
     let deleted = manage(&app, Method::DELETE, &uri, Some(&token), None).await;
     assert_eq!(deleted.status(), 204);
     let response = app
@@ -311,5 +318,5 @@ async fn the_registration_access_token_reads_updates_and_deletes() {
     let response = manage(&app, Method::GET, &uri, Some(&token), None).await;
     assert_oauth_error(response, 401, "invalid_token").await;
     let response = manage(&app, Method::POST, &uri, Some(&token), None).await;
-    assert_eq!(header(&response, "allow"), "GET, PUT, DELETE");
+    assert_eq!(header(&response, "allow"), "GET, HEAD, PUT, DELETE");
 }
