@@ -736,7 +736,9 @@ mod tests {
                                         tokens[previous].spent_at = Some(now);
                                         tokens[previous].successor = None;
                                     }
-                                    tokens[index].spent_at = Some(now);
+                                    // A grace retry keeps the first spend's time: the
+                                    // interval counts from it, however often it is retried.
+                                    tokens[index].spent_at.get_or_insert(now);
                                     tokens[index].successor = Some(tokens.len());
                                     tokens.push(ModelToken {
                                         secret: rotated.token,
