@@ -118,9 +118,12 @@ fi
 
 echo "--- schemathesis $SCHEMATHESIS_VERSION against $BASE"
 status=0
+# From the temporary directory, where schemathesis and hypothesis keep their caches.
+ROOT="$PWD"
+export KG_ST_HOOKS="$ROOT/.ci/schemathesis_hooks.py"
 (
-    cd .ci
-    "$VENV/bin/schemathesis" --config-file schemathesis.toml --no-color run "$BASE/openapi.json" \
+    cd "$WORK"
+    "$VENV/bin/schemathesis" --config-file "$ROOT/.ci/schemathesis.toml" --no-color run "$BASE/openapi.json" \
         --checks all "${EXCLUDE_ARGS[@]}" \
         --max-time "${ST_MAX_TIME:-300}" \
         --workers "${ST_WORKERS:-1}" \
