@@ -261,7 +261,8 @@ async fn the_documented_nginx_configuration_passes_identity_and_refusals_faithfu
     let server = documented_nginx_server()
         .replace("listen 80;", &format!("listen 127.0.0.1:{port};"))
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{keygate_port}"))
-        .replace("127.0.0.1:3000", &format!("127.0.0.1:{upstream_port}"));
+        .replace("127.0.0.1:3000", &format!("127.0.0.1:{upstream_port}"))
+        .replace("https://api.example.com", app.settings.audience());
     assert!(server.contains(&format!("127.0.0.1:{keygate_port}/v1/forward-auth")));
     let config = format!(
         r#"
@@ -354,6 +355,36 @@ http {{
     let forbidden = get("/admin/users", &headers).await.unwrap();
     let body = assert_api_error(forbidden, 403, "insufficient_scope").await;
     assert_eq!(body["error"]["details"]["required_scope"], "admin");
+
+    // Access tokens: the route's named audience, whatever the client adds.
+    let platform = app.token_json(&app.client_with_scope("read")).await;
+    let platform = format!("Bearer {}", platform["access_token"].as_str().unwrap());
+    let manager = app.token_json(&app.management_client("read admin")).await;
+    let manager = format!("Bearer {}", manager["access_token"].as_str().unwrap());
+    let management = format!("{}/v1", crate::helpers::ISSUER);
+    assert_eq!(
+        get("/orders", &[("Authorization", &platform)])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for query in ["", "?audience="] {
+        let path = format!(
+            "/orders{query}{}",
+            if query.is_empty() { "" } else { &management }
+        );
+        let refused = get(
+            &path,
+            &[
+                ("Authorization", &manager),
+                ("X-Keygate-Required-Audience", &management),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_api_error(refused, 401, "invalid_token").await;
+    }
 
     // A 429 stays a 429, with its Retry-After (plain auth_request makes it a 500).
     let (_, slow) = app.operator_key("default", "read", Some(1));
