@@ -110,6 +110,26 @@ impl Server {
         (exited.success(), log)
     }
 
+    /// The bootstrap admin key the server printed on stdout, waiting for it a while:
+    /// it is made after the listener binds, so it may follow the `listening` line.
+    pub fn bootstrap_key(&self) -> String {
+        let started = Instant::now();
+        loop {
+            let stdout = self.stdout.lock().unwrap().clone();
+            if let Some(key) = stdout
+                .split_whitespace()
+                .find(|w| w.starts_with("kg_live_"))
+            {
+                return key.to_owned();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "no bootstrap key printed:\n{stdout}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops the server; returns (log, stdout).
     pub fn stop(mut self) -> (String, String) {
         let _ = self.child.kill();
@@ -447,12 +467,7 @@ fn first_serve_prints_a_bootstrap_key_once_and_logs_carry_no_api_key() {
     let mut cmd = keygate(&dir, &db);
     cmd.env("KEYGATE_LOG", "debug");
     let server = Server::start(cmd);
-    let stdout = server.stdout.lock().unwrap().clone();
-    let bootstrap = stdout
-        .split_whitespace()
-        .find(|word| word.starts_with("kg_live_"))
-        .unwrap_or_else(|| panic!("no bootstrap key printed:\n{stdout}"))
-        .to_owned();
+    let bootstrap = server.bootstrap_key();
     let http = raw_http::Client;
     let (status, me) = http.request(
         &server.address,
@@ -1100,12 +1115,7 @@ fn a_full_disk_gives_503_and_a_clear_log_not_a_panic() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(keygate_on_small_disk(&dir, 512, None, false));
-    let stdout = server.stdout.lock().unwrap().clone();
-    let admin = stdout
-        .split_whitespace()
-        .find(|word| word.starts_with("kg_live_"))
-        .unwrap_or_else(|| panic!("no bootstrap key printed:\n{stdout}"))
-        .to_owned();
+    let admin = server.bootstrap_key();
     let http = raw_http::Client;
     let name = "n".repeat(200);
     let mut full = None;

@@ -288,12 +288,7 @@ fn starts_that_fail_leave_the_bootstrap_key_to_the_start_that_serves() {
     }
 
     let server = Server::start(keygate(&dir, &db));
-    let stdout = server.stdout.lock().unwrap().clone();
-    let admin = stdout
-        .split_whitespace()
-        .find(|word| word.starts_with("kg_live_"))
-        .unwrap_or_else(|| panic!("no bootstrap key printed:\n{stdout}"))
-        .to_owned();
+    let admin = server.bootstrap_key();
     let (status, me) = raw_http::Client.request(
         &server.address,
         "GET",
