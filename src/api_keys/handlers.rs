@@ -479,11 +479,6 @@ pub async fn rotate_api_key(
         return Err(KeyRequestError::Overlap.into());
     }
     let old = find_own(&who, &store, &id).await?;
-    if let Some(lacking) = old.scope_set().iter().find(|s| !who.scopes.contains(s)) {
-        return Err(ApiError::InsufficientScope {
-            required: lacking.to_owned(),
-        });
-    }
     who.may_rotate(
         "key",
         Holdings {

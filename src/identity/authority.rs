@@ -59,15 +59,16 @@ impl Principal {
         }
     }
 
-    /// Refuses (403 `exceeds_authority`) to rotate a credential this principal could
-    /// not have created: one with a scope it lacks, a longer life, or a looser rate
-    /// allowance. A rotation's successor inherits every attribute, so rotating such a
-    /// credential would mint a stronger one.
+    /// Refuses to rotate a credential this principal could not have created: one with
+    /// a scope it lacks (403 `insufficient_scope`, naming the scope), a longer life or
+    /// a looser rate allowance (403 `exceeds_authority`). A rotation's successor
+    /// inherits every attribute, so rotating such a credential would mint a stronger
+    /// one.
     pub fn may_rotate(&self, what: &str, held: Holdings<'_>) -> Result<(), ApiError> {
-        if let Some(beyond) = held.scopes.iter().find(|s| !self.scopes.contains(s)) {
-            return Err(ApiError::ExceedsAuthority(format!(
-                "this {what} has the scope '{beyond}', which the caller lacks"
-            )));
+        if let Some(lacking) = held.scopes.iter().find(|s| !self.scopes.contains(s)) {
+            return Err(ApiError::InsufficientScope {
+                required: lacking.to_owned(),
+            });
         }
         if let Some(limit) = self.mint_lifetime() {
             if held.expires_at.is_none_or(|at| at > limit) {

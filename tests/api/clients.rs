@@ -18,26 +18,15 @@ async fn register(app: &TestApp, admin: &str, body: serde_json::Value) -> reqwes
         .unwrap()
 }
 
-async fn registered(app: &TestApp, body: serde_json::Value) -> (TestClient, serde_json::Value) {
-    let response = register(app, &app.admin_key, body).await;
-    assert_eq!(response.status(), 201);
-    let created: serde_json::Value = response.json().await.unwrap();
-    let client = TestClient {
-        id: created["client_id"].as_str().unwrap().to_owned(),
-        secret: created["client_secret"].as_str().unwrap().to_owned(),
-    };
-    (client, created)
-}
-
 #[actix_rt::test]
 async fn a_registered_client_gets_tokens_and_its_secret_is_shown_once() {
     let app = TestApp::spawn().await;
-    let (client, created) = registered(
-        &app,
-        json!({"name": "billing", "scopes": ["read", "write"], "default_scopes": ["read"],
+    let (client, created) = app
+        .registered_client(
+            json!({"name": "billing", "scopes": ["read", "write"], "default_scopes": ["read"],
                "grant_types": ["client_credentials", "refresh_token"], "access_token_ttl": "10m"}),
-    )
-    .await;
+        )
+        .await;
     assert!(client.id.starts_with("kgc_") && client.secret.starts_with("kgs_"));
     assert_eq!(created["scope"], "read write");
     assert_eq!(created["default_scope"], "read");
@@ -166,7 +155,9 @@ async fn bad_registrations_name_the_field_and_create_nothing() {
 #[actix_rt::test]
 async fn updates_are_validated_as_a_whole_and_apply_to_the_next_token() {
     let app = TestApp::spawn().await;
-    let (client, _) = registered(&app, json!({"name": "svc", "scopes": ["read", "write"]})).await;
+    let (client, _) = app
+        .registered_client(json!({"name": "svc", "scopes": ["read", "write"]}))
+        .await;
     let patch = |body: serde_json::Value| {
         app.with_key(
             Method::PATCH,
@@ -204,7 +195,9 @@ async fn updates_are_validated_as_a_whole_and_apply_to_the_next_token() {
 async fn a_rotated_secret_overlaps_then_the_old_one_dies() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
-    let (old, _) = registered(&app, json!({"name": "svc", "scopes": ["read"]})).await;
+    let (old, _) = app
+        .registered_client(json!({"name": "svc", "scopes": ["read"]}))
+        .await;
     let rotate = |body: serde_json::Value| {
         app.with_key(
             Method::POST,
@@ -267,9 +260,7 @@ async fn a_rotated_secret_overlaps_then_the_old_one_dies() {
 #[actix_rt::test]
 async fn a_disabled_client_stops_at_once_and_cannot_be_changed() {
     let app = TestApp::spawn().await;
-    let (client, _) = registered(
-        &app,
-        json!({"name": "svc", "scopes": ["read"], "grant_types": ["client_credentials", "refresh_token"]}),
+    let (client, _) = app.registered_client(json!({"name": "svc", "scopes": ["read"], "grant_types": ["client_credentials", "refresh_token"]}),
     )
     .await;
     let (_, refresh_token) = app.first_tokens(&client).await;
@@ -328,7 +319,9 @@ async fn a_disabled_client_stops_at_once_and_cannot_be_changed() {
 #[actix_rt::test]
 async fn another_organizations_clients_do_not_exist_for_the_caller() {
     let app = TestApp::spawn().await;
-    let (client, _) = registered(&app, json!({"name": "svc", "scopes": ["read"]})).await;
+    let (client, _) = app
+        .registered_client(json!({"name": "svc", "scopes": ["read"]}))
+        .await;
     let other_admin = app.other_org_admin();
     for (method, path) in [
         (Method::GET, format!("/v1/clients/{}", client.id)),
@@ -367,11 +360,8 @@ async fn another_organizations_clients_do_not_exist_for_the_caller() {
 async fn client_lists_are_paginated() {
     let app = TestApp::spawn().await;
     for i in 0..3 {
-        registered(
-            &app,
-            json!({"name": format!("svc {i}"), "scopes": ["read"]}),
-        )
-        .await;
+        app.registered_client(json!({"name": format!("svc {i}"), "scopes": ["read"]}))
+            .await;
     }
     let first: serde_json::Value = app
         .with_key(Method::GET, "/v1/clients?limit=2", &app.admin_key)
@@ -411,11 +401,9 @@ async fn client_lists_are_paginated() {
 #[actix_rt::test]
 async fn a_narrower_admin_cannot_take_over_a_wider_client() {
     let app = TestApp::spawn().await;
-    let (client, _) = registered(
-        &app,
-        json!({"name": "svc", "scopes": ["read", "write", "admin"]}),
-    )
-    .await;
+    let (client, _) = app
+        .registered_client(json!({"name": "svc", "scopes": ["read", "write", "admin"]}))
+        .await;
     let (_, narrow_admin) = app.api_key("read admin").await;
     let response = app
         .with_key(
@@ -440,7 +428,9 @@ async fn a_narrower_admin_cannot_take_over_a_wider_client() {
 #[actix_rt::test]
 async fn narrowing_the_scopes_narrows_the_default_with_them() {
     let app = TestApp::spawn().await;
-    let (client, _) = registered(&app, json!({"name": "svc", "scopes": ["read", "write"]})).await;
+    let (client, _) = app
+        .registered_client(json!({"name": "svc", "scopes": ["read", "write"]}))
+        .await;
     let response = app
         .with_key(
             Method::PATCH,

@@ -468,6 +468,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A client registered through `POST /v1/clients` with `body`, as the bootstrap
+    /// admin key: (client, the 201 body).
+    pub async fn registered_client(
+        &self,
+        body: serde_json::Value,
+    ) -> (TestClient, serde_json::Value) {
+        let response = self
+            .with_key(reqwest::Method::POST, "/v1/clients", &self.admin_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let created: serde_json::Value = response.json().await.unwrap();
+        let client = TestClient {
+            id: created["client_id"].as_str().unwrap().to_owned(),
+            secret: created["client_secret"].as_str().unwrap().to_owned(),
+        };
+        (client, created)
+    }
+
     /// A new key with `scopes` (space-separated), made with the bootstrap admin key:
     /// (id, key).
     pub async fn api_key(&self, scopes: &str) -> (String, String) {

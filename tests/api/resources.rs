@@ -13,23 +13,6 @@ const BILLING: &str = "https://billing.example";
 const ORDERS: &str = "https://orders.example";
 const OTHER: &str = "https://other.example";
 
-/// A client of `/v1/clients` registered with `body`: (client, its view).
-async fn registered(app: &TestApp, body: serde_json::Value) -> (TestClient, serde_json::Value) {
-    let response = app
-        .with_key(Method::POST, "/v1/clients", &app.admin_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let created: serde_json::Value = response.json().await.unwrap();
-    let client = TestClient {
-        id: created["client_id"].as_str().unwrap().to_owned(),
-        secret: created["client_secret"].as_str().unwrap().to_owned(),
-    };
-    (client, created)
-}
-
 /// The JSON of a 200 token response.
 async fn issued(response: reqwest::Response) -> serde_json::Value {
     assert_eq!(response.status(), 200);
@@ -93,9 +76,7 @@ async fn put(
 async fn each_resource_gets_its_own_token() {
     let app = TestApp::spawn().await;
     let management = format!("{ISSUER}/v1");
-    let (client, _) = registered(
-        &app,
-        json!({"name": "apis", "scopes": ["read", "admin"], "audiences": [BILLING, ORDERS, management],
+    let (client, _) = app.registered_client(json!({"name": "apis", "scopes": ["read", "admin"], "audiences": [BILLING, ORDERS, management],
                "audience": ORDERS}),
     )
     .await;
@@ -163,11 +144,9 @@ async fn each_resource_gets_its_own_token() {
 #[actix_web::test]
 async fn a_resource_the_client_may_not_have_is_invalid_target() {
     let app = TestApp::spawn().await;
-    let (client, _) = registered(
-        &app,
-        json!({"name": "billing", "scopes": ["read"], "audiences": [BILLING]}),
-    )
-    .await;
+    let (client, _) = app
+        .registered_client(json!({"name": "billing", "scopes": ["read"], "audiences": [BILLING]}))
+        .await;
     for resource in [
         OTHER,
         ISSUER,
@@ -216,11 +195,11 @@ async fn a_resource_the_client_may_not_have_is_invalid_target() {
 #[actix_web::test]
 async fn several_resources_are_refused_with_invalid_target() {
     let app = TestApp::spawn().await;
-    let (client, _) = registered(
-        &app,
-        json!({"name": "apis", "scopes": ["read"], "audiences": [BILLING, ORDERS]}),
-    )
-    .await;
+    let (client, _) = app
+        .registered_client(
+            json!({"name": "apis", "scopes": ["read"], "audiences": [BILLING, ORDERS]}),
+        )
+        .await;
     for extra in [
         vec![("resource", BILLING), ("resource", ORDERS)],
         vec![("resource", BILLING), ("audience", ORDERS)],
@@ -266,9 +245,7 @@ async fn several_resources_are_refused_with_invalid_target() {
 #[actix_web::test]
 async fn a_refresh_keeps_the_grants_resource_or_narrows_to_one_of_the_clients() {
     let app = TestApp::spawn().await;
-    let (client, _) = registered(
-        &app,
-        json!({"name": "renewing", "scopes": ["read"], "grant_types": ["client_credentials", "refresh_token"],
+    let (client, _) = app.registered_client(json!({"name": "renewing", "scopes": ["read"], "grant_types": ["client_credentials", "refresh_token"],
                "audiences": [BILLING, ORDERS]}),
     )
     .await;
@@ -334,11 +311,11 @@ async fn a_refresh_keeps_the_grants_resource_or_narrows_to_one_of_the_clients() 
 #[actix_web::test]
 async fn the_management_api_round_trips_audiences() {
     let app = TestApp::spawn().await;
-    let (client, created) = registered(
-        &app,
-        json!({"name": "apis", "scopes": ["read"], "audiences": [BILLING, ORDERS, BILLING]}),
-    )
-    .await;
+    let (client, created) = app
+        .registered_client(
+            json!({"name": "apis", "scopes": ["read"], "audiences": [BILLING, ORDERS, BILLING]}),
+        )
+        .await;
     assert_eq!(
         created["audiences"],
         json!([BILLING, ORDERS]),
