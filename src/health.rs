@@ -42,7 +42,7 @@ pub async fn get_healthz() -> HttpResponse {
 )]
 pub async fn get_readyz(store: web::Data<Store>) -> Result<HttpResponse, ApiError> {
     store
-        .run(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from))
+        .read(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from))
         .await
         .map_err(|_| ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))

@@ -32,16 +32,19 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, Arc::new(SystemClock))
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
 
-    pub fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let store = open_store(&settings)?;
         let database = settings.database()?.redacted();
         let keys = web::Data::new(SigningKeys::with_permissions(
             &settings.keys_dir,
-            load_signing_keys(&settings, &store, clock.as_ref())?,
+            load_signing_keys(&settings, &store, clock.as_ref()).await?,
             settings.loose_key_permissions(),
         ));
         SigningKeys::spawn_watcher(keys.clone(), settings.keys_reload_interval);
@@ -137,7 +140,7 @@ impl Application {
         // (a broken keys directory, the port taken) would never be shown, and the
         // next start makes none, as the database has a key — the operator would be
         // locked out.
-        let bootstrap_key = bootstrap(&app_store, &settings, clock.as_ref())?;
+        let bootstrap_key = bootstrap(&app_store, &settings, clock.as_ref()).await?;
         let server = server.run();
         tracing::info!(address = %format!("{}:{port}", listener_host(&settings.bind)), %database, "keygate listening");
         Ok(Self {
@@ -162,13 +165,7 @@ impl Application {
     /// the usage counted since the last flush.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        let (meter, store) = (self.meter, self.store);
-        if actix_web::web::block(move || meter.flush(&store))
-            .await
-            .is_err()
-        {
-            tracing::warn!("could not write the last usage counts");
-        }
+        self.meter.flush(&self.store).await;
         served
     }
 }
@@ -198,16 +195,17 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 /// returned to be shown once. A database that already has clients (made with the
 /// CLI, or by a version without API keys) gets no key: `keygate api-key create`
 /// makes one.
-fn bootstrap(
+async fn bootstrap(
     store: &Store,
     settings: &Settings,
     clock: &dyn Clock,
 ) -> anyhow::Result<Option<Secret>> {
     let now = clock.now().naive_utc();
     let (org, created) = store
-        .with_conn(|conn| {
-            orgs::repo::ensure_default(conn, now).map_err(crate::store::StoreError::from)
+        .write(move |tx| {
+            orgs::repo::ensure_default(tx, now).map_err(crate::store::StoreError::from)
         })
+        .await
         .context("creating the default organization")?;
     if created {
         tracing::info!(org = %org.slug, "created the default organization");
@@ -224,22 +222,20 @@ fn bootstrap(
         now,
     )
     .context("preparing the bootstrap API key")?;
+    let key = api_keys::format::generate(draft.environment).context("generating the bootstrap API key")?;
     let issued = store
-        .with_transaction(|conn| {
-            let issued = api_keys::repo::create_first(conn, &draft, now)?;
+        .write(move |tx| {
+            let issued = api_keys::repo::create_first(tx, &draft, key, now)?;
             if let Some(issued) = &issued {
-                let event = audit::NewEvent {
-                    org_id: &org.id,
-                    event_type: audit::EventType::BootstrapKeyIssued,
-                    actor: "bootstrap",
-                    target_id: &issued.row.id,
-                    source: &audit::Source::default(),
-                    details: serde_json::json!({"scopes": issued.row.scopes}),
+                let change = audit::Change::BootstrapKeyIssued {
+                    scopes: &issued.row.scopes,
                 };
-                audit::repo::record(conn, event, now)?;
+                let by = audit::By::new("bootstrap", &audit::Source::default());
+                audit::repo::record(tx, &issued.row, by, change, now)?;
             }
             Ok::<_, crate::store::StoreError>(issued)
         })
+        .await
         .context("creating the bootstrap API key")?;
     Ok(issued.map(|issued| {
         tracing::info!(key_id = %issued.row.id, "created the bootstrap admin API key");
@@ -248,7 +244,7 @@ fn bootstrap(
 }
 
 /// Loads `keys/`, generating an ES256 key first if there is no active one.
-fn load_signing_keys(
+async fn load_signing_keys(
     settings: &Settings,
     store: &Store,
     clock: &dyn Clock,
@@ -261,11 +257,12 @@ fn load_signing_keys(
         let details = serde_json::json!({"alg": generated.alg.to_string(), "state": "active"});
         crate::cli::record_signing_key_event(
             store,
-            audit::EventType::SigningKeyGenerated,
+            audit::SigningKeyStep::Generated,
             "serve",
             &generated.kid,
             details,
-        )?;
+        )
+        .await?;
     }
     KeyRing::load_with(&settings.keys_dir, settings.loose_key_permissions())
         .context("loading signing keys")

@@ -10,10 +10,10 @@ use super::model::{
     is_key_id, validate_name, validate_rate_limit, validate_scopes, Actor, ApiKey, IssuedKey,
     KeyDraft, KeyRequest, KeyRequestError, KeyState, MAX_ROTATION_OVERLAP,
 };
+use super::format;
 use super::repo::{self, RotateError};
 use super::{ApiKeysState, Environment};
-use crate::audit::repo::record_about;
-use crate::audit::{EventType, Source};
+use crate::audit::{self, By, Change, Source};
 use crate::error::ApiError;
 use crate::identity::authority::Holdings;
 use crate::identity::{Principal, Scope};
@@ -225,23 +225,17 @@ pub async fn create_api_key(
         now,
     )?;
     let (source, actor_label) = (Source::of(&req), who.actor_label());
+    let key = format::generate(draft.environment).map_err(|e| ApiError::Internal(e.to_string()))?;
     let issued = store
-        .run_transaction(move |c| {
-            let issued = repo::create(c, &draft, now)?;
-            let details = serde_json::json!({
-                "name": issued.row.name,
-                "scopes": issued.row.scopes,
-                "expires_at": issued.row.expires_at.map(|t| t.and_utc()),
-            });
-            record_about(
-                c,
-                &issued.row,
-                EventType::ApiKeyCreated,
-                &actor_label,
-                &source,
-                details,
-                now,
-            )?;
+        .write(move |c| {
+            let issued = repo::create(c, &draft, key, now)?;
+            let change = Change::ApiKeyCreated {
+                name: &issued.row.name,
+                scopes: &issued.row.scopes,
+                expires_at: issued.row.expires_at,
+            };
+            let by = By::new(&actor_label, &source);
+            audit::repo::record(c, &issued.row, by, change, now)?;
             Ok::<_, ApiError>(issued)
         })
         .await?;
@@ -272,7 +266,7 @@ pub async fn list_api_keys(
     let org = who.org().to_owned();
     // One more than asked tells whether there is a next page.
     let keys = store
-        .run(move |c| {
+        .read(move |c| {
             repo::list(c, Some(&org), after.as_deref(), limit + 1).map_err(ApiError::from)
         })
         .await?;
@@ -289,7 +283,7 @@ async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<ApiKey, Ap
     }
     let (org, id) = (who.org().to_owned(), id.to_owned());
     store
-        .run(move |c| repo::find(c, &org, &id).map_err(ApiError::from))
+        .read(move |c| repo::find(c, &org, &id).map_err(ApiError::from))
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -363,35 +357,19 @@ pub async fn update_api_key(
     let (source, actor_label) = (Source::of(&req), who.actor_label());
     let now = state.clock.now().naive_utc();
     let updated = store
-        .run_transaction(move |c| {
+        .write(move |c| {
             let change = repo::KeyChange {
                 name: name.as_deref(),
                 scopes: scopes.as_ref(),
                 rate_limit_per_minute,
             };
             let updated = repo::update(c, &key, &change)?;
-            let changed = updated.as_ref().filter(|row| {
-                (&row.name, &row.scopes, row.rate_limit_per_minute)
-                    != (&key.name, &key.scopes, key.rate_limit_per_minute)
-            });
-            if let Some(row) = changed {
-                let details = serde_json::json!({
-                    "rate_limit_per_minute": {
-                        "from": key.rate_limit_per_minute,
-                        "to": row.rate_limit_per_minute,
-                    },
-                    "name": {"from": key.name, "to": row.name},
-                    "scopes": {"from": key.scopes, "to": row.scopes},
-                });
-                record_about(
-                    c,
-                    row,
-                    EventType::ApiKeyUpdated,
-                    &actor_label,
-                    &source,
-                    details,
-                    now,
-                )?;
+            if let Some(row) = &updated {
+                let diff = row.changes_from(&key);
+                if !diff.is_empty() {
+                    let by = By::new(&actor_label, &source);
+                    audit::repo::record(c, row, by, Change::ApiKeyUpdated(diff), now)?;
+                }
             }
             Ok::<_, ApiError>(updated)
         })
@@ -426,20 +404,12 @@ pub async fn revoke_api_key(
     let (org, id) = (who.org().to_owned(), id.into_inner());
     let (source, actor_label) = (Source::of(&req), who.actor_label());
     let revoked = store
-        .run_transaction(move |c| {
+        .write(move |c| {
             let revoked = repo::revoke(c, &org, &id, now)?;
             // Recorded once: by the call that revoked it.
             if let Some((row, true)) = &revoked {
-                let details = serde_json::json!({"name": row.name});
-                record_about(
-                    c,
-                    row,
-                    EventType::ApiKeyRevoked,
-                    &actor_label,
-                    &source,
-                    details,
-                    now,
-                )?;
+                let change = Change::ApiKeyRevoked { name: &row.name };
+                audit::repo::record(c, row, By::new(&actor_label, &source), change, now)?;
             }
             Ok::<_, ApiError>(revoked.map(|(row, _)| row))
         })
@@ -494,29 +464,22 @@ pub async fn rotate_api_key(
     let old_dies_at = old
         .expires_at
         .map_or(now + overlap, |at| at.min(now + overlap));
+    let key = format::generate(old.environment()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let issued = store
-        .run_transaction(move |c| {
+        .write(move |c| {
             let issued =
-                repo::rotate(c, &old, overlap, &created_by, now).map_err(|error| match error {
+                repo::rotate(c, &old, key, overlap, &created_by, now).map_err(|error| match error {
                     RotateError::NotFound => ApiError::NotFound,
                     RotateError::NotRotatable => ApiError::Conflict(
                         "the key is revoked, expired, already rotated or changed meanwhile",
                     ),
                     RotateError::Store(error) => error.into(),
                 })?;
-            let details = serde_json::json!({
-                "successor": issued.row.id,
-                "old_key_expires_at": old_dies_at.and_utc(),
-            });
-            record_about(
-                c,
-                &old,
-                EventType::ApiKeyRotated,
-                &created_by,
-                &source,
-                details,
-                now,
-            )?;
+            let change = Change::ApiKeyRotated {
+                successor: &issued.row.id,
+                old_key_expires_at: old_dies_at,
+            };
+            audit::repo::record(c, &old, By::new(&created_by, &source), change, now)?;
             Ok::<_, ApiError>(issued)
         })
         .await?;

@@ -68,6 +68,21 @@ pub enum KeyState {
     Revoked(NaiveDateTime),
 }
 
+impl ApiKey {
+    /// What changed from `before` to this row, for the audit log: the settings a
+    /// key's owner may change. Never the key or its digest.
+    pub fn changes_from(&self, before: &ApiKey) -> crate::audit::Diff {
+        crate::audit::Diff::default()
+            .field("name", &before.name, &self.name)
+            .field("scopes", &before.scopes, &self.scopes)
+            .field(
+                "rate_limit_per_minute",
+                &before.rate_limit_per_minute,
+                &self.rate_limit_per_minute,
+            )
+    }
+}
+
 impl crate::audit::Audited for ApiKey {
     fn org_id(&self) -> &str {
         &self.org_id

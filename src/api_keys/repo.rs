@@ -4,17 +4,18 @@ use diesel::prelude::*;
 use super::format;
 use super::model::{new_key_id, ApiKey, IssuedKey, KeyDraft, NewApiKey};
 use crate::scope::ScopeSet;
-use crate::secret::digest;
+use crate::secret::{digest, Secret};
 use crate::store::schema::api_keys;
 use crate::store::{DbConn, StoreError};
 
-/// Generates a key for `draft` and stores its digest; the key is returned once.
+/// Stores `draft` with `key` (`format::generate` for its environment) by its digest;
+/// the key is returned to be shown once.
 pub fn create(
     conn: &mut DbConn,
     draft: &KeyDraft,
+    key: Secret,
     now: NaiveDateTime,
 ) -> Result<IssuedKey, StoreError> {
-    let key = format::generate(draft.environment).map_err(|_| StoreError::Random)?;
     let id = new_key_id();
     let scopes = draft.scopes.to_string();
     diesel::insert_into(api_keys::table)
@@ -46,6 +47,7 @@ pub fn create(
 pub fn create_first(
     conn: &mut DbConn,
     draft: &KeyDraft,
+    key: Secret,
     now: NaiveDateTime,
 ) -> Result<Option<IssuedKey>, StoreError> {
     use crate::store::schema::organizations;
@@ -63,7 +65,7 @@ pub fn create_first(
         if any_key || any_client {
             return Ok(None);
         }
-        create(c, draft, now).map(Some)
+        create(c, draft, key, now).map(Some)
     })
 }
 
@@ -219,6 +221,7 @@ impl From<diesel::result::Error> for RotateError {
 pub fn rotate(
     conn: &mut DbConn,
     old: &ApiKey,
+    key: Secret,
     overlap: chrono::Duration,
     created_by: &str,
     now: NaiveDateTime,
@@ -251,7 +254,6 @@ pub fn rotate(
         if claimed != 1 {
             return Err(RotateError::NotRotatable);
         }
-        let key = format::generate(old.environment()).map_err(|_| StoreError::Random)?;
         diesel::insert_into(api_keys::table)
             .values(NewApiKey {
                 id: &successor_id,
@@ -321,10 +323,15 @@ mod tests {
         .unwrap()
     }
 
+    /// A new key to store (in production its caller generates it).
+    fn fresh() -> Secret {
+        format::generate(format::Environment::Live).unwrap()
+    }
+
     #[test]
     fn stored_digest_finds_the_key_and_the_key_is_not_stored() {
         let (mut conn, org, now) = setup();
-        let issued = create(&mut conn, &draft(&org, now), now).unwrap();
+        let issued = create(&mut conn, &draft(&org, now), fresh(), now).unwrap();
         let found = find_by_hash(&mut conn, &digest(issued.key.expose()))
             .unwrap()
             .unwrap();
@@ -337,12 +344,12 @@ mod tests {
     #[test]
     fn rotation_happens_once_and_the_old_key_dies_after_the_overlap() {
         let (mut conn, org, now) = setup();
-        let old = create(&mut conn, &draft(&org, now), now).unwrap().row;
+        let old = create(&mut conn, &draft(&org, now), fresh(), now).unwrap().row;
         let overlap = chrono::Duration::minutes(10);
-        let new = rotate(&mut conn, &old, overlap, "cli", now).unwrap();
+        let new = rotate(&mut conn, &old, fresh(), overlap, "cli", now).unwrap();
         assert_eq!(new.row.scopes, old.scopes);
         assert!(matches!(
-            rotate(&mut conn, &old, overlap, "cli", now),
+            rotate(&mut conn, &old, fresh(), overlap, "cli", now),
             Err(RotateError::NotRotatable)
         ));
         let old = find(&mut conn, &org, &old.id).unwrap().unwrap();
@@ -392,7 +399,7 @@ mod tests {
     fn pages_follow_creation_order() {
         let (mut conn, org, now) = setup();
         let ids: Vec<String> = (0..5)
-            .map(|_| create(&mut conn, &draft(&org, now), now).unwrap().row.id)
+            .map(|_| create(&mut conn, &draft(&org, now), fresh(), now).unwrap().row.id)
             .collect();
         let first = list(&mut conn, Some(&org), None, 2).unwrap();
         let second = list(&mut conn, Some(&org), Some(&first[1].id), 2).unwrap();
@@ -403,7 +410,7 @@ mod tests {
     #[test]
     fn last_used_never_moves_backwards() {
         let (mut conn, org, now) = setup();
-        let key = create(&mut conn, &draft(&org, now), now).unwrap().row;
+        let key = create(&mut conn, &draft(&org, now), fresh(), now).unwrap().row;
         let later = now + chrono::Duration::minutes(2);
         record_last_used(&mut conn, &[(key.id.clone(), later)]).unwrap();
         record_last_used(&mut conn, &[(key.id.clone(), now)]).unwrap();

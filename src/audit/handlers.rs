@@ -101,7 +101,7 @@ pub async fn list_audit_events(
         limit: limit + 1,
     };
     let events = store
-        .run(move |c| repo::list(c, &filter).map_err(ApiError::from))
+        .read(move |c| repo::list(c, &filter).map_err(ApiError::from))
         .await?;
     let (events, next_cursor) = crate::api::split_page(events, limit, |r| &r.id);
     let data: Vec<_> = events.iter().map(EventView::from).collect();

@@ -3,13 +3,16 @@
 //! records (inside its transaction where the change has one); read through
 //! `GET /v1/audit-events` (scope `admin`, own organization).
 
+pub mod event;
 pub mod handlers;
 pub mod model;
 pub mod repo;
 
 use actix_web::web;
 
-pub use model::{Audited, Event, EventType, NewEvent, Source};
+pub use event::{Change, Diff, SigningKeyStep, Via};
+pub use model::{Audited, Event, EventType, Source};
+pub use repo::{By, Target};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::routes::Endpoint::new("/v1/audit-events").get(handlers::list_audit_events));

@@ -118,17 +118,6 @@ pub trait Audited {
     fn audited_id(&self) -> &str;
 }
 
-/// An event to record. `details` must never hold a secret: ids, names, scopes, times.
-#[derive(Clone, Debug)]
-pub struct NewEvent<'a> {
-    pub org_id: &'a str,
-    pub event_type: EventType,
-    pub actor: &'a str,
-    pub target_id: &'a str,
-    pub source: &'a Source,
-    pub details: serde_json::Value,
-}
-
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
 pub struct EventRow<'a> {

@@ -1,54 +1,70 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{Audited, Event, EventRow, EventType, NewEvent, Source};
+use super::event::Change;
+use super::model::{Audited, Event, EventRow, Source};
 use crate::store::schema::audit_events;
 use crate::store::DbConn;
 
 pub const EVENT_ID_PREFIX: &str = "evt_";
 
-pub fn record(conn: &mut DbConn, event: NewEvent<'_>, now: NaiveDateTime) -> QueryResult<()> {
+/// What an event is about: its organization and its id.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub org_id: &'a str,
+    pub id: &'a str,
+}
+
+impl<'a, T: Audited> From<&'a T> for Target<'a> {
+    fn from(row: &'a T) -> Self {
+        Self {
+            org_id: row.org_id(),
+            id: row.audited_id(),
+        }
+    }
+}
+
+/// Who made a change, and from where.
+#[derive(Clone, Copy, Debug)]
+pub struct By<'a> {
+    /// `cli`, `bootstrap`, `key:<id>`, `client:<id>`, `registration:<id>`, …
+    pub actor: &'a str,
+    pub source: &'a Source,
+}
+
+impl<'a> By<'a> {
+    pub fn new(actor: &'a str, source: &'a Source) -> Self {
+        Self { actor, source }
+    }
+}
+
+/// Records `change` to `target`, made `by`, on the connection (and in the
+/// transaction) of the change it describes.
+pub fn record<'a>(
+    conn: &mut DbConn,
+    target: impl Into<Target<'a>>,
+    by: By<'_>,
+    change: Change<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let target = target.into();
     let id = format!("{EVENT_ID_PREFIX}{}", uuid::Uuid::now_v7().simple());
-    let details = event.details.to_string();
+    let event_type = change.event_type();
+    let details = change.details().to_string();
     diesel::insert_into(audit_events::table)
         .values(EventRow {
             id: &id,
-            org_id: event.org_id,
-            event_type: event.event_type.as_str(),
-            actor: event.actor,
-            target_type: event.event_type.target_type(),
-            target_id: event.target_id,
-            source_ip: event.source.0.as_deref(),
+            org_id: target.org_id,
+            event_type: event_type.as_str(),
+            actor: by.actor,
+            target_type: event_type.target_type(),
+            target_id: target.id,
+            source_ip: by.source.0.as_deref(),
             details: &details,
             created_at: now,
         })
         .execute(conn)
         .map(|_| ())
-}
-
-/// Records an event about `target` — its organization, its id — on the connection
-/// (and in the transaction) of the change it describes.
-pub fn record_about(
-    conn: &mut DbConn,
-    target: &impl Audited,
-    event_type: EventType,
-    actor: &str,
-    source: &Source,
-    details: serde_json::Value,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    record(
-        conn,
-        NewEvent {
-            org_id: target.org_id(),
-            event_type,
-            actor,
-            target_id: target.audited_id(),
-            source,
-            details,
-        },
-        now,
-    )
 }
 
 /// What to list: one organization's events, optionally of one type and within a time
@@ -88,7 +104,7 @@ pub fn list(conn: &mut DbConn, filter: &EventFilter) -> QueryResult<Vec<Event>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Source;
+    use crate::audit::{EventType, Source};
     use crate::store::test_support::memory_conn;
 
     #[test]
@@ -96,21 +112,28 @@ mod tests {
         let mut conn = memory_conn();
         let now = chrono::Utc::now().naive_utc();
         let source = Source(Some("127.0.0.1".into()));
-        for (org, event_type) in [
-            ("org_a", EventType::ApiKeyCreated),
-            ("org_a", EventType::ApiKeyRevoked),
-            ("org_b", EventType::ApiKeyCreated),
+        let by = By {
+            actor: "cli",
+            source: &source,
+        };
+        for (org_id, change) in [
+            ("org_a", Change::ApiKeyRevoked { name: "k" }),
+            ("org_a", Change::ApiKeyRevoked { name: "k" }),
+            ("org_b", Change::ApiKeyRevoked { name: "k" }),
         ] {
-            let event = NewEvent {
-                org_id: org,
-                event_type,
-                actor: "cli",
-                target_id: "key_1",
-                source: &source,
-                details: serde_json::json!({}),
-            };
-            record(&mut conn, event, now).unwrap();
+            let target = Target { org_id, id: "key_1" };
+            record(&mut conn, target, by, change, now).unwrap();
         }
+        let created = Change::ApiKeyCreated {
+            name: "k",
+            scopes: "read",
+            expires_at: None,
+        };
+        let target = Target {
+            org_id: "org_a",
+            id: "key_2",
+        };
+        record(&mut conn, target, by, created, now).unwrap();
         let mut filter = EventFilter {
             org_id: "org_a".into(),
             event_type: None,
@@ -119,10 +142,14 @@ mod tests {
             after: None,
             limit: 10,
         };
-        assert_eq!(list(&mut conn, &filter).unwrap().len(), 2);
+        assert_eq!(list(&mut conn, &filter).unwrap().len(), 3);
+        filter.event_type = Some(EventType::ApiKeyCreated);
+        let created = list(&mut conn, &filter).unwrap();
+        assert_eq!(created.len(), 1);
+        assert_eq!(created[0].target_id, "key_2");
         filter.event_type = Some(EventType::ApiKeyRevoked);
         let revoked = list(&mut conn, &filter).unwrap();
-        assert_eq!(revoked.len(), 1);
+        assert_eq!(revoked.len(), 2);
         assert_eq!(revoked[0].target_type, "api_key");
         assert_eq!(revoked[0].source_ip.as_deref(), Some("127.0.0.1"));
         filter.event_type = None;

@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{Client, ClientRegistration, RegistrationError, ValidRegistration};
 use super::registration::{self, RegisterError};
 use super::{repo, ClientsState};
-use crate::audit::repo::record_about;
-use crate::audit::{EventType, Source};
+use crate::audit::{self, By, Change, Source};
 use crate::error::ApiError;
 use crate::identity::authority::Holdings;
 use crate::identity::{Principal, Scope};
@@ -281,19 +280,14 @@ pub async fn register_client(
             // argon2 first, with no connection held.
             let (mut new, secret) = registration::prepare(valid, now)?;
             new.secret_expires_at = secret_expires_at;
-            let client = store.with_transaction(|c| {
+            let client = store.write(|c| {
                 let client = repo::create(c, &new)?;
-                let details =
-                    serde_json::json!({"name": client.name, "scope": client.allowed_scopes});
-                record_about(
-                    c,
-                    &client,
-                    EventType::ClientRegistered,
-                    &actor,
-                    &source,
-                    details,
-                    now,
-                )?;
+                let change = Change::ClientRegistered {
+                    name: &client.name,
+                    scope: &client.allowed_scopes,
+                    via: None,
+                };
+                audit::repo::record(c, &client, By::new(&actor, &source), change, now)?;
                 Ok::<_, ApiError>(client)
             })?;
             Ok::<_, ApiError>((client, secret))
@@ -331,7 +325,7 @@ pub async fn list_clients(
     )?;
     let org = who.org().to_owned();
     let clients = store
-        .run(move |c| repo::page(c, &org, after.as_deref(), limit + 1).map_err(ApiError::from))
+        .read(move |c| repo::page(c, &org, after.as_deref(), limit + 1).map_err(ApiError::from))
         .await?;
     let now = state.clock.now().naive_utc();
     let (clients, next_cursor) = crate::api::split_page(clients, limit, |r| &r.id);
@@ -345,7 +339,7 @@ async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<Client, Ap
     }
     let (org, id) = (who.org().to_owned(), id.to_owned());
     store
-        .run(move |c| repo::find_in_org(c, &org, &id).map_err(ApiError::from))
+        .read(move |c| repo::find_in_org(c, &org, &id).map_err(ApiError::from))
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -446,19 +440,14 @@ pub async fn update_client(
     let changes = validate(registration, &who, &state)?.into_changes(now);
     let (source, actor) = (Source::of(&req), who.actor_label());
     let updated = store
-        .run_transaction(move |c| {
+        .write(move |c| {
             let updated = repo::update(c, &client, &changes)?;
             if let Some(row) = &updated {
-                let details = serde_json::Value::Object(row.changes_from(&client));
-                record_about(
-                    c,
-                    row,
-                    EventType::ClientUpdated,
-                    &actor,
-                    &source,
-                    details,
-                    now,
-                )?;
+                let change = Change::ClientUpdated {
+                    diff: row.changes_from(&client),
+                    via: None,
+                };
+                audit::repo::record(c, row, By::new(&actor, &source), change, now)?;
             }
             Ok::<_, ApiError>(updated)
         })
@@ -491,20 +480,15 @@ pub async fn disable_client(
     let now = state.clock.now().naive_utc();
     let (source, actor) = (Source::of(&req), who.actor_label());
     let disabled = store
-        .run_transaction(move |c| {
+        .write(move |c| {
             let now_disabled = repo::disable(c, &client.id, now)?;
             let row = repo::find(c, &client.id)?.ok_or(ApiError::NotFound)?;
             if now_disabled {
-                let details = serde_json::json!({"name": row.name});
-                record_about(
-                    c,
-                    &row,
-                    EventType::ClientDisabled,
-                    &actor,
-                    &source,
-                    details,
-                    now,
-                )?;
+                let change = Change::ClientDisabled {
+                    name: &row.name,
+                    via: None,
+                };
+                audit::repo::record(c, &row, By::new(&actor, &source), change, now)?;
             }
             Ok::<_, ApiError>(row)
         })
@@ -563,21 +547,13 @@ pub async fn rotate_client_secret(
         .blocking(move |store| {
             let (secret, stored) = registration::new_secret()?;
             let rotated = store
-                .with_transaction(|c| {
+                .write(|c| {
                     let rotated = repo::rotate_secret(c, &client, &stored, previous_until, now)?;
                     if let Some(row) = &rotated {
-                        let details = serde_json::json!({
-                            "previous_secret_expires_at": previous_until.map(|t| t.and_utc()),
-                        });
-                        record_about(
-                            c,
-                            row,
-                            EventType::ClientSecretRotated,
-                            &actor,
-                            &source,
-                            details,
-                            now,
-                        )?;
+                        let change = Change::ClientSecretRotated {
+                            previous_secret_expires_at: previous_until,
+                        };
+                        audit::repo::record(c, row, By::new(&actor, &source), change, now)?;
                     }
                     Ok::<_, ApiError>(rotated)
                 })?

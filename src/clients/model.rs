@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::audit::Diff;
 use crate::config::MIN_ACCESS_TOKEN_TTL;
 use crate::orgs::OrgId;
 use crate::scope::{ScopeError, ScopeSet};
@@ -188,61 +189,42 @@ impl Client {
             .chain(self.previous_in_overlap(now).map(|(hash, _)| hash))
     }
 
-    /// What changed from `before` to this row, for the audit log: `{field: {"from",
-    /// "to"}}` for every changed setting. Never a secret or a hash: only the columns
-    /// named here are compared.
-    pub fn changes_from(&self, before: &Client) -> serde_json::Map<String, serde_json::Value> {
-        use serde_json::json;
-        let mut changes = serde_json::Map::new();
-        let mut compare = |field: &str, from: serde_json::Value, to: serde_json::Value| {
-            if from != to {
-                changes.insert(field.to_owned(), json!({"from": from, "to": to}));
-            }
-        };
-        compare("name", json!(before.name), json!(self.name));
-        compare(
-            "scope",
-            json!(before.allowed_scopes),
-            json!(self.allowed_scopes),
-        );
-        compare(
-            "default_scope",
-            json!(before.default_scopes),
-            json!(self.default_scopes),
-        );
-        compare(
-            "grant_types",
-            json!(before.grant_types),
-            json!(self.grant_types),
-        );
-        compare("audience", json!(before.audience), json!(self.audience));
-        compare("audiences", json!(before.audiences), json!(self.audiences));
-        compare(
-            "access_token_ttl_secs",
-            json!(before.access_token_ttl_secs),
-            json!(self.access_token_ttl_secs),
-        );
-        compare(
-            "refresh_reuse_grace_secs",
-            json!(before.refresh_reuse_grace_secs),
-            json!(self.refresh_reuse_grace_secs),
-        );
-        compare(
-            "rate_limit_per_minute",
-            json!(before.rate_limit_per_minute),
-            json!(self.rate_limit_per_minute),
-        );
-        compare(
-            "token_endpoint_auth_method",
-            json!(before.token_endpoint_auth_method),
-            json!(self.token_endpoint_auth_method),
-        );
-        compare(
-            "secret_expires_at",
-            json!(before.secret_expires_at.map(|t| t.and_utc())),
-            json!(self.secret_expires_at.map(|t| t.and_utc())),
-        );
-        changes
+    /// What changed from `before` to this row, for the audit log: every changed
+    /// setting. Never a secret or a hash: only the columns named here are compared.
+    pub fn changes_from(&self, before: &Client) -> Diff {
+        let utc = |at: Option<NaiveDateTime>| at.map(|t| t.and_utc());
+        Diff::default()
+            .field("name", &before.name, &self.name)
+            .field("scope", &before.allowed_scopes, &self.allowed_scopes)
+            .field("default_scope", &before.default_scopes, &self.default_scopes)
+            .field("grant_types", &before.grant_types, &self.grant_types)
+            .field("audience", &before.audience, &self.audience)
+            .field("audiences", &before.audiences, &self.audiences)
+            .field(
+                "access_token_ttl_secs",
+                &before.access_token_ttl_secs,
+                &self.access_token_ttl_secs,
+            )
+            .field(
+                "refresh_reuse_grace_secs",
+                &before.refresh_reuse_grace_secs,
+                &self.refresh_reuse_grace_secs,
+            )
+            .field(
+                "rate_limit_per_minute",
+                &before.rate_limit_per_minute,
+                &self.rate_limit_per_minute,
+            )
+            .field(
+                "token_endpoint_auth_method",
+                &before.token_endpoint_auth_method,
+                &self.token_endpoint_auth_method,
+            )
+            .field(
+                "secret_expires_at",
+                &utc(before.secret_expires_at),
+                &utc(self.secret_expires_at),
+            )
     }
 
     /// The latest time a credential minted with this client's secret may live:

@@ -202,9 +202,9 @@ async fn resolve_and_admit(
         ));
     };
     let who = store
-        .blocking(move |store| {
-            store
-                .with_conn(|conn| resolver.resolve(conn, store.writer(), &presented, &audience))
+        .read(move |tx| {
+            resolver
+                .resolve(tx, &presented, &audience)
                 .map_err(ResolveError::into_api_error)
         })
         .await?;

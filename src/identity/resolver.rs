@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::scope::ScopeSet;
 use crate::secret::{ct_eq_str, digest};
-use crate::store::{DbConn, StoreError, WriterLock};
+use crate::store::{DbConn, StoreError, Tx};
 use crate::tokens::verify::VerifyError;
 use crate::tokens::{revoked, SigningKeys};
 
@@ -268,15 +268,14 @@ impl Resolver {
 
     pub fn resolve(
         &self,
-        conn: &mut DbConn,
-        writer: &WriterLock,
+        tx: &mut Tx<'_>,
         presented: &Presented<'_>,
         audience: &Audience,
     ) -> Result<Principal, ResolveError> {
         let now = self.clock.now();
         match presented {
-            Presented::ApiKey(key) => self.resolve_api_key(conn, writer, key, now),
-            Presented::AccessToken(token) => self.resolve_access_token(conn, token, audience, now),
+            Presented::ApiKey(key) => self.resolve_api_key(tx, key, now),
+            Presented::AccessToken(token) => self.resolve_access_token(tx, token, audience, now),
         }
     }
 
@@ -292,13 +291,12 @@ impl Resolver {
 
     fn resolve_api_key(
         &self,
-        conn: &mut DbConn,
-        writer: &WriterLock,
+        tx: &mut Tx<'_>,
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Principal, ResolveError> {
         let hash = digest(key);
-        let (row, tier) = api_keys::repo::find_by_hash_with_tier(conn, &hash)?
+        let (row, tier) = api_keys::repo::find_by_hash_with_tier(tx, &hash)?
             // The index found it by equality; compare again in constant time so the
             // decision itself never depends on where two digests differ.
             .filter(|(row, _)| ct_eq_str(&row.key_hash, &hash))
@@ -314,9 +312,8 @@ impl Resolver {
             }
         }
         if self.last_used.claim(&row.id, now) {
-            let _turn = writer.turn();
             let uses = [(row.id.clone(), now.naive_utc())];
-            if let Err(error) = api_keys::repo::record_last_used(conn, &uses) {
+            if let Err(error) = tx.write(|tx| api_keys::repo::record_last_used(tx, &uses)) {
                 // A missed last-used time is not worth refusing the request.
                 tracing::warn!(key_id = %row.id, %error, "could not record last use");
             }

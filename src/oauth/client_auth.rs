@@ -11,10 +11,10 @@ use actix_web::web;
 use super::error::OAuthError;
 use super::request::ClientCredentials;
 use super::OAuthState;
-use crate::audit::{EventType, Source};
+use crate::audit::{By, Change, Source};
 use crate::clients::{self, Argon2Lease, AuthMethod, Client, Verdict};
 use crate::limits::{Attempt, BurstStarted};
-use crate::store::{Store, StoreError};
+use crate::store::{Blocking, Store, StoreError};
 
 /// The one answer for an unknown client, a wrong, expired or previous secret and a
 /// disabled client, for credentials sent as `method`.
@@ -142,7 +142,7 @@ pub fn reserve_attempt(
 
 /// Counts a failed check; a burst it completes is logged and audited once.
 pub fn record_failure(
-    store: &Store,
+    store: &Blocking<'_>,
     state: &OAuthState,
     attempt: Attempt,
     client: Option<&Client>,
@@ -156,7 +156,7 @@ pub fn record_failure(
 /// A burst of failures just got a client id or address throttled: say so once, in the
 /// log and — for a known client — in its organization's audit log.
 fn record_burst(
-    store: &Store,
+    store: &Blocking<'_>,
     state: &OAuthState,
     client: Option<&Client>,
     source: &Source,
@@ -168,21 +168,13 @@ fn record_burst(
         "repeated failed client authentications: throttled");
     let Some(client) = client else { return };
     let now = now(state);
-    let details = serde_json::json!({
-        "throttled": burst.key,
-        "retry_after": burst.retry_after_secs,
-    });
-    let recorded = store.with_write_conn(|conn| {
-        crate::audit::repo::record_about(
-            conn,
-            client,
-            EventType::AuthenticationFailures,
-            "unauthenticated",
-            source,
-            details,
-            now,
-        )
-        .map_err(StoreError::from)
+    let change = Change::AuthenticationFailures {
+        throttled: &burst.key,
+        retry_after: burst.retry_after_secs,
+    };
+    let by = By::new("unauthenticated", source);
+    let recorded = store.write(|tx| {
+        crate::audit::repo::record(tx, client, by, change, now).map_err(StoreError::from)
     });
     if let Err(error) = recorded {
         tracing::warn!(%error, "could not record the failed-authentication burst");
@@ -197,6 +189,6 @@ fn secret(credentials: &ClientCredentials) -> &[u8] {
     credentials.secret.expose().as_bytes()
 }
 
-fn find(store: &Store, id: &str) -> Result<Option<Client>, OAuthError> {
-    Ok(store.with_conn(|conn| clients::repo::find(conn, id).map_err(StoreError::from))?)
+fn find(store: &Blocking<'_>, id: &str) -> Result<Option<Client>, OAuthError> {
+    Ok(store.read(|tx| clients::repo::find(tx, id).map_err(StoreError::from))?)
 }

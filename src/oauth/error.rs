@@ -347,7 +347,7 @@ impl From<StoreError> for OAuthError {
                 Self::temporarily_unavailable()
             }
             StoreError::Query(e) => Self::server_error(&e),
-            StoreError::Cancelled | StoreError::Random => Self::server_error(&error_text),
+            StoreError::Cancelled => Self::server_error(&error_text),
         }
     }
 }

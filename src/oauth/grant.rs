@@ -17,7 +17,7 @@ use super::request::TokenRequest;
 use super::OAuthState;
 use crate::audit::Source;
 use crate::clients::{self, AuthMethod, Client, GrantType};
-use crate::store::{DbConn, Store, StoreError, WriterLock};
+use crate::store::{Blocking, DbConn, Store, StoreError, Tx};
 
 pub use super::primitives::IssuedAccessToken;
 
@@ -73,21 +73,20 @@ pub async fn issue_token(
 /// Reads the client row and runs the grant on one pooled connection. `now` is taken
 /// here, after any wait, so queueing never backdates a token.
 fn run_for_current_client(
-    store: &Store,
+    store: &Blocking<'_>,
     state: &OAuthState,
     request: &TokenRequest,
     source: &Source,
 ) -> Result<GrantOutcome, OAuthError> {
-    store.with_conn(|conn| {
-        let client = find_client(conn, request.client_id())?;
+    store.read(|tx| {
+        let client = find_client(tx, request.client_id())?;
         run(
             state,
             client.as_ref(),
             request,
             source,
             state.clock.now(),
-            conn,
-            store.writer(),
+            tx,
         )
     })
 }
@@ -97,20 +96,19 @@ fn find_client(conn: &mut DbConn, id: &str) -> Result<Option<Client>, OAuthError
 }
 
 /// Runs the request's grant through oxide-auth with keygate's primitives. Never runs
-/// argon2 (the registrar consults only the verified cache), so it may hold `conn`.
+/// argon2 (the registrar consults only the verified cache), so it may hold `tx`.
 pub fn run(
     state: &OAuthState,
     client: Option<&Client>,
     request: &TokenRequest,
     source: &Source,
     now: DateTime<Utc>,
-    conn: &mut DbConn,
-    writer: &WriterLock,
+    tx: &mut Tx<'_>,
 ) -> Result<GrantOutcome, OAuthError> {
     let method = request.credentials.method;
     let refusal = RefCell::new(None);
     let registrar = ClientRegistrar::new(client, state, method, &refusal);
-    let issuer = JwtIssuer::new(state, client, now, conn, writer, &refusal, source)
+    let issuer = JwtIssuer::new(state, client, now, tx, &refusal, source)
         .for_resource(request.resource.as_deref());
     let mut endpoint = GrantEndpoint::new(&registrar, issuer);
     let oxide_request = OxideRequest(request);

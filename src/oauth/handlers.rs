@@ -195,7 +195,7 @@ pub async fn post_revoke(
     let (client, token) = authenticated_token_action(&req, body, &state, &store).await?;
     let now = state.clock.now();
     store
-        .run_write(move |conn| revocation::revoke(conn, &state, &client, token.expose(), now))
+        .write(move |conn| revocation::revoke(conn, &state, &client, token.expose(), now))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -225,14 +225,8 @@ pub async fn post_introspect(
     let (client, token) = authenticated_token_action(&req, body, &state, &store).await?;
     let now = state.clock.now();
     let described = store
-        .blocking(move |store| {
-            store.with_conn(|conn| {
-                let api_keys = introspection::ApiKeyAccess {
-                    resolver: &resolver,
-                    writer: store.writer(),
-                };
-                introspection::introspect(conn, &state, &api_keys, &client, token.expose(), now)
-            })
+        .read(move |tx| {
+            introspection::introspect(tx, &state, &resolver, &client, token.expose(), now)
         })
         .await?;
     Ok(super::uncached(HttpResponse::Ok()).json(described))

@@ -14,27 +14,21 @@ use crate::api_keys::format;
 use crate::clients::Client;
 use crate::identity::{Audience, Presented, ResolveError, Resolver};
 use crate::refresh;
-use crate::store::WriterLock;
-use crate::store::{DbConn, StoreError};
+use crate::store::{StoreError, Tx};
 use crate::tokens::revoked;
 
-/// What introspection needs to resolve an API key.
-pub struct ApiKeyAccess<'a> {
-    pub resolver: &'a Resolver,
-    pub writer: &'a WriterLock,
-}
-
+/// Describes `token` to `client`; `resolver` resolves an API key.
 pub fn introspect(
-    conn: &mut DbConn,
+    tx: &mut Tx<'_>,
     state: &OAuthState,
-    api_keys: &ApiKeyAccess<'_>,
+    resolver: &Resolver,
     client: &Client,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Value, StoreError> {
     let inactive = json!({ "active": false });
     if token.starts_with(refresh::REFRESH_TOKEN_PREFIX) {
-        let Some((row, family)) = refresh::repo::find(conn, token)? else {
+        let Some((row, family)) = refresh::repo::find(tx, token)? else {
             return Ok(inactive);
         };
         if family.client_id != client.id || !row.is_live(&family, now.naive_utc()) {
@@ -55,7 +49,7 @@ pub fn introspect(
         }));
     }
     if format::has_key_prefix(token) {
-        return describe_api_key(conn, api_keys, client, token);
+        return describe_api_key(tx, resolver, client, token);
     }
     let Ok(claims) = state
         .keys
@@ -65,11 +59,11 @@ pub fn introspect(
         return Ok(inactive);
     };
     // `exp` was checked without leeway, as the resolver does (RFC 7662 §2.2).
-    if claims.org != client.org_id || revoked::is_revoked(conn, &claims.jti)? {
+    if claims.org != client.org_id || revoked::is_revoked(tx, &claims.jti)? {
         return Ok(inactive);
     }
     // As for keygate's own API: a disabled client's tokens end when it is disabled.
-    let issued_to_live_client = crate::clients::repo::find(conn, &claims.client_id)?
+    let issued_to_live_client = crate::clients::repo::find(tx, &claims.client_id)?
         .is_some_and(|issuer| !issuer.is_disabled() && issuer.org_id == claims.org);
     if !issued_to_live_client {
         return Ok(inactive);
@@ -98,8 +92,8 @@ pub fn introspect(
 /// (so a use through introspection counts as the key's last use); revoked, expired,
 /// malformed or another organization's is simply inactive.
 fn describe_api_key(
-    conn: &mut DbConn,
-    access: &ApiKeyAccess<'_>,
+    tx: &mut Tx<'_>,
+    resolver: &Resolver,
     client: &Client,
     key: &str,
 ) -> Result<Value, StoreError> {
@@ -108,10 +102,7 @@ fn describe_api_key(
         return Ok(inactive);
     }
     let presented = Presented::ApiKey(Cow::Borrowed(key));
-    let who = match access
-        .resolver
-        .resolve(conn, access.writer, &presented, &Audience::Any)
-    {
+    let who = match resolver.resolve(tx, &presented, &Audience::Any) {
         Ok(who) => who,
         Err(ResolveError::Store(error)) => return Err(error),
         Err(_) => return Ok(inactive),

@@ -31,7 +31,7 @@ use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
-use crate::store::{DbConn, WriterLock};
+use crate::store::Tx;
 use crate::tokens::{jwt, AccessTokenClaims};
 
 /// What the token endpoint returns on success. `Debug` leaves out the tokens.
@@ -53,15 +53,15 @@ impl std::fmt::Debug for IssuedAccessToken {
 }
 
 /// The oxide-auth endpoint for one request: registrar and issuer.
-pub(crate) struct GrantEndpoint<'a> {
+pub(crate) struct GrantEndpoint<'a, 't> {
     pub registrar: &'a ClientRegistrar<'a>,
-    pub issuer: JwtIssuer<'a>,
+    pub issuer: JwtIssuer<'a, 't>,
     /// oxide-auth's no-op extension: keygate adds no grant extensions.
     no_extension: (),
 }
 
-impl<'a> GrantEndpoint<'a> {
-    pub fn new(registrar: &'a ClientRegistrar<'a>, issuer: JwtIssuer<'a>) -> Self {
+impl<'a, 't> GrantEndpoint<'a, 't> {
+    pub fn new(registrar: &'a ClientRegistrar<'a>, issuer: JwtIssuer<'a, 't>) -> Self {
         Self {
             registrar,
             issuer,
@@ -70,7 +70,7 @@ impl<'a> GrantEndpoint<'a> {
     }
 }
 
-impl oxide_cc::Endpoint for GrantEndpoint<'_> {
+impl oxide_cc::Endpoint for GrantEndpoint<'_, '_> {
     fn registrar(&self) -> &dyn Registrar {
         self.registrar
     }
@@ -84,7 +84,7 @@ impl oxide_cc::Endpoint for GrantEndpoint<'_> {
     }
 }
 
-impl oxide_refresh::Endpoint for GrantEndpoint<'_> {
+impl oxide_refresh::Endpoint for GrantEndpoint<'_, '_> {
     fn registrar(&self) -> &dyn Registrar {
         self.registrar
     }
@@ -281,15 +281,14 @@ fn not_the_clients_resource() -> OAuthError {
 }
 
 /// Signs RFC 9068 access tokens with the active key and keeps refresh-token families.
-pub struct JwtIssuer<'a> {
+pub struct JwtIssuer<'a, 't> {
     state: &'a OAuthState,
     client: Option<&'a Client>,
     now: DateTime<Utc>,
-    conn: RefCell<&'a mut DbConn>,
+    /// Refresh-family writes go through `Tx::write` (SQLite's single writer).
+    tx: RefCell<&'a mut Tx<'t>>,
     /// The family `recover_refresh` read, for `refresh` to rotate without re-reading.
     recovered: RefCell<Option<refresh::Family>>,
-    /// Taken around refresh-family writes only (SQLite's single writer).
-    writer: &'a WriterLock,
     refusal: &'a RefCell<Option<OAuthError>>,
     /// Where the request came from, for the audit event of a detected reuse.
     source: &'a Source,
@@ -300,13 +299,12 @@ pub struct JwtIssuer<'a> {
     pub issued: Option<IssuedAccessToken>,
 }
 
-impl<'a> JwtIssuer<'a> {
+impl<'a, 't> JwtIssuer<'a, 't> {
     pub fn new(
         state: &'a OAuthState,
         client: Option<&'a Client>,
         now: DateTime<Utc>,
-        conn: &'a mut DbConn,
-        writer: &'a WriterLock,
+        tx: &'a mut Tx<'t>,
         refusal: &'a RefCell<Option<OAuthError>>,
         source: &'a Source,
     ) -> Self {
@@ -314,9 +312,8 @@ impl<'a> JwtIssuer<'a> {
             state,
             client,
             now,
-            conn: RefCell::new(conn),
+            tx: RefCell::new(tx),
             recovered: RefCell::new(None),
-            writer,
             refusal,
             source,
             resource: None,
@@ -429,7 +426,7 @@ impl<'a> JwtIssuer<'a> {
     }
 }
 
-impl Issuer for JwtIssuer<'_> {
+impl Issuer for JwtIssuer<'_, '_> {
     /// client_credentials: an access token, and a new refresh-token family when the
     /// client is registered for the refresh_token grant (RFC 6749 §4.4.3 says a refresh
     /// token SHOULD NOT be included by default, so only clients that opt in get one).
@@ -442,17 +439,23 @@ impl Issuer for JwtIssuer<'_> {
         let (token, expires_in) = self.sign(client, &scope, aud)?;
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             let now = self.now.naive_utc();
-            let mut conn = self.conn.borrow_mut();
-            let _turn = self.writer.turn();
-            let created = refresh::repo::create_family(
-                &mut conn,
-                client,
-                &scope,
-                self.resource,
-                now,
-                self.state.refresh_lifetimes,
-            )
-            .map_err(|e| self.refuse(OAuthError::from(e)))?;
+            let token = refresh::generate_token()
+                .map_err(|e| self.refuse(OAuthError::server_error(&e)))?;
+            let created = self
+                .tx
+                .borrow_mut()
+                .write(|tx| {
+                    refresh::repo::create_family(
+                        tx,
+                        client,
+                        &scope,
+                        self.resource,
+                        now,
+                        self.state.refresh_lifetimes,
+                        token,
+                    )
+                })
+                .map_err(|e| self.refuse(OAuthError::from(e)))?;
             Some(created)
         } else {
             None
@@ -506,18 +509,23 @@ impl Issuer for JwtIssuer<'_> {
         let rotated = {
             let recovered = self.recovered.borrow_mut().take();
             let family = recovered.filter(|f| f.client_id == client.id).ok_or(())?;
-            let mut conn = self.conn.borrow_mut();
-            let _turn = self.writer.turn();
-            refresh::repo::rotate_known(
-                &mut conn,
-                presented,
-                &family,
-                now,
-                self.state.refresh_lifetimes,
-                client.refresh_reuse_grace(),
-                self.source,
-            )
-            .map_err(|e| self.refuse(OAuthError::from(e)))?
+            let successor = refresh::generate_token()
+                .map_err(|e| self.refuse(OAuthError::server_error(&e)))?;
+            self.tx
+                .borrow_mut()
+                .write(|tx| {
+                    refresh::repo::rotate_known(
+                        tx,
+                        presented,
+                        &family,
+                        now,
+                        self.state.refresh_lifetimes,
+                        client.refresh_reuse_grace(),
+                        self.source,
+                        successor,
+                    )
+                })
+                .map_err(|e| self.refuse(OAuthError::from(e)))?
         };
         let rotated = rotated.map_err(|refused| self.refuse_refresh(client, refused))?;
         self.issued = Some(IssuedAccessToken {
@@ -556,8 +564,8 @@ impl Issuer for JwtIssuer<'_> {
             return Ok(None);
         }
         let found = {
-            let mut conn = self.conn.borrow_mut();
-            refresh::repo::find(&mut conn, presented)
+            let mut tx = self.tx.borrow_mut();
+            refresh::repo::find(&mut tx, presented)
                 .map_err(|e| self.refuse(OAuthError::from(crate::store::StoreError::from(e))))?
         };
         let Some((row, family)) = found else {
@@ -566,9 +574,9 @@ impl Issuer for JwtIssuer<'_> {
         // Reuse is detected here, before oxide-auth looks at the requested scope.
         if let Some(client) = self.client {
             let now = self.now.naive_utc();
-            let mut conn = self.conn.borrow_mut();
+            let mut tx = self.tx.borrow_mut();
             let screening = refresh::repo::screen(
-                &mut conn,
+                &mut tx,
                 (&row, &family),
                 &client.id,
                 now,
@@ -579,14 +587,15 @@ impl Issuer for JwtIssuer<'_> {
                 Screening::Pass => None,
                 Screening::Refuse(refused) => Some(refused),
                 Screening::Reused { family_id } => {
-                    let _turn = self.writer.turn();
-                    refresh::repo::revoke_family(
-                        &mut conn,
-                        &family_id,
-                        now,
-                        refresh::repo::REUSE_DETECTED,
-                        self.source,
-                    )
+                    tx.write(|tx| {
+                        refresh::repo::revoke_family(
+                            tx,
+                            &family_id,
+                            now,
+                            refresh::repo::REUSE_DETECTED,
+                            self.source,
+                        )
+                    })
                     .map_err(|e| {
                         self.refuse(OAuthError::from(crate::store::StoreError::from(e)))
                     })?;

@@ -27,8 +27,7 @@ use super::client_auth::verify_with_argon2;
 use super::error::{ErrorCode, OAuthError};
 use super::request::{AuthMethod, ClientCredentials};
 use super::OAuthState;
-use crate::audit::repo::record_about;
-use crate::audit::{EventType, Source};
+use crate::audit::{self, By, Change, Source, Via};
 use crate::clients::registration::{self, RegisterError};
 use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError};
 use crate::error::ApiError;
@@ -267,11 +266,9 @@ async fn initial_access(
         .map_err(resolve_error)?
         .into_owned();
     let who = store
-        .blocking(move |store| {
-            store
-                .with_conn(|conn| {
-                    resolver.resolve(conn, store.writer(), &presented, &Audience::Management)
-                })
+        .read(move |tx| {
+            resolver
+                .resolve(tx, &presented, &Audience::Management)
                 .map_err(resolve_error)
         })
         .await?;
@@ -344,23 +341,15 @@ pub async fn post_register(
             new.secret_expires_at = secret_expires_at;
             let (token, hash) = new_registration_token()?;
             new.registration_token_hash = Some(hash);
-            let client = store.with_transaction(|c| {
+            let client = store.write(|c| {
                 let client = repo::create(c, &new)?;
-                let details = serde_json::json!({
-                    "name": client.name,
-                    "scope": client.allowed_scopes,
-                    "via": "rfc7591",
-                });
-                record_about(
-                    c,
-                    &client,
-                    EventType::ClientRegistered,
-                    &actor,
-                    &source,
-                    details,
-                    now,
-                )
-                .map_err(StoreError::from)?;
+                let change = Change::ClientRegistered {
+                    name: &client.name,
+                    scope: &client.allowed_scopes,
+                    via: Some(Via::Rfc7591),
+                };
+                audit::repo::record(c, &client, By::new(&actor, &source), change, now)
+                    .map_err(StoreError::from)?;
                 Ok::<_, StoreError>(client)
             })?;
             Ok::<_, OAuthError>((client, secret, token))
@@ -392,7 +381,7 @@ async fn registration_client(
     }
     let hash = digest(token);
     let client = store
-        .run(move |c| repo::find_by_registration_token(c, &hash).map_err(StoreError::from))
+        .read(move |c| repo::find_by_registration_token(c, &hash).map_err(StoreError::from))
         .await?
         .filter(|client| {
             client
@@ -447,7 +436,7 @@ pub async fn get_registration(
     }
     let (token, hash) = new_registration_token()?;
     let client = store
-        .run_write(move |c| {
+        .write(move |c| {
             repo::replace_registration_token(c, &client, &hash).map_err(StoreError::from)
         })
         .await?
@@ -553,22 +542,15 @@ pub async fn put_registration(
     let (token, hash) = new_registration_token()?;
     let source = Source::of(&req);
     let updated = store
-        .run_transaction(move |c| {
+        .write(move |c| {
             let updated = repo::update_registration(c, &client, &changes, &hash)?;
             if let Some(row) = &updated {
-                let mut details = row.changes_from(&client);
-                details.insert("via".into(), "rfc7592".into());
-                let details = serde_json::Value::Object(details);
+                let change = Change::ClientUpdated {
+                    diff: row.changes_from(&client),
+                    via: Some(Via::Rfc7592),
+                };
                 let actor = format!("registration:{}", client.id);
-                record_about(
-                    c,
-                    row,
-                    EventType::ClientUpdated,
-                    &actor,
-                    &source,
-                    details,
-                    now,
-                )?;
+                audit::repo::record(c, row, By::new(&actor, &source), change, now)?;
             }
             Ok::<_, StoreError>(updated)
         })
@@ -604,19 +586,14 @@ pub async fn delete_registration(
     let now = state.clock.now().naive_utc();
     let source = Source::of(&req);
     store
-        .run_transaction(move |c| {
+        .write(move |c| {
             if repo::delete_registration(c, &client.id, now)? {
                 let actor = format!("registration:{}", client.id);
-                let details = serde_json::json!({"name": client.name, "via": "rfc7592"});
-                record_about(
-                    c,
-                    &client,
-                    EventType::ClientDisabled,
-                    &actor,
-                    &source,
-                    details,
-                    now,
-                )?;
+                let change = Change::ClientDisabled {
+                    name: &client.name,
+                    via: Some(Via::Rfc7592),
+                };
+                audit::repo::record(c, &client, By::new(&actor, &source), change, now)?;
             }
             Ok::<_, StoreError>(())
         })

@@ -2,17 +2,17 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{
-    digest, generate_token, new_id, Family, Lifetimes, NewFamily, NewToken, Refused, Rotated,
+    digest, new_id, Family, Lifetimes, NewFamily, NewToken, Refused, Rotated,
     TokenRow,
 };
-use crate::audit::Source;
+use crate::audit::{By, Change, Source, Target};
 use crate::clients::Client;
 use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::store::{DbConn, StoreError};
 
 /// Starts a family for `client` with `scope`, bound to `resource` when the grant named
-/// one; returns the first token (shown once).
+/// one, with `token` (`generate_token`) as its first token, returned to be shown once.
 pub fn create_family(
     conn: &mut DbConn,
     client: &Client,
@@ -20,8 +20,8 @@ pub fn create_family(
     resource: Option<&str>,
     now: NaiveDateTime,
     lifetimes: Lifetimes,
+    token: Secret,
 ) -> Result<Secret, StoreError> {
-    let token = generate_token().map_err(|_| StoreError::Random)?;
     let family_id = new_id("rtf_");
     let expires_at = now + lifetimes.absolute;
     conn.transaction(|c| {
@@ -91,6 +91,7 @@ pub fn rotate(
     now: NaiveDateTime,
     lifetimes: Lifetimes,
     grace: chrono::Duration,
+    successor: Secret,
 ) -> Result<Result<Rotated, Refused>, StoreError> {
     let Some((_, family)) = find(conn, presented)? else {
         return Ok(Err(Refused::Unknown));
@@ -101,8 +102,9 @@ pub fn rotate(
         lifetimes,
         grace,
         source: &source,
+        successor,
     };
-    rotate_in(conn, presented, &family, client_id, &rotation)
+    rotate_in(conn, presented, &family, client_id, rotation)
 }
 
 /// `rotate` for a caller that has just read the token's family (`find`), as the token
@@ -115,14 +117,16 @@ pub fn rotate_known(
     lifetimes: Lifetimes,
     grace: chrono::Duration,
     source: &Source,
+    successor: Secret,
 ) -> Result<Result<Rotated, Refused>, StoreError> {
     let rotation = Rotation {
         now,
         lifetimes,
         grace,
         source,
+        successor,
     };
-    rotate_in(conn, presented, family, &family.client_id, &rotation)
+    rotate_in(conn, presented, family, &family.client_id, rotation)
 }
 
 /// The settings of one rotation.
@@ -132,6 +136,8 @@ struct Rotation<'s> {
     grace: chrono::Duration,
     /// Where the request came from, for the audit event of a detected reuse.
     source: &'s Source,
+    /// The token issued in the presented one's place (`generate_token`).
+    successor: Secret,
 }
 
 fn rotate_in(
@@ -139,21 +145,20 @@ fn rotate_in(
     presented: &str,
     family: &Family,
     client_id: &str,
-    rotation: &Rotation<'_>,
+    rotation: Rotation<'_>,
 ) -> Result<Result<Rotated, Refused>, StoreError> {
     let (now, lifetimes) = (rotation.now, rotation.lifetimes);
     let hash = digest(presented);
-    let successor = generate_token().map_err(|_| StoreError::Random)?;
     let successor_id = new_id("rt_");
     let outcome = conn.transaction(|c| -> QueryResult<Result<Family, Refused>> {
-        let decided = spend(c, &hash, family, client_id, &successor_id, rotation)?;
+        let decided = spend(c, &hash, family, client_id, &successor_id, &rotation)?;
         // Whichever way the presented token was spent, its successor is issued here.
         if let Ok(family) = &decided {
             insert_token(
                 c,
                 &successor_id,
                 &family.id,
-                &successor,
+                &rotation.successor,
                 now,
                 family.expires_at,
                 lifetimes,
@@ -163,7 +168,7 @@ fn rotate_in(
     })?;
     Ok(outcome.map(|family| Rotated {
         family,
-        token: successor,
+        token: rotation.successor,
     }))
 }
 
@@ -373,18 +378,14 @@ fn record_reuse(
         .select(Family::as_select())
         .get_result(conn)?;
     let actor = format!("client:{}", family.client_id);
-    crate::audit::repo::record(
-        conn,
-        crate::audit::NewEvent {
-            org_id: &family.org_id,
-            event_type: crate::audit::EventType::RefreshTokenReuseDetected,
-            actor: &actor,
-            target_id: &family.id,
-            source,
-            details: serde_json::json!({"client_id": family.client_id, "family_revoked": true}),
-        },
-        now,
-    )
+    let target = Target {
+        org_id: &family.org_id,
+        id: &family.id,
+    };
+    let change = Change::RefreshTokenReuseDetected {
+        client_id: &family.client_id,
+    };
+    crate::audit::repo::record(conn, target, By::new(&actor, source), change, now)
 }
 
 /// Every live family of the client, e.g. when it is disabled.
@@ -420,6 +421,7 @@ pub fn live_tokens(conn: &mut DbConn, family_id: &str, now: NaiveDateTime) -> Qu
 mod tests {
     use super::*;
     use crate::clients::model::{ClientId, ClientRegistration};
+    use crate::refresh::generate_token;
     use crate::store::test_support::memory_conn;
     use diesel::connection::SimpleConnection;
 
@@ -446,14 +448,19 @@ mod tests {
         crate::clients::repo::create(conn, &new).unwrap()
     }
 
+    /// A new token to issue (in production the grant generates it).
+    fn fresh() -> Secret {
+        generate_token().unwrap()
+    }
+
     #[test]
     fn rotation_reuse_and_revocation() {
         let mut conn = memory_conn();
         let c = client(&mut conn);
         let now = chrono::Utc::now().naive_utc();
-        let first = create_family(&mut conn, &c, "read", None, now, lifetimes()).unwrap();
+        let first = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
         let zero = chrono::Duration::zero();
-        let second = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero)
+        let second = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero, fresh())
             .unwrap()
             .unwrap()
             .token;
@@ -464,35 +471,36 @@ mod tests {
                 "kgc_other",
                 now,
                 lifetimes(),
-                zero
+                zero,
+                fresh(),
             )
             .unwrap()
             .unwrap_err(),
             Refused::OtherClient
         );
         assert_eq!(
-            rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero)
+            rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero, fresh())
                 .unwrap()
                 .unwrap_err(),
             Refused::ReuseDetected
         );
         assert_eq!(
-            rotate(&mut conn, second.expose(), &c.id, now, lifetimes(), zero)
+            rotate(&mut conn, second.expose(), &c.id, now, lifetimes(), zero, fresh())
                 .unwrap()
                 .unwrap_err(),
             Refused::Revoked
         );
         assert_eq!(
-            rotate(&mut conn, "kgr_nope", &c.id, now, lifetimes(), zero)
+            rotate(&mut conn, "kgr_nope", &c.id, now, lifetimes(), zero, fresh())
                 .unwrap()
                 .unwrap_err(),
             Refused::Unknown
         );
 
-        let third = create_family(&mut conn, &c, "read", None, now, lifetimes()).unwrap();
+        let third = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
         revoke_client_families(&mut conn, &c.id, now, "client_disabled").unwrap();
         assert_eq!(
-            rotate(&mut conn, third.expose(), &c.id, now, lifetimes(), zero)
+            rotate(&mut conn, third.expose(), &c.id, now, lifetimes(), zero, fresh())
                 .unwrap()
                 .unwrap_err(),
             Refused::Revoked
@@ -520,7 +528,7 @@ mod tests {
         let c = client(&mut setup);
         let now = chrono::Utc::now().naive_utc();
         for _round in 0..5 {
-            let token = create_family(&mut setup, &c, "read", None, now, lifetimes()).unwrap();
+            let token = create_family(&mut setup, &c, "read", None, now, lifetimes(), fresh()).unwrap();
             let presented = token.expose().to_owned();
             let winners: usize = std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..6)
@@ -535,6 +543,7 @@ mod tests {
                                 now,
                                 lifetimes(),
                                 chrono::Duration::zero(),
+                                fresh(),
                             )
                             .unwrap()
                             .is_ok() as usize
@@ -553,11 +562,11 @@ mod tests {
         let c = client(&mut conn);
         let now = chrono::Utc::now().naive_utc();
         let grace = chrono::Duration::seconds(30);
-        let first = create_family(&mut conn, &c, "read", None, now, lifetimes()).unwrap();
-        let lost = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace)
+        let first = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
+        let lost = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace, fresh())
             .unwrap()
             .unwrap();
-        let retried = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace)
+        let retried = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace, fresh())
             .unwrap()
             .unwrap();
         assert_eq!(live_tokens(&mut conn, &lost.family.id, now).unwrap(), 1);
@@ -569,7 +578,8 @@ mod tests {
                 &c.id,
                 now,
                 lifetimes(),
-                grace
+                grace,
+                fresh(),
             )
             .unwrap()
             .unwrap_err(),
@@ -582,7 +592,8 @@ mod tests {
                 &c.id,
                 now,
                 lifetimes(),
-                grace
+                grace,
+                fresh(),
             )
             .unwrap()
             .unwrap_err(),
@@ -681,7 +692,7 @@ mod tests {
                     .unwrap()
                     .naive_utc();
                 let mut now = start;
-                let first = create_family(&mut conn, &c, "read", None, now, lifetimes).unwrap();
+                let first = create_family(&mut conn, &c, "read", None, now, lifetimes, fresh()).unwrap();
                 let family_expires_at = start + lifetimes.absolute;
                 let mut tokens = vec![ModelToken {
                     secret: first,
@@ -726,6 +737,7 @@ mod tests {
                                 now,
                                 lifetimes,
                                 grace,
+                                fresh(),
                             )
                             .unwrap();
                             prop_assert_eq!(got.as_ref().map(|_| ()).map_err(|r| *r), want);

@@ -105,7 +105,7 @@ pub async fn get_usage(
     let Some(subject) = subject else {
         let org_id = org.clone();
         let (totals, top) = store
-            .run(move |c| {
+            .read(move |c| {
                 let totals = repo::org_minutes(c, &org_id, range.0, range.1)?;
                 let top = repo::top_subjects(c, &org_id, range.0, range.1, TOP_SUBJECTS)?;
                 Ok::<_, ApiError>((totals, top))
@@ -122,7 +122,7 @@ pub async fn get_usage(
     };
     let subject_id = subject.id().to_owned();
     let rows = store
-        .run(move |c| {
+        .read(move |c| {
             // Another organization's key or client does not exist for the caller.
             let own = match &subject {
                 Subject::Key(id) => {

@@ -99,8 +99,8 @@ impl Meter {
         }
     }
 
-    /// Writes everything counted so far (blocking: call off the executor).
-    pub fn flush(&self, store: &Store) {
+    /// Writes everything counted so far; kept for the next flush if that fails.
+    pub async fn flush(&self, store: &Store) {
         let mut counts = self.drain();
         if counts.is_empty() {
             return;
@@ -114,9 +114,10 @@ impl Meter {
                 b.status_class,
             ))
         });
-        let written = store.with_write_conn(|conn| {
-            repo::add(conn, &counts).map_err(crate::store::StoreError::from)
-        });
+        let batch = counts.clone();
+        let written = store
+            .write(move |tx| repo::add(tx, &batch).map_err(crate::store::StoreError::from))
+            .await;
         if let Err(error) = written {
             tracing::warn!(%error, "could not write usage counts; keeping them for the next flush");
             self.restore(counts);
@@ -137,8 +138,7 @@ impl Meter {
             ticks.tick().await;
             loop {
                 ticks.tick().await;
-                let (meter, store) = (meter.clone(), store.clone());
-                let _ = actix_web::web::block(move || meter.flush(&store)).await;
+                meter.flush(&store).await;
             }
         });
     }

@@ -340,11 +340,9 @@ fn signing_key_commands_walk_the_lifecycle() {
     assert!(removed.ok, "{}", removed.stderr);
 
     // Each step is in the default organization's audit log.
-    let store =
-        keygate::store::Store::open(&keygate::store::DatabaseUrl::parse(&db.url).unwrap(), 1)
-            .unwrap();
-    let recorded: Vec<String> = store
-        .with_conn(|c| {
+    let recorded: Vec<String> = crate::helpers::with_db(
+        &db.url,
+        |c| {
             let org = keygate::orgs::repo::find_by_slug(c, "default")?.unwrap();
             let filter = keygate::audit::repo::EventFilter {
                 org_id: org.id,
@@ -713,11 +711,9 @@ fn a_graceful_stop_writes_the_usage_counted_since_the_last_flush() {
     }
     let (ok, log) = server.terminate();
     assert!(ok, "a graceful stop exits 0:\n{log}");
-    let store =
-        keygate::store::Store::open(&keygate::store::DatabaseUrl::parse(&db.url).unwrap(), 1)
-            .unwrap();
-    let counted: i64 = store
-        .with_conn(|c| {
+    let counted: i64 = crate::helpers::with_db(
+        &db.url,
+        |c| {
             let org = keygate::orgs::repo::find_by_slug(c, "default")?.unwrap();
             let now = chrono::Utc::now().naive_utc();
             let day = chrono::Duration::days(1);
@@ -968,20 +964,17 @@ fn kill_9_in_a_refresh_storm_leaves_every_family_consistent() {
             ends.iter().all(|(_, rotations)| *rotations > 1),
             "round {round}: the storm never got going:\n{log}"
         );
-
-        let store =
-            keygate::store::Store::open(&keygate::store::DatabaseUrl::parse(&db.url).unwrap(), 1)
-                .unwrap();
         // Every live family has exactly one live token: no fork, and no rotation
         // half done (a token spent without its successor).
         assert_eq!(
-            crate::faults::families_without_exactly_one_live_token(&store),
+            crate::faults::families_without_exactly_one_live_token(&db.url),
             0,
             "round {round}"
         );
         if db.url.starts_with("sqlite") {
-            let check: Vec<IntegrityCheck> = store
-                .with_conn(|c| {
+            let check: Vec<IntegrityCheck> = crate::helpers::with_db(
+                &db.url,
+                |c| {
                     diesel::sql_query("PRAGMA integrity_check")
                         .load(c)
                         .map_err(keygate::store::StoreError::from)
@@ -998,8 +991,9 @@ fn kill_9_in_a_refresh_storm_leaves_every_family_consistent() {
             .iter()
             .filter_map(|(t, _)| t.clone())
             .map(|token| {
-                let (row, family) = store
-                    .with_conn(|c| {
+                let (row, family) = crate::helpers::with_db(
+                    &db.url,
+                    |c| {
                         keygate::refresh::repo::find(c, &token)
                             .map_err(keygate::store::StoreError::from)
                     })
@@ -1008,7 +1002,6 @@ fn kill_9_in_a_refresh_storm_leaves_every_family_consistent() {
                 (token, row.is_live(&family, now))
             })
             .collect();
-        drop(store);
 
         // Restarted on the same database, every chain's last token gets that answer.
         let server = start();

@@ -17,15 +17,14 @@ use crate::helpers::{basic_auth, header, DatabaseSwitch, TestApp, TestClient};
 /// Families that are neither revoked nor expired but do not have exactly one live
 /// token (unspent, within its idle lifetime): two would be a fork, none a
 /// half-rotated family (a token spent without its successor). Always zero.
-pub fn families_without_exactly_one_live_token(store: &keygate::store::Store) -> i64 {
+pub fn families_without_exactly_one_live_token(database_url: &str) -> i64 {
     #[derive(diesel::QueryableByName)]
     struct Count {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
     let now = chrono::Utc::now().naive_utc();
-    store
-        .with_conn(|c| {
+    crate::helpers::with_db(database_url, |c| {
             diesel::sql_query(
                 "SELECT COUNT(*) AS n FROM refresh_families f \
                  WHERE f.revoked_at IS NULL AND f.expires_at > $1 \
@@ -148,7 +147,7 @@ async fn refresh_through_outage(app: &TestApp, go_down: impl FnOnce(), come_back
             tally.slowest_once_down
         );
     }
-    assert_eq!(families_without_exactly_one_live_token(&app.store), 0);
+    assert_eq!(families_without_exactly_one_live_token(&app.settings.database_url), 0);
 }
 
 /// PostgreSQL only (a SQLite file cannot go away under a running process): the test

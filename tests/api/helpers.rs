@@ -14,10 +14,19 @@ use keygate::clients::ClientRegistration;
 use keygate::clock::{Clock, SystemClock};
 use keygate::config::Settings;
 use keygate::startup::Application;
-use keygate::store::{DatabaseUrl, Store, StoreError};
+use diesel::r2d2::ManageConnection;
+use keygate::store::{ConnectionManager, DatabaseUrl, DbConn, StoreError};
 use tempfile::TempDir;
 
 pub const ISSUER: &str = "http://keygate.test";
+
+/// Runs `f` on a connection of the test's own to the database at `url`, outside
+/// the server's pool: for set-up and checks that the API does not offer.
+pub fn with_db<T>(url: &str, f: impl FnOnce(&mut DbConn) -> T) -> T {
+    let url = DatabaseUrl::parse(url).unwrap();
+    let mut conn = ConnectionManager::new(url).connect().unwrap();
+    f(&mut conn)
+}
 
 /// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL
 /// database named after a UUID, dropped when the test ends.
@@ -160,7 +169,6 @@ pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub settings: Settings,
-    pub store: Store,
     /// The bootstrap admin key `serve` would print (every configured scope).
     pub admin_key: String,
     // Held for their Drop: the database and the temp dir live as long as the app.
@@ -213,7 +221,6 @@ impl TestApp {
             .to_owned();
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        let store = Store::open(&DatabaseUrl::parse(&settings.database_url).unwrap(), 2).unwrap();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -222,7 +229,6 @@ impl TestApp {
             address,
             http,
             settings,
-            store,
             admin_key,
             _db: db,
             _dir: dir,
@@ -242,6 +248,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// `with_db` on this app's database.
+    pub fn with_db<T>(&self, f: impl FnOnce(&mut DbConn) -> T) -> T {
+        with_db(&self.settings.database_url, f)
+    }
+
     /// Registers a client in the default organization.
     pub fn client(&self, registration: ClientRegistration) -> TestClient {
         let known = self.settings.scope_set();
@@ -251,8 +262,8 @@ impl TestApp {
         };
         let now = chrono::Utc::now().naive_utc();
         let (client, secret) = self
-            .store
-            .with_conn(|c| register(c, registration, "default", &policy, now))
+            
+            .with_db(|c| register(c, registration, "default", &policy, now))
             .unwrap();
         TestClient {
             id: client.id,
@@ -280,8 +291,8 @@ impl TestApp {
 
     pub fn disable(&self, client: &TestClient) {
         let now = chrono::Utc::now().naive_utc();
-        self.store
-            .with_conn(|c| {
+        self
+            .with_db(|c| {
                 keygate::clients::repo::disable(c, &client.id, now).map_err(StoreError::from)
             })
             .unwrap();
@@ -511,8 +522,8 @@ impl TestApp {
     pub fn other_org_admin(&self) -> String {
         use keygate::orgs::model::NewOrganization;
         let now = chrono::Utc::now().naive_utc();
-        self.store
-            .with_conn(|c| {
+        self
+            .with_db(|c| {
                 keygate::orgs::repo::create(c, &NewOrganization::new("other", "Other", now))
                     .map_err(StoreError::from)
             })
@@ -531,8 +542,8 @@ impl TestApp {
     ) -> (String, String) {
         use keygate::api_keys::{repo, Actor, KeyDraft, KeyRequest};
         let now = chrono::Utc::now().naive_utc();
-        self.store
-            .with_conn(|c| -> Result<(String, String), StoreError> {
+        self
+            .with_db(|c| -> Result<(String, String), StoreError> {
                 let org = keygate::orgs::repo::find_by_slug(c, org_slug)?.unwrap();
                 let draft = KeyDraft::new(
                     KeyRequest {
@@ -547,7 +558,8 @@ impl TestApp {
                     now,
                 )
                 .unwrap();
-                let issued = repo::create(c, &draft, now)?;
+                let key = keygate::api_keys::format::generate(draft.environment).unwrap();
+                let issued = repo::create(c, &draft, key, now)?;
                 Ok((issued.row.id, issued.key.expose().to_owned()))
             })
             .unwrap()

@@ -61,8 +61,8 @@ impl TestApp {
             max_token_ttl: self.settings.access_token_ttl_max,
         };
         let (client, secret) = self
-            .store
-            .with_conn(|c| {
+            
+            .with_db(|c| {
                 keygate::orgs::repo::create(c, &NewOrganization::new(slug, slug, now))
                     .map_err(StoreError::from)?;
                 let registration = ClientRegistration {

@@ -41,8 +41,8 @@ async fn refresh(app: &TestApp, client: &TestClient, token: &str) -> (u16, serde
 /// How many of `tokens` the database would accept now (live token, live family).
 fn usable(app: &TestApp, tokens: &[String]) -> usize {
     let now = chrono::Utc::now().naive_utc();
-    app.store
-        .with_conn(|c| {
+    app
+        .with_db(|c| {
             let mut count = 0;
             for token in tokens {
                 if let Some((row, family)) = keygate::refresh::repo::find(c, token)? {

@@ -165,8 +165,8 @@ async fn a_client_without_the_grant_is_unauthorized_client() {
     let client = app.client_with_scope("read");
     // Registration always includes client_credentials today; simulate a client whose
     // grants were changed to exclude it.
-    app.store
-        .with_conn(|c| {
+    app
+        .with_db(|c| {
             use keygate::store::schema::clients::dsl;
             diesel::update(dsl::clients.filter(dsl::id.eq(&client.id)))
                 .set(dsl::grant_types.eq("refresh_token"))

@@ -1,0 +1,205 @@
+//! What the audit log records: one variant per kind of event, each with the details
+//! it keeps. `details` are built here and only here, from ids, names, scopes, times
+//! and settings — `Secret` has no `Serialize`, so no secret can be put into one.
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::model::EventType;
+
+/// An event, with what is recorded of it.
+#[derive(Debug)]
+pub enum Change<'a> {
+    ApiKeyCreated {
+        name: &'a str,
+        scopes: &'a str,
+        expires_at: Option<NaiveDateTime>,
+    },
+    ApiKeyUpdated(Diff),
+    ApiKeyRotated {
+        successor: &'a str,
+        old_key_expires_at: NaiveDateTime,
+    },
+    ApiKeyRevoked {
+        name: &'a str,
+    },
+    BootstrapKeyIssued {
+        scopes: &'a str,
+    },
+    ClientRegistered {
+        name: &'a str,
+        scope: &'a str,
+        via: Option<Via>,
+    },
+    ClientUpdated {
+        diff: Diff,
+        via: Option<Via>,
+    },
+    ClientDisabled {
+        name: &'a str,
+        via: Option<Via>,
+    },
+    ClientSecretRotated {
+        previous_secret_expires_at: Option<NaiveDateTime>,
+    },
+    RefreshTokenReuseDetected {
+        client_id: &'a str,
+    },
+    /// A signing-key step; `key` is the key's public metadata as `signing-key list`
+    /// shows it (never the private key).
+    SigningKey {
+        step: SigningKeyStep,
+        key: Value,
+    },
+    AuthenticationFailures {
+        /// The throttled client id or source address.
+        throttled: &'a str,
+        retry_after: u64,
+    },
+}
+
+/// Which signing-key step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigningKeyStep {
+    Generated,
+    Activated,
+    Retired,
+    Removed,
+}
+
+/// Which door a client change came through, where it was not the management API or
+/// the CLI (`None`: their actor says which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// RFC 7591 dynamic registration.
+    Rfc7591,
+    /// RFC 7592 registration management.
+    Rfc7592,
+}
+
+/// What changed, field by field: `{field: {"from", "to"}}` for every field that did.
+#[derive(Debug, Default)]
+pub struct Diff(Map<String, Value>);
+
+impl Diff {
+    /// Adds `field` if `from` and `to` differ. Values are ids, names, scopes and
+    /// settings, never secrets (which cannot be serialized).
+    pub fn field<T: Serialize + PartialEq + ?Sized>(mut self, name: &str, from: &T, to: &T) -> Self {
+        if from != to {
+            self.0
+                .insert(name.to_owned(), json!({"from": from, "to": to}));
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Change<'_> {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Self::ApiKeyCreated { .. } => EventType::ApiKeyCreated,
+            Self::ApiKeyUpdated(_) => EventType::ApiKeyUpdated,
+            Self::ApiKeyRotated { .. } => EventType::ApiKeyRotated,
+            Self::ApiKeyRevoked { .. } => EventType::ApiKeyRevoked,
+            Self::BootstrapKeyIssued { .. } => EventType::BootstrapKeyIssued,
+            Self::ClientRegistered { .. } => EventType::ClientRegistered,
+            Self::ClientUpdated { .. } => EventType::ClientUpdated,
+            Self::ClientDisabled { .. } => EventType::ClientDisabled,
+            Self::ClientSecretRotated { .. } => EventType::ClientSecretRotated,
+            Self::RefreshTokenReuseDetected { .. } => EventType::RefreshTokenReuseDetected,
+            Self::SigningKey { step, .. } => match step {
+                SigningKeyStep::Generated => EventType::SigningKeyGenerated,
+                SigningKeyStep::Activated => EventType::SigningKeyActivated,
+                SigningKeyStep::Retired => EventType::SigningKeyRetired,
+                SigningKeyStep::Removed => EventType::SigningKeyRemoved,
+            },
+            Self::AuthenticationFailures { .. } => EventType::AuthenticationFailures,
+        }
+    }
+
+    /// The event's `details`.
+    pub fn details(self) -> Value {
+        match self {
+            Self::ApiKeyCreated {
+                name,
+                scopes,
+                expires_at,
+            } => json!({"name": name, "scopes": scopes, "expires_at": expires_at.map(|t| t.and_utc())}),
+            Self::ApiKeyUpdated(diff) => Value::Object(diff.0),
+            Self::ApiKeyRotated {
+                successor,
+                old_key_expires_at,
+            } => json!({"successor": successor, "old_key_expires_at": old_key_expires_at.and_utc()}),
+            Self::ApiKeyRevoked { name } => json!({"name": name}),
+            Self::BootstrapKeyIssued { scopes } => json!({"scopes": scopes}),
+            Self::ClientRegistered { name, scope, via } => {
+                with_via(json!({"name": name, "scope": scope}), via)
+            }
+            Self::ClientUpdated { diff, via } => with_via(Value::Object(diff.0), via),
+            Self::ClientDisabled { name, via } => with_via(json!({"name": name}), via),
+            Self::ClientSecretRotated {
+                previous_secret_expires_at,
+            } => json!({"previous_secret_expires_at": previous_secret_expires_at.map(|t| t.and_utc())}),
+            Self::RefreshTokenReuseDetected { client_id } => {
+                json!({"client_id": client_id, "family_revoked": true})
+            }
+            Self::SigningKey { key, .. } => key,
+            Self::AuthenticationFailures {
+                throttled,
+                retry_after,
+            } => json!({"throttled": throttled, "retry_after": retry_after}),
+        }
+    }
+}
+
+fn with_via(mut details: Value, via: Option<Via>) -> Value {
+    let via = match via {
+        None => return details,
+        Some(Via::Rfc7591) => "rfc7591",
+        Some(Via::Rfc7592) => "rfc7592",
+    };
+    if let Value::Object(fields) = &mut details {
+        fields.insert("via".into(), via.into());
+    }
+    details
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_keeps_only_what_changed() {
+        let diff = Diff::default()
+            .field("name", "a", "b")
+            .field("scopes", "read", "read")
+            .field("rate_limit_per_minute", &Some(5), &None::<i64>);
+        assert_eq!(
+            Change::ApiKeyUpdated(diff).details(),
+            json!({"name": {"from": "a", "to": "b"}, "rate_limit_per_minute": {"from": 5, "to": null}})
+        );
+    }
+
+    #[test]
+    fn rfc7591_and_7592_changes_say_so() {
+        let registered = Change::ClientRegistered {
+            name: "n",
+            scope: "read",
+            via: Some(Via::Rfc7591),
+        };
+        assert_eq!(registered.event_type(), EventType::ClientRegistered);
+        assert_eq!(
+            registered.details(),
+            json!({"name": "n", "scope": "read", "via": "rfc7591"})
+        );
+        let disabled = Change::ClientDisabled {
+            name: "n",
+            via: None,
+        };
+        assert_eq!(disabled.details(), json!({"name": "n"}));
+    }
+}
