@@ -222,7 +222,8 @@ async fn bootstrap(
         now,
     )
     .context("preparing the bootstrap API key")?;
-    let key = api_keys::format::generate(draft.environment).context("generating the bootstrap API key")?;
+    let key = api_keys::format::generate(draft.environment)
+        .context("generating the bootstrap API key")?;
     let issued = store
         .write(move |tx| {
             let issued = api_keys::repo::create_first(tx, &draft, key, now)?;
@@ -230,7 +231,7 @@ async fn bootstrap(
                 let change = audit::Change::BootstrapKeyIssued {
                     scopes: &issued.row.scopes,
                 };
-                let by = audit::By::new("bootstrap", &audit::Source::default());
+                let by = audit::By::operator("bootstrap");
                 audit::repo::record(tx, &issued.row, by, change, now)?;
             }
             Ok::<_, crate::store::StoreError>(issued)

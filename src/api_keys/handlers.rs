@@ -6,11 +6,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::format;
 use super::model::{
     is_key_id, validate_name, validate_rate_limit, validate_scopes, Actor, ApiKey, IssuedKey,
     KeyDraft, KeyRequest, KeyRequestError, KeyState, MAX_ROTATION_OVERLAP,
 };
-use super::format;
 use super::repo::{self, RotateError};
 use super::{ApiKeysState, Environment};
 use crate::audit::{self, By, Change, Source};
@@ -467,14 +467,15 @@ pub async fn rotate_api_key(
     let key = format::generate(old.environment()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let issued = store
         .write(move |c| {
-            let issued =
-                repo::rotate(c, &old, key, overlap, &created_by, now).map_err(|error| match error {
+            let issued = repo::rotate(c, &old, key, overlap, &created_by, now).map_err(
+                |error| match error {
                     RotateError::NotFound => ApiError::NotFound,
                     RotateError::NotRotatable => ApiError::Conflict(
                         "the key is revoked, expired, already rotated or changed meanwhile",
                     ),
                     RotateError::Store(error) => error.into(),
-                })?;
+                },
+            )?;
             let change = Change::ApiKeyRotated {
                 successor: &issued.row.id,
                 old_key_expires_at: old_dies_at,

@@ -344,7 +344,9 @@ mod tests {
     #[test]
     fn rotation_happens_once_and_the_old_key_dies_after_the_overlap() {
         let (mut conn, org, now) = setup();
-        let old = create(&mut conn, &draft(&org, now), fresh(), now).unwrap().row;
+        let old = create(&mut conn, &draft(&org, now), fresh(), now)
+            .unwrap()
+            .row;
         let overlap = chrono::Duration::minutes(10);
         let new = rotate(&mut conn, &old, fresh(), overlap, "cli", now).unwrap();
         assert_eq!(new.row.scopes, old.scopes);
@@ -364,10 +366,10 @@ mod tests {
     #[test]
     fn the_first_key_is_created_once() {
         let (mut conn, org, now) = setup();
-        assert!(create_first(&mut conn, &draft(&org, now), now)
+        assert!(create_first(&mut conn, &draft(&org, now), fresh(), now)
             .unwrap()
             .is_some());
-        assert!(create_first(&mut conn, &draft(&org, now), now)
+        assert!(create_first(&mut conn, &draft(&org, now), fresh(), now)
             .unwrap()
             .is_none());
     }
@@ -390,7 +392,7 @@ mod tests {
         .unwrap()
         .into_new_client(ClientId::generate(), "$argon2id$x".into(), now);
         crate::clients::repo::create(&mut conn, &new).unwrap();
-        assert!(create_first(&mut conn, &draft(&org, now), now)
+        assert!(create_first(&mut conn, &draft(&org, now), fresh(), now)
             .unwrap()
             .is_none());
     }
@@ -399,7 +401,12 @@ mod tests {
     fn pages_follow_creation_order() {
         let (mut conn, org, now) = setup();
         let ids: Vec<String> = (0..5)
-            .map(|_| create(&mut conn, &draft(&org, now), fresh(), now).unwrap().row.id)
+            .map(|_| {
+                create(&mut conn, &draft(&org, now), fresh(), now)
+                    .unwrap()
+                    .row
+                    .id
+            })
             .collect();
         let first = list(&mut conn, Some(&org), None, 2).unwrap();
         let second = list(&mut conn, Some(&org), Some(&first[1].id), 2).unwrap();
@@ -410,7 +417,9 @@ mod tests {
     #[test]
     fn last_used_never_moves_backwards() {
         let (mut conn, org, now) = setup();
-        let key = create(&mut conn, &draft(&org, now), fresh(), now).unwrap().row;
+        let key = create(&mut conn, &draft(&org, now), fresh(), now)
+            .unwrap()
+            .row;
         let later = now + chrono::Duration::minutes(2);
         record_last_used(&mut conn, &[(key.id.clone(), later)]).unwrap();
         record_last_used(&mut conn, &[(key.id.clone(), now)]).unwrap();

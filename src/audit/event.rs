@@ -85,7 +85,12 @@ pub struct Diff(Map<String, Value>);
 impl Diff {
     /// Adds `field` if `from` and `to` differ. Values are ids, names, scopes and
     /// settings, never secrets (which cannot be serialized).
-    pub fn field<T: Serialize + PartialEq + ?Sized>(mut self, name: &str, from: &T, to: &T) -> Self {
+    pub fn field<T: Serialize + PartialEq + ?Sized>(
+        mut self,
+        name: &str,
+        from: &T,
+        to: &T,
+    ) -> Self {
         if from != to {
             self.0
                 .insert(name.to_owned(), json!({"from": from, "to": to}));
@@ -128,12 +133,16 @@ impl Change<'_> {
                 name,
                 scopes,
                 expires_at,
-            } => json!({"name": name, "scopes": scopes, "expires_at": expires_at.map(|t| t.and_utc())}),
+            } => {
+                json!({"name": name, "scopes": scopes, "expires_at": expires_at.map(|t| t.and_utc())})
+            }
             Self::ApiKeyUpdated(diff) => Value::Object(diff.0),
             Self::ApiKeyRotated {
                 successor,
                 old_key_expires_at,
-            } => json!({"successor": successor, "old_key_expires_at": old_key_expires_at.and_utc()}),
+            } => {
+                json!({"successor": successor, "old_key_expires_at": old_key_expires_at.and_utc()})
+            }
             Self::ApiKeyRevoked { name } => json!({"name": name}),
             Self::BootstrapKeyIssued { scopes } => json!({"scopes": scopes}),
             Self::ClientRegistered { name, scope, via } => {
@@ -143,7 +152,9 @@ impl Change<'_> {
             Self::ClientDisabled { name, via } => with_via(json!({"name": name}), via),
             Self::ClientSecretRotated {
                 previous_secret_expires_at,
-            } => json!({"previous_secret_expires_at": previous_secret_expires_at.map(|t| t.and_utc())}),
+            } => {
+                json!({"previous_secret_expires_at": previous_secret_expires_at.map(|t| t.and_utc())})
+            }
             Self::RefreshTokenReuseDetected { client_id } => {
                 json!({"client_id": client_id, "family_revoked": true})
             }

@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::event::Change;
-use super::model::{Audited, Event, EventRow, Source};
+use super::model::{Audited, Event, EventRow, EventType, Source};
 use crate::store::schema::audit_events;
 use crate::store::DbConn;
 
@@ -35,6 +35,12 @@ pub struct By<'a> {
 impl<'a> By<'a> {
     pub fn new(actor: &'a str, source: &'a Source) -> Self {
         Self { actor, source }
+    }
+
+    /// The operator (`cli`) or the server itself (`bootstrap`, `serve`): no source.
+    pub fn operator(actor: &'a str) -> Self {
+        static NOWHERE: Source = Source(None);
+        Self::new(actor, &NOWHERE)
     }
 }
 
@@ -104,7 +110,6 @@ pub fn list(conn: &mut DbConn, filter: &EventFilter) -> QueryResult<Vec<Event>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{EventType, Source};
     use crate::store::test_support::memory_conn;
 
     #[test]
@@ -121,7 +126,10 @@ mod tests {
             ("org_a", Change::ApiKeyRevoked { name: "k" }),
             ("org_b", Change::ApiKeyRevoked { name: "k" }),
         ] {
-            let target = Target { org_id, id: "key_1" };
+            let target = Target {
+                org_id,
+                id: "key_1",
+            };
             record(&mut conn, target, by, change, now).unwrap();
         }
         let created = Change::ApiKeyCreated {

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use super::{org_id_of, with_secret_first};
 use crate::api_keys::handlers::ApiKeyView;
 use crate::api_keys::{self, Actor, Environment, KeyDraft, KeyRequest};
-use crate::audit::{self, By, Change, Source};
+use crate::audit::{self, By, Change};
 use crate::config::Settings;
 use crate::orgs;
 use crate::startup::open_store;
@@ -50,7 +50,10 @@ pub enum ApiKeyCommand {
     Show { id: String },
 }
 
-pub(super) async fn run(command: ApiKeyCommand, settings: Settings) -> anyhow::Result<serde_json::Value> {
+pub(super) async fn run(
+    command: ApiKeyCommand,
+    settings: Settings,
+) -> anyhow::Result<serde_json::Value> {
     match command {
         ApiKeyCommand::Create {
             name,
@@ -87,7 +90,13 @@ async fn create(
         .write(move |tx| -> anyhow::Result<_> {
             orgs::repo::ensure_default(tx, now)?;
             let org_id = org_id_of(tx, &org)?;
-            let draft = KeyDraft::new(request, &org_id, &known_scopes, &Actor::Operator("cli"), now)?;
+            let draft = KeyDraft::new(
+                request,
+                &org_id,
+                &known_scopes,
+                &Actor::Operator("cli"),
+                now,
+            )?;
             let key = api_keys::format::generate(draft.environment)?;
             let issued = api_keys::repo::create(tx, &draft, key, now)?;
             let change = Change::ApiKeyCreated {
@@ -95,7 +104,7 @@ async fn create(
                 scopes: &issued.row.scopes,
                 expires_at: issued.row.expires_at,
             };
-            let by = By::new("cli", &Source::default());
+            let by = By::operator("cli");
             audit::repo::record(tx, &issued.row, by, change, now)?;
             Ok(issued)
         })
@@ -154,7 +163,7 @@ async fn revoke(settings: &Settings, id: String) -> anyhow::Result<serde_json::V
                 .with_context(|| format!("no API key with id '{id}'"))?;
             if now_revoked {
                 let change = Change::ApiKeyRevoked { name: &key.name };
-                audit::repo::record(tx, &key, By::new("cli", &Source::default()), change, now)?;
+                audit::repo::record(tx, &key, By::operator("cli"), change, now)?;
             }
             Ok(revoked)
         })

@@ -7,7 +7,7 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::{org_id_of, with_secret_first};
-use crate::audit::{self, By, Change, Source};
+use crate::audit::{self, By, Change};
 use crate::clients::handlers::ClientView;
 use crate::clients::registration::{self, RegistrationPolicy};
 use crate::clients::{self, ClientRegistration};
@@ -65,7 +65,10 @@ pub enum ClientCommand {
     Show { client_id: String },
 }
 
-pub(super) async fn run(command: ClientCommand, settings: Settings) -> anyhow::Result<serde_json::Value> {
+pub(super) async fn run(
+    command: ClientCommand,
+    settings: Settings,
+) -> anyhow::Result<serde_json::Value> {
     match command {
         ClientCommand::Create {
             name,
@@ -120,7 +123,7 @@ async fn create(
                 scope: &client.allowed_scopes,
                 via: None,
             };
-            audit::repo::record(tx, &client, By::new("cli", &Source::default()), change, now)
+            audit::repo::record(tx, &client, By::operator("cli"), change, now)
                 .map_err(StoreError::from)?;
             Ok::<_, registration::RegisterError>((client, secret))
         })
@@ -171,14 +174,14 @@ async fn disable(settings: &Settings, id: String) -> anyhow::Result<serde_json::
     let client = store
         .write(move |tx| -> anyhow::Result<_> {
             let now_disabled = clients::repo::disable(tx, &id, now)?;
-            let client =
-                clients::repo::find(tx, &id)?.with_context(|| format!("no client with id '{id}'"))?;
+            let client = clients::repo::find(tx, &id)?
+                .with_context(|| format!("no client with id '{id}'"))?;
             if now_disabled {
                 let change = Change::ClientDisabled {
                     name: &client.name,
                     via: None,
                 };
-                audit::repo::record(tx, &client, By::new("cli", &Source::default()), change, now)?;
+                audit::repo::record(tx, &client, By::operator("cli"), change, now)?;
             }
             Ok(client)
         })

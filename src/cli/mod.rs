@@ -83,7 +83,9 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Runs a command on a runtime of its own: the store's doors are async.
-fn on_runtime<T>(command: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+fn on_runtime<T>(
+    command: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     actix_web::rt::System::new().block_on(command)
 }
 

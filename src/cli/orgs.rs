@@ -28,7 +28,10 @@ pub enum OrgCommand {
     List,
 }
 
-pub(super) async fn run(command: OrgCommand, settings: Settings) -> anyhow::Result<serde_json::Value> {
+pub(super) async fn run(
+    command: OrgCommand,
+    settings: Settings,
+) -> anyhow::Result<serde_json::Value> {
     match command {
         OrgCommand::Create { slug, name, tier } => create(&settings, slug, name, tier).await,
         OrgCommand::SetTier { slug, tier } => set_tier(&settings, slug, tier).await,

@@ -5,7 +5,7 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
 
-use crate::audit::{self, By, Change, SigningKeyStep, Source, Target};
+use crate::audit::{self, By, Change, SigningKeyStep, Target};
 use crate::config::Settings;
 use crate::orgs;
 use crate::startup::open_store;
@@ -39,7 +39,10 @@ pub enum KeyCommand {
     },
 }
 
-pub(super) async fn run(command: KeyCommand, settings: Settings) -> anyhow::Result<serde_json::Value> {
+pub(super) async fn run(
+    command: KeyCommand,
+    settings: Settings,
+) -> anyhow::Result<serde_json::Value> {
     match command {
         KeyCommand::Generate { alg } => generate(&settings, alg).await,
         KeyCommand::List => Ok(serde_json::to_value(keys::read_metas(&settings.keys_dir)?)?),
@@ -83,7 +86,7 @@ pub async fn record_signing_key_event(
                 id: &kid,
             };
             let change = Change::SigningKey { step, key };
-            audit::repo::record(tx, target, By::new(&actor, &Source::default()), change, now)?;
+            audit::repo::record(tx, target, By::operator(&actor), change, now)?;
             Ok(())
         })
         .await
@@ -94,25 +97,12 @@ async fn activate(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::
     let previous = active_kid(settings)?;
     let view = serde_json::to_value(keys::activate(&settings.keys_dir, kid, Utc::now())?)?;
     let store = open_store(settings)?;
-    record_signing_key_event(
-        &store,
-        SigningKeyStep::Activated,
-        "cli",
-        kid,
-        view.clone(),
-    )
-    .await?;
+    record_signing_key_event(&store, SigningKeyStep::Activated, "cli", kid, view.clone()).await?;
     // Activation retires the key that signed until now.
     if let Some(previous) = previous.filter(|p| p != kid) {
         let details = serde_json::json!({"retired_by_activating": kid});
-        record_signing_key_event(
-            &store,
-            SigningKeyStep::Retired,
-            "cli",
-            &previous,
-            details,
-        )
-        .await?;
+        record_signing_key_event(&store, SigningKeyStep::Retired, "cli", &previous, details)
+            .await?;
     }
     Ok(view)
 }
@@ -131,14 +121,7 @@ async fn retire(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Va
     let view = serde_json::to_value(keys::retire(&settings.keys_dir, kid, Utc::now())?)?;
     if !was_retired {
         let store = open_store(settings)?;
-        record_signing_key_event(
-            &store,
-            SigningKeyStep::Retired,
-            "cli",
-            kid,
-            view.clone(),
-        )
-        .await?;
+        record_signing_key_event(&store, SigningKeyStep::Retired, "cli", kid, view.clone()).await?;
     }
     Ok(view)
 }
@@ -152,13 +135,6 @@ async fn remove(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Va
     )?;
     let view = serde_json::json!({"removed": kid});
     let store = open_store(settings)?;
-    record_signing_key_event(
-        &store,
-        SigningKeyStep::Removed,
-        "cli",
-        kid,
-        view.clone(),
-    )
-    .await?;
+    record_signing_key_event(&store, SigningKeyStep::Removed, "cli", kid, view.clone()).await?;
     Ok(view)
 }

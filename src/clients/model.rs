@@ -196,7 +196,11 @@ impl Client {
         Diff::default()
             .field("name", &before.name, &self.name)
             .field("scope", &before.allowed_scopes, &self.allowed_scopes)
-            .field("default_scope", &before.default_scopes, &self.default_scopes)
+            .field(
+                "default_scope",
+                &before.default_scopes,
+                &self.default_scopes,
+            )
             .field("grant_types", &before.grant_types, &self.grant_types)
             .field("audience", &before.audience, &self.audience)
             .field("audiences", &before.audiences, &self.audiences)

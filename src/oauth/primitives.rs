@@ -439,8 +439,8 @@ impl Issuer for JwtIssuer<'_, '_> {
         let (token, expires_in) = self.sign(client, &scope, aud)?;
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             let now = self.now.naive_utc();
-            let token = refresh::generate_token()
-                .map_err(|e| self.refuse(OAuthError::server_error(&e)))?;
+            let token =
+                refresh::generate_token().map_err(|e| self.refuse(OAuthError::server_error(&e)))?;
             let created = self
                 .tx
                 .borrow_mut()
@@ -509,21 +509,19 @@ impl Issuer for JwtIssuer<'_, '_> {
         let rotated = {
             let recovered = self.recovered.borrow_mut().take();
             let family = recovered.filter(|f| f.client_id == client.id).ok_or(())?;
-            let successor = refresh::generate_token()
-                .map_err(|e| self.refuse(OAuthError::server_error(&e)))?;
+            let successor =
+                refresh::generate_token().map_err(|e| self.refuse(OAuthError::server_error(&e)))?;
             self.tx
                 .borrow_mut()
                 .write(|tx| {
-                    refresh::repo::rotate_known(
-                        tx,
-                        presented,
-                        &family,
+                    let rotation = refresh::repo::Rotation {
                         now,
-                        self.state.refresh_lifetimes,
-                        client.refresh_reuse_grace(),
-                        self.source,
+                        lifetimes: self.state.refresh_lifetimes,
+                        grace: client.refresh_reuse_grace(),
+                        source: self.source,
                         successor,
-                    )
+                    };
+                    refresh::repo::rotate_known(tx, presented, &family, rotation)
                 })
                 .map_err(|e| self.refuse(OAuthError::from(e)))?
         };

@@ -2,8 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{
-    digest, new_id, Family, Lifetimes, NewFamily, NewToken, Refused, Rotated,
-    TokenRow,
+    digest, new_id, Family, Lifetimes, NewFamily, NewToken, Refused, Rotated, TokenRow,
 };
 use crate::audit::{By, Change, Source, Target};
 use crate::clients::Client;
@@ -113,31 +112,21 @@ pub fn rotate_known(
     conn: &mut DbConn,
     presented: &str,
     family: &Family,
-    now: NaiveDateTime,
-    lifetimes: Lifetimes,
-    grace: chrono::Duration,
-    source: &Source,
-    successor: Secret,
+    rotation: Rotation<'_>,
 ) -> Result<Result<Rotated, Refused>, StoreError> {
-    let rotation = Rotation {
-        now,
-        lifetimes,
-        grace,
-        source,
-        successor,
-    };
     rotate_in(conn, presented, family, &family.client_id, rotation)
 }
 
 /// The settings of one rotation.
-struct Rotation<'s> {
-    now: NaiveDateTime,
-    lifetimes: Lifetimes,
-    grace: chrono::Duration,
+pub struct Rotation<'s> {
+    pub now: NaiveDateTime,
+    pub lifetimes: Lifetimes,
+    /// How long a just-spent token may come back as a retry (see `rotate`).
+    pub grace: chrono::Duration,
     /// Where the request came from, for the audit event of a detected reuse.
-    source: &'s Source,
+    pub source: &'s Source,
     /// The token issued in the presented one's place (`generate_token`).
-    successor: Secret,
+    pub successor: Secret,
 }
 
 fn rotate_in(
@@ -460,10 +449,18 @@ mod tests {
         let now = chrono::Utc::now().naive_utc();
         let first = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
         let zero = chrono::Duration::zero();
-        let second = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero, fresh())
-            .unwrap()
-            .unwrap()
-            .token;
+        let second = rotate(
+            &mut conn,
+            first.expose(),
+            &c.id,
+            now,
+            lifetimes(),
+            zero,
+            fresh(),
+        )
+        .unwrap()
+        .unwrap()
+        .token;
         assert_eq!(
             rotate(
                 &mut conn,
@@ -479,30 +476,62 @@ mod tests {
             Refused::OtherClient
         );
         assert_eq!(
-            rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), zero, fresh())
-                .unwrap()
-                .unwrap_err(),
+            rotate(
+                &mut conn,
+                first.expose(),
+                &c.id,
+                now,
+                lifetimes(),
+                zero,
+                fresh()
+            )
+            .unwrap()
+            .unwrap_err(),
             Refused::ReuseDetected
         );
         assert_eq!(
-            rotate(&mut conn, second.expose(), &c.id, now, lifetimes(), zero, fresh())
-                .unwrap()
-                .unwrap_err(),
+            rotate(
+                &mut conn,
+                second.expose(),
+                &c.id,
+                now,
+                lifetimes(),
+                zero,
+                fresh()
+            )
+            .unwrap()
+            .unwrap_err(),
             Refused::Revoked
         );
         assert_eq!(
-            rotate(&mut conn, "kgr_nope", &c.id, now, lifetimes(), zero, fresh())
-                .unwrap()
-                .unwrap_err(),
+            rotate(
+                &mut conn,
+                "kgr_nope",
+                &c.id,
+                now,
+                lifetimes(),
+                zero,
+                fresh()
+            )
+            .unwrap()
+            .unwrap_err(),
             Refused::Unknown
         );
 
         let third = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
         revoke_client_families(&mut conn, &c.id, now, "client_disabled").unwrap();
         assert_eq!(
-            rotate(&mut conn, third.expose(), &c.id, now, lifetimes(), zero, fresh())
-                .unwrap()
-                .unwrap_err(),
+            rotate(
+                &mut conn,
+                third.expose(),
+                &c.id,
+                now,
+                lifetimes(),
+                zero,
+                fresh()
+            )
+            .unwrap()
+            .unwrap_err(),
             Refused::Revoked
         );
     }
@@ -528,7 +557,8 @@ mod tests {
         let c = client(&mut setup);
         let now = chrono::Utc::now().naive_utc();
         for _round in 0..5 {
-            let token = create_family(&mut setup, &c, "read", None, now, lifetimes(), fresh()).unwrap();
+            let token =
+                create_family(&mut setup, &c, "read", None, now, lifetimes(), fresh()).unwrap();
             let presented = token.expose().to_owned();
             let winners: usize = std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..6)
@@ -563,12 +593,28 @@ mod tests {
         let now = chrono::Utc::now().naive_utc();
         let grace = chrono::Duration::seconds(30);
         let first = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
-        let lost = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace, fresh())
-            .unwrap()
-            .unwrap();
-        let retried = rotate(&mut conn, first.expose(), &c.id, now, lifetimes(), grace, fresh())
-            .unwrap()
-            .unwrap();
+        let lost = rotate(
+            &mut conn,
+            first.expose(),
+            &c.id,
+            now,
+            lifetimes(),
+            grace,
+            fresh(),
+        )
+        .unwrap()
+        .unwrap();
+        let retried = rotate(
+            &mut conn,
+            first.expose(),
+            &c.id,
+            now,
+            lifetimes(),
+            grace,
+            fresh(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(live_tokens(&mut conn, &lost.family.id, now).unwrap(), 1);
         // The superseded successor is dead and counts as reuse.
         assert_eq!(

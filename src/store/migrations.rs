@@ -28,8 +28,7 @@ impl Store {
     }
 }
 
-}
-
+#[derive(Debug, thiserror::Error)]
 #[error("migration failed: {0}")]
 pub struct MigrationError(String);
 
@@ -55,7 +54,6 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<usize, MigrationError> {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

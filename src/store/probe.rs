@@ -66,9 +66,9 @@ pub(super) fn create_private_sqlite_file(path: &str) {
         }
         Err(_) => {}
     }
+}
 
 impl Store {
-
     /// Fails, saying why, if the database cannot take writes. SQLite opens a file it
     /// may not write (permissions, an immutable file) read-only without a word, and a
     /// server would then start and fail every write; this writes once and rolls back
@@ -95,5 +95,4 @@ impl Store {
             }
         })
     }
-
 }

@@ -340,24 +340,22 @@ fn signing_key_commands_walk_the_lifecycle() {
     assert!(removed.ok, "{}", removed.stderr);
 
     // Each step is in the default organization's audit log.
-    let recorded: Vec<String> = crate::helpers::with_db(
-        &db.url,
-        |c| {
-            let org = keygate::orgs::repo::find_by_slug(c, "default")?.unwrap();
-            let filter = keygate::audit::repo::EventFilter {
-                org_id: org.id,
-                event_type: None,
-                from: None,
-                to: None,
-                after: None,
-                limit: 100,
-            };
-            keygate::audit::repo::list(c, &filter).map_err(keygate::store::StoreError::from)
-        })
-        .unwrap()
-        .into_iter()
-        .map(|e| format!("{} {}", e.event_type, e.actor))
-        .collect();
+    let recorded: Vec<String> = crate::helpers::with_db(&db.url, |c| {
+        let org = keygate::orgs::repo::find_by_slug(c, "default")?.unwrap();
+        let filter = keygate::audit::repo::EventFilter {
+            org_id: org.id,
+            event_type: None,
+            from: None,
+            to: None,
+            after: None,
+            limit: 100,
+        };
+        keygate::audit::repo::list(c, &filter).map_err(keygate::store::StoreError::from)
+    })
+    .unwrap()
+    .into_iter()
+    .map(|e| format!("{} {}", e.event_type, e.actor))
+    .collect();
     for expected in [
         "signing_key.generated cli",
         "signing_key.activated cli",
@@ -711,19 +709,17 @@ fn a_graceful_stop_writes_the_usage_counted_since_the_last_flush() {
     }
     let (ok, log) = server.terminate();
     assert!(ok, "a graceful stop exits 0:\n{log}");
-    let counted: i64 = crate::helpers::with_db(
-        &db.url,
-        |c| {
-            let org = keygate::orgs::repo::find_by_slug(c, "default")?.unwrap();
-            let now = chrono::Utc::now().naive_utc();
-            let day = chrono::Duration::days(1);
-            keygate::usage::repo::minutes(c, &org.id, &id, now - day, now + day)
-                .map_err(keygate::store::StoreError::from)
-        })
-        .unwrap()
-        .iter()
-        .map(|(_, _, n)| n)
-        .sum();
+    let counted: i64 = crate::helpers::with_db(&db.url, |c| {
+        let org = keygate::orgs::repo::find_by_slug(c, "default")?.unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        let day = chrono::Duration::days(1);
+        keygate::usage::repo::minutes(c, &org.id, &id, now - day, now + day)
+            .map_err(keygate::store::StoreError::from)
+    })
+    .unwrap()
+    .iter()
+    .map(|(_, _, n)| n)
+    .sum();
     assert_eq!(counted, 3);
 }
 
@@ -972,14 +968,12 @@ fn kill_9_in_a_refresh_storm_leaves_every_family_consistent() {
             "round {round}"
         );
         if db.url.starts_with("sqlite") {
-            let check: Vec<IntegrityCheck> = crate::helpers::with_db(
-                &db.url,
-                |c| {
-                    diesel::sql_query("PRAGMA integrity_check")
-                        .load(c)
-                        .map_err(keygate::store::StoreError::from)
-                })
-                .unwrap();
+            let check: Vec<IntegrityCheck> = crate::helpers::with_db(&db.url, |c| {
+                diesel::sql_query("PRAGMA integrity_check")
+                    .load(c)
+                    .map_err(keygate::store::StoreError::from)
+            })
+            .unwrap();
             assert_eq!(check.len(), 1);
             assert_eq!(check[0].integrity_check, "ok", "round {round}");
         }
@@ -991,14 +985,12 @@ fn kill_9_in_a_refresh_storm_leaves_every_family_consistent() {
             .iter()
             .filter_map(|(t, _)| t.clone())
             .map(|token| {
-                let (row, family) = crate::helpers::with_db(
-                    &db.url,
-                    |c| {
-                        keygate::refresh::repo::find(c, &token)
-                            .map_err(keygate::store::StoreError::from)
-                    })
-                    .unwrap()
-                    .expect("every token a client received was committed");
+                let (row, family) = crate::helpers::with_db(&db.url, |c| {
+                    keygate::refresh::repo::find(c, &token)
+                        .map_err(keygate::store::StoreError::from)
+                })
+                .unwrap()
+                .expect("every token a client received was committed");
                 (token, row.is_live(&family, now))
             })
             .collect();

@@ -306,7 +306,6 @@ async fn a_disabled_client_stops_at_once_and_cannot_be_changed() {
     // Its refresh families were revoked with it (checked through introspection by a
     // sibling client would need the same client; the family row says so).
     let families = app
-        
         .with_db(|c| {
             keygate::refresh::repo::find(c, &refresh_token)
                 .map_err(keygate::store::StoreError::from)

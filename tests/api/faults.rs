@@ -25,19 +25,19 @@ pub fn families_without_exactly_one_live_token(database_url: &str) -> i64 {
     }
     let now = chrono::Utc::now().naive_utc();
     crate::helpers::with_db(database_url, |c| {
-            diesel::sql_query(
-                "SELECT COUNT(*) AS n FROM refresh_families f \
+        diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM refresh_families f \
                  WHERE f.revoked_at IS NULL AND f.expires_at > $1 \
                    AND (SELECT COUNT(*) FROM refresh_tokens t \
                         WHERE t.family_id = f.id AND t.spent_at IS NULL \
                           AND t.idle_expires_at > $1) <> 1",
-            )
-            .bind::<diesel::sql_types::Timestamp, _>(now)
-            .get_result::<Count>(c)
-            .map_err(keygate::store::StoreError::from)
-        })
-        .unwrap()
-        .n
+        )
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .get_result::<Count>(c)
+        .map_err(keygate::store::StoreError::from)
+    })
+    .unwrap()
+    .n
 }
 
 #[derive(Default)]
@@ -147,7 +147,10 @@ async fn refresh_through_outage(app: &TestApp, go_down: impl FnOnce(), come_back
             tally.slowest_once_down
         );
     }
-    assert_eq!(families_without_exactly_one_live_token(&app.settings.database_url), 0);
+    assert_eq!(
+        families_without_exactly_one_live_token(&app.settings.database_url),
+        0
+    );
 }
 
 /// PostgreSQL only (a SQLite file cannot go away under a running process): the test

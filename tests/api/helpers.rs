@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use diesel::r2d2::ManageConnection;
 use diesel::{Connection, RunQueryDsl};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
@@ -14,7 +15,6 @@ use keygate::clients::ClientRegistration;
 use keygate::clock::{Clock, SystemClock};
 use keygate::config::Settings;
 use keygate::startup::Application;
-use diesel::r2d2::ManageConnection;
 use keygate::store::{ConnectionManager, DatabaseUrl, DbConn, StoreError};
 use tempfile::TempDir;
 
@@ -213,7 +213,9 @@ impl TestApp {
         let db = TestDatabase::create(&dir);
         let mut settings = test_settings(&dir, &db);
         configure(&mut settings);
-        let mut app = Application::build_with_clock(settings.clone(), clock).unwrap();
+        let mut app = Application::build_with_clock(settings.clone(), clock)
+            .await
+            .unwrap();
         let admin_key = app
             .take_bootstrap_key()
             .expect("a fresh database gets a bootstrap key")
@@ -238,7 +240,9 @@ impl TestApp {
     /// A second keygate instance on the same database and keys (and the same
     /// settings otherwise); returns its base URL.
     pub async fn spawn_sibling(&self, clock: Arc<dyn Clock>) -> String {
-        let app = Application::build_with_clock(self.settings.clone(), clock).unwrap();
+        let app = Application::build_with_clock(self.settings.clone(), clock)
+            .await
+            .unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         address
@@ -262,7 +266,6 @@ impl TestApp {
         };
         let now = chrono::Utc::now().naive_utc();
         let (client, secret) = self
-            
             .with_db(|c| register(c, registration, "default", &policy, now))
             .unwrap();
         TestClient {
@@ -291,11 +294,10 @@ impl TestApp {
 
     pub fn disable(&self, client: &TestClient) {
         let now = chrono::Utc::now().naive_utc();
-        self
-            .with_db(|c| {
-                keygate::clients::repo::disable(c, &client.id, now).map_err(StoreError::from)
-            })
-            .unwrap();
+        self.with_db(|c| {
+            keygate::clients::repo::disable(c, &client.id, now).map_err(StoreError::from)
+        })
+        .unwrap();
     }
 
     /// POST /oauth/token with `client_secret_basic` (RFC 6749 §2.3.1 encoding).
@@ -522,12 +524,11 @@ impl TestApp {
     pub fn other_org_admin(&self) -> String {
         use keygate::orgs::model::NewOrganization;
         let now = chrono::Utc::now().naive_utc();
-        self
-            .with_db(|c| {
-                keygate::orgs::repo::create(c, &NewOrganization::new("other", "Other", now))
-                    .map_err(StoreError::from)
-            })
-            .unwrap();
+        self.with_db(|c| {
+            keygate::orgs::repo::create(c, &NewOrganization::new("other", "Other", now))
+                .map_err(StoreError::from)
+        })
+        .unwrap();
         self.operator_key("other", "read write admin webhook", None)
             .1
     }
@@ -542,27 +543,26 @@ impl TestApp {
     ) -> (String, String) {
         use keygate::api_keys::{repo, Actor, KeyDraft, KeyRequest};
         let now = chrono::Utc::now().naive_utc();
-        self
-            .with_db(|c| -> Result<(String, String), StoreError> {
-                let org = keygate::orgs::repo::find_by_slug(c, org_slug)?.unwrap();
-                let draft = KeyDraft::new(
-                    KeyRequest {
-                        name: "operator key".into(),
-                        scopes: vec![scopes.into()],
-                        rate_limit_per_minute: rate_limit,
-                        ..Default::default()
-                    },
-                    &org.id,
-                    &self.settings.scope_set(),
-                    &Actor::Operator("test"),
-                    now,
-                )
-                .unwrap();
-                let key = keygate::api_keys::format::generate(draft.environment).unwrap();
-                let issued = repo::create(c, &draft, key, now)?;
-                Ok((issued.row.id, issued.key.expose().to_owned()))
-            })
-            .unwrap()
+        self.with_db(|c| -> Result<(String, String), StoreError> {
+            let org = keygate::orgs::repo::find_by_slug(c, org_slug)?.unwrap();
+            let draft = KeyDraft::new(
+                KeyRequest {
+                    name: "operator key".into(),
+                    scopes: vec![scopes.into()],
+                    rate_limit_per_minute: rate_limit,
+                    ..Default::default()
+                },
+                &org.id,
+                &self.settings.scope_set(),
+                &Actor::Operator("test"),
+                now,
+            )
+            .unwrap();
+            let key = keygate::api_keys::format::generate(draft.environment).unwrap();
+            let issued = repo::create(c, &draft, key, now)?;
+            Ok((issued.row.id, issued.key.expose().to_owned()))
+        })
+        .unwrap()
     }
 }
 

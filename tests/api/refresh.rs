@@ -24,8 +24,7 @@ async fn rotated(response: reqwest::Response) -> (serde_json::Value, String) {
 }
 
 fn family_of(app: &TestApp, token: &str) -> keygate::refresh::Family {
-    app
-        .with_db(|c| keygate::refresh::repo::find(c, token).map_err(StoreError::from))
+    app.with_db(|c| keygate::refresh::repo::find(c, token).map_err(StoreError::from))
         .unwrap()
         .unwrap()
         .1
@@ -186,7 +185,6 @@ async fn a_retry_within_the_grace_interval_replaces_the_unused_successor() {
     // has exactly one live token, and it works.
     let family = family_of(&app, &retried);
     let live = app
-        
         .with_db(|c| {
             keygate::refresh::repo::live_tokens(c, &family.id, clock_now(&clock))
                 .map_err(StoreError::from)

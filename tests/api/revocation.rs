@@ -61,7 +61,6 @@ impl TestApp {
             max_token_ttl: self.settings.access_token_ttl_max,
         };
         let (client, secret) = self
-            
             .with_db(|c| {
                 keygate::orgs::repo::create(c, &NewOrganization::new(slug, slug, now))
                     .map_err(StoreError::from)?;

@@ -41,17 +41,16 @@ async fn refresh(app: &TestApp, client: &TestClient, token: &str) -> (u16, serde
 /// How many of `tokens` the database would accept now (live token, live family).
 fn usable(app: &TestApp, tokens: &[String]) -> usize {
     let now = chrono::Utc::now().naive_utc();
-    app
-        .with_db(|c| {
-            let mut count = 0;
-            for token in tokens {
-                if let Some((row, family)) = keygate::refresh::repo::find(c, token)? {
-                    count += usize::from(row.is_live(&family, now));
-                }
+    app.with_db(|c| {
+        let mut count = 0;
+        for token in tokens {
+            if let Some((row, family)) = keygate::refresh::repo::find(c, token)? {
+                count += usize::from(row.is_live(&family, now));
             }
-            Ok::<_, keygate::store::StoreError>(count)
-        })
-        .unwrap()
+        }
+        Ok::<_, keygate::store::StoreError>(count)
+    })
+    .unwrap()
 }
 
 /// Splits storm answers into the refresh tokens of the 200s; anything but 200 or

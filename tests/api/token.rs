@@ -331,7 +331,6 @@ async fn a_lowered_maximum_lifetime_caps_existing_clients() {
     };
     let now = chrono::Utc::now().naive_utc();
     let (client, secret) = app
-        
         .with_db(|c| {
             keygate::clients::registration::register(c, registration, "default", &policy, now)
         })

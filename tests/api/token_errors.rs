@@ -165,15 +165,14 @@ async fn a_client_without_the_grant_is_unauthorized_client() {
     let client = app.client_with_scope("read");
     // Registration always includes client_credentials today; simulate a client whose
     // grants were changed to exclude it.
-    app
-        .with_db(|c| {
-            use keygate::store::schema::clients::dsl;
-            diesel::update(dsl::clients.filter(dsl::id.eq(&client.id)))
-                .set(dsl::grant_types.eq("refresh_token"))
-                .execute(c)
-                .map_err(StoreError::from)
-        })
-        .unwrap();
+    app.with_db(|c| {
+        use keygate::store::schema::clients::dsl;
+        diesel::update(dsl::clients.filter(dsl::id.eq(&client.id)))
+            .set(dsl::grant_types.eq("refresh_token"))
+            .execute(c)
+            .map_err(StoreError::from)
+    })
+    .unwrap();
     let response = post_with_basic(&app, &client, "grant_type=client_credentials").await;
     assert_oauth_error(response, 400, "unauthorized_client").await;
 }
