@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::orgs::{self, model::NewOrganization};
 use crate::startup::{open_store, Application};
 use crate::store::StoreError;
-use crate::tokens::keys::{self, KeyAlg};
+use crate::tokens::signing_keys::{self, KeyAlg};
 
 #[derive(Parser)]
 #[command(
@@ -619,7 +619,7 @@ fn validate_slug(slug: &str) -> anyhow::Result<()> {
 }
 
 pub fn generate_key(settings: &Settings, alg: KeyAlg) -> anyhow::Result<serde_json::Value> {
-    let meta = keys::generate(&settings.keys_dir, alg, Utc::now())?;
+    let meta = signing_keys::generate(&settings.keys_dir, alg, Utc::now())?;
     let view = serde_json::to_value(&meta)?;
     let store = open_store(settings)?;
     record_signing_key_event(
@@ -660,12 +660,14 @@ pub fn record_signing_key_event(
 }
 
 pub fn list_keys(settings: &Settings) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::to_value(keys::read_metas(&settings.keys_dir)?)?)
+    Ok(serde_json::to_value(signing_keys::read_metas(
+        &settings.keys_dir,
+    )?)?)
 }
 
 pub fn activate_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
     let previous = active_kid(settings)?;
-    let view = serde_json::to_value(keys::activate(&settings.keys_dir, kid, Utc::now())?)?;
+    let view = serde_json::to_value(signing_keys::activate(&settings.keys_dir, kid, Utc::now())?)?;
     let store = open_store(settings)?;
     record_signing_key_event(
         &store,
@@ -689,17 +691,17 @@ pub fn activate_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json
 }
 
 fn active_kid(settings: &Settings) -> anyhow::Result<Option<String>> {
-    Ok(keys::read_metas(&settings.keys_dir)?
+    Ok(signing_keys::read_metas(&settings.keys_dir)?
         .into_iter()
-        .find(|m| m.state == keys::KeyState::Active)
+        .find(|m| m.state == signing_keys::KeyState::Active)
         .map(|m| m.kid))
 }
 
 pub fn retire_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    let was_retired = keys::read_metas(&settings.keys_dir)?
+    let was_retired = signing_keys::read_metas(&settings.keys_dir)?
         .iter()
-        .any(|m| m.kid == kid && m.state == keys::KeyState::Retired);
-    let view = serde_json::to_value(keys::retire(&settings.keys_dir, kid, Utc::now())?)?;
+        .any(|m| m.kid == kid && m.state == signing_keys::KeyState::Retired);
+    let view = serde_json::to_value(signing_keys::retire(&settings.keys_dir, kid, Utc::now())?)?;
     if !was_retired {
         let store = open_store(settings)?;
         record_signing_key_event(
@@ -714,7 +716,7 @@ pub fn retire_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::
 }
 
 pub fn remove_key(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    keys::remove(
+    signing_keys::remove(
         &settings.keys_dir,
         kid,
         settings.access_token_ttl_max,

@@ -4,11 +4,10 @@ use diesel::prelude::*;
 use super::model::{Audited, Event, EventRow, EventType, NewEvent, Source};
 use crate::store::schema::audit_events;
 use crate::store::DbConn;
-
-pub const EVENT_ID_PREFIX: &str = "evt_";
+use crate::tokens::TokenKind;
 
 pub fn record(conn: &mut DbConn, event: NewEvent<'_>, now: NaiveDateTime) -> QueryResult<()> {
-    let id = format!("{EVENT_ID_PREFIX}{}", uuid::Uuid::now_v7().simple());
+    let id = TokenKind::AuditEventId.with_suffix(uuid::Uuid::now_v7().simple());
     let details = event.details.to_string();
     diesel::insert_into(audit_events::table)
         .values(EventRow {

@@ -10,6 +10,7 @@ use crate::clients::Client;
 use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::store::{DbConn, StoreError};
+use crate::tokens::TokenKind;
 
 /// Starts a family for `client` with `scope`, bound to `resource` when the grant named
 /// one; returns the first token (shown once).
@@ -22,7 +23,7 @@ pub fn create_family(
     lifetimes: Lifetimes,
 ) -> Result<Secret, StoreError> {
     let token = generate_token().map_err(|_| StoreError::Random)?;
-    let family_id = new_id("rtf_");
+    let family_id = new_id(TokenKind::RefreshFamilyId);
     let expires_at = now + lifetimes.absolute;
     conn.transaction(|c| {
         diesel::insert_into(refresh_families::table)
@@ -38,7 +39,7 @@ pub fn create_family(
             .execute(c)?;
         insert_token(
             c,
-            &new_id("rt_"),
+            &new_id(TokenKind::RefreshTokenId),
             &family_id,
             &token,
             now,
@@ -144,7 +145,7 @@ fn rotate_in(
     let (now, lifetimes) = (rotation.now, rotation.lifetimes);
     let hash = digest(presented);
     let successor = generate_token().map_err(|_| StoreError::Random)?;
-    let successor_id = new_id("rt_");
+    let successor_id = new_id(TokenKind::RefreshTokenId);
     let outcome = conn.transaction(|c| -> QueryResult<Result<Family, Refused>> {
         let decided = spend(c, &hash, family, client_id, &successor_id, rotation)?;
         // Whichever way the presented token was spent, its successor is issued here.
