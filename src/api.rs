@@ -6,6 +6,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
+use crate::tokens::TokenKind;
 
 /// `limit` of a list request: `default` when absent, else 1 to `max`.
 pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
@@ -21,8 +22,8 @@ pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, Api
 
 /// Refuses an `after` cursor that is not an id with `prefix` (`what` names it in the
 /// message, e.g. "a key id").
-pub fn check_cursor(after: Option<&str>, prefix: &str, what: &str) -> Result<(), ApiError> {
-    if after.is_some_and(|id| !is_prefixed_id(id, prefix)) {
+pub fn check_cursor(after: Option<&str>, kind: TokenKind, what: &str) -> Result<(), ApiError> {
+    if after.is_some_and(|id| !is_prefixed_id(id, kind)) {
         return Err(ApiError::invalid_request(
             format!("after must be {what} from next_cursor"),
             Some("after"),
@@ -128,10 +129,10 @@ fn is_json(req: &HttpRequest) -> bool {
     })
 }
 
-/// Whether `text` has the shape of one of keygate's ids: `prefix` and 32 hex digits
+/// Whether `text` has the shape of one of keygate's ids: `kind`'s prefix and 32 hex digits
 /// (a UUID). Anything else is refused before a query.
-pub fn is_prefixed_id(text: &str, prefix: &str) -> bool {
-    text.strip_prefix(prefix)
+pub fn is_prefixed_id(text: &str, kind: TokenKind) -> bool {
+    text.strip_prefix(kind.prefix())
         .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 

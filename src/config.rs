@@ -349,8 +349,8 @@ impl Settings {
         DatabaseUrl::parse(&self.database_url).map_err(|e| invalid(e.to_string()))
     }
 
-    pub fn loose_key_permissions(&self) -> crate::tokens::ring::LoosePermissions {
-        use crate::tokens::ring::LoosePermissions;
+    pub fn loose_key_permissions(&self) -> crate::tokens::signing_keys::LoosePermissions {
+        use crate::tokens::signing_keys::LoosePermissions;
         if self.allow_loose_key_permissions {
             LoosePermissions::Allow
         } else {

@@ -2,31 +2,28 @@
 //! `{"success": false, "error": {"code": "…", "message": "…", "details": {…}}}`, with
 //! an RFC 6750 challenge on 401 and 403 `insufficient_scope`.
 //! (The `/oauth/*` endpoints answer in RFC 6749 form instead; see `oauth::error`.)
+//!
+//! Every domain error reaches the envelope through one `From` impl in this file, each
+//! an exhaustive match, so a new variant is a decision made here.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::api_keys::repo::RotateError;
+use crate::api_keys::KeyRequestError;
+use crate::clients::registration::RegisterError;
+use crate::clients::RegistrationError;
+use crate::identity::{ResolveError, Unauthenticated};
+use crate::limits::Limited;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("no credentials: send Authorization: Bearer <token or API key>, or X-API-Key")]
-    MissingCredentials,
-    #[error("{0}")]
-    InvalidFormat(&'static str),
-    #[error("the API key is not valid")]
-    InvalidApiKey,
-    #[error("the API key has expired")]
-    ExpiredApiKey { expired_at: DateTime<Utc> },
-    #[error("the API key has been revoked")]
-    RevokedApiKey,
-    #[error("{0}")]
-    InvalidToken(&'static str),
-    #[error("the access token has expired")]
-    ExpiredToken,
+    /// No accepted credential (401), as the identity resolver says it.
+    #[error(transparent)]
+    Unauthenticated(#[from] Unauthenticated),
     #[error("this request needs the '{required}' scope")]
     InsufficientScope { required: String },
     /// The operation would give a credential more than the caller's own credential
@@ -96,13 +93,7 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::MissingCredentials => "missing_credentials",
-            Self::InvalidFormat(_) => "invalid_format",
-            Self::InvalidApiKey => "invalid_api_key",
-            Self::ExpiredApiKey { .. } => "expired_api_key",
-            Self::RevokedApiKey => "revoked_api_key",
-            Self::InvalidToken(_) => "invalid_token",
-            Self::ExpiredToken => "expired_token",
+            Self::Unauthenticated(why) => why.code(),
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::ExceedsAuthority(_) => "exceeds_authority",
             Self::InvalidRequest { .. } => "invalid_request",
@@ -119,7 +110,9 @@ impl ApiError {
 
     fn details(&self) -> serde_json::Value {
         match self {
-            Self::ExpiredApiKey { expired_at } => json!({ "expired_at": expired_at }),
+            Self::Unauthenticated(Unauthenticated::ExpiredApiKey { expired_at }) => {
+                json!({ "expired_at": expired_at })
+            }
             Self::InsufficientScope { required } => json!({ "required_scope": required }),
             Self::InvalidRequest {
                 field: Some(field), ..
@@ -129,7 +122,22 @@ impl ApiError {
                 limit,
                 retry_after_secs,
             } => json!({ "retry_after": retry_after_secs, "limit_per_minute": limit }),
-            _ => json!({}),
+            Self::Unauthenticated(
+                Unauthenticated::MissingCredentials
+                | Unauthenticated::InvalidFormat(_)
+                | Unauthenticated::InvalidApiKey
+                | Unauthenticated::RevokedApiKey
+                | Unauthenticated::InvalidToken(_)
+                | Unauthenticated::ExpiredToken,
+            )
+            | Self::ExceedsAuthority(_)
+            | Self::InvalidRequest { field: None, .. }
+            | Self::UnsupportedMediaType
+            | Self::Conflict(_)
+            | Self::NotFound
+            | Self::MethodNotAllowed { .. }
+            | Self::Unavailable
+            | Self::Internal(_) => json!({}),
         }
     }
 
@@ -138,20 +146,24 @@ impl ApiError {
     fn challenge(&self) -> Option<String> {
         const REALM: &str = "Bearer realm=\"keygate\"";
         match self {
-            Self::MissingCredentials => Some(REALM.to_owned()),
-            Self::InvalidFormat(_)
-            | Self::InvalidApiKey
-            | Self::ExpiredApiKey { .. }
-            | Self::RevokedApiKey
-            | Self::InvalidToken(_)
-            | Self::ExpiredToken => Some(format!(
+            Self::Unauthenticated(Unauthenticated::MissingCredentials) => Some(REALM.to_owned()),
+            Self::Unauthenticated(_) => Some(format!(
                 "{REALM}, error=\"invalid_token\", error_description=\"{}\"",
                 challenge_text(&self.to_string())
             )),
             Self::InsufficientScope { required } => Some(format!(
                 "{REALM}, error=\"insufficient_scope\", scope=\"{required}\""
             )),
-            _ => None,
+            Self::ExceedsAuthority(_)
+            | Self::InvalidRequest { .. }
+            | Self::PayloadTooLarge { .. }
+            | Self::UnsupportedMediaType
+            | Self::Conflict(_)
+            | Self::RateLimited { .. }
+            | Self::NotFound
+            | Self::MethodNotAllowed { .. }
+            | Self::Unavailable
+            | Self::Internal(_) => None,
         }
     }
 }
@@ -159,13 +171,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::MissingCredentials
-            | Self::InvalidFormat(_)
-            | Self::InvalidApiKey
-            | Self::ExpiredApiKey { .. }
-            | Self::RevokedApiKey
-            | Self::InvalidToken(_)
-            | Self::ExpiredToken => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope { .. } | Self::ExceedsAuthority(_) => StatusCode::FORBIDDEN,
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -246,7 +252,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
+        match &error {
             StoreError::Unavailable(_) => Self::Unavailable,
             StoreError::ConnectionLost(why) => {
                 tracing::warn!(error = %why, "database connection lost");
@@ -256,7 +262,7 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %why, "the database cannot take writes");
                 Self::Unavailable
             }
-            other => Self::Internal(other.to_string()),
+            StoreError::Query(_) | StoreError::Cancelled => Self::Internal(error.to_string()),
         }
     }
 }
@@ -264,6 +270,82 @@ impl From<StoreError> for ApiError {
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         StoreError::from(error).into()
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(error: ResolveError) -> Self {
+        match error {
+            ResolveError::Unauthenticated(why) => Self::Unauthenticated(why),
+            ResolveError::ConflictingCredentials => Self::invalid_request(
+                "Authorization and X-API-Key carry different credentials; send one",
+                None,
+            ),
+            ResolveError::DuplicateHeader(why) => Self::invalid_request(why, None),
+            ResolveError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<Limited> for ApiError {
+    fn from(limited: Limited) -> Self {
+        Self::RateLimited {
+            limit: limited.limit,
+            retry_after_secs: limited.retry_after_secs,
+        }
+    }
+}
+
+impl From<KeyRequestError> for ApiError {
+    fn from(error: KeyRequestError) -> Self {
+        Self::invalid_request(error.to_string(), Some(error.field()))
+    }
+}
+
+impl From<RotateError> for ApiError {
+    fn from(error: RotateError) -> Self {
+        match error {
+            RotateError::NotFound => Self::NotFound,
+            RotateError::NotRotatable => {
+                Self::Conflict("the key is revoked, expired, already rotated or changed meanwhile")
+            }
+            RotateError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<RegistrationError> for ApiError {
+    fn from(error: RegistrationError) -> Self {
+        let field = match &error {
+            RegistrationError::InvalidName => "name",
+            RegistrationError::InvalidScope(_)
+            | RegistrationError::NoScope
+            | RegistrationError::UnknownScope(_) => "scopes",
+            RegistrationError::DefaultScopeNotAllowed => "default_scopes",
+            RegistrationError::UnknownGrantType(_)
+            | RegistrationError::RefreshWithoutClientCredentials => "grant_types",
+            RegistrationError::InvalidAudience | RegistrationError::DefaultAudienceNotAllowed => {
+                "audience"
+            }
+            RegistrationError::TooManyAudiences => "audiences",
+            RegistrationError::InvalidTokenTtl(_) => "access_token_ttl",
+            RegistrationError::InvalidReuseGrace => "refresh_reuse_grace",
+            RegistrationError::InvalidRateLimit => "rate_limit_per_minute",
+            RegistrationError::UnknownAuthMethod => "token_endpoint_auth_method",
+        };
+        Self::invalid_request(error.to_string(), Some(field))
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::Invalid(invalid) => invalid.into(),
+            RegisterError::UnknownOrg(_) => Self::NotFound,
+            RegisterError::Hash(e) => Self::Internal(e.to_string()),
+            RegisterError::Random(e) => Self::Internal(e.to_string()),
+            RegisterError::Store(e) => e.into(),
+        }
     }
 }
 

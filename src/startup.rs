@@ -19,7 +19,7 @@ use crate::limits::{self, RateLimits};
 use crate::oauth::OAuthState;
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::tokens::{keys, KeyRing, SigningKeys};
+use crate::tokens::{signing_keys, KeyRing, SigningKeys};
 use crate::usage::{self, handlers::UsageClock, Meter};
 use crate::{audit, error, health, oauth, orgs, telemetry, tokens};
 
@@ -250,7 +250,7 @@ async fn load_signing_keys(
     store: &Store,
     clock: &dyn Clock,
 ) -> anyhow::Result<KeyRing> {
-    if let Some(generated) = keys::ensure_active(&settings.keys_dir, clock.now())
+    if let Some(generated) = signing_keys::ensure_active(&settings.keys_dir, clock.now())
         .context("generating the first signing key")?
     {
         tracing::info!(kid = %generated.kid, alg = %generated.alg, dir = %settings.keys_dir.display(),

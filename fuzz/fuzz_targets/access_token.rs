@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use keygate::tokens::verify::LEEWAY_SECS;
-use keygate::tokens::{keys, KeyAlg, KeyRing};
+use keygate::tokens::{signing_keys, KeyAlg, KeyRing};
 use libfuzzer_sys::fuzz_target;
 
 const ISSUER: &str = "https://keygate.test";
@@ -38,7 +38,7 @@ fn fixture() -> &'static Fixture {
         let created = DateTime::from_timestamp(NOW - 3600, 0).expect("time");
         let kids = [KeyAlg::ES256, KeyAlg::RS256, KeyAlg::EdDSA]
             .into_iter()
-            .map(|alg| keys::generate(dir.path(), alg, created).expect("key").kid)
+            .map(|alg| signing_keys::generate(dir.path(), alg, created).expect("key").kid)
             .collect();
         let ring = KeyRing::load(dir.path()).expect("ring");
         Fixture {
@@ -108,7 +108,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// Signs `message` with `key` and checks what the verifier makes of it.
-fn check_signed(message: &str, key: &keys::LoadedKey, own_header: bool, now: DateTime<Utc>) {
+fn check_signed(message: &str, key: &signing_keys::LoadedKey, own_header: bool, now: DateTime<Utc>) {
     let Ok(signature) = key.sign(message.as_bytes()) else {
         return;
     };

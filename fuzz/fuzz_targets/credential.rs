@@ -1,4 +1,4 @@
-//! `identity::resolver::presented_credential` and `bearer_credential`: the
+//! `identity::presented::presented_credential` and `bearer_credential`: the
 //! `Authorization` and `X-API-Key` headers (possibly repeated, any bytes actix-web
 //! admits) as the identity resolver classifies them before any database read. Input:
 //! `keygate_fuzz::request`'s text framing (the body is ignored).
@@ -12,7 +12,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::ResponseError;
 use keygate::api_keys::format;
 use keygate::error::ApiError;
-use keygate::identity::resolver::{bearer_credential, presented_credential, Presented, X_API_KEY};
+use keygate::identity::presented::{bearer_credential, presented_credential, Presented, X_API_KEY};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

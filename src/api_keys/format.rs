@@ -13,8 +13,10 @@
 use std::fmt;
 
 use crate::secret::{RandomError, Secret};
+use crate::tokens::TokenKind;
 
-pub const KEY_PREFIX: &str = "kg_";
+/// `kg_`, from the table of token kinds.
+const KEY_PREFIX: &str = TokenKind::ApiKey.prefix();
 const RANDOM_CHARS: usize = 43;
 const CHECK_CHARS: usize = 6;
 /// `kg_` + `live`/`test` + `_` + random + checksum.
@@ -34,6 +36,8 @@ pub enum Environment {
 }
 
 impl Environment {
+    pub const ALL: [Self; 2] = [Self::Live, Self::Test];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Live => "live",
@@ -96,7 +100,13 @@ pub fn generate(env: Environment) -> Result<Secret, RandomError> {
 /// Whether `text` looks like an API key at all (its prefix) — how the resolver tells
 /// an API key from a JWT in `Authorization: Bearer` without trying both.
 pub fn has_key_prefix(text: &str) -> bool {
-    text.starts_with("kg_live_") || text.starts_with("kg_test_")
+    text.strip_prefix(KEY_PREFIX)
+        .and_then(|rest| rest.get(..5))
+        .is_some_and(|env| {
+            Environment::ALL
+                .iter()
+                .any(|e| env.strip_suffix('_') == Some(e.as_str()))
+        })
 }
 
 /// Checks the format and checksum; returns the key's environment.

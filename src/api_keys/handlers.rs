@@ -11,7 +11,7 @@ use super::model::{
     is_key_id, validate_name, validate_rate_limit, validate_scopes, Actor, ApiKey, IssuedKey,
     KeyDraft, KeyRequest, KeyRequestError, KeyState, MAX_ROTATION_OVERLAP,
 };
-use super::repo::{self, RotateError};
+use super::repo;
 use super::{ApiKeysState, Environment};
 use crate::audit::{self, By, Change, Source};
 use crate::error::ApiError;
@@ -157,12 +157,6 @@ fn created(issued: &IssuedKey, now: NaiveDateTime) -> HttpResponse {
         })
 }
 
-impl From<KeyRequestError> for ApiError {
-    fn from(error: KeyRequestError) -> Self {
-        ApiError::invalid_request(error.to_string(), Some(error.field()))
-    }
-}
-
 fn parse_duration(text: &str, error: KeyRequestError) -> Result<std::time::Duration, ApiError> {
     crate::config::parse_duration(text).map_err(|_| error.into())
 }
@@ -262,7 +256,11 @@ pub async fn list_api_keys(
     who.require(Scope::Admin)?;
     let ListQuery { limit, after } = query.into_inner();
     let limit = crate::api::page_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
-    crate::api::check_cursor(after.as_deref(), super::model::KEY_ID_PREFIX, "a key id")?;
+    crate::api::check_cursor(
+        after.as_deref(),
+        crate::tokens::TokenKind::ApiKeyId,
+        "a key id",
+    )?;
     let org = who.org().to_owned();
     // One more than asked tells whether there is a next page.
     let keys = store
@@ -467,15 +465,7 @@ pub async fn rotate_api_key(
     let key = format::generate(old.environment()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let issued = store
         .write(move |c| {
-            let issued = repo::rotate(c, &old, key, overlap, &created_by, now).map_err(
-                |error| match error {
-                    RotateError::NotFound => ApiError::NotFound,
-                    RotateError::NotRotatable => ApiError::Conflict(
-                        "the key is revoked, expired, already rotated or changed meanwhile",
-                    ),
-                    RotateError::Store(error) => error.into(),
-                },
-            )?;
+            let issued = repo::rotate(c, &old, key, overlap, &created_by, now)?;
             let change = Change::ApiKeyRotated {
                 successor: &issued.row.id,
                 old_key_expires_at: old_dies_at,

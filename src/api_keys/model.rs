@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use super::format::{self, Environment};
 use crate::scope::{ScopeError, ScopeSet};
 use crate::store::schema::api_keys;
+use crate::tokens::TokenKind;
 
-pub const KEY_ID_PREFIX: &str = "key_";
 const MAX_NAME_LEN: usize = 200;
 /// Shortest and longest expiry a key may be created with.
 pub const MIN_EXPIRES_IN: Duration = Duration::from_secs(60);
@@ -17,12 +17,12 @@ pub const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// An API key's public identifier: `key_` + a UUIDv7 in hex (time-ordered).
 pub fn new_key_id() -> String {
-    format!("{KEY_ID_PREFIX}{}", uuid::Uuid::now_v7().simple())
+    TokenKind::ApiKeyId.with_suffix(uuid::Uuid::now_v7().simple())
 }
 
 /// Whether `text` could be a key id at all; anything else is a 404 without a query.
 pub fn is_key_id(text: &str) -> bool {
-    crate::api::is_prefixed_id(text, KEY_ID_PREFIX)
+    crate::api::is_prefixed_id(text, TokenKind::ApiKeyId)
 }
 
 /// A stored API key: its digest, never the key. Rows never serialize; the handlers'

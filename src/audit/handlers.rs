@@ -3,10 +3,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Event, EventType};
-use super::repo::{self, EventFilter, EVENT_ID_PREFIX};
+use super::repo::{self, EventFilter};
 use crate::error::ApiError;
 use crate::identity::{Principal, Scope};
 use crate::store::Store;
+use crate::tokens::TokenKind;
 
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
@@ -91,7 +92,11 @@ pub async fn list_audit_events(
         })
         .transpose()?;
     let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE, MAX_PAGE)?;
-    crate::api::check_cursor(query.after.as_deref(), EVENT_ID_PREFIX, "an event id")?;
+    crate::api::check_cursor(
+        query.after.as_deref(),
+        TokenKind::AuditEventId,
+        "an event id",
+    )?;
     let filter = EventFilter {
         org_id: who.org().to_owned(),
         event_type,

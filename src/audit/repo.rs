@@ -5,8 +5,7 @@ use super::event::Change;
 use super::model::{Audited, Event, EventRow, EventType, Source};
 use crate::store::schema::audit_events;
 use crate::store::DbConn;
-
-pub const EVENT_ID_PREFIX: &str = "evt_";
+use crate::tokens::TokenKind;
 
 /// What an event is about: its organization and its id.
 #[derive(Clone, Copy, Debug)]
@@ -54,7 +53,7 @@ pub fn record<'a>(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let target = target.into();
-    let id = format!("{EVENT_ID_PREFIX}{}", uuid::Uuid::now_v7().simple());
+    let id = TokenKind::AuditEventId.with_suffix(uuid::Uuid::now_v7().simple());
     let event_type = change.event_type();
     let details = change.details().to_string();
     diesel::insert_into(audit_events::table)

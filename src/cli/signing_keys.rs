@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::orgs;
 use crate::startup::open_store;
 use crate::store::Store;
-use crate::tokens::keys::{self, KeyAlg};
+use crate::tokens::signing_keys::{self, KeyAlg};
 
 /// A `kid` is a base64url thumbprint and may begin with `-`, so KID arguments accept
 /// leading hyphens as values.
@@ -45,7 +45,9 @@ pub(super) async fn run(
 ) -> anyhow::Result<serde_json::Value> {
     match command {
         KeyCommand::Generate { alg } => generate(&settings, alg).await,
-        KeyCommand::List => Ok(serde_json::to_value(keys::read_metas(&settings.keys_dir)?)?),
+        KeyCommand::List => Ok(serde_json::to_value(signing_keys::read_metas(
+            &settings.keys_dir,
+        )?)?),
         KeyCommand::Activate { kid } => activate(&settings, &kid).await,
         KeyCommand::Retire { kid } => retire(&settings, &kid).await,
         KeyCommand::Remove { kid } => remove(&settings, &kid).await,
@@ -53,7 +55,7 @@ pub(super) async fn run(
 }
 
 async fn generate(settings: &Settings, alg: KeyAlg) -> anyhow::Result<serde_json::Value> {
-    let meta = keys::generate(&settings.keys_dir, alg, Utc::now())?;
+    let meta = signing_keys::generate(&settings.keys_dir, alg, Utc::now())?;
     let view = serde_json::to_value(&meta)?;
     let store = open_store(settings)?;
     record_signing_key_event(
@@ -95,7 +97,7 @@ pub async fn record_signing_key_event(
 
 async fn activate(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
     let previous = active_kid(settings)?;
-    let view = serde_json::to_value(keys::activate(&settings.keys_dir, kid, Utc::now())?)?;
+    let view = serde_json::to_value(signing_keys::activate(&settings.keys_dir, kid, Utc::now())?)?;
     let store = open_store(settings)?;
     record_signing_key_event(&store, SigningKeyStep::Activated, "cli", kid, view.clone()).await?;
     // Activation retires the key that signed until now.
@@ -108,17 +110,17 @@ async fn activate(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::
 }
 
 fn active_kid(settings: &Settings) -> anyhow::Result<Option<String>> {
-    Ok(keys::read_metas(&settings.keys_dir)?
+    Ok(signing_keys::read_metas(&settings.keys_dir)?
         .into_iter()
-        .find(|m| m.state == keys::KeyState::Active)
+        .find(|m| m.state == signing_keys::KeyState::Active)
         .map(|m| m.kid))
 }
 
 async fn retire(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    let was_retired = keys::read_metas(&settings.keys_dir)?
+    let was_retired = signing_keys::read_metas(&settings.keys_dir)?
         .iter()
-        .any(|m| m.kid == kid && m.state == keys::KeyState::Retired);
-    let view = serde_json::to_value(keys::retire(&settings.keys_dir, kid, Utc::now())?)?;
+        .any(|m| m.kid == kid && m.state == signing_keys::KeyState::Retired);
+    let view = serde_json::to_value(signing_keys::retire(&settings.keys_dir, kid, Utc::now())?)?;
     if !was_retired {
         let store = open_store(settings)?;
         record_signing_key_event(&store, SigningKeyStep::Retired, "cli", kid, view.clone()).await?;
@@ -127,7 +129,7 @@ async fn retire(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Va
 }
 
 async fn remove(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    keys::remove(
+    signing_keys::remove(
         &settings.keys_dir,
         kid,
         settings.access_token_ttl_max,

@@ -8,8 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Client, ClientRegistration, RegistrationError, ValidRegistration};
-use super::registration::{self, RegisterError};
+use super::model::{Client, ClientRegistration, ValidRegistration};
+use super::registration;
 use super::{repo, ClientsState};
 use crate::audit::{self, By, Change, Source};
 use crate::error::ApiError;
@@ -163,41 +163,6 @@ fn with_secret<'a>(client: &'a Client, secret: &'a Secret, now: NaiveDateTime) -
     }
 }
 
-impl From<RegistrationError> for ApiError {
-    fn from(error: RegistrationError) -> Self {
-        let field = match &error {
-            RegistrationError::InvalidName => "name",
-            RegistrationError::InvalidScope(_)
-            | RegistrationError::NoScope
-            | RegistrationError::UnknownScope(_) => "scopes",
-            RegistrationError::DefaultScopeNotAllowed => "default_scopes",
-            RegistrationError::UnknownGrantType(_)
-            | RegistrationError::RefreshWithoutClientCredentials => "grant_types",
-            RegistrationError::InvalidAudience | RegistrationError::DefaultAudienceNotAllowed => {
-                "audience"
-            }
-            RegistrationError::TooManyAudiences => "audiences",
-            RegistrationError::InvalidTokenTtl(_) => "access_token_ttl",
-            RegistrationError::InvalidReuseGrace => "refresh_reuse_grace",
-            RegistrationError::InvalidRateLimit => "rate_limit_per_minute",
-            RegistrationError::UnknownAuthMethod => "token_endpoint_auth_method",
-        };
-        ApiError::invalid_request(error.to_string(), Some(field))
-    }
-}
-
-impl From<RegisterError> for ApiError {
-    fn from(error: RegisterError) -> Self {
-        match error {
-            RegisterError::Invalid(invalid) => invalid.into(),
-            RegisterError::UnknownOrg(_) => ApiError::NotFound,
-            RegisterError::Hash(e) => ApiError::Internal(e.to_string()),
-            RegisterError::Random(e) => ApiError::Internal(e.to_string()),
-            RegisterError::Store(e) => e.into(),
-        }
-    }
-}
-
 fn duration(text: Option<&str>, field: &'static str) -> Result<Option<Duration>, ApiError> {
     text.map(|t| {
         crate::config::parse_duration(t).map_err(|_| {
@@ -236,7 +201,7 @@ fn validate(
 }
 
 fn is_client_id(text: &str) -> bool {
-    crate::api::is_prefixed_id(text, super::model::CLIENT_ID_PREFIX)
+    crate::api::is_prefixed_id(text, crate::tokens::TokenKind::ClientId)
 }
 
 /// POST /v1/clients — scope `admin`. Registers a client in the caller's organization;
@@ -320,7 +285,7 @@ pub async fn list_clients(
     let limit = crate::api::page_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
     crate::api::check_cursor(
         after.as_deref(),
-        super::model::CLIENT_ID_PREFIX,
+        crate::tokens::TokenKind::ClientId,
         "a client id",
     )?;
     let org = who.org().to_owned();

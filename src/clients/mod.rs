@@ -13,7 +13,7 @@ pub mod verifier;
 pub use model::{
     AuthMethod, Client, ClientId, ClientRegistration, GrantType, NewClient, RegistrationError,
 };
-pub use secret::{ClientSecret, SECRET_PREFIX};
+pub use secret::ClientSecret;
 pub use verifier::{Argon2Lease, SecretVerifier, Verdict};
 
 use std::sync::Arc;

@@ -10,8 +10,8 @@ use crate::config::MIN_ACCESS_TOKEN_TTL;
 use crate::orgs::OrgId;
 use crate::scope::{ScopeError, ScopeSet};
 use crate::store::schema::clients;
+use crate::tokens::TokenKind;
 
-pub const CLIENT_ID_PREFIX: &str = "kgc_";
 const MAX_NAME_LEN: usize = 200;
 const MAX_AUDIENCE_LEN: usize = 512;
 /// Audiences (resources) one client may be registered for.
@@ -25,11 +25,8 @@ pub struct ClientId(pub String);
 
 impl ClientId {
     pub fn generate() -> Self {
-        Self(format!(
-            "{CLIENT_ID_PREFIX}{}",
-            // v7: time-ordered, so listing by id lists by creation.
-            uuid::Uuid::now_v7().simple()
-        ))
+        // v7: time-ordered, so listing by id lists by creation.
+        Self(TokenKind::ClientId.with_suffix(uuid::Uuid::now_v7().simple()))
     }
 
     pub fn as_str(&self) -> &str {

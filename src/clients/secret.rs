@@ -6,15 +6,15 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
 use crate::secret::{RandomError, Secret};
+use crate::tokens::TokenKind;
 
 /// Lets secret scanners recognise a leaked keygate client secret.
-pub const SECRET_PREFIX: &str = "kgs_";
 const SECRET_BYTES: usize = 32;
 
 pub type ClientSecret = Secret;
 
 pub fn generate_secret() -> Result<ClientSecret, RandomError> {
-    Secret::generate(SECRET_PREFIX, SECRET_BYTES)
+    Secret::generate(TokenKind::ClientSecret.prefix(), SECRET_BYTES)
 }
 
 /// A short public tag of a secret: the first 8 bytes of a domain-separated SHA-256,

@@ -1,7 +1,7 @@
 use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::principal::resolve_request;
+use super::extract::resolve_request;
 use super::{Audience, Credential, Resolver};
 use crate::error::ApiError;
 use crate::scope::ScopeSet;

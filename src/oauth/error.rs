@@ -1,5 +1,6 @@
 //! RFC 6749 §5.2 error responses. Built only through the constructors below, so every
-//! error code keygate can send is listed here with its status.
+//! error code keygate can send is listed here with its status; every domain error
+//! reaches this shape through one `From` impl at the end of this file.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,7 +9,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::clients::AuthMethod;
+use crate::clients::registration::RegisterError;
+use crate::clients::{AuthMethod, RegistrationError};
+use crate::identity::{ResolveError, Unauthenticated};
+use crate::limits::Limited;
 use crate::store::StoreError;
 
 /// The realm of the Basic challenge on `invalid_client`.
@@ -349,5 +353,48 @@ impl From<StoreError> for OAuthError {
             StoreError::Query(e) => Self::server_error(&e),
             StoreError::Cancelled => Self::server_error(&error_text),
         }
+    }
+}
+
+/// An RFC 7591 client metadata document that does not validate.
+impl From<RegistrationError> for OAuthError {
+    fn from(error: RegistrationError) -> Self {
+        Self::invalid_client_metadata(error.to_string())
+    }
+}
+
+impl From<RegisterError> for OAuthError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::Invalid(invalid) => invalid.into(),
+            RegisterError::UnknownOrg(org) => Self::server_error(&format!("no org {org}")),
+            RegisterError::Hash(e) => Self::server_error(&e),
+            RegisterError::Random(e) => Self::server_error(&e),
+            RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A bearer credential (`/oauth/register`'s initial access token, RFC 7592's
+/// registration access token) that did not resolve: RFC 6750 §3.1.
+impl From<ResolveError> for OAuthError {
+    fn from(error: ResolveError) -> Self {
+        match error {
+            ResolveError::Unauthenticated(Unauthenticated::MissingCredentials) => {
+                Self::missing_token("a bearer token is required: Authorization: Bearer <token>")
+            }
+            ResolveError::Unauthenticated(why) => Self::invalid_token(why.to_string()),
+            ResolveError::ConflictingCredentials | ResolveError::DuplicateHeader(_) => {
+                Self::invalid_request(error.to_string())
+            }
+            ResolveError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The bearer credential's own rate limit.
+impl From<Limited> for OAuthError {
+    fn from(limited: Limited) -> Self {
+        Self::rate_limited(limited.retry_after_secs)
     }
 }

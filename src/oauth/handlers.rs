@@ -190,12 +190,15 @@ pub async fn post_revoke(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<OAuthState>,
+    resolver: web::Data<Resolver>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = authenticated_token_action(&req, body, &state, &store).await?;
     let now = state.clock.now();
     store
-        .write(move |conn| revocation::revoke(conn, &state, &client, token.expose(), now))
+        .write(move |tx| {
+            revocation::revoke(tx, resolver.access_tokens(), &client, token.expose(), now)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -12,12 +12,14 @@ use std::borrow::Cow;
 
 use crate::api_keys::format;
 use crate::clients::Client;
+use crate::identity::presented::{classify, Form};
 use crate::identity::{Audience, Presented, ResolveError, Resolver};
 use crate::refresh;
-use crate::store::{StoreError, Tx};
-use crate::tokens::revoked;
+use crate::store::{DbConn, StoreError, Tx};
+use crate::tokens::TokenKind;
 
-/// Describes `token` to `client`; `resolver` resolves an API key.
+/// Describes `token` to `client`. The identity resolver resolves API keys and checks
+/// access tokens with its liveness check.
 pub fn introspect(
     tx: &mut Tx<'_>,
     state: &OAuthState,
@@ -27,45 +29,66 @@ pub fn introspect(
     now: DateTime<Utc>,
 ) -> Result<Value, StoreError> {
     let inactive = json!({ "active": false });
-    if token.starts_with(refresh::REFRESH_TOKEN_PREFIX) {
-        let Some((row, family)) = refresh::repo::find(tx, token)? else {
-            return Ok(inactive);
-        };
-        if family.client_id != client.id || !row.is_live(&family, now.naive_utc()) {
-            return Ok(inactive);
+    match classify(token) {
+        Form::Other(TokenKind::RefreshToken) => {
+            describe_refresh_token(tx, state, client, token, now)
         }
-        // No `token_type`: RFC 7662 takes an RFC 6749 §7.1 access-token type there,
-        // and a refresh token is none.
-        return Ok(json!({
-            "active": true,
-            "credential_kind": "refresh_token",
-            "scope": family.scope,
-            "client_id": family.client_id,
-            "sub": family.client_id,
-            "iss": state.issuer,
-            "iat": row.created_at.and_utc().timestamp(),
-            "exp": row.idle_expires_at.min(family.expires_at).and_utc().timestamp(),
-            "org": family.org_id,
-        }));
+        Form::ApiKey => describe_api_key(tx, resolver, client, token),
+        Form::Jwt => describe_access_token(tx, resolver, client, token, now),
+        Form::Other(_) | Form::Unknown => Ok(inactive),
     }
-    if format::has_key_prefix(token) {
-        return describe_api_key(tx, resolver, client, token);
-    }
-    let Ok(claims) = state
-        .keys
-        .current()
-        .verify_access_token(token, &state.issuer, now)
-    else {
+}
+
+/// A refresh token: described only to the client it belongs to.
+fn describe_refresh_token(
+    conn: &mut DbConn,
+    state: &OAuthState,
+    client: &Client,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, StoreError> {
+    let inactive = json!({ "active": false });
+    let Some((row, family)) = refresh::repo::find(conn, token)? else {
         return Ok(inactive);
     };
-    // `exp` was checked without leeway, as the resolver does (RFC 7662 §2.2).
-    if claims.org != client.org_id || revoked::is_revoked(tx, &claims.jti)? {
+    if family.client_id != client.id || !row.is_live(&family, now.naive_utc()) {
         return Ok(inactive);
     }
-    // As for keygate's own API: a disabled client's tokens end when it is disabled.
-    let issued_to_live_client = crate::clients::repo::find(tx, &claims.client_id)?
-        .is_some_and(|issuer| !issuer.is_disabled() && issuer.org_id == claims.org);
-    if !issued_to_live_client {
+    // No `token_type`: RFC 7662 takes an RFC 6749 §7.1 access-token type there,
+    // and a refresh token is none.
+    Ok(json!({
+        "active": true,
+        "credential_kind": "refresh_token",
+        "scope": family.scope,
+        "client_id": family.client_id,
+        "sub": family.client_id,
+        "iss": state.issuer,
+        "iat": row.created_at.and_utc().timestamp(),
+        "exp": row.idle_expires_at.min(family.expires_at).and_utc().timestamp(),
+        "org": family.org_id,
+    }))
+}
+
+/// An access token live by the resolver's own check (any audience: introspection
+/// reports it), of the caller's organization.
+fn describe_access_token(
+    conn: &mut DbConn,
+    resolver: &Resolver,
+    client: &Client,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, StoreError> {
+    let inactive = json!({ "active": false });
+    // `exp` is checked without leeway, as the resolver does (RFC 7662 §2.2).
+    let claims = match resolver
+        .access_tokens()
+        .live(conn, token, &Audience::Any, now)
+    {
+        Ok(live) => live.claims,
+        Err(ResolveError::Store(error)) => return Err(error),
+        Err(_) => return Ok(inactive),
+    };
+    if claims.org != client.org_id {
         return Ok(inactive);
     }
     let mut described = json!({

@@ -558,7 +558,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                 return Err(());
             }
         }
-        if !presented.starts_with(refresh::REFRESH_TOKEN_PREFIX) {
+        if !crate::identity::presented::is_refresh_token(presented) {
             return Ok(None);
         }
         let found = {

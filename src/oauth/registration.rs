@@ -28,17 +28,16 @@ use super::error::{ErrorCode, OAuthError};
 use super::request::{AuthMethod, ClientCredentials};
 use super::OAuthState;
 use crate::audit::{self, By, Change, Source, Via};
-use crate::clients::registration::{self, RegisterError};
-use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError};
-use crate::error::ApiError;
-use crate::identity::principal::admit;
-use crate::identity::resolver::{bearer_credential, presented_credential};
-use crate::identity::{Audience, Principal, ResolveError, Resolver, Scope};
+use crate::clients::registration;
+use crate::clients::{repo, Client, ClientRegistration, ClientsState};
+use crate::identity::extract::admit;
+use crate::identity::presented::{bearer_credential, presented_credential};
+use crate::identity::{Audience, Principal, Resolver, Scope};
 use crate::secret::{ct_eq_str, digest, Secret};
 use crate::store::{Store, StoreError};
+use crate::tokens::TokenKind;
 
 /// Lets secret scanners recognise a leaked registration access token.
-pub const REGISTRATION_TOKEN_PREFIX: &str = "kgrat_";
 const DEFAULT_CLIENT_NAME: &str = "dynamically registered client";
 /// RFC 7591 §2: "If unspecified or omitted, the default is `client_secret_basic`".
 const DEFAULT_AUTH_METHOD: &str = "client_secret_basic";
@@ -201,20 +200,6 @@ fn decode_metadata(json: &[u8]) -> Result<ClientMetadata, OAuthError> {
         .map_err(|e| OAuthError::invalid_client_metadata(format!("invalid client metadata: {e}")))
 }
 
-fn metadata_error(error: RegistrationError) -> OAuthError {
-    OAuthError::invalid_client_metadata(error.to_string())
-}
-
-fn register_error(error: RegisterError) -> OAuthError {
-    match error {
-        RegisterError::Invalid(invalid) => metadata_error(invalid),
-        RegisterError::UnknownOrg(org) => OAuthError::server_error(&format!("no org {org}")),
-        RegisterError::Hash(e) => OAuthError::server_error(&e),
-        RegisterError::Random(e) => OAuthError::server_error(&e),
-        RegisterError::Store(e) => e.into(),
-    }
-}
-
 /// The request body as client metadata: JSON, at most `limit` bytes.
 async fn read_metadata(
     req: &HttpRequest,
@@ -243,19 +228,6 @@ async fn read_metadata(
     decode_metadata(&bytes)
 }
 
-fn resolve_error(error: ResolveError) -> OAuthError {
-    match error {
-        ResolveError::MissingCredentials => {
-            OAuthError::missing_token("a bearer token is required: Authorization: Bearer <token>")
-        }
-        ResolveError::ConflictingCredentials | ResolveError::DuplicateHeader(_) => {
-            OAuthError::invalid_request(error.to_string())
-        }
-        ResolveError::Store(e) => e.into(),
-        other => OAuthError::invalid_token(other.to_string()),
-    }
-}
-
 /// The principal behind the initial access token, which must hold `admin`.
 async fn initial_access(
     req: &HttpRequest,
@@ -263,25 +235,20 @@ async fn initial_access(
     store: &web::Data<Store>,
 ) -> Result<Principal, OAuthError> {
     let presented = presented_credential(req.headers())
-        .map_err(resolve_error)?
+        .map_err(OAuthError::from)?
         .into_owned();
     let who = store
         .read(move |tx| {
             resolver
                 .resolve(tx, &presented, &Audience::Management)
-                .map_err(resolve_error)
+                .map_err(OAuthError::from)
         })
         .await?;
     if !who.scopes.contains(Scope::Admin.as_str()) {
         return Err(OAuthError::insufficient_scope(Scope::Admin.as_str()));
     }
     // Counted and limited like any request of this credential.
-    admit(req, &who).await.map_err(|error| match error {
-        ApiError::RateLimited {
-            retry_after_secs, ..
-        } => OAuthError::rate_limited(retry_after_secs),
-        other => OAuthError::server_error(&other),
-    })?;
+    admit(req, &who).await?;
     Ok(who)
 }
 
@@ -322,7 +289,7 @@ pub async fn post_register(
             &clients.known_scopes,
             clients.max_token_ttl,
         )
-        .map_err(metadata_error)?;
+        .map_err(OAuthError::from)?;
     if let Some(beyond) = valid
         .allowed_scopes()
         .iter()
@@ -337,7 +304,7 @@ pub async fn post_register(
     let (source, actor) = (Source::of(&req), who.actor_label());
     let (client, secret, token) = store
         .blocking(move |store| {
-            let (mut new, secret) = registration::prepare(valid, now).map_err(register_error)?;
+            let (mut new, secret) = registration::prepare(valid, now).map_err(OAuthError::from)?;
             new.secret_expires_at = secret_expires_at;
             let (token, hash) = new_registration_token()?;
             new.registration_token_hash = Some(hash);
@@ -374,9 +341,9 @@ async fn registration_client(
     client_id: String,
 ) -> Result<Client, OAuthError> {
     let token = bearer_credential(req.headers())
-        .map_err(resolve_error)?
+        .map_err(OAuthError::from)?
         .ok_or_else(|| OAuthError::missing_token("the registration access token is required"))?;
-    if !token.starts_with(REGISTRATION_TOKEN_PREFIX) {
+    if !TokenKind::RegistrationAccessToken.has_prefix(token) {
         return Err(OAuthError::invalid_token("not a registration access token"));
     }
     let hash = digest(token);
@@ -396,7 +363,7 @@ async fn registration_client(
 
 /// A new registration access token and its digest.
 fn new_registration_token() -> Result<(Secret, String), OAuthError> {
-    let token = Secret::generate(REGISTRATION_TOKEN_PREFIX, 32)
+    let token = Secret::generate(TokenKind::RegistrationAccessToken.prefix(), 32)
         .map_err(|e| OAuthError::server_error(&e))?;
     let hash = digest(token.expose());
     Ok((token, hash))
@@ -484,7 +451,7 @@ pub async fn put_registration(
             &clients.known_scopes,
             clients.max_token_ttl,
         )
-        .map_err(metadata_error)?;
+        .map_err(OAuthError::from)?;
     if !valid
         .allowed_scopes()
         .is_subset_of(&client.allowed_scopes())

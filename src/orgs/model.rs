@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::store::schema::organizations;
+use crate::tokens::TokenKind;
 
 /// The organization created on an empty database and used when none is named.
 pub const DEFAULT_ORG_SLUG: &str = "default";
@@ -12,7 +13,7 @@ pub struct OrgId(pub String);
 
 impl OrgId {
     pub fn generate() -> Self {
-        Self(format!("org_{}", uuid::Uuid::new_v4().simple()))
+        Self(TokenKind::OrgId.with_suffix(uuid::Uuid::new_v4().simple()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -8,4 +8,4 @@
 pub mod model;
 pub mod repo;
 
-pub use model::{generate_token, Family, Lifetimes, Refused, Rotated, REFRESH_TOKEN_PREFIX};
+pub use model::{generate_token, Family, Lifetimes, Refused, Rotated};

@@ -3,13 +3,13 @@ use diesel::prelude::*;
 
 use crate::secret::{RandomError, Secret};
 use crate::store::schema::{refresh_families, refresh_tokens};
+use crate::tokens::TokenKind;
 
 /// Lets secret scanners (and keygate itself) recognise a refresh token.
-pub const REFRESH_TOKEN_PREFIX: &str = "kgr_";
 const TOKEN_BYTES: usize = 32;
 
 pub fn generate_token() -> Result<Secret, RandomError> {
-    Secret::generate(REFRESH_TOKEN_PREFIX, TOKEN_BYTES)
+    Secret::generate(TokenKind::RefreshToken.prefix(), TOKEN_BYTES)
 }
 
 pub use crate::secret::digest;
@@ -114,6 +114,6 @@ impl Refused {
     }
 }
 
-pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+pub fn new_id(kind: TokenKind) -> String {
+    kind.with_suffix(uuid::Uuid::new_v4().simple())
 }

@@ -9,6 +9,7 @@ use crate::clients::Client;
 use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::store::{DbConn, StoreError};
+use crate::tokens::TokenKind;
 
 /// Starts a family for `client` with `scope`, bound to `resource` when the grant named
 /// one, with `token` (`generate_token`) as its first token, returned to be shown once.
@@ -21,7 +22,7 @@ pub fn create_family(
     lifetimes: Lifetimes,
     token: Secret,
 ) -> Result<Secret, StoreError> {
-    let family_id = new_id("rtf_");
+    let family_id = new_id(TokenKind::RefreshFamilyId);
     let expires_at = now + lifetimes.absolute;
     conn.transaction(|c| {
         diesel::insert_into(refresh_families::table)
@@ -37,7 +38,7 @@ pub fn create_family(
             .execute(c)?;
         insert_token(
             c,
-            &new_id("rt_"),
+            &new_id(TokenKind::RefreshTokenId),
             &family_id,
             &token,
             now,
@@ -138,7 +139,7 @@ fn rotate_in(
 ) -> Result<Result<Rotated, Refused>, StoreError> {
     let (now, lifetimes) = (rotation.now, rotation.lifetimes);
     let hash = digest(presented);
-    let successor_id = new_id("rt_");
+    let successor_id = new_id(TokenKind::RefreshTokenId);
     let outcome = conn.transaction(|c| -> QueryResult<Result<Family, Refused>> {
         let decided = spend(c, &hash, family, client_id, &successor_id, &rotation)?;
         // Whichever way the presented token was spent, its successor is issued here.

@@ -1,13 +1,13 @@
 //! RFC 9068 access tokens. Encoding is done here rather than by
 //! `jsonwebtoken::encode`, which re-parses the private key on every call; the key
-//! pair and the encoded header are prepared once per key at load (see `keys`).
+//! pair and the encoded header are prepared once per key at load (see `signing_keys::ring`).
 //! Verification (resource servers, and keygate's own resolver) uses `jsonwebtoken`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
-use super::keys::{LoadedKey, SignError};
+use super::signing_keys::{LoadedKey, SignError};
 
 /// The claims of a keygate access token (RFC 9068 §2.2, plus `org`).
 #[derive(Debug, Serialize)]

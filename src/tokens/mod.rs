@@ -1,19 +1,22 @@
-//! Signed access tokens: signing keys kept as PEM files in `keys/` (generate,
-//! activate, retire, remove), parsed once into a `KeyRing`; RFC 9068 JWT encoding
-//! with the active key; and the JWKS that publishes every key not yet removed.
+//! What keygate issues: the table of every token and id kind with its prefix
+//! (`kind`), and signed access tokens — signing keys kept as PEM files in `keys/`
+//! (`signing_keys`: generate, activate, retire, remove), parsed once into a
+//! `KeyRing`; RFC 9068 JWT encoding with the active key and its verification; the
+//! `jti`s revoked before their expiry; and the JWKS that publishes every key not yet
+//! removed.
 
 pub mod handlers;
 pub mod jwt;
-pub mod keys;
+pub mod kind;
 pub mod revoked;
-pub mod ring;
+pub mod signing_keys;
 pub mod verify;
 
 use actix_web::web;
 
 pub use jwt::AccessTokenClaims;
-pub use keys::{KeyAlg, KeyRing, KeyState};
-pub use ring::SigningKeys;
+pub use kind::TokenKind;
+pub use signing_keys::{KeyAlg, KeyRing, KeyState, SigningKeys};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::routes::Endpoint::new("/.well-known/jwks.json").get(handlers::get_jwks));

@@ -1,12 +1,13 @@
-//! Verifying keygate's own access tokens, as introspection and revocation (and later
-//! the identity resolver) need: the key is chosen by `kid` among published keys, the
-//! algorithm is pinned to that key's (never the header's say-so, so `none` and
+//! Verifying keygate's own access tokens, the first step of the one liveness check
+//! (`identity::access_token`) behind the resolver, forward-auth, introspection and
+//! revocation: the key is chosen by `kid` among published keys, the algorithm is
+//! pinned to that key's (never the header's say-so, so `none` and
 //! HMAC-with-a-public-key cannot pass), `typ` must be `at+jwt` (RFC 9068 §4), `iss`
-//! must be ours, `exp` is checked against keygate's clock exactly — one line for the
-//! resolver, forward-auth and introspection, so a token is never live in one and dead
-//! in another — and `nbf`/`iat` with a small leeway for clock skew. Embedded or referenced keys (`jwk`, `jku`, `x5u`) are never used, and a
-//! header with `crit` is refused: keygate's tokens use no JWS extensions, so any listed
-//! one is one keygate does not understand (RFC 7515 §4.1.11).
+//! must be ours, `exp` is checked against keygate's clock exactly and `nbf`/`iat` with
+//! a small leeway for clock skew. Embedded or referenced keys (`jwk`, `jku`, `x5u`)
+//! are never used, and a header with `crit` is refused: keygate's tokens use no JWS
+//! extensions, so any listed one is one keygate does not understand (RFC 7515
+//! §4.1.11).
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::Validation;
@@ -117,7 +118,7 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::{jwt, keys, KeyAlg};
+    use crate::tokens::{jwt, signing_keys, KeyAlg};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
 
@@ -125,7 +126,7 @@ mod tests {
 
     fn ring() -> (tempfile::TempDir, KeyRing) {
         let dir = tempfile::tempdir().unwrap();
-        keys::generate(dir.path(), KeyAlg::ES256, Utc::now()).unwrap();
+        signing_keys::generate(dir.path(), KeyAlg::ES256, Utc::now()).unwrap();
         let ring = KeyRing::load(dir.path()).unwrap();
         (dir, ring)
     }

@@ -185,7 +185,7 @@ fn busiest(rows: Vec<(String, String, i64)>) -> Vec<serde_json::Value> {
     subjects
         .into_iter()
         .map(|(subject, by_status)| {
-            let kind = if subject.starts_with(clients::model::CLIENT_ID_PREFIX) {
+            let kind = if crate::tokens::TokenKind::ClientId.has_prefix(&subject) {
                 "client"
             } else {
                 "api_key"

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use keygate::tokens::keys::{self, KeyAlg};
+use keygate::tokens::signing_keys::{self, KeyAlg};
 
 use crate::helpers::{TestApp, TestClient};
 
@@ -48,7 +48,7 @@ async fn a_key_generated_then_activated_on_disk_is_used_without_a_restart() {
 
     // Generated: published in the JWKS, not yet signing.
     let dir = app.settings.keys_dir.clone();
-    let new = keys::generate(&dir, KeyAlg::ES256, chrono::Utc::now()).unwrap();
+    let new = signing_keys::generate(&dir, KeyAlg::ES256, chrono::Utc::now()).unwrap();
     eventually("the new key is published", || async {
         let jwks = app.jwks().await;
         jwks.keys
@@ -63,7 +63,7 @@ async fn a_key_generated_then_activated_on_disk_is_used_without_a_restart() {
     );
 
     // Activated: signs new tokens; the retired key stays published and its tokens valid.
-    keys::activate(&dir, &new.kid, chrono::Utc::now()).unwrap();
+    signing_keys::activate(&dir, &new.kid, chrono::Utc::now()).unwrap();
     eventually("the new key signs", || async {
         kid_of(&fresh_token(&app, &client).await) == new.kid
     })
@@ -110,9 +110,9 @@ async fn the_whole_rotation_cycle_keeps_tokens_valid_until_they_expire() {
         }
     };
 
-    let new = keys::generate(&dir, KeyAlg::ES256, chrono::Utc::now()).unwrap();
+    let new = signing_keys::generate(&dir, KeyAlg::ES256, chrono::Utc::now()).unwrap();
     eventually("published", || published(new.kid.clone())).await;
-    keys::activate(&dir, &new.kid, chrono::Utc::now()).unwrap();
+    signing_keys::activate(&dir, &new.kid, chrono::Utc::now()).unwrap();
     eventually("signing", || async {
         kid_of(&fresh_token(&app, &client).await) == new.kid
     })
@@ -131,7 +131,7 @@ async fn the_whole_rotation_cycle_keeps_tokens_valid_until_they_expire() {
     crate::helpers::assert_api_error(expired, 401, "expired_token").await;
 
     // Removal is refused while tokens of the key could still be valid…
-    assert!(keys::remove(
+    assert!(signing_keys::remove(
         &dir,
         &old_kid,
         app.settings.access_token_ttl_max,
@@ -140,7 +140,7 @@ async fn the_whole_rotation_cycle_keeps_tokens_valid_until_they_expire() {
     .is_err());
     // …and allowed once access_token_ttl_max has passed since its retirement.
     let later = clock.now() + chrono::Duration::hours(2);
-    keys::remove(&dir, &old_kid, app.settings.access_token_ttl_max, later).unwrap();
+    signing_keys::remove(&dir, &old_kid, app.settings.access_token_ttl_max, later).unwrap();
     eventually("unpublished", || async {
         !published(old_kid.clone()).await
     })

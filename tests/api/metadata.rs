@@ -58,11 +58,19 @@ async fn metadata_describes_the_token_endpoint() {
 async fn jwks_publishes_public_keys_only_including_pending_ones() {
     let app = TestApp::spawn_with(|settings| {
         let keys = &settings.keys_dir;
-        keygate::tokens::keys::generate(keys, keygate::tokens::KeyAlg::ES256, chrono::Utc::now())
-            .unwrap();
+        keygate::tokens::signing_keys::generate(
+            keys,
+            keygate::tokens::KeyAlg::ES256,
+            chrono::Utc::now(),
+        )
+        .unwrap();
         // A second key is pending: published before it signs, so caches learn it early.
-        keygate::tokens::keys::generate(keys, keygate::tokens::KeyAlg::RS256, chrono::Utc::now())
-            .unwrap();
+        keygate::tokens::signing_keys::generate(
+            keys,
+            keygate::tokens::KeyAlg::RS256,
+            chrono::Utc::now(),
+        )
+        .unwrap();
     })
     .await;
     let response = app

@@ -377,7 +377,7 @@ fn a_key_file_rewritten_under_a_running_server_is_refused_loudly_and_the_ring_ke
     let kid = kid_of(&token());
 
     let other = tempfile::tempdir().unwrap();
-    let other_key = keygate::tokens::keys::generate(
+    let other_key = keygate::tokens::signing_keys::generate(
         other.path(),
         keygate::tokens::KeyAlg::ES256,
         chrono::Utc::now(),

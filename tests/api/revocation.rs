@@ -178,7 +178,7 @@ async fn expired_tampered_foreign_and_garbage_tokens_are_just_inactive() {
     let tampered = parts.join(".");
     // Signed by a key this server does not publish (another keygate's).
     let foreign_dir = tempfile::tempdir().unwrap();
-    keygate::tokens::keys::generate(
+    keygate::tokens::signing_keys::generate(
         foreign_dir.path(),
         keygate::tokens::KeyAlg::ES256,
         chrono::Utc::now(),

@@ -193,7 +193,8 @@ async fn tokens_are_signed_with_the_configured_algorithm() {
         keygate::tokens::KeyAlg::EdDSA,
     ] {
         let app = TestApp::spawn_with(|settings| {
-            keygate::tokens::keys::generate(&settings.keys_dir, alg, chrono::Utc::now()).unwrap();
+            keygate::tokens::signing_keys::generate(&settings.keys_dir, alg, chrono::Utc::now())
+                .unwrap();
         })
         .await;
         let client = app.client_with_scope("read");

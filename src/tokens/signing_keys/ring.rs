@@ -6,110 +6,13 @@
 use std::fs;
 use std::path::Path;
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
-    RSA_PKCS1_SHA256,
-};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::jwk::{Jwk, JwkSet, ThumbprintHash};
+use jsonwebtoken::jwk::{JwkSet, ThumbprintHash};
 use sha2::Digest;
 
-use super::keys::{invalid, io_error, read_metas, KeyAlg, KeyError, KeyMeta, KeyState};
-
-#[derive(Debug, thiserror::Error)]
-#[error("signing failed")]
-pub struct SignError;
-
-/// A parsed private key, ready to sign.
-pub(super) enum KeyPair {
-    Es256(EcdsaKeyPair),
-    Rs256(RsaKeyPair),
-    EdDsa(Ed25519KeyPair),
-}
-
-impl KeyPair {
-    pub(super) fn from_pkcs8(alg: KeyAlg, der: &[u8]) -> Result<Self, String> {
-        let rejected = |e: aws_lc_rs::error::KeyRejected| format!("not a {alg} PKCS#8 key ({e})");
-        Ok(match alg {
-            KeyAlg::ES256 => Self::Es256(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(rejected)?,
-            ),
-            KeyAlg::RS256 => {
-                let pair = RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
-                if pair.public_modulus_len() < 256 {
-                    return Err("RSA keys must be at least 2048 bits".into());
-                }
-                Self::Rs256(pair)
-            }
-            KeyAlg::EdDSA => Self::EdDsa(Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?),
-        })
-    }
-
-    pub(super) fn generate(alg: KeyAlg) -> Result<Vec<u8>, KeyError> {
-        let rng = SystemRandom::new();
-        let der = match alg {
-            KeyAlg::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map(|doc| doc.as_ref().to_vec()),
-            KeyAlg::RS256 => RsaKeyPair::generate(KeySize::Rsa2048)
-                .and_then(|pair| pair.as_der())
-                .map(|der| der.as_ref().to_vec()),
-            KeyAlg::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng).map(|doc| doc.as_ref().to_vec()),
-        };
-        der.map_err(|_| KeyError::Generation)
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        match self {
-            Self::Es256(pair) => pair
-                .sign(&SystemRandom::new(), message)
-                .map(|sig| sig.as_ref().to_vec())
-                .map_err(|_| SignError),
-            Self::Rs256(pair) => {
-                let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(
-                    &RSA_PKCS1_SHA256,
-                    &SystemRandom::new(),
-                    message,
-                    &mut signature,
-                )
-                .map_err(|_| SignError)?;
-                Ok(signature)
-            }
-            Self::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
-        }
-    }
-
-    /// The public JWK (RFC 7517), without `kid`.
-    pub(super) fn public_jwk(&self) -> Result<Jwk, String> {
-        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-        let json = match self {
-            Self::Es256(pair) => {
-                // Uncompressed SEC1 point: 0x04 ‖ x ‖ y.
-                let point = pair.public_key().as_ref();
-                if point.len() != 65 {
-                    return Err("unexpected P-256 public key length".into());
-                }
-                serde_json::json!({"kty": "EC", "crv": "P-256",
-                    "x": b64(&point[1..33]), "y": b64(&point[33..])})
-            }
-            Self::Rs256(pair) => {
-                let public = pair.public_key();
-                serde_json::json!({"kty": "RSA",
-                    "n": b64(public.modulus().big_endian_without_leading_zero()),
-                    "e": b64(public.exponent().big_endian_without_leading_zero())})
-            }
-            Self::EdDsa(pair) => {
-                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())})
-            }
-        };
-        serde_json::from_value(json).map_err(|e| e.to_string())
-    }
-}
+use super::key::{invalid, io_error, KeyAlg, KeyError, KeyMeta, KeyPair, KeyState, SignError};
+use super::lifecycle::read_metas;
 
 /// One key, parsed once: the signer, its public JWK and the encoded JWT header.
 pub struct LoadedKey {
@@ -447,9 +350,16 @@ impl SigningKeys {
 
 #[cfg(test)]
 mod tests {
-    use super::super::keys::generate;
+    use super::super::lifecycle::{activate, ensure_active, generate, read_metas, remove, retire};
     use super::*;
+    use chrono::{DateTime, Utc};
+    use jsonwebtoken::{DecodingKey, Validation};
     use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
 
     fn chmod(path: &Path, mode: u32) {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
@@ -502,5 +412,115 @@ mod tests {
         assert!(matches!(keys.refresh(), Err(KeyError::OpenToOthers { .. })));
         chmod(&pem, 0o600);
         assert!(!keys.refresh().unwrap());
+    }
+
+    #[test]
+    fn every_algorithm_signs_tokens_that_verify_against_its_jwk() {
+        for alg in [KeyAlg::ES256, KeyAlg::RS256, KeyAlg::EdDSA] {
+            let dir = tempfile::tempdir().unwrap();
+            let meta = generate(dir.path(), alg, now()).unwrap();
+            assert_eq!(meta.state, KeyState::Active);
+            let ring = KeyRing::load(dir.path()).unwrap();
+            let claims = serde_json::json!({"sub": "x", "exp": now().timestamp() + 60});
+            let token = crate::tokens::jwt::encode(ring.active(), &claims).unwrap();
+
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+            assert_eq!(header.kid.as_deref(), Some(meta.kid.as_str()));
+            let jwks: JwkSet = serde_json::from_str(ring.jwks_json()).unwrap();
+            let jwk = jwks.find(&meta.kid).unwrap();
+            assert_eq!(jwk.thumbprint(ThumbprintHash::SHA256).unwrap(), meta.kid);
+            let mut validation = Validation::new(alg.jsonwebtoken());
+            validation.required_spec_claims.clear();
+            let data = jsonwebtoken::decode::<serde_json::Value>(
+                &token,
+                &DecodingKey::from_jwk(jwk).unwrap(),
+                &validation,
+            )
+            .unwrap();
+            assert_eq!(data.claims["sub"], "x");
+            assert!(
+                !ring.jwks_json().contains("\"d\""),
+                "private part published"
+            );
+        }
+    }
+
+    #[test]
+    fn lifecycle_generate_activate_retire_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = generate(dir.path(), KeyAlg::ES256, now()).unwrap();
+        let second = generate(dir.path(), KeyAlg::EdDSA, now()).unwrap();
+        assert_eq!(second.state, KeyState::Pending);
+        let ring = KeyRing::load(dir.path()).unwrap();
+        assert_eq!(ring.active().kid(), first.kid);
+        assert_eq!(ring.keys().count(), 2);
+
+        assert!(matches!(
+            retire(dir.path(), &first.kid, now()),
+            Err(KeyError::RetireActive(_))
+        ));
+        activate(dir.path(), &second.kid, now()).unwrap();
+        let ring = KeyRing::load(dir.path()).unwrap();
+        assert_eq!(ring.active().kid(), second.kid);
+        let metas = read_metas(dir.path()).unwrap();
+        assert_eq!(
+            metas.iter().find(|m| m.kid == first.kid).unwrap().state,
+            KeyState::Retired
+        );
+
+        let ttl = Duration::from_secs(3600);
+        assert!(matches!(
+            remove(dir.path(), &first.kid, ttl, now()),
+            Err(KeyError::StillNeeded { .. })
+        ));
+        remove(
+            dir.path(),
+            &first.kid,
+            ttl,
+            now() + chrono::Duration::hours(2),
+        )
+        .unwrap();
+        assert_eq!(KeyRing::load(dir.path()).unwrap().keys().count(), 1);
+        assert!(matches!(
+            remove(dir.path(), &second.kid, ttl, now()),
+            Err(KeyError::WrongState { .. })
+        ));
+    }
+
+    #[test]
+    fn broken_key_files_are_reported_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = generate(dir.path(), KeyAlg::ES256, now()).unwrap();
+        let pem = dir.path().join(format!("{}.pem", meta.kid));
+        fs::write(
+            &pem,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let err = KeyRing::load(dir.path()).err().unwrap();
+        assert!(err.to_string().contains(&meta.kid), "{err}");
+        assert!(matches!(
+            KeyRing::load(tempfile::tempdir().unwrap().path()),
+            Err(KeyError::NoActive(_))
+        ));
+    }
+
+    #[test]
+    fn concurrent_first_starts_create_exactly_one_active_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = dir.path().to_owned();
+                std::thread::spawn(move || ensure_active(&path, now()).unwrap())
+            })
+            .collect();
+        let generated = threads
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .count();
+        assert_eq!(generated, 1);
+        assert_eq!(read_metas(dir.path()).unwrap().len(), 1);
+        KeyRing::load(dir.path()).unwrap();
     }
 }

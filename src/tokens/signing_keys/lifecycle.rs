@@ -15,142 +15,15 @@
 //! loading refuses either when group or others have any access to it, unless the
 //! settings allow it (`LoosePermissions`).
 
-use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::ThumbprintHash;
-use serde::{Deserialize, Serialize};
 
-use super::ring::KeyPair;
-pub use super::ring::{KeyRing, LoadedKey, SignError};
-
-/// The algorithms keygate signs with; anything else is refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KeyAlg {
-    ES256,
-    RS256,
-    EdDSA,
-}
-
-impl KeyAlg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ES256 => "ES256",
-            Self::RS256 => "RS256",
-            Self::EdDSA => "EdDSA",
-        }
-    }
-
-    pub fn jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        match self {
-            Self::ES256 => jsonwebtoken::Algorithm::ES256,
-            Self::RS256 => jsonwebtoken::Algorithm::RS256,
-            Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
-        }
-    }
-}
-
-impl FromStr for KeyAlg {
-    type Err = KeyError;
-
-    fn from_str(s: &str) -> Result<Self, KeyError> {
-        match s {
-            "ES256" => Ok(Self::ES256),
-            "RS256" => Ok(Self::RS256),
-            "EdDSA" => Ok(Self::EdDSA),
-            other => Err(KeyError::UnsupportedAlg(other.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for KeyAlg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyState {
-    Pending,
-    Active,
-    Retired,
-}
-
-/// The `<kid>.json` file: everything about a key except the key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyMeta {
-    pub kid: String,
-    pub alg: KeyAlg,
-    pub state: KeyState,
-    pub created_at: DateTime<Utc>,
-    pub activated_at: Option<DateTime<Utc>>,
-    pub retired_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("unsupported signing algorithm '{0}'; use ES256, RS256 or EdDSA")]
-    UnsupportedAlg(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
-    #[error("key generation failed")]
-    Generation,
-    #[error("no signing key with kid '{0}'")]
-    UnknownKid(String),
-    #[error("{0} is the active signing key; generate and activate another key first")]
-    RetireActive(String),
-    #[error("key {kid} is {state:?}; only a {expected} key can be {action}")]
-    WrongState {
-        kid: String,
-        state: KeyState,
-        expected: &'static str,
-        action: &'static str,
-    },
-    #[error(
-        "key {kid} signed tokens that may be valid until {until}; removing it now would break them"
-    )]
-    StillNeeded { kid: String, until: DateTime<Utc> },
-    #[error("more than one active signing key: {0:?}")]
-    SeveralActive(Vec<String>),
-    #[error("no active signing key in {0}; run `keygate signing-key generate`")]
-    NoActive(PathBuf),
-    #[error(
-        "{} is open to other users (mode {mode:o}); run `chmod {fix} {}`, or set allow_loose_key_permissions if that is meant",
-        .path.display(), .path.display()
-    )]
-    OpenToOthers {
-        path: PathBuf,
-        mode: u32,
-        /// The mode to `chmod` it to.
-        fix: &'static str,
-    },
-}
-
-pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-pub(super) fn invalid(path: &Path, reason: impl fmt::Display) -> KeyError {
-    KeyError::Invalid {
-        path: path.to_owned(),
-        reason: reason.to_string(),
-    }
-}
+use super::key::{invalid, io_error, KeyAlg, KeyError, KeyMeta, KeyPair, KeyState};
 
 /// All `<kid>.json` files in `dir`, oldest first. A missing directory is an empty ring.
 pub fn read_metas(dir: &Path) -> Result<Vec<KeyMeta>, KeyError> {
@@ -400,82 +273,9 @@ fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), KeyErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::jwk::JwkSet;
-    use jsonwebtoken::{DecodingKey, Validation};
 
     fn now() -> DateTime<Utc> {
         Utc::now()
-    }
-
-    #[test]
-    fn every_algorithm_signs_tokens_that_verify_against_its_jwk() {
-        for alg in [KeyAlg::ES256, KeyAlg::RS256, KeyAlg::EdDSA] {
-            let dir = tempfile::tempdir().unwrap();
-            let meta = generate(dir.path(), alg, now()).unwrap();
-            assert_eq!(meta.state, KeyState::Active);
-            let ring = KeyRing::load(dir.path()).unwrap();
-            let claims = serde_json::json!({"sub": "x", "exp": now().timestamp() + 60});
-            let token = super::super::jwt::encode(ring.active(), &claims).unwrap();
-
-            let header = jsonwebtoken::decode_header(&token).unwrap();
-            assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-            assert_eq!(header.kid.as_deref(), Some(meta.kid.as_str()));
-            let jwks: JwkSet = serde_json::from_str(ring.jwks_json()).unwrap();
-            let jwk = jwks.find(&meta.kid).unwrap();
-            assert_eq!(jwk.thumbprint(ThumbprintHash::SHA256).unwrap(), meta.kid);
-            let mut validation = Validation::new(alg.jsonwebtoken());
-            validation.required_spec_claims.clear();
-            let data = jsonwebtoken::decode::<serde_json::Value>(
-                &token,
-                &DecodingKey::from_jwk(jwk).unwrap(),
-                &validation,
-            )
-            .unwrap();
-            assert_eq!(data.claims["sub"], "x");
-            assert!(
-                !ring.jwks_json().contains("\"d\""),
-                "private part published"
-            );
-        }
-    }
-
-    #[test]
-    fn lifecycle_generate_activate_retire_remove() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = generate(dir.path(), KeyAlg::ES256, now()).unwrap();
-        let second = generate(dir.path(), KeyAlg::EdDSA, now()).unwrap();
-        assert_eq!(second.state, KeyState::Pending);
-        let ring = KeyRing::load(dir.path()).unwrap();
-        assert_eq!(ring.active().kid(), first.kid);
-        assert_eq!(ring.keys().count(), 2);
-
-        assert!(matches!(
-            retire(dir.path(), &first.kid, now()),
-            Err(KeyError::RetireActive(_))
-        ));
-        activate(dir.path(), &second.kid, now()).unwrap();
-        let ring = KeyRing::load(dir.path()).unwrap();
-        assert_eq!(ring.active().kid(), second.kid);
-        let metas = read_metas(dir.path()).unwrap();
-        assert_eq!(find(&metas, &first.kid).unwrap().state, KeyState::Retired);
-
-        let ttl = Duration::from_secs(3600);
-        assert!(matches!(
-            remove(dir.path(), &first.kid, ttl, now()),
-            Err(KeyError::StillNeeded { .. })
-        ));
-        remove(
-            dir.path(),
-            &first.kid,
-            ttl,
-            now() + chrono::Duration::hours(2),
-        )
-        .unwrap();
-        assert_eq!(KeyRing::load(dir.path()).unwrap().keys().count(), 1);
-        assert!(matches!(
-            remove(dir.path(), &second.kid, ttl, now()),
-            Err(KeyError::WrongState { .. })
-        ));
     }
 
     #[test]
@@ -488,42 +288,6 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-    }
-
-    #[test]
-    fn broken_key_files_are_reported_by_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = generate(dir.path(), KeyAlg::ES256, now()).unwrap();
-        let pem = dir.path().join(format!("{}.pem", meta.kid));
-        fs::write(
-            &pem,
-            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-        )
-        .unwrap();
-        let err = KeyRing::load(dir.path()).err().unwrap();
-        assert!(err.to_string().contains(&meta.kid), "{err}");
-        assert!(matches!(
-            KeyRing::load(tempfile::tempdir().unwrap().path()),
-            Err(KeyError::NoActive(_))
-        ));
-    }
-
-    #[test]
-    fn concurrent_first_starts_create_exactly_one_active_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let path = dir.path().to_owned();
-                std::thread::spawn(move || ensure_active(&path, now()).unwrap())
-            })
-            .collect();
-        let generated = threads
-            .into_iter()
-            .filter_map(|t| t.join().unwrap())
-            .count();
-        assert_eq!(generated, 1);
-        assert_eq!(read_metas(dir.path()).unwrap().len(), 1);
-        KeyRing::load(dir.path()).unwrap();
     }
 
     #[test]
