@@ -9,8 +9,7 @@
 use actix_web::web;
 use chrono::{DateTime, Utc};
 
-use super::error::Unauthenticated;
-use super::ResolveError;
+use super::error::{ResolveError, Unauthenticated};
 use crate::clients::{self, Client};
 use crate::secret::ct_eq_str;
 use crate::store::DbConn;
