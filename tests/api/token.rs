@@ -222,10 +222,7 @@ async fn a_cached_client_is_served_while_a_wrong_secret_flood_waits_for_argon2()
     let victim = app.client_with_scope("read");
     let cc = [("grant_type", "client_credentials")];
     assert_eq!(app.token_basic(&victim, &cc).await.status(), 200); // cached from now on
-    let attacker = crate::helpers::TestClient {
-        id: victim.id.clone(),
-        secret: "kgs_guess".into(),
-    };
+    let attacker = victim.with_secret("kgs_guess");
 
     let flood: Vec<_> = (0..40)
         .map(|_| {
@@ -275,10 +272,7 @@ async fn a_flood_beyond_the_argon2_wait_gets_503_with_retry_after() {
     })
     .await;
     let client = app.client_with_scope("read");
-    let wrong = crate::helpers::TestClient {
-        id: client.id.clone(),
-        secret: "kgs_guess".into(),
-    };
+    let wrong = client.with_secret("kgs_guess");
     let flood: Vec<_> = (0..12)
         .map(|_| {
             let (http, url, auth) = (
