@@ -91,13 +91,12 @@ fn first_serve_prints_a_bootstrap_key_once_and_logs_carry_no_api_key() {
     );
 
     let bearer = format!("Bearer {bootstrap}");
-    let (status, created) = server.post_json(
+    let created = server.create(
         "/v1/api-keys",
         &[("Authorization", &bearer)],
         r#"{"name": "logged", "scopes": ["read"]}"#,
     );
-    assert_eq!(status, 201, "{created}");
-    let TestKey { key, .. } = TestKey::from_created(&serde_json::from_str(&created).unwrap());
+    let TestKey { key, .. } = TestKey::from_created(&created);
     let (status, _) = server.get("/v1/me", &[("Authorization", &format!("Bearer {key}"))]);
     assert_eq!(status, 200);
     let mut typo = key.clone();
@@ -105,20 +104,16 @@ fn first_serve_prints_a_bootstrap_key_once_and_logs_carry_no_api_key() {
     let (status, _) = server.get("/v1/me", &[("X-API-Key", &typo)]);
     assert_eq!(status, 401);
     // Client secrets and registration access tokens made through the API.
-    let (status, client) = server.post_json(
+    let client = server.create(
         "/v1/clients",
         &[("X-API-Key", &bootstrap)],
         r#"{"name": "logged client", "scopes": ["read"]}"#,
     );
-    assert_eq!(status, 201, "{client}");
-    let client: serde_json::Value = serde_json::from_str(&client).unwrap();
-    let (status, registered) = server.post_json(
+    let registered = server.create(
         "/oauth/register",
         &[("Authorization", &bearer)],
         r#"{"client_name": "logged registration", "scope": "read"}"#,
     );
-    assert_eq!(status, 201, "{registered}");
-    let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
     let (log, _) = server.stop();
     assert!(log.contains("created the bootstrap admin API key"), "{log}");
     for secret in [&bootstrap, &key, &typo] {

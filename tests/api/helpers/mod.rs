@@ -80,7 +80,7 @@ impl TestApp {
             .to_owned();
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        let store = db.store();
+        let store = db::open_store(&settings.database_url);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

@@ -215,6 +215,13 @@ impl Server {
         answer(request.send().unwrap())
     }
 
+    /// POST `path` with a JSON body and `headers`, which must create (201): the body.
+    pub fn create(&self, path: &str, headers: &[(&str, &str)], body: &str) -> serde_json::Value {
+        let (status, created) = self.post_json(path, headers, body);
+        assert_eq!(status, 201, "{created}");
+        serde_json::from_str(&created).unwrap()
+    }
+
     /// POST /oauth/token (or `path`) with a form body and, if given, an
     /// `Authorization` header: (status, body); an error once the process is gone.
     pub fn try_post_form(
