@@ -9,7 +9,7 @@ use keygate::clock::ManualClock;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_api_error, TestApp};
+use crate::helpers::{assert_api_error, TestApp, TestKey};
 
 #[actix_rt::test]
 async fn a_key_is_shown_once_then_only_masked() {
@@ -36,21 +36,9 @@ async fn a_key_is_shown_once_then_only_masked() {
     assert_eq!(created["masked"], masked.as_str());
 
     let shown = app
-        .with_key(Method::GET, &format!("/v1/api-keys/{id}"), &app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let listed = app
-        .with_key(Method::GET, "/v1/api-keys", &app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("/v1/api-keys/{id}"), &app.admin_key)
+        .await;
+    let listed = app.get_text("/v1/api-keys", &app.admin_key).await;
     for text in [&shown, &listed] {
         assert!(text.contains(&masked), "{text}");
         assert!(!text.contains(&key), "the key is never shown again");
@@ -69,14 +57,7 @@ async fn lists_are_paginated_with_a_cursor() {
     let mut seen = Vec::new();
     let mut path = "/v1/api-keys?limit=2".to_owned();
     loop {
-        let page: serde_json::Value = app
-            .with_key(Method::GET, &path, &app.admin_key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: serde_json::Value = app.get_json(&path, &app.admin_key).await;
         let data = page["data"].as_array().unwrap();
         assert!(data.len() <= 2);
         seen.extend(data.iter().map(|k| k["id"].as_str().unwrap().to_owned()));
@@ -97,10 +78,8 @@ async fn lists_are_paginated_with_a_cursor() {
         "colour=red",
     ] {
         let response = app
-            .with_key(Method::GET, &format!("/v1/api-keys?{bad}"), &app.admin_key)
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/v1/api-keys?{bad}"), &app.admin_key)
+            .await;
         assert_api_error(response, 400, "invalid_request").await;
     }
 }
@@ -108,7 +87,7 @@ async fn lists_are_paginated_with_a_cursor() {
 #[actix_rt::test]
 async fn bad_create_requests_are_refused_and_create_nothing() {
     let app = TestApp::spawn().await;
-    let (_, reader_admin) = app.api_key("read admin").await;
+    let reader_admin = app.api_key("read admin").await.key;
     for (body, field) in [
         (json!({"name": "", "scopes": ["read"]}), Some("name")),
         (json!({"name": "a\u{0}b", "scopes": ["read"]}), Some("name")),
@@ -205,14 +184,7 @@ async fn bad_create_requests_are_refused_and_create_nothing() {
         .unwrap();
     assert_api_error(response, 413, "payload_too_large").await;
 
-    let listed: serde_json::Value = app
-        .with_key(Method::GET, "/v1/api-keys", &app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: serde_json::Value = app.get_json("/v1/api-keys", &app.admin_key).await;
     assert_eq!(
         listed["data"].as_array().unwrap().len(),
         2,
@@ -223,7 +195,7 @@ async fn bad_create_requests_are_refused_and_create_nothing() {
 #[actix_rt::test]
 async fn a_key_can_be_renamed_and_narrowed_but_never_widened() {
     let app = TestApp::spawn().await;
-    let (id, key) = app.api_key("read write").await;
+    let TestKey { id, key } = app.api_key("read write").await;
     let patch = |body: serde_json::Value| {
         app.with_key(Method::PATCH, &format!("/v1/api-keys/{id}"), &app.admin_key)
             .json(&body)
@@ -252,7 +224,7 @@ async fn a_key_can_be_renamed_and_narrowed_but_never_widened() {
 async fn rotation_keeps_the_old_key_for_the_overlap_only() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
-    let (id, old) = app.api_key("read webhook").await;
+    let TestKey { id, key: old } = app.api_key("read webhook").await;
     let rotate = |body: Option<serde_json::Value>| {
         let request = app.with_key(
             Method::POST,
@@ -292,13 +264,8 @@ async fn rotation_keeps_the_old_key_for_the_overlap_only() {
     // A key is rotated once; its successor is what to rotate next.
     assert_api_error(rotate(None).await.unwrap(), 409, "conflict").await;
     let shown: serde_json::Value = app
-        .with_key(Method::GET, &format!("/v1/api-keys/{id}"), &app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/api-keys/{id}"), &app.admin_key)
+        .await;
     assert_eq!(shown["replaced_by"], rotated["id"]);
     assert_eq!(shown["state"], "expired");
 }
@@ -306,16 +273,14 @@ async fn rotation_keeps_the_old_key_for_the_overlap_only() {
 #[actix_rt::test]
 async fn rotation_without_overlap_ends_the_old_key_at_once() {
     let app = TestApp::spawn().await;
-    let (id, old) = app.api_key("read").await;
+    let TestKey { id, key: old } = app.api_key("read").await;
     let response = app
-        .with_key(
+        .send(
             Method::POST,
             &format!("/v1/api-keys/{id}/rotate"),
             &app.admin_key,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 201);
     assert_api_error(app.me(&[("X-API-Key", &old)]).await, 401, "expired_api_key").await;
 }
@@ -323,17 +288,15 @@ async fn rotation_without_overlap_ends_the_old_key_at_once() {
 #[actix_rt::test]
 async fn rotation_cannot_mint_scopes_the_caller_lacks() {
     let app = TestApp::spawn().await;
-    let (_, limited_admin) = app.api_key("read admin").await;
-    let (id, _) = app.api_key("read write").await;
+    let limited_admin = app.api_key("read admin").await.key;
+    let id = app.api_key("read write").await.id;
     let response = app
-        .with_key(
+        .send(
             Method::POST,
             &format!("/v1/api-keys/{id}/rotate"),
             &limited_admin,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     let error = assert_api_error(response, 403, "insufficient_scope").await;
     assert_eq!(error["error"]["details"]["required_scope"], "write");
 }
@@ -342,16 +305,11 @@ async fn rotation_cannot_mint_scopes_the_caller_lacks() {
 async fn last_used_is_recorded_at_most_once_a_minute() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
-    let (id, key) = app.api_key("read").await;
+    let TestKey { id, key } = app.api_key("read").await;
     let last_used = || async {
         let shown: serde_json::Value = app
-            .with_key(Method::GET, &format!("/v1/api-keys/{id}"), &app.admin_key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/v1/api-keys/{id}"), &app.admin_key)
+            .await;
         shown["last_used_at"].clone()
     };
     assert!(last_used().await.is_null());
@@ -369,8 +327,8 @@ async fn last_used_is_recorded_at_most_once_a_minute() {
 #[actix_rt::test]
 async fn another_organizations_keys_do_not_exist_for_the_caller() {
     let app = TestApp::spawn().await;
-    let (id, key) = app.api_key("read").await;
-    let other_admin = app.other_org_admin();
+    let TestKey { id, key } = app.api_key("read").await;
+    let other_admin = app.other_org_admin().key;
     for (method, path) in [
         (Method::GET, format!("/v1/api-keys/{id}")),
         (Method::PATCH, format!("/v1/api-keys/{id}")),
@@ -384,14 +342,7 @@ async fn another_organizations_keys_do_not_exist_for_the_caller() {
         let response = request.send().await.unwrap();
         assert_api_error(response, 404, "not_found").await;
     }
-    let listed = app
-        .with_key(Method::GET, "/v1/api-keys", &other_admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let listed = app.get_text("/v1/api-keys", &other_admin).await;
     assert!(!listed.contains(&id), "{listed}");
     assert_eq!(
         app.me(&[("X-API-Key", &key)]).await.status(),
@@ -402,11 +353,7 @@ async fn another_organizations_keys_do_not_exist_for_the_caller() {
         "/v1/api-keys/nope",
         "/v1/api-keys/key_00000000000000000000000000000000",
     ] {
-        let response = app
-            .with_key(Method::GET, path, &app.admin_key)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(path, &app.admin_key).await;
         assert_api_error(response, 404, "not_found").await;
     }
 }
@@ -414,26 +361,20 @@ async fn another_organizations_keys_do_not_exist_for_the_caller() {
 #[actix_rt::test]
 async fn revoking_is_idempotent_and_unknown_methods_are_refused() {
     let app = TestApp::spawn().await;
-    let (id, _) = app.api_key("read").await;
+    let id = app.api_key("read").await.id;
     for _ in 0..2 {
         let response = app
-            .with_key(
+            .send(
                 Method::DELETE,
                 &format!("/v1/api-keys/{id}"),
                 &app.admin_key,
             )
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(response.status(), 200);
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["state"], "revoked");
     }
-    let response = app
-        .with_key(Method::PUT, "/v1/api-keys", &app.admin_key)
-        .send()
-        .await
-        .unwrap();
+    let response = app.send(Method::PUT, "/v1/api-keys", &app.admin_key).await;
     assert_api_error(response, 405, "method_not_allowed").await;
 }
 

@@ -5,14 +5,10 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_api_error, TestApp};
+use crate::helpers::{assert_api_error, TestApp, TestClient, TestKey};
 
 async fn events(app: &TestApp, key: &str, query: &str) -> serde_json::Value {
-    let response = app
-        .with_key(Method::GET, &format!("/v1/audit-events{query}"), key)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get(&format!("/v1/audit-events{query}"), key).await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
@@ -33,44 +29,42 @@ async fn every_management_action_is_recorded_without_secrets() {
     let mut secrets = vec![admin.clone()];
 
     // API keys: create, update, rotate, revoke.
-    let (key_id, key) = app.api_key("read write").await;
+    let TestKey { id: key_id, key } = app.api_key("read write").await;
     secrets.push(key);
     let patch = app
-        .with_key(Method::PATCH, &format!("/v1/api-keys/{key_id}"), &admin)
-        .json(&json!({"scopes": ["read"]}))
-        .send()
-        .await
-        .unwrap();
+        .patch_json(
+            &format!("/v1/api-keys/{key_id}"),
+            &admin,
+            &json!({"scopes": ["read"]}),
+        )
+        .await;
     assert_eq!(patch.status(), 200);
     let rotated: serde_json::Value = app
-        .with_key(
+        .send(
             Method::POST,
             &format!("/v1/api-keys/{key_id}/rotate"),
             &admin,
         )
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     secrets.push(rotated["key"].as_str().unwrap().to_owned());
     let successor = rotated["id"].as_str().unwrap();
     let revoke = app
-        .with_key(Method::DELETE, &format!("/v1/api-keys/{successor}"), &admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v1/api-keys/{successor}"), &admin)
+        .await;
     assert_eq!(revoke.status(), 200);
 
     // Clients: register, update, rotate the secret, disable; and RFC 7591.
     let created: serde_json::Value = app
-        .with_key(Method::POST, "/v1/clients", &admin)
-        .json(&json!({"name": "svc", "scopes": ["read", "write"],
-                      "grant_types": ["client_credentials", "refresh_token"]}))
-        .send()
+        .post_json(
+            "/v1/clients",
+            &admin,
+            &json!({"name": "svc", "scopes": ["read", "write"],
+                      "grant_types": ["client_credentials", "refresh_token"]}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -78,21 +72,16 @@ async fn every_management_action_is_recorded_without_secrets() {
     secrets.push(created["client_secret"].as_str().unwrap().to_owned());
     let path = |suffix: &str| format!("/v1/clients/{client_id}{suffix}");
     let update = app
-        .with_key(Method::PATCH, &path(""), &admin)
-        .json(&json!({"name": "svc 2"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_json(&path(""), &admin, &json!({"name": "svc 2"}))
+        .await;
     assert_eq!(update.status(), 200);
     let rotated: serde_json::Value = app
-        .with_key(Method::POST, &path("/rotate-secret"), &admin)
-        .send()
+        .send(Method::POST, &path("/rotate-secret"), &admin)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let client = crate::helpers::TestClient {
+    let client = TestClient {
         id: client_id.clone(),
         secret: rotated["client_secret"].as_str().unwrap().to_owned(),
     };
@@ -108,20 +97,14 @@ async fn every_management_action_is_recorded_without_secrets() {
         app.refresh(&client, &refresh_token, &[]).await.status(),
         400
     );
-    let disable = app
-        .with_key(Method::POST, &path("/disable"), &admin)
-        .send()
-        .await
-        .unwrap();
+    let disable = app.send(Method::POST, &path("/disable"), &admin).await;
     assert_eq!(disable.status(), 200);
     let registered: serde_json::Value = app
-        .http
-        .post(app.url("/oauth/register"))
-        .header("Authorization", format!("Bearer {admin}"))
-        .json(&json!({"client_name": "partner", "scope": "read"}))
-        .send()
+        .register_as(
+            Some(&admin),
+            &json!({"client_name": "partner", "scope": "read"}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -194,27 +177,29 @@ async fn a_client_change_records_what_changed() {
     let app = TestApp::spawn().await;
     let admin = app.admin_key.clone();
     let created: serde_json::Value = app
-        .with_key(Method::POST, "/v1/clients", &admin)
-        .json(&json!({"name": "svc", "scopes": ["read"]}))
-        .send()
+        .post_json(
+            "/v1/clients",
+            &admin,
+            &json!({"name": "svc", "scopes": ["read"]}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     let client_id = created["client_id"].as_str().unwrap().to_owned();
     let management = format!("{}/v1", crate::helpers::ISSUER);
     let update = app
-        .with_key(Method::PATCH, &format!("/v1/clients/{client_id}"), &admin)
-        .json(&json!({
-            "audience": management,
-            "access_token_ttl": "10m",
-            "rate_limit_per_minute": 60,
-            "grant_types": ["client_credentials", "refresh_token"],
-        }))
-        .send()
-        .await
-        .unwrap();
+        .patch_json(
+            &format!("/v1/clients/{client_id}"),
+            &admin,
+            &json!({
+                "audience": management,
+                "access_token_ttl": "10m",
+                "rate_limit_per_minute": 60,
+                "grant_types": ["client_credentials", "refresh_token"],
+            }),
+        )
+        .await;
     assert_eq!(update.status(), 200);
     let page = events(&app, &admin, "?type=client.updated").await;
     let details = &page["data"][0]["details"];
@@ -235,13 +220,11 @@ async fn a_client_change_records_what_changed() {
 
     // RFC 7592: adding refresh_token through the registration access token.
     let registered: serde_json::Value = app
-        .http
-        .post(app.url("/oauth/register"))
-        .header("Authorization", format!("Bearer {admin}"))
-        .json(&json!({"client_name": "partner", "scope": "read"}))
-        .send()
+        .register_as(
+            Some(&admin),
+            &json!({"client_name": "partner", "scope": "read"}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -296,14 +279,10 @@ async fn events_are_filtered_paged_and_kept_to_their_organization() {
     let future = events(&app, &app.admin_key, "?from=2999-01-01T00:00:00Z").await;
     assert_eq!(future["data"], json!([]));
 
-    let other = app.other_org_admin();
+    let other = app.other_org_admin().key;
     assert_eq!(events(&app, &other, "").await["data"], json!([]));
-    let (_, reader) = app.api_key("read").await;
-    let response = app
-        .with_key(Method::GET, "/v1/audit-events", &reader)
-        .send()
-        .await
-        .unwrap();
+    let reader = app.api_key("read").await.key;
+    let response = app.get("/v1/audit-events", &reader).await;
     assert_api_error(response, 403, "insufficient_scope").await;
     for bad in [
         "?type=nope",
@@ -313,14 +292,8 @@ async fn events_are_filtered_paged_and_kept_to_their_organization() {
         "?colour=red",
     ] {
         let response = app
-            .with_key(
-                Method::GET,
-                &format!("/v1/audit-events{bad}"),
-                &app.admin_key,
-            )
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/v1/audit-events{bad}"), &app.admin_key)
+            .await;
         assert_api_error(response, 400, "invalid_request").await;
     }
 }

@@ -7,40 +7,10 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    assert_api_error, assert_oauth_error, basic_auth, header, TestApp, TestClient,
+    assert_api_error, assert_oauth_error, basic_auth, header, Registered, TestApp, TestClient,
 };
 
 const CC: [(&str, &str); 1] = [("grant_type", "client_credentials")];
-
-/// POST /oauth/register with the admin key: (client, registration token, URI, body).
-async fn register(
-    app: &TestApp,
-    body: serde_json::Value,
-) -> (TestClient, String, String, serde_json::Value) {
-    let response = app
-        .http
-        .post(app.url("/oauth/register"))
-        .header("Authorization", format!("Bearer {}", app.admin_key))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: serde_json::Value = response.json().await.unwrap();
-    let uri = body["registration_client_uri"].as_str().unwrap();
-    (
-        TestClient {
-            id: body["client_id"].as_str().unwrap().to_owned(),
-            secret: body["client_secret"].as_str().unwrap().to_owned(),
-        },
-        body["registration_access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        url::Url::parse(uri).unwrap().path().to_owned(),
-        body,
-    )
-}
 
 /// (status of Basic, status of client_secret_post) at `path` (`token` or an action).
 async fn statuses(app: &TestApp, client: &TestClient, path: &str) -> (u16, u16) {
@@ -75,8 +45,13 @@ const PATHS: [&str; 3] = ["/oauth/token", "/oauth/revoke", "/oauth/introspect"];
 #[actix_rt::test]
 async fn a_client_secret_post_registration_reads_back_as_such_and_is_held_to_it() {
     let app = TestApp::spawn().await;
-    let (client, token, path, body) = register(
-        &app,
+    let Registered {
+        client,
+        registration_token: token,
+        path,
+        body,
+        ..
+    } = app.registered(
         json!({"client_name": "poster", "scope": "read", "token_endpoint_auth_method": "client_secret_post"}),
     )
     .await;
@@ -94,17 +69,8 @@ async fn a_client_secret_post_registration_reads_back_as_such_and_is_held_to_it(
     assert_eq!(read["token_endpoint_auth_method"], "client_secret_post");
     // And in the management API.
     let view: serde_json::Value = app
-        .with_key(
-            Method::GET,
-            &format!("/v1/clients/{}", client.id),
-            &app.admin_key,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/clients/{}", client.id), &app.admin_key)
+        .await;
     assert_eq!(view["token_endpoint_auth_method"], "client_secret_post");
 
     for path in PATHS {
@@ -116,10 +82,7 @@ async fn a_client_secret_post_registration_reads_back_as_such_and_is_held_to_it(
     let description = assert_oauth_error(response, 401, "invalid_client").await;
     assert!(description.contains("client_secret_post"), "{description}");
     // A wrong secret learns nothing about the registered method.
-    let wrong = TestClient {
-        id: client.id.clone(),
-        secret: format!("{}x", client.secret),
-    };
+    let wrong = client.with_secret(&format!("{}x", client.secret));
     let response = app.token_basic(&wrong, &CC).await;
     let description = assert_oauth_error(response, 401, "invalid_client").await;
     assert_eq!(description, "client authentication failed");
@@ -128,11 +91,11 @@ async fn a_client_secret_post_registration_reads_back_as_such_and_is_held_to_it(
 #[actix_rt::test]
 async fn a_client_secret_basic_registration_refuses_body_credentials() {
     let app = TestApp::spawn().await;
-    let (client, ..) = register(
-        &app,
+    let client = app.registered(
         json!({"client_name": "basic", "scope": "read", "token_endpoint_auth_method": "client_secret_basic"}),
     )
-    .await;
+    .await
+    .client;
     for path in PATHS {
         assert_eq!(statuses(&app, &client, path).await, (200, 400), "{path}");
     }
@@ -144,12 +107,12 @@ async fn a_client_secret_basic_registration_refuses_body_credentials() {
         "{description}"
     );
     // The refresh grant too.
-    let (refresher, ..) = register(
-        &app,
+    let refresher = app.registered(
         json!({"client_name": "renewing", "scope": "read", "token_endpoint_auth_method": "client_secret_basic",
                "grant_types": ["client_credentials", "refresh_token"]}),
     )
-    .await;
+    .await
+    .client;
     let (_, refresh_token) = app.first_tokens(&refresher).await;
     let refresh = [
         ("grant_type", "refresh_token"),
@@ -163,8 +126,15 @@ async fn a_client_secret_basic_registration_refuses_body_credentials() {
 #[actix_rt::test]
 async fn a_client_that_named_no_method_accepts_both_and_reads_back_the_default() {
     let app = TestApp::spawn().await;
-    let (client, token, path, body) =
-        register(&app, json!({"client_name": "either", "scope": "read"})).await;
+    let Registered {
+        client,
+        registration_token: token,
+        path,
+        body,
+        ..
+    } = app
+        .registered(json!({"client_name": "either", "scope": "read"}))
+        .await;
     // RFC 7591 §2's default, which it accepts (as it accepts client_secret_post).
     assert_eq!(body["token_endpoint_auth_method"], "client_secret_basic");
     for path in PATHS {
@@ -204,18 +174,11 @@ async fn a_client_that_named_no_method_accepts_both_and_reads_back_the_default()
 async fn the_management_api_sets_and_clears_the_method() {
     let app = TestApp::spawn().await;
     let response = app
-        .with_key(Method::POST, "/v1/clients", &app.admin_key)
-        .json(&json!({"name": "m", "scopes": ["read"], "token_endpoint_auth_method": "client_secret_basic"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/v1/clients", &app.admin_key, &json!({"name": "m", "scopes": ["read"], "token_endpoint_auth_method": "client_secret_basic"})).await;
     assert_eq!(response.status(), 201);
     let created: serde_json::Value = response.json().await.unwrap();
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
-    let client = TestClient {
-        id: created["client_id"].as_str().unwrap().to_owned(),
-        secret: created["client_secret"].as_str().unwrap().to_owned(),
-    };
+    let client = TestClient::from_created(&created);
     assert_eq!(statuses(&app, &client, "/oauth/token").await, (200, 400));
 
     let patch = |body: serde_json::Value| {

@@ -6,25 +6,11 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use keygate::clock::ManualClock;
-use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_api_error, assert_oauth_error, TestApp, TestClient, ISSUER};
-
-async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Response {
-    app.with_key(Method::POST, path, key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn created(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    body
-}
+use crate::helpers::{
+    assert_api_error, assert_oauth_error, created, TestApp, TestClient, TestKey, ISSUER,
+};
 
 fn timestamp(value: &Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap())
@@ -37,11 +23,10 @@ async fn a_short_lived_key_mints_nothing_that_outlives_it() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
     let short = created(
-        post(
-            &app,
+        app.post_json(
             "/v1/api-keys",
             &app.admin_key,
-            json!({"name": "short", "scopes": ["read", "write", "admin"], "expires_in": "2m"}),
+            &json!({"name": "short", "scopes": ["read", "write", "admin"], "expires_in": "2m"}),
         )
         .await,
     )
@@ -52,37 +37,26 @@ async fn a_short_lived_key_mints_nothing_that_outlives_it() {
     );
 
     // 1. Rotating a permanent key would mint a permanent successor: refused.
-    let (permanent, _) = app.api_key("read").await;
-    let response = post(
-        &app,
-        &format!("/v1/api-keys/{permanent}/rotate"),
-        &short_key,
-        json!({}),
-    )
-    .await;
+    let permanent = app.api_key("read").await.id;
+    let response = app
+        .post_json(
+            &format!("/v1/api-keys/{permanent}/rotate"),
+            &short_key,
+            &json!({}),
+        )
+        .await;
     assert_api_error(response, 403, "exceeds_authority").await;
 
     // 2. A management client it registers has a secret that dies with the key, and
     //    the keys that client's tokens mint die then too.
     let client = created(
-        post(
-            &app,
-            "/v1/clients",
-            &short_key,
-            json!({"name": "escape", "scopes": ["read", "admin"], "audience": format!("{ISSUER}/v1")}),
-        )
+        app.post_json("/v1/clients", &short_key, &json!({"name": "escape", "scopes": ["read", "admin"], "audience": format!("{ISSUER}/v1")}))
         .await,
     )
     .await;
     assert_eq!(timestamp(&client["secret_expires_at"]), short_expiry);
-    let escape = TestClient {
-        id: client["client_id"].as_str().unwrap().to_owned(),
-        secret: client["client_secret"].as_str().unwrap().to_owned(),
-    };
-    let token = app.token_json(&escape).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let escape = TestClient::from_created(&client);
+    let token = app.access_token(&escape).await;
     let minted = created(
         app.http
             .post(app.url("/v1/api-keys"))
@@ -97,30 +71,25 @@ async fn a_short_lived_key_mints_nothing_that_outlives_it() {
 
     // 3. A permanent client's secret cannot be rotated by it.
     let permanent_client = app.client_with_scope("read");
-    let response = post(
-        &app,
-        &format!("/v1/clients/{}/rotate-secret", permanent_client.id),
-        &short_key,
-        json!({}),
-    )
-    .await;
+    let response = app
+        .post_json(
+            &format!("/v1/clients/{}/rotate-secret", permanent_client.id),
+            &short_key,
+            &json!({}),
+        )
+        .await;
     assert_api_error(response, 403, "exceeds_authority").await;
 
     // 4. RFC 7591: the registered client's secret expires with the key.
     let response = app
-        .http
-        .post(app.url("/oauth/register"))
-        .header("Authorization", format!("Bearer {short_key}"))
-        .json(&json!({"client_name": "dynamic", "scope": "read"}))
-        .send()
-        .await
-        .unwrap();
+        .register_as(
+            Some(&short_key),
+            &json!({"client_name": "dynamic", "scope": "read"}),
+        )
+        .await;
     let registered = created(response).await;
     assert_eq!(registered["client_secret_expires_at"], short_expiry);
-    let dynamic = TestClient {
-        id: registered["client_id"].as_str().unwrap().to_owned(),
-        secret: registered["client_secret"].as_str().unwrap().to_owned(),
-    };
+    let dynamic = TestClient::from_created(&registered);
 
     // Once the key has expired, so has everything it made.
     clock.advance(chrono::Duration::minutes(3));
@@ -138,50 +107,42 @@ async fn a_short_lived_key_mints_nothing_that_outlives_it() {
 #[actix_rt::test]
 async fn a_rate_limited_key_mints_nothing_looser() {
     let app = TestApp::spawn().await;
-    let (_, limited) = app.operator_key("default", "read admin", Some(30));
+    let limited = app.operator_key("default", "read admin", Some(30)).key;
 
     // RFC 7591: the registered client gets the caller's limit.
     let response = app
-        .http
-        .post(app.url("/oauth/register"))
-        .header("Authorization", format!("Bearer {limited}"))
-        .json(&json!({"client_name": "dynamic", "scope": "read"}))
-        .send()
-        .await
-        .unwrap();
+        .register_as(
+            Some(&limited),
+            &json!({"client_name": "dynamic", "scope": "read"}),
+        )
+        .await;
     let registered = created(response).await;
     let client: Value = app
-        .with_key(
-            Method::GET,
+        .get_json(
             &format!("/v1/clients/{}", registered["client_id"].as_str().unwrap()),
             &app.admin_key,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(client["rate_limit_per_minute"], 30, "{client}");
 
     // Rotating an unlimited key or an unlimited client's secret: refused.
-    let (unlimited, _) = app.api_key("read").await;
-    let response = post(
-        &app,
-        &format!("/v1/api-keys/{unlimited}/rotate"),
-        &limited,
-        json!({}),
-    )
-    .await;
+    let unlimited = app.api_key("read").await.id;
+    let response = app
+        .post_json(
+            &format!("/v1/api-keys/{unlimited}/rotate"),
+            &limited,
+            &json!({}),
+        )
+        .await;
     assert_api_error(response, 403, "exceeds_authority").await;
     let unlimited_client = app.client_with_scope("read");
-    let response = post(
-        &app,
-        &format!("/v1/clients/{}/rotate-secret", unlimited_client.id),
-        &limited,
-        json!({}),
-    )
-    .await;
+    let response = app
+        .post_json(
+            &format!("/v1/clients/{}/rotate-secret", unlimited_client.id),
+            &limited,
+            &json!({}),
+        )
+        .await;
     assert_api_error(response, 403, "exceeds_authority").await;
     // The old secret still works: nothing was rotated.
     let grant = [("grant_type", "client_credentials")];
@@ -190,15 +151,13 @@ async fn a_rate_limited_key_mints_nothing_looser() {
         200
     );
     // What it could have made itself, it may rotate: its own successor inherits its limit.
-    let (own, own_key) = app.operator_key("default", "read admin", Some(30));
+    let TestKey {
+        id: own,
+        key: own_key,
+    } = app.operator_key("default", "read admin", Some(30));
     let rotated = created(
-        post(
-            &app,
-            &format!("/v1/api-keys/{own}/rotate"),
-            &own_key,
-            json!({}),
-        )
-        .await,
+        app.post_json(&format!("/v1/api-keys/{own}/rotate"), &own_key, &json!({}))
+            .await,
     )
     .await;
     assert_eq!(rotated["rate_limit_per_minute"], 30);

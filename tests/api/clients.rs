@@ -8,15 +8,7 @@ use keygate::clock::ManualClock;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_api_error, TestApp, TestClient};
-
-async fn register(app: &TestApp, admin: &str, body: serde_json::Value) -> reqwest::Response {
-    app.with_key(Method::POST, "/v1/clients", admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{assert_api_error, db, TestApp, TestClient};
 
 #[actix_rt::test]
 async fn a_registered_client_gets_tokens_and_its_secret_is_shown_once() {
@@ -37,25 +29,9 @@ async fn a_registered_client_gets_tokens_and_its_secret_is_shown_once() {
     assert!(token["refresh_token"].is_string());
 
     let shown = app
-        .with_key(
-            Method::GET,
-            &format!("/v1/clients/{}", client.id),
-            &app.admin_key,
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let listed = app
-        .with_key(Method::GET, "/v1/clients", &app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("/v1/clients/{}", client.id), &app.admin_key)
+        .await;
+    let listed = app.get_text("/v1/clients", &app.admin_key).await;
     for text in [&shown, &listed] {
         assert!(text.contains(&client.id), "{text}");
         assert!(
@@ -68,7 +44,7 @@ async fn a_registered_client_gets_tokens_and_its_secret_is_shown_once() {
 #[actix_rt::test]
 async fn bad_registrations_name_the_field_and_create_nothing() {
     let app = TestApp::spawn().await;
-    let (_, reader_admin) = app.api_key("read admin").await;
+    let reader_admin = app.api_key("read admin").await.key;
     for (body, field) in [
         (json!({"name": "", "scopes": ["read"]}), Some("name")),
         (json!({"name": "x", "scopes": []}), Some("scopes")),
@@ -107,22 +83,29 @@ async fn bad_registrations_name_the_field_and_create_nothing() {
         ),
         (json!({"scopes": ["read"]}), None),
     ] {
-        let response = register(&app, &app.admin_key, body.clone()).await;
+        let response = app.post_json("/v1/clients", &app.admin_key, &body).await;
         let error = assert_api_error(response, 400, "invalid_request").await;
         if let Some(field) = field {
             assert_eq!(error["error"]["details"]["field"], field, "{body}");
         }
     }
-    let response = register(
-        &app,
-        &reader_admin,
-        json!({"name": "x", "scopes": ["write"]}),
-    )
-    .await;
+    let response = app
+        .post_json(
+            "/v1/clients",
+            &reader_admin,
+            &json!({"name": "x", "scopes": ["write"]}),
+        )
+        .await;
     let error = assert_api_error(response, 400, "invalid_request").await;
     assert_eq!(error["error"]["details"]["field"], "scopes");
-    let (_, reader) = app.api_key("read").await;
-    let response = register(&app, &reader, json!({"name": "x", "scopes": ["read"]})).await;
+    let reader = app.api_key("read").await.key;
+    let response = app
+        .post_json(
+            "/v1/clients",
+            &reader,
+            &json!({"name": "x", "scopes": ["read"]}),
+        )
+        .await;
     assert_api_error(response, 403, "insufficient_scope").await;
     let response = app
         .http
@@ -141,14 +124,7 @@ async fn bad_registrations_name_the_field_and_create_nothing() {
         .unwrap();
     assert_api_error(response, 413, "payload_too_large").await;
 
-    let listed: serde_json::Value = app
-        .with_key(Method::GET, "/v1/clients", &app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: serde_json::Value = app.get_json("/v1/clients", &app.admin_key).await;
     assert_eq!(listed["data"], json!([]), "nothing was created");
 }
 
@@ -224,10 +200,7 @@ async fn a_rotated_secret_overlaps_then_the_old_one_dies() {
     let response = rotate(json!({"overlap": "1h"})).await.unwrap();
     assert_eq!(response.status(), 200);
     let rotated: serde_json::Value = response.json().await.unwrap();
-    let new = TestClient {
-        id: old.id.clone(),
-        secret: rotated["client_secret"].as_str().unwrap().to_owned(),
-    };
+    let new = old.with_secret(rotated["client_secret"].as_str().unwrap());
     assert_ne!(new.secret, old.secret);
     assert!(rotated["previous_secret_expires_at"].is_string());
     let status = |client: TestClient| {
@@ -250,10 +223,7 @@ async fn a_rotated_secret_overlaps_then_the_old_one_dies() {
     let response = rotate(json!({})).await.unwrap();
     let newest: serde_json::Value = response.json().await.unwrap();
     assert_eq!(status(new).await, 401);
-    let newest = TestClient {
-        id: old.id.clone(),
-        secret: newest["client_secret"].as_str().unwrap().to_owned(),
-    };
+    let newest = old.with_secret(newest["client_secret"].as_str().unwrap());
     assert_eq!(status(newest).await, 200);
 }
 
@@ -266,14 +236,12 @@ async fn a_disabled_client_stops_at_once_and_cannot_be_changed() {
     let (_, refresh_token) = app.first_tokens(&client).await;
     for _ in 0..2 {
         let response = app
-            .with_key(
+            .send(
                 Method::POST,
                 &format!("/v1/clients/{}/disable", client.id),
                 &app.admin_key,
             )
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(response.status(), 200);
         let body: serde_json::Value = response.json().await.unwrap();
         assert!(body["disabled_at"].is_string());
@@ -283,36 +251,26 @@ async fn a_disabled_client_stops_at_once_and_cannot_be_changed() {
         .await;
     assert_eq!(response.status(), 401);
     let response = app
-        .with_key(
-            Method::PATCH,
+        .patch_json(
             &format!("/v1/clients/{}", client.id),
             &app.admin_key,
+            &json!({"name": "back"}),
         )
-        .json(&json!({"name": "back"}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_api_error(response, 409, "conflict").await;
     let response = app
-        .with_key(
+        .send(
             Method::POST,
             &format!("/v1/clients/{}/rotate-secret", client.id),
             &app.admin_key,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_api_error(response, 409, "conflict").await;
-    // Its refresh families were revoked with it (checked through introspection by a
-    // sibling client would need the same client; the family row says so).
-    let families = app
-        .with_db(|c| {
-            keygate::refresh::repo::find(c, &refresh_token)
-                .map_err(keygate::store::StoreError::from)
-        })
-        .unwrap()
-        .unwrap();
-    assert!(families.1.revoked_at.is_some());
+    // Its refresh families were revoked with it (introspection would need the
+    // disabled client itself; the family row says so).
+    assert!(db::family_of(&app.store, &refresh_token)
+        .revoked_at
+        .is_some());
 }
 
 #[actix_rt::test]
@@ -321,7 +279,7 @@ async fn another_organizations_clients_do_not_exist_for_the_caller() {
     let (client, _) = app
         .registered_client(json!({"name": "svc", "scopes": ["read"]}))
         .await;
-    let other_admin = app.other_org_admin();
+    let other_admin = app.other_org_admin().key;
     for (method, path) in [
         (Method::GET, format!("/v1/clients/{}", client.id)),
         (Method::PATCH, format!("/v1/clients/{}", client.id)),
@@ -337,14 +295,7 @@ async fn another_organizations_clients_do_not_exist_for_the_caller() {
         }
         assert_api_error(request.send().await.unwrap(), 404, "not_found").await;
     }
-    let listed = app
-        .with_key(Method::GET, "/v1/clients", &other_admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let listed = app.get_text("/v1/clients", &other_admin).await;
     assert!(!listed.contains(&client.id), "{listed}");
     assert_eq!(
         app.token_basic(&client, &[("grant_type", "client_credentials")])
@@ -362,37 +313,20 @@ async fn client_lists_are_paginated() {
         app.registered_client(json!({"name": format!("svc {i}"), "scopes": ["read"]}))
             .await;
     }
-    let first: serde_json::Value = app
-        .with_key(Method::GET, "/v1/clients?limit=2", &app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first: serde_json::Value = app.get_json("/v1/clients?limit=2", &app.admin_key).await;
     assert_eq!(first["data"].as_array().unwrap().len(), 2);
     let cursor = first["next_cursor"].as_str().unwrap();
     let second: serde_json::Value = app
-        .with_key(
-            Method::GET,
+        .get_json(
             &format!("/v1/clients?limit=2&after={cursor}"),
             &app.admin_key,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(second["data"].as_array().unwrap().len(), 1);
     assert!(second["next_cursor"].is_null());
     assert_eq!(second["data"][0]["name"], "svc 2", "creation order");
     for bad in ["limit=0", "after=x", "limit=-1"] {
-        let response = app
-            .with_key(Method::GET, &format!("/v1/clients?{bad}"), &app.admin_key)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(&format!("/v1/clients?{bad}"), &app.admin_key).await;
         assert_api_error(response, 400, "invalid_request").await;
     }
 }
@@ -403,16 +337,14 @@ async fn a_narrower_admin_cannot_take_over_a_wider_client() {
     let (client, _) = app
         .registered_client(json!({"name": "svc", "scopes": ["read", "write", "admin"]}))
         .await;
-    let (_, narrow_admin) = app.api_key("read admin").await;
+    let narrow_admin = app.api_key("read admin").await.key;
     let response = app
-        .with_key(
+        .send(
             Method::POST,
             &format!("/v1/clients/{}/rotate-secret", client.id),
             &narrow_admin,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     let error = assert_api_error(response, 403, "insufficient_scope").await;
     assert_eq!(error["error"]["details"]["required_scope"], "write");
     assert_eq!(
@@ -431,15 +363,12 @@ async fn narrowing_the_scopes_narrows_the_default_with_them() {
         .registered_client(json!({"name": "svc", "scopes": ["read", "write"]}))
         .await;
     let response = app
-        .with_key(
-            Method::PATCH,
+        .patch_json(
             &format!("/v1/clients/{}", client.id),
             &app.admin_key,
+            &json!({"scopes": ["read"]}),
         )
-        .json(&json!({"scopes": ["read"]}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
     let updated: serde_json::Value = response.json().await.unwrap();
     assert_eq!(updated["scope"], "read");

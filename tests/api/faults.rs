@@ -4,41 +4,15 @@
 //! on a lock is cancelled after the statement timeout, and a hung backend is given up
 //! on keygate's side; once the database is known to be down, no request waits for it.
 //! (Process crashes, an unwritable SQLite file and a server that never answers a new
-//! connection are in binary.rs: they need the real binary.)
+//! connection are in binary/: they need the real binary.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use diesel::RunQueryDsl;
 use futures_util::future::{join, join_all};
 
-use crate::helpers::{basic_auth, header, DatabaseSwitch, TestApp, TestClient};
-
-/// Families that are neither revoked nor expired but do not have exactly one live
-/// token (unspent, within its idle lifetime): two would be a fork, none a
-/// half-rotated family (a token spent without its successor). Always zero.
-pub fn families_without_exactly_one_live_token(database_url: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let now = chrono::Utc::now().naive_utc();
-    crate::helpers::with_db(database_url, |c| {
-        diesel::sql_query(
-            "SELECT COUNT(*) AS n FROM refresh_families f \
-                 WHERE f.revoked_at IS NULL AND f.expires_at > $1 \
-                   AND (SELECT COUNT(*) FROM refresh_tokens t \
-                        WHERE t.family_id = f.id AND t.spent_at IS NULL \
-                          AND t.idle_expires_at > $1) <> 1",
-        )
-        .bind::<diesel::sql_types::Timestamp, _>(now)
-        .get_result::<Count>(c)
-        .map_err(keygate::store::StoreError::from)
-    })
-    .unwrap()
-    .n
-}
+use crate::helpers::process::free_port;
+use crate::helpers::{db, header, DatabaseSwitch, TestApp, TestClient};
 
 #[derive(Default)]
 struct Tally {
@@ -70,14 +44,7 @@ async fn chain(
         };
         let after_recovery = recovered.load(Ordering::SeqCst);
         let started = Instant::now();
-        let response = app
-            .http
-            .post(app.url("/oauth/token"))
-            .header("Authorization", basic_auth(&client.id, &client.secret))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let response = app.token_basic(client, &form).await;
         let elapsed = started.elapsed();
         tally.slowest = tally.slowest.max(elapsed);
         if known_down && !after_recovery {
@@ -147,8 +114,9 @@ async fn refresh_through_outage(app: &TestApp, go_down: impl FnOnce(), come_back
             tally.slowest_once_down
         );
     }
+    let now = chrono::Utc::now().naive_utc();
     assert_eq!(
-        families_without_exactly_one_live_token(&app.settings.database_url),
+        db::families_without_exactly_one_live_token(&app.store, now),
         0
     );
 }
@@ -215,11 +183,7 @@ impl OwnPostgres {
             .expect("pg_config (libpq-dev) on PATH");
         let bin = std::path::PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let server = Self {
             dir,
             bin,
@@ -391,7 +355,7 @@ async fn a_hung_postgres_backend_gives_503_with_retry_after_instead_of_holding_r
         s.database_statement_timeout = Duration::from_secs(1);
     })
     .await;
-    let (_, key) = app.api_key("read").await;
+    let key = app.api_key("read").await.key;
     assert_eq!(me_bounded(&app, &key).await.0, 200);
     // The turn's deadline (5 s + 1 s), with room for a loaded machine.
     let bound = Duration::from_secs(8);
@@ -447,7 +411,7 @@ async fn with_postgres_down_64_concurrent_requests_get_their_503s_at_once() {
         return;
     };
     let app = TestApp::spawn_with(|s| s.rate_limits = false).await;
-    let (_, key) = app.api_key("read").await;
+    let key = app.api_key("read").await.key;
     let wave = || join_all((0..64).map(|_| me_bounded(&app, &key)));
     assert!(wave().await.iter().all(|(status, _, _)| *status == 200));
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
-use crate::helpers::{assert_api_error, header, TestApp, ISSUER};
+use crate::helpers::process::free_port;
+use crate::helpers::{assert_api_error, header, TestApp, TestKey, ISSUER};
 
 async fn forward(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut request = app.http.get(app.url(&format!("/v1/forward-auth{query}")));
@@ -19,7 +20,7 @@ async fn forward(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> reqwes
 #[actix_rt::test]
 async fn a_credential_becomes_identity_headers_for_the_upstream() {
     let app = TestApp::spawn().await;
-    let (id, key) = app.operator_key("default", "read write", None);
+    let TestKey { id, key } = app.operator_key("default", "read write", None);
     let response = forward(&app, "", &[("X-API-Key", &key)]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "x-keygate-subject"), id);
@@ -62,8 +63,8 @@ async fn a_credential_becomes_identity_headers_for_the_upstream() {
 #[actix_rt::test]
 async fn requirements_from_the_gateway_cannot_be_weakened_by_the_client() {
     let app = TestApp::spawn().await;
-    let (_, reader) = app.operator_key("default", "read", None);
-    let (_, admin) = app.operator_key("default", "read admin", None);
+    let reader = app.operator_key("default", "read", None).key;
+    let admin = app.operator_key("default", "read admin", None).key;
     let key = |k: &str| ("X-API-Key", k.to_owned());
     let status = |query: &'static str, headers: Vec<(&'static str, String)>| {
         let app = &app;
@@ -218,14 +219,6 @@ impl Drop for Nginx {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The README's nginx `server` block, exactly as documented.
 fn documented_nginx_server() -> String {
     let readme =
@@ -325,7 +318,7 @@ http {{
     ];
 
     // Every location: the upstream sees keygate's identity, never the client's.
-    let (id, admin) = app.operator_key("default", "read admin", None);
+    let TestKey { id, key: admin } = app.operator_key("default", "read admin", None);
     for path in ["/orders", "/admin/users"] {
         let mut headers = vec![("X-API-Key", admin.as_str())];
         headers.extend(spoofed);
@@ -349,7 +342,7 @@ http {{
         .await
         .unwrap();
     assert_api_error(refused, 401, "invalid_format").await;
-    let (_, reader) = app.operator_key("default", "read", None);
+    let reader = app.operator_key("default", "read", None).key;
     let mut headers = vec![("X-API-Key", reader.as_str())];
     headers.push(("X-Keygate-Required-Scope", "read"));
     let forbidden = get("/admin/users", &headers).await.unwrap();
@@ -387,7 +380,7 @@ http {{
     }
 
     // A 429 stays a 429, with its Retry-After (plain auth_request makes it a 500).
-    let (_, slow) = app.operator_key("default", "read", Some(1));
+    let slow = app.operator_key("default", "read", Some(1)).key;
     assert_eq!(
         get("/orders", &[("X-API-Key", &slow)])
             .await

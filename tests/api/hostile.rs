@@ -5,41 +5,16 @@
 //! the server keeps working afterwards. Per-endpoint cases live beside each endpoint's
 //! tests (token_errors.rs, identity.rs, revocation.rs, registration.rs, api_keys.rs).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use reqwest::Method;
 
+use crate::helpers::jwt::{assemble, segment, signed_by_keygate};
 use crate::helpers::{assert_api_error, assert_oauth_error, basic_auth, TestApp};
-
-/// `header` and `claims` signed with the app's active key.
-fn signed_by_keygate(
-    app: &TestApp,
-    header: &serde_json::Value,
-    claims: &serde_json::Value,
-) -> String {
-    let ring = keygate::tokens::KeyRing::load(&app.settings.keys_dir).unwrap();
-    let message = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let signature = ring.active().sign(message.as_bytes()).unwrap();
-    format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-fn segment(token: &str, index: usize) -> serde_json::Value {
-    let part = token.split('.').nth(index).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
 
 #[actix_rt::test]
 async fn signed_tokens_with_crit_or_future_times_are_invalid_tokens() {
     let app = TestApp::spawn().await;
     let client = app.management_client("read admin");
-    let token = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.access_token(&client).await;
     let (header, claims) = (segment(&token, 0), segment(&token, 1));
     let bearer = |t: &str| format!("Bearer {t}");
 
@@ -71,17 +46,7 @@ async fn signed_tokens_with_crit_or_future_times_are_invalid_tokens() {
         let body = assert_api_error(response, 401, "invalid_token").await;
         assert!(!body.to_string().contains(&forged), "{why}: token echoed");
         // Introspection says inactive, nothing more.
-        let introspected: serde_json::Value = app
-            .http
-            .post(app.url("/oauth/introspect"))
-            .header("Authorization", basic_auth(&client.id, &client.secret))
-            .form(&[("token", forged.as_str())])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let introspected = app.introspect(&client, &forged, None).await;
         assert_eq!(introspected, serde_json::json!({"active": false}), "{why}");
     }
 
@@ -96,12 +61,7 @@ async fn signed_tokens_with_crit_or_future_times_are_invalid_tokens() {
         app.me(&[("Authorization", &bearer(&ours))]).await.status(),
         200
     );
-    let theirs = format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(referenced.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        URL_SAFE_NO_PAD.encode([7u8; 64])
-    );
+    let theirs = assemble(&referenced, &claims, &[7u8; 64]);
     let response = app.me(&[("Authorization", &bearer(&theirs))]).await;
     assert_api_error(response, 401, "invalid_token").await;
 }
@@ -223,11 +183,7 @@ async fn nul_bytes_in_identifiers_are_unknown_not_server_errors() {
         "/v1/api-keys?after=key_%00",
         "/v1/audit-events?after=evt_%00",
     ] {
-        let response = app
-            .with_key(Method::GET, path, &app.admin_key)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(path, &app.admin_key).await;
         let status = response.status().as_u16();
         let body: serde_json::Value = response.json().await.unwrap();
         assert!(status == 400 || status == 404, "{path}: {status} {body}");
@@ -248,22 +204,15 @@ async fn nul_bytes_in_identifiers_are_unknown_not_server_errors() {
             serde_json::json!({"name": "n", "scope": "read", "audience": "https://api.example/\u{0}"}),
         ),
     ] {
-        let response = app
-            .with_key(Method::POST, path, &app.admin_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_json(path, &app.admin_key, &body).await;
         assert_api_error(response, 400, "invalid_request").await;
     }
     let response = app
-        .http
-        .post(app.url("/oauth/register"))
-        .header("Authorization", format!("Bearer {}", app.admin_key))
-        .json(&serde_json::json!({"client_name": "\u{0}", "scope": "read"}))
-        .send()
-        .await
-        .unwrap();
+        .register_as(
+            Some(&app.admin_key),
+            &serde_json::json!({"client_name": "\u{0}", "scope": "read"}),
+        )
+        .await;
     assert_oauth_error(response, 400, "invalid_client_metadata").await;
     let response = app
         .http
@@ -322,14 +271,7 @@ async fn deep_or_huge_json_is_refused_with_json() {
     // Nothing was created (the bootstrap admin key is the only key, and there is no
     // client), and the API still answers.
     for (path, count) in [("/v1/api-keys", 1), ("/v1/clients", 0)] {
-        let listed: serde_json::Value = app
-            .with_key(Method::GET, path, &app.admin_key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed: serde_json::Value = app.get_json(path, &app.admin_key).await;
         assert_eq!(listed["data"].as_array().unwrap().len(), count, "{listed}");
     }
 }
@@ -337,7 +279,7 @@ async fn deep_or_huge_json_is_refused_with_json() {
 #[actix_rt::test]
 async fn extreme_timestamps_in_queries_are_bad_requests() {
     let app = TestApp::spawn().await;
-    let (id, _) = app.api_key("read").await;
+    let id = app.api_key("read").await.id;
     for query in [
         format!("/v1/usage?key_id={id}&to=0000-01-01T00:00:00Z"),
         format!("/v1/usage?key_id={id}&from=9999-12-31T23:59:59Z"),
@@ -347,11 +289,7 @@ async fn extreme_timestamps_in_queries_are_bad_requests() {
         "/v1/audit-events?from=not-a-date".to_owned(),
         format!("/v1/audit-events?limit={}", u64::MAX),
     ] {
-        let response = app
-            .with_key(Method::GET, &query, &app.admin_key)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(&query, &app.admin_key).await;
         let status = response.status().as_u16();
         let body: serde_json::Value = response.json().await.unwrap();
         assert!(status == 200 || status == 400, "{query}: {status} {body}");
@@ -369,7 +307,7 @@ async fn extreme_timestamps_in_queries_are_bad_requests() {
 #[actix_rt::test]
 async fn rotate_bodies_are_json_within_the_body_limit() {
     let app = TestApp::spawn_with(|s| s.max_body_bytes = 4096).await;
-    let (key_id, _) = app.api_key("read").await;
+    let key_id = app.api_key("read").await.id;
     let client = app.client_with_scope("read");
     let padded = |len: usize| format!("{{\"overlap\": \"1h\"{}}}", " ".repeat(len));
     for path in [
@@ -442,7 +380,7 @@ async fn rotate_bodies_are_json_within_the_body_limit() {
 #[actix_rt::test]
 async fn a_null_rotate_body_is_no_body() {
     let app = TestApp::spawn().await;
-    let (key_id, _) = app.api_key("read").await;
+    let key_id = app.api_key("read").await.id;
     let client = app.client_with_scope("read");
     for (path, status) in [
         (format!("/v1/api-keys/{key_id}/rotate"), 201),

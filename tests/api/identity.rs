@@ -3,19 +3,18 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::Utc;
 use keygate::api_keys::format::{generate, Environment};
 use keygate::clock::ManualClock;
 use reqwest::Method;
 
-use crate::helpers::{assert_api_error, basic_auth, TestApp};
+use crate::helpers::jwt::{encode_segment, segment, with_claims};
+use crate::helpers::{assert_api_error, TestApp, TestKey};
 
 #[actix_rt::test]
 async fn an_api_key_resolves_in_either_header() {
     let app = TestApp::spawn().await;
-    let (id, key) = app.api_key("read webhook").await;
+    let TestKey { id, key } = app.api_key("read webhook").await;
     for headers in [
         vec![("X-API-Key", key.clone())],
         vec![("Authorization", format!("Bearer {key}"))],
@@ -44,10 +43,7 @@ async fn an_api_key_resolves_in_either_header() {
 async fn an_access_token_resolves_to_its_client() {
     let app = TestApp::spawn().await;
     let client = app.management_client("read write");
-    let token = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.access_token(&client).await;
     let response = app
         .me(&[("Authorization", &format!("Bearer {token}"))])
         .await;
@@ -108,8 +104,8 @@ async fn missing_and_malformed_credentials_are_told_apart() {
 #[actix_rt::test]
 async fn conflicting_or_repeated_credentials_are_a_bad_request() {
     let app = TestApp::spawn().await;
-    let (_, a) = app.api_key("read").await;
-    let (_, b) = app.api_key("read").await;
+    let a = app.api_key("read").await.key;
+    let b = app.api_key("read").await.key;
     let response = app
         .me(&[("Authorization", &format!("Bearer {a}")), ("X-API-Key", &b)])
         .await;
@@ -134,17 +130,15 @@ async fn an_unknown_well_formed_key_is_invalid_and_says_nothing_more() {
 #[actix_rt::test]
 async fn a_revoked_key_stops_working_on_the_next_request() {
     let app = TestApp::spawn().await;
-    let (id, key) = app.api_key("read").await;
+    let TestKey { id, key } = app.api_key("read").await;
     assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 200);
     let response = app
-        .with_key(
+        .send(
             Method::DELETE,
             &format!("/v1/api-keys/{id}"),
             &app.admin_key,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
     assert_api_error(app.me(&[("X-API-Key", &key)]).await, 401, "revoked_api_key").await;
 }
@@ -172,37 +166,19 @@ async fn an_expired_key_says_when() {
     );
 }
 
-fn b64(value: &serde_json::Value) -> String {
-    URL_SAFE_NO_PAD.encode(value.to_string())
-}
-
 #[actix_rt::test]
 async fn forged_foreign_and_expired_tokens_are_refused() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
     let client = app.management_client("read admin");
-    let token = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.access_token(&client).await;
     let parts: Vec<&str> = token.split('.').collect();
-    let header: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-    let mut claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let (header, mut claims) = (segment(&token, 0), segment(&token, 1));
 
     let mut none_header = header.clone();
     none_header["alg"] = "none".into();
     // HMAC keyed with the published public key (the classic algorithm confusion).
-    let jwks = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jwks = app.public_text("/.well-known/jwks.json").await;
     let mut hmac_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     hmac_header.kid = header["kid"].as_str().map(str::to_owned);
     hmac_header.typ = Some("at+jwt".into());
@@ -215,9 +191,9 @@ async fn forged_foreign_and_expired_tokens_are_refused() {
     let mut escalated = claims.clone();
     escalated["scope"] = "read admin write webhook".into();
     let forged = [
-        format!("{}.{}.", b64(&none_header), parts[1]),
+        format!("{}.{}.", encode_segment(&none_header), parts[1]),
         hmac,
-        format!("{}.{}.{}", parts[0], b64(&escalated), parts[2]),
+        with_claims(&token, &escalated),
         format!("{}.{}.{}", parts[0], parts[1], "AAAA"),
     ];
     for forged in &forged {
@@ -227,15 +203,7 @@ async fn forged_foreign_and_expired_tokens_are_refused() {
         assert_api_error(response, 401, "invalid_token").await;
     }
     // Revoked through RFC 7009: refused at once.
-    let revoked = app
-        .http
-        .post(app.url("/oauth/revoke"))
-        .header("Authorization", basic_auth(&client.id, &client.secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    app.revoke(&client, &token, None).await;
     let response = app
         .me(&[("Authorization", &format!("Bearer {token}"))])
         .await;
@@ -246,10 +214,7 @@ async fn forged_foreign_and_expired_tokens_are_refused() {
         .contains("revoked"));
 
     // Expired — said only because the signature verified.
-    let fresh = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fresh = app.access_token(&client).await;
     clock.advance(chrono::Duration::hours(2));
     let response = app
         .me(&[("Authorization", &format!("Bearer {fresh}"))])
@@ -257,7 +222,7 @@ async fn forged_foreign_and_expired_tokens_are_refused() {
     assert_api_error(response, 401, "expired_token").await;
     // An expired forgery is invalid, not expired.
     claims["exp"] = 1.into();
-    let forged = format!("{}.{}.{}", parts[0], b64(&claims), parts[2]);
+    let forged = with_claims(&token, &claims);
     let response = app
         .me(&[("Authorization", &format!("Bearer {forged}"))])
         .await;
@@ -276,10 +241,7 @@ async fn me_describes_a_token_of_any_audience_but_only_management_tokens_manage_
     // Default audience (the platform's API) and another resource's: /v1/me describes
     // both — the quick start's first call — but neither manages keygate, admin or not.
     for client in [app.client_with_scope("read admin"), billing] {
-        let token = app.token_json(&client).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = app.access_token(&client).await;
         let bearer = format!("Bearer {token}");
         let me = app.me(&[("Authorization", &bearer)]).await;
         assert_eq!(me.status(), 200);
@@ -300,10 +262,7 @@ async fn me_describes_a_token_of_any_audience_but_only_management_tokens_manage_
             .contains("audience"));
     }
     let manager = app.management_client("read admin");
-    let token = app.token_json(&manager).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.access_token(&manager).await;
     let listed = app
         .http
         .get(app.url("/v1/api-keys"))
@@ -318,10 +277,7 @@ async fn me_describes_a_token_of_any_audience_but_only_management_tokens_manage_
 async fn a_disabled_clients_tokens_stop_at_once() {
     let app = TestApp::spawn().await;
     let client = app.management_client("read admin");
-    let token = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.access_token(&client).await;
     let bearer = format!("Bearer {token}");
     assert_eq!(app.me(&[("Authorization", &bearer)]).await.status(), 200);
     app.disable(&client);
@@ -340,7 +296,7 @@ async fn a_disabled_clients_tokens_stop_at_once() {
 #[actix_rt::test]
 async fn a_missing_scope_is_403_with_the_scope_named() {
     let app = TestApp::spawn().await;
-    let (_, reader) = app.api_key("read").await;
+    let reader = app.api_key("read").await.key;
     let response = app
         .create_key_as(
             &reader,
@@ -357,23 +313,8 @@ async fn a_missing_scope_is_403_with_the_scope_named() {
 async fn introspection_describes_api_keys_of_the_callers_organization() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read");
-    let (id, key) = app.api_key("read write").await;
-    let introspect = |token: String| {
-        let (app, client) = (&app, &client);
-        async move {
-            app.http
-                .post(app.url("/oauth/introspect"))
-                .header("Authorization", basic_auth(&client.id, &client.secret))
-                .form(&[("token", token.as_str())])
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let described = introspect(key.clone()).await;
+    let TestKey { id, key } = app.api_key("read write").await;
+    let described = app.introspect(&client, &key, None).await;
     assert_eq!(described["active"], true, "{described}");
     assert_eq!(described["token_type"], "Bearer");
     assert_eq!(described["credential_kind"], "api_key");
@@ -389,20 +330,21 @@ async fn introspection_describes_api_keys_of_the_callers_organization() {
     let mut typo = key.clone().into_bytes();
     typo[30] = if typo[30] == b'x' { b'y' } else { b'x' };
     let stranger = generate(Environment::Live).unwrap().expose().to_owned();
-    let other_org_key = app.other_org_admin();
+    let other_org_key = app.other_org_admin().key;
     for token in [String::from_utf8(typo).unwrap(), stranger, other_org_key] {
         assert_eq!(
-            introspect(token).await,
+            app.introspect(&client, &token, None).await,
             serde_json::json!({"active": false})
         );
     }
-    app.with_key(
+    app.send(
         Method::DELETE,
         &format!("/v1/api-keys/{id}"),
         &app.admin_key,
     )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(introspect(key).await, serde_json::json!({"active": false}));
+    .await;
+    assert_eq!(
+        app.introspect(&client, &key, None).await,
+        serde_json::json!({"active": false})
+    );
 }

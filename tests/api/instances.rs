@@ -6,7 +6,7 @@ use std::sync::Arc;
 use keygate::clock::SystemClock;
 use reqwest::Method;
 
-use crate::helpers::{basic_auth, TestApp};
+use crate::helpers::{basic_auth, TestApp, TestKey};
 
 #[actix_rt::test]
 async fn two_instances_on_one_database_agree() {
@@ -15,10 +15,7 @@ async fn two_instances_on_one_database_agree() {
 
     // A token issued by one verifies on the other (same keys, same issuer).
     let client = app.management_client("read");
-    let token = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.access_token(&client).await;
     let me = app
         .http
         .get(format!("{other}/v1/me"))
@@ -29,7 +26,7 @@ async fn two_instances_on_one_database_agree() {
     assert_eq!(me.status(), 200);
 
     // An API key revoked through one is refused by the other on the next request.
-    let (id, key) = app.operator_key("default", "read", None);
+    let TestKey { id, key } = app.operator_key("default", "read", None);
     let on_other = || {
         app.http
             .get(format!("{other}/v1/me"))
@@ -38,14 +35,12 @@ async fn two_instances_on_one_database_agree() {
     };
     assert_eq!(on_other().await.unwrap().status(), 200);
     let revoked = app
-        .with_key(
+        .send(
             Method::DELETE,
             &format!("/v1/api-keys/{id}"),
             &app.admin_key,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(revoked.status(), 200);
     assert_eq!(on_other().await.unwrap().status(), 401);
 

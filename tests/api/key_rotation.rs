@@ -4,46 +4,16 @@
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use keygate::tokens::signing_keys::{self, KeyAlg};
 
-use crate::helpers::{TestApp, TestClient};
-
-fn kid_of(token: &str) -> String {
-    let header = token.split('.').next().unwrap();
-    let header: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
-    header["kid"].as_str().unwrap().to_owned()
-}
-
-async fn fresh_token(app: &TestApp, client: &TestClient) -> String {
-    app.token_json(client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Polls (the server reloads `keys/` every second here) until `check` holds.
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("never happened: {what}");
-}
+use crate::helpers::jwt::kid_of;
+use crate::helpers::{eventually, TestApp};
 
 #[actix_rt::test]
 async fn a_key_generated_then_activated_on_disk_is_used_without_a_restart() {
     let app = TestApp::spawn_with(|s| s.keys_reload_interval = Duration::from_secs(1)).await;
     let client = app.management_client("read");
-    let old_token = fresh_token(&app, &client).await;
+    let old_token = app.access_token(&client).await;
     let old_kid = kid_of(&old_token);
 
     // Generated: published in the JWKS, not yet signing.
@@ -57,7 +27,7 @@ async fn a_key_generated_then_activated_on_disk_is_used_without_a_restart() {
     })
     .await;
     assert_eq!(
-        kid_of(&fresh_token(&app, &client).await),
+        kid_of(&app.access_token(&client).await),
         old_kid,
         "pending keys do not sign"
     );
@@ -65,7 +35,7 @@ async fn a_key_generated_then_activated_on_disk_is_used_without_a_restart() {
     // Activated: signs new tokens; the retired key stays published and its tokens valid.
     signing_keys::activate(&dir, &new.kid, chrono::Utc::now()).unwrap();
     eventually("the new key signs", || async {
-        kid_of(&fresh_token(&app, &client).await) == new.kid
+        kid_of(&app.access_token(&client).await) == new.kid
     })
     .await;
     let jwks = app.jwks().await;
@@ -73,7 +43,7 @@ async fn a_key_generated_then_activated_on_disk_is_used_without_a_restart() {
         .keys
         .iter()
         .any(|k| k.common.key_id.as_deref() == Some(old_kid.as_str())));
-    for bearer in [old_token, fresh_token(&app, &client).await] {
+    for bearer in [old_token, app.access_token(&client).await] {
         let me = app
             .me(&[("Authorization", &format!("Bearer {bearer}"))])
             .await;
@@ -96,7 +66,7 @@ async fn the_whole_rotation_cycle_keeps_tokens_valid_until_they_expire() {
     )
     .await;
     let client = app.management_client("read");
-    let old_token = fresh_token(&app, &client).await;
+    let old_token = app.access_token(&client).await;
     let old_kid = kid_of(&old_token);
     let dir = app.settings.keys_dir.clone();
     let published = |kid: String| {
@@ -114,7 +84,7 @@ async fn the_whole_rotation_cycle_keeps_tokens_valid_until_they_expire() {
     eventually("published", || published(new.kid.clone())).await;
     signing_keys::activate(&dir, &new.kid, chrono::Utc::now()).unwrap();
     eventually("signing", || async {
-        kid_of(&fresh_token(&app, &client).await) == new.kid
+        kid_of(&app.access_token(&client).await) == new.kid
     })
     .await;
     let bearer = format!("Bearer {old_token}");
@@ -147,5 +117,5 @@ async fn the_whole_rotation_cycle_keeps_tokens_valid_until_they_expire() {
     .await;
     let unknown = app.me(&[("Authorization", &bearer)]).await;
     crate::helpers::assert_api_error(unknown, 401, "invalid_token").await;
-    assert_eq!(kid_of(&fresh_token(&app, &client).await), new.kid);
+    assert_eq!(kid_of(&app.access_token(&client).await), new.kid);
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use keygate::clock::ManualClock;
 use keygate::limits::TierLimit;
 
-use crate::helpers::{assert_api_error, header, TestApp};
+use crate::helpers::{assert_api_error, header, TestApp, TestClient, TestKey};
 
 /// `free`: 60 requests a minute, bursts of 3.
 async fn tiny_app(clock: Arc<ManualClock>) -> TestApp {
@@ -31,7 +31,7 @@ async fn tiny_app(clock: Arc<ManualClock>) -> TestApp {
 async fn a_burst_trips_with_429_and_recovers_at_the_rate() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = tiny_app(clock.clone()).await;
-    let (_, key) = app.operator_key("default", "read", None);
+    let key = app.operator_key("default", "read", None).key;
     for remaining in ["2", "1", "0"] {
         let response = app.me(&[("X-API-Key", &key)]).await;
         assert_eq!(response.status(), 200);
@@ -62,14 +62,14 @@ async fn the_organization_limit_binds_all_its_keys_and_no_other_organization() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = tiny_app(clock).await;
     let keys: Vec<String> = (0..3)
-        .map(|_| app.operator_key("default", "read", None).1)
+        .map(|_| app.operator_key("default", "read", None).key)
         .collect();
     for key in &keys {
         assert_eq!(app.me(&[("X-API-Key", key)]).await.status(), 200);
     }
-    let (_, fourth) = app.operator_key("default", "read", None);
+    let fourth = app.operator_key("default", "read", None).key;
     assert_eq!(app.me(&[("X-API-Key", &fourth)]).await.status(), 429);
-    let other = app.other_org_admin();
+    let other = app.other_org_admin().key;
     assert_eq!(
         app.me(&[("X-API-Key", &other)]).await.status(),
         200,
@@ -81,7 +81,7 @@ async fn the_organization_limit_binds_all_its_keys_and_no_other_organization() {
 async fn a_keys_override_tightens_its_own_limit_only() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock).await;
-    let (_, slow) = app.operator_key("default", "read", Some(1));
+    let slow = app.operator_key("default", "read", Some(1)).key;
     let response = app.me(&[("X-API-Key", &slow)]).await;
     assert_eq!(header(&response, "ratelimit-limit"), "1");
     assert_api_error(
@@ -90,7 +90,7 @@ async fn a_keys_override_tightens_its_own_limit_only() {
         "rate_limit_exceeded",
     )
     .await;
-    let (_, normal) = app.operator_key("default", "read", None);
+    let normal = app.operator_key("default", "read", None).key;
     let response = app.me(&[("X-API-Key", &normal)]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -119,15 +119,12 @@ async fn a_keys_override_tightens_its_own_limit_only() {
     assert_eq!(error["error"]["details"]["field"], "rate_limit_per_minute");
     let id = created["id"].as_str().unwrap();
     let cleared: serde_json::Value = app
-        .with_key(
-            reqwest::Method::PATCH,
+        .patch_json(
             &format!("/v1/api-keys/{id}"),
             &app.admin_key,
+            &serde_json::json!({"rate_limit_per_minute": null}),
         )
-        .json(&serde_json::json!({"rate_limit_per_minute": null}))
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -147,7 +144,7 @@ async fn with_limits_off_nothing_is_counted() {
         );
     })
     .await;
-    let (_, key) = app.operator_key("default", "read", None);
+    let key = app.operator_key("default", "read", None).key;
     for _ in 0..3 {
         let response = app.me(&[("X-API-Key", &key)]).await;
         assert_eq!(response.status(), 200);
@@ -169,10 +166,7 @@ async fn guessing_a_secret_is_throttled_without_locking_out_the_client() {
     let victim = app.client_with_scope("read");
     // The real client has authenticated before: its secret is in the verified cache.
     assert_eq!(app.token_json(&victim).await["token_type"], "Bearer");
-    let guess = crate::helpers::TestClient {
-        id: victim.id.clone(),
-        secret: format!("{}x", victim.secret),
-    };
+    let guess = victim.with_secret(&format!("{}x", victim.secret));
     let grant = [("grant_type", "client_credentials")];
     // Exactly the allowance of guesses reaches argon2.
     for _ in 0..3 {
@@ -193,17 +187,11 @@ async fn guessing_a_secret_is_throttled_without_locking_out_the_client() {
 
     // The burst is in the client's organization's audit log, without the guesses.
     let events: serde_json::Value = app
-        .with_key(
-            reqwest::Method::GET,
+        .get_json(
             "/v1/audit-events?type=authentication.failures",
             &app.admin_key,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(events["data"][0]["target_id"], victim.id.as_str());
     assert_eq!(events["data"][0]["source_ip"], "127.0.0.1");
     assert!(!events.to_string().contains(&guess.secret));
@@ -277,7 +265,7 @@ async fn two_instances_sharing_redis_enforce_one_combined_limit() {
     )
     .await;
     let sibling = app.spawn_sibling(clock.clone()).await;
-    let (_, key) = app.operator_key("default", "read", None);
+    let key = app.operator_key("default", "read", None).key;
     let on = |base: &str| {
         app.http
             .get(format!("{base}/v1/me"))
@@ -323,7 +311,7 @@ async fn an_unreachable_redis_falls_back_to_each_instances_own_limits() {
         clock,
     )
     .await;
-    let (_, key) = app.operator_key("default", "read", None);
+    let key = app.operator_key("default", "read", None).key;
     for remaining in ["1", "0"] {
         let response = app.me(&[("X-API-Key", &key)]).await;
         assert_eq!(response.status(), 200, "served: the limiter fails open");
@@ -340,28 +328,23 @@ async fn an_unreachable_redis_falls_back_to_each_instances_own_limits() {
 async fn a_clients_override_limits_the_tokens_it_gets() {
     let app = TestApp::spawn().await;
     let created: serde_json::Value = app
-        .with_key(reqwest::Method::POST, "/v1/clients", &app.admin_key)
-        .json(&serde_json::json!({
-            "name": "automation",
-            "scopes": ["read"],
-            "audience": format!("{}/v1", crate::helpers::ISSUER),
-            "rate_limit_per_minute": 1,
-        }))
-        .send()
+        .post_json(
+            "/v1/clients",
+            &app.admin_key,
+            &serde_json::json!({
+                "name": "automation",
+                "scopes": ["read"],
+                "audience": format!("{}/v1", crate::helpers::ISSUER),
+                "rate_limit_per_minute": 1,
+            }),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(created["rate_limit_per_minute"], 1);
-    let client = crate::helpers::TestClient {
-        id: created["client_id"].as_str().unwrap().to_owned(),
-        secret: created["client_secret"].as_str().unwrap().to_owned(),
-    };
-    let token = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let client = TestClient::from_created(&created);
+    let token = app.access_token(&client).await;
     let bearer = format!("Bearer {token}");
     let first = app.me(&[("Authorization", &bearer)]).await;
     assert_eq!(header(&first, "ratelimit-limit"), "1");
@@ -377,12 +360,7 @@ async fn a_clients_override_limits_the_tokens_it_gets() {
         (serde_json::json!({"rate_limit_per_minute": 0}), 400),
         (serde_json::json!({"rate_limit_per_minute": null}), 200),
     ] {
-        let response = app
-            .with_key(reqwest::Method::PATCH, &path, &app.admin_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.patch_json(&path, &app.admin_key, &body).await;
         assert_eq!(response.status().as_u16(), status, "{body}");
         if status == 200 {
             let updated: serde_json::Value = response.json().await.unwrap();
@@ -394,7 +372,10 @@ async fn a_clients_override_limits_the_tokens_it_gets() {
 #[actix_rt::test]
 async fn a_limited_key_cannot_make_or_become_a_looser_one() {
     let app = TestApp::spawn().await;
-    let (own_id, limited_admin) = app.operator_key("default", "read admin", Some(50));
+    let TestKey {
+        id: own_id,
+        key: limited_admin,
+    } = app.operator_key("default", "read admin", Some(50));
     let created: serde_json::Value = app
         .create_key_as(
             &limited_admin,
@@ -416,15 +397,12 @@ async fn a_limited_key_cannot_make_or_become_a_looser_one() {
         .await;
     assert_api_error(looser, 400, "invalid_request").await;
     let freed = app
-        .with_key(
-            reqwest::Method::PATCH,
+        .patch_json(
             &format!("/v1/api-keys/{own_id}"),
             &limited_admin,
+            &serde_json::json!({"rate_limit_per_minute": null}),
         )
-        .json(&serde_json::json!({"rate_limit_per_minute": null}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     let shown: serde_json::Value = freed.json().await.unwrap();
     assert_eq!(
         shown["rate_limit_per_minute"], 50,
@@ -435,7 +413,7 @@ async fn a_limited_key_cannot_make_or_become_a_looser_one() {
 #[actix_rt::test]
 async fn registration_counts_against_the_admin_credentials_limit() {
     let app = TestApp::spawn().await;
-    let (_, slow_admin) = app.operator_key("default", "read admin", Some(1));
+    let slow_admin = app.operator_key("default", "read admin", Some(1)).key;
     let register = || {
         app.http
             .post(app.url("/oauth/register"))
@@ -512,13 +490,11 @@ async fn a_registration_update_guessing_the_secret_is_throttled() {
     })
     .await;
     let response = app
-        .http
-        .post(app.url("/oauth/register"))
-        .header("Authorization", format!("Bearer {}", app.admin_key))
-        .json(&serde_json::json!({"client_name": "guessed", "scope": "read"}))
-        .send()
-        .await
-        .unwrap();
+        .register_as(
+            Some(&app.admin_key),
+            &serde_json::json!({"client_name": "guessed", "scope": "read"}),
+        )
+        .await;
     assert_eq!(response.status(), 201);
     let body: serde_json::Value = response.json().await.unwrap();
     let client_id = body["client_id"].as_str().unwrap().to_owned();

@@ -156,24 +156,14 @@ async fn metrics_count_requests_tokens_and_resolver_outcomes() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read");
     app.token_json(&client).await;
-    let wrong = crate::helpers::TestClient {
-        id: client.id.clone(),
-        secret: "kgs_wrong".into(),
-    };
+    let wrong = client.with_secret("kgs_wrong");
     app.token_basic(&wrong, &[("grant_type", "client_credentials")])
         .await;
-    let (_, key) = app.operator_key("default", "read", None);
+    let key = app.operator_key("default", "read", None).key;
     assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 200);
     assert_eq!(app.me(&[]).await.status(), 401);
-    let (id, _) = app.operator_key("default", "read", None);
-    app.with_key(
-        reqwest::Method::GET,
-        &format!("/v1/api-keys/{id}"),
-        &app.admin_key,
-    )
-    .send()
-    .await
-    .unwrap();
+    let id = app.operator_key("default", "read", None).id;
+    app.get(&format!("/v1/api-keys/{id}"), &app.admin_key).await;
 
     let response = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -237,14 +227,7 @@ const ROUTES: &[(&str, &str)] = &[
 ];
 
 async fn openapi_document(app: &TestApp) -> serde_json::Value {
-    app.http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.public_json("/openapi.json").await
 }
 
 #[actix_rt::test]

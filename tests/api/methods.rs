@@ -12,15 +12,7 @@ use crate::helpers::{header, TestApp};
 /// The documented paths with a placeholder for each path parameter, and the
 /// documented methods of each (upper case).
 async fn documented(app: &TestApp) -> Vec<(String, String, Vec<String>)> {
-    let document: serde_json::Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: serde_json::Value = app.public_json("/openapi.json").await;
     document["paths"]
         .as_object()
         .unwrap()

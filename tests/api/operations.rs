@@ -2,16 +2,17 @@
 //! made-up requests against metrics and logs, database passwords in every form,
 //! file modes at rest, a start that fails and the one after it, a read-only keys
 //! directory, a key file changed under a running server, and output into a closed
-//! pipe. The process helpers are `binary.rs`'s.
+//! pipe. The process helpers are `helpers::process`'s.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::binary::{
-    keygate, keygate_on_small_disk, private_mounts_work, raw_http, refused_start, run, Server,
+use crate::helpers::basic_auth;
+use crate::helpers::jwt::kid_of;
+use crate::helpers::process::{
+    keygate_on_small_disk, private_mounts_work, refused_start, run, Installation, Server,
 };
-use crate::helpers::{basic_auth, TestDatabase};
 
 /// Resident memory of a process, in KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -30,23 +31,26 @@ fn rss_kib(pid: u32) -> u64 {
 /// line carries a bounded, escaped form of them.
 #[test]
 fn made_up_methods_and_paths_leave_metrics_memory_and_log_lines_bounded() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
-    let mut cmd = keygate(&dir, &db);
-    cmd.env("KEYGATE_LOG", "debug")
-        .env("KEYGATE_RATE_LIMITS", "false")
-        .env("KEYGATE_USAGE_METERING", "false");
-    let server = Server::start(cmd);
-    let http = raw_http::Client;
+    let kg = Installation::new();
+    let server = kg.serve(&[
+        ("KEYGATE_LOG", "debug"),
+        ("KEYGATE_RATE_LIMITS", "false"),
+        ("KEYGATE_USAGE_METERING", "false"),
+    ]);
     let junk = |i: usize| {
         let method = format!("M{i}{}", "X".repeat(10_000));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         for path in [format!("/junk/{i}/{}", "p".repeat(500)), "/v1/me".into()] {
-            let (status, _) = http.request(&server.address, &method, &path, &[], String::new());
-            assert!((400..500).contains(&status), "{status}");
+            let status = server
+                .request(method.clone(), &path)
+                .send()
+                .unwrap()
+                .status();
+            assert!(status.is_client_error(), "{status}");
         }
     };
     let metrics_size = || {
-        let (status, body) = http.request(&server.address, "GET", "/metrics", &[], String::new());
+        let (status, body) = server.get("/metrics", &[]);
         assert_eq!(status, 200);
         body.len()
     };
@@ -80,9 +84,8 @@ fn made_up_methods_and_paths_leave_metrics_memory_and_log_lines_bounded() {
 #[test]
 fn a_malformed_request_is_a_400_and_no_error_in_the_log() {
     use std::io::{Read, Write};
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
-    let server = Server::start(keygate(&dir, &db));
+    let kg = Installation::new();
+    let server = kg.serve(&[]);
     for request in [
         &b"GET /v1/me HTTP/1.1\r\nHost: x\r\nX-API-Key: kg_live_\0x\r\n\r\n"[..],
         &b"GET /healthz HTTP/1.1\r\nHo\0st: x\r\n\r\n"[..],
@@ -109,8 +112,7 @@ fn a_malformed_request_is_a_400_and_no_error_in_the_log() {
 /// libpq `key=value` string is refused without being shown.
 #[test]
 fn database_passwords_in_every_form_stay_out_of_errors_logs_and_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
+    let kg = Installation::new();
     for url in [
         "postgres://keygate:hunter2@127.0.0.1:1/keygate",
         "postgres://keygate:hun%74er2@127.0.0.1:1/keygate",
@@ -121,9 +123,7 @@ fn database_passwords_in_every_form_stay_out_of_errors_logs_and_output() {
         "host=127.0.0.1 port=1 user=keygate password=hunter2",
     ] {
         for command in [&["migrate"][..], &["serve"], &["api-key", "list"]] {
-            let out = run(keygate(&dir, &db)
-                .env("KEYGATE_DATABASE_URL", url)
-                .args(command));
+            let out = run(kg.keygate().env("KEYGATE_DATABASE_URL", url).args(command));
             assert!(!out.ok, "{url} {command:?}");
             for secret in ["hunter2", "hun%74er2", "ter2"] {
                 assert!(
@@ -142,10 +142,10 @@ fn database_passwords_in_every_form_stay_out_of_errors_logs_and_output() {
     }
 
     // A server that takes the password from the query string.
-    if !db.url.starts_with("postgres") {
+    if !kg.db.url.starts_with("postgres") {
         return;
     }
-    let mut url = url::Url::parse(&db.url).unwrap();
+    let mut url = url::Url::parse(&kg.db.url).unwrap();
     let password = url
         .password()
         .unwrap_or("unused-by-a-trusting-server")
@@ -153,13 +153,14 @@ fn database_passwords_in_every_form_stay_out_of_errors_logs_and_output() {
     url.set_password(None).unwrap();
     url.query_pairs_mut().append_pair("password", &password);
     let url = url.to_string();
-    let migrated = run(keygate(&dir, &db)
+    let migrated = run(kg
+        .keygate()
         .env("KEYGATE_DATABASE_URL", &url)
         .arg("migrate"));
     assert!(migrated.ok, "{}", migrated.stderr);
     let shown = migrated.json["database"].as_str().unwrap();
     assert!(shown.contains("password=***"), "{shown}");
-    let mut serve = keygate(&dir, &db);
+    let mut serve = kg.keygate();
     serve.env("KEYGATE_DATABASE_URL", &url);
     let (log, stdout) = Server::start(serve).stop();
     assert!(log.contains("keygate listening"), "{log}");
@@ -213,23 +214,22 @@ fn pem_in(keys: &Path) -> PathBuf {
 /// with the file and the `chmod` that fixes it, unless `allow_loose_key_permissions`.
 #[test]
 fn database_and_key_files_are_private_and_loose_keys_stop_the_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
-    let server = Server::start(under_umask_022(&keygate(&dir, &db)));
-    if let Some(file) = db.url.strip_prefix("sqlite://") {
+    let kg = Installation::new();
+    let server = Server::start(under_umask_022(&kg.keygate()));
+    if let Some(file) = kg.db.url.strip_prefix("sqlite://") {
         for suffix in ["", "-wal", "-shm"] {
             let path = PathBuf::from(format!("{file}{suffix}"));
             assert_eq!(mode(&path), 0o600, "{}", path.display());
         }
     }
     server.stop();
-    let keys = dir.path().join("keys");
+    let keys = kg.dir.path().join("keys");
     assert_eq!(mode(&keys), 0o700);
     let pem = pem_in(&keys);
     assert_eq!(mode(&pem), 0o600);
 
     set_mode(&pem, 0o644);
-    let (ok, stderr) = refused_start(keygate(&dir, &db).arg("serve"));
+    let (ok, stderr) = refused_start(kg.keygate().arg("serve"));
     assert!(!ok);
     assert!(
         stderr.contains(&pem.display().to_string())
@@ -237,21 +237,21 @@ fn database_and_key_files_are_private_and_loose_keys_stop_the_start() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let mut allowed = keygate(&dir, &db);
+    let mut allowed = kg.keygate();
     allowed.env("KEYGATE_ALLOW_LOOSE_KEY_PERMISSIONS", "true");
     let (log, _) = Server::start(allowed).stop();
     assert!(log.contains("allow_loose_key_permissions"), "{log}");
 
     set_mode(&pem, 0o600);
     set_mode(&keys, 0o755);
-    let (ok, stderr) = refused_start(keygate(&dir, &db).arg("serve"));
+    let (ok, stderr) = refused_start(kg.keygate().arg("serve"));
     assert!(!ok);
     assert!(
         stderr.contains(&format!("chmod 700 {}", keys.display())),
         "{stderr}"
     );
     set_mode(&keys, 0o700);
-    Server::start(keygate(&dir, &db)).stop();
+    kg.serve(&[]).stop();
 }
 
 /// The bootstrap admin key is made only by a start that gets to serve: a start that
@@ -260,11 +260,10 @@ fn database_and_key_files_are_private_and_loose_keys_stop_the_start() {
 /// offers another.
 #[test]
 fn starts_that_fail_leave_the_bootstrap_key_to_the_start_that_serves() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
+    let kg = Installation::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let (ok, stderr) = refused_start(
-        keygate(&dir, &db)
+        kg.keygate()
             .env("KEYGATE_BIND", taken.local_addr().unwrap().to_string())
             .arg("serve"),
     );
@@ -272,30 +271,23 @@ fn starts_that_fail_leave_the_bootstrap_key_to_the_start_that_serves() {
     drop(taken);
 
     // A key file that does not parse.
-    let generated = run(keygate(&dir, &db).args(["signing-key", "generate"]));
+    let generated = kg.run(&["signing-key", "generate"]);
     assert!(generated.ok, "{}", generated.stderr);
     let kid = generated.json["kid"].as_str().unwrap().to_owned();
-    let pem = dir.path().join("keys").join(format!("{kid}.pem"));
+    let pem = kg.dir.path().join("keys").join(format!("{kid}.pem"));
     std::fs::write(
         &pem,
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
     )
     .unwrap();
-    let (ok, stderr) = refused_start(keygate(&dir, &db).arg("serve"));
+    let (ok, stderr) = refused_start(kg.keygate().arg("serve"));
     assert!(!ok && stderr.contains(&kid), "{stderr}");
     for ext in ["pem", "json"] {
-        std::fs::remove_file(dir.path().join("keys").join(format!("{kid}.{ext}"))).unwrap();
+        std::fs::remove_file(kg.dir.path().join("keys").join(format!("{kid}.{ext}"))).unwrap();
     }
 
-    let server = Server::start(keygate(&dir, &db));
-    let admin = server.bootstrap_key();
-    let (status, me) = raw_http::Client.request(
-        &server.address,
-        "GET",
-        "/v1/me",
-        &[("X-API-Key", &admin)],
-        String::new(),
-    );
+    let (server, admin) = kg.serve_with_admin(&[]);
+    let (status, me) = server.get("/v1/me", &[("X-API-Key", &admin)]);
     assert_eq!(status, 200, "{me}");
     server.stop();
 }
@@ -309,10 +301,10 @@ fn serve_starts_on_a_read_only_keys_directory_that_has_an_active_key() {
     if !private_mounts_work() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
-    let seed = dir.path().join("seed");
-    let generated = run(keygate(&dir, &db)
+    let kg = Installation::new();
+    let seed = kg.dir.path().join("seed");
+    let generated = run(kg
+        .keygate()
         .env("KEYGATE_KEYS_DIR", seed.join("keys"))
         .args(["signing-key", "generate"]));
     assert!(generated.ok, "{}", generated.stderr);
@@ -320,28 +312,17 @@ fn serve_starts_on_a_read_only_keys_directory_that_has_an_active_key() {
 
     // The seed (keys/ and its .lock) copied onto a tmpfs, remounted read-only; the
     // database stays where it was.
-    let mut serve = keygate_on_small_disk(&dir, 1024, Some(&seed), true);
+    let mut serve = keygate_on_small_disk(&kg.dir, 1024, Some(&seed), true);
     serve
-        .env("KEYGATE_KEYS_DIR", dir.path().join("data").join("keys"))
-        .env("KEYGATE_DATABASE_URL", &db.url);
+        .env("KEYGATE_KEYS_DIR", kg.dir.path().join("data").join("keys"))
+        .env("KEYGATE_DATABASE_URL", &kg.db.url);
     let server = Server::start(serve);
-    let (status, jwks) = raw_http::Client.request(
-        &server.address,
-        "GET",
-        "/.well-known/jwks.json",
-        &[],
-        String::new(),
-    );
+    let (status, jwks) = server.get("/.well-known/jwks.json", &[]);
     assert_eq!(status, 200);
     assert!(jwks.contains(&kid), "{jwks}");
     let (ok, log) = server.terminate();
     assert!(ok, "{log}");
     assert!(!log.contains("generated one"), "{log}");
-}
-
-/// The `kid` in an access token's header.
-fn kid_of(token: &str) -> String {
-    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
 /// A PEM file rewritten under a running server — with another key, as a slip of a
@@ -350,30 +331,11 @@ fn kid_of(token: &str) -> String {
 /// the key it loaded.
 #[test]
 fn a_key_file_rewritten_under_a_running_server_is_refused_loudly_and_the_ring_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
-    let created =
-        run(keygate(&dir, &db).args(["client", "create", "--name", "pem", "--scope", "read"]));
-    assert!(created.ok, "{}", created.stderr);
-    let auth = basic_auth(
-        created.json["client_id"].as_str().unwrap(),
-        created.json["client_secret"].as_str().unwrap(),
-    );
-    let mut cmd = keygate(&dir, &db);
-    cmd.env("KEYGATE_KEYS_RELOAD_INTERVAL", "1s");
-    let server = Server::start(cmd);
-    let http = raw_http::Client;
-    let token = || {
-        let (status, body) = http.post(
-            &server.address,
-            "/oauth/token",
-            Some(&auth),
-            "grant_type=client_credentials".into(),
-        );
-        assert_eq!(status, 200, "{body}");
-        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    };
+    let kg = Installation::new();
+    let client = kg.client(&["--name", "pem", "--scope", "read"]);
+    let auth = basic_auth(&client.id, &client.secret);
+    let server = kg.serve(&[("KEYGATE_KEYS_RELOAD_INTERVAL", "1s")]);
+    let token = || server.access_token(&auth);
     let kid = kid_of(&token());
 
     let other = tempfile::tempdir().unwrap();
@@ -383,7 +345,7 @@ fn a_key_file_rewritten_under_a_running_server_is_refused_loudly_and_the_ring_ke
         chrono::Utc::now(),
     )
     .unwrap();
-    let pem = dir.path().join("keys").join(format!("{kid}.pem"));
+    let pem = kg.dir.path().join("keys").join(format!("{kid}.pem"));
     let other_pem = other.path().join(format!("{}.pem", other_key.kid));
     // Replaced whole (a new file renamed over it), so no reload sees it half written.
     let replacement = pem.with_extension("new");
@@ -392,25 +354,11 @@ fn a_key_file_rewritten_under_a_running_server_is_refused_loudly_and_the_ring_ke
     std::fs::rename(&replacement, &pem).unwrap();
 
     let refused = "do not load";
-    let started = Instant::now();
-    while !server.log.lock().unwrap().contains(refused) {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the rewritten key went unnoticed:\n{}",
-            server.log.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    server.wait_for_log(refused, "the rewritten key went unnoticed");
     // Several reloads later: still signing with the key it had, said once.
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(kid_of(&token()), kid);
-    let (status, jwks) = http.request(
-        &server.address,
-        "GET",
-        "/.well-known/jwks.json",
-        &[],
-        String::new(),
-    );
+    let (status, jwks) = server.get("/.well-known/jwks.json", &[]);
     assert_eq!(status, 200);
     assert!(
         jwks.contains(&kid) && !jwks.contains(&other_key.kid),
@@ -430,17 +378,16 @@ fn a_key_file_rewritten_under_a_running_server_is_refused_loudly_and_the_ring_ke
 /// has done its work, and ends quietly — exit 0, no panic — as `println!` would not.
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
-    let created =
-        run(keygate(&dir, &db).args(["api-key", "create", "--name", "p", "--scope", "read"]));
+    let kg = Installation::new();
+    let created = kg.run(&["api-key", "create", "--name", "p", "--scope", "read"]);
     assert!(created.ok, "{}", created.stderr);
     for args in [
         &["api-key", "list"][..],
         &["signing-key", "list"],
         &["api-key", "create", "--name", "q", "--scope", "read"],
     ] {
-        let mut child = keygate(&dir, &db)
+        let mut child = kg
+            .keygate()
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -463,10 +410,10 @@ fn output_into_a_closed_pipe_ends_quietly() {
 /// (a broken configuration does not stop it), and refuses an unknown shell clearly.
 #[test]
 fn completions_need_no_settings_and_name_the_commands() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::create(&dir);
+    let kg = Installation::new();
     for shell in ["bash", "zsh", "fish"] {
-        let output = keygate(&dir, &db)
+        let output = kg
+            .keygate()
             .args(["completions", shell])
             .env("KEYGATE_BIND", "not an address")
             .env("KEYGATE_NO_SUCH_SETTING", "x")
@@ -478,7 +425,8 @@ fn completions_need_no_settings_and_name_the_commands() {
             assert!(script.contains(command), "{shell}: {command} missing");
         }
     }
-    let output = keygate(&dir, &db)
+    let output = kg
+        .keygate()
         .args(["completions", "cmd.exe"])
         .output()
         .unwrap();

@@ -5,30 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keygate::clock::ManualClock;
-use keygate::store::StoreError;
 
-use crate::helpers::{assert_oauth_error, TestApp, TestClient, ISSUER};
-
-async fn rotated(response: reqwest::Response) -> (serde_json::Value, String) {
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        crate::helpers::header(&response, "cache-control"),
-        "no-store"
-    );
-    let body: serde_json::Value = response.json().await.unwrap();
-    let refresh = body["refresh_token"]
-        .as_str()
-        .expect("a new refresh token")
-        .to_owned();
-    (body, refresh)
-}
-
-fn family_of(app: &TestApp, token: &str) -> keygate::refresh::Family {
-    app.with_db(|c| keygate::refresh::repo::find(c, token).map_err(StoreError::from))
-        .unwrap()
-        .unwrap()
-        .1
-}
+use crate::helpers::db::{family_of, live_tokens_of_family};
+use crate::helpers::{assert_oauth_error, rotated, TestApp, ISSUER};
 
 #[actix_web::test]
 async fn only_clients_that_opt_in_get_refresh_tokens() {
@@ -75,7 +54,7 @@ async fn every_use_rotates_and_reuse_revokes_the_whole_family() {
     // ...and the family is gone: the newest token stops working too.
     let newest = app.refresh(&client, &third, &[]).await;
     assert_oauth_error(newest, 400, "invalid_grant").await;
-    let family = family_of(&app, &third);
+    let family = family_of(&app.store, &third);
     assert!(family.revoked_at.is_some());
     assert_eq!(family.revoked_reason.as_deref(), Some("reuse_detected"));
 }
@@ -125,10 +104,7 @@ async fn tokens_of_other_clients_and_garbage_are_invalid_grant() {
         .await;
     assert_oauth_error(missing, 400, "invalid_request").await;
     // Client authentication still comes first.
-    let wrong = TestClient {
-        id: owner.id.clone(),
-        secret: "kgs_wrong".into(),
-    };
+    let wrong = owner.with_secret("kgs_wrong");
     assert_oauth_error(
         app.refresh(&wrong, &token, &[]).await,
         401,
@@ -183,13 +159,8 @@ async fn a_retry_within_the_grace_interval_replaces_the_unused_successor() {
     let (_, retried) = rotated(app.refresh(&client, &first, &[]).await).await;
     // No fork: the unused successor was spent in the retry's place, so the family
     // has exactly one live token, and it works.
-    let family = family_of(&app, &retried);
-    let live = app
-        .with_db(|c| {
-            keygate::refresh::repo::live_tokens(c, &family.id, clock_now(&clock))
-                .map_err(StoreError::from)
-        })
-        .unwrap();
+    let family = family_of(&app.store, &retried);
+    let live = live_tokens_of_family(&app.store, &family.id, clock_now(&clock));
     assert_eq!(live, 1);
     let (_, next) = rotated(app.refresh(&client, &retried, &[]).await).await;
     // The superseded token was never used; presenting it is reuse, grace or not.
@@ -222,7 +193,7 @@ async fn outside_the_grace_interval_a_retry_is_reuse() {
         "invalid_grant",
     )
     .await;
-    assert!(family_of(&app, &second).revoked_at.is_some());
+    assert!(family_of(&app.store, &second).revoked_at.is_some());
 
     // Within the interval but after the successor was used: reuse as well.
     let (_, a) = app.first_tokens(&client).await;
@@ -271,7 +242,7 @@ async fn fifty_parallel_refreshes_of_one_token_have_exactly_one_winner() {
     }
     assert_eq!((ok, invalid_grant), (1, 49));
     // Parallel use of one token is reuse: the family, winner's token included, is gone.
-    assert!(family_of(&app, &token).revoked_at.is_some());
+    assert!(family_of(&app.store, &token).revoked_at.is_some());
 }
 
 #[actix_web::test]
@@ -291,7 +262,7 @@ async fn a_spent_token_is_reuse_whatever_else_the_request_says() {
         .refresh(&client, &first, &[("scope", "read write")])
         .await;
     assert_oauth_error(wider, 400, "invalid_grant").await;
-    assert!(family_of(&app, &second).revoked_at.is_some());
+    assert!(family_of(&app.store, &second).revoked_at.is_some());
 
     // Presented again after it would have expired anyway: still reuse.
     let (_, a) = app.first_tokens(&client).await;
@@ -299,7 +270,7 @@ async fn a_spent_token_is_reuse_whatever_else_the_request_says() {
     clock.advance(chrono::Duration::hours(2));
     assert_oauth_error(app.refresh(&client, &a, &[]).await, 400, "invalid_grant").await;
     assert_eq!(
-        family_of(&app, &b).revoked_reason.as_deref(),
+        family_of(&app.store, &b).revoked_reason.as_deref(),
         Some("reuse_detected")
     );
 }
@@ -310,7 +281,7 @@ async fn disabling_a_client_revokes_its_families() {
     let client = app.refresh_client("read", None);
     let (_, token) = app.first_tokens(&client).await;
     app.disable(&client);
-    let family = family_of(&app, &token);
+    let family = family_of(&app.store, &token);
     assert!(family.revoked_at.is_some());
     assert_eq!(family.revoked_reason.as_deref(), Some("client_disabled"));
     assert_oauth_error(
@@ -351,7 +322,7 @@ async fn a_rotation_blocked_on_the_same_token_sees_the_commit_not_an_error() {
 
     // Another transaction spends the token and holds its row lock for a while.
     let url = app.settings.database_url.clone();
-    let hash = keygate::refresh::model::digest(&token);
+    let hash = crate::helpers::db::token_hash(&token);
     let (locked, wait_locked) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
         let mut conn = diesel::PgConnection::establish(&url).unwrap();

@@ -3,42 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_oauth_error, header, TestApp, TestClient};
-
-async fn register(
-    app: &TestApp,
-    bearer: Option<&str>,
-    body: serde_json::Value,
-) -> reqwest::Response {
-    let mut request = app.http.post(app.url("/oauth/register")).json(&body);
-    if let Some(bearer) = bearer {
-        request = request.header("Authorization", format!("Bearer {bearer}"));
-    }
-    request.send().await.unwrap()
-}
-
-/// (client, registration access token, registration_client_uri)
-async fn registered(
-    app: &TestApp,
-    body: serde_json::Value,
-) -> (TestClient, String, String, serde_json::Value) {
-    let response = register(app, Some(&app.admin_key), body).await;
-    assert_eq!(response.status(), 201);
-    assert_eq!(header(&response, "cache-control"), "no-store");
-    let body: serde_json::Value = response.json().await.unwrap();
-    (
-        TestClient {
-            id: body["client_id"].as_str().unwrap().to_owned(),
-            secret: body["client_secret"].as_str().unwrap().to_owned(),
-        },
-        body["registration_access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        body["registration_client_uri"].as_str().unwrap().to_owned(),
-        body,
-    )
-}
+use crate::helpers::{assert_oauth_error, header, Registered, TestApp};
 
 fn path_of(uri: &str) -> String {
     url::Url::parse(uri).unwrap().path().to_owned()
@@ -64,8 +29,13 @@ async fn manage(
 #[actix_rt::test]
 async fn an_admin_key_registers_a_client_that_gets_tokens() {
     let app = TestApp::spawn().await;
-    let (client, token, uri, body) = registered(
-        &app,
+    let Registered {
+        client,
+        registration_token: token,
+        uri,
+        body,
+        ..
+    } = app.registered(
         json!({"client_name": "partner", "scope": "read write",
                "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post",
                "logo_uri": "https://ignored.example/logo.png", "software_id": "ignored"}),
@@ -92,14 +62,8 @@ async fn an_admin_key_registers_a_client_that_gets_tokens() {
     assert_eq!(issued.status(), 200);
 
     let metadata: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .public_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(
         metadata["registration_endpoint"],
         format!("{}/oauth/register", crate::helpers::ISSUER)
@@ -110,29 +74,29 @@ async fn an_admin_key_registers_a_client_that_gets_tokens() {
 async fn without_an_admin_credential_registration_is_refused() {
     let app = TestApp::spawn().await;
     let body = json!({"client_name": "x", "scope": "read"});
-    let response = register(&app, None, body.clone()).await;
+    let response = app.register_as(None, &body).await;
     assert_eq!(
         header(&response, "www-authenticate"),
         "Bearer realm=\"keygate\""
     );
     assert_oauth_error(response, 401, "invalid_token").await;
-    let response = register(&app, Some("kg_live_garbage"), body.clone()).await;
+    let response = app.register_as(Some("kg_live_garbage"), &body).await;
     assert!(header(&response, "www-authenticate").contains("error=\"invalid_token\""));
     assert_oauth_error(response, 401, "invalid_token").await;
-    let (_, reader) = app.api_key("read").await;
-    let response = register(&app, Some(&reader), body.clone()).await;
+    let reader = app.api_key("read").await.key;
+    let response = app.register_as(Some(&reader), &body).await;
     assert!(header(&response, "www-authenticate").contains("scope=\"admin\""));
     assert_oauth_error(response, 403, "insufficient_scope").await;
     // A registration access token is no initial access token.
-    let (_, registration_token, _, _) = registered(&app, body.clone()).await;
-    let response = register(&app, Some(&registration_token), body).await;
+    let registration_token = app.registered(body.clone()).await.registration_token;
+    let response = app.register_as(Some(&registration_token), &body).await;
     assert_oauth_error(response, 401, "invalid_token").await;
 }
 
 #[actix_rt::test]
 async fn invalid_metadata_gets_rfc_7591_errors() {
     let app = TestApp::spawn().await;
-    let (_, limited_admin) = app.api_key("read admin").await;
+    let limited_admin = app.api_key("read admin").await.key;
     for (body, code) in [
         (json!({"client_name": "x"}), "invalid_client_metadata"),
         (
@@ -169,15 +133,15 @@ async fn invalid_metadata_gets_rfc_7591_errors() {
         ),
         (json!(["not", "an", "object"]), "invalid_client_metadata"),
     ] {
-        let response = register(&app, Some(&app.admin_key), body.clone()).await;
+        let response = app.register_as(Some(&app.admin_key), &body).await;
         assert_oauth_error(response, 400, code).await;
     }
-    let response = register(
-        &app,
-        Some(&limited_admin),
-        json!({"client_name": "x", "scope": "write"}),
-    )
-    .await;
+    let response = app
+        .register_as(
+            Some(&limited_admin),
+            &json!({"client_name": "x", "scope": "write"}),
+        )
+        .await;
     assert_oauth_error(response, 400, "invalid_client_metadata").await;
     let response = app
         .http
@@ -212,12 +176,15 @@ async fn invalid_metadata_gets_rfc_7591_errors() {
 #[actix_rt::test]
 async fn the_registration_access_token_reads_updates_and_deletes() {
     let app = TestApp::spawn().await;
-    let (client, first_token, uri, _) = registered(
-        &app,
-        json!({"client_name": "partner", "scope": "read write",
-               "grant_types": ["client_credentials", "refresh_token"]}),
-    )
-    .await;
+    let Registered {
+        client,
+        registration_token: first_token,
+        uri,
+        ..
+    } = app
+        .registered(json!({"client_name": "partner", "scope": "read write",
+               "grant_types": ["client_credentials", "refresh_token"]}))
+        .await;
     // Every response carries a new registration access token (RFC 7592 §3); the one
     // presented stops working.
     let next_token = |body: &serde_json::Value| {
@@ -290,7 +257,11 @@ async fn the_registration_access_token_reads_updates_and_deletes() {
     token = next_token(&with_secret.json().await.unwrap());
 
     // Wrong, missing or another client's token: 401, whatever the client.
-    let (_, other_token, other_uri, _) = registered(&app, json!({"scope": "read"})).await;
+    let Registered {
+        registration_token: other_token,
+        uri: other_uri,
+        ..
+    } = app.registered(json!({"scope": "read"})).await;
     for (target, bearer) in [
         (&uri, Some(other_token.as_str())),
         (&uri, Some("kgrat_wrong")),

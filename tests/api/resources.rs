@@ -177,10 +177,7 @@ async fn a_resource_the_client_may_not_have_is_invalid_target() {
         assert!(description.contains("absolute URI"), "{description}");
     }
     // Client authentication comes first: a wrong secret learns nothing of audiences.
-    let wrong = TestClient {
-        id: client.id.clone(),
-        secret: format!("{}x", client.secret),
-    };
+    let wrong = client.with_secret(&format!("{}x", client.secret));
     let response = app.token_basic(&wrong, &[CC, ("resource", OTHER)]).await;
     assert_oauth_error(response, 401, "invalid_client").await;
     // A client registered without audiences may have the server's default_audience
@@ -290,15 +287,12 @@ async fn a_refresh_keeps_the_grants_resource_or_narrows_to_one_of_the_clients() 
 
     // The client loses ORDERS: the family bound to it gets no more tokens.
     let response = app
-        .with_key(
-            Method::PATCH,
+        .patch_json(
             &format!("/v1/clients/{}", client.id),
             &app.admin_key,
+            &json!({"audiences": [BILLING]}),
         )
-        .json(&json!({"audiences": [BILLING]}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
     let response = refresh(next(&still), None).await;
     assert_oauth_error(response, 400, "invalid_target").await;
@@ -323,15 +317,7 @@ async fn the_management_api_round_trips_audiences() {
     );
     assert_eq!(created["audience"], BILLING, "the first is the default");
     let path = format!("/v1/clients/{}", client.id);
-    let get = || async {
-        app.with_key(Method::GET, &path, &app.admin_key)
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
-    };
+    let get = || async { app.get_json(&path, &app.admin_key).await };
     let patch = |body: serde_json::Value| {
         app.with_key(Method::PATCH, &path, &app.admin_key)
             .json(&body)
@@ -414,23 +400,18 @@ async fn the_management_api_round_trips_audiences() {
 async fn dynamic_registration_carries_audiences_in_keygate_members() {
     let app = TestApp::spawn().await;
     let response = app
-        .http
-        .post(app.url("/oauth/register"))
-        .bearer_auth(&app.admin_key)
-        .json(&json!({"client_name": "partner", "scope": "read",
-                      "keygate_audiences": [BILLING, ORDERS], "keygate_audience": ORDERS}))
-        .send()
-        .await
-        .unwrap();
+        .register_as(
+            Some(&app.admin_key),
+            &json!({"client_name": "partner", "scope": "read",
+                      "keygate_audiences": [BILLING, ORDERS], "keygate_audience": ORDERS}),
+        )
+        .await;
     assert_eq!(response.status(), 201);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["keygate_audiences"], json!([BILLING, ORDERS]));
     assert_eq!(body["keygate_audience"], ORDERS);
     assert!(body.get("audience").is_none() && body.get("resource").is_none());
-    let client = TestClient {
-        id: body["client_id"].as_str().unwrap().to_owned(),
-        secret: body["client_secret"].as_str().unwrap().to_owned(),
-    };
+    let client = TestClient::from_created(&body);
     let token = issued(app.token_basic(&client, &[CC, ("resource", BILLING)]).await).await;
     assert_eq!(aud_of(&app, &token, BILLING).await, BILLING);
     let uri = body["registration_client_uri"].as_str().unwrap();
@@ -479,13 +460,11 @@ async fn dynamic_registration_carries_audiences_in_keygate_members() {
     // A client registered without the members has the server's default only, and its
     // registration shows none.
     let response = app
-        .http
-        .post(app.url("/oauth/register"))
-        .bearer_auth(&app.admin_key)
-        .json(&json!({"client_name": "plain", "scope": "read"}))
-        .send()
-        .await
-        .unwrap();
+        .register_as(
+            Some(&app.admin_key),
+            &json!({"client_name": "plain", "scope": "read"}),
+        )
+        .await;
     let plain: serde_json::Value = response.json().await.unwrap();
     assert!(plain.get("keygate_audiences").is_none(), "{plain}");
 }

@@ -2,81 +2,23 @@
 
 use std::sync::Arc;
 
-use keygate::clients::registration::{register, RegistrationPolicy};
 use keygate::clients::ClientRegistration;
 use keygate::clock::ManualClock;
-use keygate::orgs::model::NewOrganization;
-use keygate::store::StoreError;
 
-use crate::helpers::{assert_oauth_error, basic_auth, header, TestApp, TestClient};
+use crate::helpers::jwt::{encode_segment, segment, with_claims};
+use crate::helpers::{assert_oauth_error, basic_auth, TestApp, TestClient};
 
-impl TestApp {
-    async fn introspect(
-        &self,
-        client: &TestClient,
-        token: &str,
-        hint: Option<&str>,
-    ) -> serde_json::Value {
-        let response = self
-            .token_action("/oauth/introspect", client, token, hint)
-            .await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(header(&response, "cache-control"), "no-store");
-        response.json().await.unwrap()
-    }
-
-    async fn revoke(&self, client: &TestClient, token: &str, hint: Option<&str>) {
-        let response = self
-            .token_action("/oauth/revoke", client, token, hint)
-            .await;
-        assert_eq!(response.status(), 200);
-    }
-
-    async fn token_action(
-        &self,
-        path: &str,
-        client: &TestClient,
-        token: &str,
-        hint: Option<&str>,
-    ) -> reqwest::Response {
-        let mut form = vec![("token", token)];
-        if let Some(hint) = hint {
-            form.push(("token_type_hint", hint));
-        }
-        self.http
-            .post(self.url(path))
-            .header("Authorization", basic_auth(&client.id, &client.secret))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// A client in a new organization.
-    fn client_in_new_org(&self, slug: &str) -> TestClient {
-        let now = chrono::Utc::now().naive_utc();
-        let known = self.settings.scope_set();
-        let policy = RegistrationPolicy {
-            known_scopes: &known,
-            max_token_ttl: self.settings.access_token_ttl_max,
-        };
-        let (client, secret) = self
-            .with_db(|c| {
-                keygate::orgs::repo::create(c, &NewOrganization::new(slug, slug, now))
-                    .map_err(StoreError::from)?;
-                let registration = ClientRegistration {
-                    name: "other org".into(),
-                    scope: "read".into(),
-                    ..Default::default()
-                };
-                register(c, registration, slug, &policy, now)
-            })
-            .unwrap();
-        TestClient {
-            id: client.id,
-            secret: secret.expose().to_owned(),
-        }
-    }
+/// A client in a new organization.
+fn client_in_new_org(app: &TestApp, slug: &str) -> TestClient {
+    app.organization(slug, slug);
+    app.client_in(
+        slug,
+        ClientRegistration {
+            name: "other org".into(),
+            scope: "read".into(),
+            ..Default::default()
+        },
+    )
 }
 
 fn inactive() -> serde_json::Value {
@@ -168,14 +110,9 @@ async fn expired_tampered_foreign_and_garbage_tokens_are_just_inactive() {
     let token = body["access_token"].as_str().unwrap().to_owned();
 
     // Tampered: the payload widened, the signature kept.
-    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    use base64::Engine;
-    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut claims: serde_json::Value =
-        serde_json::from_slice(&engine.decode(&parts[1]).unwrap()).unwrap();
+    let mut claims = segment(&token, 1);
     claims["scope"] = "admin".into();
-    parts[1] = engine.encode(claims.to_string());
-    let tampered = parts.join(".");
+    let tampered = with_claims(&token, &claims);
     // Signed by a key this server does not publish (another keygate's).
     let foreign_dir = tempfile::tempdir().unwrap();
     keygate::tokens::signing_keys::generate(
@@ -189,8 +126,8 @@ async fn expired_tampered_foreign_and_garbage_tokens_are_just_inactive() {
     // alg none.
     let none = format!(
         "{}.{}.",
-        engine.encode(r#"{"alg":"none","typ":"at+jwt"}"#),
-        parts[1]
+        encode_segment(&serde_json::json!({"alg": "none", "typ": "at+jwt"})),
+        encode_segment(&claims)
     );
 
     for bad in [
@@ -207,7 +144,7 @@ async fn expired_tampered_foreign_and_garbage_tokens_are_just_inactive() {
             "{bad:.40}"
         );
     }
-    let other_org = app.client_in_new_org("acme");
+    let other_org = client_in_new_org(&app, "acme");
     assert_eq!(
         app.introspect(&other_org, &token, None).await,
         inactive(),
@@ -228,10 +165,7 @@ async fn both_endpoints_require_client_authentication_and_well_formed_requests()
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read");
     for path in ["/oauth/revoke", "/oauth/introspect"] {
-        let wrong = TestClient {
-            id: client.id.clone(),
-            secret: "kgs_wrong".into(),
-        };
+        let wrong = client.with_secret("kgs_wrong");
         assert_oauth_error(
             app.token_action(path, &wrong, "x", None).await,
             401,
@@ -336,14 +270,8 @@ async fn both_endpoints_require_client_authentication_and_well_formed_requests()
 async fn metadata_lists_revocation_and_introspection() {
     let app = TestApp::spawn().await;
     let doc: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .public_json("/.well-known/oauth-authorization-server")
+        .await;
     let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);
     assert_eq!(
         doc["revocation_endpoint"],
@@ -365,10 +293,7 @@ async fn a_disabled_clients_access_tokens_are_inactive_at_once() {
     let app = TestApp::spawn().await;
     let resource_server = app.client_with_scope("read");
     let disabled = app.client_with_scope("read");
-    let token = app.token_json(&disabled).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.access_token(&disabled).await;
     assert_eq!(
         app.introspect(&resource_server, &token, None).await["active"],
         true
@@ -409,10 +334,7 @@ async fn a_token_is_live_everywhere_until_its_exp_and_nowhere_after() {
     assert_eq!(app.introspect(&client, &token, None).await["active"], false);
 
     // Revoked: refused at once, everywhere, while it would otherwise be live.
-    let live = app.token_json(&client).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let live = app.access_token(&client).await;
     app.revoke(&client, &live, None).await;
     let response = app
         .me(&[("Authorization", &format!("Bearer {live}"))])

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::future::{join, join_all};
 use reqwest::Method;
 
-use crate::helpers::{basic_auth, TestApp, TestClient};
+use crate::helpers::{db, TestApp, TestKey};
 
 const ROUNDS: usize = 15;
 const PARALLEL: usize = 12;
@@ -24,33 +24,9 @@ async fn storm_app() -> TestApp {
     .await
 }
 
-/// POST /oauth/token with a refresh token: (status, body).
-async fn refresh(app: &TestApp, client: &TestClient, token: &str) -> (u16, serde_json::Value) {
-    let response = app
-        .http
-        .post(app.url("/oauth/token"))
-        .header("Authorization", basic_auth(&client.id, &client.secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
 /// How many of `tokens` the database would accept now (live token, live family).
 fn usable(app: &TestApp, tokens: &[String]) -> usize {
-    let now = chrono::Utc::now().naive_utc();
-    app.with_db(|c| {
-        let mut count = 0;
-        for token in tokens {
-            if let Some((row, family)) = keygate::refresh::repo::find(c, token)? {
-                count += usize::from(row.is_live(&family, now));
-            }
-        }
-        Ok::<_, keygate::store::StoreError>(count)
-    })
-    .unwrap()
+    db::live_refresh_tokens(&app.store, tokens, chrono::Utc::now().naive_utc())
 }
 
 /// Splits storm answers into the refresh tokens of the 200s; anything but 200 or
@@ -73,7 +49,7 @@ async fn refresh_storm(with_grace: bool) {
     let (_, mut token) = app.first_tokens(&client).await;
     let mut forks_seen = 0;
     for _round in 0..ROUNDS {
-        let answers = join_all((0..PARALLEL).map(|_| refresh(&app, &client, &token))).await;
+        let answers = join_all((0..PARALLEL).map(|_| app.refreshed(&client, &token))).await;
         let mut presented = successors(answers);
         presented.push(token.clone());
         // Whatever the interleaving: at most one token of the family is usable.
@@ -111,18 +87,8 @@ async fn a_revocation_racing_refreshes_leaves_no_usable_token() {
     let client = app.refresh_client("read", Some(Duration::from_secs(30)));
     for _round in 0..ROUNDS {
         let (_, token) = app.first_tokens(&client).await;
-        let revoke = async {
-            let response = app
-                .http
-                .post(app.url("/oauth/revoke"))
-                .header("Authorization", basic_auth(&client.id, &client.secret))
-                .form(&[("token", token.as_str())])
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-        };
-        let refreshes = join_all((0..PARALLEL / 2).map(|_| refresh(&app, &client, &token)));
+        let revoke = app.revoke(&client, &token, None);
+        let refreshes = join_all((0..PARALLEL / 2).map(|_| app.refreshed(&client, &token)));
         let ((), answers) = join(revoke, refreshes).await;
         let mut tokens = successors(answers);
         tokens.push(token.clone());
@@ -133,7 +99,7 @@ async fn a_revocation_racing_refreshes_leaves_no_usable_token() {
             "a revoked family kept a live token"
         );
         for successor in &tokens {
-            let (status, body) = refresh(&app, &client, successor).await;
+            let (status, body) = app.refreshed(&client, successor).await;
             assert_eq!(
                 (status, body["error"].as_str()),
                 (400, Some("invalid_grant"))
@@ -196,17 +162,15 @@ where
 async fn a_key_never_works_after_its_revocation_returned() {
     let app = storm_app().await;
     for _round in 0..ROUNDS {
-        let (id, key) = app.api_key("read").await;
+        let TestKey { id, key } = app.api_key("read").await;
         end_while_in_use(&app, &key, |_| async {
             let response = app
-                .with_key(
+                .send(
                     Method::DELETE,
                     &format!("/v1/api-keys/{id}"),
                     &app.admin_key,
                 )
-                .send()
-                .await
-                .unwrap();
+                .await;
             assert!(response.status().is_success(), "{}", response.status());
         })
         .await;
@@ -217,18 +181,16 @@ async fn a_key_never_works_after_its_revocation_returned() {
 async fn parallel_rotations_make_one_successor_and_end_the_old_key() {
     let app = storm_app().await;
     for _round in 0..ROUNDS {
-        let (id, key) = app.api_key("read").await;
+        let TestKey { id, key } = app.api_key("read").await;
         let (app, id) = (&app, &id);
         let rotate = move |ended: &'static AtomicBool| async move {
             let response = app
-                .with_key(
+                .send(
                     Method::POST,
                     &format!("/v1/api-keys/{id}/rotate"),
                     &app.admin_key,
                 )
-                .send()
-                .await
-                .unwrap();
+                .await;
             let status = response.status().as_u16();
             if status == 201 {
                 // Rotation without overlap: the old key has ended as of this answer.

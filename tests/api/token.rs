@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use keygate::clients::ClientRegistration;
 
+use crate::helpers::db::TestConnection;
 use crate::helpers::{basic_auth, header, TestApp, ISSUER};
 
 #[actix_web::test]
@@ -223,10 +224,7 @@ async fn a_cached_client_is_served_while_a_wrong_secret_flood_waits_for_argon2()
     let victim = app.client_with_scope("read");
     let cc = [("grant_type", "client_credentials")];
     assert_eq!(app.token_basic(&victim, &cc).await.status(), 200); // cached from now on
-    let attacker = crate::helpers::TestClient {
-        id: victim.id.clone(),
-        secret: "kgs_guess".into(),
-    };
+    let attacker = victim.with_secret("kgs_guess");
 
     let flood: Vec<_> = (0..40)
         .map(|_| {
@@ -276,10 +274,7 @@ async fn a_flood_beyond_the_argon2_wait_gets_503_with_retry_after() {
     })
     .await;
     let client = app.client_with_scope("read");
-    let wrong = crate::helpers::TestClient {
-        id: client.id.clone(),
-        secret: "kgs_guess".into(),
-    };
+    let wrong = client.with_secret("kgs_guess");
     let flood: Vec<_> = (0..12)
         .map(|_| {
             let (http, url, auth) = (
@@ -332,7 +327,8 @@ async fn a_lowered_maximum_lifetime_caps_existing_clients() {
     };
     let now = chrono::Utc::now().naive_utc();
     let (client, secret) = app
-        .with_db(|c| {
+        .store
+        .with_conn(|c| {
             keygate::clients::registration::register(c, registration, "default", &policy, now)
         })
         .unwrap();

@@ -1,10 +1,7 @@
 //! POST /oauth/token: every failure is an RFC 6749 §5.2 JSON error with the right
 //! status — malformed, missing, oversize and hostile input included.
 
-use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-use keygate::store::StoreError;
-
-use crate::helpers::{assert_oauth_error, basic_auth, TestApp, TestClient};
+use crate::helpers::{assert_oauth_error, basic_auth, db, TestApp, TestClient};
 
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
@@ -81,10 +78,7 @@ async fn client_authentication_failures_are_invalid_client() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read");
     let cc = "grant_type=client_credentials";
-    let wrong = TestClient {
-        id: client.id.clone(),
-        secret: format!("{}x", client.secret),
-    };
+    let wrong = client.with_secret(&format!("{}x", client.secret));
     let unknown = TestClient {
         id: "kgc_00000000000000000000000000000000".into(),
         secret: client.secret.clone(),
@@ -165,14 +159,7 @@ async fn a_client_without_the_grant_is_unauthorized_client() {
     let client = app.client_with_scope("read");
     // Registration always includes client_credentials today; simulate a client whose
     // grants were changed to exclude it.
-    app.with_db(|c| {
-        use keygate::store::schema::clients::dsl;
-        diesel::update(dsl::clients.filter(dsl::id.eq(&client.id)))
-            .set(dsl::grant_types.eq("refresh_token"))
-            .execute(c)
-            .map_err(StoreError::from)
-    })
-    .unwrap();
+    db::set_grant_types(&app.store, &client.id, "refresh_token");
     let response = post_with_basic(&app, &client, "grant_type=client_credentials").await;
     assert_oauth_error(response, 400, "unauthorized_client").await;
 }

@@ -6,31 +6,24 @@ use std::time::Duration;
 
 use chrono::Utc;
 use keygate::clock::ManualClock;
-use reqwest::Method;
 
-use crate::helpers::{assert_api_error, TestApp};
+use crate::helpers::{assert_api_error, eventually, TestApp, TestKey};
 
 async fn usage(app: &TestApp, query: &str) -> reqwest::Response {
-    app.with_key(Method::GET, &format!("/v1/usage?{query}"), &app.admin_key)
-        .send()
-        .await
-        .unwrap()
+    app.get(&format!("/v1/usage?{query}"), &app.admin_key).await
 }
 
-/// Waits (up to 10 s) for the periodic flush to have written what `check` wants.
-async fn eventually(
+/// The usage `query` gives once the periodic flush has written what `check` wants.
+async fn flushed(
     app: &TestApp,
     query: &str,
     check: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    for _ in 0..100 {
+    eventually(&format!("usage matching {query}"), || async {
         let body: serde_json::Value = usage(app, query).await.json().await.unwrap();
-        if check(&body) {
-            return body;
-        }
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("usage never matched for {query}");
+        check(&body).then_some(body)
+    })
+    .await
 }
 
 #[actix_rt::test]
@@ -42,7 +35,7 @@ async fn counts_match_the_requests_made() {
         clock.clone(),
     )
     .await;
-    let (key_id, key) = app.operator_key("default", "read", None);
+    let TestKey { id: key_id, key } = app.operator_key("default", "read", None);
     for _ in 0..3 {
         assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 200);
     }
@@ -54,7 +47,7 @@ async fn counts_match_the_requests_made() {
     assert_eq!(app.me(&[("X-API-Key", &key)]).await.status(), 200);
 
     let query = format!("key_id={key_id}&granularity=minute");
-    let body = eventually(&app, &query, |b| {
+    let body = flushed(&app, &query, |b| {
         b["data"]
             .as_array()
             .is_some_and(|d| d.len() == 2 && d[1]["requests"] == 1)
@@ -83,7 +76,7 @@ async fn counts_match_the_requests_made() {
 #[actix_rt::test]
 async fn usage_queries_are_validated_and_kept_to_the_organization() {
     let app = TestApp::spawn().await;
-    let (key_id, _) = app.operator_key("default", "read", None);
+    let key_id = app.operator_key("default", "read", None).id;
     let client = app.client_with_scope("read");
     assert_eq!(
         usage(&app, &format!("client_id={}", client.id))
@@ -101,44 +94,42 @@ async fn usage_queries_are_validated_and_kept_to_the_organization() {
     ] {
         assert_api_error(usage(&app, &bad).await, 400, "invalid_request").await;
     }
-    let other_admin = app.other_org_admin();
+    let other_admin = app.other_org_admin().key;
     let response = app
-        .with_key(
-            Method::GET,
-            &format!("/v1/usage?key_id={key_id}"),
-            &other_admin,
-        )
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/v1/usage?key_id={key_id}"), &other_admin)
+        .await;
     assert_api_error(response, 404, "not_found").await;
     assert_api_error(usage(&app, "key_id=key_nope").await, 404, "not_found").await;
-    let (_, reader) = app.operator_key("default", "read", None);
+    let reader = app.operator_key("default", "read", None).key;
     let response = app
-        .with_key(Method::GET, &format!("/v1/usage?key_id={key_id}"), &reader)
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/v1/usage?key_id={key_id}"), &reader)
+        .await;
     assert_api_error(response, 403, "insufficient_scope").await;
 }
 
 #[actix_rt::test]
 async fn the_organization_view_totals_its_requests_and_names_its_busiest_credentials() {
     let app = TestApp::spawn_with(|s| s.usage_flush_interval = Duration::from_secs(1)).await;
-    let (busy_id, busy) = app.operator_key("default", "read", None);
-    let (quiet_id, quiet) = app.operator_key("default", "read", None);
+    let TestKey {
+        id: busy_id,
+        key: busy,
+    } = app.operator_key("default", "read", None);
+    let TestKey {
+        id: quiet_id,
+        key: quiet,
+    } = app.operator_key("default", "read", None);
     for _ in 0..4 {
         assert_eq!(app.me(&[("X-API-Key", &busy)]).await.status(), 200);
     }
     assert_eq!(app.me(&[("X-API-Key", &quiet)]).await.status(), 200);
     // Another organization's traffic is not in this one's view.
-    let other = app.other_org_admin();
+    let other = app.other_org_admin().key;
     let mut other_id = String::new();
     for _ in 0..9 {
         let me: serde_json::Value = app.me(&[("X-API-Key", &other)]).await.json().await.unwrap();
         other_id = me["subject"].as_str().unwrap().to_owned();
     }
-    let body = eventually(&app, "granularity=day", |b| {
+    let body = flushed(&app, "granularity=day", |b| {
         b["top"].as_array().is_some_and(|top| {
             top.iter()
                 .any(|t| t["subject_id"] == busy_id.as_str() && t["requests"] == 4)

@@ -1,0 +1,322 @@
+//! The CLI's commands as an operator runs them: clients, API keys, signing keys,
+//! organizations and migrations, each printing JSON on success and a clear message
+//! on stderr otherwise; a secret is shown once and never listed.
+
+use crate::helpers::db;
+use crate::helpers::process::{run, Installation};
+
+#[test]
+fn client_create_prints_the_secret_once_and_list_never_does() {
+    let kg = Installation::new();
+    let created = kg.run(&[
+        "client",
+        "create",
+        "--name",
+        "billing",
+        "--scope",
+        "read write",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "https://api.example.com",
+        "--audience",
+        "https://billing.example.com",
+        "--token-ttl",
+        "10m",
+        "--token-endpoint-auth-method",
+        "client_secret_post",
+    ]);
+    assert!(created.ok, "{}", created.stderr);
+    assert_eq!(
+        created.json["token_endpoint_auth_method"],
+        "client_secret_post"
+    );
+    // --audience repeats; the first is the default.
+    assert_eq!(
+        created.json["audiences"],
+        serde_json::json!(["https://api.example.com", "https://billing.example.com"])
+    );
+    assert_eq!(created.json["audience"], "https://api.example.com");
+    let id = created.json["client_id"].as_str().unwrap().to_owned();
+    let secret = created.json["client_secret"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("kgc_"));
+    assert!(
+        secret.starts_with("kgs_") && secret.len() >= 4 + 43,
+        "{secret}"
+    );
+    assert_eq!(created.json["scope"], "read write");
+    assert_eq!(created.json["access_token_ttl_secs"], 600);
+
+    let listed = kg.run(&["client", "list"]);
+    assert!(listed.ok);
+    assert_eq!(listed.json[0]["client_id"], id.as_str());
+    let listing = listed.json.to_string();
+    assert!(
+        !listing.contains(&secret) && !listing.contains("argon2"),
+        "{listing}"
+    );
+
+    let disabled = kg.run(&["client", "disable", &id]);
+    assert!(
+        disabled.ok && !disabled.json["disabled_at"].is_null(),
+        "{}",
+        disabled.stderr
+    );
+}
+
+#[test]
+fn client_create_rejects_bad_input_with_a_clear_message() {
+    let kg = Installation::new();
+    for (args, expected) in [
+        (
+            vec!["--name", "x", "--scope", "read superpowers"],
+            "superpowers",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--grant-type", "password"],
+            "password",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--org", "nope"],
+            "organization 'nope' does not exist",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--token-ttl", "2d"],
+            "lifetime",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--token-ttl", "soon"],
+            "duration",
+        ),
+        (vec!["--name", "", "--scope", "read"], "name"),
+        (
+            vec![
+                "--name",
+                "x",
+                "--scope",
+                "read",
+                "--token-endpoint-auth-method",
+                "none",
+            ],
+            "token_endpoint_auth_method",
+        ),
+        (
+            vec!["--name", "x", "--scope", "read", "--audience", "billing"],
+            "audience",
+        ),
+    ] {
+        let out = run(kg.keygate().args(["client", "create"]).args(&args));
+        assert!(!out.ok, "{args:?} succeeded");
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn migrate_is_idempotent_and_an_unreachable_database_is_named_without_password() {
+    let kg = Installation::new();
+    let first = kg.run(&["migrate"]);
+    assert!(first.ok, "{}", first.stderr);
+    assert!(first.json["applied"].as_u64().unwrap() >= 1);
+    let again = kg.run(&["migrate"]);
+    assert_eq!(again.json["applied"], 0);
+
+    let out = run(kg
+        .keygate()
+        .env(
+            "KEYGATE_DATABASE_URL",
+            "postgres://keygate:hunter2@127.0.0.1:1/keygate",
+        )
+        .arg("migrate"));
+    assert!(!out.ok);
+    assert!(
+        out.stderr
+            .contains("postgres://keygate:***@127.0.0.1:1/keygate"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+
+    let out = run(kg
+        .keygate()
+        .env("KEYGATE_DATABASE_URL", "mysql://x")
+        .arg("migrate"));
+    assert!(!out.ok);
+    assert!(out.stderr.contains("database_url"), "{}", out.stderr);
+}
+
+#[test]
+fn signing_key_commands_walk_the_lifecycle() {
+    let kg = Installation::new();
+    let first = kg.run(&["signing-key", "generate"]);
+    assert!(first.ok, "{}", first.stderr);
+    assert_eq!(first.json["alg"], "ES256");
+    assert_eq!(first.json["state"], "active");
+    let second = kg.run(&["signing-key", "generate", "--alg", "EdDSA"]);
+    assert_eq!(second.json["state"], "pending", "{}", second.stderr);
+    let kid1 = first.json["kid"].as_str().unwrap();
+    let kid2 = second.json["kid"].as_str().unwrap();
+
+    let refused = kg.run(&["signing-key", "retire", kid1]);
+    assert!(
+        !refused.ok && refused.stderr.contains("activate another key first"),
+        "{}",
+        refused.stderr
+    );
+    let activated = kg.run(&["signing-key", "activate", kid2]);
+    assert_eq!(activated.json["state"], "active", "{}", activated.stderr);
+    let listed = kg.run(&["signing-key", "list"]);
+    let states: Vec<_> = listed
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["state"].clone())
+        .collect();
+    assert_eq!(states, vec!["retired", "active"]);
+    let too_soon = kg.run(&["signing-key", "remove", kid1]);
+    assert!(
+        !too_soon.ok && too_soon.stderr.contains("may be valid until"),
+        "{}",
+        too_soon.stderr
+    );
+    let bad_alg = kg.run(&["signing-key", "generate", "--alg", "HS256"]);
+    assert!(!bad_alg.ok);
+    let unknown = kg.run(&["signing-key", "retire", "nope"]);
+    assert!(!unknown.ok && unknown.stderr.contains("no signing key with kid 'nope'"));
+    assert!(!listed.json.to_string().contains("PRIVATE KEY"));
+
+    // A pending key that will never sign is retired at once.
+    let third = kg.run(&["signing-key", "generate"]);
+    let kid3 = third.json["kid"].as_str().unwrap();
+    let retired = kg.run(&["signing-key", "retire", kid3]);
+    assert_eq!(retired.json["state"], "retired", "{}", retired.stderr);
+    // Once every token it could have signed has expired it may be removed: move its
+    // retirement back in time on disk rather than wait for access_token_ttl_max.
+    let meta_path = kg.dir.path().join("keys").join(format!("{kid3}.json"));
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["retired_at"] =
+        serde_json::json!((chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339());
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let removed = kg.run(&["signing-key", "remove", kid3]);
+    assert!(removed.ok, "{}", removed.stderr);
+
+    // Each step is in the default organization's audit log.
+    let recorded = db::audit_trail(&kg.db.store(), "default");
+    for expected in [
+        "signing_key.generated cli",
+        "signing_key.activated cli",
+        "signing_key.retired cli",
+        "signing_key.removed cli",
+    ] {
+        assert!(
+            recorded.iter().any(|r| r == expected),
+            "{expected}: {recorded:?}"
+        );
+    }
+}
+
+#[test]
+fn api_key_commands_create_list_and_revoke() {
+    let kg = Installation::new();
+    let created = kg.run(&[
+        "api-key",
+        "create",
+        "--name",
+        "ci",
+        "--scope",
+        "read",
+        "--scope",
+        "write",
+        "--expires-in",
+        "90d",
+        "--env",
+        "test",
+    ]);
+    assert!(created.ok, "{}", created.stderr);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    let key = created.json["key"].as_str().unwrap().to_owned();
+    assert!(
+        id.starts_with("key_") && key.starts_with("kg_test_"),
+        "{}",
+        created.json
+    );
+    assert_eq!(created.json["scopes"], serde_json::json!(["read", "write"]));
+    assert!(created.json["expires_at"].is_string());
+
+    let listed = kg.run(&["api-key", "list"]);
+    assert!(listed.ok, "{}", listed.stderr);
+    let listing = listed.json.to_string();
+    assert!(
+        listing.contains(&id) && !listing.contains(&key),
+        "{listing}"
+    );
+    assert!(listing.contains(&format!("kg_test_…{}", &key[key.len() - 4..])));
+
+    let revoked = kg.run(&["api-key", "revoke", &id]);
+    assert!(revoked.ok, "{}", revoked.stderr);
+    assert_eq!(revoked.json["state"], "revoked");
+    // The key shown once comes first, next to its id, not among a dozen fields.
+    let order: Vec<&String> = created.json.as_object().unwrap().keys().take(2).collect();
+    assert_eq!(order, ["id", "key"], "{}", created.json);
+    let shown = kg.run(&["api-key", "show", &id]);
+    assert!(shown.ok, "{}", shown.stderr);
+    assert_eq!(shown.json["state"], "revoked");
+    assert!(!shown.json.to_string().contains(&key));
+    let missing = kg.run(&["api-key", "show", "key_nope"]);
+    assert!(!missing.ok && missing.stderr.contains("no API key key_nope"));
+
+    let client = kg.run(&["client", "create", "--name", "svc", "--scope", "read"]);
+    assert!(client.ok, "{}", client.stderr);
+    let order: Vec<&String> = client.json.as_object().unwrap().keys().take(2).collect();
+    assert_eq!(order, ["client_id", "client_secret"], "{}", client.json);
+    let client_id = client.json["client_id"].as_str().unwrap();
+    let shown = kg.run(&["client", "show", client_id]);
+    assert!(shown.ok, "{}", shown.stderr);
+    assert_eq!(shown.json["client_id"], client_id);
+    assert!(shown.json.get("client_secret").is_none());
+
+    for (args, message) in [
+        (
+            vec!["api-key", "create", "--name", "x", "--scope", "billing"],
+            "billing",
+        ),
+        (
+            vec![
+                "api-key", "create", "--name", "x", "--scope", "read", "--env", "prod",
+            ],
+            "live or test",
+        ),
+        (
+            vec![
+                "api-key", "create", "--name", "x", "--scope", "read", "--org", "nope",
+            ],
+            "nope",
+        ),
+        (vec!["api-key", "revoke", "key_missing"], "key_missing"),
+    ] {
+        let failed = run(kg.keygate().args(&args));
+        assert!(!failed.ok, "{args:?}");
+        assert!(
+            failed.stderr.contains(message),
+            "{args:?}: {}",
+            failed.stderr
+        );
+    }
+}
+
+#[test]
+fn organizations_get_tiers_from_the_configuration() {
+    let kg = Installation::new();
+    let created = kg.run(&[
+        "org", "create", "--slug", "acme", "--name", "Acme", "--tier", "pro",
+    ]);
+    assert!(created.ok, "{}", created.stderr);
+    assert_eq!(created.json["tier"], "pro");
+    let moved = kg.run(&["org", "set-tier", "acme", "enterprise"]);
+    assert_eq!(moved.json["tier"], "enterprise", "{}", moved.stderr);
+    let unknown = kg.run(&["org", "set-tier", "acme", "platinum"]);
+    assert!(!unknown.ok && unknown.stderr.contains("platinum") && unknown.stderr.contains("free"));
+    let missing = kg.run(&["org", "set-tier", "nope", "pro"]);
+    assert!(!missing.ok && missing.stderr.contains("nope"));
+}
