@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # Clients generated from keygate's own /openapi.json compile: the document of the
-# running server (.ci/keygate_server.sh) goes through two generators, pinned, from the
+# running server (.ci/keygate_server.sh) goes through a generator, pinned, from the
 # registries this CI reaches (npm and PyPI; openapi-generator's jar is out of reach):
 #
 # - TypeScript: openapi-typescript's types, with openapi-fetch as the client, checked by
 #   `tsc --strict` together with .ci/generated_clients/usage.ts, which calls the
 #   operations the way a user would (a typed call that no longer fits the document
 #   fails here);
-# - Python: openapi-python-client's package (generation warnings are failures),
-#   imported and checked by `mypy --strict`, with .ci/generated_clients/usage.py.
 #
 # The tools are installed once per set of versions under ~/.cache. Any failure fails
 # the script (and CI).
@@ -20,13 +18,10 @@ cd "$(dirname "$0")/.."
 OPENAPI_TYPESCRIPT_VERSION=7.13.0
 OPENAPI_FETCH_VERSION=0.17.0
 TYPESCRIPT_VERSION=5.9.3
-OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
-MYPY_VERSION=2.4.1
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 
 CACHE="${HOME:-/root}/.cache"
 NODE_TOOLS="$CACHE/keygate-clients-node-$OPENAPI_TYPESCRIPT_VERSION-$OPENAPI_FETCH_VERSION-$TYPESCRIPT_VERSION"
-PY_TOOLS="$CACHE/keygate-clients-python-$OPENAPI_PYTHON_CLIENT_VERSION-$MYPY_VERSION"
 
 if [ ! -x "$NODE_TOOLS/node_modules/.bin/tsc" ] || [ ! -x "$NODE_TOOLS/node_modules/.bin/openapi-typescript" ]; then
     echo "--- installing openapi-typescript, openapi-fetch and typescript into $NODE_TOOLS"
@@ -41,21 +36,6 @@ if [ ! -x "$NODE_TOOLS/node_modules/.bin/tsc" ] || [ ! -x "$NODE_TOOLS/node_modu
             "openapi-typescript@$OPENAPI_TYPESCRIPT_VERSION" \
             "openapi-fetch@$OPENAPI_FETCH_VERSION" \
             "typescript@$TYPESCRIPT_VERSION")
-fi
-
-if ! "$PY_TOOLS/bin/mypy" --version 2>/dev/null | grep -q "$MYPY_VERSION" ||
-    ! "$PY_TOOLS/bin/openapi-python-client" --version 2>/dev/null | grep -q "$OPENAPI_PYTHON_CLIENT_VERSION"; then
-    echo "--- installing openapi-python-client and mypy into $PY_TOOLS"
-    rm -rf "$PY_TOOLS"
-    if ! "$PYTHON" -m venv "$PY_TOOLS" 2>/dev/null; then
-        rm -rf "$PY_TOOLS"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python3-venv" "$(basename "$PYTHON")-venv" ||
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-        "$PYTHON" -m venv "$PY_TOOLS"
-    fi
-    "$PY_TOOLS/bin/pip" install --quiet --disable-pip-version-check \
-        "openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION" "mypy==$MYPY_VERSION"
 fi
 
 . .ci/keygate_server.sh
@@ -87,12 +67,4 @@ cat >"$TS/tsconfig.json" <<'JSON'
 JSON
 (cd "$TS" && "$NODE_TOOLS/node_modules/.bin/tsc" -p tsconfig.json)
 
-echo "--- Python: openapi-python-client $OPENAPI_PYTHON_CLIENT_VERSION, mypy $MYPY_VERSION --strict"
-PY="$WORK/py"
-mkdir -p "$PY"
-(cd "$PY" && PATH="$PY_TOOLS/bin:$PATH" "$PY_TOOLS/bin/openapi-python-client" generate \
-    --path "$WORK/openapi.json" --meta none --output-path keygate_client --fail-on-warning)
-cp "$ROOT/.ci/generated_clients/usage.py" "$PY/usage.py"
-(cd "$PY" && "$PY_TOOLS/bin/python" -c "import keygate_client, usage" &&
-    "$PY_TOOLS/bin/mypy" --strict --no-incremental --cache-dir=/dev/null keygate_client usage.py)
 echo "--- generated clients compile"
