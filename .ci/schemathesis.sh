@@ -16,7 +16,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/keygate-target}"
 VENV="${ST_VENV:-${HOME:-/root}/.cache/keygate-schemathesis-$SCHEMATHESIS_VERSION}"
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 
@@ -34,22 +33,7 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-cargo build --quiet --bin keygate
-BIN="$CARGO_TARGET_DIR/debug/keygate"
-
-WORK="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
+. .ci/keygate_server.sh
 # Limits a test run would only hit as 429s (documented, but then nothing else is
 # tested): tiers and the failed-authentication throttle far above what it sends.
 cat >"$WORK/keygate.toml" <<EOF
@@ -60,30 +44,7 @@ auth_failures_per_minute_per_source = 100000
 requests_per_minute = 10000000
 burst = 1000000
 EOF
-mkdir -m 0700 "$WORK/keys"
-KEYGATE_CONFIG="$WORK/keygate.toml" \
-    KEYGATE_DATABASE_URL="sqlite://$WORK/keygate.db" \
-    KEYGATE_KEYS_DIR="$WORK/keys" \
-    KEYGATE_BIND="127.0.0.1:$PORT" \
-    KEYGATE_ISSUER="$BASE" \
-    KEYGATE_LOG=warn \
-    "$BIN" serve >"$WORK/stdout" 2>"$WORK/server.log" &
-SERVER_PID=$!
-
-BOOTSTRAP=""
-for _ in $(seq 1 100); do
-    BOOTSTRAP="$(grep -o 'kg_live_[0-9A-Za-z]*' "$WORK/stdout" | head -n1 || true)"
-    if [ -n "$BOOTSTRAP" ] && curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null; then
-        break
-    fi
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        cat "$WORK/server.log" >&2
-        echo "keygate serve exited before serving" >&2
-        exit 1
-    fi
-    sleep 0.2
-done
-[ -n "$BOOTSTRAP" ] || { echo "no bootstrap key on keygate's stdout" >&2; exit 1; }
+keygate_start
 
 json() { "$PYTHON" -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 KEY_JSON="$(curl -fsS -H "X-API-Key: $BOOTSTRAP" -H 'Content-Type: application/json' \

@@ -57,7 +57,7 @@ use utoipa::{IntoResponses, Modify, OpenApi};
         crate::metrics::get_metrics,
         get_openapi,
     ),
-    components(schemas(crate::error::Envelope, crate::oauth::error::Body)),
+    components(schemas(crate::error::Envelope, crate::oauth::error::Body, TokenEndpointAuthMethod)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "oauth", description = "RFC 6749 token endpoint, RFC 7009 revocation, RFC 7662 introspection, RFC 7591/7592 registration, RFC 8414 metadata and the JWKS; errors are RFC 6749 §5.2 JSON"),
@@ -69,6 +69,61 @@ use utoipa::{IntoResponses, Modify, OpenApi};
     )
 )]
 pub struct ApiDoc;
+
+// ---------------------------------------------------------------------------------
+// Schemas several operations share.
+
+/// A client's one authentication method at the token endpoint (RFC 7591 §2).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema: the handlers read the method as text and validate it
+pub enum TokenEndpointAuthMethod {
+    #[schema(rename = "client_secret_basic")]
+    ClientSecretBasic,
+    #[schema(rename = "client_secret_post")]
+    ClientSecretPost,
+}
+
+/// What the server takes for an audience (RFC 8707 resource): an absolute URI without
+/// a fragment, whitespace or control characters, at most 512 bytes
+/// (`clients::model::is_valid_audience`, which decides).
+const AUDIENCE_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9+.\-]*:[^#\s\x00-\x1F\x7F-\x9F]*$";
+
+/// An audience (`schema_with` of the DTOs that name one).
+pub fn audience() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(512))
+        .pattern(Some(AUDIENCE_PATTERN))
+        .examples(["https://api.example.com"])
+        .build()
+}
+
+/// An audience, or empty: a token-endpoint parameter, where empty counts as absent.
+pub fn audience_or_empty() -> utoipa::openapi::Object {
+    let mut schema = audience();
+    schema.pattern = Some(format!(
+        "^({})?$",
+        &AUDIENCE_PATTERN[1..AUDIENCE_PATTERN.len() - 1]
+    ));
+    schema
+}
+
+/// An audience, or `null` (which clears it).
+pub fn nullable_audience() -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(audience())
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
+}
+
+/// A list of audiences (repeats are dropped; at most 16 distinct).
+pub fn audiences() -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(audience())
+        .build()
+        .into()
+}
 
 /// The security schemes operations name.
 struct SecuritySchemes;
@@ -281,13 +336,35 @@ impl IntoResponses for JsonBodyErrors {
     }
 }
 
-/// What the client-authenticated `/oauth/*` endpoints may answer (RFC 6749 §5.2).
+/// What the token endpoint may answer (RFC 6749 §5.2, RFC 8707 §2).
+pub struct TokenErrors;
+
+impl IntoResponses for TokenErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        client_authenticated_errors(
+            "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, \
+             invalid_scope, or invalid_target (RFC 8707: a resource that is malformed, not \
+             one of the client's audiences, or several different ones)",
+        )
+    }
+}
+
+/// What revocation and introspection may answer (RFC 7009 §2.2.1, RFC 7662 §2.3).
 pub struct OAuthClientErrors;
 
 impl IntoResponses for OAuthClientErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        set(vec![
-            ("400", error_response(OAUTH, "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope", &[])),
+        client_authenticated_errors(
+            "invalid_request: e.g. no token, a parameter twice, a query string",
+        )
+    }
+}
+
+/// The answers of the endpoints that authenticate a client (RFC 6749 §5.2), with
+/// `bad_request` describing their 400s.
+fn client_authenticated_errors(bad_request: &str) -> BTreeMap<String, RefOr<Response>> {
+    set(vec![
+            ("400", error_response(OAUTH, bad_request, &[])),
             ("401", error_response(OAUTH, "invalid_client: no, unknown, wrong or disabled client credentials, all alike", &[(
                 "WWW-Authenticate",
                 string_header("Basic realm=\"keygate\", charset=\"UTF-8\""),
@@ -300,7 +377,6 @@ impl IntoResponses for OAuthClientErrors {
             ("500", error_response(OAUTH, "server_error (no detail)", &[])),
             ("503", unavailable(OAUTH, "temporarily_unavailable: the database does not answer, or no argon2 slot freed in time")),
         ])
-    }
 }
 
 /// What `/oauth/register` and RFC 7592 may answer: RFC 7591 §3.2.2 and RFC 6750.

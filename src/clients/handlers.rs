@@ -28,14 +28,19 @@ pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
 #[serde(deny_unknown_fields)]
 pub struct RegisterClient {
     name: String,
+    /// The scopes the client may obtain, e.g. `["read", "write"]`.
     scopes: Vec<String>,
+    /// What a token request naming no scope gets (default: all of `scopes`).
     default_scopes: Option<Vec<String>>,
     /// `client_credentials` (default) and/or `refresh_token`.
     grant_types: Option<Vec<String>>,
     /// The default audience (`aud` when a token request names no `resource`);
     /// default: the first of `audiences`, else the server's `default_audience`.
+    #[schema(schema_with = crate::openapi::audience, required = false)]
     audience: Option<String>,
-    /// Every audience (RFC 8707 resource) the client may obtain tokens for.
+    /// Every audience (RFC 8707 resource) the client may obtain tokens for (at most
+    /// 16; repeats are dropped).
+    #[schema(schema_with = crate::openapi::audiences, required = false)]
     audiences: Option<Vec<String>>,
     /// e.g. `10m`.
     access_token_ttl: Option<String>,
@@ -46,6 +51,7 @@ pub struct RegisterClient {
     rate_limit_per_minute: Option<u32>,
     /// `client_secret_basic` or `client_secret_post`: the only method then accepted.
     /// Omitted: either.
+    #[schema(value_type = Option<crate::openapi::TokenEndpointAuthMethod>)]
     token_endpoint_auth_method: Option<String>,
 }
 
@@ -58,9 +64,12 @@ pub struct UpdateClient {
     scopes: Option<Vec<String>>,
     default_scopes: Option<Vec<String>>,
     grant_types: Option<Vec<String>>,
+    /// The default audience; `null` clears it.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(schema_with = crate::openapi::nullable_audience, required = false)]
     audience: Option<Option<String>>,
     /// Replaces the list; a default not in it becomes the list's first.
+    #[schema(schema_with = crate::openapi::audiences, required = false)]
     audiences: Option<Vec<String>>,
     access_token_ttl: Option<String>,
     refresh_reuse_grace: Option<String>,
@@ -70,6 +79,7 @@ pub struct UpdateClient {
     rate_limit_per_minute: Option<Option<u32>>,
     /// `null`: either method is accepted again.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<crate::openapi::TokenEndpointAuthMethod>)]
     token_endpoint_auth_method: Option<Option<String>>,
 }
 
@@ -98,8 +108,10 @@ pub struct ClientView<'a> {
     pub client_id: &'a str,
     pub name: &'a str,
     pub org_id: &'a str,
-    pub scope: &'a str,
-    pub default_scope: &'a str,
+    /// The scopes the client may obtain (as `scopes` on create and update).
+    pub scopes: Vec<&'a str>,
+    /// What a token request naming no scope gets.
+    pub default_scopes: Vec<&'a str>,
     pub grant_types: Vec<&'a str>,
     /// The default audience (`null`: the server's `default_audience`).
     pub audience: Option<&'a str>,
@@ -117,6 +129,7 @@ pub struct ClientView<'a> {
     pub secret_expires_at: Option<DateTime<Utc>>,
     pub rate_limit_per_minute: Option<i64>,
     /// The one method the client may authenticate with (`null`: either).
+    #[schema(value_type = Option<crate::openapi::TokenEndpointAuthMethod>)]
     pub token_endpoint_auth_method: Option<&'a str>,
 }
 
@@ -126,8 +139,8 @@ impl<'a> ClientView<'a> {
             client_id: &c.id,
             name: &c.name,
             org_id: &c.org_id,
-            scope: &c.allowed_scopes,
-            default_scope: &c.default_scopes,
+            scopes: c.allowed_scopes.split_whitespace().collect(),
+            default_scopes: c.default_scopes.split_whitespace().collect(),
             grant_types: c.grant_types.split(' ').collect(),
             audience: c.audience.as_deref(),
             audiences: c.registered_audiences(),

@@ -14,6 +14,7 @@ use crate::identity::Resolver;
 use crate::metrics::Metrics;
 use crate::secret::Secret;
 use crate::store::Store;
+use crate::usage::Meter;
 
 /// RFC 6749 §5.1's successful token response.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -33,10 +34,41 @@ struct TokenResponse<'a> {
 
 // The request and response bodies below are parsed or built by hand (see
 // `request` and `introspection`: RFC 6749 asks more of a form than a derive gives);
-// these types are their schemas.
+// these types are their schemas. Each request body is one schema for both content
+// types: the form (`application/x-www-form-urlencoded`, RFC 6749) and keygate's JSON
+// extension (`application/json`, one object of string parameters), which `request`
+// holds to the same rules.
 
-/// A token request (`application/x-www-form-urlencoded`), as `TokenRequest::parse`
-/// reads it. Each parameter at most once; an empty one counts as absent. Client
+/// RFC 8707 §2 `resource`: one URI, or (repeated in the form, an array in JSON) the
+/// same URI more than once; two different ones are `invalid_target`, as keygate's
+/// tokens carry one `aud`.
+fn resource_param() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
+    OneOfBuilder::new()
+        .item(crate::openapi::audience_or_empty())
+        .item(
+            ArrayBuilder::new()
+                .items(crate::openapi::audience_or_empty())
+                .max_items(Some(32)),
+        )
+        .description(Some(
+            "RFC 8707 resource indicator: the audience the token is for (one of the client's \
+             registered audiences; omitted: its default). Repeating it is allowed only with \
+             the same value.",
+        ))
+        .build()
+        .into()
+}
+
+/// Auth0's `audience`, a synonym of one `resource` (both given: the same value).
+fn audience_param() -> utoipa::openapi::Object {
+    let mut schema = crate::openapi::audience_or_empty();
+    schema.description = Some("Auth0's name for resource: the same rules".to_owned());
+    schema
+}
+
+/// A token request, as `TokenRequest::parse` reads it, form-encoded or as JSON. Each
+/// parameter at most once (but `resource`); an empty one counts as absent. Client
 /// authentication: HTTP Basic (`client_secret_basic`) or `client_id` and
 /// `client_secret` here (`client_secret_post`), exactly one of them.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -48,6 +80,10 @@ pub enum TokenForm {
         /// Space-separated scopes; omitted or empty: the client's default scope.
         #[schema(pattern = r"^([\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*)?$")]
         scope: Option<String>,
+        #[schema(schema_with = resource_param)]
+        resource: Option<Vec<String>>,
+        #[schema(schema_with = audience_param)]
+        audience: Option<String>,
         /// client_secret_post.
         client_id: Option<String>,
         /// client_secret_post.
@@ -60,14 +96,20 @@ pub enum TokenForm {
         /// At most the family's scope; omitted or empty: all of it.
         #[schema(pattern = r"^([\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*)?$")]
         scope: Option<String>,
+        /// A family bound to a resource takes only that one; a family whose grant
+        /// named none, any audience the client has (omitted: its default).
+        #[schema(schema_with = resource_param)]
+        resource: Option<Vec<String>>,
+        #[schema(schema_with = audience_param)]
+        audience: Option<String>,
         client_id: Option<String>,
         client_secret: Option<String>,
     },
 }
 
-/// A revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request
-/// (`application/x-www-form-urlencoded`), as `TokenActionRequest::parse` reads it;
-/// client authentication as on the token endpoint.
+/// A revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request, form-encoded
+/// or as JSON, as `TokenActionRequest::parse` reads it; client authentication as on
+/// the token endpoint.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct TokenActionForm {
@@ -105,21 +147,34 @@ pub struct IntrospectionResponse {
     org: Option<String>,
 }
 
-/// The RFC 8414 document, as `metadata` builds it.
+/// The RFC 8414 document, as `metadata` builds it: only registered members, each
+/// true of keygate.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct ServerMetadata {
+    /// The `iss` of every token (RFC 8414 §2); its `/.well-known/` path serves this.
     issuer: String,
     token_endpoint: String,
+    /// The public signing keys (JWKS), several `kid`s during a rotation.
     jwks_uri: String,
+    #[schema(example = json!(["client_credentials", "refresh_token"]))]
     grant_types_supported: Vec<String>,
+    #[schema(value_type = Vec<crate::openapi::TokenEndpointAuthMethod>)]
     token_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 7009.
     revocation_endpoint: String,
+    #[schema(value_type = Vec<crate::openapi::TokenEndpointAuthMethod>)]
     revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 7662.
     introspection_endpoint: String,
+    #[schema(value_type = Vec<crate::openapi::TokenEndpointAuthMethod>)]
     introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 7591 (an admin API key or token as the initial access token).
     registration_endpoint: String,
+    /// The configured scopes.
     scopes_supported: Vec<String>,
+    /// Always empty: keygate has no authorization endpoint.
+    #[schema(max_items = 0)]
     response_types_supported: Vec<String>,
 }
 
@@ -130,12 +185,15 @@ pub struct ServerMetadata {
     post,
     path = "/oauth/token",
     tag = "oauth",
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (TokenForm = "application/x-www-form-urlencoded"),
+        (TokenForm = "application/json"),
+    )),
     responses(
         (status = 200, description = "An access token (no-store)", body = TokenResponse, headers(
             ("Cache-Control" = String, description = "no-store"),
         )),
-        crate::openapi::OAuthClientErrors,
+        crate::openapi::TokenErrors,
     ),
     security(("clientSecretBasic" = []), ())
 )]
@@ -153,13 +211,21 @@ pub async fn post_token(
     span.record("grant_type", request.grant_type.as_str());
 
     let grant_type = request.grant_type.as_str();
+    let meter = req
+        .app_data::<web::Data<Meter>>()
+        .filter(|meter| meter.enabled());
+    let metered_client = meter.map(|_| request.client_id().to_owned());
     let issued = grant::issue_token(state, store, request, Source::of(&req)).await;
+    let outcome = match &issued {
+        Ok(_) => crate::usage::ISSUED,
+        Err(error) => error.code().as_str(),
+    };
     if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
-        let outcome = match &issued {
-            Ok(_) => "issued",
-            Err(error) => error.code().as_str(),
-        };
         metrics.token(grant_type, outcome);
+    }
+    // Per client, for `GET /v1/usage`: in memory, written with the usage counts.
+    if let (Some(meter), Some(client_id)) = (meter, metered_client) {
+        meter.count_token(&client_id, outcome);
     }
     let issued = issued?;
     tracing::debug!(scope = %issued.scope, "access token issued");
@@ -179,7 +245,10 @@ pub async fn post_token(
     post,
     path = "/oauth/revoke",
     tag = "oauth",
-    request_body(content = TokenActionForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (TokenActionForm = "application/x-www-form-urlencoded"),
+        (TokenActionForm = "application/json"),
+    )),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke (RFC 7009 §2.2); no body"),
         crate::openapi::OAuthClientErrors,
@@ -211,7 +280,10 @@ pub async fn post_revoke(
     post,
     path = "/oauth/introspect",
     tag = "oauth",
-    request_body(content = TokenActionForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (TokenActionForm = "application/x-www-form-urlencoded"),
+        (TokenActionForm = "application/json"),
+    )),
     responses(
         (status = 200, description = "The token described, or {\"active\": false}", body = IntrospectionResponse),
         crate::openapi::OAuthClientErrors,

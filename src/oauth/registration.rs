@@ -52,12 +52,17 @@ pub struct ClientMetadata {
     #[schema(value_type = String, required = true, pattern = r"^ *[\x21\x23-\x5B\x5D-\x7E]+( +[\x21\x23-\x5B\x5D-\x7E]+)* *$")]
     scope: Option<String>,
     grant_types: Option<Vec<String>>,
+    /// Omitted: `client_secret_basic` (RFC 7591 §2), the only method then accepted.
+    #[schema(value_type = Option<crate::openapi::TokenEndpointAuthMethod>)]
     token_endpoint_auth_method: Option<String>,
     response_types: Option<Vec<String>>,
     redirect_uris: Option<Vec<String>>,
-    /// keygate's extension: every audience the client may obtain tokens for.
+    /// keygate's extension: every audience (RFC 8707 resource) the client may obtain
+    /// tokens for.
+    #[schema(schema_with = crate::openapi::audiences, required = false)]
     keygate_audiences: Option<Vec<String>>,
     /// keygate's extension: the default audience, one of `keygate_audiences`.
+    #[schema(schema_with = crate::openapi::audience, required = false)]
     keygate_audience: Option<String>,
 }
 
@@ -92,6 +97,7 @@ struct Registered<'a> {
     client_name: &'a str,
     scope: &'a str,
     grant_types: Vec<&'a str>,
+    #[schema(value_type = crate::openapi::TokenEndpointAuthMethod)]
     token_endpoint_auth_method: &'a str,
     response_types: [&'static str; 0],
     redirect_uris: [&'static str; 0],

@@ -105,6 +105,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    token_counters (client_id, minute, outcome) {
+        client_id -> Text,
+        minute -> Timestamp,
+        outcome -> Text,
+        org_id -> Text,
+        requests -> Int8,
+    }
+}
+
+diesel::table! {
     usage_counters (subject_id, minute, status_class) {
         subject_id -> Text,
         minute -> Timestamp,
@@ -127,5 +137,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_families,
     refresh_tokens,
     revoked_access_tokens,
+    token_counters,
     usage_counters,
 );

@@ -53,20 +53,21 @@ pub struct UsageQuery {
 pub struct UsageClock(pub std::sync::Arc<dyn Clock>);
 
 /// How many of the busiest keys and clients the organization view lists.
-const TOP_SUBJECTS: i64 = 10;
+const TOP_SUBJECTS: usize = 10;
 
 /// GET /v1/usage?[key_id=…|client_id=…]&from=…&to=…&granularity=minute|hour|day —
 /// scope `admin`. With a key or client of the caller's organization: its requests per
-/// period and status class. With neither: the organization's totals per period, and
-/// its busiest keys and clients over the range (`top`). Counts reach the database
-/// every `usage_flush_interval`.
+/// period and status class, and (a client's) its token requests per period, issued
+/// and refused by reason. With neither: the organization's totals per period, and its
+/// busiest keys and clients over the range (`top`). Counts reach the database every
+/// `usage_flush_interval`.
 #[utoipa::path(
     get,
     path = "/v1/usage",
     tag = "usage",
     params(UsageQuery),
     responses(
-        (status = 200, description = "Requests per period and status class, of one key or client or of the organization", body = UsageReport),
+        (status = 200, description = "Requests per period and status class, and token requests per outcome, of one key or client or of the organization", body = UsageReport),
         crate::openapi::ResolverErrors,
         crate::openapi::NotFound,
     ),
@@ -104,11 +105,12 @@ pub async fn get_usage(
     let range = (from.naive_utc(), to.naive_utc());
     let Some(subject) = subject else {
         let org_id = org.clone();
-        let (totals, top) = store
+        let (totals, tokens, top) = store
             .read(move |c| {
                 let totals = repo::org_minutes(c, &org_id, range.0, range.1)?;
+                let tokens = repo::org_token_minutes(c, &org_id, range.0, range.1)?;
                 let top = repo::top_subjects(c, &org_id, range.0, range.1, TOP_SUBJECTS)?;
-                Ok::<_, ApiError>((totals, top))
+                Ok::<_, ApiError>((totals, tokens, top))
             })
             .await?;
         return Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -116,12 +118,12 @@ pub async fn get_usage(
             "granularity": granularity_name(granularity),
             "from": from,
             "to": to,
-            "data": periods(totals, granularity),
-            "top": busiest(top),
+            "data": periods(totals, tokens, granularity),
+            "top": top.into_iter().map(busy).collect::<Vec<_>>(),
         })));
     };
     let subject_id = subject.id().to_owned();
-    let rows = store
+    let (rows, tokens) = store
         .read(move |c| {
             // Another organization's key or client does not exist for the caller.
             let own = match &subject {
@@ -133,7 +135,12 @@ pub async fn get_usage(
             if !own {
                 return Err(ApiError::NotFound);
             }
-            Ok(repo::minutes(c, &org, subject.id(), range.0, range.1)?)
+            let rows = repo::minutes(c, &org, subject.id(), range.0, range.1)?;
+            let tokens = match &subject {
+                Subject::Key(_) => Vec::new(),
+                Subject::Client(id) => repo::token_minutes(c, &org, id, range.0, range.1)?,
+            };
+            Ok((rows, tokens))
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -141,63 +148,72 @@ pub async fn get_usage(
         "granularity": granularity_name(granularity),
         "from": from,
         "to": to,
-        "data": periods(rows, granularity),
+        "data": periods(rows, tokens, granularity),
     })))
 }
 
-/// Per-minute counts as periods of `granularity`: `{start, requests, by_status}`.
+/// Per-minute request counts (by status class) and token counts (by outcome) as
+/// periods of `granularity`: `{start, requests, by_status, tokens}`, one for each
+/// period with either.
 fn periods(
-    rows: Vec<(chrono::NaiveDateTime, String, i64)>,
+    requests: Vec<(chrono::NaiveDateTime, String, i64)>,
+    tokens: Vec<(chrono::NaiveDateTime, String, i64)>,
     granularity: Granularity,
 ) -> Vec<serde_json::Value> {
-    let mut buckets: BTreeMap<DateTime<Utc>, BTreeMap<String, i64>> = BTreeMap::new();
-    for (minute, class, requests) in rows {
-        let start = minute
+    type Counts = BTreeMap<String, i64>;
+    let mut buckets: BTreeMap<DateTime<Utc>, (Counts, Counts)> = BTreeMap::new();
+    let start = |minute: chrono::NaiveDateTime| {
+        minute
             .and_utc()
             .duration_trunc(granularity.step())
-            .unwrap_or(minute.and_utc());
-        *buckets.entry(start).or_default().entry(class).or_default() += requests;
+            .unwrap_or(minute.and_utc())
+    };
+    for (minute, class, n) in requests {
+        let (by_status, _) = buckets.entry(start(minute)).or_default();
+        *by_status.entry(class).or_default() += n;
+    }
+    for (minute, outcome, n) in tokens {
+        let (_, by_outcome) = buckets.entry(start(minute)).or_default();
+        *by_outcome.entry(outcome).or_default() += n;
     }
     buckets
         .into_iter()
-        .map(|(start, by_status)| {
+        .map(|(start, (by_status, by_outcome))| {
             serde_json::json!({
                 "start": start,
                 "requests": by_status.values().sum::<i64>(),
                 "by_status": by_status,
+                "tokens": token_summary(by_outcome),
             })
         })
         .collect()
 }
 
-/// (subject, class, requests), busiest subject first, as `{subject_id, kind,
-/// requests, by_status}`.
-fn busiest(rows: Vec<(String, String, i64)>) -> Vec<serde_json::Value> {
-    let mut subjects: Vec<(String, BTreeMap<String, i64>)> = Vec::new();
-    for (subject, class, requests) in rows {
-        match subjects.last_mut() {
-            Some((last, by_status)) if *last == subject => {
-                *by_status.entry(class).or_default() += requests;
-            }
-            _ => subjects.push((subject, BTreeMap::from([(class, requests)]))),
-        }
-    }
-    subjects
-        .into_iter()
-        .map(|(subject, by_status)| {
-            let kind = if crate::tokens::TokenKind::ClientId.has_prefix(&subject) {
-                "client"
-            } else {
-                "api_key"
-            };
-            serde_json::json!({
-                "subject_id": subject,
-                "kind": kind,
-                "requests": by_status.values().sum::<i64>(),
-                "by_status": by_status,
-            })
-        })
-        .collect()
+/// Token requests by outcome as `{issued, refused, refused_by_reason}`.
+fn token_summary(mut by_outcome: BTreeMap<String, i64>) -> serde_json::Value {
+    let issued = by_outcome.remove(super::ISSUED).unwrap_or(0);
+    serde_json::json!({
+        "issued": issued,
+        "refused": by_outcome.values().sum::<i64>(),
+        "refused_by_reason": by_outcome,
+    })
+}
+
+/// One of the busiest, as `{subject_id, kind, requests, by_status, tokens}`.
+fn busy(subject: repo::Busy) -> serde_json::Value {
+    let kind = if crate::tokens::TokenKind::ClientId.has_prefix(&subject.subject_id) {
+        "client"
+    } else {
+        "api_key"
+    };
+    let by_status: BTreeMap<String, i64> = subject.by_status.into_iter().collect();
+    serde_json::json!({
+        "subject_id": subject.subject_id,
+        "kind": kind,
+        "requests": by_status.values().sum::<i64>(),
+        "by_status": by_status,
+        "tokens": token_summary(subject.token_outcomes.into_iter().collect()),
+    })
 }
 
 fn granularity_name(g: Granularity) -> &'static str {
@@ -246,13 +262,33 @@ pub struct UsageSubject {
     requests: i64,
     /// Requests by status class (`2xx`, `4xx`, …).
     by_status: BTreeMap<String, i64>,
+    /// Its token-endpoint requests (a key's are all zero).
+    tokens: TokenUsage,
 }
 
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct UsageBucket {
     start: DateTime<Utc>,
+    /// Requests to keygate's API made with the credential(s).
     requests: i64,
     /// Requests by status class (`2xx`, `4xx`, …).
     by_status: BTreeMap<String, i64>,
+    /// Token-endpoint requests naming the client(s).
+    tokens: TokenUsage,
+}
+
+/// Token-endpoint requests that named a client (as `client_id`, Basic or in the
+/// body), by outcome. Requests refused before they name one well-formed (an
+/// unreadable body, say) are counted only in `/metrics`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenUsage {
+    /// Access tokens issued.
+    issued: i64,
+    /// Token requests refused, all reasons.
+    refused: i64,
+    /// Refusals by error code: `invalid_client`, `invalid_scope`, `invalid_target`,
+    /// `invalid_grant`, `unauthorized_client`, `rate_limit_exceeded`, …
+    refused_by_reason: BTreeMap<String, i64>,
 }

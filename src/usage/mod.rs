@@ -1,8 +1,11 @@
 //! Usage metering: requests per credential (API key or client), minute and status
-//! class. Every request the identity resolver attributes to a credential is counted in
-//! memory (`Meter::count`, no database write); a background task writes the counts in
-//! one transaction every `usage_flush_interval`, and `Application` writes the rest
-//! when the server stops gracefully. Read through `GET /v1/usage`.
+//! class, and token-endpoint requests per client, minute and outcome (`issued`, or the
+//! refusal's RFC 6749 error code). Every request the identity resolver attributes to a
+//! credential is counted in memory (`Meter::count`), and so is every token request
+//! that names a client (`Meter::count_token`): no database write per request. A
+//! background task writes both in one transaction every `usage_flush_interval`, and
+//! `Application` writes the rest when the server stops gracefully. Read through
+//! `GET /v1/usage`.
 
 pub mod handlers;
 pub mod repo;
@@ -49,13 +52,48 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
-/// The in-memory counts since the last flush, in a sharded map so the workers that
+/// One token-endpoint counter's identity. The client's organization is looked up when
+/// the counts are written (a client id that names no client is dropped then), so the
+/// token endpoint counts without reading anything.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenCounterKey {
+    pub client_id: Arc<str>,
+    /// Unix time in minutes.
+    pub minute: i64,
+    /// `issued`, or the refusal's error code (`invalid_client`, `invalid_scope`,
+    /// `invalid_target`, `rate_limit_exceeded`, …).
+    pub outcome: &'static str,
+}
+
+/// The outcome of an issued token.
+pub const ISSUED: &str = "issued";
+
+/// How many distinct token counters may wait for a flush for refusals that come
+/// before (or instead of) a client's authentication. Anyone can name any client id,
+/// so those are bounded; outcomes only an authenticated client reaches (an issued
+/// token, a refused scope, resource, grant or grant type) are bounded by the clients
+/// that exist and always counted.
+const MAX_UNAUTHENTICATED_COUNTERS: usize = 10_000;
+
+/// Whether only a client that authenticated can reach `outcome`.
+fn after_authentication(outcome: &str) -> bool {
+    matches!(
+        outcome,
+        ISSUED | "invalid_scope" | "invalid_target" | "invalid_grant" | "unauthorized_client"
+    )
+}
+
+/// The in-memory counts since the last flush, in sharded maps so the workers that
 /// count rarely wait for one another.
 pub struct Meter {
     enabled: bool,
     clock: Arc<dyn Clock>,
     counts: DashMap<CounterKey, i64>,
+    tokens: DashMap<TokenCounterKey, i64>,
 }
+
+/// What one drain takes: the request counts and the token-endpoint counts.
+pub type Drained = (Vec<(CounterKey, i64)>, Vec<(TokenCounterKey, i64)>);
 
 impl Meter {
     pub fn new(enabled: bool, clock: Arc<dyn Clock>) -> Self {
@@ -63,6 +101,7 @@ impl Meter {
             enabled,
             clock,
             counts: DashMap::new(),
+            tokens: DashMap::new(),
         }
     }
 
@@ -83,26 +122,47 @@ impl Meter {
         *self.counts.entry(key).or_default() += 1;
     }
 
+    /// Counts one token request naming `client_id` (as presented: it may name no
+    /// client) with `outcome`.
+    pub fn count_token(&self, client_id: &str, outcome: &'static str) {
+        if !self.enabled
+            || !crate::api::is_prefixed_id(client_id, crate::tokens::TokenKind::ClientId)
+        {
+            return;
+        }
+        let key = TokenCounterKey {
+            client_id: Arc::from(client_id),
+            minute: self.clock.now().timestamp().div_euclid(60),
+            outcome,
+        };
+        if let Some(mut count) = self.tokens.get_mut(&key) {
+            *count += 1;
+        } else if after_authentication(outcome) || self.tokens.len() < MAX_UNAUTHENTICATED_COUNTERS
+        {
+            *self.tokens.entry(key).or_default() += 1;
+        }
+    }
+
     /// Takes the counts gathered so far, leaving none (a count that lands while this
     /// runs is taken now or left for the next drain, never lost).
-    pub fn drain(&self) -> Vec<(CounterKey, i64)> {
-        let keys: Vec<CounterKey> = self.counts.iter().map(|e| e.key().clone()).collect();
-        keys.into_iter()
-            .filter_map(|key| self.counts.remove(&key))
-            .collect()
+    pub fn drain(&self) -> Drained {
+        (drain_map(&self.counts), drain_map(&self.tokens))
     }
 
     /// Gives counts back after a failed write, so they are written next time.
-    fn restore(&self, counts: Vec<(CounterKey, i64)>) {
+    fn restore(&self, (counts, tokens): Drained) {
         for (key, n) in counts {
             *self.counts.entry(key).or_default() += n;
+        }
+        for (key, n) in tokens {
+            *self.tokens.entry(key).or_default() += n;
         }
     }
 
     /// Writes everything counted so far; kept for the next flush if that fails.
     pub async fn flush(&self, store: &Store) {
-        let mut counts = self.drain();
-        if counts.is_empty() {
+        let (mut counts, mut tokens) = self.drain();
+        if counts.is_empty() && tokens.is_empty() {
             return;
         }
         // One order for every instance, so two flushing at once cannot deadlock on
@@ -114,13 +174,18 @@ impl Meter {
                 b.status_class,
             ))
         });
-        let batch = counts.clone();
+        tokens.sort_by(|(a, _), (b, _)| {
+            (&a.client_id, a.minute, a.outcome).cmp(&(&b.client_id, b.minute, b.outcome))
+        });
+        let (batch, token_batch) = (counts.clone(), tokens.clone());
         let written = store
-            .write(move |tx| repo::add(tx, &batch).map_err(crate::store::StoreError::from))
+            .write(move |tx| {
+                repo::add(tx, &batch, &token_batch).map_err(crate::store::StoreError::from)
+            })
             .await;
         if let Err(error) = written {
             tracing::warn!(%error, "could not write usage counts; keeping them for the next flush");
-            self.restore(counts);
+            self.restore((counts, tokens));
         }
     }
 
@@ -142,6 +207,14 @@ impl Meter {
             }
         });
     }
+}
+
+/// Takes every entry of `map` (see `Meter::drain`).
+fn drain_map<K: Clone + Eq + std::hash::Hash>(map: &DashMap<K, i64>) -> Vec<(K, i64)> {
+    let keys: Vec<K> = map.iter().map(|e| e.key().clone()).collect();
+    keys.into_iter()
+        .filter_map(|key| map.remove(&key))
+        .collect()
 }
 
 /// The start of a counter's minute.
@@ -189,7 +262,7 @@ mod tests {
         meter.count(&who, 429);
         clock.advance(chrono::Duration::seconds(40));
         meter.count(&who, 200);
-        let mut counts = meter.drain();
+        let (mut counts, _) = meter.drain();
         counts.sort_by_key(|(k, _)| (k.minute, k.status_class));
         let summary: Vec<(String, &str, i64)> = counts
             .iter()
@@ -206,9 +279,9 @@ mod tests {
                 ("10:01".to_owned(), "2xx", 1)
             ]
         );
-        assert!(meter.drain().is_empty(), "drained");
+        assert!(meter.drain().0.is_empty(), "drained");
         let off = Meter::new(false, clock);
         off.count(&who, 200);
-        assert!(off.drain().is_empty());
+        assert!(off.drain().0.is_empty());
     }
 }

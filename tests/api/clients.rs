@@ -20,8 +20,10 @@ async fn a_registered_client_gets_tokens_and_its_secret_is_shown_once() {
         )
         .await;
     assert!(client.id.starts_with("kgc_") && client.secret.starts_with("kgs_"));
-    assert_eq!(created["scope"], "read write");
-    assert_eq!(created["default_scope"], "read");
+    // One vocabulary: the view answers in the shape create and update take.
+    assert_eq!(created["scopes"], json!(["read", "write"]));
+    assert_eq!(created["default_scopes"], json!(["read"]));
+    assert!(created.get("scope").is_none() && created.get("default_scope").is_none());
     assert_eq!(created["access_token_ttl_secs"], 600);
     let token = app.token_json(&client).await;
     assert_eq!(token["scope"], "read");
@@ -152,7 +154,7 @@ async fn updates_are_validated_as_a_whole_and_apply_to_the_next_token() {
     assert_eq!(response.status(), 200);
     let updated: serde_json::Value = response.json().await.unwrap();
     assert_eq!(updated["name"], "renamed");
-    assert_eq!(updated["scope"], "read");
+    assert_eq!(updated["scopes"], json!(["read"]));
     assert_eq!(updated["audience"], "https://api.example.com");
     let token = app.token_json(&client).await;
     assert_eq!(token["scope"], "read");
@@ -371,7 +373,30 @@ async fn narrowing_the_scopes_narrows_the_default_with_them() {
         .await;
     assert_eq!(response.status(), 200);
     let updated: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(updated["scope"], "read");
-    assert_eq!(updated["default_scope"], "read");
+    assert_eq!(updated["scopes"], json!(["read"]));
+    assert_eq!(updated["default_scopes"], json!(["read"]));
     assert_eq!(app.token_json(&client).await["scope"], "read");
+    // What the view answers, sent back as an update, is taken as it is.
+    let round_trip = json!({
+        "name": updated["name"],
+        "scopes": updated["scopes"],
+        "default_scopes": updated["default_scopes"],
+        "grant_types": updated["grant_types"],
+        "audiences": updated["audiences"],
+        "token_endpoint_auth_method": updated["token_endpoint_auth_method"],
+    });
+    let response = app
+        .with_key(
+            Method::PATCH,
+            &format!("/v1/clients/{}", client.id),
+            &app.admin_key,
+        )
+        .json(&round_trip)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let again: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(again["scopes"], updated["scopes"]);
+    assert_eq!(again["default_scopes"], updated["default_scopes"]);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use keygate::clock::ManualClock;
 
-use crate::helpers::{assert_api_error, eventually, TestApp, TestKey};
+use crate::helpers::{assert_api_error, assert_oauth_error, eventually, TestApp, TestKey};
 
 async fn usage(app: &TestApp, query: &str) -> reqwest::Response {
     app.get(&format!("/v1/usage?{query}"), &app.admin_key).await
@@ -167,4 +167,97 @@ async fn the_organization_view_totals_its_requests_and_names_its_busiest_credent
         top.iter().all(|t| t["subject_id"] != other_id.as_str()),
         "another organization's requests leaked in: {body}"
     );
+}
+
+/// The token endpoint is metered per client — tokens issued, refusals by reason — in
+/// the client's view and the organization's, without a database write per request
+/// (the counts appear with the periodic flush).
+#[actix_rt::test]
+async fn token_issuance_is_metered_per_client_issued_and_refused_by_reason() {
+    let app = TestApp::spawn_with(|s| {
+        s.usage_flush_interval = Duration::from_secs(1);
+        s.auth_failures_per_minute = 2;
+        s.auth_failures_per_minute_per_source = 1000;
+    })
+    .await;
+    let issuing = app.client_with_scope("read");
+    for _ in 0..3 {
+        app.token_json(&issuing).await;
+    }
+    let refused = [
+        (vec![("scope", "admin")], "invalid_scope"),
+        (
+            vec![("resource", "https://elsewhere.example")],
+            "invalid_target",
+        ),
+    ];
+    for (extra, code) in refused {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend(extra);
+        assert_oauth_error(app.token_basic(&issuing, &form).await, 400, code).await;
+    }
+    let wrong = |id: &str| crate::helpers::TestClient {
+        id: id.to_owned(),
+        secret: "kgs_wrong".to_owned(),
+    };
+    let form = [("grant_type", "client_credentials")];
+    assert_oauth_error(
+        app.token_basic(&wrong(&issuing.id), &form).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    // A guessed client: two failures, then the throttle.
+    let guessed = app.client_with_scope("read");
+    for status in [401, 401, 429] {
+        let response = app.token_basic(&wrong(&guessed.id), &form).await;
+        assert_eq!(response.status(), status);
+    }
+    // A client id that names no client is metered nowhere.
+    let unknown = wrong(&format!("kgc_{}", "0".repeat(32)));
+    assert_eq!(app.token_basic(&unknown, &form).await.status(), 401);
+
+    let body = flushed(
+        &app,
+        &format!("client_id={}&granularity=day", issuing.id),
+        |b| b["data"][0]["tokens"]["refused"] == 3,
+    )
+    .await;
+    let period = &body["data"][0];
+    assert_eq!(period["requests"], 0, "no request to keygate's API: {body}");
+    assert_eq!(
+        period["tokens"],
+        serde_json::json!({
+            "issued": 3,
+            "refused": 3,
+            "refused_by_reason": {"invalid_client": 1, "invalid_scope": 1, "invalid_target": 1},
+        })
+    );
+    let body = flushed(
+        &app,
+        &format!("client_id={}&granularity=day", guessed.id),
+        |b| b["data"][0]["tokens"]["refused"] == 3,
+    )
+    .await;
+    assert_eq!(
+        body["data"][0]["tokens"]["refused_by_reason"],
+        serde_json::json!({"invalid_client": 2, "rate_limit_exceeded": 1})
+    );
+
+    let org = flushed(&app, "granularity=day", |b| {
+        b["data"][0]["tokens"]["refused"] == 6
+    })
+    .await;
+    assert_eq!(org["data"][0]["tokens"]["issued"], 3, "{org}");
+    let top = org["top"].as_array().unwrap();
+    let listed = top
+        .iter()
+        .find(|t| t["subject_id"] == issuing.id.as_str())
+        .unwrap_or_else(|| panic!("the issuing client is among the busiest: {org}"));
+    assert_eq!(listed["kind"], "client");
+    assert_eq!(listed["requests"], 0);
+    assert_eq!(listed["tokens"]["issued"], 3);
+    // A key's entry carries the same shape, all zero.
+    let key = top.iter().find(|t| t["kind"] == "api_key").unwrap();
+    assert_eq!(key["tokens"]["issued"], 0);
 }

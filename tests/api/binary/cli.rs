@@ -44,7 +44,7 @@ fn client_create_prints_the_secret_once_and_list_never_does() {
         secret.starts_with("kgs_") && secret.len() >= 4 + 43,
         "{secret}"
     );
-    assert_eq!(created.json["scope"], "read write");
+    assert_eq!(created.json["scopes"], serde_json::json!(["read", "write"]));
     assert_eq!(created.json["access_token_ttl_secs"], 600);
 
     let listed = kg.run(&["client", "list"]);

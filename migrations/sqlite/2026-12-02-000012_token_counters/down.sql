@@ -1,0 +1,2 @@
+DROP INDEX token_counters_org_id;
+DROP TABLE token_counters;
