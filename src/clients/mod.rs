@@ -14,7 +14,7 @@ pub use model::{
     AuthMethod, Client, ClientId, ClientRegistration, GrantType, NewClient, RegistrationError,
 };
 pub use secret::{ClientSecret, SECRET_PREFIX};
-pub use verifier::{Argon2Lease, SecretVerifier, Verdict};
+pub use verifier::{SecretVerifier, Verdict};
 
 use std::sync::Arc;
 use std::time::Duration;

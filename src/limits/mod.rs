@@ -13,13 +13,11 @@
 //! Redis one, `headers` the middleware that reports the allowance, and this module
 //! the verdict both limiters give.
 
-pub mod failed_auth;
 pub mod gcra;
 pub mod headers;
 pub mod shared;
 pub mod tiers;
 
-pub use failed_auth::{Attempt, BurstStarted, FailedAuthThrottle};
 pub use gcra::{LimitKey, RateLimits};
 pub use headers::rate_limit_headers;
 pub use shared::SharedLimiter;

@@ -48,7 +48,7 @@ pub fn introspect(
             "scope": family.scope,
             "client_id": family.client_id,
             "sub": family.client_id,
-            "iss": state.issuer,
+            "iss": state.issuance.issuer.as_str(),
             "iat": row.created_at.and_utc().timestamp(),
             "exp": row.idle_expires_at.min(family.expires_at).and_utc().timestamp(),
             "org": family.org_id,
@@ -57,11 +57,11 @@ pub fn introspect(
     if format::has_key_prefix(token) {
         return describe_api_key(conn, api_keys, client, token);
     }
-    let Ok(claims) = state
-        .keys
-        .current()
-        .verify_access_token(token, &state.issuer, now)
-    else {
+    let Ok(claims) = state.issuance.keys.current().verify_access_token(
+        token,
+        state.issuance.issuer.as_str(),
+        now,
+    ) else {
         return Ok(inactive);
     };
     // `exp` was checked without leeway, as the resolver does (RFC 7662 §2.2).

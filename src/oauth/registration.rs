@@ -121,7 +121,7 @@ fn registered<'a>(
         registration_access_token: registration_token.map(Secret::expose),
         registration_client_uri: format!(
             "{}/oauth/register/{}",
-            state.issuer.trim_end_matches('/'),
+            state.issuance.issuer.base(),
             client.id
         ),
         client_name: &client.name,
@@ -504,7 +504,7 @@ pub async fn put_registration(
             "scope may only be narrowed through the registration access token",
         ));
     }
-    let server_default = state.default_audience.as_str();
+    let server_default = state.issuance.default_audience.as_str();
     let current = client.audiences(server_default);
     if names_audiences
         && !valid

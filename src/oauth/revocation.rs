@@ -33,11 +33,11 @@ pub fn revoke(
         return Ok(());
     }
     // Only a token that still verifies needs recording: an expired one is dead anyway.
-    if let Ok(claims) = state
-        .keys
-        .current()
-        .verify_access_token(token, &state.issuer, now)
-    {
+    if let Ok(claims) = state.issuance.keys.current().verify_access_token(
+        token,
+        state.issuance.issuer.as_str(),
+        now,
+    ) {
         if claims.client_id == client.id {
             let expires_at = DateTime::from_timestamp(claims.exp, 0)
                 .unwrap_or(now)

@@ -67,7 +67,10 @@ pub struct DatabaseSwitch {
 
 impl DatabaseSwitch {
     pub fn new(admin_url: &str, app: &TestApp) -> Self {
-        let name = url::Url::parse(&app.settings.database_url)
+        let DatabaseUrl::Postgres(url) = &app.settings.database_url else {
+            panic!("a PostgreSQL test")
+        };
+        let name = url::Url::parse(url.expose())
             .unwrap()
             .path()
             .trim_start_matches('/')
@@ -177,10 +180,10 @@ pub struct TestClient {
 
 pub fn test_settings(dir: &TempDir, db: &TestDatabase) -> Settings {
     Settings {
-        database_url: db.url.clone(),
+        database_url: DatabaseUrl::parse(&db.url).unwrap(),
         database_max_connections: 4,
         bind: "127.0.0.1:0".into(),
-        issuer: ISSUER.into(),
+        issuer: ISSUER.parse().unwrap(),
         keys_dir: dir.path().join("keys"),
         workers: 1,
         ..Settings::default()
@@ -213,7 +216,7 @@ impl TestApp {
             .to_owned();
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        let store = Store::open(&DatabaseUrl::parse(&settings.database_url).unwrap(), 2).unwrap();
+        let store = Store::open(&settings.database_url, 2).unwrap();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
