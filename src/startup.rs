@@ -10,9 +10,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::api_keys::{self, ApiKeysState};
+use crate::api_keys;
 use crate::argon2_budget::{Argon2Budget, FailedAuthThrottle};
-use crate::clients::{self, ClientsState, SecretVerifier};
+use crate::clients::{self, SecretVerifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::identity::{self, Resolver};
@@ -21,7 +21,7 @@ use crate::oauth::{ClientAuthentication, Metadata, OAuthState, TokenIssuance};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{keys, KeyRing, SigningKeys};
-use crate::usage::{self, handlers::UsageClock, Meter};
+use crate::usage::{self, Meter};
 use crate::{audit, error, health, oauth, orgs, telemetry, tokens};
 
 pub struct Application {
@@ -64,12 +64,10 @@ impl Application {
             settings.audience().to_owned(),
             clock.clone(),
         ));
-        let api_keys_state = web::Data::new(ApiKeysState {
-            clock: clock.clone(),
-            known_scopes: settings.scope_set(),
-        });
+        // The one clock, and the one credential policy, every handler reads.
+        let app_clock: web::Data<dyn Clock> = web::Data::from(clock.clone());
+        let policy = web::Data::new(settings.credential_policy());
         let meter = web::Data::new(Meter::new(settings.usage_metering, clock.clone()));
-        let usage_clock = web::Data::new(UsageClock(clock.clone()));
         let mut rate_limits =
             RateLimits::new(settings.rate_limits, settings.tiers.clone(), clock.clone());
         if let Some(url) = &settings.redis_url {
@@ -80,13 +78,8 @@ impl Application {
         }
         let rate_limits = web::Data::new(rate_limits);
         let metrics = web::Data::new(crate::metrics::Metrics::default());
-        let clients_state = web::Data::new(ClientsState {
-            clock: clock.clone(),
-            known_scopes: settings.scope_set(),
-            max_token_ttl: settings.access_token_ttl_max,
-        });
         let oauth_state = web::Data::new(OAuthState {
-            issuance: TokenIssuance::new(&settings, keys.clone()),
+            issuance: TokenIssuance::new(&settings, keys.clone(), policy.clone()),
             client_auth: ClientAuthentication {
                 verifier: SecretVerifier::new(settings.secret_cache_entries),
                 budget: argon2_budget.clone(),
@@ -117,12 +110,11 @@ impl Application {
                 .app_data(metadata.clone())
                 .app_data(argon2_budget.clone())
                 .app_data(resolver.clone())
-                .app_data(api_keys_state.clone())
-                .app_data(clients_state.clone())
+                .app_data(app_clock.clone())
+                .app_data(policy.clone())
                 .app_data(rate_limits.clone())
                 .app_data(metrics.clone())
                 .app_data(meter.clone())
-                .app_data(usage_clock.clone())
                 .app_data(error::json_config(body_limit))
                 .app_data(crate::api::BodyLimit(body_limit))
                 .app_data(error::query_config())

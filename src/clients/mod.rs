@@ -16,21 +16,9 @@ pub use model::{
 pub use secret::{ClientSecret, SECRET_PREFIX};
 pub use verifier::{SecretVerifier, Verdict};
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use actix_web::web;
 
-use crate::clock::Clock;
 use crate::routes::Endpoint;
-use crate::scope::ScopeSet;
-
-/// What the management handlers need besides the store.
-pub struct ClientsState {
-    pub clock: Arc<dyn Clock>,
-    pub known_scopes: ScopeSet,
-    pub max_token_ttl: Duration,
-}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -118,6 +118,17 @@ pub struct Settings {
     pub scopes: ScopeSet,
 }
 
+/// What any credential keygate issues may carry, from the settings: held once, in
+/// the app data, by every handler that checks a new or changed key or client.
+#[derive(Clone, Debug)]
+pub struct CredentialPolicy {
+    /// Every scope a key or client may be given (the configured `scopes`).
+    pub known_scopes: ScopeSet,
+    /// The longest access-token lifetime a client may be registered with, and the
+    /// bound every issued token's lifetime is clamped to.
+    pub max_token_ttl: Duration,
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -317,6 +328,13 @@ impl Settings {
         crate::refresh::Lifetimes {
             absolute: chrono(self.refresh_token_ttl),
             idle: chrono(self.refresh_token_idle_ttl),
+        }
+    }
+
+    pub fn credential_policy(&self) -> CredentialPolicy {
+        CredentialPolicy {
+            known_scopes: self.scopes.clone(),
+            max_token_ttl: self.access_token_ttl_max,
         }
     }
 

@@ -22,7 +22,7 @@ use actix_web::{web, HttpResponseBuilder};
 use crate::argon2_budget::Argon2Budget;
 use crate::clients::SecretVerifier;
 use crate::clock::Clock;
-use crate::config::{Issuer, Settings};
+use crate::config::{CredentialPolicy, Issuer, Settings};
 use crate::routes::Endpoint;
 use crate::tokens::SigningKeys;
 
@@ -43,18 +43,23 @@ pub struct TokenIssuance {
     pub issuer: Issuer,
     pub default_audience: String,
     pub default_ttl: Duration,
-    pub max_ttl: Duration,
+    /// Bounds every token's lifetime (`max_token_ttl`).
+    pub policy: web::Data<CredentialPolicy>,
     pub refresh_lifetimes: crate::refresh::Lifetimes,
     pub keys: web::Data<SigningKeys>,
 }
 
 impl TokenIssuance {
-    pub fn new(settings: &Settings, keys: web::Data<SigningKeys>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        keys: web::Data<SigningKeys>,
+        policy: web::Data<CredentialPolicy>,
+    ) -> Self {
         Self {
             issuer: settings.issuer.clone(),
             default_audience: settings.audience().to_owned(),
             default_ttl: settings.access_token_ttl,
-            max_ttl: settings.access_token_ttl_max,
+            policy,
             refresh_lifetimes: settings.refresh_lifetimes(),
             keys,
         }

@@ -386,7 +386,10 @@ impl<'a> JwtIssuer<'a> {
         client
             .access_token_ttl()
             .unwrap_or(self.state.issuance.default_ttl)
-            .clamp(MIN_ACCESS_TOKEN_TTL, self.state.issuance.max_ttl)
+            .clamp(
+                MIN_ACCESS_TOKEN_TTL,
+                self.state.issuance.policy.max_token_ttl,
+            )
     }
 
     fn client_for(&self, client_id: &str) -> Result<&'a Client, ()> {

@@ -30,7 +30,8 @@ use super::OAuthState;
 use crate::audit::repo::record_about;
 use crate::audit::{EventType, Source};
 use crate::clients::registration::{self, RegisterError};
-use crate::clients::{repo, Client, ClientRegistration, ClientsState, RegistrationError};
+use crate::clients::{repo, Client, ClientRegistration, RegistrationError};
+use crate::config::CredentialPolicy;
 use crate::error::ApiError;
 use crate::identity::principal::admit;
 use crate::identity::resolver::{bearer_credential, presented_credential};
@@ -308,7 +309,7 @@ pub async fn post_register(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<OAuthState>,
-    clients: web::Data<ClientsState>,
+    policy: web::Data<CredentialPolicy>,
     resolver: web::Data<Resolver>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
@@ -322,8 +323,8 @@ pub async fn post_register(
     let valid = registration
         .validate(
             crate::orgs::OrgId(who.org().to_owned()),
-            &clients.known_scopes,
-            clients.max_token_ttl,
+            &policy.known_scopes,
+            policy.max_token_ttl,
         )
         .map_err(metadata_error)?;
     if let Some(beyond) = valid
@@ -476,7 +477,7 @@ pub async fn put_registration(
     client_id: web::Path<String>,
     body: web::Payload,
     state: web::Data<OAuthState>,
-    clients: web::Data<ClientsState>,
+    policy: web::Data<CredentialPolicy>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let client = registration_client(&req, &store, client_id.into_inner()).await?;
@@ -492,8 +493,8 @@ pub async fn put_registration(
     let valid = registration
         .validate(
             crate::orgs::OrgId(client.org_id.clone()),
-            &clients.known_scopes,
-            clients.max_token_ttl,
+            &policy.known_scopes,
+            policy.max_token_ttl,
         )
         .map_err(metadata_error)?;
     if !valid
