@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod api_keys;
+pub mod argon2_budget;
 pub mod audit;
 pub mod cli;
 pub mod clients;

@@ -17,7 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::oauth::OAuthState;
+use crate::argon2_budget::Argon2Budget;
 use crate::store::Store;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -203,12 +203,12 @@ impl Metrics {
 )]
 pub async fn get_metrics(
     metrics: web::Data<Metrics>,
-    state: web::Data<OAuthState>,
+    argon2: web::Data<Argon2Budget>,
     store: web::Data<Store>,
 ) -> HttpResponse {
     metrics
         .argon2_waiting
-        .set(i64::try_from(state.verifier.queued()).unwrap_or(i64::MAX));
+        .set(i64::try_from(argon2.queued()).unwrap_or(i64::MAX));
     let (connections, idle) = store.pool_state();
     metrics.db_connections.set(i64::from(connections));
     metrics.db_idle.set(i64::from(idle));

@@ -10,17 +10,18 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::api_keys::{self, ApiKeysState};
-use crate::clients::{self, ClientsState, SecretVerifier};
+use crate::api_keys;
+use crate::argon2_budget::{Argon2Budget, FailedAuthThrottle};
+use crate::clients::{self, SecretVerifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::identity::{self, Resolver};
 use crate::limits::{self, RateLimits};
-use crate::oauth::OAuthState;
+use crate::oauth::{ClientAuthentication, Metadata, OAuthState, TokenIssuance};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{signing_keys, KeyRing, SigningKeys};
-use crate::usage::{self, handlers::UsageClock, Meter};
+use crate::usage::{self, Meter};
 use crate::{audit, error, health, oauth, orgs, telemetry, tokens};
 
 pub struct Application {
@@ -41,52 +42,55 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let store = open_store(&settings)?;
-        let database = settings.database()?.redacted();
+        let database = settings.database_url.redacted();
         let keys = web::Data::new(SigningKeys::with_permissions(
             &settings.keys_dir,
             load_signing_keys(&settings, &store, clock.as_ref()).await?,
             settings.loose_key_permissions(),
         ));
         SigningKeys::spawn_watcher(keys.clone(), settings.keys_reload_interval);
-        let verifier =
-            SecretVerifier::new(settings.secret_cache_entries, settings.argon2_permits())
-                .context("preparing client-secret verification")?;
+        let argon2_budget = web::Data::new(
+            Argon2Budget::new(
+                settings.argon2_permits(),
+                settings.argon2_max_wait,
+                FailedAuthThrottle::new(
+                    settings.auth_failures_per_minute,
+                    settings.auth_failures_per_minute_per_source,
+                ),
+            )
+            .context("preparing client-secret verification")?,
+        );
         let resolver = web::Data::new(Resolver::new(
             keys.clone(),
-            settings.issuer.clone(),
+            settings.issuer.as_str().to_owned(),
             settings.management_audience(),
             settings.audience().to_owned(),
             clock.clone(),
         ));
-        let api_keys_state = web::Data::new(ApiKeysState {
-            clock: clock.clone(),
-            known_scopes: settings.scope_set(),
-        });
+        // The one clock, and the one credential policy, every handler reads.
+        let app_clock: web::Data<dyn Clock> = web::Data::from(clock.clone());
+        let policy = web::Data::new(settings.credential_policy());
         let meter = web::Data::new(Meter::new(settings.usage_metering, clock.clone()));
-        let usage_clock = web::Data::new(UsageClock(clock.clone()));
         let mut rate_limits =
             RateLimits::new(settings.rate_limits, settings.tiers.clone(), clock.clone());
         if let Some(url) = &settings.redis_url {
-            let shared =
-                limits::SharedLimiter::new(url, &settings.redis_key_prefix).context("redis_url")?;
+            let shared = limits::SharedLimiter::new(url.expose(), &settings.redis_key_prefix)
+                .context("redis_url")?;
             rate_limits = rate_limits.with_shared(shared);
-            let host = url::Url::parse(url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_default();
-            tracing::info!(redis_host = %host, "rate limits shared through Redis");
+            tracing::info!(redis_host = %url.host(), "rate limits shared through Redis");
         }
         let rate_limits = web::Data::new(rate_limits);
         let metrics = web::Data::new(crate::metrics::Metrics::default());
-        let clients_state = web::Data::new(ClientsState {
+        let oauth_state = web::Data::new(OAuthState {
+            issuance: TokenIssuance::new(&settings, keys.clone(), policy.clone()),
+            client_auth: ClientAuthentication {
+                verifier: SecretVerifier::new(settings.secret_cache_entries),
+                budget: argon2_budget.clone(),
+            },
+            max_body_bytes: settings.max_body_bytes,
             clock: clock.clone(),
-            known_scopes: settings.scope_set(),
-            max_token_ttl: settings.access_token_ttl_max,
         });
-        let oauth_state = web::Data::new(
-            OAuthState::new(&settings, keys.clone(), verifier, clock.clone())
-                .context("issuer URL")?,
-        );
+        let metadata = web::Data::new(Metadata::render(&settings));
         let store = web::Data::new(store);
         Meter::spawn_flusher(meter.clone(), store.clone(), settings.usage_flush_interval);
         let (app_meter, app_store) = (meter.clone(), store.clone());
@@ -106,13 +110,14 @@ impl Application {
                 .app_data(store.clone())
                 .app_data(keys.clone())
                 .app_data(oauth_state.clone())
+                .app_data(metadata.clone())
+                .app_data(argon2_budget.clone())
                 .app_data(resolver.clone())
-                .app_data(api_keys_state.clone())
-                .app_data(clients_state.clone())
+                .app_data(app_clock.clone())
+                .app_data(policy.clone())
                 .app_data(rate_limits.clone())
                 .app_data(metrics.clone())
                 .app_data(meter.clone())
-                .app_data(usage_clock.clone())
                 .app_data(error::json_config(body_limit))
                 .app_data(crate::api::BodyLimit(body_limit))
                 .app_data(error::query_config())
@@ -176,9 +181,8 @@ fn listener_host(bind: &str) -> &str {
 
 /// Opens the pool and applies pending migrations.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let url = settings.database()?;
     let store = Store::open_with_statement_timeout(
-        &url,
+        &settings.database_url,
         settings.database_max_connections,
         Some(settings.database_statement_timeout),
     )?;
@@ -213,7 +217,7 @@ async fn bootstrap(
     let draft = api_keys::KeyDraft::new(
         api_keys::KeyRequest {
             name: "bootstrap admin".into(),
-            scopes: settings.scopes.clone(),
+            scopes: settings.scopes.iter().map(str::to_owned).collect(),
             ..Default::default()
         },
         &org.id,

@@ -12,8 +12,10 @@ use super::model::{
     KeyDraft, KeyRequest, KeyRequestError, KeyState, MAX_ROTATION_OVERLAP,
 };
 use super::repo;
-use super::{ApiKeysState, Environment};
+use super::Environment;
 use crate::audit::{self, By, Change, Source};
+use crate::clock::Clock;
+use crate::config::CredentialPolicy;
 use crate::error::ApiError;
 use crate::identity::authority::Holdings;
 use crate::identity::{Principal, Scope};
@@ -181,13 +183,14 @@ fn actor(who: &Principal) -> Actor {
 pub async fn create_api_key(
     req: HttpRequest,
     who: Principal,
-    state: web::Data<ApiKeysState>,
+    policy: web::Data<CredentialPolicy>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     body: web::Json<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
     let body = body.into_inner();
-    let now = state.clock.now().naive_utc();
+    let now = clock.now().naive_utc();
     let expires_in = match (&body.expires_in, body.expires_at) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_request(
@@ -214,7 +217,7 @@ pub async fn create_api_key(
                 .flatten(),
         },
         who.org(),
-        &state.known_scopes,
+        &policy.known_scopes,
         &actor(&who),
         now,
     )?;
@@ -249,7 +252,7 @@ pub async fn create_api_key(
 )]
 pub async fn list_api_keys(
     who: Principal,
-    state: web::Data<ApiKeysState>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -268,7 +271,7 @@ pub async fn list_api_keys(
             repo::list(c, Some(&org), after.as_deref(), limit + 1).map_err(ApiError::from)
         })
         .await?;
-    let now = state.clock.now().naive_utc();
+    let now = clock.now().naive_utc();
     let (keys, next_cursor) = crate::api::split_page(keys, limit, |r| &r.id);
     let data: Vec<_> = keys.iter().map(|k| ApiKeyView::new(k, now)).collect();
     Ok(crate::api::page_response(data, next_cursor))
@@ -296,13 +299,13 @@ async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<ApiKey, Ap
 )]
 pub async fn get_api_key(
     who: Principal,
-    state: web::Data<ApiKeysState>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
     let key = find_own(&who, &store, &id).await?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::new(&key, state.clock.now().naive_utc())))
+    Ok(HttpResponse::Ok().json(ApiKeyView::new(&key, clock.now().naive_utc())))
 }
 
 /// PATCH /v1/api-keys/{id} — scope `admin`. Renames and/or narrows the scopes (a
@@ -317,7 +320,8 @@ pub async fn get_api_key(
 pub async fn update_api_key(
     req: HttpRequest,
     who: Principal,
-    state: web::Data<ApiKeysState>,
+    policy: web::Data<CredentialPolicy>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
     body: web::Json<UpdateApiKey>,
@@ -343,17 +347,17 @@ pub async fn update_api_key(
                 lifetime: None,
             };
             Some(
-                validate_scopes(&scopes, &state.known_scopes, &current).map_err(
-                    |error| match error {
+                validate_scopes(&scopes, &policy.known_scopes, &current).map_err(|error| {
+                    match error {
                         KeyRequestError::BeyondCreator(scope) => KeyRequestError::Widening(scope),
                         other => other,
-                    },
-                )?,
+                    }
+                })?,
             )
         }
     };
     let (source, actor_label) = (Source::of(&req), who.actor_label());
-    let now = state.clock.now().naive_utc();
+    let now = clock.now().naive_utc();
     let updated = store
         .write(move |c| {
             let change = repo::KeyChange {
@@ -390,7 +394,7 @@ pub async fn update_api_key(
 pub async fn revoke_api_key(
     req: HttpRequest,
     who: Principal,
-    state: web::Data<ApiKeysState>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -398,7 +402,7 @@ pub async fn revoke_api_key(
     if !is_key_id(&id) {
         return Err(ApiError::NotFound);
     }
-    let now = state.clock.now().naive_utc();
+    let now = clock.now().naive_utc();
     let (org, id) = (who.org().to_owned(), id.into_inner());
     let (source, actor_label) = (Source::of(&req), who.actor_label());
     let revoked = store
@@ -432,7 +436,7 @@ pub async fn revoke_api_key(
 pub async fn rotate_api_key(
     req: HttpRequest,
     who: Principal,
-    state: web::Data<ApiKeysState>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
     body: crate::api::OptionalJson<RotateApiKey>,
@@ -455,7 +459,7 @@ pub async fn rotate_api_key(
             rate_limit: old.rate_limit_per_minute,
         },
     )?;
-    let now = state.clock.now().naive_utc();
+    let now = clock.now().naive_utc();
     let overlap = chrono::Duration::from_std(overlap).map_err(|_| KeyRequestError::Overlap)?;
     let created_by = who.actor_label();
     let source = Source::of(&req);

@@ -9,24 +9,13 @@ pub mod last_used;
 pub mod model;
 pub mod repo;
 
-use std::sync::Arc;
-
 use actix_web::web;
 
-use crate::clock::Clock;
 use crate::routes::Endpoint;
-use crate::scope::ScopeSet;
 
 pub use format::Environment;
 pub use last_used::LastUsed;
 pub use model::{Actor, ApiKey, IssuedKey, KeyDraft, KeyRequest, KeyRequestError, KeyState};
-
-/// What the management handlers need besides the store.
-pub struct ApiKeysState {
-    pub clock: Arc<dyn Clock>,
-    /// The scopes a key may carry (the configured `scopes`).
-    pub known_scopes: ScopeSet,
-}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

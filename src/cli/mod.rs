@@ -133,8 +133,8 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 pub fn migrate(settings: &Settings) -> anyhow::Result<serde_json::Value> {
-    let url = settings.database()?;
-    let store = crate::store::Store::open(&url, 1)?;
+    let url = &settings.database_url;
+    let store = crate::store::Store::open(url, 1)?;
     let applied = store.migrate()?;
     Ok(serde_json::json!({"applied": applied, "database": url.redacted()}))
 }

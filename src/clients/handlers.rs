@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Client, ClientRegistration, ValidRegistration};
 use super::registration;
-use super::{repo, ClientsState};
+use super::repo;
 use crate::audit::{self, By, Change, Source};
+use crate::clock::Clock;
+use crate::config::CredentialPolicy;
 use crate::error::ApiError;
 use crate::identity::authority::Holdings;
 use crate::identity::{Principal, Scope};
@@ -193,12 +195,12 @@ fn duration(text: Option<&str>, field: &'static str) -> Result<Option<Duration>,
 fn validate(
     registration: ClientRegistration,
     who: &Principal,
-    state: &ClientsState,
+    policy: &CredentialPolicy,
 ) -> Result<ValidRegistration, ApiError> {
     let valid = registration.validate(
         crate::orgs::OrgId(who.org().to_owned()),
-        &state.known_scopes,
-        state.max_token_ttl,
+        &policy.known_scopes,
+        policy.max_token_ttl,
     )?;
     if let Some(beyond) = valid
         .allowed_scopes()
@@ -229,7 +231,8 @@ fn is_client_id(text: &str) -> bool {
 pub async fn register_client(
     req: HttpRequest,
     who: Principal,
-    state: web::Data<ClientsState>,
+    policy: web::Data<CredentialPolicy>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     body: web::Json<RegisterClient>,
 ) -> Result<HttpResponse, ApiError> {
@@ -249,8 +252,8 @@ pub async fn register_client(
             .flatten(),
         token_endpoint_auth_method: body.token_endpoint_auth_method,
     };
-    let valid = validate(registration, &who, &state)?;
-    let now = state.clock.now().naive_utc();
+    let valid = validate(registration, &who, &policy)?;
+    let now = clock.now().naive_utc();
     let secret_expires_at = who.mint_lifetime();
     let (source, actor) = (Source::of(&req), who.actor_label());
     let (client, secret) = store
@@ -289,7 +292,7 @@ pub async fn register_client(
 )]
 pub async fn list_clients(
     who: Principal,
-    state: web::Data<ClientsState>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -305,7 +308,7 @@ pub async fn list_clients(
     let clients = store
         .read(move |c| repo::page(c, &org, after.as_deref(), limit + 1).map_err(ApiError::from))
         .await?;
-    let now = state.clock.now().naive_utc();
+    let now = clock.now().naive_utc();
     let (clients, next_cursor) = crate::api::split_page(clients, limit, |r| &r.id);
     let data: Vec<_> = clients.iter().map(|c| ClientView::new(c, now)).collect();
     Ok(crate::api::page_response(data, next_cursor))
@@ -332,13 +335,13 @@ async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<Client, Ap
 )]
 pub async fn get_client(
     who: Principal,
-    state: web::Data<ClientsState>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
     let client = find_own(&who, &store, &id).await?;
-    Ok(HttpResponse::Ok().json(ClientView::new(&client, state.clock.now().naive_utc())))
+    Ok(HttpResponse::Ok().json(ClientView::new(&client, clock.now().naive_utc())))
 }
 
 /// PATCH /v1/clients/{id} — scope `admin`. Changes metadata; the merged registration
@@ -354,7 +357,8 @@ pub async fn get_client(
 pub async fn update_client(
     req: HttpRequest,
     who: Principal,
-    state: web::Data<ClientsState>,
+    policy: web::Data<CredentialPolicy>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
     body: web::Json<UpdateClient>,
@@ -414,8 +418,8 @@ pub async fn update_client(
     if let Some(method) = patch.token_endpoint_auth_method {
         registration.token_endpoint_auth_method = method;
     }
-    let now = state.clock.now().naive_utc();
-    let changes = validate(registration, &who, &state)?.into_changes(now);
+    let now = clock.now().naive_utc();
+    let changes = validate(registration, &who, &policy)?.into_changes(now);
     let (source, actor) = (Source::of(&req), who.actor_label());
     let updated = store
         .write(move |c| {
@@ -449,13 +453,13 @@ pub async fn update_client(
 pub async fn disable_client(
     req: HttpRequest,
     who: Principal,
-    state: web::Data<ClientsState>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
     let client = find_own(&who, &store, &id).await?;
-    let now = state.clock.now().naive_utc();
+    let now = clock.now().naive_utc();
     let (source, actor) = (Source::of(&req), who.actor_label());
     let disabled = store
         .write(move |c| {
@@ -490,7 +494,7 @@ pub async fn disable_client(
 pub async fn rotate_client_secret(
     req: HttpRequest,
     who: Principal,
-    state: web::Data<ClientsState>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
     body: crate::api::OptionalJson<RotateSecret>,
@@ -515,7 +519,7 @@ pub async fn rotate_client_secret(
             rate_limit: client.rate_limit_per_minute,
         },
     )?;
-    let now = state.clock.now().naive_utc();
+    let now = clock.now().naive_utc();
     let previous_until = (!overlap.is_zero())
         .then(|| chrono::Duration::from_std(overlap).map(|o| now + o))
         .transpose()

@@ -14,23 +14,11 @@ pub use model::{
     AuthMethod, Client, ClientId, ClientRegistration, GrantType, NewClient, RegistrationError,
 };
 pub use secret::ClientSecret;
-pub use verifier::{Argon2Lease, SecretVerifier, Verdict};
-
-use std::sync::Arc;
-use std::time::Duration;
+pub use verifier::{SecretVerifier, Verdict};
 
 use actix_web::web;
 
-use crate::clock::Clock;
 use crate::routes::Endpoint;
-use crate::scope::ScopeSet;
-
-/// What the management handlers need besides the store.
-pub struct ClientsState {
-    pub clock: Arc<dyn Clock>,
-    pub known_scopes: ScopeSet,
-    pub max_token_ttl: Duration,
-}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -9,7 +9,8 @@ use chrono::NaiveDateTime;
 use super::model::{
     Client, ClientId, ClientRegistration, NewClient, RegistrationError, ValidRegistration,
 };
-use super::secret::{self, Argon2id, ClientSecret, HashError};
+use super::secret::{self, ClientSecret};
+use crate::argon2_budget::{Argon2id, HashError};
 use crate::orgs;
 use crate::scope::ScopeSet;
 use crate::secret::RandomError;

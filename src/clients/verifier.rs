@@ -6,37 +6,28 @@
 //!   the stored hash and so misses the cache; a disabled client is refused before the
 //!   cache is consulted, because the caller reads the client row on every request —
 //!   which also keeps this correct when another instance changes the row.
-//! - Unknown and disabled clients are verified against a dummy hash with the same
-//!   parameters, so they take as long as a wrong secret for a real client.
-//! - At most `permits` argon2 computations run at once, each holding an
-//!   `Argon2Lease`: a permit of an async semaphore plus one of `permits` reused
-//!   working-memory buffers (~19 MiB each). Requests wait for a lease on the async
-//!   side, holding no thread and no database connection, so a wrong-secret flood costs
-//!   queueing, not memory (without reuse, glibc kept each thread's freed 19 MiB and a
-//!   64-connection flood grew the process past 2 GB), and cached clients keep being
-//!   served while the flood waits.
+//! - Unknown and disabled clients are verified against the budget's dummy hash, so
+//!   they take as long as a wrong secret for a real client.
+//! - argon2 runs only under an `Argon2Lease` of the `Argon2Budget`
+//!   (`crate::argon2_budget`), so cached clients keep being served while a
+//!   wrong-secret flood waits for leases.
 //!
 //! `verify` never blocks on argon2 without a lease: it answers `NeedsArgon2`, and the
-//! caller gets a lease (`lease().await`) and asks again.
+//! caller gets a lease from the budget and asks again.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use argon2::Block;
 use chrono::NaiveDateTime;
 use lru::LruCache;
-use oxide_auth::primitives::registrar::{PasswordPolicy, RegistrarError};
+use oxide_auth::primitives::registrar::PasswordPolicy;
 use sha2::{Digest, Sha256};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::model::Client;
-use super::secret::{Argon2id, HashError};
+use crate::argon2_budget::Argon2Lease;
 
 pub struct SecretVerifier {
     verified: Mutex<LruCache<[u8; 32], ()>>,
-    memory: Arc<WorkingMemory>,
-    dummy_hash: String,
 }
 
 /// The answer of one `verify` call.
@@ -48,19 +39,12 @@ pub enum Verdict {
     NeedsArgon2,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the argon2 semaphore was closed")]
-pub struct LeaseError;
-
 impl SecretVerifier {
-    pub fn new(cache_entries: usize, max_concurrent_argon2: usize) -> Result<Self, HashError> {
-        let dummy_hash = Argon2id.hash(b"keygate dummy secret for unknown clients")?;
+    pub fn new(cache_entries: usize) -> Self {
         let capacity = NonZeroUsize::new(cache_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Ok(Self {
+        Self {
             verified: Mutex::new(LruCache::new(capacity)),
-            memory: Arc::new(WorkingMemory::new(max_concurrent_argon2.max(1))),
-            dummy_hash,
-        })
+        }
     }
 
     /// Whether `presented` is a live secret of `client` (looked up by the caller;
@@ -78,8 +62,7 @@ impl SecretVerifier {
         let Some(client) = client.filter(|c| !c.is_disabled()) else {
             return match lease {
                 Some(lease) => {
-                    // Same work as a wrong secret, so unknown ids cannot be told apart.
-                    let _ = lease.check("", presented, self.dummy_hash.as_bytes());
+                    lease.check_unknown(presented);
                     Verdict::Rejected
                 }
                 None => Verdict::NeedsArgon2,
@@ -114,16 +97,6 @@ impl SecretVerifier {
         Verdict::Rejected
     }
 
-    /// Waits (asynchronously) for the right to run one argon2 verification.
-    pub async fn lease(&self) -> Result<Argon2Lease, LeaseError> {
-        WorkingMemory::lease(&self.memory).await
-    }
-
-    /// Verifications waiting for a lease right now (for metrics and tests).
-    pub fn queued(&self) -> usize {
-        self.memory.waiting.load(Ordering::Relaxed)
-    }
-
     fn lock_cache(&self) -> MutexGuard<'_, LruCache<[u8; 32], ()>> {
         // The cache holds no invariant a panicking holder could break.
         self.verified.lock().unwrap_or_else(PoisonError::into_inner)
@@ -140,109 +113,20 @@ fn cache_key(client_id: &str, stored_hash: &str, presented: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// `permits` argon2 working-memory buffers behind an async semaphore with as many
-/// permits, so a permit holder always finds a buffer.
-struct WorkingMemory {
-    permits: Arc<Semaphore>,
-    buffers: Mutex<Vec<Vec<Block>>>,
-    waiting: AtomicUsize,
-}
-
-impl WorkingMemory {
-    fn new(permits: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(permits)),
-            buffers: Mutex::new(Vec::with_capacity(permits)),
-            waiting: AtomicUsize::new(0),
-        }
-    }
-
-    async fn lease(this: &Arc<Self>) -> Result<Argon2Lease, LeaseError> {
-        let permit = {
-            // Counted while waiting, including when the waiting request is cancelled.
-            let _waiting = WaitingGuard::enter(&this.waiting);
-            this.permits.clone().acquire_owned().await
-        };
-        let permit = permit.map_err(|_| LeaseError)?;
-        // Empty until first used; then sized by the stored hash's parameters.
-        let buffer = this.lock_buffers().pop().unwrap_or_default();
-        Ok(Argon2Lease {
-            buffer: Mutex::new(buffer),
-            memory: this.clone(),
-            _permit: permit,
-        })
-    }
-
-    fn lock_buffers(&self) -> MutexGuard<'_, Vec<Vec<Block>>> {
-        self.buffers.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-struct WaitingGuard<'a>(&'a AtomicUsize);
-
-impl<'a> WaitingGuard<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        Self(counter)
-    }
-}
-
-impl Drop for WaitingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// The right to run one argon2 verification, with its working memory. This is
-/// keygate's argon2id `PasswordPolicy` as oxide-auth sees it.
-pub struct Argon2Lease {
-    buffer: Mutex<Vec<Block>>,
-    memory: Arc<WorkingMemory>,
-    // Released after `drop` has returned the buffer.
-    _permit: OwnedSemaphorePermit,
-}
-
-impl PasswordPolicy for Argon2Lease {
-    /// oxide-auth's signature has no error path; a failed hash yields an empty
-    /// string, which no secret verifies against (fail closed). keygate registers
-    /// clients through `Argon2id::hash`, which reports the error.
-    fn store(&self, _client_id: &str, passphrase: &[u8]) -> Vec<u8> {
-        Argon2id
-            .hash(passphrase)
-            .map(String::into_bytes)
-            .unwrap_or_default()
-    }
-
-    fn check(
-        &self,
-        _client_id: &str,
-        passphrase: &[u8],
-        stored: &[u8],
-    ) -> Result<(), RegistrarError> {
-        let phc = std::str::from_utf8(stored).map_err(|_| RegistrarError::Unspecified)?;
-        let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        if Argon2id.verify_with_memory(passphrase, phc, &mut buffer) {
-            Ok(())
-        } else {
-            Err(RegistrarError::Unspecified)
-        }
-    }
-}
-
-impl Drop for Argon2Lease {
-    fn drop(&mut self) {
-        let buffer = std::mem::take(
-            self.buffer
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        self.memory.lock_buffers().push(buffer);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::argon2_budget::{Argon2Budget, Argon2id, FailedAuthThrottle};
+
+    async fn lease() -> Argon2Lease {
+        let budget = Argon2Budget::new(
+            1,
+            std::time::Duration::from_secs(1),
+            FailedAuthThrottle::new(10, 10),
+        )
+        .unwrap();
+        budget.lease().await.unwrap()
+    }
 
     fn client(secret: &str) -> Client {
         let now = chrono::Utc::now().naive_utc();
@@ -279,8 +163,8 @@ mod tests {
     #[actix_web::test]
     async fn verifies_caches_and_invalidates_on_new_hash_or_disable() {
         use Verdict::*;
-        let verifier = SecretVerifier::new(16, 2).unwrap();
-        let lease = verifier.lease().await.unwrap();
+        let verifier = SecretVerifier::new(16);
+        let lease = lease().await;
         let mut c = client("kgs_right");
         assert_eq!(
             verifier.verify(Some(&c), b"kgs_right", None, now()),
@@ -335,17 +219,13 @@ mod tests {
             Rejected,
             "unknown client"
         );
-
-        let stored = lease.store("c", b"kgs_new");
-        assert!(lease.check("c", b"kgs_new", &stored).is_ok());
-        assert!(lease.check("c", b"kgs_nope", &stored).is_err());
     }
 
     #[actix_web::test]
     async fn the_previous_secret_works_during_the_overlap_only() {
         use Verdict::*;
-        let verifier = SecretVerifier::new(16, 2).unwrap();
-        let lease = verifier.lease().await.unwrap();
+        let verifier = SecretVerifier::new(16);
+        let lease = lease().await;
         let mut c = client("kgs_new");
         let t0 = now();
         c.previous_secret_hash = Some(Argon2id.hash(b"kgs_old").unwrap());
@@ -407,28 +287,5 @@ mod tests {
             2,
             "no hint: both"
         );
-    }
-
-    #[actix_web::test]
-    async fn leases_bound_concurrency_and_reuse_buffers() {
-        let verifier = SecretVerifier::new(16, 2).unwrap();
-        let phc = Argon2id.hash(b"pw").unwrap();
-        let first = verifier.lease().await.unwrap();
-        let second = verifier.lease().await.unwrap();
-        assert!(first.check("c", b"pw", phc.as_bytes()).is_ok());
-        // A third lease waits until one is returned.
-        let third =
-            tokio::time::timeout(std::time::Duration::from_millis(50), verifier.lease()).await;
-        assert!(third.is_err(), "a third concurrent lease was granted");
-        drop(first);
-        let third = verifier.lease().await.unwrap();
-        assert_eq!(
-            third.buffer.lock().unwrap().len(),
-            19456,
-            "the first lease's buffer is reused"
-        );
-        drop((second, third));
-        assert_eq!(verifier.memory.lock_buffers().len(), 2);
-        assert_eq!(verifier.queued(), 0);
     }
 }

@@ -1,8 +1,9 @@
 //! Client authentication for the endpoints that need only that (`/oauth/revoke`,
 //! `/oauth/introspect`), with the same guarantees as the token endpoint: the verified
-//! cache first, then an argon2 lease waited for asynchronously (bounded by
-//! `argon2_max_wait`), argon2 never run while a database connection is held, and the
-//! same work for unknown, disabled and wrong-secret clients.
+//! cache first, then the argon2 budget (`crate::argon2_budget`: an attempt reserved
+//! with the throttle, a lease waited for asynchronously), argon2 never run while a
+//! database connection is held, and the same work for unknown, disabled and
+//! wrong-secret clients.
 
 use std::sync::Arc;
 
@@ -11,9 +12,9 @@ use actix_web::web;
 use super::error::OAuthError;
 use super::request::ClientCredentials;
 use super::OAuthState;
+use crate::argon2_budget::{Argon2Lease, Attempt, BudgetError, BurstStarted};
 use crate::audit::{By, Change, Source};
-use crate::clients::{self, Argon2Lease, AuthMethod, Client, Verdict};
-use crate::limits::{Attempt, BurstStarted};
+use crate::clients::{self, AuthMethod, Client, Verdict};
 use crate::store::{Blocking, Store, StoreError};
 
 /// The one answer for an unknown client, a wrong, expired or previous secret and a
@@ -24,12 +25,13 @@ pub fn authentication_failed(method: AuthMethod) -> OAuthError {
 
 /// Waits for an argon2 lease for at most `argon2_max_wait`; past that, 503.
 pub async fn acquire_lease(state: &OAuthState) -> Result<Argon2Lease, OAuthError> {
-    match actix_web::rt::time::timeout(state.argon2_max_wait, state.verifier.lease()).await {
-        Ok(lease) => lease.map_err(|e| OAuthError::server_error(&e)),
-        Err(_) => {
+    match state.client_auth.budget.lease().await {
+        Ok(lease) => Ok(lease),
+        Err(BudgetError::Exhausted) => {
             tracing::debug!("no argon2 lease within argon2_max_wait");
             Err(OAuthError::temporarily_unavailable())
         }
+        Err(e @ BudgetError::Closed(_)) => Err(OAuthError::server_error(&e)),
     }
 }
 
@@ -46,10 +48,12 @@ pub async fn authenticate(
         store
             .blocking(move |store| {
                 let client = find(store, &credentials.client_id)?;
-                let verdict =
-                    state
-                        .verifier
-                        .verify(client.as_ref(), secret(&credentials), None, now(&state));
+                let verdict = state.client_auth.verifier.verify(
+                    client.as_ref(),
+                    secret(&credentials),
+                    None,
+                    now(&state),
+                );
                 Ok::<_, OAuthError>((client, verdict))
             })
             .await?
@@ -89,7 +93,7 @@ pub fn held_to_registered_method(client: &Client, used: AuthMethod) -> Result<()
 /// during argon2. A success lands in the verified cache. `credentials` picks the
 /// credentials out of `request`.
 ///
-/// Brute force stops here: the attempt is reserved with the `FailedAuthThrottle`
+/// Brute force stops here: the attempt is reserved with the budget's throttle
 /// before it waits for argon2 — a client id or source address whose allowance is used
 /// up by recent failures *or by attempts still in flight* is answered 429 before any
 /// argon2, so N parallel guesses reach argon2 at most the allowance. A secret in the
@@ -109,7 +113,7 @@ pub async fn verify_with_argon2<R: Send + Sync + 'static>(
             let credentials = credentials(&request);
             let failed = || authentication_failed(credentials.method);
             let client = find(store, &credentials.client_id)?;
-            match state.verifier.verify(
+            match state.client_auth.verifier.verify(
                 client.as_ref(),
                 secret(credentials),
                 Some(&lease),
@@ -135,8 +139,9 @@ pub fn reserve_attempt(
     source: &Source,
 ) -> Result<Attempt, OAuthError> {
     state
-        .failed_auth
-        .reserve(client_id, source.0.as_deref())
+        .client_auth
+        .budget
+        .reserve(client_id, source.0.as_deref(), state.clock.now())
         .map_err(OAuthError::too_many_failures)
 }
 
@@ -148,7 +153,7 @@ pub fn record_failure(
     client: Option<&Client>,
     source: &Source,
 ) {
-    for burst in attempt.failed() {
+    for burst in attempt.failed(state.clock.now()) {
         record_burst(store, state, client, source, &burst);
     }
 }

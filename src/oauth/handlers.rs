@@ -360,11 +360,11 @@ async fn read_body(
     tag = "oauth",
     responses((status = 200, description = "RFC 8414 authorization server metadata", body = ServerMetadata))
 )]
-pub async fn get_metadata(state: web::Data<OAuthState>) -> HttpResponse {
+pub async fn get_metadata(metadata: web::Data<super::Metadata>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(state.metadata_json.clone())
+        .body(metadata.json().to_owned())
 }
 
 /// The RFC 8414 document for these settings and keys.
@@ -378,7 +378,7 @@ pub async fn get_metadata(state: web::Data<OAuthState>) -> HttpResponse {
 pub fn metadata(settings: &Settings) -> serde_json::Value {
     let base = settings.issuer_base();
     serde_json::json!({
-        "issuer": settings.issuer,
+        "issuer": settings.issuer.as_str(),
         "token_endpoint": format!("{base}/oauth/token"),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials", "refresh_token"],

@@ -62,7 +62,7 @@ fn describe_refresh_token(
         "scope": family.scope,
         "client_id": family.client_id,
         "sub": family.client_id,
-        "iss": state.issuer,
+        "iss": state.issuance.issuer.as_str(),
         "iat": row.created_at.and_utc().timestamp(),
         "exp": row.idle_expires_at.min(family.expires_at).and_utc().timestamp(),
         "org": family.org_id,

@@ -19,62 +19,70 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{web, HttpResponseBuilder};
 
+use crate::argon2_budget::Argon2Budget;
 use crate::clients::SecretVerifier;
 use crate::clock::Clock;
-use crate::config::Settings;
-use crate::limits::FailedAuthThrottle;
+use crate::config::{CredentialPolicy, Issuer, Settings};
 use crate::routes::Endpoint;
 use crate::tokens::SigningKeys;
 
 pub use error::OAuthError;
 
-/// Everything the token endpoint needs besides the store; built once at start-up.
+/// What the OAuth endpoints need besides the store, in its parts; built once, in
+/// `startup`.
 pub struct OAuthState {
-    pub issuer: String,
-    pub issuer_url: url::Url,
-    pub default_audience: String,
-    pub default_ttl: Duration,
-    pub max_ttl: Duration,
-    pub refresh_lifetimes: crate::refresh::Lifetimes,
-    pub argon2_max_wait: Duration,
+    pub issuance: TokenIssuance,
+    pub client_auth: ClientAuthentication,
+    /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    pub keys: web::Data<SigningKeys>,
-    pub verifier: SecretVerifier,
-    /// Brute-force throttling of client authentication.
-    pub failed_auth: FailedAuthThrottle,
     pub clock: Arc<dyn Clock>,
-    /// The RFC 8414 document, rendered once.
-    pub metadata_json: String,
 }
 
-impl OAuthState {
+/// What issuing a token needs: who signs it, for whom, and for how long.
+pub struct TokenIssuance {
+    pub issuer: Issuer,
+    pub default_audience: String,
+    pub default_ttl: Duration,
+    /// Bounds every token's lifetime (`max_token_ttl`).
+    pub policy: web::Data<CredentialPolicy>,
+    pub refresh_lifetimes: crate::refresh::Lifetimes,
+    pub keys: web::Data<SigningKeys>,
+}
+
+impl TokenIssuance {
     pub fn new(
         settings: &Settings,
         keys: web::Data<SigningKeys>,
-        verifier: SecretVerifier,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, url::ParseError> {
-        let issuer_url = url::Url::parse(&settings.issuer)?;
-        let metadata_json = handlers::metadata(settings).to_string();
-        Ok(Self {
+        policy: web::Data<CredentialPolicy>,
+    ) -> Self {
+        Self {
             issuer: settings.issuer.clone(),
-            issuer_url,
             default_audience: settings.audience().to_owned(),
             default_ttl: settings.access_token_ttl,
-            max_ttl: settings.access_token_ttl_max,
+            policy,
             refresh_lifetimes: settings.refresh_lifetimes(),
-            argon2_max_wait: settings.argon2_max_wait,
-            max_body_bytes: settings.max_body_bytes,
             keys,
-            verifier,
-            failed_auth: FailedAuthThrottle::new(
-                settings.auth_failures_per_minute,
-                settings.auth_failures_per_minute_per_source,
-                clock.clone(),
-            ),
-            clock,
-            metadata_json,
-        })
+        }
+    }
+}
+
+/// What authenticating a client needs: the verified-secret cache, and the argon2
+/// budget (leases, throttle) for a secret not in it.
+pub struct ClientAuthentication {
+    pub verifier: SecretVerifier,
+    pub budget: web::Data<Argon2Budget>,
+}
+
+/// The RFC 8414 document, rendered once at start-up.
+pub struct Metadata(String);
+
+impl Metadata {
+    pub fn render(settings: &Settings) -> Self {
+        Self(handlers::metadata(settings).to_string())
+    }
+
+    pub fn json(&self) -> &str {
+        &self.0
     }
 }
 

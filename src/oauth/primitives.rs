@@ -216,7 +216,9 @@ impl Registrar for ClientRegistrar<'_> {
             client_id: bound.client_id,
             // client_credentials has no redirect; oxide-auth's types require one, so the
             // issuer URL stands in. It never leaves the process.
-            redirect_uri: Cow::Owned(RegisteredUrl::Semantic(self.state.issuer_url.clone())),
+            redirect_uri: Cow::Owned(RegisteredUrl::Semantic(
+                self.state.issuance.issuer.url().clone(),
+            )),
         })
     }
 
@@ -257,7 +259,12 @@ impl Registrar for ClientRegistrar<'_> {
         // No lease: this runs holding a database connection, so argon2 is never run
         // here; the caller verifies with a lease first and the cache answers.
         let now = self.state.clock.now().naive_utc();
-        match self.state.verifier.verify(client, presented, None, now) {
+        match self
+            .state
+            .client_auth
+            .verifier
+            .verify(client, presented, None, now)
+        {
             Verdict::Verified => match client {
                 Some(client) => super::client_auth::held_to_registered_method(client, self.method)
                     .map_err(|refused| self.refuse(refused)),
@@ -330,7 +337,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
     /// The `aud` of a client_credentials token: the requested resource if the client
     /// may have it, else its default audience.
     fn audience_for(&self, client: &'a Client) -> Result<&'a str, ()> {
-        let server_default = self.state.default_audience.as_str();
+        let server_default = self.state.issuance.default_audience.as_str();
         match self.resource {
             None => Ok(client.default_audience(server_default)),
             Some(resource) if client.allows_audience(resource, server_default) => Ok(resource),
@@ -347,7 +354,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
     /// client's registration: no resource is its default audience, a named one must be
     /// one of its audiences. Either way, only what the client may have now.
     fn refreshed_audience(&self, client: &Client, family: &refresh::Family) -> Result<String, ()> {
-        let server_default = self.state.default_audience.as_str();
+        let server_default = self.state.issuance.default_audience.as_str();
         let wanted = match (family.resource.as_deref(), self.resource) {
             (Some(bound), None) => bound,
             (Some(bound), Some(named)) if named == bound => bound,
@@ -375,8 +382,11 @@ impl<'a, 't> JwtIssuer<'a, 't> {
     fn lifetime(&self, client: &Client) -> Duration {
         client
             .access_token_ttl()
-            .unwrap_or(self.state.default_ttl)
-            .clamp(MIN_ACCESS_TOKEN_TTL, self.state.max_ttl)
+            .unwrap_or(self.state.issuance.default_ttl)
+            .clamp(
+                MIN_ACCESS_TOKEN_TTL,
+                self.state.issuance.policy.max_token_ttl,
+            )
     }
 
     fn client_for(&self, client_id: &str) -> Result<&'a Client, ()> {
@@ -394,7 +404,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         let iat = self.now.timestamp();
         let jti = uuid::Uuid::new_v4().simple().to_string();
         let claims = AccessTokenClaims {
-            iss: &self.state.issuer,
+            iss: self.state.issuance.issuer.as_str(),
             sub: &client.id,
             aud,
             client_id: &client.id,
@@ -404,7 +414,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
             jti: &jti,
             org: &client.org_id,
         };
-        let ring = self.state.keys.current();
+        let ring = self.state.issuance.keys.current();
         let token = jwt::encode(ring.active(), &claims).map_err(|_| ())?;
         Ok((token, expires_in))
     }
@@ -451,7 +461,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                         &scope,
                         self.resource,
                         now,
-                        self.state.refresh_lifetimes,
+                        self.state.issuance.refresh_lifetimes,
                         token,
                     )
                 })
@@ -516,7 +526,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                 .write(|tx| {
                     let rotation = refresh::repo::Rotation {
                         now,
-                        lifetimes: self.state.refresh_lifetimes,
+                        lifetimes: self.state.issuance.refresh_lifetimes,
                         grace: client.refresh_reuse_grace(),
                         source: self.source,
                         successor,
@@ -611,7 +621,7 @@ impl Issuer for JwtIssuer<'_, '_> {
             owner_id: family.client_id.clone(),
             client_id: family.client_id,
             scope,
-            redirect_uri: self.state.issuer_url.clone(),
+            redirect_uri: self.state.issuance.issuer.url().clone(),
             // oxide-auth compares this with the wall clock; keygate's own expiry checks
             // (with its injectable clock) happen in `refresh`.
             until: Utc::now() + chrono::Duration::days(1),

@@ -29,7 +29,8 @@ use super::request::{AuthMethod, ClientCredentials};
 use super::OAuthState;
 use crate::audit::{self, By, Change, Source, Via};
 use crate::clients::registration;
-use crate::clients::{repo, Client, ClientRegistration, ClientsState};
+use crate::clients::{repo, Client, ClientRegistration};
+use crate::config::CredentialPolicy;
 use crate::identity::extract::admit;
 use crate::identity::presented::{bearer_credential, presented_credential};
 use crate::identity::{Audience, Principal, Resolver, Scope};
@@ -125,7 +126,7 @@ fn registered<'a>(
         registration_access_token: registration_token.map(Secret::expose),
         registration_client_uri: format!(
             "{}/oauth/register/{}",
-            state.issuer.trim_end_matches('/'),
+            state.issuance.issuer.base(),
             client.id
         ),
         client_name: &client.name,
@@ -278,7 +279,7 @@ pub async fn post_register(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<OAuthState>,
-    clients: web::Data<ClientsState>,
+    policy: web::Data<CredentialPolicy>,
     resolver: web::Data<Resolver>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
@@ -292,8 +293,8 @@ pub async fn post_register(
     let valid = registration
         .validate(
             crate::orgs::OrgId(who.org().to_owned()),
-            &clients.known_scopes,
-            clients.max_token_ttl,
+            &policy.known_scopes,
+            policy.max_token_ttl,
         )
         .map_err(OAuthError::from)?;
     if let Some(beyond) = valid
@@ -438,7 +439,7 @@ pub async fn put_registration(
     client_id: web::Path<String>,
     body: web::Payload,
     state: web::Data<OAuthState>,
-    clients: web::Data<ClientsState>,
+    policy: web::Data<CredentialPolicy>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let client = registration_client(&req, &store, client_id.into_inner()).await?;
@@ -454,8 +455,8 @@ pub async fn put_registration(
     let valid = registration
         .validate(
             crate::orgs::OrgId(client.org_id.clone()),
-            &clients.known_scopes,
-            clients.max_token_ttl,
+            &policy.known_scopes,
+            policy.max_token_ttl,
         )
         .map_err(OAuthError::from)?;
     if !valid
@@ -466,7 +467,7 @@ pub async fn put_registration(
             "scope may only be narrowed through the registration access token",
         ));
     }
-    let server_default = state.default_audience.as_str();
+    let server_default = state.issuance.default_audience.as_str();
     let current = client.audiences(server_default);
     if names_audiences
         && !valid

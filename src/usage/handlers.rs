@@ -49,9 +49,6 @@ pub struct UsageQuery {
     granularity: Option<Granularity>,
 }
 
-/// The clock the handlers read; the same one the meter counts with.
-pub struct UsageClock(pub std::sync::Arc<dyn Clock>);
-
 /// How many of the busiest keys and clients the organization view lists.
 const TOP_SUBJECTS: usize = 10;
 
@@ -75,7 +72,7 @@ const TOP_SUBJECTS: usize = 10;
 )]
 pub async fn get_usage(
     who: Principal,
-    clock: web::Data<UsageClock>,
+    clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     query: web::Query<UsageQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -93,7 +90,7 @@ pub async fn get_usage(
         }
     };
     let granularity = query.granularity.unwrap_or(Granularity::Hour);
-    let to = query.to.unwrap_or_else(|| clock.0.now());
+    let to = query.to.unwrap_or_else(|| clock.now());
     let from = query.from.unwrap_or(to - chrono::Duration::hours(24));
     if from >= to || to - from > chrono::Duration::days(MAX_RANGE_DAYS) {
         return Err(ApiError::invalid_request(

@@ -155,7 +155,7 @@ async fn a_real_postgres_restart_under_load_gives_503_and_recovers_by_itself() {
     let url = server.database_url();
     let app = TestApp::spawn_with(|s| {
         s.rate_limits = false;
-        s.database_url = url;
+        s.database_url = keygate::store::DatabaseUrl::parse(&url).unwrap();
     })
     .await;
     refresh_through_outage(
@@ -299,7 +299,10 @@ async fn a_statement_stuck_on_a_lock_gives_503_after_the_statement_timeout() {
     };
     assert_eq!(token().await.0, 200);
 
-    let mut operator = diesel::PgConnection::establish(&app.settings.database_url).unwrap();
+    let keygate::store::DatabaseUrl::Postgres(url) = &app.settings.database_url else {
+        unreachable!("PostgreSQL only")
+    };
+    let mut operator = diesel::PgConnection::establish(url.expose()).unwrap();
     operator
         .batch_execute("BEGIN; LOCK TABLE clients IN ACCESS EXCLUSIVE MODE;")
         .unwrap();

@@ -251,7 +251,7 @@ async fn two_instances_sharing_redis_enforce_one_combined_limit() {
     let prefix = format!("kg-test:{}", uuid::Uuid::new_v4().simple());
     let app = TestApp::spawn_with_clock(
         |s| {
-            s.redis_url = Some(redis);
+            s.redis_url = Some(redis.into());
             s.redis_key_prefix = prefix;
             s.tiers.insert(
                 "free".into(),

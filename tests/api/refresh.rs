@@ -302,9 +302,9 @@ async fn disabling_a_client_revokes_its_families() {
 async fn a_rotation_blocked_on_the_same_token_sees_the_commit_not_an_error() {
     use diesel::{Connection, RunQueryDsl};
     let app = TestApp::spawn_with(|settings| {
-        if settings.database_url.starts_with("postgres") {
-            let mut conn = diesel::PgConnection::establish(&settings.database_url).unwrap();
-            let url = url::Url::parse(&settings.database_url).unwrap();
+        if let keygate::store::DatabaseUrl::Postgres(url) = &settings.database_url {
+            let mut conn = diesel::PgConnection::establish(url.expose()).unwrap();
+            let url = url::Url::parse(url.expose()).unwrap();
             let name = url.path().trim_start_matches('/').to_owned();
             diesel::sql_query(format!(
                 "ALTER DATABASE {name} SET default_transaction_isolation TO 'serializable'"
@@ -321,7 +321,10 @@ async fn a_rotation_blocked_on_the_same_token_sees_the_commit_not_an_error() {
     let (_, token) = app.first_tokens(&client).await;
 
     // Another transaction spends the token and holds its row lock for a while.
-    let url = app.settings.database_url.clone();
+    let keygate::store::DatabaseUrl::Postgres(url) = &app.settings.database_url else {
+        unreachable!("PostgreSQL only")
+    };
+    let url = url.expose().to_owned();
     let hash = crate::helpers::db::token_hash(&token);
     let (locked, wait_locked) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {

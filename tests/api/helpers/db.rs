@@ -89,6 +89,14 @@ pub fn open_store(url: &str) -> Store {
     Store::open(&keygate::store::DatabaseUrl::parse(url).unwrap(), 2).unwrap()
 }
 
+/// The text of a PostgreSQL URL (a PostgreSQL test's database).
+pub fn postgres_url(url: &keygate::store::DatabaseUrl) -> &str {
+    let keygate::store::DatabaseUrl::Postgres(url) = url else {
+        panic!("a PostgreSQL test")
+    };
+    url.expose()
+}
+
 /// The name of the PostgreSQL database at `url`.
 pub fn database_name(url: &str) -> String {
     url::Url::parse(url)
@@ -110,7 +118,7 @@ impl DatabaseSwitch {
     pub fn new(admin_url: &str, app: &TestApp) -> Self {
         Self {
             admin: diesel::PgConnection::establish(admin_url).unwrap(),
-            name: database_name(&app.settings.database_url),
+            name: database_name(postgres_url(&app.settings.database_url)),
         }
     }
 

@@ -44,10 +44,10 @@ pub struct TestApp {
 
 pub fn test_settings(dir: &TempDir, db: &TestDatabase) -> Settings {
     Settings {
-        database_url: db.url.clone(),
+        database_url: keygate::store::DatabaseUrl::parse(&db.url).unwrap(),
         database_max_connections: 4,
         bind: "127.0.0.1:0".into(),
-        issuer: ISSUER.into(),
+        issuer: ISSUER.parse().unwrap(),
         keys_dir: dir.path().join("keys"),
         workers: 1,
         ..Settings::default()
@@ -82,7 +82,7 @@ impl TestApp {
             .to_owned();
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        let store = db::open_store(&settings.database_url);
+        let store = Store::open(&settings.database_url, 2).unwrap();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

@@ -1,4 +1,5 @@
-//! Throttling of failed client authentications (brute force). Failures are counted
+//! Throttling of failed client authentications (brute force), the last part of the
+//! argon2 budget. Failures are counted
 //! per client id *from one source address*, and per source address; past either
 //! allowance, that client id from that address (or anything from that address) is
 //! answered 429 until it has refilled. Keying the client's count by address too means
@@ -22,8 +23,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
-
-use crate::clock::Clock;
 
 /// More tracked keys than this and idle ones are dropped; if all are live, new keys
 /// are admitted untracked (their failures then stay plain 401s) rather than refused,
@@ -83,7 +82,6 @@ struct Inner {
     per_client: u32,
     per_source: u32,
     state: Mutex<State>,
-    clock: Arc<dyn Clock>,
 }
 
 impl Inner {
@@ -139,11 +137,7 @@ fn ceil_secs(secs: f64) -> u64 {
 }
 
 impl FailedAuthThrottle {
-    pub fn new(
-        per_client_per_minute: u32,
-        per_source_per_minute: u32,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(per_client_per_minute: u32, per_source_per_minute: u32) -> Self {
         Self(Arc::new(Inner {
             per_client: per_client_per_minute,
             per_source: per_source_per_minute,
@@ -151,7 +145,6 @@ impl FailedAuthThrottle {
                 buckets: HashMap::new(),
                 reservations: 0,
             }),
-            clock,
         }))
     }
 
@@ -168,10 +161,14 @@ impl FailedAuthThrottle {
 
     /// Reserves one attempt for this client id from this source, or says in how many
     /// seconds one may try again.
-    pub fn reserve(&self, client_id: &str, source: Option<&str>) -> Result<Attempt, u64> {
+    pub fn reserve(
+        &self,
+        client_id: &str,
+        source: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, u64> {
         let source = source.map(grouped);
         let inner = &self.0;
-        let now = inner.clock.now();
         let keys = Self::keys(client_id, source.as_deref());
         let mut state = inner.state.lock();
         state.reservations += 1;
@@ -229,10 +226,9 @@ impl Attempt {
     pub fn succeeded(self) {}
 
     /// The secret did not verify: counts a failure; returns the blocks it started.
-    pub fn failed(mut self) -> Vec<BurstStarted> {
+    pub fn failed(mut self, now: DateTime<Utc>) -> Vec<BurstStarted> {
         let keys = std::mem::take(&mut self.keys);
         let inner = &self.inner;
-        let now = inner.clock.now();
         let mut state = inner.state.lock();
         let mut started = Vec::new();
         for key in keys {
@@ -280,39 +276,49 @@ impl Drop for Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
 
-    fn fail(throttle: &FailedAuthThrottle, client: &str, source: &str) -> Vec<BurstStarted> {
-        throttle.reserve(client, Some(source)).unwrap().failed()
+    fn fail(
+        throttle: &FailedAuthThrottle,
+        client: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<BurstStarted> {
+        throttle
+            .reserve(client, Some(source), now)
+            .unwrap()
+            .failed(now)
     }
 
     #[test]
     fn failures_block_the_client_id_and_the_source_until_they_refill() {
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let throttle = FailedAuthThrottle::new(3, 5, clock.clone());
-        assert!(fail(&throttle, "kgc_a", "10.0.0.1").is_empty());
-        assert!(fail(&throttle, "kgc_a", "10.0.0.1").is_empty());
-        let started = fail(&throttle, "kgc_a", "10.0.0.1");
+        let mut now = Utc::now();
+        let throttle = FailedAuthThrottle::new(3, 5);
+        assert!(fail(&throttle, "kgc_a", "10.0.0.1", now).is_empty());
+        assert!(fail(&throttle, "kgc_a", "10.0.0.1", now).is_empty());
+        let started = fail(&throttle, "kgc_a", "10.0.0.1", now);
         assert_eq!(started.len(), 1, "the third failure fills the allowance");
         assert_eq!(started[0].key, "client kgc_a from 10.0.0.1");
         assert_eq!(started[0].retry_after_secs, 20);
-        assert_eq!(throttle.reserve("kgc_a", Some("10.0.0.1")).err(), Some(20));
+        assert_eq!(
+            throttle.reserve("kgc_a", Some("10.0.0.1"), now).err(),
+            Some(20)
+        );
         assert!(
-            throttle.reserve("kgc_a", Some("10.0.0.2")).is_ok(),
+            throttle.reserve("kgc_a", Some("10.0.0.2"), now).is_ok(),
             "the same client from elsewhere is not locked out"
         );
         assert!(
-            throttle.reserve("kgc_b", Some("10.0.0.3")).is_ok(),
+            throttle.reserve("kgc_b", Some("10.0.0.3"), now).is_ok(),
             "others go on"
         );
         // The source's own allowance (5) runs out across client ids: 3 + 2 failures.
-        fail(&throttle, "kgc_b", "10.0.0.1");
-        let started = fail(&throttle, "kgc_b", "10.0.0.1");
+        fail(&throttle, "kgc_b", "10.0.0.1", now);
+        let started = fail(&throttle, "kgc_b", "10.0.0.1", now);
         assert_eq!(started[0].key, "source 10.0.0.1");
-        assert!(throttle.reserve("kgc_c", Some("10.0.0.1")).is_err());
-        clock.advance(chrono::Duration::seconds(21));
+        assert!(throttle.reserve("kgc_c", Some("10.0.0.1"), now).is_err());
+        now += chrono::Duration::seconds(21);
         assert!(
-            throttle.reserve("kgc_a", Some("10.0.0.1")).is_ok(),
+            throttle.reserve("kgc_a", Some("10.0.0.1"), now).is_ok(),
             "refilled"
         );
         // One IPv6 host's /64 is one source (5 failures allowed, then blocked).
@@ -321,34 +327,35 @@ mod tests {
                 &throttle,
                 &format!("kgc_v6_{n}"),
                 &format!("2001:db8:1:2::{n}"),
+                now,
             );
         }
         assert!(throttle
-            .reserve("kgc_new", Some("2001:db8:1:2::99"))
+            .reserve("kgc_new", Some("2001:db8:1:2::99"), now)
             .is_err());
     }
 
     #[test]
     fn attempts_in_flight_count_until_they_settle() {
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let throttle = FailedAuthThrottle::new(3, 100, clock);
+        let now = Utc::now();
+        let throttle = FailedAuthThrottle::new(3, 100);
         let in_flight: Vec<_> = (0..3)
-            .map(|_| throttle.reserve("kgc_a", Some("10.0.0.1")).unwrap())
+            .map(|_| throttle.reserve("kgc_a", Some("10.0.0.1"), now).unwrap())
             .collect();
         assert!(
-            throttle.reserve("kgc_a", Some("10.0.0.1")).is_err(),
+            throttle.reserve("kgc_a", Some("10.0.0.1"), now).is_err(),
             "three parallel guesses hold the whole allowance"
         );
         let mut in_flight = in_flight.into_iter();
         in_flight.next().unwrap().succeeded();
         drop(in_flight.next());
         assert!(
-            throttle.reserve("kgc_a", Some("10.0.0.1")).is_ok(),
+            throttle.reserve("kgc_a", Some("10.0.0.1"), now).is_ok(),
             "a success and an abandoned attempt are given back"
         );
-        in_flight.next().unwrap().failed();
-        let _a = throttle.reserve("kgc_a", Some("10.0.0.1")).unwrap();
-        let _b = throttle.reserve("kgc_a", Some("10.0.0.1")).unwrap();
-        assert!(throttle.reserve("kgc_a", Some("10.0.0.1")).is_err());
+        in_flight.next().unwrap().failed(now);
+        let _a = throttle.reserve("kgc_a", Some("10.0.0.1"), now).unwrap();
+        let _b = throttle.reserve("kgc_a", Some("10.0.0.1"), now).unwrap();
+        assert!(throttle.reserve("kgc_a", Some("10.0.0.1"), now).is_err());
     }
 }

@@ -1,17 +1,23 @@
 //! Settings: built-in defaults, overlaid by an optional TOML file, overlaid by
 //! `KEYGATE_*` environment variables (`KEYGATE_FOO_FILE` reads `foo` from a file, for
-//! secrets). Everything is validated here, at load time, with a message naming the key.
+//! secrets). Everything is validated here, at load time, with a message naming the key,
+//! and parsed once into typed values (`values`): the database URL, the issuer, the
+//! Redis URL, the scopes.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::limits::TierLimit;
 use crate::scope::ScopeSet;
 use crate::store::DatabaseUrl;
+
+mod values;
+
+pub use values::{parse_duration, Issuer, RedisUrl};
 
 /// Environment variables that configure the CLI or the test harness rather than
 /// `Settings`, and so are not overlaid.
@@ -21,11 +27,14 @@ const ENV_PREFIX: &str = "KEYGATE_";
 /// Per-client access-token lifetimes may not go below this.
 pub const MIN_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Deserialize)]
+/// `Debug` is derived: the secrets it holds (the database and Redis URLs) are types
+/// whose own `Debug` redacts them.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// `sqlite://PATH` (default, embedded) or `postgres://…`.
-    pub database_url: String,
+    #[serde(deserialize_with = "values::database_url")]
+    pub database_url: DatabaseUrl,
     /// Upper bound of the connection pool. Size it to the database server, not to the
     /// load: a few connections per database core. Beyond that, on a 2-core PostgreSQL
     /// server, backends contend for the same hot buffers and p99 latency grew from
@@ -35,12 +44,12 @@ pub struct Settings {
     /// its request answered 503; migrations have none. On either backend a request's
     /// whole wait for the database is bounded by this plus the 5 s connection wait,
     /// a hung server's (which cannot cancel its own statement) included.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "values::duration")]
     pub database_statement_timeout: Duration,
     /// Address the HTTP server listens on.
     pub bind: String,
     /// The `iss` of every token and the base of the published endpoint URLs.
-    pub issuer: String,
+    pub issuer: Issuer,
     /// Where signing keys are kept as PEM files.
     pub keys_dir: PathBuf,
     /// Accept (with a warning) a `keys_dir` or PEM files that group or others may
@@ -48,7 +57,7 @@ pub struct Settings {
     pub allow_loose_key_permissions: bool,
     /// How often the server looks for changes in `keys_dir` (new, activated, retired
     /// or removed keys) and reloads them.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "values::duration")]
     pub keys_reload_interval: Duration,
     /// `aud` of access tokens for clients registered without an audience; defaults to
     /// the issuer.
@@ -59,16 +68,16 @@ pub struct Settings {
     /// to manage keygate with access tokens.
     pub management_audience: Option<String>,
     /// Access-token lifetime for clients registered without one.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "values::duration")]
     pub access_token_ttl: Duration,
     /// The longest lifetime a client may be registered with.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "values::duration")]
     pub access_token_ttl_max: Duration,
     /// Absolute lifetime of a refresh-token family (from the original grant).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "values::duration")]
     pub refresh_token_ttl: Duration,
     /// A refresh token unused for this long expires.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "values::duration")]
     pub refresh_token_idle_ttl: Duration,
     /// Largest accepted request body, in bytes: on `/oauth/*`, and for every JSON body
     /// of the management API (`web::Json` and the rotate endpoints' optional ones).
@@ -79,7 +88,7 @@ pub struct Settings {
     pub argon2_max_concurrency: usize,
     /// How long a request may wait for an argon2 verification slot before it is
     /// answered 503 (`temporarily_unavailable`) — bounds the queue a flood can build.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "values::duration")]
     pub argon2_max_wait: Duration,
     /// Successful client-secret verifications remembered, so the token endpoint does
     /// not pay argon2 on every request.
@@ -93,10 +102,10 @@ pub struct Settings {
     /// Whether requests are counted per key/client, minute and status class.
     pub usage_metering: bool,
     /// How often the counts are written to the database (and at a graceful stop).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "values::duration")]
     pub usage_flush_interval: Duration,
     /// `redis://…`: rate limits shared by every instance using it (optional).
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
     /// Prefix of keygate's Redis keys (instances sharing limits use the same one).
     pub redis_key_prefix: String,
     /// Whether requests resolved by the identity resolver are rate limited.
@@ -105,58 +114,19 @@ pub struct Settings {
     /// settings file). Organizations whose tier is not listed get `free`'s.
     pub tiers: BTreeMap<String, TierLimit>,
     /// Every scope a client may be registered with (published as `scopes_supported`).
-    #[serde(deserialize_with = "scope_list")]
-    pub scopes: Vec<String>,
+    #[serde(deserialize_with = "values::scope_list")]
+    pub scopes: ScopeSet,
 }
 
-/// `Debug` with the database password replaced.
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field(
-                "database_url",
-                &crate::store::redact_url(&self.database_url),
-            )
-            .field("database_max_connections", &self.database_max_connections)
-            .field("bind", &self.bind)
-            .field("issuer", &self.issuer)
-            .field("keys_dir", &self.keys_dir)
-            .field(
-                "allow_loose_key_permissions",
-                &self.allow_loose_key_permissions,
-            )
-            .field("keys_reload_interval", &self.keys_reload_interval)
-            .field("default_audience", &self.default_audience)
-            .field("management_audience", &self.management_audience)
-            .field("access_token_ttl", &self.access_token_ttl)
-            .field("access_token_ttl_max", &self.access_token_ttl_max)
-            .field("refresh_token_ttl", &self.refresh_token_ttl)
-            .field("refresh_token_idle_ttl", &self.refresh_token_idle_ttl)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("workers", &self.workers)
-            .field("argon2_max_concurrency", &self.argon2_max_concurrency)
-            .field("argon2_max_wait", &self.argon2_max_wait)
-            .field(
-                "database_statement_timeout",
-                &self.database_statement_timeout,
-            )
-            .field("secret_cache_entries", &self.secret_cache_entries)
-            .field("log_format", &self.log_format)
-            .field("scopes", &self.scopes)
-            .field("auth_failures_per_minute", &self.auth_failures_per_minute)
-            .field(
-                "auth_failures_per_minute_per_source",
-                &self.auth_failures_per_minute_per_source,
-            )
-            .field("usage_metering", &self.usage_metering)
-            .field("usage_flush_interval", &self.usage_flush_interval)
-            // A Redis URL can carry its password in several places: never printed.
-            .field("redis_url", &self.redis_url.as_ref().map(|_| "[set]"))
-            .field("redis_key_prefix", &self.redis_key_prefix)
-            .field("rate_limits", &self.rate_limits)
-            .field("tiers", &self.tiers)
-            .finish()
-    }
+/// What any credential keygate issues may carry, from the settings: held once, in
+/// the app data, by every handler that checks a new or changed key or client.
+#[derive(Clone, Debug)]
+pub struct CredentialPolicy {
+    /// Every scope a key or client may be given (the configured `scopes`).
+    pub known_scopes: ScopeSet,
+    /// The longest access-token lifetime a client may be registered with, and the
+    /// bound every issued token's lifetime is clamped to.
+    pub max_token_ttl: Duration,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -169,10 +139,10 @@ pub enum LogFormat {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            database_url: "sqlite://keygate.db".into(),
+            database_url: DatabaseUrl::Sqlite("keygate.db".into()),
             database_max_connections: 8,
             bind: "127.0.0.1:8080".into(),
-            issuer: "http://127.0.0.1:8080".into(),
+            issuer: Issuer::default(),
             keys_dir: PathBuf::from("./keys"),
             allow_loose_key_permissions: false,
             keys_reload_interval: Duration::from_secs(10),
@@ -197,9 +167,7 @@ impl Default for Settings {
             redis_key_prefix: "keygate:rl".into(),
             rate_limits: true,
             tiers: crate::limits::default_tiers(),
-            scopes: ["read", "write", "admin", "webhook"]
-                .map(String::from)
-                .to_vec(),
+            scopes: ScopeSet::parse("read write admin webhook").unwrap_or_default(),
         }
     }
 }
@@ -247,8 +215,6 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        DatabaseUrl::parse(&self.database_url)
-            .map_err(|e| invalid(format!("database_url: {e}")))?;
         if self.database_max_connections == 0 {
             return Err(invalid("database_max_connections must be at least 1"));
         }
@@ -262,20 +228,6 @@ impl Settings {
                 "bind: '{}' is not an address like 127.0.0.1:8080",
                 self.bind
             )));
-        }
-        let issuer = url::Url::parse(&self.issuer)
-            .map_err(|e| invalid(format!("issuer: '{}' is not a URL ({e})", self.issuer)))?;
-        // RFC 8414 §2: no query or fragment. A path would move the metadata to
-        // /.well-known/oauth-authorization-server/<path> (§3.1), which keygate does
-        // not serve, so it is refused rather than published wrongly.
-        if !matches!(issuer.scheme(), "http" | "https")
-            || issuer.query().is_some()
-            || issuer.fragment().is_some()
-            || !matches!(issuer.path(), "" | "/")
-        {
-            return Err(invalid(
-                "issuer: must be an http(s) URL without path, query or fragment",
-            ));
         }
         if self.access_token_ttl_max < MIN_ACCESS_TOKEN_TTL
             || self.access_token_ttl_max > Duration::from_secs(24 * 3600)
@@ -345,10 +297,6 @@ impl Settings {
         Ok(())
     }
 
-    pub fn database(&self) -> Result<DatabaseUrl, ConfigError> {
-        DatabaseUrl::parse(&self.database_url).map_err(|e| invalid(e.to_string()))
-    }
-
     pub fn loose_key_permissions(&self) -> crate::tokens::signing_keys::LoosePermissions {
         use crate::tokens::signing_keys::LoosePermissions;
         if self.allow_loose_key_permissions {
@@ -360,11 +308,13 @@ impl Settings {
 
     /// The issuer without a trailing slash, ready to have paths appended.
     pub fn issuer_base(&self) -> &str {
-        self.issuer.trim_end_matches('/')
+        self.issuer.base()
     }
 
     pub fn audience(&self) -> &str {
-        self.default_audience.as_deref().unwrap_or(&self.issuer)
+        self.default_audience
+            .as_deref()
+            .unwrap_or(self.issuer.as_str())
     }
 
     pub fn management_audience(&self) -> String {
@@ -381,9 +331,16 @@ impl Settings {
         }
     }
 
-    /// The configured scopes as a set (validated at load).
+    pub fn credential_policy(&self) -> CredentialPolicy {
+        CredentialPolicy {
+            known_scopes: self.scopes.clone(),
+            max_token_ttl: self.access_token_ttl_max,
+        }
+    }
+
+    /// The configured scopes.
     pub fn scope_set(&self) -> ScopeSet {
-        ScopeSet::parse(&self.scopes.join(" ")).unwrap_or_default()
+        self.scopes.clone()
     }
 
     pub fn worker_count(&self) -> usize {
@@ -456,42 +413,6 @@ fn typed(value: &str) -> toml::Value {
     }
 }
 
-/// Accepts `"read write"` (handy in an environment variable) or `["read", "write"]`.
-fn scope_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Spaced(String),
-        List(Vec<String>),
-    }
-    let joined = match Raw::deserialize(deserializer)? {
-        Raw::Spaced(text) => text,
-        Raw::List(list) => list.join(" "),
-    };
-    let set = ScopeSet::parse(&joined).map_err(serde::de::Error::custom)?;
-    Ok(set.iter().map(str::to_owned).collect())
-}
-
-/// Accepts `"90s"`, `"10m"`, `"1h 30m"`, `"90d"` or a number of seconds.
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
-    }
-    match Raw::deserialize(deserializer)? {
-        Raw::Seconds(secs) => Ok(Duration::from_secs(secs)),
-        Raw::Text(text) => parse_duration(&text).map_err(serde::de::Error::custom),
-    }
-}
-
-/// Parses a human duration such as `10m` or `90d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("'{text}' is not a duration like 90s, 10m, 1h or 90d ({e})"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,9 +427,9 @@ mod tests {
     #[test]
     fn defaults_serve_a_newcomer() {
         let s = Settings::load_from(None, env(&[])).unwrap();
-        assert_eq!(s.database_url, "sqlite://keygate.db");
+        assert_eq!(s.database_url, DatabaseUrl::Sqlite("keygate.db".into()));
         assert_eq!(s.bind, "127.0.0.1:8080");
-        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080");
         assert_eq!(s.keys_dir, PathBuf::from("./keys"));
         assert_eq!(s.audience(), "http://127.0.0.1:8080");
         assert_eq!(s.scope_set().to_string(), "admin read webhook write");
@@ -545,6 +466,18 @@ mod tests {
     }
 
     #[test]
+    fn debug_hides_the_redis_password() {
+        let s = Settings::load_from(
+            None,
+            env(&[("KEYGATE_REDIS_URL", "redis://:hunter2@cache:6379/0")]),
+        )
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(debug.contains("redis://cache:6379"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
     fn secrets_come_from_file_variables() {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("db_url");
@@ -554,7 +487,10 @@ mod tests {
             env(&[("KEYGATE_DATABASE_URL_FILE", secret.to_str().unwrap())]),
         )
         .unwrap();
-        assert_eq!(s.database_url, "postgres://kg:pw@localhost/kg");
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::parse("postgres://kg:pw@localhost/kg").unwrap()
+        );
     }
 
     #[test]
