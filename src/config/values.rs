@@ -13,7 +13,7 @@ use crate::store::DatabaseUrl;
 /// The issuer: the `iss` of every token exactly as configured, and its parsed URL.
 /// An http(s) URL without path, query or fragment (RFC 8414 §2: no query or
 /// fragment; a path would move the metadata to
-/// /.well-known/oauth-authorization-server/<path> (§3.1), which keygate does not
+/// `/.well-known/oauth-authorization-server/<path>` (§3.1), which keygate does not
 /// serve, so it is refused rather than published wrongly).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issuer {

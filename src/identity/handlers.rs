@@ -106,7 +106,7 @@ fn requirements(query: &str, headers: &HeaderMap) -> Result<Requirements, Malfor
 /// the gateway can answer with keygate's own body (see the README's nginx set-up).
 pub const ERROR_BODY_HEADER: &str = "x-keygate-error";
 
-/// Any method, /v1/forward-auth[?scope=S][&audience=A] — for gateways (nginx
+/// Any method, `/v1/forward-auth[?scope=S][&audience=A]` — for gateways (nginx
 /// `auth_request`, Traefik ForwardAuth, Envoy ext_authz) that pass on the original
 /// request's headers: the credential is resolved (and rate limited) like any keygate
 /// request. 200 with identity headers for the upstream, or 401/403/429 in the usual

@@ -15,8 +15,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{Allowance, Limited, TierLimit};
 
-/// GCRA over two limits at once — the credential's (KEYS[1]) and its organization's
-/// (KEYS[2]) — committing both only if both allow, so a refused request uses up
+/// GCRA over two limits at once — the credential's (`KEYS[1]`) and its organization's
+/// (`KEYS[2]`) — committing both only if both allow, so a refused request uses up
 /// neither. ARGV: now (ms), then for each key the interval between requests (ms) and
 /// the burst. Returns {allowed (1/0), which key decided (1/2), retry after (ms),
 /// remaining, reset (ms)}; when allowed, the key with fewer remaining decides.
