@@ -69,17 +69,22 @@ pub enum KeyState {
 }
 
 impl ApiKey {
-    /// What changed from `before` to this row, for the audit log: the settings a
-    /// key's owner may change. Never the key or its digest.
+    /// What changed from `before` to this row, for the audit log: nothing if no
+    /// setting a key's owner may change did, else all three (`{from, to}` each), as
+    /// `api_key.updated` has always shown them. Never the key or its digest.
     pub fn changes_from(&self, before: &ApiKey) -> crate::audit::Diff {
+        let settings = |k: &ApiKey| (k.name.clone(), k.scopes.clone(), k.rate_limit_per_minute);
+        if settings(self) == settings(before) {
+            return crate::audit::Diff::default();
+        }
         crate::audit::Diff::default()
-            .field("name", &before.name, &self.name)
-            .field("scopes", &before.scopes, &self.scopes)
-            .field(
+            .shown(
                 "rate_limit_per_minute",
                 &before.rate_limit_per_minute,
                 &self.rate_limit_per_minute,
             )
+            .shown("name", &before.name, &self.name)
+            .shown("scopes", &before.scopes, &self.scopes)
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the audit log records: one variant per kind of event, each with the details
-//! it keeps. `details` are built here and only here, from ids, names, scopes, times
-//! and settings — `Secret` has no `Serialize`, so no secret can be put into one.
+//! it keeps. `details` are built here, from ids, names, scopes, times and settings —
+//! `Secret` has no `Serialize`, so no secret can be put into one. The one exception is
+//! a signing-key step, which carries the key's public metadata as its caller shows it.
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -95,6 +96,13 @@ impl Diff {
             self.0
                 .insert(name.to_owned(), json!({"from": from, "to": to}));
         }
+        self
+    }
+
+    /// Adds `field` whether or not it changed.
+    pub fn shown<T: Serialize + ?Sized>(mut self, name: &str, from: &T, to: &T) -> Self {
+        self.0
+            .insert(name.to_owned(), json!({"from": from, "to": to}));
         self
     }
 

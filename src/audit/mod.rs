@@ -1,6 +1,7 @@
 //! The audit log: a record of who created, changed or revoked which credential, when
 //! and from where — never a secret. Written on the same connection as the change it
-//! records (inside its transaction where the change has one); read through
+//! records, inside its transaction (`Store::write`), from typed events
+//! (`event::Change`); read through
 //! `GET /v1/audit-events` (scope `admin`, own organization).
 
 pub mod event;

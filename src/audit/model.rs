@@ -112,7 +112,7 @@ impl Source {
 }
 
 /// What an event can be about: a row that knows its organization and its id (a
-/// client, an API key), for `repo::record_about`.
+/// client, an API key), for `repo::record`.
 pub trait Audited {
     fn org_id(&self) -> &str;
     fn audited_id(&self) -> &str;

@@ -159,6 +159,23 @@ async fn every_management_action_is_recorded_without_secrets() {
         .starts_with("key:key_"));
     assert_eq!(created_event["source_ip"], "127.0.0.1");
     assert!(created_event["created_at"].is_string());
+    // An API-key update shows all three settings, changed or not.
+    let updated_event = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "api_key.updated" && e["target_id"] == key_id.as_str())
+        .unwrap();
+    let details = &updated_event["details"];
+    assert_eq!(
+        details["scopes"],
+        json!({"from": "read write", "to": "read"})
+    );
+    assert_eq!(details["name"]["from"], details["name"]["to"]);
+    assert_eq!(
+        details["rate_limit_per_minute"],
+        json!({"from": null, "to": null})
+    );
     let reuse = page["data"]
         .as_array()
         .unwrap()
