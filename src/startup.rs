@@ -221,7 +221,7 @@ async fn bootstrap(
             ..Default::default()
         },
         &org.id,
-        &settings.scope_set(),
+        &settings.scopes,
         &api_keys::Actor::Operator("bootstrap"),
         now,
     )

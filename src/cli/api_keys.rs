@@ -84,7 +84,7 @@ async fn create(
     request: KeyRequest,
 ) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
-    let known_scopes = settings.scope_set();
+    let known_scopes = settings.scopes.clone();
     let now = Utc::now().naive_utc();
     let issued = store
         .write(move |tx| -> anyhow::Result<_> {

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use super::{org_id_of, with_secret_first};
 use crate::audit::{self, By, Change};
 use crate::clients::handlers::ClientView;
-use crate::clients::registration::{self, RegistrationPolicy};
+use crate::clients::registration;
 use crate::clients::{self, ClientRegistration};
 use crate::config::Settings;
 use crate::orgs;
@@ -108,15 +108,11 @@ async fn create(
     org: String,
 ) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
-    let (known_scopes, max_token_ttl) = (settings.scope_set(), settings.access_token_ttl_max);
+    let policy = settings.credential_policy();
     let now = Utc::now().naive_utc();
     let (client, secret) = store
         .write(move |tx| {
             orgs::repo::ensure_default(tx, now).map_err(StoreError::from)?;
-            let policy = RegistrationPolicy {
-                known_scopes: &known_scopes,
-                max_token_ttl,
-            };
             let (client, secret) = registration::register(tx, registration, &org, &policy, now)?;
             let change = Change::ClientRegistered {
                 name: &client.name,

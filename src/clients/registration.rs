@@ -1,8 +1,7 @@
 //! Registering a client end to end: validate the metadata, resolve the organization,
-//! generate and hash the secret, insert. Shared by the CLI and (later) the HTTP
-//! registration endpoints.
-
-use std::time::Duration;
+//! generate and hash the secret, insert (`register`, for the CLI and the tests), and
+//! the part before the insert (`prepare`, for the HTTP handlers, which hash with no
+//! connection held).
 
 use chrono::NaiveDateTime;
 
@@ -11,8 +10,8 @@ use super::model::{
 };
 use super::secret::{self, ClientSecret};
 use crate::argon2_budget::{Argon2id, HashError};
+use crate::config::CredentialPolicy;
 use crate::orgs;
-use crate::scope::ScopeSet;
 use crate::secret::RandomError;
 use crate::store::{DbConn, StoreError};
 
@@ -36,24 +35,18 @@ impl From<diesel::result::Error> for RegisterError {
     }
 }
 
-/// The server-side limits a registration is checked against.
-pub struct RegistrationPolicy<'a> {
-    pub known_scopes: &'a ScopeSet,
-    pub max_token_ttl: Duration,
-}
-
 /// Registers a client in the organization with slug `org_slug`. Returns the stored
 /// client and its secret, which exists nowhere else: show it once.
 pub fn register(
     conn: &mut DbConn,
     registration: ClientRegistration,
     org_slug: &str,
-    policy: &RegistrationPolicy<'_>,
+    policy: &CredentialPolicy,
     now: NaiveDateTime,
 ) -> Result<(Client, ClientSecret), RegisterError> {
     let org = orgs::repo::find_by_slug(conn, org_slug)?
         .ok_or_else(|| RegisterError::UnknownOrg(org_slug.to_owned()))?;
-    let valid = registration.validate(org.id(), policy.known_scopes, policy.max_token_ttl)?;
+    let valid = registration.validate(org.id(), &policy.known_scopes, policy.max_token_ttl)?;
     let (new, client_secret) = prepare(valid, now)?;
     let client = super::repo::create(conn, &new)?;
     Ok((client, client_secret))

@@ -338,11 +338,6 @@ impl Settings {
         }
     }
 
-    /// The configured scopes.
-    pub fn scope_set(&self) -> ScopeSet {
-        self.scopes.clone()
-    }
-
     pub fn worker_count(&self) -> usize {
         non_zero_or_cores(self.workers)
     }
@@ -432,7 +427,7 @@ mod tests {
         assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080");
         assert_eq!(s.keys_dir, PathBuf::from("./keys"));
         assert_eq!(s.audience(), "http://127.0.0.1:8080");
-        assert_eq!(s.scope_set().to_string(), "admin read webhook write");
+        assert_eq!(s.scopes.to_string(), "admin read webhook write");
     }
 
     #[test]

@@ -388,7 +388,7 @@ pub fn metadata(settings: &Settings) -> serde_json::Value {
         "introspection_endpoint": format!("{base}/oauth/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "registration_endpoint": format!("{base}/oauth/register"),
-        "scopes_supported": settings.scope_set().iter().collect::<Vec<_>>(),
+        "scopes_supported": settings.scopes.iter().collect::<Vec<_>>(),
         // keygate has no authorization endpoint, so it supports no response type.
         "response_types_supported": [],
     })

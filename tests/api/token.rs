@@ -314,10 +314,9 @@ async fn a_lowered_maximum_lifetime_caps_existing_clients() {
         TestApp::spawn_with(|settings| settings.access_token_ttl_max = Duration::from_secs(600))
             .await;
     // Registered while the maximum was still an hour.
-    let known = app.settings.scope_set();
-    let policy = keygate::clients::registration::RegistrationPolicy {
-        known_scopes: &known,
+    let policy = keygate::config::CredentialPolicy {
         max_token_ttl: Duration::from_secs(3600),
+        ..app.settings.credential_policy()
     };
     let registration = ClientRegistration {
         name: "long-lived".into(),

@@ -3,7 +3,7 @@
 //! test gets one: as the operator would (no request, nothing counted against rate
 //! limits), or through the API as its users do.
 
-use keygate::clients::registration::{register, RegistrationPolicy};
+use keygate::clients::registration::register;
 use keygate::clients::ClientRegistration;
 use keygate::store::StoreError;
 
@@ -79,11 +79,7 @@ impl TestApp {
 
     /// Registers a client in the organization `org_slug`.
     pub fn client_in(&self, org_slug: &str, registration: ClientRegistration) -> TestClient {
-        let known = self.settings.scope_set();
-        let policy = RegistrationPolicy {
-            known_scopes: &known,
-            max_token_ttl: self.settings.access_token_ttl_max,
-        };
+        let policy = self.settings.credential_policy();
         let now = chrono::Utc::now().naive_utc();
         let (client, secret) = self
             .store
@@ -167,7 +163,7 @@ impl TestApp {
                         ..Default::default()
                     },
                     &org.id,
-                    &self.settings.scope_set(),
+                    &self.settings.scopes,
                     &Actor::Operator("test"),
                     now,
                 )
