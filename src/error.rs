@@ -17,6 +17,7 @@ use crate::clients::registration::RegisterError;
 use crate::clients::RegistrationError;
 use crate::identity::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
+use crate::secret::RandomError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -343,9 +344,16 @@ impl From<RegisterError> for ApiError {
             RegisterError::Invalid(invalid) => invalid.into(),
             RegisterError::UnknownOrg(_) => Self::NotFound,
             RegisterError::Hash(e) => Self::Internal(e.to_string()),
-            RegisterError::Random(e) => Self::Internal(e.to_string()),
+            RegisterError::Random(e) => e.into(),
             RegisterError::Store(e) => e.into(),
         }
+    }
+}
+
+/// The system's random number generator failed: nothing to retry, an opaque 500.
+impl From<RandomError> for ApiError {
+    fn from(error: RandomError) -> Self {
+        Self::Internal(error.to_string())
     }
 }
 

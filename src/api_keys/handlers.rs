@@ -222,7 +222,7 @@ pub async fn create_api_key(
         now,
     )?;
     let (source, actor_label) = (Source::of(&req), who.actor_label());
-    let key = format::generate(draft.environment).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let key = format::generate(draft.environment)?;
     let issued = store
         .write(move |c| {
             let issued = repo::create(c, &draft, key, now)?;
@@ -466,7 +466,7 @@ pub async fn rotate_api_key(
     let old_dies_at = old
         .expires_at
         .map_or(now + overlap, |at| at.min(now + overlap));
-    let key = format::generate(old.environment()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let key = format::generate(old.environment())?;
     let issued = store
         .write(move |c| {
             let issued = repo::rotate(c, &old, key, overlap, &created_by, now)?;

@@ -13,6 +13,7 @@ use crate::clients::registration::RegisterError;
 use crate::clients::{AuthMethod, RegistrationError};
 use crate::identity::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
+use crate::secret::RandomError;
 use crate::store::StoreError;
 
 /// The realm of the Basic challenge on `invalid_client`.
@@ -369,9 +370,16 @@ impl From<RegisterError> for OAuthError {
             RegisterError::Invalid(invalid) => invalid.into(),
             RegisterError::UnknownOrg(org) => Self::server_error(&format!("no org {org}")),
             RegisterError::Hash(e) => Self::server_error(&e),
-            RegisterError::Random(e) => Self::server_error(&e),
+            RegisterError::Random(e) => e.into(),
             RegisterError::Store(e) => e.into(),
         }
+    }
+}
+
+/// The system's random number generator failed: a server_error.
+impl From<RandomError> for OAuthError {
+    fn from(error: RandomError) -> Self {
+        Self::server_error(&error)
     }
 }
 

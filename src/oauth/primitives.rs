@@ -449,8 +449,7 @@ impl Issuer for JwtIssuer<'_, '_> {
         let (token, expires_in) = self.sign(client, &scope, aud)?;
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             let now = self.now.naive_utc();
-            let token =
-                refresh::generate_token().map_err(|e| self.refuse(OAuthError::server_error(&e)))?;
+            let token = refresh::generate_token().map_err(|e| self.refuse(e.into()))?;
             let created = self
                 .tx
                 .borrow_mut()
@@ -519,8 +518,7 @@ impl Issuer for JwtIssuer<'_, '_> {
         let rotated = {
             let recovered = self.recovered.borrow_mut().take();
             let family = recovered.filter(|f| f.client_id == client.id).ok_or(())?;
-            let successor =
-                refresh::generate_token().map_err(|e| self.refuse(OAuthError::server_error(&e)))?;
+            let successor = refresh::generate_token().map_err(|e| self.refuse(e.into()))?;
             self.tx
                 .borrow_mut()
                 .write(|tx| {

@@ -370,8 +370,7 @@ async fn registration_client(
 
 /// A new registration access token and its digest.
 fn new_registration_token() -> Result<(Secret, String), OAuthError> {
-    let token = Secret::generate(TokenKind::RegistrationAccessToken.prefix(), 32)
-        .map_err(|e| OAuthError::server_error(&e))?;
+    let token = Secret::generate(TokenKind::RegistrationAccessToken.prefix(), 32)?;
     let hash = digest(token.expose());
     Ok((token, hash))
 }
