@@ -11,10 +11,11 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::api_keys::repo::RotateError;
-use crate::api_keys::KeyRequestError;
+use crate::api_keys::model::KeyRequestError;
+use crate::api_keys::service::KeyError;
 use crate::clients::registration::RegisterError;
 use crate::clients::RegistrationError;
+use crate::identity::authority::AuthorityError;
 use crate::identity::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
 use crate::secret::RandomError;
@@ -303,14 +304,15 @@ impl From<KeyRequestError> for ApiError {
     }
 }
 
-impl From<RotateError> for ApiError {
-    fn from(error: RotateError) -> Self {
+impl From<KeyError> for ApiError {
+    fn from(error: KeyError) -> Self {
         match error {
-            RotateError::NotFound => Self::NotFound,
-            RotateError::NotRotatable => {
-                Self::Conflict("the key is revoked, expired, already rotated or changed meanwhile")
-            }
-            RotateError::Store(error) => error.into(),
+            KeyError::Request(error) => error.into(),
+            KeyError::Authority(error) => error.into(),
+            KeyError::NotFound => Self::NotFound,
+            KeyError::Conflict(why) => Self::Conflict(why),
+            KeyError::Random(error) => error.into(),
+            KeyError::Store(error) => error.into(),
         }
     }
 }
@@ -346,6 +348,21 @@ impl From<RegisterError> for ApiError {
             RegisterError::Hash(e) => Self::Internal(e.to_string()),
             RegisterError::Random(e) => e.into(),
             RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthorityError> for ApiError {
+    fn from(error: AuthorityError) -> Self {
+        match error {
+            AuthorityError::ScopeBeyond(_) => {
+                Self::invalid_request(error.to_string(), Some("scopes"))
+            }
+            AuthorityError::RateLimitAbove(_) => {
+                Self::invalid_request(error.to_string(), Some("rate_limit_per_minute"))
+            }
+            AuthorityError::LacksScope(required) => Self::InsufficientScope { required },
+            AuthorityError::Exceeds(why) => Self::ExceedsAuthority(why),
         }
     }
 }

@@ -123,7 +123,7 @@ impl Application {
                 .app_data(error::query_config())
                 .configure(oauth::configure)
                 .configure(identity::configure)
-                .configure(api_keys::configure)
+                .configure(api_keys::handlers::configure)
                 .configure(clients::configure)
                 .configure(audit::configure)
                 .configure(usage::configure)
@@ -214,32 +214,9 @@ async fn bootstrap(
     if created {
         tracing::info!(org = %org.slug, "created the default organization");
     }
-    let draft = api_keys::KeyDraft::new(
-        api_keys::KeyRequest {
-            name: "bootstrap admin".into(),
-            scopes: settings.scopes.iter().map(str::to_owned).collect(),
-            ..Default::default()
-        },
-        &org.id,
-        &settings.scopes,
-        &api_keys::Actor::Operator("bootstrap"),
-        now,
-    )
-    .context("preparing the bootstrap API key")?;
-    let key = api_keys::format::generate(draft.environment)
-        .context("generating the bootstrap API key")?;
+    let known = settings.scopes.clone();
     let issued = store
-        .write(move |tx| {
-            let issued = api_keys::repo::create_first(tx, &draft, key, now)?;
-            if let Some(issued) = &issued {
-                let change = audit::Change::BootstrapKeyIssued {
-                    scopes: &issued.row.scopes,
-                };
-                let by = audit::By::operator("bootstrap");
-                audit::repo::record(tx, &issued.row, by, change, now)?;
-            }
-            Ok::<_, crate::store::StoreError>(issued)
-        })
+        .write(move |tx| api_keys::service::create_bootstrap(tx, &org.id, &known, now))
         .await
         .context("creating the bootstrap API key")?;
     Ok(issued.map(|issued| {

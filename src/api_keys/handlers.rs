@@ -6,19 +6,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::format;
-use super::model::{
-    is_key_id, validate_name, validate_rate_limit, validate_scopes, Actor, ApiKey, IssuedKey,
-    KeyDraft, KeyRequest, KeyRequestError, KeyState, MAX_ROTATION_OVERLAP,
-};
+use super::format::Environment;
+use super::model::{IssuedKey, KeyRequest, KeyRequestError};
 use super::repo;
-use super::Environment;
-use crate::audit::{self, By, Change, Source};
+use super::service::{self, KeyUpdate};
+use super::view::ApiKeyView;
+use crate::audit::Source;
 use crate::clock::Clock;
 use crate::config::CredentialPolicy;
 use crate::error::ApiError;
-use crate::identity::authority::Holdings;
 use crate::identity::{Principal, Scope};
+use crate::routes::Endpoint;
 use crate::store::Store;
 
 const DEFAULT_PAGE: i64 = 20;
@@ -96,51 +94,6 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-/// How a key is shown after creation: never the key, never its digest.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ApiKeyView<'a> {
-    id: &'a str,
-    name: &'a str,
-    org_id: &'a str,
-    environment: &'a str,
-    masked: String,
-    scopes: Vec<String>,
-    state: &'static str,
-    created_by: &'a str,
-    created_at: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-    last_used_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-    replaced_by: Option<&'a str>,
-    rate_limit_per_minute: Option<i64>,
-}
-
-impl<'a> ApiKeyView<'a> {
-    pub fn new(key: &'a ApiKey, now: NaiveDateTime) -> Self {
-        let utc = |t: Option<NaiveDateTime>| t.map(|t| t.and_utc());
-        Self {
-            id: &key.id,
-            name: &key.name,
-            org_id: &key.org_id,
-            environment: &key.environment,
-            masked: key.masked(),
-            scopes: key.scope_set().iter().map(str::to_owned).collect(),
-            state: match key.state(now) {
-                KeyState::Active => "active",
-                KeyState::Expired(_) => "expired",
-                KeyState::Revoked(_) => "revoked",
-            },
-            created_by: &key.created_by,
-            created_at: key.created_at.and_utc(),
-            expires_at: utc(key.expires_at),
-            last_used_at: utc(key.last_used_at),
-            revoked_at: utc(key.revoked_at),
-            replaced_by: key.replaced_by.as_deref(),
-            rate_limit_per_minute: key.rate_limit_per_minute,
-        }
-    }
-}
-
 /// The 201 body of create and rotate: the view plus the key, shown this once.
 #[derive(Serialize, utoipa::ToSchema)]
 struct CreatedApiKey<'a> {
@@ -163,12 +116,20 @@ fn parse_duration(text: &str, error: KeyRequestError) -> Result<std::time::Durat
     crate::config::parse_duration(text).map_err(|_| error.into())
 }
 
-fn actor(who: &Principal) -> Actor {
-    Actor::Principal {
-        id: who.actor_label(),
-        scopes: who.scopes.clone(),
-        lifetime: who.mint_lifetime(),
-    }
+/// The routes of `/v1/api-keys`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        Endpoint::new("/v1/api-keys")
+            .post(create_api_key)
+            .get(list_api_keys),
+    )
+    .service(
+        Endpoint::new("/v1/api-keys/{id}")
+            .get(get_api_key)
+            .patch(update_api_key)
+            .delete(revoke_api_key),
+    )
+    .service(Endpoint::new("/v1/api-keys/{id}/rotate").post(rotate_api_key));
 }
 
 /// POST /v1/api-keys — scope `admin`. Creates a key in the caller's organization with
@@ -206,35 +167,17 @@ pub async fn create_api_key(
         ),
         (None, None) => None,
     };
-    let draft = KeyDraft::new(
-        KeyRequest {
-            name: body.name,
-            scopes: body.scopes,
-            environment: body.environment,
-            expires_in,
-            rate_limit_per_minute: who
-                .cap_rate_limit(Some(body.rate_limit_per_minute))?
-                .flatten(),
-        },
-        who.org(),
-        &policy.known_scopes,
-        &actor(&who),
-        now,
-    )?;
-    let (source, actor_label) = (Source::of(&req), who.actor_label());
-    let key = format::generate(draft.environment)?;
+    let request = KeyRequest {
+        name: body.name,
+        scopes: body.scopes,
+        environment: body.environment,
+        expires_in,
+        rate_limit_per_minute: body.rate_limit_per_minute,
+    };
+    let actor = who.actor(Source::of(&req));
+    let (org_id, known) = (who.org_id.clone(), policy.known_scopes.clone());
     let issued = store
-        .write(move |c| {
-            let issued = repo::create(c, &draft, key, now)?;
-            let change = Change::ApiKeyCreated {
-                name: &issued.row.name,
-                scopes: &issued.row.scopes,
-                expires_at: issued.row.expires_at,
-            };
-            let by = By::new(&actor_label, &source);
-            audit::repo::record(c, &issued.row, by, change, now)?;
-            Ok::<_, ApiError>(issued)
-        })
+        .write(move |c| service::create(c, &actor, &org_id, request, &known, now))
         .await?;
     tracing::info!(key_id = %issued.row.id, actor = %who.actor_label(), "API key created");
     Ok(created(&issued, now))
@@ -277,18 +220,6 @@ pub async fn list_api_keys(
     Ok(crate::api::page_response(data, next_cursor))
 }
 
-/// Reads a key of the caller's organization, or 404.
-async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<ApiKey, ApiError> {
-    if !is_key_id(id) {
-        return Err(ApiError::NotFound);
-    }
-    let (org, id) = (who.org().to_owned(), id.to_owned());
-    store
-        .read(move |c| repo::find(c, &org, &id).map_err(ApiError::from))
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
 /// GET /v1/api-keys/{id} — scope `admin`.
 #[utoipa::path(
     get,
@@ -298,13 +229,18 @@ async fn find_own(who: &Principal, store: &Store, id: &str) -> Result<ApiKey, Ap
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn get_api_key(
+    req: HttpRequest,
     who: Principal,
     clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
-    let key = find_own(&who, &store, &id).await?;
+    let actor = who.actor(Source::of(&req));
+    let key = store
+        .read(move |c| service::find(c, &actor, &id).map_err(ApiError::from))
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(ApiKeyView::new(&key, clock.now().naive_utc())))
 }
 
@@ -332,53 +268,17 @@ pub async fn update_api_key(
         scopes,
         rate_limit_per_minute,
     } = body.into_inner();
-    if let Some(limit) = rate_limit_per_minute {
-        validate_rate_limit(limit)?;
-    }
-    let rate_limit_per_minute = who.cap_rate_limit(rate_limit_per_minute)?;
-    let key = find_own(&who, &store, &id).await?;
-    let name = name.as_deref().map(validate_name).transpose()?;
-    let scopes = match scopes {
-        None => None,
-        Some(scopes) => {
-            let current = Actor::Principal {
-                id: who.actor_label(),
-                scopes: key.scope_set(),
-                lifetime: None,
-            };
-            Some(
-                validate_scopes(&scopes, &policy.known_scopes, &current).map_err(|error| {
-                    match error {
-                        KeyRequestError::BeyondCreator(scope) => KeyRequestError::Widening(scope),
-                        other => other,
-                    }
-                })?,
-            )
-        }
+    let update = KeyUpdate {
+        name,
+        scopes,
+        rate_limit_per_minute,
     };
-    let (source, actor_label) = (Source::of(&req), who.actor_label());
+    let actor = who.actor(Source::of(&req));
+    let known = policy.known_scopes.clone();
     let now = clock.now().naive_utc();
     let updated = store
-        .write(move |c| {
-            let change = repo::KeyChange {
-                name: name.as_deref(),
-                scopes: scopes.as_ref(),
-                rate_limit_per_minute,
-            };
-            let updated = repo::update(c, &key, &change)?;
-            if let Some(row) = &updated {
-                let diff = row.changes_from(&key);
-                if !diff.is_empty() {
-                    let by = By::new(&actor_label, &source);
-                    audit::repo::record(c, row, by, Change::ApiKeyUpdated(diff), now)?;
-                }
-            }
-            Ok::<_, ApiError>(updated)
-        })
-        .await?
-        .ok_or(ApiError::Conflict(
-            "the key changed while it was being updated; read it again and retry",
-        ))?;
+        .write(move |c| service::update(c, &actor, &id, update, &known, now))
+        .await?;
     Ok(HttpResponse::Ok().json(ApiKeyView::new(&updated, now)))
 }
 
@@ -399,24 +299,11 @@ pub async fn revoke_api_key(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
-    if !is_key_id(&id) {
-        return Err(ApiError::NotFound);
-    }
     let now = clock.now().naive_utc();
-    let (org, id) = (who.org().to_owned(), id.into_inner());
-    let (source, actor_label) = (Source::of(&req), who.actor_label());
+    let actor = who.actor(Source::of(&req));
     let revoked = store
-        .write(move |c| {
-            let revoked = repo::revoke(c, &org, &id, now)?;
-            // Recorded once: by the call that revoked it.
-            if let Some((row, true)) = &revoked {
-                let change = Change::ApiKeyRevoked { name: &row.name };
-                audit::repo::record(c, row, By::new(&actor_label, &source), change, now)?;
-            }
-            Ok::<_, ApiError>(revoked.map(|(row, _)| row))
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?;
+        .write(move |c| service::revoke(c, &actor, &id, now))
+        .await?;
     tracing::info!(key_id = %revoked.id, actor = %who.actor_label(), "API key revoked");
     Ok(HttpResponse::Ok().json(ApiKeyView::new(&revoked, now)))
 }
@@ -442,41 +329,14 @@ pub async fn rotate_api_key(
     body: crate::api::OptionalJson<RotateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
-    let request = body.into_inner();
-    let overlap = match request.overlap.as_deref() {
+    let overlap = match body.into_inner().overlap.as_deref() {
         None => std::time::Duration::ZERO,
         Some(text) => parse_duration(text, KeyRequestError::Overlap)?,
     };
-    if overlap > MAX_ROTATION_OVERLAP {
-        return Err(KeyRequestError::Overlap.into());
-    }
-    let old = find_own(&who, &store, &id).await?;
-    who.may_rotate(
-        "key",
-        Holdings {
-            scopes: &old.scope_set(),
-            expires_at: old.expires_at,
-            rate_limit: old.rate_limit_per_minute,
-        },
-    )?;
     let now = clock.now().naive_utc();
-    let overlap = chrono::Duration::from_std(overlap).map_err(|_| KeyRequestError::Overlap)?;
-    let created_by = who.actor_label();
-    let source = Source::of(&req);
-    let old_dies_at = old
-        .expires_at
-        .map_or(now + overlap, |at| at.min(now + overlap));
-    let key = format::generate(old.environment())?;
+    let actor = who.actor(Source::of(&req));
     let issued = store
-        .write(move |c| {
-            let issued = repo::rotate(c, &old, key, overlap, &created_by, now)?;
-            let change = Change::ApiKeyRotated {
-                successor: &issued.row.id,
-                old_key_expires_at: old_dies_at,
-            };
-            audit::repo::record(c, &old, By::new(&created_by, &source), change, now)?;
-            Ok::<_, ApiError>(issued)
-        })
+        .write(move |c| service::rotate(c, &actor, &id, overlap, now))
         .await?;
     tracing::info!(key_id = %issued.row.id, actor = %who.actor_label(), "API key rotated");
     Ok(created(&issued, now))

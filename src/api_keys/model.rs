@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::format::{self, Environment};
+use crate::identity::authority::Actor;
 use crate::scope::{ScopeError, ScopeSet};
 use crate::store::schema::api_keys;
 use crate::tokens::TokenKind;
@@ -141,47 +142,6 @@ pub struct NewApiKey<'a> {
     pub rate_limit_per_minute: Option<i64>,
 }
 
-/// Who creates or changes a key, for the `created_by` column and the scope ceiling.
-#[derive(Clone, Debug)]
-pub enum Actor {
-    /// The operator at the command line, or first start-up: any configured scope.
-    Operator(&'static str),
-    /// A principal of the management API: never more than its own scopes, and — for
-    /// an API key that expires — never a key that outlives it, so a short-lived key
-    /// cannot mint itself a permanent successor. (An access token's few minutes are
-    /// not its client's lifetime: `lifetime` is `None` for those.)
-    Principal {
-        id: String,
-        scopes: ScopeSet,
-        lifetime: Option<NaiveDateTime>,
-    },
-}
-
-impl Actor {
-    pub fn label(&self) -> &str {
-        match self {
-            Self::Operator(label) => label,
-            Self::Principal { id, .. } => id,
-        }
-    }
-
-    /// The scopes this actor may hand out; `None` means any configured scope.
-    pub fn ceiling(&self) -> Option<&ScopeSet> {
-        match self {
-            Self::Operator(_) => None,
-            Self::Principal { scopes, .. } => Some(scopes),
-        }
-    }
-
-    /// The latest expiry this actor may give a key; `None`: no limit.
-    pub fn lifetime(&self) -> Option<NaiveDateTime> {
-        match self {
-            Self::Operator(_) => None,
-            Self::Principal { lifetime, .. } => *lifetime,
-        }
-    }
-}
-
 /// A validated request for a new key.
 #[derive(Clone, Debug)]
 pub struct KeyDraft {
@@ -265,11 +225,12 @@ pub fn validate_name(name: &str) -> Result<String, KeyRequestError> {
     Ok(name.to_owned())
 }
 
-/// Parses scopes and checks them against the configured set and the actor's own.
+/// Parses scopes and checks them against the configured set and `ceiling` (the
+/// creator's own; `None`: the operator's, any configured scope).
 pub fn validate_scopes(
     scopes: &[String],
     known: &ScopeSet,
-    actor: &Actor,
+    ceiling: Option<&ScopeSet>,
 ) -> Result<ScopeSet, KeyRequestError> {
     let set = ScopeSet::parse(&scopes.join(" "))?;
     if set.is_empty() {
@@ -278,7 +239,7 @@ pub fn validate_scopes(
     if let Some(unknown) = set.iter().find(|s| !known.contains(s)) {
         return Err(KeyRequestError::UnknownScope(unknown.to_owned()));
     }
-    if let Some(ceiling) = actor.ceiling() {
+    if let Some(ceiling) = ceiling {
         if let Some(beyond) = set.iter().find(|s| !ceiling.contains(s)) {
             return Err(KeyRequestError::BeyondCreator(beyond.to_owned()));
         }
@@ -295,7 +256,7 @@ impl KeyDraft {
         now: NaiveDateTime,
     ) -> Result<Self, KeyRequestError> {
         let name = validate_name(&request.name)?;
-        let scopes = validate_scopes(&request.scopes, known, actor)?;
+        let scopes = validate_scopes(&request.scopes, known, actor.scope_ceiling())?;
         let expires_at = match request.expires_in {
             None => None,
             Some(d) if (MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&d) => {
@@ -303,10 +264,7 @@ impl KeyDraft {
             }
             Some(_) => return Err(KeyRequestError::ExpiresIn),
         };
-        let expires_at = match (expires_at, actor.lifetime()) {
-            (Some(asked), Some(limit)) => Some(asked.min(limit)),
-            (asked, limit) => asked.or(limit),
-        };
+        let expires_at = actor.cap_expiry(expires_at);
         Ok(Self {
             org_id: org_id.to_owned(),
             name,
@@ -338,6 +296,12 @@ mod tests {
         chrono::Utc::now().naive_utc()
     }
 
+    fn principal(scopes: ScopeSet, lifetime: Option<NaiveDateTime>) -> Actor {
+        let source = crate::audit::Source(None);
+        let lifetime = lifetime.map(|t| t.and_utc());
+        Actor::bounded("key:key_1".into(), source, "org_1", scopes, lifetime, None)
+    }
+
     fn request(scopes: &str) -> KeyRequest {
         KeyRequest {
             name: "ci".into(),
@@ -348,18 +312,14 @@ mod tests {
 
     #[test]
     fn a_principal_cannot_hand_out_scopes_it_lacks() {
-        let reader = Actor::Principal {
-            id: "key_1".into(),
-            scopes: ScopeSet::parse("read admin").unwrap(),
-            lifetime: None,
-        };
+        let reader = principal(ScopeSet::parse("read admin").unwrap(), None);
         let draft = KeyDraft::new(request("read"), "org_1", &known(), &reader, now()).unwrap();
         assert_eq!(draft.scopes.to_string(), "read");
         assert_eq!(
             KeyDraft::new(request("read write"), "org_1", &known(), &reader, now()).unwrap_err(),
             KeyRequestError::BeyondCreator("write".into())
         );
-        let operator = Actor::Operator("cli");
+        let operator = Actor::operator("cli");
         assert!(KeyDraft::new(request("read write"), "o", &known(), &operator, now()).is_ok());
         assert_eq!(
             KeyDraft::new(request("billing"), "o", &known(), &operator, now()).unwrap_err(),
@@ -375,11 +335,7 @@ mod tests {
     fn a_key_never_outlives_the_key_that_made_it() {
         let t = now();
         let limit = t + chrono::Duration::days(1);
-        let creator = Actor::Principal {
-            id: "key:key_1".into(),
-            scopes: known(),
-            lifetime: Some(limit),
-        };
+        let creator = principal(known(), Some(limit));
         let forever = KeyDraft::new(request("read"), "o", &known(), &creator, t).unwrap();
         assert_eq!(forever.expires_at, Some(limit));
         let mut long = request("read");
@@ -394,7 +350,7 @@ mod tests {
 
     #[test]
     fn names_and_expiry_are_bounded() {
-        let operator = Actor::Operator("cli");
+        let operator = Actor::operator("cli");
         for bad in ["", "   ", "a\u{0}b", &"x".repeat(201)] {
             let mut r = request("read");
             r.name = bad.into();
@@ -452,13 +408,9 @@ mod tests {
                 ceiling in set(),
                 as_operator in any::<bool>(),
             ) {
-                let actor = if as_operator {
-                    Actor::Operator("test")
-                } else {
-                    Actor::Principal { id: "key_1".into(), scopes: parse(&ceiling), lifetime: None }
-                };
+                let bound = (!as_operator).then(|| parse(&ceiling));
                 let request: Vec<String> = asked.iter().map(|s| s.to_string()).collect();
-                let result = validate_scopes(&request, &parse(&configured), &actor);
+                let result = validate_scopes(&request, &parse(&configured), bound.as_ref());
                 let within = asked.is_subset(&configured) && (as_operator || asked.is_subset(&ceiling));
                 prop_assert_eq!(result.is_ok(), !asked.is_empty() && within);
                 if let Ok(granted) = result {

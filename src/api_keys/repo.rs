@@ -33,7 +33,7 @@ pub fn create(
             rate_limit_per_minute: draft.rate_limit_per_minute.map(i64::from),
         })
         .execute(conn)?;
-    let row = find_any(conn, &id)?.ok_or(diesel::result::Error::NotFound)?;
+    let row = find_in_any_org(conn, &id)?.ok_or(diesel::result::Error::NotFound)?;
     Ok(IssuedKey { row, key })
 }
 
@@ -94,8 +94,8 @@ pub fn find_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<ApiKey>
         .optional()
 }
 
-/// A key in any organization: for the operator's CLI. Handlers use `find`.
-pub fn find_any(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey>> {
+/// A key in any organization: for the operator. A principal sees `find_in_org`.
+pub fn find_in_any_org(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey>> {
     api_keys::table
         .find(id)
         .select(ApiKey::as_select())
@@ -104,7 +104,7 @@ pub fn find_any(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey>> {
 }
 
 /// A key of `org_id`; another organization's key is `None`, as if it did not exist.
-pub fn find(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<ApiKey>> {
+pub fn find_in_org(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<ApiKey>> {
     api_keys::table
         .find(id)
         .filter(api_keys::org_id.eq(org_id))
@@ -165,7 +165,7 @@ pub fn update(
     if updated == 0 {
         return Ok(None);
     }
-    find_any(conn, &key.id)
+    find_in_any_org(conn, &key.id)
 }
 
 /// What a PATCH changes; `None` leaves a field as it is (`rate_limit_per_minute:
@@ -193,7 +193,7 @@ pub fn revoke(
     )
     .set(api_keys::revoked_at.eq(now))
     .execute(conn)?;
-    Ok(find(conn, org_id, id)?.map(|key| (key, updated == 1)))
+    Ok(find_in_org(conn, org_id, id)?.map(|key| (key, updated == 1)))
 }
 
 /// Why a key could not be rotated.
@@ -269,7 +269,7 @@ pub fn rotate(
                 rate_limit_per_minute: old.rate_limit_per_minute,
             })
             .execute(c)?;
-        let row = find_any(c, &successor_id)?.ok_or(RotateError::NotFound)?;
+        let row = find_in_any_org(c, &successor_id)?.ok_or(RotateError::NotFound)?;
         Ok(IssuedKey { row, key })
     })
 }
@@ -296,7 +296,8 @@ pub fn record_last_used(conn: &mut DbConn, uses: &[(String, NaiveDateTime)]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api_keys::model::{Actor, KeyRequest, KeyState};
+    use crate::api_keys::model::{KeyRequest, KeyState};
+    use crate::identity::authority::Actor;
     use crate::orgs;
     use crate::store::test_support::memory_conn;
 
@@ -317,7 +318,7 @@ mod tests {
             },
             org,
             &known,
-            &Actor::Operator("cli"),
+            &Actor::operator("cli"),
             now,
         )
         .unwrap()
@@ -338,7 +339,9 @@ mod tests {
         assert_eq!(found.id, issued.row.id);
         assert_ne!(found.key_hash, issued.key.expose());
         assert!(found.masked().ends_with(&issued.key.expose()[53..]));
-        assert!(find(&mut conn, "org_other", &found.id).unwrap().is_none());
+        assert!(find_in_org(&mut conn, "org_other", &found.id)
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -354,7 +357,7 @@ mod tests {
             rotate(&mut conn, &old, fresh(), overlap, "cli", now),
             Err(RotateError::NotRotatable)
         ));
-        let old = find(&mut conn, &org, &old.id).unwrap().unwrap();
+        let old = find_in_org(&mut conn, &org, &old.id).unwrap().unwrap();
         assert_eq!(old.replaced_by.as_deref(), Some(new.row.id.as_str()));
         assert_eq!(
             old.state(now + overlap - chrono::Duration::seconds(1)),
@@ -423,7 +426,7 @@ mod tests {
         let later = now + chrono::Duration::minutes(2);
         record_last_used(&mut conn, &[(key.id.clone(), later)]).unwrap();
         record_last_used(&mut conn, &[(key.id.clone(), now)]).unwrap();
-        let key = find(&mut conn, &org, &key.id).unwrap().unwrap();
+        let key = find_in_org(&mut conn, &org, &key.id).unwrap().unwrap();
         assert_eq!(key.last_used_at, Some(later));
     }
 }

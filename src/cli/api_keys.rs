@@ -1,5 +1,6 @@
-//! `keygate api-key …`: create, list, show and revoke API keys. The operator may
-//! grant any configured scope.
+//! `keygate api-key …`: create, list, show, update, rotate and revoke API keys,
+//! through the same use cases as `/v1/api-keys` (`api_keys::service`). The operator
+//! may grant any configured scope and sees every organization.
 
 use std::time::Duration;
 
@@ -8,13 +9,12 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::{org_id_of, with_secret_first};
-use crate::api_keys::handlers::ApiKeyView;
-use crate::api_keys::{self, Actor, Environment, KeyDraft, KeyRequest};
-use crate::audit::{self, By, Change};
+use crate::api_keys::service::{self, KeyUpdate};
+use crate::api_keys::{self, ApiKeyView, Environment, IssuedKey, KeyError, KeyRequest};
 use crate::config::Settings;
+use crate::identity::authority::Actor;
 use crate::orgs;
 use crate::startup::open_store;
-use crate::store::StoreError;
 
 #[derive(Subcommand)]
 pub enum ApiKeyCommand {
@@ -43,6 +43,30 @@ pub enum ApiKeyCommand {
     List {
         #[arg(long)]
         org: Option<String>,
+    },
+    /// Rename a key, narrow its scopes or change its rate limit, as
+    /// `PATCH /v1/api-keys/{id}` does.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A subset of the key's scopes; repeatable or space-separated.
+        #[arg(long = "scope")]
+        scopes: Option<Vec<String>>,
+        /// Requests per minute for this key alone.
+        #[arg(long, conflicts_with = "no_rate_limit")]
+        rate_limit: Option<u32>,
+        /// Remove the key's own rate limit (its organization's tier applies).
+        #[arg(long)]
+        no_rate_limit: bool,
+    },
+    /// Replace a key with a new one (printed once); the old key keeps working for
+    /// --overlap (default: it stops at once).
+    Rotate {
+        id: String,
+        /// e.g. 1h (at most 30 days).
+        #[arg(long, value_parser = super::parse_duration_arg)]
+        overlap: Option<Duration>,
     },
     /// Revoke an API key: it stops working on the next request.
     Revoke { id: String },
@@ -73,6 +97,28 @@ pub(super) async fn run(
             create(&settings, org, request).await
         }
         ApiKeyCommand::List { org } => list(&settings, org).await,
+        ApiKeyCommand::Update {
+            id,
+            name,
+            scopes,
+            rate_limit,
+            no_rate_limit,
+        } => {
+            let rate_limit_per_minute = match (rate_limit, no_rate_limit) {
+                (_, true) => Some(None),
+                (Some(limit), false) => Some(Some(limit)),
+                (None, false) => None,
+            };
+            let update = KeyUpdate {
+                name,
+                scopes,
+                rate_limit_per_minute,
+            };
+            update_key(&settings, id, update).await
+        }
+        ApiKeyCommand::Rotate { id, overlap } => {
+            rotate(&settings, id, overlap.unwrap_or_default()).await
+        }
         ApiKeyCommand::Revoke { id } => revoke(&settings, id).await,
         ApiKeyCommand::Show { id } => show(&settings, id).await,
     }
@@ -90,27 +136,24 @@ async fn create(
         .write(move |tx| -> anyhow::Result<_> {
             orgs::repo::ensure_default(tx, now)?;
             let org_id = org_id_of(tx, &org)?;
-            let draft = KeyDraft::new(
-                request,
+            let actor = Actor::operator("cli");
+            Ok(service::create(
+                tx,
+                &actor,
                 &org_id,
+                request,
                 &known_scopes,
-                &Actor::Operator("cli"),
                 now,
-            )?;
-            let key = api_keys::format::generate(draft.environment)?;
-            let issued = api_keys::repo::create(tx, &draft, key, now)?;
-            let change = Change::ApiKeyCreated {
-                name: &issued.row.name,
-                scopes: &issued.row.scopes,
-                expires_at: issued.row.expires_at,
-            };
-            let by = By::operator("cli");
-            audit::repo::record(tx, &issued.row, by, change, now)?;
-            Ok(issued)
+            )?)
         })
         .await?;
+    shown_once(&issued, now)
+}
+
+/// The key's view with the key itself first, next to the id: it is shown this once
+/// (keygate keeps only its SHA-256 digest).
+fn shown_once(issued: &IssuedKey, now: chrono::NaiveDateTime) -> anyhow::Result<serde_json::Value> {
     let view = serde_json::to_value(ApiKeyView::new(&issued.row, now))?;
-    // Shown once (keygate keeps only its SHA-256 digest): first, next to the id.
     Ok(with_secret_first(view, "id", "key", issued.key.expose()))
 }
 
@@ -120,7 +163,7 @@ async fn show(settings: &Settings, id: String) -> anyhow::Result<serde_json::Val
     let found = {
         let id = id.clone();
         store
-            .read(move |tx| api_keys::repo::find_any(tx, &id).map_err(StoreError::from))
+            .read(move |tx| service::find(tx, &Actor::operator("cli"), &id))
             .await?
     };
     let key = found.with_context(|| format!("no API key {id}"))?;
@@ -152,23 +195,61 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
     )?)
 }
 
+async fn update_key(
+    settings: &Settings,
+    id: String,
+    update: KeyUpdate,
+) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let known_scopes = settings.scopes.clone();
+    let now = Utc::now().naive_utc();
+    let key = store
+        .write({
+            let id = id.clone();
+            move |tx| {
+                let actor = Actor::operator("cli");
+                service::update(tx, &actor, &id, update, &known_scopes, now)
+            }
+        })
+        .await
+        .map_err(naming(&id))?;
+    Ok(serde_json::to_value(ApiKeyView::new(&key, now))?)
+}
+
+async fn rotate(
+    settings: &Settings,
+    id: String,
+    overlap: Duration,
+) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let issued = {
+        let id = id.clone();
+        store.write(move |tx| service::rotate(tx, &Actor::operator("cli"), &id, overlap, now))
+    }
+    .await
+    .map_err(naming(&id))?;
+    shown_once(&issued, now)
+}
+
 async fn revoke(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
-    let key = store
-        .write(move |tx| -> anyhow::Result<_> {
-            let key = api_keys::repo::find_any(tx, &id)?
-                .with_context(|| format!("no API key with id '{id}'"))?;
-            let (revoked, now_revoked) = api_keys::repo::revoke(tx, &key.org_id, &id, now)?
-                .with_context(|| format!("no API key with id '{id}'"))?;
-            if now_revoked {
-                let change = Change::ApiKeyRevoked { name: &key.name };
-                audit::repo::record(tx, &key, By::operator("cli"), change, now)?;
-            }
-            Ok(revoked)
-        })
-        .await?;
+    let key = {
+        let id = id.clone();
+        store.write(move |tx| service::revoke(tx, &Actor::operator("cli"), &id, now))
+    }
+    .await
+    .map_err(naming(&id))?;
     Ok(serde_json::to_value(ApiKeyView::new(&key, now))?)
+}
+
+/// A key that is not there, named as `show` names it.
+fn naming(id: &str) -> impl FnOnce(KeyError) -> anyhow::Error + '_ {
+    move |error| match error {
+        KeyError::NotFound => anyhow::anyhow!("no API key {id}"),
+        other => other.into(),
+    }
 }
 
 fn parse_environment(text: &str) -> Result<Environment, String> {

@@ -248,13 +248,14 @@ pub async fn register_client(
         access_token_ttl: duration(body.access_token_ttl.as_deref(), "access_token_ttl")?,
         refresh_reuse_grace: duration(body.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")?,
         rate_limit_per_minute: who
+            .actor(Source::of(&req))
             .cap_rate_limit(Some(body.rate_limit_per_minute))?
             .flatten(),
         token_endpoint_auth_method: body.token_endpoint_auth_method,
     };
     let valid = validate(registration, &who, &policy)?;
     let now = clock.now().naive_utc();
-    let secret_expires_at = who.mint_lifetime();
+    let secret_expires_at = who.actor(Source::of(&req)).lifetime();
     let (source, actor) = (Source::of(&req), who.actor_label());
     let (client, secret) = store
         .blocking(move |store| {
@@ -412,7 +413,10 @@ pub async fn update_client(
     if let Some(grace) = duration(patch.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")? {
         registration.refresh_reuse_grace = Some(grace);
     }
-    if let Some(limit) = who.cap_rate_limit(patch.rate_limit_per_minute)? {
+    if let Some(limit) = who
+        .actor(Source::of(&req))
+        .cap_rate_limit(patch.rate_limit_per_minute)?
+    {
         registration.rate_limit_per_minute = limit;
     }
     if let Some(method) = patch.token_endpoint_auth_method {
@@ -511,7 +515,7 @@ pub async fn rotate_client_secret(
     let client = find_own(&who, &store, &id).await?;
     // The new secret can obtain every scope of the client and inherits its lifetime
     // and rate limit: only for a caller that could have registered it.
-    who.may_rotate(
+    who.actor(Source::of(&req)).may_rotate(
         "client",
         Holdings {
             scopes: &client.allowed_scopes(),

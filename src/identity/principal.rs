@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::authority::Actor;
+use crate::audit::Source;
 use crate::error::ApiError;
 use crate::scope::ScopeSet;
 
@@ -80,6 +82,19 @@ impl Principal {
             Credential::AccessToken { client_id, .. } => format!("client:{client_id}"),
             Credential::ApiKey { key_id } => format!("key:{key_id}"),
         }
+    }
+
+    /// This principal as the actor of a change it asks for from `source`: bounded by
+    /// its scopes, its credential's lifetime and its rate limit.
+    pub fn actor(&self, source: Source) -> Actor {
+        Actor::bounded(
+            self.actor_label(),
+            source,
+            &self.org_id,
+            self.scopes.clone(),
+            self.lifetime,
+            self.rate_limit,
+        )
     }
 
     pub fn view(&self) -> PrincipalView<'_> {

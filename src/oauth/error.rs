@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::clients::registration::RegisterError;
 use crate::clients::{AuthMethod, RegistrationError};
+use crate::identity::authority::AuthorityError;
 use crate::identity::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
 use crate::secret::RandomError;
@@ -377,6 +378,19 @@ impl From<RegisterError> for OAuthError {
 }
 
 /// The system's random number generator failed: a server_error.
+/// RFC 7591 registration by an initial access token: what it may not register is
+/// metadata the server refuses.
+impl From<AuthorityError> for OAuthError {
+    fn from(error: AuthorityError) -> Self {
+        match error {
+            AuthorityError::ScopeBeyond(scope) => Self::invalid_client_metadata(format!(
+                "scope '{scope}' is beyond the initial access token's own scopes"
+            )),
+            other => Self::invalid_client_metadata(other.to_string()),
+        }
+    }
+}
+
 impl From<RandomError> for OAuthError {
     fn from(error: RandomError) -> Self {
         Self::server_error(&error)

@@ -307,7 +307,7 @@ pub async fn post_register(
         )));
     }
     let now = state.clock.now().naive_utc();
-    let secret_expires_at = who.mint_lifetime();
+    let secret_expires_at = who.actor(Source::of(&req)).lifetime();
     let (source, actor) = (Source::of(&req), who.actor_label());
     let (client, secret, token) = store
         .blocking(move |store| {

@@ -125,7 +125,8 @@ pub async fn get_usage(
             // Another organization's key or client does not exist for the caller.
             let own = match &subject {
                 Subject::Key(id) => {
-                    api_keys::model::is_key_id(id) && api_keys::repo::find(c, &org, id)?.is_some()
+                    api_keys::model::is_key_id(id)
+                        && api_keys::repo::find_in_org(c, &org, id)?.is_some()
                 }
                 Subject::Client(id) => clients::repo::find_in_org(c, &org, id)?.is_some(),
             };

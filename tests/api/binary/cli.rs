@@ -306,6 +306,114 @@ fn api_key_commands_create_list_and_revoke() {
 }
 
 #[test]
+fn api_key_update_and_rotate_follow_the_api_rules() {
+    let kg = Installation::new();
+    let created = kg.run(&[
+        "api-key",
+        "create",
+        "--name",
+        "ci",
+        "--scope",
+        "read write",
+        "--rate-limit",
+        "100",
+    ]);
+    assert!(created.ok, "{}", created.stderr);
+    let id = created.json["id"].as_str().unwrap().to_owned();
+
+    let updated = kg.run(&[
+        "api-key",
+        "update",
+        &id,
+        "--name",
+        "deploy",
+        "--scope",
+        "read",
+        "--rate-limit",
+        "50",
+    ]);
+    assert!(updated.ok, "{}", updated.stderr);
+    assert_eq!(updated.json["name"], "deploy");
+    assert_eq!(updated.json["scopes"], serde_json::json!(["read"]));
+    assert_eq!(updated.json["rate_limit_per_minute"], 50);
+    assert!(updated.json.get("key").is_none(), "{}", updated.json);
+    let unlimited = kg.run(&["api-key", "update", &id, "--no-rate-limit"]);
+    assert!(unlimited.ok, "{}", unlimited.stderr);
+    assert_eq!(
+        unlimited.json["rate_limit_per_minute"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        unlimited.json["name"], "deploy",
+        "an absent flag changes nothing"
+    );
+
+    let rotated = kg.run(&["api-key", "rotate", &id, "--overlap", "1h"]);
+    assert!(rotated.ok, "{}", rotated.stderr);
+    let successor = rotated.json["id"].as_str().unwrap().to_owned();
+    let order: Vec<&String> = rotated.json.as_object().unwrap().keys().take(2).collect();
+    assert_eq!(order, ["id", "key"], "{}", rotated.json);
+    assert!(rotated.json["key"]
+        .as_str()
+        .unwrap()
+        .starts_with("kg_live_"));
+    assert_eq!(rotated.json["name"], "deploy");
+    let old = kg.run(&["api-key", "show", &id]);
+    assert_eq!(old.json["replaced_by"], successor.as_str());
+    assert_eq!(old.json["state"], "active", "the overlap keeps it working");
+    assert!(old.json["expires_at"].is_string());
+
+    for (args, message) in [
+        // Narrowing only, as PATCH /v1/api-keys/{id}: a new scope is a new key.
+        (
+            vec!["api-key", "update", &successor, "--scope", "admin"],
+            "narrowed",
+        ),
+        (vec!["api-key", "update", &successor, "--name", " "], "name"),
+        (
+            vec!["api-key", "update", &successor, "--rate-limit", "0"],
+            "rate_limit",
+        ),
+        (
+            vec!["api-key", "update", "key_missing", "--name", "x"],
+            "no API key key_missing",
+        ),
+        (vec!["api-key", "rotate", &id], "already rotated"),
+        (
+            vec!["api-key", "rotate", &successor, "--overlap", "31d"],
+            "30 days",
+        ),
+        (
+            vec!["api-key", "rotate", &successor, "--overlap", "soon"],
+            "soon",
+        ),
+        (
+            vec!["api-key", "rotate", "key_missing"],
+            "no API key key_missing",
+        ),
+        (
+            vec![
+                "api-key",
+                "update",
+                &id,
+                "--rate-limit",
+                "5",
+                "--no-rate-limit",
+            ],
+            "cannot be used with",
+        ),
+    ] {
+        let failed = run(kg.keygate().args(&args));
+        assert!(!failed.ok, "{args:?}");
+        assert!(
+            failed.stderr.contains(message),
+            "{args:?}: {}",
+            failed.stderr
+        );
+    }
+}
+
+#[test]
 fn organizations_get_tiers_from_the_configuration() {
     let kg = Installation::new();
     let created = kg.run(&[

@@ -150,26 +150,20 @@ impl TestApp {
     /// A key made as the operator would (no request through the API, so nothing is
     /// counted against rate limits).
     pub fn operator_key(&self, org_slug: &str, scopes: &str, rate_limit: Option<u32>) -> TestKey {
-        use keygate::api_keys::{repo, Actor, KeyDraft, KeyRequest};
+        use keygate::api_keys::{service, KeyRequest};
+        use keygate::identity::authority::Actor;
         let now = chrono::Utc::now().naive_utc();
         self.store
-            .with_conn(|c| -> Result<TestKey, StoreError> {
+            .with_conn(|c| -> Result<TestKey, service::KeyError> {
                 let org = keygate::orgs::repo::find_by_slug(c, org_slug)?.unwrap();
-                let draft = KeyDraft::new(
-                    KeyRequest {
-                        name: "operator key".into(),
-                        scopes: vec![scopes.into()],
-                        rate_limit_per_minute: rate_limit,
-                        ..Default::default()
-                    },
-                    &org.id,
-                    &self.settings.scopes,
-                    &Actor::Operator("test"),
-                    now,
-                )
-                .unwrap();
-                let key = keygate::api_keys::format::generate(draft.environment).unwrap();
-                let issued = repo::create(c, &draft, key, now)?;
+                let request = KeyRequest {
+                    name: "operator key".into(),
+                    scopes: vec![scopes.into()],
+                    rate_limit_per_minute: rate_limit,
+                    ..Default::default()
+                };
+                let (actor, known) = (Actor::operator("test"), &self.settings.scopes);
+                let issued = service::create(c, &actor, &org.id, request, known, now)?;
                 Ok(TestKey {
                     id: issued.row.id,
                     key: issued.key.expose().to_owned(),
