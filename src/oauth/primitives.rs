@@ -454,9 +454,13 @@ impl Issuer for JwtIssuer<'_, '_> {
                 .tx
                 .borrow_mut()
                 .write(|tx| {
+                    let owner = refresh::Owner {
+                        client_id: &client.id,
+                        org_id: &client.org_id,
+                    };
                     refresh::repo::create_family(
                         tx,
-                        client,
+                        owner,
                         &scope,
                         self.resource,
                         now,

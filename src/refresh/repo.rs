@@ -2,20 +2,19 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{
-    digest, new_id, Family, Lifetimes, NewFamily, NewToken, Refused, Rotated, TokenRow,
+    digest, new_id, Family, Lifetimes, NewFamily, NewToken, Owner, Refused, Rotated, TokenRow,
 };
 use crate::audit::{By, Change, Source, Target};
-use crate::clients::Client;
 use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::store::{DbConn, StoreError};
 use crate::tokens::TokenKind;
 
-/// Starts a family for `client` with `scope`, bound to `resource` when the grant named
+/// Starts a family for `owner` with `scope`, bound to `resource` when the grant named
 /// one, with `token` (`generate_token`) as its first token, returned to be shown once.
 pub fn create_family(
     conn: &mut DbConn,
-    client: &Client,
+    owner: Owner<'_>,
     scope: &str,
     resource: Option<&str>,
     now: NaiveDateTime,
@@ -28,8 +27,8 @@ pub fn create_family(
         diesel::insert_into(refresh_families::table)
             .values(NewFamily {
                 id: &family_id,
-                client_id: &client.id,
-                org_id: &client.org_id,
+                client_id: owner.client_id,
+                org_id: owner.org_id,
                 scope,
                 resource,
                 created_at: now,
@@ -411,6 +410,7 @@ pub fn live_tokens(conn: &mut DbConn, family_id: &str, now: NaiveDateTime) -> Qu
 mod tests {
     use super::*;
     use crate::clients::model::{ClientId, ClientRegistration};
+    use crate::clients::Client;
     use crate::refresh::generate_token;
     use crate::store::test_support::memory_conn;
     use diesel::connection::SimpleConnection;
@@ -438,6 +438,13 @@ mod tests {
         crate::clients::repo::create(conn, &new).unwrap()
     }
 
+    fn owner(client: &Client) -> Owner<'_> {
+        Owner {
+            client_id: &client.id,
+            org_id: &client.org_id,
+        }
+    }
+
     /// A new token to issue (in production the grant generates it).
     fn fresh() -> Secret {
         generate_token().unwrap()
@@ -448,7 +455,7 @@ mod tests {
         let mut conn = memory_conn();
         let c = client(&mut conn);
         let now = chrono::Utc::now().naive_utc();
-        let first = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
+        let first = create_family(&mut conn, owner(&c), "read", None, now, lifetimes(), fresh()).unwrap();
         let zero = chrono::Duration::zero();
         let second = rotate(
             &mut conn,
@@ -519,7 +526,7 @@ mod tests {
             Refused::Unknown
         );
 
-        let third = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
+        let third = create_family(&mut conn, owner(&c), "read", None, now, lifetimes(), fresh()).unwrap();
         revoke_client_families(&mut conn, &c.id, now, "client_disabled").unwrap();
         assert_eq!(
             rotate(
@@ -559,7 +566,7 @@ mod tests {
         let now = chrono::Utc::now().naive_utc();
         for _round in 0..5 {
             let token =
-                create_family(&mut setup, &c, "read", None, now, lifetimes(), fresh()).unwrap();
+                create_family(&mut setup, owner(&c), "read", None, now, lifetimes(), fresh()).unwrap();
             let presented = token.expose().to_owned();
             let winners: usize = std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..6)
@@ -593,7 +600,7 @@ mod tests {
         let c = client(&mut conn);
         let now = chrono::Utc::now().naive_utc();
         let grace = chrono::Duration::seconds(30);
-        let first = create_family(&mut conn, &c, "read", None, now, lifetimes(), fresh()).unwrap();
+        let first = create_family(&mut conn, owner(&c), "read", None, now, lifetimes(), fresh()).unwrap();
         let lost = rotate(
             &mut conn,
             first.expose(),
@@ -739,7 +746,7 @@ mod tests {
                     .unwrap()
                     .naive_utc();
                 let mut now = start;
-                let first = create_family(&mut conn, &c, "read", None, now, lifetimes, fresh()).unwrap();
+                let first = create_family(&mut conn, owner(&c), "read", None, now, lifetimes, fresh()).unwrap();
                 let family_expires_at = start + lifetimes.absolute;
                 let mut tokens = vec![ModelToken {
                     secret: first,
