@@ -1,6 +1,21 @@
 //! The token grants (`client_credentials`, `refresh_token`), driven by oxide-auth's
-//! state machines with keygate's primitives (see `primitives`), and the orchestration
-//! that keeps argon2 off the database connection and off the executor.
+//! state machines with keygate's primitives, and the orchestration that keeps argon2
+//! off the database connection and off the executor. oxide-auth's flows are run here
+//! and nowhere else.
+//!
+//! The primitives serve one token request, one file each: `registrar` answers for the
+//! client the request names and authenticates it, `issuer` signs access tokens and
+//! keeps refresh-token families, and `endpoint` hands both to oxide-auth with the
+//! request keygate has already parsed.
+//!
+//! oxide-auth's primitives cannot answer `invalid_scope`, `unauthorized_client` or a
+//! refresh refusal: such a refusal surfaces as a silent "ignore" or a primitive error.
+//! keygate's primitives therefore record the RFC 6749 error they mean in `refusal`, and
+//! the grant reports it.
+
+mod endpoint;
+mod issuer;
+mod registrar;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -12,14 +27,33 @@ use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_re
 
 use super::client_auth::{authentication_failed, verify_with_argon2};
 use super::error::OAuthError;
-use super::primitives::{ClientRegistrar, GrantEndpoint, JwtIssuer, OxideRequest};
 use super::request::TokenRequest;
 use super::OAuthState;
 use crate::audit::Source;
 use crate::clients::{self, AuthMethod, Client, GrantType};
+use crate::secret::Secret;
 use crate::store::{Blocking, DbConn, Store, StoreError, Tx};
+use endpoint::{GrantEndpoint, OxideRequest};
+use issuer::JwtIssuer;
+use registrar::ClientRegistrar;
 
-pub use super::primitives::IssuedAccessToken;
+/// What the token endpoint returns on success. `Debug` leaves out the tokens.
+pub struct IssuedAccessToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub refresh_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for IssuedAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedAccessToken")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 #[derive(Debug)]
 pub enum GrantOutcome {
