@@ -10,6 +10,7 @@ use oxide_auth::endpoint::Scope;
 use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{IssuedToken, Issuer, RefreshedToken, TokenType};
 
+use super::refusal::Refusal;
 use super::IssuedAccessToken;
 use crate::audit::Source;
 use crate::clients::{Client, GrantType};
@@ -19,7 +20,7 @@ use crate::oauth::OAuthState;
 use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;
-use crate::store::Tx;
+use crate::store::{StoreError, Tx};
 use crate::tokens::{jwt, AccessTokenClaims};
 
 /// RFC 8707 §2: a resource the client is not registered for. One message whether the
@@ -39,7 +40,7 @@ pub struct JwtIssuer<'a, 't> {
     tx: RefCell<&'a mut Tx<'t>>,
     /// The family `recover_refresh` read, for `refresh` to rotate without re-reading.
     recovered: RefCell<Option<refresh::Family>>,
-    refusal: &'a RefCell<Option<OAuthError>>,
+    refusal: &'a Refusal,
     /// Where the request came from, for the audit event of a detected reuse.
     source: &'a Source,
     /// The RFC 8707 resource the request names (`None`: the default).
@@ -55,7 +56,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         client: Option<&'a Client>,
         now: DateTime<Utc>,
         tx: &'a mut Tx<'t>,
-        refusal: &'a RefCell<Option<OAuthError>>,
+        refusal: &'a Refusal,
         source: &'a Source,
     ) -> Self {
         Self {
@@ -85,7 +86,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
             None => Ok(client.default_audience(server_default)),
             Some(resource) if client.allows_audience(resource, server_default) => Ok(resource),
             Some(_) => {
-                self.refuse(not_the_clients_resource());
+                self.refusal.record(not_the_clients_resource());
                 Err(())
             }
         }
@@ -102,7 +103,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
             (Some(bound), None) => bound,
             (Some(bound), Some(named)) if named == bound => bound,
             (Some(_), Some(_)) => {
-                self.refuse(OAuthError::invalid_target(
+                self.refusal.record(OAuthError::invalid_target(
                     "this refresh token was issued for another resource: name that one, or none",
                 ));
                 return Err(());
@@ -113,7 +114,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         if client.allows_audience(wanted, server_default) {
             Ok(wanted.to_owned())
         } else {
-            self.refuse(not_the_clients_resource());
+            self.refusal.record(not_the_clients_resource());
             Err(())
         }
     }
@@ -134,10 +135,6 @@ impl<'a, 't> JwtIssuer<'a, 't> {
 
     fn client_for(&self, client_id: &str) -> Result<&'a Client, ()> {
         self.client.filter(|c| c.id == client_id).ok_or(())
-    }
-
-    fn refuse(&self, error: OAuthError) {
-        *self.refusal.borrow_mut() = Some(error);
     }
 
     /// Signs an access token for `client` with `scope` and `aud`; returns it and its
@@ -169,7 +166,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         } else {
             tracing::debug!(client_id = %client.id, reason = refused.as_str(), "refresh token refused");
         }
-        self.refuse(OAuthError::invalid_grant(
+        self.refusal.record(OAuthError::invalid_grant(
             "the refresh token is invalid, expired, revoked or already used",
         ));
     }
@@ -192,7 +189,7 @@ impl Issuer for JwtIssuer<'_, '_> {
         let (token, expires_in) = self.sign(client, &scope, aud)?;
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             let now = self.now.naive_utc();
-            let token = refresh::generate_token().map_err(|e| self.refuse(e.into()))?;
+            let token = refresh::generate_token().map_err(|e| self.refusal.record(e))?;
             let created = self
                 .tx
                 .borrow_mut()
@@ -211,7 +208,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                         token,
                     )
                 })
-                .map_err(|e| self.refuse(OAuthError::from(e)))?;
+                .map_err(|e| self.refusal.record(e))?;
             Some(created)
         } else {
             None
@@ -243,7 +240,7 @@ impl Issuer for JwtIssuer<'_, '_> {
             .filter(|s| allowed.iter().any(|a| a == *s))
             .collect();
         if scope.is_empty() {
-            self.refuse(OAuthError::invalid_scope(
+            self.refusal.record(OAuthError::invalid_scope(
                 "no requested scope is still allowed for this client",
             ));
             return Err(());
@@ -265,7 +262,7 @@ impl Issuer for JwtIssuer<'_, '_> {
         let rotated = {
             let recovered = self.recovered.borrow_mut().take();
             let family = recovered.filter(|f| f.client_id == client.id).ok_or(())?;
-            let successor = refresh::generate_token().map_err(|e| self.refuse(e.into()))?;
+            let successor = refresh::generate_token().map_err(|e| self.refusal.record(e))?;
             self.tx
                 .borrow_mut()
                 .write(|tx| {
@@ -278,7 +275,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                     };
                     refresh::repo::rotate_known(tx, presented, &family, rotation)
                 })
-                .map_err(|e| self.refuse(OAuthError::from(e)))?
+                .map_err(|e| self.refusal.record(e))?
         };
         let rotated = rotated.map_err(|refused| self.refuse_refresh(client, refused))?;
         self.issued = Some(IssuedAccessToken {
@@ -307,7 +304,7 @@ impl Issuer for JwtIssuer<'_, '_> {
     fn recover_refresh(&self, presented: &str) -> Result<Option<Grant>, ()> {
         if let Some(client) = self.client {
             if !client.allows_grant(GrantType::RefreshToken) {
-                self.refuse(OAuthError::unauthorized_client(
+                self.refusal.record(OAuthError::unauthorized_client(
                     "this client is not registered for the refresh_token grant",
                 ));
                 return Err(());
@@ -319,7 +316,7 @@ impl Issuer for JwtIssuer<'_, '_> {
         let found = {
             let mut tx = self.tx.borrow_mut();
             refresh::repo::find(&mut tx, presented)
-                .map_err(|e| self.refuse(OAuthError::from(crate::store::StoreError::from(e))))?
+                .map_err(|e| self.refusal.record(StoreError::from(e)))?
         };
         let Some((row, family)) = found else {
             return Ok(None);
@@ -335,7 +332,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                 now,
                 client.refresh_reuse_grace(),
             )
-            .map_err(|e| self.refuse(OAuthError::from(e)))?;
+            .map_err(|e| self.refusal.record(e))?;
             let refused = match screening {
                 Screening::Pass => None,
                 Screening::Refuse(refused) => Some(refused),
@@ -349,9 +346,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                             self.source,
                         )
                     })
-                    .map_err(|e| {
-                        self.refuse(OAuthError::from(crate::store::StoreError::from(e)))
-                    })?;
+                    .map_err(|e| self.refusal.record(StoreError::from(e)))?;
                     Some(Refused::ReuseDetected)
                 }
             };

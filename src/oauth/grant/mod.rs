@@ -8,16 +8,14 @@
 //! keeps refresh-token families, and `endpoint` hands both to oxide-auth with the
 //! request keygate has already parsed.
 //!
-//! oxide-auth's primitives cannot answer `invalid_scope`, `unauthorized_client` or a
-//! refresh refusal: such a refusal surfaces as a silent "ignore" or a primitive error.
-//! keygate's primitives therefore record the RFC 6749 error they mean in `refusal`, and
-//! the grant reports it.
+//! What a primitive refuses a request with, oxide-auth often cannot express: the
+//! primitive records it in the grant's one `Refusal`, and the grant answers with it.
 
 mod endpoint;
 mod issuer;
+mod refusal;
 mod registrar;
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use actix_web::web;
@@ -35,6 +33,7 @@ use crate::secret::Secret;
 use crate::store::{Blocking, DbConn, Store, StoreError, Tx};
 use endpoint::{GrantEndpoint, OxideRequest};
 use issuer::JwtIssuer;
+use refusal::Refusal;
 use registrar::ClientRegistrar;
 
 /// What the token endpoint returns on success. `Debug` leaves out the tokens.
@@ -140,7 +139,7 @@ pub fn run(
     tx: &mut Tx<'_>,
 ) -> Result<GrantOutcome, OAuthError> {
     let method = request.credentials.method;
-    let refusal = RefCell::new(None);
+    let refusal = Refusal::default();
     let registrar = ClientRegistrar::new(client, state, method, &refusal);
     let issuer = JwtIssuer::new(state, client, now, tx, &refusal, source)
         .for_resource(request.resource.as_deref());
@@ -167,13 +166,9 @@ pub fn run(
         Err(FlowError::Unauthorized) if registrar.needs_argon2.get() => {
             Ok(GrantOutcome::NeedsArgon2)
         }
-        // A refusal here is the registered-method check, made once the secret verified.
-        Err(FlowError::Unauthorized) => Err(refusal
-            .take()
-            .unwrap_or_else(|| authentication_failed(method))),
-        Err(other) => Err(refusal
-            .take()
-            .unwrap_or_else(|| other.into_oauth_error(method))),
+        // Unauthorized with a refusal: the registered-method check, made once the
+        // secret verified.
+        Err(flow) => Err(refusal.or_else(|| flow.into_oauth_error(method))),
     }
 }
 

@@ -4,13 +4,14 @@
 //! runs first when the cache cannot answer (`needs_argon2`).
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use oxide_auth::endpoint::Scope;
 use oxide_auth::primitives::registrar::{
     BoundClient, ClientUrl, PreGrant, RegisteredUrl, Registrar, RegistrarError,
 };
 
+use super::refusal::Refusal;
 use crate::clients::{AuthMethod, Client, GrantType, Verdict};
 use crate::oauth::error::OAuthError;
 use crate::oauth::OAuthState;
@@ -21,7 +22,7 @@ pub struct ClientRegistrar<'a> {
     state: &'a OAuthState,
     /// How the request sent its credentials.
     method: AuthMethod,
-    refusal: &'a RefCell<Option<OAuthError>>,
+    refusal: &'a Refusal,
     /// Set when authentication could not be decided without argon2.
     pub needs_argon2: Cell<bool>,
 }
@@ -31,7 +32,7 @@ impl<'a> ClientRegistrar<'a> {
         client: Option<&'a Client>,
         state: &'a OAuthState,
         method: AuthMethod,
-        refusal: &'a RefCell<Option<OAuthError>>,
+        refusal: &'a Refusal,
     ) -> Self {
         Self {
             client,
@@ -49,7 +50,7 @@ impl<'a> ClientRegistrar<'a> {
     }
 
     fn refuse(&self, error: OAuthError) -> RegistrarError {
-        *self.refusal.borrow_mut() = Some(error);
+        self.refusal.record(error);
         RegistrarError::Unspecified
     }
 }
