@@ -8,7 +8,6 @@ pub mod error;
 pub mod grant;
 pub mod handlers;
 pub mod introspection;
-pub mod primitives;
 pub mod registration;
 pub mod request;
 pub mod revocation;

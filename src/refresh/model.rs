@@ -21,6 +21,13 @@ pub struct Lifetimes {
     pub idle: chrono::Duration,
 }
 
+/// Whose a new family is: the client it is bound to, and that client's org.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner<'a> {
+    pub client_id: &'a str,
+    pub org_id: &'a str,
+}
+
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = refresh_families)]
 pub struct Family {

@@ -1,283 +1,27 @@
-//! keygate's implementations of oxide-auth's primitives, for one token request:
-//! a `Registrar` answering for the one client the request names (its row read from
-//! the database by the caller), client authentication through `SecretVerifier`, and an
-//! `Issuer` that signs RFC 9068 JWTs and keeps refresh-token families in the database.
-//!
-//! oxide-auth's primitives cannot answer `invalid_scope`, `unauthorized_client` or a
-//! refresh refusal: such a refusal surfaces as a silent "ignore" or a primitive error.
-//! keygate's primitives therefore record the RFC 6749 error they mean in `refusal`, and
-//! the grant reports it.
+//! oxide-auth's `Issuer` for one token request: it signs RFC 9068 access tokens with
+//! the active key, starts a refresh-token family for a client_credentials grant that
+//! gets one, and screens and rotates a presented refresh token.
 
-use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_refresh};
 use oxide_auth::endpoint::Scope;
 use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{IssuedToken, Issuer, RefreshedToken, TokenType};
-use oxide_auth::primitives::registrar::{
-    BoundClient, ClientUrl, PreGrant, RegisteredUrl, Registrar, RegistrarError,
-};
 
-use super::error::OAuthError;
-use super::request::TokenRequest;
-use super::OAuthState;
+use super::refusal::Refusal;
+use super::IssuedAccessToken;
 use crate::audit::Source;
-use crate::clients::{AuthMethod, Client, GrantType, Verdict};
+use crate::clients::{Client, GrantType};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
+use crate::oauth::error::OAuthError;
+use crate::oauth::OAuthState;
 use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;
-use crate::secret::Secret;
-use crate::store::Tx;
+use crate::store::{StoreError, Tx};
 use crate::tokens::{jwt, AccessTokenClaims};
-
-/// What the token endpoint returns on success. `Debug` leaves out the tokens.
-pub struct IssuedAccessToken {
-    pub access_token: String,
-    pub expires_in: i64,
-    pub scope: String,
-    pub refresh_token: Option<Secret>,
-}
-
-impl std::fmt::Debug for IssuedAccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedAccessToken")
-            .field("expires_in", &self.expires_in)
-            .field("scope", &self.scope)
-            .field("refresh_token", &self.refresh_token.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The oxide-auth endpoint for one request: registrar and issuer.
-pub(crate) struct GrantEndpoint<'a, 't> {
-    pub registrar: &'a ClientRegistrar<'a>,
-    pub issuer: JwtIssuer<'a, 't>,
-    /// oxide-auth's no-op extension: keygate adds no grant extensions.
-    no_extension: (),
-}
-
-impl<'a, 't> GrantEndpoint<'a, 't> {
-    pub fn new(registrar: &'a ClientRegistrar<'a>, issuer: JwtIssuer<'a, 't>) -> Self {
-        Self {
-            registrar,
-            issuer,
-            no_extension: (),
-        }
-    }
-}
-
-impl oxide_cc::Endpoint for GrantEndpoint<'_, '_> {
-    fn registrar(&self) -> &dyn Registrar {
-        self.registrar
-    }
-
-    fn issuer(&mut self) -> &mut dyn Issuer {
-        &mut self.issuer
-    }
-
-    fn extension(&mut self) -> &mut dyn oxide_cc::Extension {
-        &mut self.no_extension
-    }
-}
-
-impl oxide_refresh::Endpoint for GrantEndpoint<'_, '_> {
-    fn registrar(&self) -> &dyn Registrar {
-        self.registrar
-    }
-
-    fn issuer(&mut self) -> &mut dyn Issuer {
-        &mut self.issuer
-    }
-}
-
-/// Hands oxide-auth the already-parsed request. Credentials arrive through
-/// `authorization()` whichever method the client used: `TokenRequest` has already
-/// enforced RFC 6749 §2.3 (one method) and decoded them — which is also how keygate
-/// accepts `client_secret_post` on the refresh grant, where oxide-auth's own adapter
-/// takes only Basic (upstream issue #91).
-pub struct OxideRequest<'a>(pub &'a TokenRequest);
-
-impl OxideRequest<'_> {
-    fn credentials(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
-        let credentials = &self.0.credentials;
-        Some((
-            Cow::Borrowed(credentials.client_id.as_str()),
-            Cow::Borrowed(credentials.secret.expose().as_bytes()),
-        ))
-    }
-
-    fn requested_scope(&self) -> Option<Cow<'_, str>> {
-        self.0
-            .scope
-            .as_ref()
-            .map(|scope| Cow::Owned(scope.to_string()))
-    }
-}
-
-impl oxide_cc::Request for OxideRequest<'_> {
-    fn valid(&self) -> bool {
-        true
-    }
-
-    fn authorization(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
-        self.credentials()
-    }
-
-    fn scope(&self) -> Option<Cow<'_, str>> {
-        self.requested_scope()
-    }
-
-    fn grant_type(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(self.0.grant_type.as_str()))
-    }
-
-    fn extension(&self, _key: &str) -> Option<Cow<'_, str>> {
-        None
-    }
-}
-
-impl oxide_refresh::Request for OxideRequest<'_> {
-    fn valid(&self) -> bool {
-        true
-    }
-
-    fn refresh_token(&self) -> Option<Cow<'_, str>> {
-        self.0.param("refresh_token").map(Cow::Borrowed)
-    }
-
-    fn scope(&self) -> Option<Cow<'_, str>> {
-        self.requested_scope()
-    }
-
-    fn grant_type(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(self.0.grant_type.as_str()))
-    }
-
-    fn authorization(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
-        self.credentials()
-    }
-
-    fn extension(&self, _key: &str) -> Option<Cow<'_, str>> {
-        None
-    }
-}
-
-pub struct ClientRegistrar<'a> {
-    client: Option<&'a Client>,
-    state: &'a OAuthState,
-    /// How the request sent its credentials.
-    method: AuthMethod,
-    refusal: &'a RefCell<Option<OAuthError>>,
-    /// Set when authentication could not be decided without argon2.
-    pub needs_argon2: Cell<bool>,
-}
-
-impl<'a> ClientRegistrar<'a> {
-    pub fn new(
-        client: Option<&'a Client>,
-        state: &'a OAuthState,
-        method: AuthMethod,
-        refusal: &'a RefCell<Option<OAuthError>>,
-    ) -> Self {
-        Self {
-            client,
-            state,
-            method,
-            refusal,
-            needs_argon2: Cell::new(false),
-        }
-    }
-
-    fn client_named(&self, id: &str) -> Result<&Client, RegistrarError> {
-        self.client
-            .filter(|c| c.id == id && !c.is_disabled())
-            .ok_or(RegistrarError::Unspecified)
-    }
-
-    fn refuse(&self, error: OAuthError) -> RegistrarError {
-        *self.refusal.borrow_mut() = Some(error);
-        RegistrarError::Unspecified
-    }
-}
-
-impl Registrar for ClientRegistrar<'_> {
-    fn bound_redirect<'b>(&self, bound: ClientUrl<'b>) -> Result<BoundClient<'b>, RegistrarError> {
-        let client = self.client_named(&bound.client_id)?;
-        if !client.allows_grant(GrantType::ClientCredentials) {
-            return Err(self.refuse(OAuthError::unauthorized_client(
-                "this client is not registered for the client_credentials grant",
-            )));
-        }
-        Ok(BoundClient {
-            client_id: bound.client_id,
-            // client_credentials has no redirect; oxide-auth's types require one, so the
-            // issuer URL stands in. It never leaves the process.
-            redirect_uri: Cow::Owned(RegisteredUrl::Semantic(
-                self.state.issuance.issuer.url().clone(),
-            )),
-        })
-    }
-
-    fn negotiate(
-        &self,
-        bound: BoundClient,
-        scope: Option<Scope>,
-    ) -> Result<PreGrant, RegistrarError> {
-        let client = self.client_named(&bound.client_id)?;
-        let requested = scope
-            .map(|s| ScopeSet::parse(&s.to_string()))
-            .transpose()
-            .map_err(|e| self.refuse(OAuthError::invalid_scope(e.to_string())))?
-            .filter(|s| !s.is_empty());
-        let granted = match requested {
-            None => client.default_scopes(),
-            Some(requested) if requested.is_subset_of(&client.allowed_scopes()) => requested,
-            Some(_) => {
-                return Err(self.refuse(OAuthError::invalid_scope(
-                    "the requested scope exceeds the scope registered for this client",
-                )))
-            }
-        };
-        let scope: Scope = granted
-            .to_string()
-            .parse()
-            .map_err(|_| self.refuse(OAuthError::invalid_scope("malformed scope")))?;
-        Ok(PreGrant {
-            client_id: bound.client_id.into_owned(),
-            redirect_uri: bound.redirect_uri.into_owned(),
-            scope,
-        })
-    }
-
-    fn check(&self, client_id: &str, passphrase: Option<&[u8]>) -> Result<(), RegistrarError> {
-        let client = self.client.filter(|c| c.id == client_id);
-        let presented = passphrase.unwrap_or_default();
-        // No lease: this runs holding a database connection, so argon2 is never run
-        // here; the caller verifies with a lease first and the cache answers.
-        let now = self.state.clock.now().naive_utc();
-        match self
-            .state
-            .client_auth
-            .verifier
-            .verify(client, presented, None, now)
-        {
-            Verdict::Verified => match client {
-                Some(client) => super::client_auth::held_to_registered_method(client, self.method)
-                    .map_err(|refused| self.refuse(refused)),
-                None => Err(RegistrarError::Unspecified),
-            },
-            Verdict::Rejected => Err(RegistrarError::Unspecified),
-            Verdict::NeedsArgon2 => {
-                self.needs_argon2.set(true);
-                Err(RegistrarError::Unspecified)
-            }
-        }
-    }
-}
 
 /// RFC 8707 §2: a resource the client is not registered for. One message whether the
 /// client has other audiences or not.
@@ -296,7 +40,7 @@ pub struct JwtIssuer<'a, 't> {
     tx: RefCell<&'a mut Tx<'t>>,
     /// The family `recover_refresh` read, for `refresh` to rotate without re-reading.
     recovered: RefCell<Option<refresh::Family>>,
-    refusal: &'a RefCell<Option<OAuthError>>,
+    refusal: &'a Refusal,
     /// Where the request came from, for the audit event of a detected reuse.
     source: &'a Source,
     /// The RFC 8707 resource the request names (`None`: the default).
@@ -312,7 +56,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         client: Option<&'a Client>,
         now: DateTime<Utc>,
         tx: &'a mut Tx<'t>,
-        refusal: &'a RefCell<Option<OAuthError>>,
+        refusal: &'a Refusal,
         source: &'a Source,
     ) -> Self {
         Self {
@@ -342,7 +86,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
             None => Ok(client.default_audience(server_default)),
             Some(resource) if client.allows_audience(resource, server_default) => Ok(resource),
             Some(_) => {
-                self.refuse(not_the_clients_resource());
+                self.refusal.record(not_the_clients_resource());
                 Err(())
             }
         }
@@ -359,7 +103,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
             (Some(bound), None) => bound,
             (Some(bound), Some(named)) if named == bound => bound,
             (Some(_), Some(_)) => {
-                self.refuse(OAuthError::invalid_target(
+                self.refusal.record(OAuthError::invalid_target(
                     "this refresh token was issued for another resource: name that one, or none",
                 ));
                 return Err(());
@@ -370,7 +114,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         if client.allows_audience(wanted, server_default) {
             Ok(wanted.to_owned())
         } else {
-            self.refuse(not_the_clients_resource());
+            self.refusal.record(not_the_clients_resource());
             Err(())
         }
     }
@@ -391,10 +135,6 @@ impl<'a, 't> JwtIssuer<'a, 't> {
 
     fn client_for(&self, client_id: &str) -> Result<&'a Client, ()> {
         self.client.filter(|c| c.id == client_id).ok_or(())
-    }
-
-    fn refuse(&self, error: OAuthError) {
-        *self.refusal.borrow_mut() = Some(error);
     }
 
     /// Signs an access token for `client` with `scope` and `aud`; returns it and its
@@ -426,7 +166,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         } else {
             tracing::debug!(client_id = %client.id, reason = refused.as_str(), "refresh token refused");
         }
-        self.refuse(OAuthError::invalid_grant(
+        self.refusal.record(OAuthError::invalid_grant(
             "the refresh token is invalid, expired, revoked or already used",
         ));
     }
@@ -449,14 +189,18 @@ impl Issuer for JwtIssuer<'_, '_> {
         let (token, expires_in) = self.sign(client, &scope, aud)?;
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             let now = self.now.naive_utc();
-            let token = refresh::generate_token().map_err(|e| self.refuse(e.into()))?;
+            let token = refresh::generate_token().map_err(|e| self.refusal.record(e))?;
             let created = self
                 .tx
                 .borrow_mut()
                 .write(|tx| {
+                    let owner = refresh::Owner {
+                        client_id: &client.id,
+                        org_id: &client.org_id,
+                    };
                     refresh::repo::create_family(
                         tx,
-                        client,
+                        owner,
                         &scope,
                         self.resource,
                         now,
@@ -464,7 +208,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                         token,
                     )
                 })
-                .map_err(|e| self.refuse(OAuthError::from(e)))?;
+                .map_err(|e| self.refusal.record(e))?;
             Some(created)
         } else {
             None
@@ -496,7 +240,7 @@ impl Issuer for JwtIssuer<'_, '_> {
             .filter(|s| allowed.iter().any(|a| a == *s))
             .collect();
         if scope.is_empty() {
-            self.refuse(OAuthError::invalid_scope(
+            self.refusal.record(OAuthError::invalid_scope(
                 "no requested scope is still allowed for this client",
             ));
             return Err(());
@@ -518,7 +262,7 @@ impl Issuer for JwtIssuer<'_, '_> {
         let rotated = {
             let recovered = self.recovered.borrow_mut().take();
             let family = recovered.filter(|f| f.client_id == client.id).ok_or(())?;
-            let successor = refresh::generate_token().map_err(|e| self.refuse(e.into()))?;
+            let successor = refresh::generate_token().map_err(|e| self.refusal.record(e))?;
             self.tx
                 .borrow_mut()
                 .write(|tx| {
@@ -531,7 +275,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                     };
                     refresh::repo::rotate_known(tx, presented, &family, rotation)
                 })
-                .map_err(|e| self.refuse(OAuthError::from(e)))?
+                .map_err(|e| self.refusal.record(e))?
         };
         let rotated = rotated.map_err(|refused| self.refuse_refresh(client, refused))?;
         self.issued = Some(IssuedAccessToken {
@@ -560,7 +304,7 @@ impl Issuer for JwtIssuer<'_, '_> {
     fn recover_refresh(&self, presented: &str) -> Result<Option<Grant>, ()> {
         if let Some(client) = self.client {
             if !client.allows_grant(GrantType::RefreshToken) {
-                self.refuse(OAuthError::unauthorized_client(
+                self.refusal.record(OAuthError::unauthorized_client(
                     "this client is not registered for the refresh_token grant",
                 ));
                 return Err(());
@@ -572,7 +316,7 @@ impl Issuer for JwtIssuer<'_, '_> {
         let found = {
             let mut tx = self.tx.borrow_mut();
             refresh::repo::find(&mut tx, presented)
-                .map_err(|e| self.refuse(OAuthError::from(crate::store::StoreError::from(e))))?
+                .map_err(|e| self.refusal.record(StoreError::from(e)))?
         };
         let Some((row, family)) = found else {
             return Ok(None);
@@ -588,7 +332,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                 now,
                 client.refresh_reuse_grace(),
             )
-            .map_err(|e| self.refuse(OAuthError::from(e)))?;
+            .map_err(|e| self.refusal.record(e))?;
             let refused = match screening {
                 Screening::Pass => None,
                 Screening::Refuse(refused) => Some(refused),
@@ -602,9 +346,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                             self.source,
                         )
                     })
-                    .map_err(|e| {
-                        self.refuse(OAuthError::from(crate::store::StoreError::from(e)))
-                    })?;
+                    .map_err(|e| self.refusal.record(StoreError::from(e)))?;
                     Some(Refused::ReuseDetected)
                 }
             };

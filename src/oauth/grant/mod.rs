@@ -1,8 +1,21 @@
 //! The token grants (`client_credentials`, `refresh_token`), driven by oxide-auth's
-//! state machines with keygate's primitives (see `primitives`), and the orchestration
-//! that keeps argon2 off the database connection and off the executor.
+//! state machines with keygate's primitives, and the orchestration that keeps argon2
+//! off the database connection and off the executor. oxide-auth's flows are run here
+//! and nowhere else.
+//!
+//! The primitives serve one token request, one file each: `registrar` answers for the
+//! client the request names and authenticates it, `issuer` signs access tokens and
+//! keeps refresh-token families, and `endpoint` hands both to oxide-auth with the
+//! request keygate has already parsed.
+//!
+//! What a primitive refuses a request with, oxide-auth often cannot express: the
+//! primitive records it in the grant's one `Refusal`, and the grant answers with it.
 
-use std::cell::RefCell;
+mod endpoint;
+mod issuer;
+mod refusal;
+mod registrar;
+
 use std::sync::Arc;
 
 use actix_web::web;
@@ -12,14 +25,34 @@ use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_re
 
 use super::client_auth::{authentication_failed, verify_with_argon2};
 use super::error::OAuthError;
-use super::primitives::{ClientRegistrar, GrantEndpoint, JwtIssuer, OxideRequest};
 use super::request::TokenRequest;
 use super::OAuthState;
 use crate::audit::Source;
 use crate::clients::{self, AuthMethod, Client, GrantType};
+use crate::secret::Secret;
 use crate::store::{Blocking, DbConn, Store, StoreError, Tx};
+use endpoint::{GrantEndpoint, OxideRequest};
+use issuer::JwtIssuer;
+use refusal::Refusal;
+use registrar::ClientRegistrar;
 
-pub use super::primitives::IssuedAccessToken;
+/// What the token endpoint returns on success. `Debug` leaves out the tokens.
+pub struct IssuedAccessToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub refresh_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for IssuedAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedAccessToken")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 #[derive(Debug)]
 pub enum GrantOutcome {
@@ -106,7 +139,7 @@ pub fn run(
     tx: &mut Tx<'_>,
 ) -> Result<GrantOutcome, OAuthError> {
     let method = request.credentials.method;
-    let refusal = RefCell::new(None);
+    let refusal = Refusal::default();
     let registrar = ClientRegistrar::new(client, state, method, &refusal);
     let issuer = JwtIssuer::new(state, client, now, tx, &refusal, source)
         .for_resource(request.resource.as_deref());
@@ -133,13 +166,9 @@ pub fn run(
         Err(FlowError::Unauthorized) if registrar.needs_argon2.get() => {
             Ok(GrantOutcome::NeedsArgon2)
         }
-        // A refusal here is the registered-method check, made once the secret verified.
-        Err(FlowError::Unauthorized) => Err(refusal
-            .take()
-            .unwrap_or_else(|| authentication_failed(method))),
-        Err(other) => Err(refusal
-            .take()
-            .unwrap_or_else(|| other.into_oauth_error(method))),
+        // Unauthorized with a refusal: the registered-method check, made once the
+        // secret verified.
+        Err(flow) => Err(refusal.or_else(|| flow.into_oauth_error(method))),
     }
 }
 
