@@ -15,6 +15,7 @@ use crate::argon2_budget::{Argon2Budget, FailedAuthThrottle};
 use crate::clients::{self, SecretVerifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::identity::authority::Actor;
 use crate::identity::{self, Resolver};
 use crate::limits::{self, RateLimits};
 use crate::oauth::{ClientAuthentication, Metadata, OAuthState, TokenIssuance};
@@ -125,8 +126,8 @@ impl Application {
                 .configure(identity::configure)
                 .configure(api_keys::handlers::configure)
                 .configure(clients::configure)
-                .configure(audit::configure)
-                .configure(usage::configure)
+                .configure(audit::handlers::configure)
+                .configure(usage::handlers::configure)
                 .configure(tokens::configure)
                 .configure(health::configure)
                 .configure(crate::metrics::configure)
@@ -231,20 +232,17 @@ async fn load_signing_keys(
     store: &Store,
     clock: &dyn Clock,
 ) -> anyhow::Result<KeyRing> {
-    if let Some(generated) = signing_keys::ensure_active(&settings.keys_dir, clock.now())
-        .context("generating the first signing key")?
-    {
+    let (dir, now) = (settings.keys_dir.clone(), clock.now());
+    let generated = store
+        .write(move |tx| {
+            let actor = Actor::operator("serve");
+            signing_keys::service::ensure_active(tx, &actor, &dir, now)
+        })
+        .await
+        .context("generating the first signing key")?;
+    if let Some(generated) = generated {
         tracing::info!(kid = %generated.kid, alg = %generated.alg, dir = %settings.keys_dir.display(),
             "no signing key found: generated one");
-        let details = serde_json::json!({"alg": generated.alg.to_string(), "state": "active"});
-        crate::cli::record_signing_key_event(
-            store,
-            audit::SigningKeyStep::Generated,
-            "serve",
-            &generated.kid,
-            details,
-        )
-        .await?;
     }
     KeyRing::load_with(&settings.keys_dir, settings.loose_key_permissions())
         .context("loading signing keys")

@@ -58,6 +58,12 @@ pub enum Change<'a> {
         throttled: &'a str,
         retry_after: u64,
     },
+    OrganizationCreated {
+        slug: &'a str,
+        name: &'a str,
+        tier: &'a str,
+    },
+    OrganizationTierChanged(Diff),
 }
 
 /// Which signing-key step.
@@ -131,6 +137,8 @@ impl Change<'_> {
                 SigningKeyStep::Removed => EventType::SigningKeyRemoved,
             },
             Self::AuthenticationFailures { .. } => EventType::AuthenticationFailures,
+            Self::OrganizationCreated { .. } => EventType::OrganizationCreated,
+            Self::OrganizationTierChanged(_) => EventType::OrganizationTierChanged,
         }
     }
 
@@ -171,6 +179,10 @@ impl Change<'_> {
                 throttled,
                 retry_after,
             } => json!({"throttled": throttled, "retry_after": retry_after}),
+            Self::OrganizationCreated { slug, name, tier } => {
+                json!({"slug": slug, "name": name, "tier": tier})
+            }
+            Self::OrganizationTierChanged(diff) => Value::Object(diff.0),
         }
     }
 }

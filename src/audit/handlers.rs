@@ -1,9 +1,12 @@
+//! `GET /v1/audit-events`: the caller's organization's events (scope `admin`).
+
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::model::{Event, EventType};
+use super::model::EventType;
 use super::repo::{self, EventFilter};
+use super::view::EventView;
 use crate::error::ApiError;
 use crate::identity::{Principal, Scope};
 use crate::store::Store;
@@ -32,33 +35,9 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct EventView<'a> {
-    id: &'a str,
-    #[schema(value_type = EventType)]
-    event_type: &'a str,
-    actor: &'a str,
-    target_type: &'a str,
-    target_id: &'a str,
-    source_ip: Option<&'a str>,
-    #[schema(value_type = Object)]
-    details: serde_json::Value,
-    created_at: DateTime<Utc>,
-}
-
-impl<'a> From<&'a Event> for EventView<'a> {
-    fn from(e: &'a Event) -> Self {
-        Self {
-            id: &e.id,
-            event_type: &e.event_type,
-            actor: &e.actor,
-            target_type: &e.target_type,
-            target_id: &e.target_id,
-            source_ip: e.source_ip.as_deref(),
-            details: serde_json::from_str(&e.details).unwrap_or_default(),
-            created_at: e.created_at.and_utc(),
-        }
-    }
+/// The route of `/v1/audit-events`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::routes::Endpoint::new("/v1/audit-events").get(list_audit_events));
 }
 
 /// GET /v1/audit-events?type=…&from=…&to=…&limit=50&after=evt_… — scope `admin`.

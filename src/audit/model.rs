@@ -21,6 +21,8 @@ pub enum EventType {
     SigningKeyRetired,
     SigningKeyRemoved,
     AuthenticationFailures,
+    OrganizationCreated,
+    OrganizationTierChanged,
 }
 
 /// Its schema: a string, one of the wire names.
@@ -36,7 +38,7 @@ impl utoipa::PartialSchema for EventType {
 impl utoipa::ToSchema for EventType {}
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 17] = [
         Self::ApiKeyCreated,
         Self::ApiKeyUpdated,
         Self::ApiKeyRotated,
@@ -52,6 +54,8 @@ impl EventType {
         Self::SigningKeyRetired,
         Self::SigningKeyRemoved,
         Self::AuthenticationFailures,
+        Self::OrganizationCreated,
+        Self::OrganizationTierChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +75,8 @@ impl EventType {
             Self::SigningKeyRetired => "signing_key.retired",
             Self::SigningKeyRemoved => "signing_key.removed",
             Self::AuthenticationFailures => "authentication.failures",
+            Self::OrganizationCreated => "organization.created",
+            Self::OrganizationTierChanged => "organization.tier_changed",
         }
     }
 
@@ -96,6 +102,7 @@ impl EventType {
             | Self::SigningKeyActivated
             | Self::SigningKeyRetired
             | Self::SigningKeyRemoved => "signing_key",
+            Self::OrganizationCreated | Self::OrganizationTierChanged => "organization",
         }
     }
 }

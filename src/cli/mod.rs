@@ -9,6 +9,7 @@
 mod api_keys;
 mod clients;
 mod orgs;
+mod reports;
 mod signing_keys;
 
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ use clap::{Parser, Subcommand};
 pub use api_keys::ApiKeyCommand;
 pub use clients::ClientCommand;
 pub use orgs::OrgCommand;
-pub use signing_keys::{record_signing_key_event, KeyCommand};
+pub use signing_keys::KeyCommand;
 
 use crate::config::Settings;
 use crate::startup::Application;
@@ -57,6 +58,11 @@ pub enum Command {
     /// Manage signing keys in the keys directory.
     #[command(subcommand, name = "signing-key")]
     SigningKey(KeyCommand),
+    /// Requests and token requests per period, of an organization (with its busiest
+    /// keys and clients) or of one key or client, as `GET /v1/usage`.
+    Usage(reports::UsageArgs),
+    /// An organization's audit events, oldest first, as `GET /v1/audit-events`.
+    Audit(reports::AuditArgs),
     /// Print a completion script for SHELL (e.g. `keygate completions bash >
     /// /etc/bash_completion.d/keygate`). Needs no settings or database.
     Completions { shell: clap_complete::Shell },
@@ -72,6 +78,8 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::ApiKey(command) => on_runtime(api_keys::run(command, settings))?,
         Command::Org(command) => on_runtime(orgs::run(command, settings))?,
         Command::SigningKey(command) => on_runtime(signing_keys::run(command, settings))?,
+        Command::Usage(args) => on_runtime(reports::usage(args, settings))?,
+        Command::Audit(args) => on_runtime(reports::audit(args, settings))?,
     };
     match write_out(&serde_json::to_string_pretty(&output)?) {
         // The reader has gone (`keygate … | head`): not a failure of the command —

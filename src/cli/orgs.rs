@@ -1,11 +1,12 @@
-//! `keygate org …`: create organizations, list them, move one to another tier.
+//! `keygate org …`: create organizations, list them, move one to another tier,
+//! through the organization use cases (`orgs::service`).
 
-use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
 
 use crate::config::Settings;
-use crate::orgs::{self, model::NewOrganization};
+use crate::identity::authority::Actor;
+use crate::orgs::{self, service, OrgView};
 use crate::startup::open_store;
 use crate::store::StoreError;
 
@@ -45,26 +46,23 @@ async fn create(
     name: String,
     tier: String,
 ) -> anyhow::Result<serde_json::Value> {
-    validate_slug(&slug)?;
-    validate_tier(settings, &tier)?;
     let store = open_store(settings)?;
+    let tiers = settings.tiers.clone();
     let now = Utc::now().naive_utc();
-    let new_slug = slug.clone();
     let org = store
         .write(move |tx| {
-            let mut new = NewOrganization::new(&new_slug, &name, now);
-            new.tier = tier;
-            orgs::repo::create(tx, &new).map_err(StoreError::from)
+            service::create(
+                tx,
+                &Actor::operator("cli"),
+                &slug,
+                &name,
+                &tier,
+                &tiers,
+                now,
+            )
         })
-        .await
-        .map_err(|e| match e {
-            StoreError::Query(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => anyhow::anyhow!("organization '{slug}' already exists"),
-            other => other.into(),
-        })?;
-    Ok(serde_json::json!({"id": org.id, "slug": org.slug, "name": org.name, "tier": org.tier}))
+        .await?;
+    Ok(serde_json::to_value(OrgView::new(&org))?)
 }
 
 /// `keygate org set-tier SLUG TIER`.
@@ -73,29 +71,13 @@ async fn set_tier(
     slug: String,
     tier: String,
 ) -> anyhow::Result<serde_json::Value> {
-    validate_tier(settings, &tier)?;
     let store = open_store(settings)?;
+    let tiers = settings.tiers.clone();
+    let now = Utc::now().naive_utc();
     let org = store
-        .write(move |tx| -> anyhow::Result<_> {
-            orgs::repo::set_tier(tx, &slug, &tier)?
-                .with_context(|| format!("organization '{slug}' does not exist"))
-        })
+        .write(move |tx| service::set_tier(tx, &Actor::operator("cli"), &slug, &tier, &tiers, now))
         .await?;
-    Ok(serde_json::json!({"id": org.id, "slug": org.slug, "name": org.name, "tier": org.tier}))
-}
-
-fn validate_tier(settings: &Settings, tier: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        settings.tiers.contains_key(tier),
-        "tier '{tier}' is not configured; known tiers: {}",
-        settings
-            .tiers
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(())
+    Ok(serde_json::to_value(OrgView::new(&org))?)
 }
 
 async fn list(settings: &Settings) -> anyhow::Result<serde_json::Value> {
@@ -103,24 +85,7 @@ async fn list(settings: &Settings) -> anyhow::Result<serde_json::Value> {
     let orgs = store
         .read(|tx| orgs::repo::list(tx).map_err(StoreError::from))
         .await?;
-    Ok(serde_json::Value::Array(
-        orgs.into_iter()
-            .map(
-                |o| serde_json::json!({"id": o.id, "slug": o.slug, "name": o.name, "tier": o.tier}),
-            )
-            .collect(),
-    ))
-}
-
-fn validate_slug(slug: &str) -> anyhow::Result<()> {
-    let ok = !slug.is_empty()
-        && slug.len() <= 64
-        && slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    anyhow::ensure!(
-        ok,
-        "organization slug must be 1-64 characters of a-z, 0-9 and '-'"
-    );
-    Ok(())
+    Ok(serde_json::to_value(
+        orgs.iter().map(OrgView::new).collect::<Vec<_>>(),
+    )?)
 }

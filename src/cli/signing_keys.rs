@@ -1,16 +1,14 @@
 //! `keygate signing-key …`: the on-disk signing-key lifecycle (generate, activate,
-//! retire, remove), each step recorded in the audit log.
+//! retire, remove) through its use cases (`tokens::signing_keys::service`), each
+//! step recorded in the audit log.
 
-use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
 
-use crate::audit::{self, By, Change, SigningKeyStep, Target};
 use crate::config::Settings;
-use crate::orgs;
+use crate::identity::authority::Actor;
 use crate::startup::open_store;
-use crate::store::Store;
-use crate::tokens::signing_keys::{self, KeyAlg};
+use crate::tokens::signing_keys::{self, service, KeyAlg};
 
 /// A `kid` is a base64url thumbprint and may begin with `-`, so KID arguments accept
 /// leading hyphens as values.
@@ -43,100 +41,30 @@ pub(super) async fn run(
     command: KeyCommand,
     settings: Settings,
 ) -> anyhow::Result<serde_json::Value> {
-    match command {
-        KeyCommand::Generate { alg } => generate(&settings, alg).await,
-        KeyCommand::List => Ok(serde_json::to_value(signing_keys::read_metas(
+    if let KeyCommand::List = command {
+        return Ok(serde_json::to_value(signing_keys::read_metas(
             &settings.keys_dir,
-        )?)?),
-        KeyCommand::Activate { kid } => activate(&settings, &kid).await,
-        KeyCommand::Retire { kid } => retire(&settings, &kid).await,
-        KeyCommand::Remove { kid } => remove(&settings, &kid).await,
+        )?)?);
     }
-}
-
-async fn generate(settings: &Settings, alg: KeyAlg) -> anyhow::Result<serde_json::Value> {
-    let meta = signing_keys::generate(&settings.keys_dir, alg, Utc::now())?;
-    let view = serde_json::to_value(&meta)?;
-    let store = open_store(settings)?;
-    record_signing_key_event(
-        &store,
-        SigningKeyStep::Generated,
-        "cli",
-        &meta.kid,
-        view.clone(),
-    )
-    .await?;
-    Ok(view)
-}
-
-/// Signing keys belong to the whole server; their events go to the default
-/// organization's log.
-pub async fn record_signing_key_event(
-    store: &Store,
-    step: SigningKeyStep,
-    actor: &str,
-    kid: &str,
-    key: serde_json::Value,
-) -> anyhow::Result<()> {
-    let now = Utc::now().naive_utc();
-    let (actor, kid) = (actor.to_owned(), kid.to_owned());
-    store
-        .write(move |tx| -> anyhow::Result<()> {
-            let (org, _) = orgs::repo::ensure_default(tx, now)?;
-            let target = Target {
-                org_id: &org.id,
-                id: &kid,
+    let store = open_store(&settings)?;
+    let dir = settings.keys_dir.clone();
+    let longest_token_ttl = settings.access_token_ttl_max;
+    let now = Utc::now();
+    let view = store
+        .write(move |tx| -> anyhow::Result<_> {
+            let actor = Actor::operator("cli");
+            let meta = match command {
+                KeyCommand::List => unreachable!("answered above"),
+                KeyCommand::Generate { alg } => service::generate(tx, &actor, &dir, alg, now)?,
+                KeyCommand::Activate { kid } => service::activate(tx, &actor, &dir, &kid, now)?,
+                KeyCommand::Retire { kid } => service::retire(tx, &actor, &dir, &kid, now)?,
+                KeyCommand::Remove { kid } => {
+                    service::remove(tx, &actor, &dir, &kid, longest_token_ttl, now)?;
+                    return Ok(serde_json::json!({"removed": kid}));
+                }
             };
-            let change = Change::SigningKey { step, key };
-            audit::repo::record(tx, target, By::operator(&actor), change, now)?;
-            Ok(())
+            Ok(serde_json::to_value(meta)?)
         })
-        .await
-        .context("recording the signing-key event in the audit log")
-}
-
-async fn activate(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    let previous = active_kid(settings)?;
-    let view = serde_json::to_value(signing_keys::activate(&settings.keys_dir, kid, Utc::now())?)?;
-    let store = open_store(settings)?;
-    record_signing_key_event(&store, SigningKeyStep::Activated, "cli", kid, view.clone()).await?;
-    // Activation retires the key that signed until now.
-    if let Some(previous) = previous.filter(|p| p != kid) {
-        let details = serde_json::json!({"retired_by_activating": kid});
-        record_signing_key_event(&store, SigningKeyStep::Retired, "cli", &previous, details)
-            .await?;
-    }
-    Ok(view)
-}
-
-fn active_kid(settings: &Settings) -> anyhow::Result<Option<String>> {
-    Ok(signing_keys::read_metas(&settings.keys_dir)?
-        .into_iter()
-        .find(|m| m.state == signing_keys::KeyState::Active)
-        .map(|m| m.kid))
-}
-
-async fn retire(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    let was_retired = signing_keys::read_metas(&settings.keys_dir)?
-        .iter()
-        .any(|m| m.kid == kid && m.state == signing_keys::KeyState::Retired);
-    let view = serde_json::to_value(signing_keys::retire(&settings.keys_dir, kid, Utc::now())?)?;
-    if !was_retired {
-        let store = open_store(settings)?;
-        record_signing_key_event(&store, SigningKeyStep::Retired, "cli", kid, view.clone()).await?;
-    }
-    Ok(view)
-}
-
-async fn remove(settings: &Settings, kid: &str) -> anyhow::Result<serde_json::Value> {
-    signing_keys::remove(
-        &settings.keys_dir,
-        kid,
-        settings.access_token_ttl_max,
-        Utc::now(),
-    )?;
-    let view = serde_json::json!({"removed": kid});
-    let store = open_store(settings)?;
-    record_signing_key_event(&store, SigningKeyStep::Removed, "cli", kid, view.clone()).await?;
+        .await?;
     Ok(view)
 }

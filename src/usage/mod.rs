@@ -4,11 +4,12 @@
 //! credential is counted in memory (`Meter::count`), and so is every token request
 //! that names a client (`Meter::count_token`): no database write per request. A
 //! background task writes both in one transaction every `usage_flush_interval`, and
-//! `Application` writes the rest when the server stops gracefully. Read through
-//! `GET /v1/usage`.
+//! `Application` writes the rest when the server stops gracefully. Read as reports
+//! (`report`) through `GET /v1/usage` and `keygate usage`.
 
 pub mod handlers;
 pub mod repo;
+pub mod report;
 
 use std::sync::Arc;
 
@@ -18,10 +19,6 @@ use dashmap::DashMap;
 
 use crate::clock::Clock;
 use crate::store::Store;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::routes::Endpoint::new("/v1/usage").get(handlers::get_usage));
-}
 
 /// Whose request it was, as the `Principal` extractor leaves it in the request's
 /// extensions for `meter_requests`.

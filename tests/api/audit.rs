@@ -296,12 +296,17 @@ async fn events_are_filtered_paged_and_kept_to_their_organization() {
     let future = events(&app, &app.admin_key, "?from=2999-01-01T00:00:00Z").await;
     assert_eq!(future["data"], json!([]));
 
-    // The other organization sees its own admin key's creation (by the operator),
-    // and nothing of the default organization's.
+    // The other organization sees its own creation and its admin key's (both by the
+    // operator), and nothing of the default organization's.
     let other = app.other_org_admin();
     let theirs = events(&app, &other.key, "").await;
-    assert_eq!(types(&theirs), vec!["api_key.created"]);
-    assert_eq!(theirs["data"][0]["target_id"], other.id.as_str());
+    assert_eq!(
+        types(&theirs),
+        vec!["organization.created", "api_key.created"]
+    );
+    assert_eq!(theirs["data"][0]["target_type"], "organization");
+    assert_eq!(theirs["data"][0]["details"]["slug"], "other");
+    assert_eq!(theirs["data"][1]["target_id"], other.id.as_str());
     let reader = app.api_key("read").await.key;
     let response = app.get("/v1/audit-events", &reader).await;
     assert_api_error(response, 403, "insufficient_scope").await;

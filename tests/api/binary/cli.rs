@@ -427,4 +427,139 @@ fn organizations_get_tiers_from_the_configuration() {
     assert!(!unknown.ok && unknown.stderr.contains("platinum") && unknown.stderr.contains("free"));
     let missing = kg.run(&["org", "set-tier", "nope", "pro"]);
     assert!(!missing.ok && missing.stderr.contains("nope"));
+    let again = kg.run(&["org", "create", "--slug", "acme", "--name", "Acme 2"]);
+    assert!(
+        !again.ok && again.stderr.contains("'acme' already exists"),
+        "{}",
+        again.stderr
+    );
+    let bad = kg.run(&["org", "create", "--slug", "Acme Inc", "--name", "Acme"]);
+    assert!(
+        !bad.ok && bad.stderr.contains("a-z, 0-9 and '-'"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn audit_and_usage_show_what_the_api_shows() {
+    let kg = Installation::new();
+    let org = kg.run(&["org", "create", "--slug", "acme", "--name", "Acme"]);
+    assert!(org.ok, "{}", org.stderr);
+    let key = kg.run(&[
+        "api-key", "create", "--name", "ci", "--scope", "read", "--org", "acme",
+    ]);
+    let id = key.json["id"].as_str().unwrap().to_owned();
+    assert!(kg.run(&["api-key", "revoke", &id]).ok);
+    assert!(kg.run(&["org", "set-tier", "acme", "pro"]).ok);
+
+    let events = kg.run(&["audit", "--org", "acme"]);
+    assert!(events.ok, "{}", events.stderr);
+    let seen: Vec<(&str, &str)> = events
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event_type"].as_str().unwrap(),
+                e["actor"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("organization.created", "cli"),
+            ("api_key.created", "cli"),
+            ("api_key.revoked", "cli"),
+            ("organization.tier_changed", "cli"),
+        ]
+    );
+    assert_eq!(
+        events.json[3]["details"],
+        serde_json::json!({"tier": {"from": "free", "to": "pro"}})
+    );
+    assert!(!events
+        .json
+        .to_string()
+        .contains(key.json["key"].as_str().unwrap()));
+    let revoked = kg.run(&[
+        "audit",
+        "--org",
+        "acme",
+        "--type",
+        "api_key.revoked",
+        "--limit",
+        "5",
+    ]);
+    assert_eq!(
+        revoked.json.as_array().unwrap().len(),
+        1,
+        "{}",
+        revoked.json
+    );
+    assert_eq!(revoked.json[0]["target_id"], id.as_str());
+    let default_org = kg.run(&["audit"]);
+    assert!(
+        !default_org.json.to_string().contains(&id),
+        "another organization's"
+    );
+
+    let usage = kg.run(&["usage", "--org", "acme", "--granularity", "day"]);
+    assert!(usage.ok, "{}", usage.stderr);
+    assert_eq!(usage.json["org_id"], org.json["id"]);
+    assert_eq!(usage.json["granularity"], "day");
+    assert_eq!(usage.json["top"], serde_json::json!([]));
+    let one = kg.run(&["usage", "--org", "acme", "--key", &id]);
+    assert!(one.ok, "{}", one.stderr);
+    assert_eq!(one.json["subject_id"], id.as_str());
+
+    for (args, message) in [
+        (vec!["audit", "--type", "nope"], "api_key.created"),
+        (vec!["audit", "--limit", "0"], "limit"),
+        (vec!["audit", "--org", "nope"], "'nope' does not exist"),
+        (vec!["audit", "--from", "yesterday"], "from"),
+        (vec!["usage", "--key", &id], "no such key or client"),
+        (
+            vec!["usage", "--org", "acme", "--key", "key_missing"],
+            "no such key",
+        ),
+        (
+            vec!["usage", "--key", &id, "--client", "kgc_x"],
+            "cannot be used with",
+        ),
+        (
+            vec!["usage", "--granularity", "week"],
+            "minute, hour or day",
+        ),
+        (
+            vec![
+                "usage",
+                "--from",
+                "2026-01-02T00:00:00Z",
+                "--to",
+                "2026-01-01T00:00:00Z",
+            ],
+            "before --to",
+        ),
+        (
+            vec![
+                "usage",
+                "--from",
+                "2025-01-01T00:00:00Z",
+                "--to",
+                "2026-01-01T00:00:00Z",
+            ],
+            "31 days",
+        ),
+    ] {
+        let failed = run(kg.keygate().args(&args));
+        assert!(!failed.ok, "{args:?}");
+        assert!(
+            failed.stderr.contains(message),
+            "{args:?}: {}",
+            failed.stderr
+        );
+    }
 }

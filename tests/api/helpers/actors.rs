@@ -131,12 +131,12 @@ impl TestApp {
 
     /// A new organization, as the operator makes one.
     pub fn organization(&self, slug: &str, name: &str) {
-        use keygate::orgs::model::NewOrganization;
+        use keygate::identity::authority::Actor;
         let now = chrono::Utc::now().naive_utc();
+        let (actor, tiers) = (Actor::operator("test"), &self.settings.tiers);
         self.store
             .with_conn(|c| {
-                keygate::orgs::repo::create(c, &NewOrganization::new(slug, name, now))
-                    .map_err(StoreError::from)
+                keygate::orgs::service::create(c, &actor, slug, name, "free", tiers, now)
             })
             .unwrap();
     }
