@@ -23,7 +23,7 @@ pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, Api
 /// Refuses an `after` cursor that is not an id with `prefix` (`what` names it in the
 /// message, e.g. "a key id").
 pub fn check_cursor(after: Option<&str>, kind: TokenKind, what: &str) -> Result<(), ApiError> {
-    if after.is_some_and(|id| !is_prefixed_id(id, kind)) {
+    if after.is_some_and(|id| !kind.is_id(id)) {
         return Err(ApiError::invalid_request(
             format!("after must be {what} from next_cursor"),
             Some("after"),
@@ -127,13 +127,6 @@ fn is_json(req: &HttpRequest) -> bool {
         mime.type_() == "application"
             && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
     })
-}
-
-/// Whether `text` has the shape of one of keygate's ids: `kind`'s prefix and 32 hex digits
-/// (a UUID). Anything else is refused before a query.
-pub fn is_prefixed_id(text: &str, kind: TokenKind) -> bool {
-    text.strip_prefix(kind.prefix())
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// For `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>`

@@ -16,7 +16,7 @@ use crate::api_keys::service::KeyError;
 use crate::clients::registration::RegisterError;
 use crate::clients::RegistrationError;
 use crate::identity::authority::AuthorityError;
-use crate::identity::{ResolveError, Unauthenticated};
+use crate::identity::error::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
 use crate::secret::RandomError;
 use crate::store::StoreError;

@@ -10,7 +10,7 @@ use actix_web::dev::HttpServiceFactory;
 use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder};
 
 use crate::error::ApiError;
-use crate::oauth::OAuthError;
+use crate::oauth::error::OAuthError;
 
 /// Which error body a 405 carries: the management envelope, or RFC 6749's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

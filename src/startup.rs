@@ -18,7 +18,8 @@ use crate::config::Settings;
 use crate::identity::authority::Actor;
 use crate::identity::{self, Resolver};
 use crate::limits::{self, RateLimits};
-use crate::oauth::{ClientAuthentication, Metadata, OAuthState, TokenIssuance};
+use crate::oauth::handlers::Metadata;
+use crate::oauth::{ClientAuthentication, OAuthState, TokenIssuance};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{signing_keys, KeyRing, SigningKeys};
@@ -122,13 +123,13 @@ impl Application {
                 .app_data(error::json_config(body_limit))
                 .app_data(crate::api::BodyLimit(body_limit))
                 .app_data(error::query_config())
-                .configure(oauth::configure)
-                .configure(identity::configure)
+                .configure(oauth::handlers::configure)
+                .configure(identity::handlers::configure)
                 .configure(api_keys::handlers::configure)
                 .configure(clients::configure)
                 .configure(audit::handlers::configure)
                 .configure(usage::handlers::configure)
-                .configure(tokens::configure)
+                .configure(tokens::handlers::configure)
                 .configure(health::configure)
                 .configure(crate::metrics::configure)
                 .configure(crate::openapi::configure)

@@ -23,7 +23,7 @@ pub fn new_key_id() -> String {
 
 /// Whether `text` could be a key id at all; anything else is a 404 without a query.
 pub fn is_key_id(text: &str) -> bool {
-    crate::api::is_prefixed_id(text, TokenKind::ApiKeyId)
+    TokenKind::ApiKeyId.is_id(text)
 }
 
 /// A stored API key: its digest, never the key. Rows never serialize; the handlers'

@@ -216,7 +216,7 @@ fn validate(
 }
 
 fn is_client_id(text: &str) -> bool {
-    crate::api::is_prefixed_id(text, crate::tokens::TokenKind::ClientId)
+    crate::tokens::TokenKind::ClientId.is_id(text)
 }
 
 /// POST /v1/clients — scope `admin`. Registers a client in the caller's organization;

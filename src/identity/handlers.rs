@@ -16,8 +16,21 @@ const MAX_REQUIREMENT_LEN: usize = 1024;
 /// More requirements than this in one check request is not a configuration.
 const MAX_REQUIREMENTS: usize = 16;
 
+/// The routes of `/v1/me` and `/v1/forward-auth`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::routes::Endpoint::new("/v1/me").get(get_me))
+        // Any method, by design: a gateway checks whatever its client sent.
+        .route("/v1/forward-auth", web::route().to(forward_auth))
+        // Envoy's ext_authz appends the original path to its `path_prefix`.
+        .route(
+            "/v1/forward-auth/{original_path:.*}",
+            web::route().to(forward_auth),
+        );
+}
+
 /// GET /v1/me — any live credential keygate issued, whatever its audience: the
 /// caller's resolved principal (read-only, about the caller itself).
+
 #[utoipa::path(
     get,
     path = "/v1/me",

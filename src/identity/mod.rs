@@ -16,21 +16,8 @@ pub mod presented;
 pub mod principal;
 pub mod resolver;
 
-use actix_web::web;
-
 pub use access_token::Audience;
 pub use error::{ResolveError, Unauthenticated};
 pub use presented::Presented;
 pub use principal::{Credential, Principal, Scope};
 pub use resolver::Resolver;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::routes::Endpoint::new("/v1/me").get(handlers::get_me))
-        // Any method, by design: a gateway checks whatever its client sent.
-        .route("/v1/forward-auth", web::route().to(handlers::forward_auth))
-        // Envoy's ext_authz appends the original path to its `path_prefix`.
-        .route(
-            "/v1/forward-auth/{original_path:.*}",
-            web::route().to(handlers::forward_auth),
-        );
-}

@@ -14,8 +14,9 @@ use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 use parking_lot::RwLock;
 
+use super::shared::SharedLimiter;
 use super::tiers::{TierLimit, FALLBACK_TIER};
-use super::{Allowance, Limited, SharedLimiter};
+use super::verdict::{Allowance, Limited};
 use crate::clock::Clock;
 
 /// keygate's clock as governor's: tests move time with `ManualClock`.

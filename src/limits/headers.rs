@@ -1,7 +1,7 @@
 //! The `RateLimit-*` response headers (IETF draft "RateLimit header fields for
 //! HTTP") of the allowance the identity resolver's rate-limit check granted.
 
-use super::Allowance;
+use super::verdict::Allowance;
 
 /// Middleware: the `RateLimit-*` headers of the allowance the `Principal` extractor
 /// left in the request's extensions (a 429 sets its own).

@@ -10,31 +10,17 @@
 //! Redis is unreachable.
 //!
 //! `tiers` holds the configured limits, `gcra` the in-process limiter, `shared` the
-//! Redis one, `headers` the middleware that reports the allowance, and this module
-//! the verdict both limiters give.
+//! Redis one, `headers` the middleware that reports the allowance, and `verdict`
+//! what both limiters answer.
 
 pub mod gcra;
 pub mod headers;
 pub mod shared;
 pub mod tiers;
+pub mod verdict;
 
 pub use gcra::{LimitKey, RateLimits};
 pub use headers::rate_limit_headers;
 pub use shared::SharedLimiter;
 pub use tiers::{default_tiers, TierLimit, FALLBACK_TIER};
-
-/// A request within its limits: what the `RateLimit-*` headers say.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Allowance {
-    pub limit: u32,
-    pub remaining: u32,
-    /// Seconds until the allowance is whole again.
-    pub reset_secs: u64,
-}
-
-/// A request over its limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limited {
-    pub limit: u32,
-    pub retry_after_secs: u64,
-}
+pub use verdict::{Allowance, Limited};

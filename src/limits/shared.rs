@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{Allowance, Limited, TierLimit};
+use super::tiers::TierLimit;
+use super::verdict::{Allowance, Limited};
 
 /// GCRA over two limits at once — the credential's (`KEYS[1]`) and its organization's
 /// (`KEYS[2]`) — committing both only if both allow, so a refused request uses up

@@ -11,7 +11,7 @@ use actix_web::web;
 
 use super::error::OAuthError;
 use super::request::ClientCredentials;
-use super::OAuthState;
+use super::state::OAuthState;
 use crate::argon2_budget::{Argon2Lease, Attempt, BudgetError, BurstStarted};
 use crate::audit::{By, Change, Source};
 use crate::clients::{self, AuthMethod, Client, Verdict};

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::clients::registration::RegisterError;
 use crate::clients::{AuthMethod, RegistrationError};
 use crate::identity::authority::AuthorityError;
-use crate::identity::{ResolveError, Unauthenticated};
+use crate::identity::error::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
 use crate::secret::RandomError;
 use crate::store::StoreError;
@@ -316,7 +316,7 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = super::uncached(HttpResponse::build(self.status));
+        let mut response = super::response::uncached(HttpResponse::build(self.status));
         if let Some(challenge) = &self.challenge {
             response.insert_header((header::WWW_AUTHENTICATE, challenge.as_ref()));
         }

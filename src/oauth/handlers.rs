@@ -1,17 +1,24 @@
+//! The OAuth endpoints' handlers: the token endpoint (RFC 6749), revocation (RFC 7009),
+//! introspection (RFC 7662) and the RFC 8414 metadata document, and the routes of
+//! every `/oauth/*` endpoint (registration's handlers are `registration`'s).
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::error::OAuthError;
 use super::grant;
+use super::registration;
 use super::request::{TokenActionRequest, TokenRequest};
-use super::OAuthState;
+use super::response::uncached;
+use super::state::OAuthState;
 use super::{client_auth, introspection, revocation};
 use crate::audit::Source;
 use crate::clients::Client;
 use crate::config::Settings;
 use crate::identity::Resolver;
 use crate::metrics::Metrics;
+use crate::routes::Endpoint;
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::usage::Meter;
@@ -178,6 +185,34 @@ pub struct ServerMetadata {
     response_types_supported: Vec<String>,
 }
 
+/// The routes of the OAuth endpoints and the RFC 8414 document.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(Endpoint::oauth("/oauth/token").post(post_token))
+        .service(Endpoint::oauth("/oauth/revoke").post(post_revoke))
+        .service(Endpoint::oauth("/oauth/introspect").post(post_introspect))
+        .service(Endpoint::oauth("/oauth/register").post(registration::post_register))
+        .service(
+            Endpoint::oauth("/oauth/register/{client_id}")
+                .get(registration::get_registration)
+                .put(registration::put_registration)
+                .delete(registration::delete_registration),
+        )
+        .service(Endpoint::new("/.well-known/oauth-authorization-server").get(get_metadata));
+}
+
+/// The RFC 8414 document, rendered once at start-up.
+pub struct Metadata(String);
+
+impl Metadata {
+    pub fn render(settings: &Settings) -> Self {
+        Self(metadata(settings).to_string())
+    }
+
+    pub fn json(&self) -> &str {
+        &self.0
+    }
+}
+
 /// POST /oauth/token — client authentication: `client_secret_basic` or
 /// `client_secret_post`. Grants: `client_credentials`, `refresh_token`.
 #[tracing::instrument(name = "token", skip_all, fields(client_id = tracing::field::Empty, grant_type = tracing::field::Empty))]
@@ -229,7 +264,7 @@ pub async fn post_token(
     }
     let issued = issued?;
     tracing::debug!(scope = %issued.scope, "access token issued");
-    Ok(super::uncached(HttpResponse::Ok()).json(TokenResponse {
+    Ok(uncached(HttpResponse::Ok()).json(TokenResponse {
         access_token: &issued.access_token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
@@ -304,7 +339,7 @@ pub async fn post_introspect(
             introspection::introspect(tx, &state, &resolver, &client, token.expose(), now)
         })
         .await?;
-    Ok(super::uncached(HttpResponse::Ok()).json(described))
+    Ok(uncached(HttpResponse::Ok()).json(described))
 }
 
 /// Reads and parses a revoke/introspect request and authenticates its client;
@@ -360,7 +395,7 @@ async fn read_body(
     tag = "oauth",
     responses((status = 200, description = "RFC 8414 authorization server metadata", body = ServerMetadata))
 )]
-pub async fn get_metadata(metadata: web::Data<super::Metadata>) -> HttpResponse {
+pub async fn get_metadata(metadata: web::Data<Metadata>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))

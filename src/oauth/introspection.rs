@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::OAuthState;
+use super::state::OAuthState;
 use std::borrow::Cow;
 
 use crate::api_keys::format;

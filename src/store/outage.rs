@@ -17,7 +17,7 @@ use std::sync::Arc;
 use futures_util::future::{select, Either};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use super::StoreError;
+use super::error::StoreError;
 
 #[derive(Default)]
 pub(super) struct Outage {

@@ -2,11 +2,6 @@
 //! itself opens a file it may not write read-only without a word, and says only
 //! "unable to open database file" when it cannot.
 
-use diesel::connection::SimpleConnection;
-
-use super::url::DatabaseUrl;
-use super::{OpenError, Store};
-
 /// Why a SQLite database cannot be written, in the operating system's words — SQLite
 /// itself only says "unable to open database file" — or `None` if it can be.
 pub(super) fn sqlite_write_problem(path: &str) -> Option<String> {
@@ -65,34 +60,5 @@ pub(super) fn create_private_sqlite_file(path: &str) {
             }
         }
         Err(_) => {}
-    }
-}
-
-impl Store {
-    /// Fails, saying why, if the database cannot take writes. SQLite opens a file it
-    /// may not write (permissions, an immutable file) read-only without a word, and a
-    /// server would then start and fail every write; this writes once and rolls back
-    /// instead (taking the write lock alone is allowed on a read-only file).
-    /// PostgreSQL says so itself at the first write (a standby: migrations).
-    pub fn check_writable(&self) -> Result<(), OpenError> {
-        let DatabaseUrl::Sqlite(path) = &self.url else {
-            return Ok(());
-        };
-        let mut conn = self.conn().map_err(|e| OpenError {
-            url: self.url.redacted(),
-            reason: e.to_string(),
-        })?;
-        conn.batch_execute(
-            "BEGIN IMMEDIATE; CREATE TABLE keygate_write_check (x INTEGER); ROLLBACK;",
-        )
-        .map_err(|error| {
-            let problem = sqlite_write_problem(path)
-                .map(|p| format!(" ({p})"))
-                .unwrap_or_default();
-            OpenError {
-                url: self.url.redacted(),
-                reason: format!("the database is not writable: {error}{problem}"),
-            }
-        })
     }
 }

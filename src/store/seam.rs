@@ -10,8 +10,9 @@ use diesel::r2d2::PooledConnection;
 use diesel::Connection;
 
 use super::connection::{ConnectionManager, DbConn};
+use super::error::StoreError;
+use super::pool::Store;
 use super::writer::WriterLock;
-use super::{Store, StoreError};
 
 /// A connection in one store turn. Reads go straight to it (it derefs to the
 /// connection the repos take); a write goes through `write`, which takes this

@@ -1,3 +1,6 @@
+//! `GET /.well-known/jwks.json`: every signing key not yet removed, as the ring
+//! renders it once per reload.
+
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
@@ -45,4 +48,9 @@ pub async fn get_jwks(keys: web::Data<SigningKeys>) -> HttpResponse {
         // Resource servers cache the set; a short max-age lets rotation propagate.
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(keys.current().jwks_json().to_owned())
+}
+
+/// The route of the JWKS.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::routes::Endpoint::new("/.well-known/jwks.json").get(get_jwks));
 }

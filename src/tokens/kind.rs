@@ -123,6 +123,13 @@ impl TokenKind {
     }
 
     /// `prefix` followed by `suffix`: a new token or id of this kind.
+    /// Whether `text` has the shape of an id of this kind: its prefix and 32 hex
+    /// digits (a UUID). Anything else is refused before a query.
+    pub fn is_id(self, text: &str) -> bool {
+        text.strip_prefix(self.prefix())
+            .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
     pub fn with_suffix(self, suffix: impl std::fmt::Display) -> String {
         format!("{}{suffix}", self.prefix())
     }

@@ -12,12 +12,6 @@ pub mod revoked;
 pub mod signing_keys;
 pub mod verify;
 
-use actix_web::web;
-
 pub use jwt::AccessTokenClaims;
 pub use kind::TokenKind;
 pub use signing_keys::{KeyAlg, KeyRing, KeyState, SigningKeys};
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::routes::Endpoint::new("/.well-known/jwks.json").get(handlers::get_jwks));
-}

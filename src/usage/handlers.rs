@@ -29,17 +29,17 @@ pub struct UsageQuery {
     granularity: Option<Granularity>,
 }
 
-/// How many of the busiest keys and clients the organization view lists.
+/// The route of `/v1/usage`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::routes::Endpoint::new("/v1/usage").get(get_usage));
+}
+
 /// GET /v1/usage?[key_id=…|client_id=…]&from=…&to=…&granularity=minute|hour|day —
 /// scope `admin`. With a key or client of the caller's organization: its requests per
 /// period and status class, and (a client's) its token requests per period, issued
 /// and refused by reason. With neither: the organization's totals per period, and its
 /// busiest keys and clients over the range (`top`). Counts reach the database every
 /// `usage_flush_interval`.
-/// The route of `/v1/usage`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::routes::Endpoint::new("/v1/usage").get(get_usage));
-}
 
 #[utoipa::path(
     get,

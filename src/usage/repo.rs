@@ -4,7 +4,7 @@ use diesel::upsert::excluded;
 
 use std::collections::HashMap;
 
-use super::{CounterKey, TokenCounterKey};
+use super::counts::{minute_start, CounterKey, TokenCounterKey};
 use crate::store::schema::{clients, token_counters, usage_counters};
 use crate::store::DbConn;
 
@@ -42,7 +42,7 @@ pub fn add(
         for (key, n) in counts {
             let row = NewCounter {
                 subject_id: &key.subject_id,
-                minute: super::minute_start(key.minute),
+                minute: minute_start(key.minute),
                 status_class: key.status_class,
                 org_id: &key.org_id,
                 requests: *n,
@@ -87,7 +87,7 @@ fn add_tokens(conn: &mut DbConn, tokens: &[(TokenCounterKey, i64)]) -> QueryResu
         };
         let row = NewTokenCounter {
             client_id: &key.client_id,
-            minute: super::minute_start(key.minute),
+            minute: minute_start(key.minute),
             outcome: key.outcome,
             org_id,
             requests: *n,
@@ -289,7 +289,7 @@ mod tests {
     fn flushes_add_to_what_is_stored() {
         let mut conn = memory_conn();
         let now = chrono::Utc::now().timestamp().div_euclid(60);
-        let minute = super::super::minute_start(now);
+        let minute = super::minute_start(now);
         let key = CounterKey {
             subject_id: "key_a".into(),
             org_id: "org_1".into(),
@@ -312,7 +312,7 @@ mod tests {
     fn organization_totals_and_the_busiest_subjects() {
         let mut conn = memory_conn();
         let now = chrono::Utc::now().timestamp().div_euclid(60);
-        let minute = super::super::minute_start(now);
+        let minute = super::minute_start(now);
         let counter = |subject: &str, org: &str, class: &'static str| CounterKey {
             subject_id: subject.into(),
             org_id: org.into(),

@@ -142,7 +142,7 @@ fn periods(
 
 /// Token requests by outcome as `{issued, refused, refused_by_reason}`.
 fn token_summary(mut by_outcome: BTreeMap<String, i64>) -> Value {
-    let issued = by_outcome.remove(super::ISSUED).unwrap_or(0);
+    let issued = by_outcome.remove(super::counts::ISSUED).unwrap_or(0);
     json!({
         "issued": issued,
         "refused": by_outcome.values().sum::<i64>(),

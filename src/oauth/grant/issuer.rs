@@ -16,7 +16,7 @@ use crate::audit::Source;
 use crate::clients::{Client, GrantType};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
 use crate::oauth::error::OAuthError;
-use crate::oauth::OAuthState;
+use crate::oauth::state::OAuthState;
 use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;

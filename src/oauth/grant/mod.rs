@@ -26,7 +26,7 @@ use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_re
 use super::client_auth::{authentication_failed, verify_with_argon2};
 use super::error::OAuthError;
 use super::request::TokenRequest;
-use super::OAuthState;
+use super::state::OAuthState;
 use crate::audit::Source;
 use crate::clients::{self, AuthMethod, Client, GrantType};
 use crate::secret::Secret;

@@ -14,7 +14,7 @@ use oxide_auth::primitives::registrar::{
 use super::refusal::Refusal;
 use crate::clients::{AuthMethod, Client, GrantType, Verdict};
 use crate::oauth::error::OAuthError;
-use crate::oauth::OAuthState;
+use crate::oauth::state::OAuthState;
 use crate::scope::ScopeSet;
 
 pub struct ClientRegistrar<'a> {
