@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use argon2::Block;
-use oxide_auth::primitives::registrar::{PasswordPolicy, RegistrarError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::hash::{Argon2id, HashError};
@@ -78,8 +77,7 @@ impl Drop for WaitingGuard<'_> {
     }
 }
 
-/// The right to run one argon2 verification, with its working memory. This is
-/// keygate's argon2id `PasswordPolicy` as oxide-auth sees it.
+/// The right to run one argon2 verification, with its working memory.
 pub struct Argon2Lease {
     buffer: Mutex<Vec<Block>>,
     memory: Arc<WorkingMemory>,
@@ -92,34 +90,14 @@ impl Argon2Lease {
     /// wrong secret, so an unknown (or disabled) subject cannot be told apart by
     /// timing.
     pub fn check_unknown(&self, presented: &[u8]) {
-        let _ = self.check("", presented, self.memory.dummy_hash.as_bytes());
-    }
-}
-
-impl PasswordPolicy for Argon2Lease {
-    /// oxide-auth's signature has no error path; a failed hash yields an empty
-    /// string, which no secret verifies against (fail closed). keygate registers
-    /// clients through `Argon2id::hash`, which reports the error.
-    fn store(&self, _client_id: &str, passphrase: &[u8]) -> Vec<u8> {
-        Argon2id
-            .hash(passphrase)
-            .map(String::into_bytes)
-            .unwrap_or_default()
+        let _ = self.verify(presented, &self.memory.dummy_hash);
     }
 
-    fn check(
-        &self,
-        _client_id: &str,
-        passphrase: &[u8],
-        stored: &[u8],
-    ) -> Result<(), RegistrarError> {
-        let phc = std::str::from_utf8(stored).map_err(|_| RegistrarError::Unspecified)?;
+    /// Whether `presented` matches the argon2id PHC string `stored`, verified in this
+    /// lease's working memory. A malformed `stored` matches nothing (fail closed).
+    pub fn verify(&self, presented: &[u8], stored: &str) -> bool {
         let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        if Argon2id.verify_with_memory(passphrase, phc, &mut buffer) {
-            Ok(())
-        } else {
-            Err(RegistrarError::Unspecified)
-        }
+        Argon2id.verify_with_memory(presented, stored, &mut buffer)
     }
 }
 
@@ -144,7 +122,7 @@ mod tests {
         let phc = Argon2id.hash(b"pw").unwrap();
         let first = WorkingMemory::lease(&memory).await.unwrap();
         let second = WorkingMemory::lease(&memory).await.unwrap();
-        assert!(first.check("c", b"pw", phc.as_bytes()).is_ok());
+        assert!(first.verify(b"pw", &phc));
         // A third lease waits until one is returned.
         let third = tokio::time::timeout(
             std::time::Duration::from_millis(50),
@@ -165,11 +143,13 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn a_lease_stores_and_checks_phc_strings() {
+    async fn a_lease_verifies_phc_strings_and_refuses_malformed_ones() {
         let memory = Arc::new(WorkingMemory::new(1).unwrap());
         let lease = WorkingMemory::lease(&memory).await.unwrap();
-        let stored = lease.store("c", b"kgs_new");
-        assert!(lease.check("c", b"kgs_new", &stored).is_ok());
-        assert!(lease.check("c", b"kgs_nope", &stored).is_err());
+        let stored = Argon2id.hash(b"kgs_new").unwrap();
+        assert!(lease.verify(b"kgs_new", &stored));
+        assert!(!lease.verify(b"kgs_nope", &stored));
+        assert!(!lease.verify(b"kgs_new", "not a phc string"));
+        assert!(!lease.verify(b"kgs_new", ""));
     }
 }

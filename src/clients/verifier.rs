@@ -20,7 +20,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::NaiveDateTime;
 use lru::LruCache;
-use oxide_auth::primitives::registrar::PasswordPolicy;
 use sha2::{Digest, Sha256};
 
 use super::model::Client;
@@ -86,7 +85,7 @@ impl SecretVerifier {
         for hash in client.hashes_to_verify(&hint, now) {
             // An expired current secret is still checked (a wrong secret costs the
             // same), but never accepted.
-            if lease.check(&client.id, presented, hash.as_bytes()).is_ok()
+            if lease.verify(presented, hash)
                 && client.live_secret_hashes(now).any(|live| live == hash)
             {
                 self.lock_cache()
