@@ -175,7 +175,7 @@ pub async fn create_api_key(
         rate_limit_per_minute: body.rate_limit_per_minute,
     };
     let actor = who.actor(Source::of(&req));
-    let (org_id, known) = (who.org_id.clone(), policy.known_scopes.clone());
+    let (org_id, known) = (who.org().to_owned(), policy.known_scopes.clone());
     let issued = store
         .write(move |c| service::create(c, &actor, &org_id, request, &known, now))
         .await?;

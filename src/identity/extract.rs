@@ -31,7 +31,7 @@ pub async fn admit(req: &HttpRequest, who: &Principal) -> Result<(), Limited> {
         return Ok(());
     };
     let checked = limits
-        .check_request(&who.subject, &who.org_id, &who.tier, who.rate_limit)
+        .check_request(&who.subject, who.org_id.as_str(), &who.tier, who.rate_limit)
         .await;
     match checked {
         Some(Ok(allowance)) => {

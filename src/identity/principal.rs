@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::authority::Actor;
 use crate::audit::Source;
 use crate::error::ApiError;
+use crate::orgs::OrgId;
 use crate::scope::ScopeSet;
 
 /// The scopes keygate's own API asks for.
@@ -44,7 +45,7 @@ pub enum Credential {
 pub struct Principal {
     /// The client id for an access token, the key id for an API key.
     pub subject: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub scopes: ScopeSet,
     pub credential: Credential,
     pub expires_at: Option<DateTime<Utc>>,
@@ -73,7 +74,7 @@ impl Principal {
     }
 
     pub fn org(&self) -> &str {
-        &self.org_id
+        self.org_id.as_str()
     }
 
     /// `client:kgc_…` or `key:key_…`: how this principal is recorded as an actor.
@@ -90,7 +91,7 @@ impl Principal {
         Actor::bounded(
             self.actor_label(),
             source,
-            &self.org_id,
+            self.org_id.as_str(),
             self.scopes.clone(),
             self.lifetime,
             self.rate_limit,
@@ -106,7 +107,7 @@ impl Principal {
         };
         PrincipalView {
             subject: &self.subject,
-            org_id: &self.org_id,
+            org_id: self.org_id.as_str(),
             scopes: self.scopes.iter().collect(),
             credential_kind: kind,
             client_id,

@@ -13,6 +13,7 @@ use super::presented::Presented;
 use super::principal::{Credential, Principal};
 use crate::api_keys::{self, KeyState, LastUsed};
 use crate::clock::Clock;
+use crate::orgs::OrgId;
 use crate::scope::ScopeSet;
 use crate::secret::{ct_eq_str, digest};
 use crate::store::{DbConn, Tx};
@@ -106,7 +107,7 @@ impl Resolver {
             lifetime: row.expires_at.map(|at| at.and_utc()),
             tier,
             rate_limit: rate_limit(row.rate_limit_per_minute),
-            org_id: row.org_id,
+            org_id: OrgId(row.org_id),
         })
     }
 
@@ -123,7 +124,7 @@ impl Resolver {
             .map_err(|_| Unauthenticated::InvalidToken("the access token is not valid"))?;
         Ok(Principal {
             subject: claims.sub,
-            org_id: claims.org,
+            org_id: OrgId(claims.org),
             scopes,
             credential: Credential::AccessToken {
                 client_id: claims.client_id,

@@ -130,7 +130,7 @@ fn describe_api_key(
         Err(ResolveError::Store(error)) => return Err(error),
         Err(_) => return Ok(inactive),
     };
-    if who.org_id != client.org_id {
+    if who.org_id.as_str() != client.org_id {
         return Ok(inactive);
     }
     // Sent as a bearer credential (RFC 6750), so its §7.1 type is Bearer.
@@ -141,7 +141,7 @@ fn describe_api_key(
         "scope": who.scopes.to_string(),
         "sub": who.subject,
         "key_id": who.subject,
-        "org": who.org_id,
+        "org": who.org_id.as_str(),
     });
     if let Some(expires_at) = who.expires_at {
         described["exp"] = json!(expires_at.timestamp());
