@@ -124,7 +124,7 @@ impl Application {
                 .configure(oauth::configure)
                 .configure(identity::configure)
                 .configure(api_keys::handlers::configure)
-                .configure(clients::configure)
+                .configure(clients::handlers::configure)
                 .configure(audit::configure)
                 .configure(usage::configure)
                 .configure(tokens::configure)

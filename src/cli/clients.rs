@@ -1,20 +1,20 @@
-//! `keygate client …`: register, list, show and disable OAuth clients.
+//! `keygate client …`: register, list, show and disable OAuth clients, through the same use cases as `/v1/clients` (`clients::service`).
+//! The operator may grant any configured scope and sees every organization.
 
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use clap::Subcommand;
 
 use super::{org_id_of, with_secret_first};
-use crate::audit::{self, By, Change};
-use crate::clients::handlers::ClientView;
-use crate::clients::registration;
+use crate::clients::service::{self, ClientError, IssuedClient};
+use crate::clients::view::ClientView;
 use crate::clients::{self, ClientRegistration};
 use crate::config::Settings;
+use crate::identity::authority::Actor;
 use crate::orgs;
 use crate::startup::open_store;
-use crate::store::StoreError;
 
 #[derive(Subcommand)]
 pub enum ClientCommand {
@@ -110,27 +110,33 @@ async fn create(
     let store = open_store(settings)?;
     let policy = settings.credential_policy();
     let now = Utc::now().naive_utc();
-    let (client, secret) = store
-        .write(move |tx| {
-            orgs::repo::ensure_default(tx, now).map_err(StoreError::from)?;
-            let (client, secret) = registration::register(tx, registration, &org, &policy, now)?;
-            let change = Change::ClientRegistered {
-                name: &client.name,
-                scope: &client.allowed_scopes,
-                via: None,
-            };
-            audit::repo::record(tx, &client, By::operator("cli"), change, now)
-                .map_err(StoreError::from)?;
-            Ok::<_, registration::RegisterError>((client, secret))
+    let org_id = store
+        .write(move |tx| -> anyhow::Result<_> {
+            orgs::repo::ensure_default(tx, now)?;
+            org_id_of(tx, &org)
         })
         .await?;
-    let view = serde_json::to_value(ClientView::new(&client, now))?;
-    // Shown once (keygate keeps only its argon2id hash): first, next to the id.
+    let actor = Actor::operator("cli");
+    let draft = service::draft(&actor, &org_id, registration, &policy, None)?;
+    let issued = store
+        .blocking(move |store| {
+            // argon2 first, with no connection held.
+            let prepared = draft.prepare(now)?;
+            store.write(|tx| service::register(tx, &actor, prepared, now))
+        })
+        .await?;
+    shown_once(&issued, now)
+}
+
+/// The client's view with its secret first, next to the id: it is shown this once
+/// (keygate keeps only its argon2id hash).
+fn shown_once(issued: &IssuedClient, now: NaiveDateTime) -> anyhow::Result<serde_json::Value> {
+    let view = serde_json::to_value(ClientView::new(&issued.client, now))?;
     Ok(with_secret_first(
         view,
         "client_id",
         "client_secret",
-        secret.expose(),
+        issued.secret.expose(),
     ))
 }
 
@@ -140,7 +146,7 @@ async fn show(settings: &Settings, id: String) -> anyhow::Result<serde_json::Val
     let found = {
         let id = id.clone();
         store
-            .read(move |tx| clients::repo::find(tx, &id).map_err(StoreError::from))
+            .read(move |tx| service::find(tx, &Actor::operator("cli"), &id))
             .await?
     };
     let client = found.with_context(|| format!("no client {id}"))?;
@@ -167,20 +173,19 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
 async fn disable(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
-    let client = store
-        .write(move |tx| -> anyhow::Result<_> {
-            let now_disabled = clients::repo::disable(tx, &id, now)?;
-            let client = clients::repo::find(tx, &id)?
-                .with_context(|| format!("no client with id '{id}'"))?;
-            if now_disabled {
-                let change = Change::ClientDisabled {
-                    name: &client.name,
-                    via: None,
-                };
-                audit::repo::record(tx, &client, By::operator("cli"), change, now)?;
-            }
-            Ok(client)
-        })
-        .await?;
+    let client = {
+        let id = id.clone();
+        store.write(move |tx| service::disable(tx, &Actor::operator("cli"), &id, None, now))
+    }
+    .await
+    .map_err(naming(&id))?;
     Ok(serde_json::to_value(ClientView::new(&client, now))?)
+}
+
+/// A client that is not there, named as `show` names it.
+fn naming(id: &str) -> impl FnOnce(ClientError) -> anyhow::Error + '_ {
+    move |error| match error {
+        ClientError::NotFound => anyhow::anyhow!("no client {id}"),
+        other => other.into(),
+    }
 }
