@@ -1,6 +1,8 @@
 //! `/v1/clients`: every route needs the `admin` scope and sees only the caller's
 //! organization (another organization's client is a 404). A client secret is shown
-//! once, in the 201 of register and the 200 of rotate-secret.
+//! once, in the 201 of register and the 200 of rotate-secret. Each handler checks the
+//! request's shape and makes one call to the use cases of `clients::service`; the
+//! routes are registered by `configure`.
 
 use std::time::Duration;
 

@@ -2,6 +2,9 @@
 //! credential (an API key, or an access token with the `admin` scope) as the initial
 //! access token, and RFC 7592's read, update and delete of the registration with the
 //! registration access token it returns. Errors are RFC 7591 §3.2.2 / RFC 6750 JSON.
+//! The handlers turn the metadata into a `ClientRegistration` and call the same use
+//! cases as `/v1/clients` (`clients::service`: register, replacement and
+//! replace_registration, disable), the RFC 7592 ones as `Actor::registration`.
 //!
 //! keygate serves client_credentials and refresh_token only, so `redirect_uris` and
 //! `response_types` must be absent or empty; `token_endpoint_auth_method` may be

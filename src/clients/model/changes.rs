@@ -175,3 +175,105 @@ impl ClientUpdate {
         registration
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(scopes: &str, default: &str, audience: Option<&str>, audiences: &str) -> Client {
+        let now = chrono::Utc::now().naive_utc();
+        Client {
+            id: "kgc_1".into(),
+            org_id: "org_1".into(),
+            name: "billing".into(),
+            secret_hash: "$argon2id$x".into(),
+            grant_types: "client_credentials".into(),
+            allowed_scopes: scopes.into(),
+            default_scopes: default.into(),
+            audience: audience.map(str::to_owned),
+            access_token_ttl_secs: Some(600),
+            created_at: now,
+            updated_at: now,
+            disabled_at: None,
+            refresh_reuse_grace_secs: 0,
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            registration_token_hash: None,
+            rate_limit_per_minute: Some(60),
+            secret_hint: None,
+            previous_secret_hint: None,
+            secret_expires_at: None,
+            token_endpoint_auth_method: Some("client_secret_post".into()),
+            audiences: (!audiences.is_empty()).then(|| audiences.to_owned()),
+        }
+    }
+
+    #[test]
+    fn an_empty_update_keeps_the_registration() {
+        let client = client("read write", "read", None, "");
+        let merged = ClientUpdate::default().merged_into(&client);
+        assert_eq!(merged.name, "billing");
+        assert_eq!(merged.scope, "read write");
+        assert_eq!(merged.default_scope.as_deref(), Some("read"));
+        assert_eq!(merged.access_token_ttl, Some(Duration::from_secs(600)));
+        assert_eq!(merged.rate_limit_per_minute, Some(60));
+        assert_eq!(
+            merged.token_endpoint_auth_method.as_deref(),
+            Some("client_secret_post")
+        );
+    }
+
+    #[test]
+    fn new_scopes_narrow_the_default_with_them() {
+        let narrowed = |default: &str, scope: &str| {
+            let update = ClientUpdate {
+                scope: Some(scope.into()),
+                ..Default::default()
+            };
+            update
+                .merged_into(&client("read write", default, None, ""))
+                .default_scope
+        };
+        assert_eq!(narrowed("read write", "read").as_deref(), Some("read"));
+        // Nothing of the old default left: all of the new scopes.
+        assert_eq!(narrowed("write", "read"), None);
+        let named = ClientUpdate {
+            scope: Some("read".into()),
+            default_scope: Some("read".into()),
+            ..Default::default()
+        };
+        let merged = named.merged_into(&client("read write", "write", None, ""));
+        assert_eq!(merged.default_scope.as_deref(), Some("read"));
+    }
+
+    #[test]
+    fn a_default_audience_the_new_list_leaves_out_gives_way() {
+        let (a, b, c) = (
+            "https://a.example",
+            "https://b.example",
+            "https://c.example",
+        );
+        let client = client("read", "read", Some(a), &format!("{a} {b}"));
+        let update = |audience: Option<Option<&str>>, audiences: &[&str]| ClientUpdate {
+            audience: audience.map(|a| a.map(str::to_owned)),
+            audiences: Some(audiences.iter().map(|a| (*a).to_owned()).collect()),
+            ..Default::default()
+        };
+        let kept = update(None, &[b, a]).merged_into(&client);
+        assert_eq!(kept.audience.as_deref(), Some(a));
+        let dropped = update(None, &[b, c]).merged_into(&client);
+        assert_eq!(dropped.audience, None, "the list's first, once validated");
+        let named = update(Some(Some(c)), &[b, c]).merged_into(&client);
+        assert_eq!(named.audience.as_deref(), Some(c));
+        let cleared = ClientUpdate {
+            audience: Some(None),
+            rate_limit_per_minute: Some(None),
+            token_endpoint_auth_method: Some(None),
+            ..Default::default()
+        }
+        .merged_into(&client);
+        assert_eq!(cleared.audience, None);
+        assert_eq!(cleared.rate_limit_per_minute, None);
+        assert_eq!(cleared.token_endpoint_auth_method, None);
+    }
+}
