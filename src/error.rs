@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::api_keys::model::KeyRequestError;
 use crate::api_keys::service::KeyError;
-use crate::clients::registration::RegisterError;
-use crate::clients::RegistrationError;
+use crate::clients::model::RegistrationError;
+use crate::clients::service::ClientError;
 use crate::identity::authority::AuthorityError;
 use crate::identity::error::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
@@ -340,14 +340,19 @@ impl From<RegistrationError> for ApiError {
     }
 }
 
-impl From<RegisterError> for ApiError {
-    fn from(error: RegisterError) -> Self {
+impl From<ClientError> for ApiError {
+    fn from(error: ClientError) -> Self {
         match error {
-            RegisterError::Invalid(invalid) => invalid.into(),
-            RegisterError::UnknownOrg(_) => Self::NotFound,
-            RegisterError::Hash(e) => Self::Internal(e.to_string()),
-            RegisterError::Random(e) => e.into(),
-            RegisterError::Store(e) => e.into(),
+            ClientError::Invalid(invalid) => invalid.into(),
+            ClientError::Authority(error) => error.into(),
+            // RFC 7592's rule: not one of this API's answers.
+            ClientError::Widening(_) => Self::invalid_request(error.to_string(), None),
+            ClientError::Overlap => Self::invalid_request(error.to_string(), Some("overlap")),
+            ClientError::NotFound => Self::NotFound,
+            ClientError::Conflict(why) => Self::Conflict(why),
+            ClientError::Hash(e) => Self::Internal(e.to_string()),
+            ClientError::Random(e) => e.into(),
+            ClientError::Store(e) => e.into(),
         }
     }
 }

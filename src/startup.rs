@@ -126,7 +126,7 @@ impl Application {
                 .configure(oauth::handlers::configure)
                 .configure(identity::handlers::configure)
                 .configure(api_keys::handlers::configure)
-                .configure(clients::configure)
+                .configure(clients::handlers::configure)
                 .configure(audit::handlers::configure)
                 .configure(usage::handlers::configure)
                 .configure(tokens::handlers::configure)

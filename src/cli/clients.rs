@@ -1,20 +1,21 @@
-//! `keygate client …`: register, list, show and disable OAuth clients.
+//! `keygate client …`: register, list, show, update, rotate the secret of and disable
+//! OAuth clients, through the same use cases as `/v1/clients` (`clients::service`).
+//! The operator may grant any configured scope and sees every organization.
 
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use clap::Subcommand;
 
 use super::{org_id_of, with_secret_first};
-use crate::audit::{self, By, Change};
-use crate::clients::handlers::ClientView;
-use crate::clients::registration;
-use crate::clients::{self, ClientRegistration};
+use crate::clients::service::{self, ClientError, IssuedClient, SecretOverlap};
+use crate::clients::view::ClientView;
+use crate::clients::{self, ClientRegistration, ClientUpdate};
 use crate::config::Settings;
+use crate::identity::authority::Actor;
 use crate::orgs;
 use crate::startup::open_store;
-use crate::store::StoreError;
 
 #[derive(Subcommand)]
 pub enum ClientCommand {
@@ -59,6 +60,53 @@ pub enum ClientCommand {
         #[arg(long)]
         org: Option<String>,
     },
+    /// Change a client's metadata, as `PATCH /v1/clients/{id}` does: an absent flag
+    /// leaves a setting as it is, and the result is validated as a whole.
+    Update {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Space-separated scopes the client may request; the default scopes narrow
+        /// with them unless --default-scope is given.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Scopes granted when a request names none.
+        #[arg(long)]
+        default_scope: Option<String>,
+        /// client_credentials and/or refresh_token; repeatable, replaces the list.
+        #[arg(long = "grant-type")]
+        grant_types: Option<Vec<String>>,
+        /// An audience the client may obtain tokens for; repeatable, replaces the
+        /// list, and the first is the default `aud` (as in `client create`).
+        #[arg(long = "audience")]
+        audiences: Option<Vec<String>>,
+        /// Access-token lifetime, e.g. 10m.
+        #[arg(long, value_parser = super::parse_duration_arg)]
+        token_ttl: Option<Duration>,
+        /// Refresh-token reuse grace, e.g. 10s (at most 5m).
+        #[arg(long, value_parser = super::parse_duration_arg)]
+        refresh_reuse_grace: Option<Duration>,
+        /// Requests per minute for this client alone.
+        #[arg(long, conflicts_with = "no_rate_limit")]
+        rate_limit: Option<u32>,
+        /// Remove the client's own rate limit (its organization's tier applies).
+        #[arg(long)]
+        no_rate_limit: bool,
+        /// client_secret_basic or client_secret_post: the only method then accepted.
+        #[arg(long, conflicts_with = "any_auth_method")]
+        token_endpoint_auth_method: Option<String>,
+        /// Accept either authentication method again.
+        #[arg(long)]
+        any_auth_method: bool,
+    },
+    /// Give a client a new secret (printed once); the old one keeps working for
+    /// --overlap (default: it stops at once).
+    RotateSecret {
+        client_id: String,
+        /// e.g. 1h (at most 30 days).
+        #[arg(long, value_parser = super::parse_duration_arg)]
+        overlap: Option<Duration>,
+    },
     /// Disable a client: its secret stops working at once.
     Disable { client_id: String },
     /// Show one client, as `GET /v1/clients/{id}` does (never its secret).
@@ -97,8 +145,49 @@ pub(super) async fn run(
             create(&settings, registration, org).await
         }
         ClientCommand::List { org } => list(&settings, org).await,
+        ClientCommand::Update {
+            client_id,
+            name,
+            scope,
+            default_scope,
+            grant_types,
+            audiences,
+            token_ttl,
+            refresh_reuse_grace,
+            rate_limit,
+            no_rate_limit,
+            token_endpoint_auth_method,
+            any_auth_method,
+        } => {
+            let update = ClientUpdate {
+                name,
+                scope,
+                default_scope,
+                grant_types,
+                // The first is the default, as in `client create`.
+                audience: audiences.as_ref().map(|list| list.first().cloned()),
+                audiences,
+                access_token_ttl: token_ttl,
+                refresh_reuse_grace,
+                rate_limit_per_minute: either(rate_limit, no_rate_limit),
+                token_endpoint_auth_method: either(token_endpoint_auth_method, any_auth_method),
+            };
+            update_client(&settings, client_id, update).await
+        }
+        ClientCommand::RotateSecret { client_id, overlap } => {
+            rotate_secret(&settings, client_id, overlap.unwrap_or_default()).await
+        }
         ClientCommand::Disable { client_id } => disable(&settings, client_id).await,
         ClientCommand::Show { client_id } => show(&settings, client_id).await,
+    }
+}
+
+/// A setting to set (`value`), to clear (`clear`), or to leave as it is.
+fn either<T>(value: Option<T>, clear: bool) -> Option<Option<T>> {
+    match (value, clear) {
+        (_, true) => Some(None),
+        (Some(value), false) => Some(Some(value)),
+        (None, false) => None,
     }
 }
 
@@ -110,27 +199,33 @@ async fn create(
     let store = open_store(settings)?;
     let policy = settings.credential_policy();
     let now = Utc::now().naive_utc();
-    let (client, secret) = store
-        .write(move |tx| {
-            orgs::repo::ensure_default(tx, now).map_err(StoreError::from)?;
-            let (client, secret) = registration::register(tx, registration, &org, &policy, now)?;
-            let change = Change::ClientRegistered {
-                name: &client.name,
-                scope: &client.allowed_scopes,
-                via: None,
-            };
-            audit::repo::record(tx, &client, By::operator("cli"), change, now)
-                .map_err(StoreError::from)?;
-            Ok::<_, registration::RegisterError>((client, secret))
+    let org_id = store
+        .write(move |tx| -> anyhow::Result<_> {
+            orgs::repo::ensure_default(tx, now)?;
+            org_id_of(tx, &org)
         })
         .await?;
-    let view = serde_json::to_value(ClientView::new(&client, now))?;
-    // Shown once (keygate keeps only its argon2id hash): first, next to the id.
+    let actor = Actor::operator("cli");
+    let draft = service::draft(&actor, &org_id, registration, &policy, None)?;
+    let issued = store
+        .blocking(move |store| {
+            // argon2 first, with no connection held.
+            let prepared = draft.prepare(now)?;
+            store.write(|tx| service::register(tx, &actor, prepared, now))
+        })
+        .await?;
+    shown_once(&issued, now)
+}
+
+/// The client's view with its secret first, next to the id: it is shown this once
+/// (keygate keeps only its argon2id hash).
+fn shown_once(issued: &IssuedClient, now: NaiveDateTime) -> anyhow::Result<serde_json::Value> {
+    let view = serde_json::to_value(ClientView::new(&issued.client, now))?;
     Ok(with_secret_first(
         view,
         "client_id",
         "client_secret",
-        secret.expose(),
+        issued.secret.expose(),
     ))
 }
 
@@ -140,7 +235,7 @@ async fn show(settings: &Settings, id: String) -> anyhow::Result<serde_json::Val
     let found = {
         let id = id.clone();
         store
-            .read(move |tx| clients::repo::find(tx, &id).map_err(StoreError::from))
+            .read(move |tx| service::find(tx, &Actor::operator("cli"), &id))
             .await?
     };
     let client = found.with_context(|| format!("no client {id}"))?;
@@ -164,23 +259,64 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
     )?)
 }
 
+async fn update_client(
+    settings: &Settings,
+    id: String,
+    update: ClientUpdate,
+) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let policy = settings.credential_policy();
+    let now = Utc::now().naive_utc();
+    let client = {
+        let id = id.clone();
+        store.write(move |tx| {
+            service::update(tx, &Actor::operator("cli"), &id, update, &policy, now)
+        })
+    }
+    .await
+    .map_err(naming(&id))?;
+    Ok(serde_json::to_value(ClientView::new(&client, now))?)
+}
+
+async fn rotate_secret(
+    settings: &Settings,
+    id: String,
+    overlap: Duration,
+) -> anyhow::Result<serde_json::Value> {
+    let overlap = SecretOverlap::new(overlap)?;
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let issued = {
+        let id = id.clone();
+        store.blocking(move |store| {
+            // argon2 first, with no connection held.
+            let new = service::new_secret()?;
+            store.write(|tx| {
+                service::rotate_secret(tx, &Actor::operator("cli"), &id, overlap, new, now)
+            })
+        })
+    }
+    .await
+    .map_err(naming(&id))?;
+    shown_once(&issued, now)
+}
+
 async fn disable(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
-    let client = store
-        .write(move |tx| -> anyhow::Result<_> {
-            let now_disabled = clients::repo::disable(tx, &id, now)?;
-            let client = clients::repo::find(tx, &id)?
-                .with_context(|| format!("no client with id '{id}'"))?;
-            if now_disabled {
-                let change = Change::ClientDisabled {
-                    name: &client.name,
-                    via: None,
-                };
-                audit::repo::record(tx, &client, By::operator("cli"), change, now)?;
-            }
-            Ok(client)
-        })
-        .await?;
+    let client = {
+        let id = id.clone();
+        store.write(move |tx| service::disable(tx, &Actor::operator("cli"), &id, None, now))
+    }
+    .await
+    .map_err(naming(&id))?;
     Ok(serde_json::to_value(ClientView::new(&client, now))?)
+}
+
+/// A client that is not there, named as `show` names it.
+fn naming(id: &str) -> impl FnOnce(ClientError) -> anyhow::Error + '_ {
+    move |error| match error {
+        ClientError::NotFound => anyhow::anyhow!("no client {id}"),
+        other => other.into(),
+    }
 }

@@ -1,36 +1,26 @@
-//! OAuth clients: registration (validated metadata, a server-generated secret shown
-//! once, stored as an argon2id PHC string), lookup, disabling, and the
-//! verified-secret cache that keeps argon2 off the token endpoint's hot path, and
-//! the management API `/v1/clients` (`handlers`).
+//! OAuth clients: their rows, registration metadata and its validation, and what an
+//! update changes (`model`); secrets — generated, stored as argon2id PHC strings with
+//! a hint, shown once — and RFC 7592 registration access tokens (`secret`); the SQL
+//! (`repo`); the use cases every door calls — register, update, replace a
+//! registration, disable, rotate the secret, find, each with its audit event
+//! (`service`); how a client is shown (`view`); the verified-secret cache that keeps
+//! argon2 off the token endpoint's hot path (`verifier`); and the management API
+//! `/v1/clients` (`handlers`). RFC 7591/7592 registration is `oauth::registration`'s
+//! door to the same use cases.
 
 pub mod handlers;
 pub mod model;
-pub mod registration;
 pub mod repo;
 pub mod secret;
+pub mod service;
 pub mod verifier;
+pub mod view;
 
 pub use model::{
-    AuthMethod, Client, ClientId, ClientRegistration, GrantType, NewClient, RegistrationError,
+    AuthMethod, Client, ClientId, ClientRegistration, ClientUpdate, GrantType, NewClient,
+    RegistrationError,
 };
 pub use secret::ClientSecret;
+pub use service::ClientError;
 pub use verifier::{SecretVerifier, Verdict};
-
-use actix_web::web;
-
-use crate::routes::Endpoint;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        Endpoint::new("/v1/clients")
-            .post(handlers::register_client)
-            .get(handlers::list_clients),
-    )
-    .service(
-        Endpoint::new("/v1/clients/{id}")
-            .get(handlers::get_client)
-            .patch(handlers::update_client),
-    )
-    .service(Endpoint::new("/v1/clients/{id}/disable").post(handlers::disable_client))
-    .service(Endpoint::new("/v1/clients/{id}/rotate-secret").post(handlers::rotate_client_secret));
-}
+pub use view::ClientView;

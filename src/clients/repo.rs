@@ -1,3 +1,9 @@
+//! The clients table: synchronous queries on one connection — find (in one
+//! organization, or in any for the token endpoint and the operator), create, page,
+//! update, rotate the secret, disable — each conditional update naming the row as its
+//! caller read it, so that of two racing changes only one lands. The use cases that
+//! call them, each with its audit event, are `service`'s.
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -5,13 +11,16 @@ use super::model::{Client, ClientChanges, NewClient};
 use crate::store::schema::clients;
 use crate::store::DbConn;
 
+/// A client of any organization: for the endpoints where a client names itself
+/// (the token endpoint, RFC 7592) and for the operator.
+///
 /// `get_result`, not `first`: `first` binds `LIMIT ?`, and SQLite (built with STAT4)
 /// re-prepares a statement whose LIMIT is a bound parameter on every execution, which
 /// cost the token endpoint a full SQL parse per request.
 ///
 /// `id` is whatever a caller sent. No stored id holds a NUL, and PostgreSQL refuses
 /// one in a text parameter with an error: such an id is simply unknown.
-pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Client>> {
+pub fn find_in_any_org(conn: &mut DbConn, id: &str) -> QueryResult<Option<Client>> {
     if !storable(id) {
         return Ok(None);
     }
@@ -26,7 +35,7 @@ fn storable(id: &str) -> bool {
     !id.contains('\0')
 }
 
-/// `find` with the organization's tier, for the resolver: one query.
+/// `find_in_any_org` with the organization's tier, for the resolver: one query.
 pub fn find_with_tier(conn: &mut DbConn, id: &str) -> QueryResult<Option<(Client, String)>> {
     use crate::store::schema::organizations;
     clients::table
@@ -113,7 +122,7 @@ pub fn update(
     if updated == 0 {
         return Ok(None);
     }
-    find(conn, id)
+    find_in_any_org(conn, id)
 }
 
 /// Replaces a live client's secret hash. The old secret keeps working until
@@ -126,7 +135,7 @@ pub fn update(
 pub fn rotate_secret(
     conn: &mut DbConn,
     read: &Client,
-    new: &super::registration::StoredSecret,
+    new: &super::secret::StoredSecret,
     previous_until: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<Option<Client>> {
@@ -166,7 +175,7 @@ pub fn rotate_secret(
     if updated == 0 {
         return Ok(None);
     }
-    find(conn, id)
+    find_in_any_org(conn, id)
 }
 
 /// The client whose RFC 7592 registration access token has this digest.
@@ -199,7 +208,7 @@ pub fn replace_registration_token(
     if updated == 0 {
         return Ok(None);
     }
-    find(conn, &read.id)
+    find_in_any_org(conn, &read.id)
 }
 
 /// RFC 7592 update: the metadata (see `update`) and a new registration access token,
@@ -280,8 +289,14 @@ mod tests {
         .unwrap()
         .into_new_client(ClientId::generate(), "$argon2id$x".into(), now);
         let created = create(&mut conn, &new).unwrap();
-        assert_eq!(find(&mut conn, &created.id).unwrap().unwrap().name, "svc");
-        assert!(find(&mut conn, "kgc_missing").unwrap().is_none());
+        assert_eq!(
+            find_in_any_org(&mut conn, &created.id)
+                .unwrap()
+                .unwrap()
+                .name,
+            "svc"
+        );
+        assert!(find_in_any_org(&mut conn, "kgc_missing").unwrap().is_none());
         assert_eq!(list(&mut conn, Some(&org.id)).unwrap().len(), 1);
         assert_eq!(list(&mut conn, Some("org_other")).unwrap().len(), 0);
         assert!(disable(&mut conn, &created.id, now).unwrap());
@@ -289,7 +304,10 @@ mod tests {
             !disable(&mut conn, &created.id, now).unwrap(),
             "already disabled"
         );
-        assert!(find(&mut conn, &created.id).unwrap().unwrap().is_disabled());
+        assert!(find_in_any_org(&mut conn, &created.id)
+            .unwrap()
+            .unwrap()
+            .is_disabled());
     }
 
     #[test]

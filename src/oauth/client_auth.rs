@@ -195,5 +195,5 @@ fn secret(credentials: &ClientCredentials) -> &[u8] {
 }
 
 fn find(store: &Blocking<'_>, id: &str) -> Result<Option<Client>, OAuthError> {
-    Ok(store.read(|tx| clients::repo::find(tx, id).map_err(StoreError::from))?)
+    Ok(store.read(|tx| clients::repo::find_in_any_org(tx, id).map_err(StoreError::from))?)
 }

@@ -9,8 +9,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::clients::registration::RegisterError;
-use crate::clients::{AuthMethod, RegistrationError};
+use crate::clients::model::{AuthMethod, RegistrationError};
+use crate::clients::service::ClientError;
 use crate::identity::authority::AuthorityError;
 use crate::identity::error::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
@@ -365,19 +365,27 @@ impl From<RegistrationError> for OAuthError {
     }
 }
 
-impl From<RegisterError> for OAuthError {
-    fn from(error: RegisterError) -> Self {
+/// A client use case behind RFC 7591/7592.
+impl From<ClientError> for OAuthError {
+    fn from(error: ClientError) -> Self {
         match error {
-            RegisterError::Invalid(invalid) => invalid.into(),
-            RegisterError::UnknownOrg(org) => Self::server_error(&format!("no org {org}")),
-            RegisterError::Hash(e) => Self::server_error(&e),
-            RegisterError::Random(e) => e.into(),
-            RegisterError::Store(e) => e.into(),
+            ClientError::Invalid(invalid) => invalid.into(),
+            ClientError::Authority(error) => error.into(),
+            ClientError::Widening(_) => Self::invalid_client_metadata(error.to_string()),
+            ClientError::Overlap => Self::invalid_request(error.to_string()),
+            // The registration access token's client is gone: as any token that does
+            // not resolve (RFC 7592 §3).
+            ClientError::NotFound => {
+                Self::invalid_token("the registration access token is not valid")
+            }
+            ClientError::Conflict(why) => Self::invalid_request(why),
+            ClientError::Hash(e) => Self::server_error(&e),
+            ClientError::Random(e) => e.into(),
+            ClientError::Store(e) => e.into(),
         }
     }
 }
 
-/// The system's random number generator failed: a server_error.
 /// RFC 7591 registration by an initial access token: what it may not register is
 /// metadata the server refuses.
 impl From<AuthorityError> for OAuthError {
@@ -391,6 +399,7 @@ impl From<AuthorityError> for OAuthError {
     }
 }
 
+/// The system's random number generator failed: a server_error.
 impl From<RandomError> for OAuthError {
     fn from(error: RandomError) -> Self {
         Self::server_error(&error)

@@ -2,6 +2,9 @@
 //! credential (an API key, or an access token with the `admin` scope) as the initial
 //! access token, and RFC 7592's read, update and delete of the registration with the
 //! registration access token it returns. Errors are RFC 7591 §3.2.2 / RFC 6750 JSON.
+//! The handlers turn the metadata into a `ClientRegistration` and call the same use
+//! cases as `/v1/clients` (`clients::service`: register, replacement and
+//! replace_registration, disable), the RFC 7592 ones as `Actor::registration`.
 //!
 //! keygate serves client_credentials and refresh_token only, so `redirect_uris` and
 //! `response_types` must be absent or empty; `token_endpoint_auth_method` may be
@@ -21,16 +24,20 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::client_auth::verify_with_argon2;
 use super::error::{ErrorCode, OAuthError};
 use super::request::{AuthMethod, ClientCredentials};
 use super::OAuthState;
-use crate::audit::{self, By, Change, Source, Via};
-use crate::clients::registration;
-use crate::clients::{repo, Client, ClientRegistration};
+use crate::audit::{Source, Via};
+use crate::clients::model::{Client, ClientRegistration};
+use crate::clients::repo;
+use crate::clients::secret::new_registration_token;
+use crate::clients::service;
+use crate::clients::view::{Registered, DEFAULT_AUTH_METHOD};
 use crate::config::CredentialPolicy;
+use crate::identity::authority::Actor;
 use crate::identity::extract::admit;
 use crate::identity::presented::{bearer_credential, presented_credential};
 use crate::identity::{Audience, Principal, Resolver, Scope};
@@ -38,10 +45,8 @@ use crate::secret::{ct_eq_str, digest, Secret};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenKind;
 
-/// Lets secret scanners recognise a leaked registration access token.
+/// The `client_name` of a registration that names none.
 const DEFAULT_CLIENT_NAME: &str = "dynamically registered client";
-/// RFC 7591 §2: "If unspecified or omitted, the default is `client_secret_basic`".
-const DEFAULT_AUTH_METHOD: &str = "client_secret_basic";
 
 /// Client metadata as RFC 7591 §2 names it; other members are ignored.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -83,66 +88,19 @@ impl std::fmt::Debug for ClientMetadata {
     }
 }
 
-/// The registered metadata as RFC 7591 §3.2.1 / RFC 7592 §3 return it.
-#[derive(Serialize, utoipa::ToSchema)]
-struct Registered<'a> {
-    client_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<&'a str>,
-    client_id_issued_at: i64,
-    /// Seconds since the epoch; 0: the secret does not expire (it can be rotated).
-    client_secret_expires_at: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    registration_access_token: Option<&'a str>,
-    registration_client_uri: String,
-    client_name: &'a str,
-    scope: &'a str,
-    grant_types: Vec<&'a str>,
-    #[schema(value_type = crate::openapi::TokenEndpointAuthMethod)]
-    token_endpoint_auth_method: &'a str,
-    response_types: [&'static str; 0],
-    redirect_uris: [&'static str; 0],
-    /// keygate's extension (see the module's doc); absent for a client that has only
-    /// the server's `default_audience`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    keygate_audiences: Vec<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keygate_audience: Option<&'a str>,
-}
-
+/// `client` as RFC 7591/7592 return it, under this server's issuer.
 fn registered<'a>(
     client: &'a Client,
     state: &OAuthState,
     secret: Option<&'a Secret>,
     registration_token: Option<&'a Secret>,
 ) -> Registered<'a> {
-    Registered {
-        client_id: &client.id,
-        client_secret: secret.map(Secret::expose),
-        client_id_issued_at: client.created_at.and_utc().timestamp(),
-        client_secret_expires_at: client
-            .secret_expires_at
-            .map_or(0, |at| at.and_utc().timestamp()),
-        registration_access_token: registration_token.map(Secret::expose),
-        registration_client_uri: format!(
-            "{}/oauth/register/{}",
-            state.issuance.issuer.base(),
-            client.id
-        ),
-        client_name: &client.name,
-        scope: &client.allowed_scopes,
-        grant_types: client.grant_types.split(' ').collect(),
-        // As registered; a client that named none has RFC 7591's default (and accepts
-        // client_secret_post as well).
-        token_endpoint_auth_method: client
-            .token_endpoint_auth_method
-            .as_deref()
-            .unwrap_or(DEFAULT_AUTH_METHOD),
-        response_types: [],
-        redirect_uris: [],
-        keygate_audiences: client.registered_audiences(),
-        keygate_audience: client.audience.as_deref(),
-    }
+    Registered::new(
+        client,
+        state.issuance.issuer.base(),
+        secret,
+        registration_token,
+    )
 }
 
 /// Checks what keygate cannot serve and turns the rest into a registration.
@@ -284,57 +242,24 @@ pub async fn post_register(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
     let who = initial_access(&req, resolver, &store).await?;
-    let (mut registration, _) =
+    let (registration, _) =
         to_registration(read_metadata(&req, body, state.max_body_bytes).await?)?;
-    // A credential never registers a client stronger than itself: RFC 7591 metadata
-    // names no rate limit, so the client gets the caller's, and its secret expires
-    // with the caller's credential.
-    registration.rate_limit_per_minute = who.rate_limit;
-    let valid = registration
-        .validate(
-            crate::orgs::OrgId(who.org().to_owned()),
-            &policy.known_scopes,
-            policy.max_token_ttl,
-        )
-        .map_err(OAuthError::from)?;
-    if let Some(beyond) = valid
-        .allowed_scopes()
-        .iter()
-        .find(|s| !who.scopes.contains(s))
-    {
-        return Err(OAuthError::invalid_client_metadata(format!(
-            "scope '{beyond}' is beyond the initial access token's own scopes"
-        )));
-    }
+    let actor = who.actor(Source::of(&req));
+    let draft = service::draft(&actor, who.org(), registration, &policy, Some(Via::Rfc7591))?;
     let now = state.clock.now().naive_utc();
-    let secret_expires_at = who.actor(Source::of(&req)).lifetime();
-    let (source, actor) = (Source::of(&req), who.actor_label());
-    let (client, secret, token) = store
+    let issued = store
         .blocking(move |store| {
-            let (mut new, secret) = registration::prepare(valid, now).map_err(OAuthError::from)?;
-            new.secret_expires_at = secret_expires_at;
-            let (token, hash) = new_registration_token()?;
-            new.registration_token_hash = Some(hash);
-            let client = store.write(|c| {
-                let client = repo::create(c, &new)?;
-                let change = Change::ClientRegistered {
-                    name: &client.name,
-                    scope: &client.allowed_scopes,
-                    via: Some(Via::Rfc7591),
-                };
-                audit::repo::record(c, &client, By::new(&actor, &source), change, now)
-                    .map_err(StoreError::from)?;
-                Ok::<_, StoreError>(client)
-            })?;
-            Ok::<_, OAuthError>((client, secret, token))
+            // argon2 first, with no connection held.
+            let prepared = draft.prepare(now)?;
+            store.write(|c| service::register(c, &actor, prepared, now))
         })
         .await?;
-    tracing::info!(client_id = %client.id, actor = %who.actor_label(), "client registered (RFC 7591)");
+    tracing::info!(client_id = %issued.client.id, actor = %who.actor_label(), "client registered (RFC 7591)");
     Ok(super::uncached(HttpResponse::Created()).json(registered(
-        &client,
+        &issued.client,
         &state,
-        Some(&secret),
-        Some(&token),
+        Some(&issued.secret),
+        issued.registration_token.as_ref(),
     )))
 }
 
@@ -366,13 +291,6 @@ async fn registration_client(
                 && !client.is_disabled()
         });
     client.ok_or_else(|| OAuthError::invalid_token("the registration access token is not valid"))
-}
-
-/// A new registration access token and its digest.
-fn new_registration_token() -> Result<(Secret, String), OAuthError> {
-    let token = Secret::generate(TokenKind::RegistrationAccessToken.prefix(), 32)?;
-    let hash = digest(token.expose());
-    Ok((token, hash))
 }
 
 fn superseded() -> OAuthError {
@@ -451,39 +369,21 @@ pub async fn put_registration(
     let presented_secret = metadata.client_secret.take().map(Secret::new);
     let names_audiences = metadata.names_audiences();
     let (registration, _) = to_registration(metadata)?;
-    let valid = registration
-        .validate(
-            crate::orgs::OrgId(client.org_id.clone()),
-            &policy.known_scopes,
-            policy.max_token_ttl,
-        )
-        .map_err(OAuthError::from)?;
-    if !valid
-        .allowed_scopes()
-        .is_subset_of(&client.allowed_scopes())
-    {
-        return Err(OAuthError::invalid_client_metadata(
-            "scope may only be narrowed through the registration access token",
-        ));
-    }
-    let server_default = state.issuance.default_audience.as_str();
-    let current = client.audiences(server_default);
-    if names_audiences
-        && !valid
-            .audiences(server_default)
-            .iter()
-            .all(|audience| current.contains(audience))
-    {
-        return Err(OAuthError::invalid_client_metadata(
-            "keygate_audiences may only be narrowed through the registration access token",
-        ));
-    }
     let now = state.clock.now().naive_utc();
+    let actor = Actor::registration(&client.id, &client.org_id, Source::of(&req));
+    let replacement = service::replacement(
+        client,
+        registration,
+        names_audiences,
+        &policy,
+        state.issuance.default_audience.as_str(),
+        now,
+    )?;
     if let Some(secret) = presented_secret {
         // A guess at the client's secret like any other: the same brute-force
         // throttle and argon2 budget as the token endpoint.
         let credentials = ClientCredentials {
-            client_id: client.id.clone(),
+            client_id: replacement.client().id.clone(),
             secret,
             method: AuthMethod::ClientSecretPost,
         };
@@ -502,37 +402,9 @@ pub async fn put_registration(
             _ => error,
         })?;
     }
-    let mut changes = valid.into_changes(now);
-    // Not part of RFC 7591 metadata: kept as registered (the audiences too, unless
-    // the body names them — see the module's doc).
-    if !names_audiences {
-        changes.audience = client.audience.clone();
-        changes.audiences = client.audiences.clone();
-    }
-    changes.access_token_ttl_secs = client.access_token_ttl_secs;
-    changes.refresh_reuse_grace_secs = client.refresh_reuse_grace_secs;
-    changes.rate_limit_per_minute = client.rate_limit_per_minute;
-    let (token, hash) = new_registration_token()?;
-    let source = Source::of(&req);
-    let updated = store
-        .write(move |c| {
-            let updated = repo::update_registration(c, &client, &changes, &hash)?;
-            if let Some(row) = &updated {
-                let change = Change::ClientUpdated {
-                    diff: row.changes_from(&client),
-                    via: Some(Via::Rfc7592),
-                };
-                let actor = format!("registration:{}", client.id);
-                audit::repo::record(c, row, By::new(&actor, &source), change, now)?;
-            }
-            Ok::<_, StoreError>(updated)
-        })
-        .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_request(
-                "the registration changed meanwhile; read it again and retry",
-            )
-        })?;
+    let (updated, token) = store
+        .write(move |c| service::replace_registration(c, &actor, replacement, now))
+        .await?;
     Ok(super::uncached(HttpResponse::Ok()).json(registered(&updated, &state, None, Some(&token))))
 }
 
@@ -557,21 +429,10 @@ pub async fn delete_registration(
 ) -> Result<HttpResponse, OAuthError> {
     let client = registration_client(&req, &store, client_id.into_inner()).await?;
     let now = state.clock.now().naive_utc();
-    let source = Source::of(&req);
+    let actor = Actor::registration(&client.id, &client.org_id, Source::of(&req));
     store
-        .write(move |c| {
-            if repo::delete_registration(c, &client.id, now)? {
-                let actor = format!("registration:{}", client.id);
-                let change = Change::ClientDisabled {
-                    name: &client.name,
-                    via: Some(Via::Rfc7592),
-                };
-                audit::repo::record(c, &client, By::new(&actor, &source), change, now)?;
-            }
-            Ok::<_, StoreError>(())
-        })
-        .await
-        .map_err(OAuthError::from)?;
+        .write(move |c| service::disable(c, &actor, &client.id, Some(Via::Rfc7592), now))
+        .await?;
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use keygate::clients::ClientRegistration;
 
-use crate::helpers::db::TestConnection;
 use crate::helpers::{basic_auth, header, TestApp, ISSUER};
 
 #[actix_web::test]
@@ -324,17 +323,7 @@ async fn a_lowered_maximum_lifetime_caps_existing_clients() {
         access_token_ttl: Some(Duration::from_secs(3600)),
         ..Default::default()
     };
-    let now = chrono::Utc::now().naive_utc();
-    let (client, secret) = app
-        .store
-        .with_conn(|c| {
-            keygate::clients::registration::register(c, registration, "default", &policy, now)
-        })
-        .unwrap();
-    let client = crate::helpers::TestClient {
-        id: client.id,
-        secret: secret.expose().to_owned(),
-    };
+    let client = app.client_under(&policy, "default", registration);
     let body: serde_json::Value = app.token_json(&client).await;
     assert_eq!(body["expires_in"], 600);
 }

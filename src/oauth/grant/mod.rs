@@ -125,7 +125,7 @@ fn run_for_current_client(
 }
 
 fn find_client(conn: &mut DbConn, id: &str) -> Result<Option<Client>, OAuthError> {
-    Ok(clients::repo::find(conn, id).map_err(StoreError::from)?)
+    Ok(clients::repo::find_in_any_org(conn, id).map_err(StoreError::from)?)
 }
 
 /// Runs the request's grant through oxide-auth with keygate's primitives. Never runs

@@ -414,6 +414,213 @@ fn api_key_update_and_rotate_follow_the_api_rules() {
 }
 
 #[test]
+fn client_update_and_rotate_secret_follow_the_api_rules() {
+    let kg = Installation::new();
+    let created = kg.run(&[
+        "client",
+        "create",
+        "--name",
+        "billing",
+        "--scope",
+        "read write",
+        "--rate-limit",
+        "100",
+        "--token-endpoint-auth-method",
+        "client_secret_post",
+    ]);
+    assert!(created.ok, "{}", created.stderr);
+    let id = created.json["client_id"].as_str().unwrap().to_owned();
+    let secret = created.json["client_secret"].as_str().unwrap().to_owned();
+
+    let updated = kg.run(&[
+        "client",
+        "update",
+        &id,
+        "--name",
+        "invoicing",
+        "--scope",
+        "read",
+        "--grant-type",
+        "client_credentials",
+        "--grant-type",
+        "refresh_token",
+        "--audience",
+        "https://a.example",
+        "--audience",
+        "https://b.example",
+        "--token-ttl",
+        "5m",
+        "--refresh-reuse-grace",
+        "10s",
+        "--rate-limit",
+        "50",
+    ]);
+    assert!(updated.ok, "{}", updated.stderr);
+    assert_eq!(updated.json["name"], "invoicing");
+    assert_eq!(updated.json["scopes"], serde_json::json!(["read"]));
+    assert_eq!(
+        updated.json["default_scopes"],
+        serde_json::json!(["read"]),
+        "the default narrows with the scopes, as in PATCH"
+    );
+    assert_eq!(
+        updated.json["grant_types"],
+        serde_json::json!(["client_credentials", "refresh_token"])
+    );
+    assert_eq!(
+        updated.json["audiences"],
+        serde_json::json!(["https://a.example", "https://b.example"])
+    );
+    assert_eq!(updated.json["audience"], "https://a.example");
+    assert_eq!(updated.json["access_token_ttl_secs"], 300);
+    assert_eq!(updated.json["refresh_reuse_grace_secs"], 10);
+    assert_eq!(updated.json["rate_limit_per_minute"], 50);
+    assert_eq!(
+        updated.json["token_endpoint_auth_method"],
+        "client_secret_post"
+    );
+    assert!(
+        updated.json.get("client_secret").is_none(),
+        "{}",
+        updated.json
+    );
+    let cleared = kg.run(&[
+        "client",
+        "update",
+        &id,
+        "--no-rate-limit",
+        "--any-auth-method",
+    ]);
+    assert!(cleared.ok, "{}", cleared.stderr);
+    assert_eq!(
+        cleared.json["rate_limit_per_minute"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        cleared.json["token_endpoint_auth_method"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        cleared.json["name"], "invoicing",
+        "an absent flag changes nothing"
+    );
+
+    let rotated = kg.run(&["client", "rotate-secret", &id, "--overlap", "1h"]);
+    assert!(rotated.ok, "{}", rotated.stderr);
+    let order: Vec<&String> = rotated.json.as_object().unwrap().keys().take(2).collect();
+    assert_eq!(order, ["client_id", "client_secret"], "{}", rotated.json);
+    let new_secret = rotated.json["client_secret"].as_str().unwrap();
+    assert!(new_secret.starts_with("kgs_") && new_secret != secret);
+    assert!(rotated.json["previous_secret_expires_at"].is_string());
+    let shown = kg.run(&["client", "show", &id]);
+    assert!(shown.json.get("client_secret").is_none(), "{}", shown.json);
+    let listing = kg.run(&["client", "list"]).json.to_string();
+    assert!(!listing.contains(new_secret) && !listing.contains(&secret));
+
+    let missing = "kgc_00000000000000000000000000000000";
+    let unknown = format!("no client {missing}");
+    for (args, message) in [
+        (
+            vec!["client", "update", missing, "--name", "x"],
+            unknown.as_str(),
+        ),
+        (vec!["client", "rotate-secret", missing], unknown.as_str()),
+        (vec!["client", "disable", missing], unknown.as_str()),
+        (
+            vec!["client", "update", &id, "--scope", "read superpowers"],
+            "superpowers",
+        ),
+        (
+            vec!["client", "update", &id, "--scope", "r\u{e9}ad"],
+            "scope: scope contains a character",
+        ),
+        (
+            vec!["client", "update", &id, "--default-scope", "write"],
+            "default scope must be a subset",
+        ),
+        (
+            vec!["client", "update", &id, "--grant-type", "refresh_token"],
+            "needs client_credentials too",
+        ),
+        (vec!["client", "update", &id, "--name", " "], "name"),
+        (
+            vec!["client", "update", &id, "--token-ttl", "2d"],
+            "lifetime",
+        ),
+        (vec!["client", "update", &id, "--token-ttl", "soon"], "soon"),
+        (
+            vec![
+                "client",
+                "update",
+                &id,
+                "--token-endpoint-auth-method",
+                "none",
+            ],
+            "token_endpoint_auth_method",
+        ),
+        (
+            vec!["client", "rotate-secret", &id, "--overlap", "31d"],
+            "30 days",
+        ),
+        (
+            vec!["client", "rotate-secret", &id, "--overlap", "soon"],
+            "soon",
+        ),
+        (
+            vec![
+                "client",
+                "update",
+                &id,
+                "--rate-limit",
+                "5",
+                "--no-rate-limit",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "client",
+                "update",
+                &id,
+                "--token-endpoint-auth-method",
+                "client_secret_basic",
+                "--any-auth-method",
+            ],
+            "cannot be used with",
+        ),
+    ] {
+        let failed = run(kg.keygate().args(&args));
+        assert!(!failed.ok, "{args:?}");
+        assert!(
+            failed.stderr.contains(message),
+            "{args:?}: {}",
+            failed.stderr
+        );
+    }
+
+    let disabled = kg.run(&["client", "disable", &id]);
+    assert!(disabled.ok, "{}", disabled.stderr);
+    for (args, message) in [
+        (
+            vec!["client", "update", &id, "--name", "x"],
+            "the client is disabled",
+        ),
+        (
+            vec!["client", "rotate-secret", &id],
+            "the client was disabled",
+        ),
+    ] {
+        let failed = run(kg.keygate().args(&args));
+        assert!(!failed.ok, "{args:?}");
+        assert!(
+            failed.stderr.contains(message),
+            "{args:?}: {}",
+            failed.stderr
+        );
+    }
+}
+
+#[test]
 fn organizations_get_tiers_from_the_configuration() {
     let kg = Installation::new();
     let created = kg.run(&[

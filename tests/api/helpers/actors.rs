@@ -3,9 +3,9 @@
 //! test gets one: as the operator would (no request, nothing counted against rate
 //! limits), or through the API as its users do.
 
-use keygate::clients::registration::register;
-use keygate::clients::ClientRegistration;
-use keygate::store::StoreError;
+use keygate::clients::{service, ClientRegistration};
+use keygate::config::CredentialPolicy;
+use keygate::identity::authority::Actor;
 
 use super::db::TestConnection;
 use serde_json::Value;
@@ -79,15 +79,32 @@ impl TestApp {
 
     /// Registers a client in the organization `org_slug`.
     pub fn client_in(&self, org_slug: &str, registration: ClientRegistration) -> TestClient {
-        let policy = self.settings.credential_policy();
+        self.client_under(&self.settings.credential_policy(), org_slug, registration)
+    }
+
+    /// Registers a client in the organization `org_slug` under `policy`, which may be
+    /// another than the server's (as before a configuration change).
+    pub fn client_under(
+        &self,
+        policy: &CredentialPolicy,
+        org_slug: &str,
+        registration: ClientRegistration,
+    ) -> TestClient {
         let now = chrono::Utc::now().naive_utc();
-        let (client, secret) = self
+        let actor = Actor::operator("test");
+        let issued = self
             .store
-            .with_conn(|c| register(c, registration, org_slug, &policy, now))
+            .with_conn(|c| -> Result<_, service::ClientError> {
+                let org = keygate::orgs::repo::find_by_slug(c, org_slug)?.unwrap();
+                let draft = service::draft(&actor, &org.id, registration, policy, None)?;
+                // argon2 outside the transaction, as every door does it.
+                let prepared = draft.prepare(now)?;
+                service::register(c, &actor, prepared, now)
+            })
             .unwrap();
         TestClient {
-            id: client.id,
-            secret: secret.expose().to_owned(),
+            id: issued.client.id,
+            secret: issued.secret.expose().to_owned(),
         }
     }
 
@@ -123,9 +140,7 @@ impl TestApp {
     pub fn disable(&self, client: &TestClient) {
         let now = chrono::Utc::now().naive_utc();
         self.store
-            .with_conn(|c| {
-                keygate::clients::repo::disable(c, &client.id, now).map_err(StoreError::from)
-            })
+            .with_conn(|c| service::disable(c, &Actor::operator("test"), &client.id, None, now))
             .unwrap();
     }
 
