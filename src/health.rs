@@ -37,7 +37,7 @@ pub async fn get_healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "The database answers", body = Status),
-        crate::openapi::Unavailable,
+        crate::openapi::responses::Unavailable,
     )
 )]
 pub async fn get_readyz(store: web::Data<Store>) -> Result<HttpResponse, ApiError> {

@@ -138,7 +138,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     post,
     path = "/v1/api-keys",
     tag = "api-keys",
-    responses((status = 201, description = "The key, shown this once, and its view", body = CreatedApiKey), crate::openapi::ResolverErrors, crate::openapi::JsonBodyErrors),
+    responses((status = 201, description = "The key, shown this once, and its view", body = CreatedApiKey), crate::openapi::responses::ResolverErrors, crate::openapi::responses::JsonBodyErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn create_api_key(
@@ -190,7 +190,7 @@ pub async fn create_api_key(
     path = "/v1/api-keys",
     tag = "api-keys",
     params(ListQuery),
-    responses((status = 200, description = "A page of the organization's keys, masked", body = crate::api::Page<ApiKeyView>), crate::openapi::ResolverErrors),
+    responses((status = 200, description = "A page of the organization's keys, masked", body = crate::api::Page<ApiKeyView>), crate::openapi::responses::ResolverErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn list_api_keys(
@@ -225,7 +225,7 @@ pub async fn list_api_keys(
     get,
     path = "/v1/api-keys/{id}",
     tag = "api-keys",
-    responses((status = 200, description = "The key, masked", body = ApiKeyView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    responses((status = 200, description = "The key, masked", body = ApiKeyView), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn get_api_key(
@@ -250,7 +250,7 @@ pub async fn get_api_key(
     patch,
     path = "/v1/api-keys/{id}",
     tag = "api-keys",
-    responses((status = 200, description = "The updated key", body = ApiKeyView), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    responses((status = 200, description = "The updated key", body = ApiKeyView), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound, crate::openapi::responses::Conflict, crate::openapi::responses::JsonBodyErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn update_api_key(
@@ -288,7 +288,7 @@ pub async fn update_api_key(
     delete,
     path = "/v1/api-keys/{id}",
     tag = "api-keys",
-    responses((status = 200, description = "The revoked key", body = ApiKeyView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    responses((status = 200, description = "The revoked key", body = ApiKeyView), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn revoke_api_key(
@@ -317,7 +317,7 @@ pub async fn revoke_api_key(
     path = "/v1/api-keys/{id}/rotate",
     tag = "api-keys",
     request_body(content = Option<RotateApiKey>, description = "Optional: an empty body is `{}`", content_type = "application/json"),
-    responses((status = 201, description = "The successor key, shown this once", body = CreatedApiKey), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    responses((status = 201, description = "The successor key, shown this once", body = CreatedApiKey), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound, crate::openapi::responses::Conflict, crate::openapi::responses::JsonBodyErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn rotate_api_key(

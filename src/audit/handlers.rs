@@ -50,7 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     params(ListQuery),
     responses(
         (status = 200, description = "A page of the organization's audit events", body = crate::api::Page<EventView>),
-        crate::openapi::ResolverErrors,
+        crate::openapi::responses::ResolverErrors,
     ),
     security(("bearer" = []), ("apiKey" = []))
 )]

@@ -8,7 +8,8 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
 
-use super::{org_id_of, with_secret_first};
+use super::args::org_id_of;
+use super::output::with_secret_first;
 use crate::api_keys::service::{self, KeyUpdate};
 use crate::api_keys::{self, ApiKeyView, Environment, IssuedKey, KeyError, KeyRequest};
 use crate::config::Settings;
@@ -30,7 +31,7 @@ pub enum ApiKeyCommand {
         #[arg(long, default_value = crate::orgs::DEFAULT_ORG_SLUG)]
         org: String,
         /// e.g. 90d (default: no expiry).
-        #[arg(long, value_parser = super::parse_duration_arg)]
+        #[arg(long, value_parser = super::args::parse_duration_arg)]
         expires_in: Option<Duration>,
         /// live (default) or test: part of the key (kg_live_… / kg_test_…).
         #[arg(long = "env", default_value = "live", value_parser = parse_environment)]
@@ -65,7 +66,7 @@ pub enum ApiKeyCommand {
     Rotate {
         id: String,
         /// e.g. 1h (at most 30 days).
-        #[arg(long, value_parser = super::parse_duration_arg)]
+        #[arg(long, value_parser = super::args::parse_duration_arg)]
         overlap: Option<Duration>,
     },
     /// Revoke an API key: it stops working on the next request.

@@ -8,7 +8,8 @@ use anyhow::Context;
 use chrono::{NaiveDateTime, Utc};
 use clap::Subcommand;
 
-use super::{org_id_of, with_secret_first};
+use super::args::org_id_of;
+use super::output::with_secret_first;
 use crate::clients::service::{self, ClientError, IssuedClient, SecretOverlap};
 use crate::clients::view::ClientView;
 use crate::clients::{self, ClientRegistration, ClientUpdate};
@@ -41,11 +42,11 @@ pub enum ClientCommand {
         #[arg(long = "audience")]
         audiences: Vec<String>,
         /// Access-token lifetime, e.g. 10m (default: the server's access_token_ttl).
-        #[arg(long, value_parser = super::parse_duration_arg)]
+        #[arg(long, value_parser = super::args::parse_duration_arg)]
         token_ttl: Option<Duration>,
         /// How long a retry of a just-spent refresh token is taken for a lost response
         /// instead of reuse, e.g. 10s (default 0, at most 5m). See README.
-        #[arg(long, value_parser = super::parse_duration_arg)]
+        #[arg(long, value_parser = super::args::parse_duration_arg)]
         refresh_reuse_grace: Option<Duration>,
         /// Requests per minute for this client alone (only tightens its tier's).
         #[arg(long)]
@@ -81,10 +82,10 @@ pub enum ClientCommand {
         #[arg(long = "audience")]
         audiences: Option<Vec<String>>,
         /// Access-token lifetime, e.g. 10m.
-        #[arg(long, value_parser = super::parse_duration_arg)]
+        #[arg(long, value_parser = super::args::parse_duration_arg)]
         token_ttl: Option<Duration>,
         /// Refresh-token reuse grace, e.g. 10s (at most 5m).
-        #[arg(long, value_parser = super::parse_duration_arg)]
+        #[arg(long, value_parser = super::args::parse_duration_arg)]
         refresh_reuse_grace: Option<Duration>,
         /// Requests per minute for this client alone.
         #[arg(long, conflicts_with = "no_rate_limit")]
@@ -104,7 +105,7 @@ pub enum ClientCommand {
     RotateSecret {
         client_id: String,
         /// e.g. 1h (at most 30 days).
-        #[arg(long, value_parser = super::parse_duration_arg)]
+        #[arg(long, value_parser = super::args::parse_duration_arg)]
         overlap: Option<Duration>,
     },
     /// Disable a client: its secret stops working at once.

@@ -7,13 +7,14 @@
 //! or not at all.
 
 mod api_keys;
+mod args;
 mod clients;
 mod orgs;
+mod output;
 mod reports;
 mod signing_keys;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -25,6 +26,7 @@ pub use signing_keys::KeyCommand;
 
 use crate::config::Settings;
 use crate::startup::Application;
+use output::write_out;
 
 #[derive(Parser)]
 #[command(
@@ -110,14 +112,6 @@ pub fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
     }
 }
 
-/// Writes `text` and a newline to stdout, returning any error (`println!` panics).
-fn write_out(text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{text}")?;
-    stdout.flush()
-}
-
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let workers = settings.worker_count();
     actix_web::rt::System::new().block_on(async move {
@@ -147,40 +141,10 @@ pub fn migrate(settings: &Settings) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::json!({"applied": applied, "database": url.redacted()}))
 }
 
-/// `view` with `id_field` and then `secret_field` first, where a person looks: a
-/// secret shown once is not to be buried among a dozen fields.
-fn with_secret_first(
-    view: serde_json::Value,
-    id_field: &str,
-    secret_field: &str,
-    secret: &str,
-) -> serde_json::Value {
-    let mut ordered = serde_json::Map::new();
-    let serde_json::Value::Object(mut rest) = view else {
-        return view;
-    };
-    if let Some(id) = rest.remove(id_field) {
-        ordered.insert(id_field.to_owned(), id);
-    }
-    ordered.insert(secret_field.to_owned(), secret.into());
-    ordered.extend(rest);
-    serde_json::Value::Object(ordered)
-}
-
-/// Parses `--token-ttl 10m` / `--expires-in 90d`.
-pub fn parse_duration_arg(text: &str) -> Result<Duration, String> {
-    crate::config::parse_duration(text)
-}
-
-/// The id of the organization with slug `slug`, or an error naming it.
-fn org_id_of(conn: &mut crate::store::DbConn, slug: &str) -> anyhow::Result<String> {
-    Ok(crate::orgs::repo::find_by_slug(conn, slug)?
-        .with_context(|| format!("organization '{slug}' does not exist"))?
-        .id)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

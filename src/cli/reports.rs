@@ -5,7 +5,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
-use super::org_id_of;
+use super::args::org_id_of;
 use crate::audit::repo::EventFilter;
 use crate::audit::view::EventView;
 use crate::audit::EventType;

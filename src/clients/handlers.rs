@@ -37,11 +37,11 @@ pub struct RegisterClient {
     grant_types: Option<Vec<String>>,
     /// The default audience (`aud` when a token request names no `resource`);
     /// default: the first of `audiences`, else the server's `default_audience`.
-    #[schema(schema_with = crate::openapi::audience, required = false)]
+    #[schema(schema_with = crate::openapi::schemas::audience, required = false)]
     audience: Option<String>,
     /// Every audience (RFC 8707 resource) the client may obtain tokens for (at most
     /// 16; repeats are dropped).
-    #[schema(schema_with = crate::openapi::audiences, required = false)]
+    #[schema(schema_with = crate::openapi::schemas::audiences, required = false)]
     audiences: Option<Vec<String>>,
     /// e.g. `10m`.
     access_token_ttl: Option<String>,
@@ -52,7 +52,7 @@ pub struct RegisterClient {
     rate_limit_per_minute: Option<u32>,
     /// `client_secret_basic` or `client_secret_post`: the only method then accepted.
     /// Omitted: either.
-    #[schema(value_type = Option<crate::openapi::TokenEndpointAuthMethod>)]
+    #[schema(value_type = Option<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     token_endpoint_auth_method: Option<String>,
 }
 
@@ -67,10 +67,10 @@ pub struct UpdateClient {
     grant_types: Option<Vec<String>>,
     /// The default audience; `null` clears it.
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(schema_with = crate::openapi::nullable_audience, required = false)]
+    #[schema(schema_with = crate::openapi::schemas::nullable_audience, required = false)]
     audience: Option<Option<String>>,
     /// Replaces the list; a default not in it becomes the list's first.
-    #[schema(schema_with = crate::openapi::audiences, required = false)]
+    #[schema(schema_with = crate::openapi::schemas::audiences, required = false)]
     audiences: Option<Vec<String>>,
     access_token_ttl: Option<String>,
     refresh_reuse_grace: Option<String>,
@@ -80,7 +80,7 @@ pub struct UpdateClient {
     rate_limit_per_minute: Option<Option<u32>>,
     /// `null`: either method is accepted again.
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(value_type = Option<crate::openapi::TokenEndpointAuthMethod>)]
+    #[schema(value_type = Option<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     token_endpoint_auth_method: Option<Option<String>>,
 }
 
@@ -137,7 +137,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     post,
     path = "/v1/clients",
     tag = "clients",
-    responses((status = 201, description = "The client and its secret, shown this once", body = WithSecret), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::JsonBodyErrors),
+    responses((status = 201, description = "The client and its secret, shown this once", body = WithSecret), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound, crate::openapi::responses::JsonBodyErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn register_client(
@@ -183,7 +183,7 @@ pub async fn register_client(
     path = "/v1/clients",
     tag = "clients",
     params(ListQuery),
-    responses((status = 200, description = "A page of the organization's clients", body = crate::api::Page<ClientView>), crate::openapi::ResolverErrors),
+    responses((status = 200, description = "A page of the organization's clients", body = crate::api::Page<ClientView>), crate::openapi::responses::ResolverErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn list_clients(
@@ -215,7 +215,7 @@ pub async fn list_clients(
     get,
     path = "/v1/clients/{id}",
     tag = "clients",
-    responses((status = 200, description = "The client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    responses((status = 200, description = "The client", body = ClientView), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn get_client(
@@ -241,7 +241,7 @@ pub async fn get_client(
     patch,
     path = "/v1/clients/{id}",
     tag = "clients",
-    responses((status = 200, description = "The updated client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    responses((status = 200, description = "The updated client", body = ClientView), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound, crate::openapi::responses::Conflict, crate::openapi::responses::JsonBodyErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn update_client(
@@ -283,7 +283,7 @@ pub async fn update_client(
     post,
     path = "/v1/clients/{id}/disable",
     tag = "clients",
-    responses((status = 200, description = "The disabled client", body = ClientView), crate::openapi::ResolverErrors, crate::openapi::NotFound),
+    responses((status = 200, description = "The disabled client", body = ClientView), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn disable_client(
@@ -312,7 +312,7 @@ pub async fn disable_client(
     path = "/v1/clients/{id}/rotate-secret",
     tag = "clients",
     request_body(content = Option<RotateSecret>, description = "Optional: an empty body is `{}`", content_type = "application/json"),
-    responses((status = 200, description = "The client and its new secret, shown this once", body = WithSecret), crate::openapi::ResolverErrors, crate::openapi::NotFound, crate::openapi::Conflict, crate::openapi::JsonBodyErrors),
+    responses((status = 200, description = "The client and its new secret, shown this once", body = WithSecret), crate::openapi::responses::ResolverErrors, crate::openapi::responses::NotFound, crate::openapi::responses::Conflict, crate::openapi::responses::JsonBodyErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn rotate_client_secret(

@@ -39,7 +39,7 @@ pub struct ClientView<'a> {
     pub secret_expires_at: Option<DateTime<Utc>>,
     pub rate_limit_per_minute: Option<i64>,
     /// The one method the client may authenticate with (`null`: either).
-    #[schema(value_type = Option<crate::openapi::TokenEndpointAuthMethod>)]
+    #[schema(value_type = Option<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     pub token_endpoint_auth_method: Option<&'a str>,
 }
 
@@ -103,7 +103,7 @@ pub struct Registered<'a> {
     client_name: &'a str,
     scope: &'a str,
     grant_types: Vec<&'a str>,
-    #[schema(value_type = crate::openapi::TokenEndpointAuthMethod)]
+    #[schema(value_type = crate::openapi::schemas::TokenEndpointAuthMethod)]
     token_endpoint_auth_method: &'a str,
     response_types: [&'static str; 0],
     redirect_uris: [&'static str; 0],

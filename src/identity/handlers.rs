@@ -37,7 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "identity",
     responses(
         (status = 200, description = "The caller's principal", body = super::principal::PrincipalView),
-        crate::openapi::ResolverErrors,
+        crate::openapi::responses::ResolverErrors,
     ),
     security(("bearer" = []), ("apiKey" = []))
 )]
@@ -146,7 +146,7 @@ pub const ERROR_BODY_HEADER: &str = "x-keygate-error";
             ("X-Keygate-Key-Id" = String, description = "The API key's id, or empty"),
             ("X-Keygate-Client-Id" = String, description = "The access token's client, or empty"),
         )),
-        crate::openapi::ResolverErrors,
+        crate::openapi::responses::ResolverErrors,
     ),
     security(("bearer" = []), ("apiKey" = []))
 )]

@@ -52,10 +52,10 @@ struct TokenResponse<'a> {
 fn resource_param() -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
     OneOfBuilder::new()
-        .item(crate::openapi::audience_or_empty())
+        .item(crate::openapi::schemas::audience_or_empty())
         .item(
             ArrayBuilder::new()
-                .items(crate::openapi::audience_or_empty())
+                .items(crate::openapi::schemas::audience_or_empty())
                 .max_items(Some(32)),
         )
         .description(Some(
@@ -69,7 +69,7 @@ fn resource_param() -> utoipa::openapi::Schema {
 
 /// Auth0's `audience`, a synonym of one `resource` (both given: the same value).
 fn audience_param() -> utoipa::openapi::Object {
-    let mut schema = crate::openapi::audience_or_empty();
+    let mut schema = crate::openapi::schemas::audience_or_empty();
     schema.description = Some("Auth0's name for resource: the same rules".to_owned());
     schema
 }
@@ -166,15 +166,15 @@ pub struct ServerMetadata {
     jwks_uri: String,
     #[schema(example = json!(["client_credentials", "refresh_token"]))]
     grant_types_supported: Vec<String>,
-    #[schema(value_type = Vec<crate::openapi::TokenEndpointAuthMethod>)]
+    #[schema(value_type = Vec<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     token_endpoint_auth_methods_supported: Vec<String>,
     /// RFC 7009.
     revocation_endpoint: String,
-    #[schema(value_type = Vec<crate::openapi::TokenEndpointAuthMethod>)]
+    #[schema(value_type = Vec<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     revocation_endpoint_auth_methods_supported: Vec<String>,
     /// RFC 7662.
     introspection_endpoint: String,
-    #[schema(value_type = Vec<crate::openapi::TokenEndpointAuthMethod>)]
+    #[schema(value_type = Vec<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     introspection_endpoint_auth_methods_supported: Vec<String>,
     /// RFC 7591 (an admin API key or token as the initial access token).
     registration_endpoint: String,
@@ -228,7 +228,7 @@ impl Metadata {
         (status = 200, description = "An access token (no-store)", body = TokenResponse, headers(
             ("Cache-Control" = String, description = "no-store"),
         )),
-        crate::openapi::TokenErrors,
+        crate::openapi::responses::TokenErrors,
     ),
     security(("clientSecretBasic" = []), ())
 )]
@@ -286,7 +286,7 @@ pub async fn post_token(
     )),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke (RFC 7009 §2.2); no body"),
-        crate::openapi::OAuthClientErrors,
+        crate::openapi::responses::OAuthClientErrors,
     ),
     security(("clientSecretBasic" = []), ())
 )]
@@ -321,7 +321,7 @@ pub async fn post_revoke(
     )),
     responses(
         (status = 200, description = "The token described, or {\"active\": false}", body = IntrospectionResponse),
-        crate::openapi::OAuthClientErrors,
+        crate::openapi::responses::OAuthClientErrors,
     ),
     security(("clientSecretBasic" = []), ())
 )]

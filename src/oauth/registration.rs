@@ -59,16 +59,16 @@ pub struct ClientMetadata {
     scope: Option<String>,
     grant_types: Option<Vec<String>>,
     /// Omitted: `client_secret_basic` (RFC 7591 §2), the only method then accepted.
-    #[schema(value_type = Option<crate::openapi::TokenEndpointAuthMethod>)]
+    #[schema(value_type = Option<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     token_endpoint_auth_method: Option<String>,
     response_types: Option<Vec<String>>,
     redirect_uris: Option<Vec<String>>,
     /// keygate's extension: every audience (RFC 8707 resource) the client may obtain
     /// tokens for.
-    #[schema(schema_with = crate::openapi::audiences, required = false)]
+    #[schema(schema_with = crate::openapi::schemas::audiences, required = false)]
     keygate_audiences: Option<Vec<String>>,
     /// keygate's extension: the default audience, one of `keygate_audiences`.
-    #[schema(schema_with = crate::openapi::audience, required = false)]
+    #[schema(schema_with = crate::openapi::schemas::audience, required = false)]
     keygate_audience: Option<String>,
 }
 
@@ -227,8 +227,8 @@ async fn initial_access(
     request_body(content = ClientMetadata, content_type = "application/json"),
     responses(
         (status = 201, description = "The client, its secret and its registration access token, each shown once", body = Registered),
-        crate::openapi::RegistrationErrors,
-        crate::openapi::RegistrationForbidden,
+        crate::openapi::responses::RegistrationErrors,
+        crate::openapi::responses::RegistrationForbidden,
     ),
     security(("bearer" = []))
 )]
@@ -309,7 +309,7 @@ fn superseded() -> OAuthError {
     tag = "oauth",
     responses(
         (status = 200, description = "The registration, with a new registration access token", body = Registered),
-        crate::openapi::RegistrationErrors,
+        crate::openapi::responses::RegistrationErrors,
     ),
     security(("registrationAccessToken" = []))
 )]
@@ -347,7 +347,7 @@ pub async fn get_registration(
     request_body(content = ClientMetadata, content_type = "application/json", description = "The full metadata, with the client's own client_id"),
     responses(
         (status = 200, description = "The new registration, with a new registration access token", body = Registered),
-        crate::openapi::RegistrationErrors,
+        crate::openapi::responses::RegistrationErrors,
     ),
     security(("registrationAccessToken" = []))
 )]
@@ -417,7 +417,7 @@ pub async fn put_registration(
     tag = "oauth",
     responses(
         (status = 204, description = "The client is disabled and the token stops working"),
-        crate::openapi::RegistrationErrors,
+        crate::openapi::responses::RegistrationErrors,
     ),
     security(("registrationAccessToken" = []))
 )]

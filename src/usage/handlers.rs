@@ -48,8 +48,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     params(UsageQuery),
     responses(
         (status = 200, description = "Requests per period and status class, and token requests per outcome, of one key or client or of the organization", body = UsageReport),
-        crate::openapi::ResolverErrors,
-        crate::openapi::NotFound,
+        crate::openapi::responses::ResolverErrors,
+        crate::openapi::responses::NotFound,
     ),
     security(("bearer" = []), ("apiKey" = []))
 )]

@@ -11,7 +11,6 @@ use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{IssuedToken, Issuer, RefreshedToken, TokenType};
 
 use super::refusal::Refusal;
-use super::IssuedAccessToken;
 use crate::audit::Source;
 use crate::clients::{Client, GrantType};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
@@ -20,8 +19,27 @@ use crate::oauth::state::OAuthState;
 use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;
+use crate::secret::Secret;
 use crate::store::{StoreError, Tx};
 use crate::tokens::{jwt, AccessTokenClaims};
+
+/// What the token endpoint returns on success. `Debug` leaves out the tokens.
+pub struct IssuedAccessToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub refresh_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for IssuedAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedAccessToken")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 /// RFC 8707 §2: a resource the client is not registered for. One message whether the
 /// client has other audiences or not.

@@ -29,30 +29,12 @@ use super::request::TokenRequest;
 use super::state::OAuthState;
 use crate::audit::Source;
 use crate::clients::{self, AuthMethod, Client, GrantType};
-use crate::secret::Secret;
 use crate::store::{Blocking, DbConn, Store, StoreError, Tx};
 use endpoint::{GrantEndpoint, OxideRequest};
+pub use issuer::IssuedAccessToken;
 use issuer::JwtIssuer;
 use refusal::Refusal;
 use registrar::ClientRegistrar;
-
-/// What the token endpoint returns on success. `Debug` leaves out the tokens.
-pub struct IssuedAccessToken {
-    pub access_token: String,
-    pub expires_in: i64,
-    pub scope: String,
-    pub refresh_token: Option<Secret>,
-}
-
-impl std::fmt::Debug for IssuedAccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedAccessToken")
-            .field("expires_in", &self.expires_in)
-            .field("scope", &self.scope)
-            .field("refresh_token", &self.refresh_token.is_some())
-            .finish_non_exhaustive()
-    }
-}
 
 #[derive(Debug)]
 pub enum GrantOutcome {

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::body::form_decode;
-use super::AuthMethod;
+use crate::clients::AuthMethod;
 use crate::oauth::error::OAuthError;
 use crate::secret::Secret;
 
