@@ -61,6 +61,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    memberships (user_id, org_id) {
+        user_id -> Text,
+        org_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Text,
         slug -> Text,
@@ -124,19 +133,68 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        org_id -> Text,
+        csrf_token_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        source_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        email_lower -> Text,
+        display_name -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+        password_changed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(api_keys -> organizations (org_id));
 diesel::joinable!(clients -> organizations (org_id));
 diesel::joinable!(refresh_families -> clients (client_id));
+diesel::joinable!(memberships -> organizations (org_id));
+diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+diesel::joinable!(user_sessions -> organizations (org_id));
+diesel::joinable!(user_sessions -> users (user_id));
+diesel::joinable!(user_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_events,
     clients,
+    memberships,
     organizations,
     refresh_families,
     refresh_tokens,
     revoked_access_tokens,
     token_counters,
     usage_counters,
+    user_sessions,
+    user_tokens,
+    users,
 );
