@@ -31,6 +31,14 @@ pub enum TokenKind {
     RefreshTokenId,
     /// `rtf_…`: a refresh-token family's id.
     RefreshFamilyId,
+    /// `usr_…`: a person's id.
+    UserId,
+    /// `ses_…`: a sign-in session's id (never the session token).
+    SessionId,
+    /// `kgss_…`: a sign-in session token (the dashboard's cookie).
+    SessionToken,
+    /// `kgut_…`: a one-time user token — the secret of a setup or reset link.
+    UserToken,
 }
 
 /// How a presented token of a kind is recognised without any lookup.
@@ -57,7 +65,7 @@ pub enum Stored {
 
 impl TokenKind {
     /// Every kind, for the tests and for anything that lists them.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 14] = [
         Self::ApiKey,
         Self::ApiKeyId,
         Self::ClientId,
@@ -68,6 +76,10 @@ impl TokenKind {
         Self::AuditEventId,
         Self::RefreshTokenId,
         Self::RefreshFamilyId,
+        Self::UserId,
+        Self::SessionId,
+        Self::SessionToken,
+        Self::UserToken,
     ];
 
     /// What every token of this kind starts with.
@@ -83,6 +95,10 @@ impl TokenKind {
             Self::AuditEventId => "evt_",
             Self::RefreshTokenId => "rt_",
             Self::RefreshFamilyId => "rtf_",
+            Self::UserId => "usr_",
+            Self::SessionId => "ses_",
+            Self::SessionToken => "kgss_",
+            Self::UserToken => "kgut_",
         }
     }
 
@@ -97,22 +113,30 @@ impl TokenKind {
             | Self::OrgId
             | Self::AuditEventId
             | Self::RefreshTokenId
-            | Self::RefreshFamilyId => Recognised::Prefix,
+            | Self::RefreshFamilyId
+            | Self::UserId
+            | Self::SessionId
+            | Self::SessionToken
+            | Self::UserToken => Recognised::Prefix,
         }
     }
 
     pub const fn stored(self) -> Stored {
         match self {
-            Self::ApiKey | Self::RefreshToken | Self::RegistrationAccessToken => {
-                Stored::Sha256Digest
-            }
+            Self::ApiKey
+            | Self::RefreshToken
+            | Self::RegistrationAccessToken
+            | Self::SessionToken
+            | Self::UserToken => Stored::Sha256Digest,
             Self::ClientSecret => Stored::Argon2id,
             Self::ApiKeyId
             | Self::ClientId
             | Self::OrgId
             | Self::AuditEventId
             | Self::RefreshTokenId
-            | Self::RefreshFamilyId => Stored::AsIs,
+            | Self::RefreshFamilyId
+            | Self::UserId
+            | Self::SessionId => Stored::AsIs,
         }
     }
 
@@ -160,6 +184,10 @@ mod tests {
             (TokenKind::AuditEventId, "evt_"),
             (TokenKind::RefreshTokenId, "rt_"),
             (TokenKind::RefreshFamilyId, "rtf_"),
+            (TokenKind::UserId, "usr_"),
+            (TokenKind::SessionId, "ses_"),
+            (TokenKind::SessionToken, "kgss_"),
+            (TokenKind::UserToken, "kgut_"),
         ];
         assert_eq!(pinned.len(), TokenKind::ALL.len());
         for (kind, prefix) in pinned {
@@ -197,6 +225,8 @@ mod tests {
                     | TokenKind::ClientSecret
                     | TokenKind::RefreshToken
                     | TokenKind::RegistrationAccessToken
+                    | TokenKind::SessionToken
+                    | TokenKind::UserToken
             );
             assert_eq!(kind.stored() != Stored::AsIs, secret, "{kind:?}");
         }
