@@ -64,6 +64,30 @@ pub enum Change<'a> {
         tier: &'a str,
     },
     OrganizationTierChanged(Diff),
+    /// A person was created with a membership (in the membership's organization).
+    UserCreated {
+        email: &'a str,
+        role: &'a str,
+    },
+    /// A person set a password (through a setup or reset link); their sessions ended.
+    UserPasswordSet,
+    UserSignedIn {
+        session_id: &'a str,
+    },
+    /// Repeated failed sign-ins got an account (or an address) throttled: recorded
+    /// once per burst, not per failure.
+    UserSignInFailures {
+        throttled: &'a str,
+        retry_after: u64,
+    },
+    UserSignedOut {
+        session_id: &'a str,
+    },
+    /// A person's account was disabled; every session of theirs ended.
+    UserDisabled {
+        email: &'a str,
+        sessions_ended: usize,
+    },
 }
 
 /// Which signing-key step.
@@ -139,6 +163,12 @@ impl Change<'_> {
             Self::AuthenticationFailures { .. } => EventType::AuthenticationFailures,
             Self::OrganizationCreated { .. } => EventType::OrganizationCreated,
             Self::OrganizationTierChanged(_) => EventType::OrganizationTierChanged,
+            Self::UserCreated { .. } => EventType::UserCreated,
+            Self::UserPasswordSet => EventType::UserPasswordSet,
+            Self::UserSignedIn { .. } => EventType::UserSignedIn,
+            Self::UserSignInFailures { .. } => EventType::UserSignInFailures,
+            Self::UserSignedOut { .. } => EventType::UserSignedOut,
+            Self::UserDisabled { .. } => EventType::UserDisabled,
         }
     }
 
@@ -183,6 +213,19 @@ impl Change<'_> {
                 json!({"slug": slug, "name": name, "tier": tier})
             }
             Self::OrganizationTierChanged(diff) => Value::Object(diff.0),
+            Self::UserCreated { email, role } => json!({"email": email, "role": role}),
+            Self::UserPasswordSet => json!({}),
+            Self::UserSignedIn { session_id } | Self::UserSignedOut { session_id } => {
+                json!({"session_id": session_id})
+            }
+            Self::UserSignInFailures {
+                throttled,
+                retry_after,
+            } => json!({"throttled": throttled, "retry_after": retry_after}),
+            Self::UserDisabled {
+                email,
+                sessions_ended,
+            } => json!({"email": email, "sessions_ended": sessions_ended}),
         }
     }
 }

@@ -23,6 +23,12 @@ pub enum EventType {
     AuthenticationFailures,
     OrganizationCreated,
     OrganizationTierChanged,
+    UserCreated,
+    UserPasswordSet,
+    UserSignedIn,
+    UserSignInFailures,
+    UserSignedOut,
+    UserDisabled,
 }
 
 /// Its schema: a string, one of the wire names.
@@ -38,7 +44,7 @@ impl utoipa::PartialSchema for EventType {
 impl utoipa::ToSchema for EventType {}
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 23] = [
         Self::ApiKeyCreated,
         Self::ApiKeyUpdated,
         Self::ApiKeyRotated,
@@ -56,6 +62,12 @@ impl EventType {
         Self::AuthenticationFailures,
         Self::OrganizationCreated,
         Self::OrganizationTierChanged,
+        Self::UserCreated,
+        Self::UserPasswordSet,
+        Self::UserSignedIn,
+        Self::UserSignInFailures,
+        Self::UserSignedOut,
+        Self::UserDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +89,12 @@ impl EventType {
             Self::AuthenticationFailures => "authentication.failures",
             Self::OrganizationCreated => "organization.created",
             Self::OrganizationTierChanged => "organization.tier_changed",
+            Self::UserCreated => "user.created",
+            Self::UserPasswordSet => "user.password_set",
+            Self::UserSignedIn => "user.signed_in",
+            Self::UserSignInFailures => "user.sign_in_failures",
+            Self::UserSignedOut => "user.signed_out",
+            Self::UserDisabled => "user.disabled",
         }
     }
 
@@ -103,6 +121,12 @@ impl EventType {
             | Self::SigningKeyRetired
             | Self::SigningKeyRemoved => "signing_key",
             Self::OrganizationCreated | Self::OrganizationTierChanged => "organization",
+            Self::UserCreated
+            | Self::UserPasswordSet
+            | Self::UserSignedIn
+            | Self::UserSignInFailures
+            | Self::UserSignedOut
+            | Self::UserDisabled => "user",
         }
     }
 }
