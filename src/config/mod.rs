@@ -113,6 +113,12 @@ pub struct Settings {
     /// Requests per minute and burst per organization tier (`[tiers.<name>]` in the
     /// settings file). Organizations whose tier is not listed get `free`'s.
     pub tiers: BTreeMap<String, TierLimit>,
+    /// A dashboard session unused for this long ends (the person signs in again).
+    #[serde(deserialize_with = "values::duration")]
+    pub session_idle_timeout: Duration,
+    /// The longest a dashboard session lasts from sign-in, however busy.
+    #[serde(deserialize_with = "values::duration")]
+    pub session_lifetime: Duration,
     /// Every scope a client may be registered with (published as `scopes_supported`).
     #[serde(deserialize_with = "values::scope_list")]
     pub scopes: ScopeSet,
@@ -167,6 +173,8 @@ impl Default for Settings {
             redis_key_prefix: "keygate:rl".into(),
             rate_limits: true,
             tiers: crate::limits::default_tiers(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
             scopes: ScopeSet::parse("read write admin webhook").unwrap_or_default(),
         }
     }
@@ -289,6 +297,16 @@ impl Settings {
         if management == self.audience() {
             return Err(invalid(
                 "management_audience: must differ from default_audience, or every client's tokens could manage keygate",
+            ));
+        }
+        if self.session_idle_timeout.is_zero() || self.session_lifetime.is_zero() {
+            return Err(invalid(
+                "session_idle_timeout and session_lifetime: must be more than 0",
+            ));
+        }
+        if self.session_idle_timeout > self.session_lifetime {
+            return Err(invalid(
+                "session_idle_timeout: must be at most session_lifetime",
             ));
         }
         if !(1024..=1024 * 1024).contains(&self.max_body_bytes) {
@@ -428,6 +446,8 @@ mod tests {
         assert_eq!(s.keys_dir, PathBuf::from("./keys"));
         assert_eq!(s.audience(), "http://127.0.0.1:8080");
         assert_eq!(s.scopes.to_string(), "admin read webhook write");
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(30 * 60));
+        assert_eq!(s.session_lifetime, Duration::from_secs(12 * 3600));
     }
 
     #[test]
@@ -525,6 +545,12 @@ mod tests {
                 "KEYGATE_MANAGEMENT_AUDIENCE",
                 "not a uri",
                 "management_audience",
+            ),
+            ("KEYGATE_SESSION_LIFETIME", "0s", "session_lifetime"),
+            (
+                "KEYGATE_SESSION_IDLE_TIMEOUT",
+                "13h",
+                "session_idle_timeout",
             ),
         ] {
             let err = Settings::load_from(None, env(&[(var, value)])).unwrap_err();
