@@ -28,3 +28,4 @@ pub mod store;
 pub mod telemetry;
 pub mod tokens;
 pub mod usage;
+pub mod users;

@@ -13,6 +13,15 @@ pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<Organiz
         .optional()
 }
 
+/// The organization with id `id`.
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Organization>> {
+    organizations::table
+        .find(id)
+        .select(Organization::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<Organization>> {
     organizations::table
         .order(organizations::created_at.asc())

@@ -1,0 +1,434 @@
+//! The people use cases — create a person with a membership and a setup link, redeem
+//! the link to set a password, sign out, disable — for the CLI now and the dashboard
+//! next. Each takes the connection of the caller's store turn (`Store::write`), the
+//! actor where there is one, validated input and `now`, and commits the change with
+//! its audit event (in the membership's organization: target type `user`) in one
+//! transaction. argon2 stays outside: a password arrives hashed
+//! (`password::hash`). Signing in, which needs the argon2 budget, is `sign_in`'s.
+
+use chrono::NaiveDateTime;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::Connection;
+
+use super::model::{Membership, NewUser, Purpose, Role, User, UserToken};
+use super::repo;
+use crate::audit::{self, By, Change, Target};
+use crate::identity::authority::{Actor, AuthorityError};
+use crate::orgs;
+use crate::scope::ScopeSet;
+use crate::secret::{digest, RandomError, Secret};
+use crate::store::{DbConn, StoreError};
+use crate::tokens::TokenKind;
+
+/// How long a setup link works.
+pub const SETUP_TOKEN_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
+
+/// Why a people use case refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("email: one '@' between a name and a domain, at most 254 characters, no spaces")]
+    InvalidEmail,
+    #[error("name: at most 200 characters without control characters")]
+    InvalidName,
+    #[error("a person with this email already exists")]
+    EmailTaken,
+    /// No such organization — or one the actor does not see.
+    #[error("no such organization")]
+    UnknownOrg,
+    /// No such person or session — or one of an organization the actor does not see.
+    #[error("no such person")]
+    NotFound,
+    /// A setup or reset link that is unknown, used, expired, or of a disabled person:
+    /// one answer for all.
+    #[error("this link is invalid or has expired; ask for a new one")]
+    InvalidToken,
+    #[error(transparent)]
+    Authority(#[from] AuthorityError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<DieselError> for UserError {
+    fn from(error: DieselError) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+/// A new person `email` (unique whatever its case) who is a `role` of `org_id`, and
+/// the secret of their setup link, shown once (`setup_url`), valid for 24 hours. A
+/// bounded actor (a signed-in person) needs the `admin` scope and may not give a
+/// role with scopes beyond its own; which roles a person may grant is
+/// `Role::may_grant`, the dashboard's check.
+pub fn create_user(
+    conn: &mut DbConn,
+    actor: &Actor,
+    email: &str,
+    display_name: Option<&str>,
+    org_id: &str,
+    role: Role,
+    now: NaiveDateTime,
+) -> Result<(User, Secret), UserError> {
+    validate_email(email)?;
+    let display_name = validate_display_name(display_name)?;
+    if !actor.sees(org_id) {
+        return Err(UserError::UnknownOrg);
+    }
+    if actor.scope_ceiling().is_some() {
+        actor.check_scopes(&ScopeSet::parse("admin").unwrap_or_default())?;
+        actor.check_scopes(&role.scopes())?;
+    }
+    let token = Secret::generate(TokenKind::UserToken.prefix(), 32)?;
+    let new = NewUser::new(email, display_name, now);
+    conn.transaction(|c| {
+        if orgs::repo::find(c, org_id)?.is_none() {
+            return Err(UserError::UnknownOrg);
+        }
+        if repo::find_by_email(c, email)?.is_some() {
+            return Err(UserError::EmailTaken);
+        }
+        let user = repo::create(c, &new).map_err(|error| match error {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                UserError::EmailTaken
+            }
+            other => other.into(),
+        })?;
+        let membership = Membership::new(&user.id, org_id, role, now);
+        repo::add_membership(c, &membership)?;
+        repo::create_token(
+            c,
+            &UserToken {
+                token_hash: digest(token.expose()),
+                user_id: user.id.clone(),
+                purpose: Purpose::Setup.as_str().to_owned(),
+                created_at: now,
+                expires_at: now + SETUP_TOKEN_LIFETIME,
+                used_at: None,
+            },
+        )?;
+        let change = Change::UserCreated {
+            email: &user.email,
+            role: role.as_str(),
+        };
+        audit::repo::record(c, target(org_id, &user), actor.by(), change, now)?;
+        Ok((user, token))
+    })
+}
+
+/// The link a new person opens to set their password: `{issuer_base}/setup#{token}`.
+///
+/// The token is in the URL's *fragment*, which a browser never sends to a server:
+/// not to keygate, not to a proxy in front of it, so it lands in no access log and
+/// no `Referer`. In a query (`?token=`) or a path it would be written to every log
+/// on the way. The setup page reads the fragment in the browser and posts the token
+/// in the body of its form.
+pub fn setup_url(issuer_base: &str, token: &Secret) -> String {
+    format!(
+        "{}/setup#{}",
+        issuer_base.trim_end_matches('/'),
+        token.expose()
+    )
+}
+
+/// Sets the password of the person whose setup link `token` is, once: the link is
+/// spent by a conditional update (`used_at IS NULL AND expires_at > now`), so of two
+/// concurrent uses one wins. Every session of the person ends. `password_hash` is
+/// `password::hash` of a password that passed `password::validate`, made before this
+/// transaction.
+pub fn redeem_setup_token(
+    conn: &mut DbConn,
+    token: &str,
+    password_hash: &str,
+    now: NaiveDateTime,
+) -> Result<User, UserError> {
+    if !TokenKind::UserToken.has_prefix(token) {
+        return Err(UserError::InvalidToken);
+    }
+    let token_hash = digest(token);
+    conn.transaction(|c| {
+        let spent =
+            repo::use_token(c, &token_hash, Purpose::Setup, now)?.ok_or(UserError::InvalidToken)?;
+        let user = repo::find(c, &spent.user_id)?.ok_or(UserError::InvalidToken)?;
+        if user.is_disabled() {
+            // Rolled back: the link stays as it was.
+            return Err(UserError::InvalidToken);
+        }
+        repo::set_password(c, &user.id, password_hash, now)?;
+        repo::end_sessions_of(c, &user.id, now)?;
+        let label = user.label();
+        for membership in repo::memberships_of(c, &user.id)? {
+            let target = target(&membership.org_id, &user);
+            audit::repo::record(
+                c,
+                target,
+                By::operator(&label),
+                Change::UserPasswordSet,
+                now,
+            )?;
+        }
+        repo::find(c, &user.id)?.ok_or(UserError::InvalidToken)
+    })
+}
+
+/// Ends the session `session_id` (signing out). Ending an ended session changes and
+/// records nothing.
+pub fn sign_out(
+    conn: &mut DbConn,
+    session_id: &str,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<(), UserError> {
+    conn.transaction(|c| {
+        let session = repo::find_session(c, session_id)?
+            .filter(|s| actor.sees(&s.org_id))
+            .ok_or(UserError::NotFound)?;
+        if repo::end_session(c, &session.id, now)? {
+            let target = Target {
+                org_id: &session.org_id,
+                id: &session.user_id,
+            };
+            let change = Change::UserSignedOut {
+                session_id: &session.id,
+            };
+            audit::repo::record(c, target, actor.by(), change, now)?;
+        }
+        Ok(())
+    })
+}
+
+/// Disables the person `user_id`: they cannot sign in, and every session of theirs
+/// ends at once. A bounded actor sees only the members of its organization.
+/// Disabling a disabled person changes and records nothing.
+pub fn disable_user(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<User, UserError> {
+    if !TokenKind::UserId.is_id(user_id) {
+        return Err(UserError::NotFound);
+    }
+    conn.transaction(|c| {
+        let user = repo::find(c, user_id)?.ok_or(UserError::NotFound)?;
+        let memberships = repo::memberships_of(c, &user.id)?;
+        if !memberships.iter().any(|m| actor.sees(&m.org_id)) && actor.org_id().is_some() {
+            return Err(UserError::NotFound);
+        }
+        if !repo::disable(c, &user.id, now)? {
+            return Ok(user);
+        }
+        let sessions_ended = repo::end_sessions_of(c, &user.id, now)?;
+        for membership in &memberships {
+            let change = Change::UserDisabled {
+                email: &user.email,
+                sessions_ended,
+            };
+            let target = target(&membership.org_id, &user);
+            audit::repo::record(c, target, actor.by(), change, now)?;
+        }
+        repo::find(c, &user.id)?.ok_or(UserError::NotFound)
+    })
+}
+
+/// The person `user_id` if the actor sees them (a member of its organization).
+pub fn find(conn: &mut DbConn, actor: &Actor, user_id: &str) -> Result<Option<User>, StoreError> {
+    if !TokenKind::UserId.is_id(user_id) {
+        return Ok(None);
+    }
+    let Some(user) = repo::find(conn, user_id)? else {
+        return Ok(None);
+    };
+    match actor.org_id() {
+        None => Ok(Some(user)),
+        Some(org_id) => Ok(repo::membership(conn, user_id, org_id)?.map(|_| user)),
+    }
+}
+
+/// An event about `user`, in the log of `org_id`.
+fn target<'a>(org_id: &'a str, user: &'a User) -> Target<'a> {
+    Target {
+        org_id,
+        id: &user.id,
+    }
+}
+
+/// An email address keygate accepts: one `@` with something on each side, at most
+/// 254 characters, no whitespace or control characters. (Whether mail arrives is for
+/// the setup link to show.)
+pub fn validate_email(email: &str) -> Result<(), UserError> {
+    let shaped = email.chars().count() <= MAX_EMAIL_CHARS
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if shaped {
+        Ok(())
+    } else {
+        Err(UserError::InvalidEmail)
+    }
+}
+
+fn validate_display_name(name: Option<&str>) -> Result<Option<&str>, UserError> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_DISPLAY_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(UserError::InvalidName);
+    }
+    Ok(Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Source;
+    use crate::store::test_support::memory_conn;
+
+    #[test]
+    fn emails_are_checked_for_shape() {
+        for ok in ["a@b", "ada.lovelace+kg@example.com", "Ünïcode@例え.jp"] {
+            assert!(validate_email(ok).is_ok(), "{ok}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        for bad in [
+            "", "ada", "@b", "a@", "a@b@c", "a b@c", "a@b\n", "a\u{7}@b", &long,
+        ] {
+            assert!(
+                matches!(validate_email(bad), Err(UserError::InvalidEmail)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_person_is_created_once_with_a_setup_link_they_redeem_once() {
+        let mut conn = memory_conn();
+        let now = chrono::Utc::now().naive_utc();
+        let (org, _) = orgs::repo::ensure_default(&mut conn, now).unwrap();
+        let cli = Actor::operator("cli");
+        let (user, token) = create_user(
+            &mut conn,
+            &cli,
+            "Ada@Example.com",
+            Some(" Ada "),
+            &org.id,
+            Role::Owner,
+            now,
+        )
+        .unwrap();
+        assert_eq!(user.display_name.as_deref(), Some("Ada"));
+        assert!(token.expose().starts_with("kgut_"));
+        assert_eq!(
+            setup_url("https://kg.example/", &token),
+            format!("https://kg.example/setup#{}", token.expose())
+        );
+        let again = create_user(
+            &mut conn,
+            &cli,
+            "ada@example.COM",
+            None,
+            &org.id,
+            Role::Viewer,
+            now,
+        );
+        assert!(matches!(again, Err(UserError::EmailTaken)));
+        let nowhere = create_user(
+            &mut conn,
+            &cli,
+            "b@example.com",
+            None,
+            "org_nope",
+            Role::Viewer,
+            now,
+        );
+        assert!(matches!(nowhere, Err(UserError::UnknownOrg)));
+
+        let set = redeem_setup_token(&mut conn, token.expose(), "$argon2id$h", now).unwrap();
+        assert_eq!(set.password_hash.as_deref(), Some("$argon2id$h"));
+        let twice = redeem_setup_token(&mut conn, token.expose(), "$argon2id$2", now);
+        assert!(matches!(twice, Err(UserError::InvalidToken)));
+
+        let disabled = disable_user(&mut conn, &cli, &user.id, now).unwrap();
+        assert!(disabled.is_disabled());
+        let trail: Vec<_> = audit::repo::list(
+            &mut conn,
+            &audit::repo::EventFilter {
+                org_id: org.id.clone(),
+                event_type: None,
+                from: None,
+                to: None,
+                after: None,
+                limit: 10,
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event_type, e.target_type, e.actor))
+        .collect();
+        let label = format!("user:{}", user.id);
+        let expected = [
+            ("user.created", "cli"),
+            ("user.password_set", label.as_str()),
+            ("user.disabled", "cli"),
+        ];
+        assert_eq!(trail.len(), expected.len());
+        for ((event, target, actor), (want_event, want_actor)) in trail.iter().zip(expected) {
+            assert_eq!(
+                (event.as_str(), target.as_str(), actor.as_str()),
+                (want_event, "user", want_actor)
+            );
+        }
+    }
+
+    #[test]
+    fn a_signed_in_person_creates_members_only_within_their_authority() {
+        let mut conn = memory_conn();
+        let now = chrono::Utc::now().naive_utc();
+        let (org, _) = orgs::repo::ensure_default(&mut conn, now).unwrap();
+        let as_role = |role: Role| {
+            Actor::bounded(
+                "user:usr_x".into(),
+                Source(None),
+                &org.id,
+                role.scopes(),
+                None,
+                None,
+            )
+        };
+        let developer = as_role(Role::Developer);
+        let refused = create_user(
+            &mut conn,
+            &developer,
+            "d@e.f",
+            None,
+            &org.id,
+            Role::Viewer,
+            now,
+        );
+        assert!(matches!(refused, Err(UserError::Authority(_))));
+        let admin = as_role(Role::Admin);
+        let elsewhere = create_user(
+            &mut conn,
+            &admin,
+            "d@e.f",
+            None,
+            "org_other",
+            Role::Viewer,
+            now,
+        );
+        assert!(matches!(elsewhere, Err(UserError::UnknownOrg)));
+        assert!(create_user(
+            &mut conn,
+            &admin,
+            "d@e.f",
+            None,
+            &org.id,
+            Role::Developer,
+            now
+        )
+        .is_ok());
+    }
+}
