@@ -240,7 +240,10 @@ impl Attempt {
             bucket.in_flight = bucket.in_flight.saturating_sub(1);
             bucket.failures += 1.0;
             let allowance = f64::from(inner.allowance(key.0));
-            if bucket.failures >= allowance && !bucket.blocked {
+            // Full once the next attempt would be refused; not `failures >=
+            // allowance`, which the drain since the first failure keeps just short
+            // of it when failures come in real time, so the block went unreported.
+            if bucket.failures + 1.0 > allowance && !bucket.blocked {
                 bucket.blocked = true;
                 started.push(BurstStarted {
                     key: match key.0 {
