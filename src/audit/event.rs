@@ -69,6 +69,10 @@ pub enum Change<'a> {
         email: &'a str,
         role: &'a str,
     },
+    /// A new setup link was made for a person (the old ones keep their own expiry).
+    UserSetupLinkIssued {
+        expires_at: NaiveDateTime,
+    },
     /// A person set a password (through a setup or reset link); their sessions ended.
     UserPasswordSet,
     UserSignedIn {
@@ -164,6 +168,7 @@ impl Change<'_> {
             Self::OrganizationCreated { .. } => EventType::OrganizationCreated,
             Self::OrganizationTierChanged(_) => EventType::OrganizationTierChanged,
             Self::UserCreated { .. } => EventType::UserCreated,
+            Self::UserSetupLinkIssued { .. } => EventType::UserSetupLinkIssued,
             Self::UserPasswordSet => EventType::UserPasswordSet,
             Self::UserSignedIn { .. } => EventType::UserSignedIn,
             Self::UserSignInFailures { .. } => EventType::UserSignInFailures,
@@ -214,6 +219,9 @@ impl Change<'_> {
             }
             Self::OrganizationTierChanged(diff) => Value::Object(diff.0),
             Self::UserCreated { email, role } => json!({"email": email, "role": role}),
+            Self::UserSetupLinkIssued { expires_at } => {
+                json!({"expires_at": expires_at.and_utc()})
+            }
             Self::UserPasswordSet => json!({}),
             Self::UserSignedIn { session_id } | Self::UserSignedOut { session_id } => {
                 json!({"session_id": session_id})

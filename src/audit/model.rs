@@ -24,6 +24,7 @@ pub enum EventType {
     OrganizationCreated,
     OrganizationTierChanged,
     UserCreated,
+    UserSetupLinkIssued,
     UserPasswordSet,
     UserSignedIn,
     UserSignInFailures,
@@ -44,7 +45,7 @@ impl utoipa::PartialSchema for EventType {
 impl utoipa::ToSchema for EventType {}
 
 impl EventType {
-    pub const ALL: [EventType; 23] = [
+    pub const ALL: [EventType; 24] = [
         Self::ApiKeyCreated,
         Self::ApiKeyUpdated,
         Self::ApiKeyRotated,
@@ -63,6 +64,7 @@ impl EventType {
         Self::OrganizationCreated,
         Self::OrganizationTierChanged,
         Self::UserCreated,
+        Self::UserSetupLinkIssued,
         Self::UserPasswordSet,
         Self::UserSignedIn,
         Self::UserSignInFailures,
@@ -90,6 +92,7 @@ impl EventType {
             Self::OrganizationCreated => "organization.created",
             Self::OrganizationTierChanged => "organization.tier_changed",
             Self::UserCreated => "user.created",
+            Self::UserSetupLinkIssued => "user.setup_link_issued",
             Self::UserPasswordSet => "user.password_set",
             Self::UserSignedIn => "user.signed_in",
             Self::UserSignInFailures => "user.sign_in_failures",
@@ -122,6 +125,7 @@ impl EventType {
             | Self::SigningKeyRemoved => "signing_key",
             Self::OrganizationCreated | Self::OrganizationTierChanged => "organization",
             Self::UserCreated
+            | Self::UserSetupLinkIssued
             | Self::UserPasswordSet
             | Self::UserSignedIn
             | Self::UserSignInFailures

@@ -99,17 +99,7 @@ pub fn create_user(
         })?;
         let membership = Membership::new(&user.id, org_id, role, now);
         repo::add_membership(c, &membership)?;
-        repo::create_token(
-            c,
-            &UserToken {
-                token_hash: digest(token.expose()),
-                user_id: user.id.clone(),
-                purpose: Purpose::Setup.as_str().to_owned(),
-                created_at: now,
-                expires_at: now + SETUP_TOKEN_LIFETIME,
-                used_at: None,
-            },
-        )?;
+        repo::create_token(c, &setup_token(&token, &user.id, now))?;
         let change = Change::UserCreated {
             email: &user.email,
             role: role.as_str(),
@@ -117,6 +107,55 @@ pub fn create_user(
         audit::repo::record(c, target(org_id, &user), actor.by(), change, now)?;
         Ok((user, token))
     })
+}
+
+/// A new setup link for the person `user_id` — one whose first link expired, or who
+/// forgot their password before a reset flow exists — shown once, valid 24 hours.
+/// Redeeming it sets their password and ends their sessions. Not for a disabled
+/// person. A bounded actor needs the `admin` scope and sees only its members.
+pub fn new_setup_link(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<Secret, UserError> {
+    if actor.scope_ceiling().is_some() {
+        actor.check_scopes(&ScopeSet::parse("admin").unwrap_or_default())?;
+    }
+    let token = Secret::generate(TokenKind::UserToken.prefix(), 32)?;
+    conn.transaction(|c| {
+        let user = find(c, actor, user_id)?
+            .filter(|u| !u.is_disabled())
+            .ok_or(UserError::NotFound)?;
+        let issued = setup_token(&token, &user.id, now);
+        repo::create_token(c, &issued)?;
+        for membership in repo::memberships_of(c, &user.id)? {
+            if actor.sees(&membership.org_id) {
+                let change = Change::UserSetupLinkIssued {
+                    expires_at: issued.expires_at,
+                };
+                audit::repo::record(
+                    c,
+                    target(&membership.org_id, &user),
+                    actor.by(),
+                    change,
+                    now,
+                )?;
+            }
+        }
+        Ok(token)
+    })
+}
+
+fn setup_token(token: &Secret, user_id: &str, now: NaiveDateTime) -> UserToken {
+    UserToken {
+        token_hash: digest(token.expose()),
+        user_id: user_id.to_owned(),
+        purpose: Purpose::Setup.as_str().to_owned(),
+        created_at: now,
+        expires_at: now + SETUP_TOKEN_LIFETIME,
+        used_at: None,
+    }
 }
 
 /// The link a new person opens to set their password: `{issuer_base}/setup#{token}`.
