@@ -13,6 +13,7 @@ mod orgs;
 mod output;
 mod reports;
 mod signing_keys;
+mod users;
 
 use std::path::PathBuf;
 
@@ -23,6 +24,7 @@ pub use api_keys::ApiKeyCommand;
 pub use clients::ClientCommand;
 pub use orgs::OrgCommand;
 pub use signing_keys::KeyCommand;
+pub use users::UserCommand;
 
 use crate::config::Settings;
 use crate::startup::Application;
@@ -57,6 +59,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage people: accounts, their memberships and roles.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage signing keys in the keys directory.
     #[command(subcommand, name = "signing-key")]
     SigningKey(KeyCommand),
@@ -79,6 +84,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Client(command) => on_runtime(clients::run(command, settings))?,
         Command::ApiKey(command) => on_runtime(api_keys::run(command, settings))?,
         Command::Org(command) => on_runtime(orgs::run(command, settings))?,
+        Command::User(command) => on_runtime(users::run(command, settings))?,
         Command::SigningKey(command) => on_runtime(signing_keys::run(command, settings))?,
         Command::Usage(args) => on_runtime(reports::usage(args, settings))?,
         Command::Audit(args) => on_runtime(reports::audit(args, settings))?,

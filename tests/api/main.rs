@@ -21,6 +21,7 @@ mod metadata;
 mod methods;
 mod migrations;
 mod operations;
+mod people;
 mod refresh;
 mod registration;
 mod resources;

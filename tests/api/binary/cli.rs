@@ -770,3 +770,118 @@ fn audit_and_usage_show_what_the_api_shows() {
         );
     }
 }
+
+#[test]
+fn user_create_prints_the_setup_link_once_and_list_never_does() {
+    let kg = Installation::new();
+    let created = kg.run(&[
+        "user",
+        "create",
+        "--email",
+        "Ada@Example.com",
+        "--name",
+        "Ada Lovelace",
+        "--role",
+        "admin",
+    ]);
+    assert!(created.ok, "{}", created.stderr);
+    let fields: Vec<_> = created.json.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        fields,
+        [
+            "user_id",
+            "setup_url",
+            "email",
+            "org",
+            "role",
+            "setup_expires_at"
+        ]
+    );
+    let id = created.json["user_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("usr_"), "{id}");
+    let url = created.json["setup_url"].as_str().unwrap().to_owned();
+    let token = url
+        .strip_prefix("http://127.0.0.1:8080/setup#")
+        .unwrap_or_else(|| panic!("the token is in the fragment: {url}"));
+    assert!(
+        token.starts_with("kgut_") && token.len() >= 5 + 43,
+        "{token}"
+    );
+    assert_eq!(created.json["email"], "Ada@Example.com");
+    assert_eq!(created.json["org"], "default");
+    assert_eq!(created.json["role"], "admin");
+
+    let listed = kg.run(&["user", "list", "--org", "default"]);
+    assert!(listed.ok, "{}", listed.stderr);
+    assert_eq!(listed.json[0]["user_id"], id.as_str());
+    assert_eq!(listed.json[0]["display_name"], "Ada Lovelace");
+    assert_eq!(listed.json[0]["password_set"], false);
+    let listing = listed.json.to_string();
+    assert!(!listing.contains(token), "{listing}");
+
+    let disabled = kg.run(&["user", "disable", &id]);
+    assert!(
+        disabled.ok && !disabled.json["disabled_at"].is_null(),
+        "{}",
+        disabled.stderr
+    );
+    let listed = kg.run(&["user", "list"]);
+    assert!(!listed.json[0]["disabled_at"].is_null());
+    let events = kg.run(&["audit", "--org", "default"]);
+    let types = events.json.to_string();
+    assert!(
+        types.contains("user.created") && types.contains("user.disabled"),
+        "{types}"
+    );
+}
+
+#[test]
+fn user_create_rejects_bad_input_with_a_clear_message() {
+    let kg = Installation::new();
+    let first = kg.run(&[
+        "user",
+        "create",
+        "--email",
+        "ada@example.com",
+        "--role",
+        "viewer",
+    ]);
+    assert!(first.ok, "{}", first.stderr);
+    for (args, expected) in [
+        (vec!["--email", "not-an-email", "--role", "viewer"], "email"),
+        (
+            vec!["--email", "a b@example.com", "--role", "viewer"],
+            "email",
+        ),
+        (
+            vec!["--email", "ADA@Example.com", "--role", "viewer"],
+            "already exists",
+        ),
+        (
+            vec![
+                "--email",
+                "b@example.com",
+                "--role",
+                "viewer",
+                "--org",
+                "nope",
+            ],
+            "organization 'nope' does not exist",
+        ),
+        (
+            vec!["--email", "b@example.com", "--role", "root"],
+            "unknown role 'root'",
+        ),
+        (vec!["--email", "b@example.com"], "--role"),
+    ] {
+        let out = run(kg.keygate().args(["user", "create"]).args(&args));
+        assert!(!out.ok, "{args:?} succeeded");
+        assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
+    }
+    let unknown = kg.run(&["user", "disable", "usr_00000000000000000000000000000000"]);
+    assert!(
+        !unknown.ok && unknown.stderr.contains("no person"),
+        "{}",
+        unknown.stderr
+    );
+}
