@@ -29,3 +29,4 @@ pub mod telemetry;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod web;

@@ -72,6 +72,7 @@ impl Application {
         // The one clock, and the one credential policy, every handler reads.
         let app_clock: web::Data<dyn Clock> = web::Data::from(clock.clone());
         let policy = web::Data::new(settings.credential_policy());
+        let dashboard = web::Data::new(crate::web::DashboardSettings::new(&settings));
         let meter = web::Data::new(Meter::new(settings.usage_metering, clock.clone()));
         let mut rate_limits =
             RateLimits::new(settings.rate_limits, settings.tiers.clone(), clock.clone());
@@ -123,6 +124,9 @@ impl Application {
                 .app_data(error::json_config(body_limit))
                 .app_data(crate::api::BodyLimit(body_limit))
                 .app_data(error::query_config())
+                .app_data(web::FormConfig::default().limit(body_limit))
+                .app_data(web::PayloadConfig::new(body_limit))
+                .app_data(dashboard.clone())
                 .configure(oauth::handlers::configure)
                 .configure(identity::handlers::configure)
                 .configure(api_keys::handlers::configure)
@@ -133,6 +137,7 @@ impl Application {
                 .configure(health::configure)
                 .configure(crate::metrics::configure)
                 .configure(crate::openapi::configure)
+                .configure(crate::web::handlers::configure)
                 .default_service(web::to(error::not_found))
         })
         .workers(settings.worker_count())

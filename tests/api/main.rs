@@ -8,6 +8,7 @@ mod auth_methods;
 mod authority;
 mod binary;
 mod clients;
+mod dashboard;
 mod faults;
 mod forward_auth;
 mod helpers;

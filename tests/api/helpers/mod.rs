@@ -99,6 +99,21 @@ impl TestApp {
         }
     }
 
+    /// An app whose issuer is its own address, as a browser sees it: the dashboard's
+    /// forms are checked against the issuer's origin.
+    pub async fn spawn_on_own_origin() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::spawn_with(|s| {
+            s.bind = format!("127.0.0.1:{port}");
+            s.issuer = format!("http://127.0.0.1:{port}").parse().unwrap();
+        })
+        .await
+    }
+
     /// A second keygate instance on the same database and keys (and the same
     /// settings otherwise); returns its base URL.
     pub async fn spawn_sibling(&self, clock: Arc<dyn Clock>) -> String {

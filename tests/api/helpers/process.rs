@@ -414,3 +414,20 @@ exec "$KG_BIN" "$@""#;
         .env("KEYGATE_WORKERS", "1");
     cmd
 }
+
+/// The playwright-core module and Debian's Chromium for the browser tests, if both
+/// are here (`.ci/run` installs them: `KEYGATE_TEST_PLAYWRIGHT` names the module's
+/// directory, default `~/.cache/keygate-browser-node-1.64.1/node_modules/playwright-core`).
+pub fn browser_tools() -> Option<String> {
+    let module = std::env::var("KEYGATE_TEST_PLAYWRIGHT").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        format!("{home}/.cache/keygate-browser-node-1.64.1/node_modules/playwright-core")
+    });
+    let there = std::path::Path::new(&module).join("package.json").exists()
+        && std::path::Path::new("/usr/bin/chromium").exists()
+        && Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    super::available("Chromium, node and playwright-core", there).then_some(module)
+}

@@ -1,0 +1,42 @@
+//! The dashboard: server-rendered HTML for people, served by `keygate serve` itself —
+//! signing in, setting a password through a one-time set-up link, and the
+//! organization's API keys (create and see the key once, rotate, revoke). Templates
+//! are compiled into the binary (askama, `templates/`), with one stylesheet and two
+//! small scripts (`assets/`) and no inline script, which the CSP forbids. Every page
+//! is one more caller of the same use cases as the API and the CLI (`users`,
+//! `api_keys::service`), as the signed-in person's `Actor`.
+//!
+//! Its parts: `handlers` (pages, form posts, routes), `pages` (the templates' data),
+//! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
+//! (headers, origin checks, safe redirects), `assets`.
+
+pub mod assets;
+pub mod handlers;
+pub mod pages;
+pub mod security;
+pub mod session;
+
+use std::time::Duration;
+
+use crate::config::{Issuer, Settings};
+use crate::scope::ScopeSet;
+
+/// What the dashboard needs of the settings, built once at start-up.
+#[derive(Clone, Debug)]
+pub struct DashboardSettings {
+    pub issuer: Issuer,
+    pub known_scopes: ScopeSet,
+    pub session_idle_timeout: Duration,
+    pub session_lifetime: Duration,
+}
+
+impl DashboardSettings {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            issuer: settings.issuer.clone(),
+            known_scopes: settings.scopes.clone(),
+            session_idle_timeout: settings.session_idle_timeout,
+            session_lifetime: settings.session_lifetime,
+        }
+    }
+}

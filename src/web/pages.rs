@@ -1,0 +1,114 @@
+//! The dashboard's pages: one askama template (`templates/`) per struct, rendered
+//! with auto-escaping — nothing a person typed reaches a page unescaped.
+
+use askama::Template;
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::api_keys::{ApiKey, KeyState};
+
+#[derive(Template)]
+#[template(path = "sign_in.html", config = "src/web/askama.toml")]
+pub struct SignIn<'a> {
+    pub next: &'a str,
+    pub email: &'a str,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html", config = "src/web/askama.toml")]
+pub struct SetupPage<'a> {
+    pub token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html", config = "src/web/askama.toml")]
+pub struct Message<'a> {
+    pub heading: &'a str,
+    pub text: &'a str,
+    pub link: &'a str,
+    pub link_text: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "keys.html", config = "src/web/askama.toml")]
+pub struct Keys<'a> {
+    pub section: &'a str,
+    pub csrf: &'a str,
+    pub user_email: &'a str,
+    pub org_name: &'a str,
+    pub role: &'a str,
+    pub may_write: bool,
+    /// The scopes the person may give a key, and whether the form ticks it.
+    pub grantable: Vec<(&'a str, bool)>,
+    pub keys: Vec<KeyRow>,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "key_created.html", config = "src/web/askama.toml")]
+pub struct KeyCreated<'a> {
+    pub section: &'a str,
+    pub csrf: &'a str,
+    pub user_email: &'a str,
+    pub org_name: &'a str,
+    pub role: &'a str,
+    pub heading: &'a str,
+    pub name: &'a str,
+    pub scopes: &'a str,
+    pub key: &'a str,
+}
+
+/// One row of the keys table, as shown: masked, times in UTC, a status word.
+pub struct KeyRow {
+    pub id: String,
+    pub name: String,
+    pub masked: String,
+    pub scopes: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub expires_at: String,
+    /// `active`, `expiring` (within 7 days), `expired` or `revoked`.
+    pub status: &'static str,
+    /// Whether it can still be rotated or revoked.
+    pub live: bool,
+}
+
+impl KeyRow {
+    pub fn new(key: &ApiKey, now: NaiveDateTime) -> Self {
+        let shown = |t: Option<NaiveDateTime>, none: &str| {
+            t.map_or_else(|| none.to_owned(), |t| utc(t.and_utc()))
+        };
+        let (status, live) = match key.state(now) {
+            KeyState::Revoked(_) => ("revoked", false),
+            KeyState::Expired(_) => ("expired", false),
+            KeyState::Active
+                if key
+                    .expires_at
+                    .is_some_and(|at| at - now <= chrono::Duration::days(7)) =>
+            {
+                ("expiring", true)
+            }
+            KeyState::Active => ("active", true),
+        };
+        Self {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            masked: key.masked(),
+            scopes: key.scopes.clone(),
+            created_by: key.created_by.clone(),
+            created_at: utc(key.created_at.and_utc()),
+            last_used_at: shown(key.last_used_at, "never"),
+            expires_at: shown(key.expires_at, "never"),
+            status,
+            live: live && key.replaced_by.is_none(),
+        }
+    }
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}

@@ -1,0 +1,721 @@
+//! The dashboard over HTTP, as a browser would use it (no redirects followed, the
+//! session cookie carried by hand): set-up links, sign-in, the keys page and its
+//! forms, and what each refuses — cross-site posts, a wrong CSRF token, foreign
+//! `?next=`, another organization's key, a viewer's writes, a disabled person's live
+//! session, an idle session. In a real Chromium: `a_person_manages_keys_in_a_browser`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use keygate::clock::ManualClock;
+use keygate::identity::authority::Actor;
+use keygate::users::{service, Role};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::StatusCode;
+
+use crate::helpers::db::TestConnection;
+use crate::helpers::{TestApp, ISSUER};
+
+const PASSWORD: &str = "correct horse battery staple 42";
+
+/// A client that shows redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A person of the organization `org_slug` with `role`; returns (user id, set-up token).
+fn person(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (String, String) {
+    let now = Utc::now().naive_utc();
+    app.store.with_conn(|c| {
+        let org = keygate::orgs::repo::find_by_slug(c, org_slug)
+            .unwrap()
+            .unwrap();
+        let actor = Actor::operator("test");
+        let (user, token) =
+            service::create_user(c, &actor, email, None, &org.id, role, now).unwrap();
+        (user.id, token.expose().to_owned())
+    })
+}
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = browser()
+        .post(app.url(path))
+        .header(ORIGIN, ISSUER)
+        .form(form);
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.unwrap()
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut request = browser().get(app.url(path));
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.unwrap()
+}
+
+/// The `name=value` of the session cookie a response sets.
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response
+        .headers()
+        .get(SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+fn location(response: &reqwest::Response) -> &str {
+    response.headers().get(LOCATION).unwrap().to_str().unwrap()
+}
+
+/// A person who has set their password and signed in: the cookie to send.
+async fn signed_in(app: &TestApp, email: &str, role: Role) -> String {
+    let (_, token) = person(app, email, "default", role);
+    let set = post_form(
+        app,
+        "/setup",
+        None,
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(set.status(), StatusCode::SEE_OTHER);
+    let response = post_form(
+        app,
+        "/sign-in",
+        None,
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await.unwrap()
+    );
+    session_cookie(&response)
+}
+
+/// The CSRF token a signed-in page embeds.
+async fn csrf_of(app: &TestApp, cookie: &str) -> String {
+    let page = get(app, "/dashboard/keys", Some(cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The key a "shown once" page shows.
+fn shown_key(page: &str) -> String {
+    let start = page
+        .find("id=\"new-key\" readonly value=\"")
+        .expect("the key, shown once")
+        + 29;
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn me_status(app: &TestApp, key: &str) -> StatusCode {
+    app.http
+        .get(app.url("/v1/me"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[actix_rt::test]
+async fn every_page_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/sign-in", "/setup"] {
+        let response = get(&app, path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "same-origin");
+        assert_eq!(headers["cache-control"], "no-store");
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains("<script>") && !body.contains("style=\""),
+            "no inline script or style"
+        );
+    }
+    let home = get(&app, "/", None).await;
+    assert_eq!(home.status(), StatusCode::SEE_OTHER);
+    let dashboard = get(&app, location(&home), None).await;
+    assert_eq!(location(&dashboard), "/sign-in?next=%2Fdashboard%2Fkeys");
+    assert_eq!(get(&app, "/assets/app.css", None).await.status(), 200);
+    for missing in ["/assets/nope.js", "/assets/..%2Fmod.rs"] {
+        assert_eq!(get(&app, missing, None).await.status(), 404, "{missing}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_person_sets_a_password_signs_in_and_manages_keys() {
+    let app = TestApp::spawn().await;
+    let (user_id, token) = person(&app, "Ada@Example.com", "default", Role::Owner);
+    let weak = post_form(
+        &app,
+        "/setup",
+        None,
+        &[
+            ("token", &token),
+            ("password", "short"),
+            ("confirm", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(weak.status(), 400);
+    assert!(
+        weak.text().await.unwrap().contains("12"),
+        "the rule is named"
+    );
+    let differ = post_form(
+        &app,
+        "/setup",
+        None,
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", "something else entirely"),
+        ],
+    )
+    .await;
+    assert_eq!(differ.status(), 400);
+    let set = post_form(
+        &app,
+        "/setup",
+        None,
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(set.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&set), "/sign-in?notice=password-set");
+    let again = post_form(
+        &app,
+        "/setup",
+        None,
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(again.status(), 400, "a set-up link works once");
+
+    // The email matches whatever its case.
+    let signed = post_form(
+        &app,
+        "/sign-in",
+        None,
+        &[
+            ("email", "ada@example.COM"),
+            ("password", PASSWORD),
+            ("next", "/dashboard/keys"),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed), "/dashboard/keys");
+    let set_cookie = signed.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.starts_with("keygate_session=kgss_"),
+        "{set_cookie}"
+    );
+    assert!(
+        set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Lax")
+            && set_cookie.contains("Path=/")
+    );
+    let cookie = session_cookie(&signed);
+
+    let csrf = csrf_of(&app, &cookie).await;
+    let created = post_form(
+        &app,
+        "/dashboard/keys",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", "CI deploy"),
+            ("scope", "read"),
+            ("scope", "write"),
+            ("expires", "90d"),
+            ("environment", "test"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), 200);
+    assert_eq!(created.headers()["cache-control"], "no-store");
+    let key = shown_key(&created.text().await.unwrap());
+    assert!(key.starts_with("kg_test_"), "{key}");
+    assert_eq!(
+        me_status(&app, &key).await,
+        200,
+        "the key works from outside the dashboard"
+    );
+    let page = get(&app, "/dashboard/keys", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("CI deploy") && !page.contains(&key),
+        "listed masked, never shown again"
+    );
+
+    // The dashboard's changes are audited as the person.
+    let events = app
+        .get_json("/v1/audit-events?type=api_key.created", &app.admin_key)
+        .await;
+    let actors: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(
+        actors.contains(&format!("user:{user_id}").as_str()),
+        "{actors:?}"
+    );
+
+    let key_id = app.get_json("/v1/api-keys", &app.admin_key).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "CI deploy")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unconfirmed = post_form(
+        &app,
+        &format!("/dashboard/keys/{key_id}/revoke"),
+        Some(&cookie),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(
+        unconfirmed.status(),
+        400,
+        "a revocation needs its confirmation"
+    );
+    assert_eq!(me_status(&app, &key).await, 200);
+    let revoked = post_form(
+        &app,
+        &format!("/dashboard/keys/{key_id}/revoke"),
+        Some(&cookie),
+        &[("csrf", &csrf), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me_status(&app, &key).await, 401);
+
+    let out = post_form(&app, "/sign-out", Some(&cookie), &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(out.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let after = get(&app, "/dashboard/keys", Some(&cookie)).await;
+    assert_eq!(
+        after.status(),
+        StatusCode::SEE_OTHER,
+        "the session ended on the server"
+    );
+}
+
+#[actix_rt::test]
+async fn cross_site_posts_and_wrong_csrf_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let cookie = signed_in(&app, "owner@example.com", Role::Owner).await;
+    let csrf = csrf_of(&app, &cookie).await;
+    let form = [("csrf", csrf.as_str()), ("name", "x"), ("scope", "read")];
+    let foreign = browser()
+        .post(app.url("/dashboard/keys"))
+        .header(ORIGIN, "http://evil.example")
+        .header(COOKIE, &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    let no_origin = browser()
+        .post(app.url("/dashboard/keys"))
+        .header(COOKIE, &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_origin.status(), 403, "neither Origin nor Referer");
+    for bad in ["", "x", &csrf[..csrf.len() - 1]] {
+        let response = post_form(
+            &app,
+            "/dashboard/keys",
+            Some(&cookie),
+            &[("csrf", bad), ("name", "x"), ("scope", "read")],
+        )
+        .await;
+        assert_eq!(response.status(), 403, "csrf {bad:?}");
+    }
+    let missing = post_form(
+        &app,
+        "/dashboard/keys",
+        Some(&cookie),
+        &[("name", "x"), ("scope", "read")],
+    )
+    .await;
+    assert_eq!(missing.status(), 403);
+    let sign_in = browser()
+        .post(app.url("/sign-in"))
+        .header(ORIGIN, "http://evil.example")
+        .form(&[("email", "owner@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in.status(), 403, "login CSRF");
+    let keys = app.get_json("/v1/api-keys", &app.admin_key).await;
+    assert!(
+        !keys.to_string().contains("\"name\":\"x\""),
+        "nothing was created"
+    );
+}
+
+#[actix_rt::test]
+async fn sign_in_failures_look_alike_and_are_throttled() {
+    let app = TestApp::spawn().await;
+    signed_in(&app, "real@example.com", Role::Owner).await;
+    let wrong = post_form(
+        &app,
+        "/sign-in",
+        None,
+        &[
+            ("email", "real@example.com"),
+            ("password", "not the password at all"),
+        ],
+    )
+    .await;
+    let unknown = post_form(
+        &app,
+        "/sign-in",
+        None,
+        &[
+            ("email", "nobody@example.com"),
+            ("password", "not the password at all"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    let (wrong, unknown) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(
+        wrong.replace("real@example.com", "E"),
+        unknown.replace("nobody@example.com", "E"),
+        "the same page"
+    );
+    let mut last = StatusCode::OK;
+    for _ in 0..30 {
+        last = post_form(
+            &app,
+            "/sign-in",
+            None,
+            &[
+                ("email", "real@example.com"),
+                ("password", "still not the password"),
+            ],
+        )
+        .await
+        .status();
+        if last == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+    }
+    assert_eq!(
+        last,
+        StatusCode::TOO_MANY_REQUESTS,
+        "repeated failures are throttled"
+    );
+}
+
+#[actix_rt::test]
+async fn next_leads_only_to_keygate_and_the_session_changes_at_sign_in() {
+    let app = TestApp::spawn().await;
+    let (_, token) = person(&app, "nav@example.com", "default", Role::Admin);
+    post_form(
+        &app,
+        "/setup",
+        None,
+        &[
+            ("token", &token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    )
+    .await;
+    for next in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let response = post_form(
+            &app,
+            "/sign-in",
+            Some("keygate_session=kgss_planted"),
+            &[
+                ("email", "nav@example.com"),
+                ("password", PASSWORD),
+                ("next", next),
+            ],
+        )
+        .await;
+        assert_eq!(location(&response), "/dashboard/keys", "{next}");
+        assert_ne!(
+            session_cookie(&response),
+            "keygate_session=kgss_planted",
+            "a planted session id is never kept"
+        );
+    }
+    let planted = get(
+        &app,
+        "/dashboard/keys",
+        Some("keygate_session=kgss_planted"),
+    )
+    .await;
+    assert_eq!(
+        planted.status(),
+        StatusCode::SEE_OTHER,
+        "an unknown session is no session"
+    );
+}
+
+#[actix_rt::test]
+async fn a_viewer_reads_and_another_organizations_key_does_not_exist() {
+    let app = TestApp::spawn().await;
+    let viewer = signed_in(&app, "viewer@example.com", Role::Viewer).await;
+    let page = get(&app, "/dashboard/keys", Some(&viewer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Create key"), "no create form for a viewer");
+    let csrf = csrf_of(&app, &viewer).await;
+    let refused = post_form(
+        &app,
+        "/dashboard/keys",
+        Some(&viewer),
+        &[("csrf", &csrf), ("name", "x"), ("scope", "read")],
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+
+    let owner = signed_in(&app, "owner@example.com", Role::Owner).await;
+    let owner_csrf = csrf_of(&app, &owner).await;
+    let theirs = app.other_org_admin();
+    let response = post_form(
+        &app,
+        &format!("/dashboard/keys/{}/revoke", theirs.id),
+        Some(&owner),
+        &[("csrf", &owner_csrf), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        me_status(&app, &theirs.key).await,
+        200,
+        "the other organization's key lives"
+    );
+}
+
+#[actix_rt::test]
+async fn a_disabled_person_is_signed_out_at_the_next_request() {
+    let app = TestApp::spawn().await;
+    let cookie = signed_in(&app, "leaver@example.com", Role::Admin).await;
+    assert_eq!(
+        get(&app, "/dashboard/keys", Some(&cookie)).await.status(),
+        200
+    );
+    let user_id = app.store.with_conn(|c| {
+        keygate::users::repo::find_by_email(c, "leaver@example.com")
+            .unwrap()
+            .unwrap()
+            .id
+    });
+    app.store.with_conn(|c| {
+        service::disable_user(
+            c,
+            &Actor::operator("test"),
+            &user_id,
+            Utc::now().naive_utc(),
+        )
+        .unwrap()
+    });
+    assert_eq!(
+        get(&app, "/dashboard/keys", Some(&cookie)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let again = post_form(
+        &app,
+        "/sign-in",
+        None,
+        &[("email", "leaver@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(again.status(), 401, "and cannot sign in again");
+}
+
+#[actix_rt::test]
+async fn an_idle_session_ends() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let cookie = signed_in(&app, "idle@example.com", Role::Owner).await;
+    assert_eq!(
+        get(&app, "/dashboard/keys", Some(&cookie)).await.status(),
+        200
+    );
+    clock.advance(chrono::Duration::minutes(20));
+    assert_eq!(
+        get(&app, "/dashboard/keys", Some(&cookie)).await.status(),
+        200,
+        "still within the idle timeout"
+    );
+    clock.advance(chrono::Duration::minutes(31));
+    let idle = get(&app, "/dashboard/keys", Some(&cookie)).await;
+    assert_eq!(
+        idle.status(),
+        StatusCode::SEE_OTHER,
+        "past the idle timeout"
+    );
+    assert!(location(&idle).starts_with("/sign-in"));
+}
+
+#[actix_rt::test]
+async fn malformed_and_oversize_forms_are_refused() {
+    let app = TestApp::spawn().await;
+    let missing = post_form(&app, "/sign-in", None, &[("email", "a@example.com")]).await;
+    assert_eq!(missing.status(), 400);
+    let huge = "x".repeat(64 * 1024);
+    let oversize = post_form(
+        &app,
+        "/sign-in",
+        None,
+        &[("email", "a@example.com"), ("password", &huge)],
+    )
+    .await;
+    assert_eq!(oversize.status(), 413);
+    let cookie = signed_in(&app, "o@example.com", Role::Owner).await;
+    let csrf = csrf_of(&app, &cookie).await;
+    let long_name = "n".repeat(201);
+    for (form, message) in [
+        (
+            vec![("csrf", csrf.as_str()), ("name", ""), ("scope", "read")],
+            "name",
+        ),
+        (
+            vec![
+                ("csrf", csrf.as_str()),
+                ("name", long_name.as_str()),
+                ("scope", "read"),
+            ],
+            "name",
+        ),
+        (vec![("csrf", csrf.as_str()), ("name", "x")], "scope"),
+        (
+            vec![("csrf", csrf.as_str()), ("name", "x"), ("scope", "billing")],
+            "billing",
+        ),
+        (
+            vec![
+                ("csrf", csrf.as_str()),
+                ("name", "x"),
+                ("scope", "read"),
+                ("expires", "soon"),
+            ],
+            "expires",
+        ),
+        (
+            vec![
+                ("csrf", csrf.as_str()),
+                ("name", "<script>alert(1)</script>"),
+                ("scope", "nope<b>"),
+            ],
+            "nope&#60;b&#62;",
+        ),
+    ] {
+        let response = post_form(&app, "/dashboard/keys", Some(&cookie), &form).await;
+        assert_eq!(response.status(), 400, "{form:?}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(message), "{form:?}: {page}");
+        assert!(!page.contains("<script>alert"), "escaped");
+    }
+}
+
+/// The whole journey in Debian's Chromium, driven by playwright-core
+/// (`tests/browser/dashboard.cjs`); screenshots land in `KEYGATE_TEST_SCREENSHOTS`.
+#[actix_rt::test]
+#[ignore = "needs Chromium and playwright-core: .ci/run installs both (KEYGATE_TEST_PLAYWRIGHT names the module)"]
+async fn a_person_manages_keys_in_a_browser() {
+    let Some(playwright) = crate::helpers::process::browser_tools() else {
+        return;
+    };
+    let app = TestApp::spawn_on_own_origin().await;
+    let (_, owner) = person(&app, "owner@example.com", "default", Role::Owner);
+    let (_, viewer) = person(&app, "viewer@example.com", "default", Role::Viewer);
+    let setup = |token: &str| format!("{}/setup#{token}", app.address);
+    let shots = std::env::var("KEYGATE_TEST_SCREENSHOTS").unwrap_or_default();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.cjs");
+    let mut node = std::process::Command::new("node");
+    node.arg(script)
+        .env("PLAYWRIGHT_CORE", playwright)
+        .env("KEYGATE_URL", &app.address)
+        .env("OWNER_EMAIL", "owner@example.com")
+        .env("OWNER_SETUP_URL", setup(&owner))
+        .env("VIEWER_EMAIL", "viewer@example.com")
+        .env("VIEWER_SETUP_URL", setup(&viewer))
+        .env("SCREENSHOTS", shots);
+    // The app answers on this test's runtime: wait for node off it.
+    let output = actix_web::rt::task::spawn_blocking(move || node.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("ok - a viewer has no way to create keys"),
+        "the script ran to its end"
+    );
+}

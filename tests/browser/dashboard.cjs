@@ -1,0 +1,117 @@
+// A person uses the dashboard in a real Chromium (playwright-core, Debian's chromium):
+// set a password through the set-up link, sign in, create a key and read it from the
+// page once, use it from outside the browser, rotate it, revoke it, sign out; then a
+// viewer signs in and finds no way to create keys. Every control on each page must
+// have an accessible name. Run by tests/api/dashboard.rs, which starts keygate and
+// passes the addresses and links in the environment; screenshots go to SCREENSHOTS.
+"use strict";
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+
+const BASE = process.env.KEYGATE_URL;
+const OWNER = { email: process.env.OWNER_EMAIL, setup: process.env.OWNER_SETUP_URL };
+const VIEWER = { email: process.env.VIEWER_EMAIL, setup: process.env.VIEWER_SETUP_URL };
+const PASSWORD = "correct horse battery staple 42";
+const SHOTS = process.env.SCREENSHOTS;
+
+function check(condition, what) {
+  if (!condition) throw new Error("failed: " + what);
+  console.log("ok - " + what);
+}
+
+async function me(key) {
+  const response = await fetch(BASE + "/v1/me", { headers: { "X-API-Key": key } });
+  return response.status;
+}
+
+// Every input, select and button has a name a screen reader can say.
+async function everyControlIsNamed(page, where) {
+  const unnamed = await page.evaluate(() =>
+    Array.from(document.querySelectorAll("input:not([type=hidden]), select, button, textarea"))
+      .filter((el) => {
+        const labelled = el.labels && el.labels.length > 0 && el.labels[0].textContent.trim() !== "";
+        const aria = (el.getAttribute("aria-label") || "").trim() !== "";
+        const text = el.tagName === "BUTTON" && el.textContent.trim() !== "";
+        return !(labelled || aria || text);
+      })
+      .map((el) => el.outerHTML.slice(0, 80)));
+  check(unnamed.length === 0, where + ": every control has an accessible name " + JSON.stringify(unnamed));
+}
+
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: SHOTS + "/" + name + ".png", fullPage: true });
+}
+
+async function setUpAndSignIn(page, person) {
+  await page.goto(person.setup);
+  check(!page.url().includes("#"), "the set-up token leaves the address bar");
+  await everyControlIsNamed(page, "set-up page");
+  await page.getByLabel("New password").fill(PASSWORD);
+  await page.getByLabel("Repeat it").fill(PASSWORD);
+  await page.getByRole("button", { name: "Set password" }).click();
+  await page.waitForURL(/\/sign-in\?notice=password-set/);
+  await everyControlIsNamed(page, "sign-in page");
+  await page.getByLabel("Email").fill(person.email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/dashboard\/keys$/);
+}
+
+(async () => {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+  try {
+    const owner = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await owner.goto(BASE + "/dashboard/keys");
+    check(/\/sign-in\?next=/.test(owner.url()), "signed out, the dashboard leads to the sign-in page");
+    await shot(owner, "sign-in");
+
+    await setUpAndSignIn(owner, OWNER);
+    check(await owner.getByRole("heading", { name: "API keys" }).isVisible(), "signed in, the keys page shows");
+    await everyControlIsNamed(owner, "keys page");
+
+    await owner.getByLabel("Name").fill("CI deploy");
+    await owner.getByRole("checkbox", { name: "write" }).check();
+    await owner.getByRole("button", { name: "Create key" }).click();
+    const key = await owner.locator("#new-key").inputValue();
+    check(/^kg_live_[0-9A-Za-z]{49}$/.test(key), "the new key is shown once: " + key.slice(0, 12) + "…");
+    await shot(owner, "key-created");
+    await everyControlIsNamed(owner, "key-created page");
+    check((await me(key)) === 200, "the key works from outside the browser (GET /v1/me)");
+
+    await owner.getByRole("link", { name: "Back to the keys" }).click();
+    check(!(await owner.content()).includes(key), "the keys page never shows the key again");
+    await shot(owner, "keys");
+    await owner.getByRole("button", { name: "Rotate CI deploy" }).click();
+    const successor = await owner.locator("#new-key").inputValue();
+    check(successor !== key && successor.startsWith("kg_live_"), "rotation shows the successor once");
+    check((await me(key)) === 401, "the old key stops at once (no overlap chosen)");
+    check((await me(successor)) === 200, "the successor works");
+
+    await owner.getByRole("link", { name: "Back to the keys" }).click();
+    const row = owner.locator("tr", { hasText: "CI deploy" }).filter({ hasText: "active" });
+    await row.getByRole("checkbox", { name: "sure" }).check();
+    await row.getByRole("button", { name: "Revoke CI deploy" }).click();
+    await owner.waitForURL(/notice=revoked/);
+    check((await me(successor)) === 401, "the revoked key is refused");
+    await shot(owner, "revoked");
+
+    await owner.setViewportSize({ width: 390, height: 844 });
+    await shot(owner, "keys-phone");
+    const overflow = await owner.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    check(overflow, "the page fits a phone's width (the table scrolls inside its card)");
+
+    await owner.getByRole("button", { name: "Sign out" }).click();
+    await owner.waitForURL(/notice=signed-out/);
+    await owner.goto(BASE + "/dashboard/keys");
+    check(/\/sign-in/.test(owner.url()), "after signing out the dashboard is closed");
+
+    const viewer = await browser.newPage();
+    await setUpAndSignIn(viewer, VIEWER);
+    check((await viewer.getByRole("button", { name: "Create key" }).count()) === 0, "a viewer has no way to create keys");
+    await shot(viewer, "viewer");
+  } finally {
+    await browser.close();
+  }
+})().catch((error) => {
+  console.error(error && error.stack ? error.stack : error);
+  process.exit(1);
+});
