@@ -1,0 +1,329 @@
+//! The organization's API keys in the dashboard: the table, and the forms that
+//! create (the key shown once), rotate (the successor shown once) and revoke a key —
+//! each through `api_keys::service`, as the signed-in person's actor, after the
+//! origin and CSRF checks and the role's "may manage keys".
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::handlers::{cross_site, message, render};
+use super::pages::{KeyCreated, KeyRow, Keys};
+use super::security::{same_origin, see_other};
+use super::session::Member;
+use super::DashboardSettings;
+use crate::api_keys::service::{self as keys, KeyError};
+use crate::api_keys::{Environment, KeyRequest, KeyRequestError};
+use crate::clock::Clock;
+use crate::store::Store;
+
+/// Keys shown per page of the table.
+const KEYS_PER_PAGE: i64 = 50;
+
+#[derive(Deserialize)]
+pub(super) struct KeysQuery {
+    notice: Option<String>,
+}
+
+/// GET /dashboard/keys — the organization's keys, masked.
+pub(super) async fn keys_page(
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    query: web::Query<KeysQuery>,
+) -> HttpResponse {
+    let notice = match query.notice.as_deref() {
+        Some("revoked") => Some("The key is revoked: it stops working on the next request."),
+        _ => None,
+    };
+    keys_table(
+        &member,
+        &settings,
+        &store,
+        &clock,
+        StatusCode::OK,
+        None,
+        notice,
+    )
+    .await
+}
+
+async fn keys_table(
+    member: &Member,
+    settings: &DashboardSettings,
+    store: &Store,
+    clock: &web::Data<dyn Clock>,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> HttpResponse {
+    let org_id = member.session.membership.org_id.clone();
+    let listed = store
+        .read(move |tx| {
+            crate::api_keys::repo::list(tx, Some(&org_id), None, KEYS_PER_PAGE)
+                .map_err(crate::store::StoreError::from)
+        })
+        .await;
+    let Ok(listed) = listed else {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again",
+            "keygate cannot read the keys right now.",
+            "/dashboard/keys",
+        );
+    };
+    let now = clock.now().naive_utc();
+    let role = member.session.membership.role();
+    // The scopes the person may give a key; `read` is ticked to begin with.
+    let within = role.scopes_within(&settings.known_scopes);
+    let grantable: Vec<(&str, bool)> = within
+        .iter()
+        .map(|scope| (scope, scope == "read"))
+        .collect();
+    render(
+        status,
+        Keys {
+            section: "keys",
+            csrf: member.csrf(),
+            user_email: &member.session.user.email,
+            org_name: &member.org_name,
+            role: role.as_str(),
+            may_write: role.may_manage_keys(),
+            grantable,
+            keys: listed.iter().map(|k| KeyRow::new(k, now)).collect(),
+            error,
+            notice,
+        },
+    )
+}
+
+/// Form fields, repeated ones kept (`scope=read&scope=write`).
+fn fields(body: &web::Bytes) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// What a key use case's refusal says on the page.
+fn refusal(error: &KeyError) -> (StatusCode, String) {
+    match error {
+        KeyError::Request(error) => (StatusCode::BAD_REQUEST, error.to_string()),
+        KeyError::Authority(error) => (StatusCode::FORBIDDEN, error.to_string()),
+        KeyError::NotFound => (StatusCode::NOT_FOUND, "No such key.".to_owned()),
+        KeyError::Conflict(why) => (StatusCode::CONFLICT, (*why).to_owned()),
+        KeyError::Random(_) | KeyError::Store(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "keygate cannot change keys right now; try again shortly.".to_owned(),
+        ),
+    }
+}
+
+/// The checks of every keys post — same origin, the session's CSRF token, a role that
+/// manages keys — answered with the refusal's page, or `None` when all pass.
+fn refusal_of_post(
+    req: &HttpRequest,
+    settings: &DashboardSettings,
+    member: &Member,
+    csrf: Option<&str>,
+) -> Option<HttpResponse> {
+    if !same_origin(req, &settings.issuer) || !csrf.is_some_and(|c| member.check_csrf(c)) {
+        return Some(cross_site());
+    }
+    if !member.session.membership.role().may_manage_keys() {
+        return Some(message(
+            StatusCode::FORBIDDEN,
+            "Read only",
+            "Your role in this organization reads; it does not change keys.",
+            "/dashboard/keys",
+        ));
+    }
+    None
+}
+
+/// POST /dashboard/keys — creates a key and shows it, this once.
+pub(super) async fn create_key(
+    req: HttpRequest,
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = fields(&body);
+    if let Some(refused) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return refused;
+    }
+    let expires_in = match field(&form, "expires").filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => match crate::config::parse_duration(text) {
+            Ok(duration) => Some(duration),
+            Err(_) => {
+                let error = KeyError::Request(KeyRequestError::ExpiresIn);
+                let (status, text) = refusal(&error);
+                return keys_table(
+                    &member,
+                    &settings,
+                    &store,
+                    &clock,
+                    status,
+                    Some(&text),
+                    None,
+                )
+                .await;
+            }
+        },
+    };
+    let request = KeyRequest {
+        name: field(&form, "name").unwrap_or_default().to_owned(),
+        scopes: form
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        environment: Some(
+            field(&form, "environment")
+                .and_then(Environment::parse)
+                .unwrap_or(Environment::Live),
+        ),
+        expires_in,
+        rate_limit_per_minute: None,
+    };
+    let (actor, org_id) = (member.actor(), member.session.membership.org_id.clone());
+    let (known, now) = (settings.known_scopes.clone(), clock.now().naive_utc());
+    let created = store
+        .write(move |tx| keys::create(tx, &actor, &org_id, request, &known, now))
+        .await;
+    match created {
+        Ok(issued) => shown_once(&member, "Your new API key", &issued),
+        Err(error) => {
+            let (status, text) = refusal(&error);
+            keys_table(
+                &member,
+                &settings,
+                &store,
+                &clock,
+                status,
+                Some(&text),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+fn shown_once(member: &Member, heading: &str, issued: &crate::api_keys::IssuedKey) -> HttpResponse {
+    render(
+        StatusCode::OK,
+        KeyCreated {
+            section: "keys",
+            csrf: member.csrf(),
+            user_email: &member.session.user.email,
+            org_name: &member.org_name,
+            role: member.session.membership.role().as_str(),
+            heading,
+            name: &issued.row.name,
+            scopes: &issued.row.scopes,
+            key: issued.key.expose(),
+        },
+    )
+}
+
+/// POST /dashboard/keys/{id}/revoke — with the confirmation box ticked.
+pub(super) async fn revoke_key(
+    req: HttpRequest,
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = fields(&body);
+    if let Some(refused) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return refused;
+    }
+    if field(&form, "confirm") != Some("yes") {
+        let text = "Tick the box to confirm the revocation.";
+        return keys_table(
+            &member,
+            &settings,
+            &store,
+            &clock,
+            StatusCode::BAD_REQUEST,
+            Some(text),
+            None,
+        )
+        .await;
+    }
+    let (actor, now) = (member.actor(), clock.now().naive_utc());
+    let revoked = store
+        .write(move |tx| keys::revoke(tx, &actor, &id, now))
+        .await;
+    match revoked {
+        Ok(_) => see_other("/dashboard/keys?notice=revoked").finish(),
+        Err(error) => {
+            let (status, text) = refusal(&error);
+            keys_table(
+                &member,
+                &settings,
+                &store,
+                &clock,
+                status,
+                Some(&text),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// POST /dashboard/keys/{id}/rotate — the successor is shown once; the old key keeps
+/// working for the chosen overlap.
+pub(super) async fn rotate_key(
+    req: HttpRequest,
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = fields(&body);
+    if let Some(refused) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return refused;
+    }
+    let overlap = match field(&form, "overlap").filter(|t| !t.is_empty()) {
+        None => Duration::ZERO,
+        Some(text) => crate::config::parse_duration(text).unwrap_or(Duration::MAX),
+    };
+    let (actor, now) = (member.actor(), clock.now().naive_utc());
+    let rotated = store
+        .write(move |tx| keys::rotate(tx, &actor, &id, overlap, now))
+        .await;
+    match rotated {
+        Ok(issued) => shown_once(&member, "Your rotated API key", &issued),
+        Err(error) => {
+            let (status, text) = refusal(&error);
+            keys_table(
+                &member,
+                &settings,
+                &store,
+                &clock,
+                status,
+                Some(&text),
+                None,
+            )
+            .await
+        }
+    }
+}
