@@ -25,6 +25,8 @@ const KEYS_PER_PAGE: i64 = 50;
 #[derive(Deserialize)]
 pub(super) struct KeysQuery {
     notice: Option<String>,
+    /// The last key id of the previous page.
+    after: Option<String>,
 }
 
 /// GET /dashboard/keys — the organization's keys, masked.
@@ -44,11 +46,23 @@ pub(super) async fn keys_page(
         &settings,
         &store,
         &clock,
-        StatusCode::OK,
-        None,
-        notice,
+        Table {
+            status: StatusCode::OK,
+            error: None,
+            notice,
+            after: query.after.as_deref(),
+        },
     )
     .await
+}
+
+/// What the keys page shows besides the table: its status, a refusal or a notice, and
+/// where the table starts (`after`: the last key id of the previous page).
+struct Table<'a> {
+    status: StatusCode,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+    after: Option<&'a str>,
 }
 
 async fn keys_table(
@@ -56,14 +70,23 @@ async fn keys_table(
     settings: &DashboardSettings,
     store: &Store,
     clock: &web::Data<dyn Clock>,
-    status: StatusCode,
-    error: Option<&str>,
-    notice: Option<&str>,
+    table: Table<'_>,
 ) -> HttpResponse {
+    let Table {
+        status,
+        error,
+        notice,
+        after,
+    } = table;
     let org_id = member.session.membership.org_id.clone();
+    // An `after` that is no key id starts at the beginning; one more row than shown
+    // tells whether there is a next page.
+    let after = after
+        .filter(|id| crate::tokens::TokenKind::ApiKeyId.is_id(id))
+        .map(str::to_owned);
     let listed = store
         .read(move |tx| {
-            crate::api_keys::repo::list(tx, Some(&org_id), None, KEYS_PER_PAGE)
+            crate::api_keys::repo::list(tx, Some(&org_id), after.as_deref(), KEYS_PER_PAGE + 1)
                 .map_err(crate::store::StoreError::from)
         })
         .await;
@@ -75,6 +98,7 @@ async fn keys_table(
             "/dashboard/keys",
         );
     };
+    let (listed, next_cursor) = crate::api::split_page(listed, KEYS_PER_PAGE, |k| &k.id);
     let now = clock.now().naive_utc();
     let role = member.session.membership.role();
     // The scopes the person may give a key; `read` is ticked to begin with.
@@ -93,6 +117,7 @@ async fn keys_table(
             role: role.as_str(),
             may_write: role.may_manage_keys(),
             grantable,
+            next_cursor,
             keys: listed.iter().map(|k| KeyRow::new(k, now)).collect(),
             error,
             notice,
@@ -175,9 +200,12 @@ pub(super) async fn create_key(
                     &settings,
                     &store,
                     &clock,
-                    status,
-                    Some(&text),
-                    None,
+                    Table {
+                        status,
+                        error: Some(&text),
+                        notice: None,
+                        after: None,
+                    },
                 )
                 .await;
             }
@@ -212,9 +240,12 @@ pub(super) async fn create_key(
                 &settings,
                 &store,
                 &clock,
-                status,
-                Some(&text),
-                None,
+                Table {
+                    status,
+                    error: Some(&text),
+                    notice: None,
+                    after: None,
+                },
             )
             .await
         }
@@ -259,9 +290,12 @@ pub(super) async fn revoke_key(
             &settings,
             &store,
             &clock,
-            StatusCode::BAD_REQUEST,
-            Some(text),
-            None,
+            Table {
+                status: StatusCode::BAD_REQUEST,
+                error: Some(text),
+                notice: None,
+                after: None,
+            },
         )
         .await;
     }
@@ -278,9 +312,12 @@ pub(super) async fn revoke_key(
                 &settings,
                 &store,
                 &clock,
-                status,
-                Some(&text),
-                None,
+                Table {
+                    status,
+                    error: Some(&text),
+                    notice: None,
+                    after: None,
+                },
             )
             .await
         }
@@ -319,9 +356,12 @@ pub(super) async fn rotate_key(
                 &settings,
                 &store,
                 &clock,
-                status,
-                Some(&text),
-                None,
+                Table {
+                    status,
+                    error: Some(&text),
+                    notice: None,
+                    after: None,
+                },
             )
             .await
         }

@@ -43,6 +43,8 @@ pub struct Keys<'a> {
     /// The scopes the person may give a key, and whether the form ticks it.
     pub grantable: Vec<(&'a str, bool)>,
     pub keys: Vec<KeyRow>,
+    /// The `after` of the next page, if there is one.
+    pub next_cursor: Option<String>,
     pub error: Option<&'a str>,
     pub notice: Option<&'a str>,
 }

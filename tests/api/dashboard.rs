@@ -679,6 +679,56 @@ async fn malformed_and_oversize_forms_are_refused() {
     }
 }
 
+#[actix_rt::test]
+async fn the_keys_table_pages_through_many_keys() {
+    let app = TestApp::spawn().await;
+    let cookie = signed_in(&app, "many@example.com", Role::Owner).await;
+    for _ in 0..55 {
+        app.operator_key("default", "read", None);
+    }
+    let first = get(&app, "/dashboard/keys", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(first.matches("<tr id=\"key_").count(), 50, "50 keys a page");
+    let start = first
+        .find("/dashboard/keys?after=")
+        .expect("a next-page link")
+        + 22;
+    let after = first[start..].split('"').next().unwrap();
+    assert!(after.starts_with("key_"), "{after}");
+    let second = get(
+        &app,
+        &format!("/dashboard/keys?after={after}"),
+        Some(&cookie),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    // 55 operator keys and the bootstrap key.
+    assert_eq!(second.matches("<tr id=\"key_").count(), 6);
+    assert!(
+        !second.contains("rel=\"next\""),
+        "the last page has no next link"
+    );
+    for garbage in ["x", "key_../../etc", "%3Cscript%3E"] {
+        let page = get(
+            &app,
+            &format!("/dashboard/keys?after={garbage}"),
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(page.status(), 200, "{garbage}");
+        assert_eq!(
+            page.text().await.unwrap().matches("<tr id=\"key_").count(),
+            50,
+            "from the start"
+        );
+    }
+}
+
 /// The whole journey in Debian's Chromium, driven by playwright-core
 /// (`tests/browser/dashboard.cjs`); screenshots land in `KEYGATE_TEST_SCREENSHOTS`.
 #[actix_rt::test]
