@@ -36,6 +36,9 @@ pub enum UserCommand {
     },
     /// Disable a person: they cannot sign in, and every session of theirs ends.
     Disable { id: String },
+    /// A new one-time setup link for a person (a forgotten password, an expired
+    /// link): shown once, valid 24 hours; using it ends their sessions.
+    SetupLink { id: String },
 }
 
 pub(super) async fn run(
@@ -51,6 +54,7 @@ pub(super) async fn run(
         } => create(&settings, email, name, org, role).await,
         UserCommand::List { org } => list(&settings, org).await,
         UserCommand::Disable { id } => disable(&settings, id).await,
+        UserCommand::SetupLink { id } => setup_link(&settings, id).await,
     }
 }
 
@@ -123,6 +127,25 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
         })
         .await?;
     Ok(serde_json::Value::Array(listed))
+}
+
+async fn setup_link(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let token = {
+        let id = id.clone();
+        store.write(move |tx| service::new_setup_link(tx, &Actor::operator("cli"), &id, now))
+    }
+    .await
+    .map_err(|error| match error {
+        UserError::NotFound => anyhow::anyhow!("no person {id} (or they are disabled)"),
+        other => other.into(),
+    })?;
+    Ok(serde_json::json!({
+        "user_id": id,
+        "setup_url": service::setup_url(settings.issuer_base(), &token),
+        "setup_expires_at": (now + service::SETUP_TOKEN_LIFETIME).and_utc(),
+    }))
 }
 
 async fn disable(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {

@@ -819,6 +819,23 @@ fn user_create_prints_the_setup_link_once_and_list_never_does() {
     let listing = listed.json.to_string();
     assert!(!listing.contains(token), "{listing}");
 
+    // A new link (a forgotten password): another token, shown once, audited.
+    let again = kg.run(&["user", "setup-link", &id]);
+    assert!(again.ok, "{}", again.stderr);
+    let fields: Vec<_> = again.json.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(fields, ["user_id", "setup_url", "setup_expires_at"]);
+    let new_url = again.json["setup_url"].as_str().unwrap();
+    assert!(
+        new_url.contains("/setup#kgut_") && new_url != url,
+        "{new_url}"
+    );
+    let missing = kg.run(&["user", "setup-link", "usr_nope"]);
+    assert!(
+        !missing.ok && missing.stderr.contains("no person usr_nope"),
+        "{}",
+        missing.stderr
+    );
+
     let disabled = kg.run(&["user", "disable", &id]);
     assert!(
         disabled.ok && !disabled.json["disabled_at"].is_null(),
@@ -830,8 +847,15 @@ fn user_create_prints_the_setup_link_once_and_list_never_does() {
     let events = kg.run(&["audit", "--org", "default"]);
     let types = events.json.to_string();
     assert!(
-        types.contains("user.created") && types.contains("user.disabled"),
+        types.contains("user.created")
+            && types.contains("user.setup_link_issued")
+            && types.contains("user.disabled"),
         "{types}"
+    );
+    let after = kg.run(&["user", "setup-link", &id]);
+    assert!(
+        !after.ok && after.stderr.contains("disabled"),
+        "no link for a disabled person"
     );
 }
 
