@@ -185,8 +185,8 @@ pub(super) async fn create_key(
     body: web::Bytes,
 ) -> HttpResponse {
     let form = fields(&body);
-    if let Some(refused) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
-        return refused;
+    if let Some(page) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return page;
     }
     let expires_in = match field(&form, "expires").filter(|t| !t.is_empty()) {
         None => None,
@@ -194,20 +194,7 @@ pub(super) async fn create_key(
             Ok(duration) => Some(duration),
             Err(_) => {
                 let error = KeyError::Request(KeyRequestError::ExpiresIn);
-                let (status, text) = refusal(&error);
-                return keys_table(
-                    &member,
-                    &settings,
-                    &store,
-                    &clock,
-                    Table {
-                        status,
-                        error: Some(&text),
-                        notice: None,
-                        after: None,
-                    },
-                )
-                .await;
+                return refused(&member, &settings, &store, &clock, &error).await;
             }
         },
     };
@@ -233,23 +220,26 @@ pub(super) async fn create_key(
         .await;
     match created {
         Ok(issued) => shown_once(&member, "Your new API key", &issued),
-        Err(error) => {
-            let (status, text) = refusal(&error);
-            keys_table(
-                &member,
-                &settings,
-                &store,
-                &clock,
-                Table {
-                    status,
-                    error: Some(&text),
-                    notice: None,
-                    after: None,
-                },
-            )
-            .await
-        }
+        Err(error) => refused(&member, &settings, &store, &clock, &error).await,
     }
+}
+
+/// The keys page again, saying why a use case refused.
+async fn refused(
+    member: &Member,
+    settings: &DashboardSettings,
+    store: &Store,
+    clock: &web::Data<dyn Clock>,
+    error: &KeyError,
+) -> HttpResponse {
+    let (status, text) = refusal(error);
+    let table = Table {
+        status,
+        error: Some(&text),
+        notice: None,
+        after: None,
+    };
+    keys_table(member, settings, store, clock, table).await
 }
 
 fn shown_once(member: &Member, heading: &str, issued: &crate::api_keys::IssuedKey) -> HttpResponse {
@@ -280,8 +270,8 @@ pub(super) async fn revoke_key(
     body: web::Bytes,
 ) -> HttpResponse {
     let form = fields(&body);
-    if let Some(refused) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
-        return refused;
+    if let Some(page) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return page;
     }
     if field(&form, "confirm") != Some("yes") {
         let text = "Tick the box to confirm the revocation.";
@@ -305,22 +295,7 @@ pub(super) async fn revoke_key(
         .await;
     match revoked {
         Ok(_) => see_other("/dashboard/keys?notice=revoked").finish(),
-        Err(error) => {
-            let (status, text) = refusal(&error);
-            keys_table(
-                &member,
-                &settings,
-                &store,
-                &clock,
-                Table {
-                    status,
-                    error: Some(&text),
-                    notice: None,
-                    after: None,
-                },
-            )
-            .await
-        }
+        Err(error) => refused(&member, &settings, &store, &clock, &error).await,
     }
 }
 
@@ -336,8 +311,8 @@ pub(super) async fn rotate_key(
     body: web::Bytes,
 ) -> HttpResponse {
     let form = fields(&body);
-    if let Some(refused) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
-        return refused;
+    if let Some(page) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return page;
     }
     let overlap = match field(&form, "overlap").filter(|t| !t.is_empty()) {
         None => Duration::ZERO,
@@ -349,21 +324,6 @@ pub(super) async fn rotate_key(
         .await;
     match rotated {
         Ok(issued) => shown_once(&member, "Your rotated API key", &issued),
-        Err(error) => {
-            let (status, text) = refusal(&error);
-            keys_table(
-                &member,
-                &settings,
-                &store,
-                &clock,
-                Table {
-                    status,
-                    error: Some(&text),
-                    notice: None,
-                    after: None,
-                },
-            )
-            .await
-        }
+        Err(error) => refused(&member, &settings, &store, &clock, &error).await,
     }
 }
