@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod identity;
+pub mod ids;
 pub mod limits;
 pub mod metrics;
 pub mod oauth;

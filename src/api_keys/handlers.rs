@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::CredentialPolicy;
 use crate::error::ApiError;
 use crate::identity::{Principal, Scope};
+use crate::ids::ApiKeyId;
 use crate::routes::Endpoint;
 use crate::store::Store;
 
@@ -207,15 +208,14 @@ pub async fn list_api_keys(
         crate::tokens::TokenKind::ApiKeyId,
         "a key id",
     )?;
+    let after = after.map(ApiKeyId::from);
     let org = who.org().to_owned();
     // One more than asked tells whether there is a next page.
     let keys = store
-        .read(move |c| {
-            repo::list(c, Some(&org), after.as_deref(), limit + 1).map_err(ApiError::from)
-        })
+        .read(move |c| repo::list(c, Some(&org), after.as_ref(), limit + 1).map_err(ApiError::from))
         .await?;
     let now = clock.now().naive_utc();
-    let (keys, next_cursor) = crate::api::split_page(keys, limit, |r| &r.id);
+    let (keys, next_cursor) = crate::api::split_page(keys, limit, |r| r.id.as_str());
     let data: Vec<_> = keys.iter().map(|k| ApiKeyView::new(k, now)).collect();
     Ok(crate::api::page_response(data, next_cursor))
 }
@@ -235,6 +235,7 @@ pub async fn get_api_key(
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ApiKeyId::from(id.into_inner());
     who.require(Scope::Admin)?;
     let actor = who.actor(Source::of(&req));
     let key = store
@@ -262,6 +263,7 @@ pub async fn update_api_key(
     id: web::Path<String>,
     body: web::Json<UpdateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ApiKeyId::from(id.into_inner());
     who.require(Scope::Admin)?;
     let UpdateApiKey {
         name,
@@ -298,6 +300,7 @@ pub async fn revoke_api_key(
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ApiKeyId::from(id.into_inner());
     who.require(Scope::Admin)?;
     let now = clock.now().naive_utc();
     let actor = who.actor(Source::of(&req));
@@ -328,6 +331,7 @@ pub async fn rotate_api_key(
     id: web::Path<String>,
     body: crate::api::OptionalJson<RotateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ApiKeyId::from(id.into_inner());
     who.require(Scope::Admin)?;
     let overlap = match body.into_inner().overlap.as_deref() {
         None => std::time::Duration::ZERO,

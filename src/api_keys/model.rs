@@ -5,6 +5,8 @@ use diesel::prelude::*;
 
 use super::format::{self, Environment};
 use crate::identity::authority::Actor;
+use crate::ids::ApiKeyId;
+use crate::ids::OrgId;
 use crate::scope::{ScopeError, ScopeSet};
 use crate::store::schema::api_keys;
 use crate::tokens::TokenKind;
@@ -16,11 +18,6 @@ pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Longest a rotated key keeps working beside its successor.
 pub const MAX_ROTATION_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// An API key's public identifier: `key_` + a UUIDv7 in hex (time-ordered).
-pub fn new_key_id() -> String {
-    TokenKind::ApiKeyId.with_suffix(uuid::Uuid::now_v7().simple())
-}
-
 /// Whether `text` could be a key id at all; anything else is a 404 without a query.
 pub fn is_key_id(text: &str) -> bool {
     TokenKind::ApiKeyId.is_id(text)
@@ -31,8 +28,8 @@ pub fn is_key_id(text: &str) -> bool {
 #[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
 pub struct ApiKey {
-    pub id: String,
-    pub org_id: String,
+    pub id: ApiKeyId,
+    pub org_id: OrgId,
     pub name: String,
     pub environment: String,
     pub key_hash: String,
@@ -43,7 +40,7 @@ pub struct ApiKey {
     pub expires_at: Option<NaiveDateTime>,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
-    pub replaced_by: Option<String>,
+    pub replaced_by: Option<ApiKeyId>,
     /// Requests per minute for this key alone, below its organization's tier.
     pub rate_limit_per_minute: Option<i64>,
 }
@@ -90,12 +87,12 @@ impl ApiKey {
 }
 
 impl crate::audit::Audited for ApiKey {
-    fn org_id(&self) -> &str {
+    fn org_id(&self) -> &OrgId {
         &self.org_id
     }
 
     fn audited_id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 
@@ -129,8 +126,8 @@ impl ApiKey {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = api_keys)]
 pub struct NewApiKey<'a> {
-    pub id: &'a str,
-    pub org_id: &'a str,
+    pub id: &'a ApiKeyId,
+    pub org_id: &'a OrgId,
     pub name: &'a str,
     pub environment: &'a str,
     pub key_hash: &'a str,
@@ -145,7 +142,7 @@ pub struct NewApiKey<'a> {
 /// A validated request for a new key.
 #[derive(Clone, Debug)]
 pub struct KeyDraft {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub name: String,
     pub environment: Environment,
     pub scopes: ScopeSet,
@@ -250,7 +247,7 @@ pub fn validate_scopes(
 impl KeyDraft {
     pub fn new(
         request: KeyRequest,
-        org_id: &str,
+        org_id: &OrgId,
         known: &ScopeSet,
         actor: &Actor,
         now: NaiveDateTime,
@@ -266,7 +263,7 @@ impl KeyDraft {
         };
         let expires_at = actor.cap_expiry(expires_at);
         Ok(Self {
-            org_id: org_id.to_owned(),
+            org_id: org_id.clone(),
             name,
             environment: request.environment.unwrap_or(Environment::Live),
             scopes,
@@ -299,7 +296,14 @@ mod tests {
     fn principal(scopes: ScopeSet, lifetime: Option<NaiveDateTime>) -> Actor {
         let source = crate::audit::Source(None);
         let lifetime = lifetime.map(|t| t.and_utc());
-        Actor::bounded("key:key_1".into(), source, "org_1", scopes, lifetime, None)
+        Actor::bounded(
+            "key:key_1".into(),
+            source,
+            &OrgId::from("org_1"),
+            scopes,
+            lifetime,
+            None,
+        )
     }
 
     fn request(scopes: &str) -> KeyRequest {
@@ -313,20 +317,48 @@ mod tests {
     #[test]
     fn a_principal_cannot_hand_out_scopes_it_lacks() {
         let reader = principal(ScopeSet::parse("read admin").unwrap(), None);
-        let draft = KeyDraft::new(request("read"), "org_1", &known(), &reader, now()).unwrap();
+        let draft = KeyDraft::new(
+            request("read"),
+            &OrgId::from("org_1"),
+            &known(),
+            &reader,
+            now(),
+        )
+        .unwrap();
         assert_eq!(draft.scopes.to_string(), "read");
         assert_eq!(
-            KeyDraft::new(request("read write"), "org_1", &known(), &reader, now()).unwrap_err(),
+            KeyDraft::new(
+                request("read write"),
+                &OrgId::from("org_1"),
+                &known(),
+                &reader,
+                now()
+            )
+            .unwrap_err(),
             KeyRequestError::BeyondCreator("write".into())
         );
         let operator = Actor::operator("cli");
-        assert!(KeyDraft::new(request("read write"), "o", &known(), &operator, now()).is_ok());
+        assert!(KeyDraft::new(
+            request("read write"),
+            &OrgId::from("o"),
+            &known(),
+            &operator,
+            now()
+        )
+        .is_ok());
         assert_eq!(
-            KeyDraft::new(request("billing"), "o", &known(), &operator, now()).unwrap_err(),
+            KeyDraft::new(
+                request("billing"),
+                &OrgId::from("o"),
+                &known(),
+                &operator,
+                now()
+            )
+            .unwrap_err(),
             KeyRequestError::UnknownScope("billing".into())
         );
         assert_eq!(
-            KeyDraft::new(request(" "), "o", &known(), &operator, now()).unwrap_err(),
+            KeyDraft::new(request(" "), &OrgId::from("o"), &known(), &operator, now()).unwrap_err(),
             KeyRequestError::NoScopes
         );
     }
@@ -336,15 +368,16 @@ mod tests {
         let t = now();
         let limit = t + chrono::Duration::days(1);
         let creator = principal(known(), Some(limit));
-        let forever = KeyDraft::new(request("read"), "o", &known(), &creator, t).unwrap();
+        let forever =
+            KeyDraft::new(request("read"), &OrgId::from("o"), &known(), &creator, t).unwrap();
         assert_eq!(forever.expires_at, Some(limit));
         let mut long = request("read");
         long.expires_in = Some(Duration::from_secs(90 * 86400));
-        let long = KeyDraft::new(long, "o", &known(), &creator, t).unwrap();
+        let long = KeyDraft::new(long, &OrgId::from("o"), &known(), &creator, t).unwrap();
         assert_eq!(long.expires_at, Some(limit));
         let mut short = request("read");
         short.expires_in = Some(Duration::from_secs(3600));
-        let short = KeyDraft::new(short, "o", &known(), &creator, t).unwrap();
+        let short = KeyDraft::new(short, &OrgId::from("o"), &known(), &creator, t).unwrap();
         assert_eq!(short.expires_at, Some(t + chrono::Duration::hours(1)));
     }
 
@@ -355,26 +388,26 @@ mod tests {
             let mut r = request("read");
             r.name = bad.into();
             assert_eq!(
-                KeyDraft::new(r, "o", &known(), &operator, now()).unwrap_err(),
+                KeyDraft::new(r, &OrgId::from("o"), &known(), &operator, now()).unwrap_err(),
                 KeyRequestError::Name
             );
         }
         let mut r = request("read");
         r.expires_in = Some(Duration::from_secs(59));
         assert_eq!(
-            KeyDraft::new(r, "o", &known(), &operator, now()).unwrap_err(),
+            KeyDraft::new(r, &OrgId::from("o"), &known(), &operator, now()).unwrap_err(),
             KeyRequestError::ExpiresIn
         );
         let mut r = request("read");
         r.expires_in = Some(Duration::from_secs(90 * 86400));
-        let draft = KeyDraft::new(r, "o", &known(), &operator, now()).unwrap();
+        let draft = KeyDraft::new(r, &OrgId::from("o"), &known(), &operator, now()).unwrap();
         assert!(draft.expires_at.is_some());
     }
 
     #[test]
     fn key_ids_are_recognised_by_shape() {
-        let id = new_key_id();
-        assert!(is_key_id(&id));
+        let id = ApiKeyId::generate();
+        assert!(is_key_id(id.as_str()));
         assert!(!is_key_id("key_../../etc"));
         assert!(!is_key_id("kgc_0123"));
     }

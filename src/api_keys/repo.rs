@@ -2,7 +2,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::format;
-use super::model::{new_key_id, ApiKey, IssuedKey, KeyDraft, NewApiKey};
+use super::model::{ApiKey, IssuedKey, KeyDraft, NewApiKey};
+use crate::ids::{ApiKeyId, OrgId};
 use crate::scope::ScopeSet;
 use crate::secret::{digest, Secret};
 use crate::store::schema::api_keys;
@@ -16,7 +17,7 @@ pub fn create(
     key: Secret,
     now: NaiveDateTime,
 ) -> Result<IssuedKey, StoreError> {
-    let id = new_key_id();
+    let id = ApiKeyId::generate();
     let scopes = draft.scopes.to_string();
     diesel::insert_into(api_keys::table)
         .values(NewApiKey {
@@ -95,7 +96,7 @@ pub fn find_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<ApiKey>
 }
 
 /// A key in any organization: for the operator. A principal sees `find_in_org`.
-pub fn find_in_any_org(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey>> {
+pub fn find_in_any_org(conn: &mut DbConn, id: &ApiKeyId) -> QueryResult<Option<ApiKey>> {
     api_keys::table
         .find(id)
         .select(ApiKey::as_select())
@@ -104,7 +105,11 @@ pub fn find_in_any_org(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey
 }
 
 /// A key of `org_id`; another organization's key is `None`, as if it did not exist.
-pub fn find_in_org(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<ApiKey>> {
+pub fn find_in_org(
+    conn: &mut DbConn,
+    org_id: &OrgId,
+    id: &ApiKeyId,
+) -> QueryResult<Option<ApiKey>> {
     api_keys::table
         .find(id)
         .filter(api_keys::org_id.eq(org_id))
@@ -117,8 +122,8 @@ pub fn find_in_org(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Opt
 /// operator's CLI), oldest first, starting after the id `after`.
 pub fn list(
     conn: &mut DbConn,
-    org_id: Option<&str>,
-    after: Option<&str>,
+    org_id: Option<&OrgId>,
+    after: Option<&ApiKeyId>,
     limit: i64,
 ) -> QueryResult<Vec<ApiKey>> {
     let mut query = api_keys::table
@@ -127,7 +132,7 @@ pub fn list(
         .limit(limit)
         .into_boxed();
     if let Some(org_id) = org_id {
-        query = query.filter(api_keys::org_id.eq(org_id.to_owned()));
+        query = query.filter(api_keys::org_id.eq(org_id.clone()));
     }
     if let Some(after) = after {
         query = query.filter(api_keys::id.gt(after.to_owned()));
@@ -181,8 +186,8 @@ pub struct KeyChange<'a> {
 /// such key in the organization, else the key and whether this call revoked it.
 pub fn revoke(
     conn: &mut DbConn,
-    org_id: &str,
-    id: &str,
+    org_id: &OrgId,
+    id: &ApiKeyId,
     now: NaiveDateTime,
 ) -> QueryResult<Option<(ApiKey, bool)>> {
     let updated = diesel::update(
@@ -230,7 +235,7 @@ pub fn rotate(
         .expires_at
         .map_or(now + overlap, |at| at.min(now + overlap));
     conn.transaction(|c| {
-        let successor_id = new_key_id();
+        let successor_id = ApiKeyId::generate();
         let claimed = diesel::update(
             api_keys::table
                 .filter(api_keys::id.eq(&old.id))
@@ -276,7 +281,7 @@ pub fn rotate(
 
 /// Records uses (id, time) in one statement each, in one transaction: the coalesced
 /// last-used times (see `LastUsed`). Never moves a time backwards.
-pub fn record_last_used(conn: &mut DbConn, uses: &[(String, NaiveDateTime)]) -> QueryResult<()> {
+pub fn record_last_used(conn: &mut DbConn, uses: &[(ApiKeyId, NaiveDateTime)]) -> QueryResult<()> {
     conn.transaction(|c| {
         for (id, at) in uses {
             diesel::update(
@@ -301,14 +306,14 @@ mod tests {
     use crate::orgs;
     use crate::store::test_support::memory_conn;
 
-    fn setup() -> (DbConn, String, NaiveDateTime) {
+    fn setup() -> (DbConn, OrgId, NaiveDateTime) {
         let mut conn = memory_conn();
         let now = chrono::Utc::now().naive_utc();
         let (org, _) = orgs::repo::ensure_default(&mut conn, now).unwrap();
         (conn, org.id, now)
     }
 
-    fn draft(org: &str, now: NaiveDateTime) -> KeyDraft {
+    fn draft(org: &OrgId, now: NaiveDateTime) -> KeyDraft {
         let known = ScopeSet::parse("read write admin webhook").unwrap();
         KeyDraft::new(
             KeyRequest {
@@ -339,7 +344,7 @@ mod tests {
         assert_eq!(found.id, issued.row.id);
         assert_ne!(found.key_hash, issued.key.expose());
         assert!(found.masked().ends_with(&issued.key.expose()[53..]));
-        assert!(find_in_org(&mut conn, "org_other", &found.id)
+        assert!(find_in_org(&mut conn, &OrgId::from("org_other"), &found.id)
             .unwrap()
             .is_none());
     }
@@ -358,7 +363,7 @@ mod tests {
             Err(RotateError::NotRotatable)
         ));
         let old = find_in_org(&mut conn, &org, &old.id).unwrap().unwrap();
-        assert_eq!(old.replaced_by.as_deref(), Some(new.row.id.as_str()));
+        assert_eq!(old.replaced_by.as_ref(), Some(&new.row.id));
         assert_eq!(
             old.state(now + overlap - chrono::Duration::seconds(1)),
             KeyState::Active
@@ -379,7 +384,8 @@ mod tests {
 
     #[test]
     fn a_database_with_clients_gets_no_bootstrap_key() {
-        use crate::clients::{model::ClientId, ClientRegistration};
+        use crate::clients::ClientRegistration;
+        use crate::ids::ClientId;
         let (mut conn, org, now) = setup();
         let known = ScopeSet::parse("read").unwrap();
         let new = ClientRegistration {
@@ -387,11 +393,7 @@ mod tests {
             scope: "read".into(),
             ..Default::default()
         }
-        .validate(
-            crate::orgs::OrgId(org.clone()),
-            &known,
-            std::time::Duration::from_secs(3600),
-        )
+        .validate(org.clone(), &known, std::time::Duration::from_secs(3600))
         .unwrap()
         .into_new_client(ClientId::generate(), "$argon2id$x".into(), now);
         crate::clients::repo::create(&mut conn, &new).unwrap();
@@ -403,7 +405,7 @@ mod tests {
     #[test]
     fn pages_follow_creation_order() {
         let (mut conn, org, now) = setup();
-        let ids: Vec<String> = (0..5)
+        let ids: Vec<ApiKeyId> = (0..5)
             .map(|_| {
                 create(&mut conn, &draft(&org, now), fresh(), now)
                     .unwrap()
@@ -413,7 +415,7 @@ mod tests {
             .collect();
         let first = list(&mut conn, Some(&org), None, 2).unwrap();
         let second = list(&mut conn, Some(&org), Some(&first[1].id), 2).unwrap();
-        let seen: Vec<String> = first.iter().chain(&second).map(|k| k.id.clone()).collect();
+        let seen: Vec<ApiKeyId> = first.iter().chain(&second).map(|k| k.id.clone()).collect();
         assert_eq!(seen, ids[..4]);
     }
 

@@ -18,6 +18,7 @@ use super::model::{
 use super::repo::{self, KeyChange, RotateError};
 use crate::audit::{self, Change};
 use crate::identity::authority::{Actor, AuthorityError, Holdings};
+use crate::ids::{ApiKeyId, OrgId};
 use crate::scope::ScopeSet;
 use crate::secret::RandomError;
 use crate::store::{DbConn, StoreError};
@@ -70,8 +71,8 @@ pub struct KeyUpdate {
 }
 
 /// The key `id` if the actor sees it.
-pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Option<ApiKey>, StoreError> {
-    if !is_key_id(id) {
+pub fn find(conn: &mut DbConn, actor: &Actor, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+    if !is_key_id(id.as_str()) {
         return Ok(None);
     }
     let found = match actor.org_id() {
@@ -81,7 +82,7 @@ pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Option<ApiKey>
     Ok(found)
 }
 
-fn find_visible(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<ApiKey, KeyError> {
+fn find_visible(conn: &mut DbConn, actor: &Actor, id: &ApiKeyId) -> Result<ApiKey, KeyError> {
     find(conn, actor, id)?.ok_or(KeyError::NotFound)
 }
 
@@ -90,7 +91,7 @@ fn find_visible(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<ApiKey, Ke
 pub fn create(
     conn: &mut DbConn,
     actor: &Actor,
-    org_id: &str,
+    org_id: &OrgId,
     request: KeyRequest,
     known_scopes: &ScopeSet,
     now: NaiveDateTime,
@@ -122,7 +123,7 @@ pub fn create(
 /// `repo::create_first`); `None` otherwise.
 pub fn create_bootstrap(
     conn: &mut DbConn,
-    org_id: &str,
+    org_id: &OrgId,
     known_scopes: &ScopeSet,
     now: NaiveDateTime,
 ) -> Result<Option<IssuedKey>, KeyError> {
@@ -151,7 +152,7 @@ pub fn create_bootstrap(
 pub fn update(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &ApiKeyId,
     update: KeyUpdate,
     known_scopes: &ScopeSet,
     now: NaiveDateTime,
@@ -200,7 +201,7 @@ fn narrowed_scopes(
 pub fn revoke(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &ApiKeyId,
     now: NaiveDateTime,
 ) -> Result<ApiKey, KeyError> {
     conn.transaction(|c| {
@@ -224,7 +225,7 @@ pub fn revoke(
 pub fn rotate(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &ApiKeyId,
     overlap: Duration,
     now: NaiveDateTime,
 ) -> Result<IssuedKey, KeyError> {
@@ -248,7 +249,7 @@ pub fn rotate(
             .expires_at
             .map_or(now + overlap, |at| at.min(now + overlap));
         let change = Change::ApiKeyRotated {
-            successor: &issued.row.id,
+            successor: issued.row.id.as_str(),
             old_key_expires_at: old_dies_at,
         };
         audit::repo::record(c, &old, actor.by(), change, now)?;

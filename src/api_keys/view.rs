@@ -29,9 +29,9 @@ impl<'a> ApiKeyView<'a> {
     pub fn new(key: &'a ApiKey, now: NaiveDateTime) -> Self {
         let utc = |t: Option<NaiveDateTime>| t.map(|t| t.and_utc());
         Self {
-            id: &key.id,
+            id: key.id.as_str(),
             name: &key.name,
-            org_id: &key.org_id,
+            org_id: key.org_id.as_str(),
             environment: &key.environment,
             masked: key.masked(),
             scopes: key.scope_set().iter().map(str::to_owned).collect(),
@@ -45,8 +45,9 @@ impl<'a> ApiKeyView<'a> {
             expires_at: utc(key.expires_at),
             last_used_at: utc(key.last_used_at),
             revoked_at: utc(key.revoked_at),
-            replaced_by: key.replaced_by.as_deref(),
+            replaced_by: key.replaced_by.as_ref().map(ApiKeyId::as_str),
             rate_limit_per_minute: key.rate_limit_per_minute,
         }
     }
 }
+use crate::ids::ApiKeyId;

@@ -1,6 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::ids::OrgId;
 use crate::store::schema::audit_events;
 
 /// Every kind of event the log records, with its wire name.
@@ -149,7 +150,7 @@ impl Source {
 /// What an event can be about: a row that knows its organization and its id (a
 /// client, an API key), for `repo::record`.
 pub trait Audited {
-    fn org_id(&self) -> &str;
+    fn org_id(&self) -> &OrgId;
     fn audited_id(&self) -> &str;
 }
 
@@ -157,7 +158,7 @@ pub trait Audited {
 #[diesel(table_name = audit_events)]
 pub struct EventRow<'a> {
     pub id: &'a str,
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     pub event_type: &'a str,
     pub actor: &'a str,
     pub target_type: &'a str,
@@ -172,7 +173,7 @@ pub struct EventRow<'a> {
 #[diesel(table_name = audit_events)]
 pub struct Event {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub event_type: String,
     pub actor: String,
     pub target_type: String,

@@ -3,6 +3,7 @@ use diesel::prelude::*;
 
 use super::event::Change;
 use super::model::{Audited, Event, EventRow, EventType, Source};
+use crate::ids::OrgId;
 use crate::store::schema::audit_events;
 use crate::store::DbConn;
 use crate::tokens::TokenKind;
@@ -10,7 +11,7 @@ use crate::tokens::TokenKind;
 /// What an event is about: its organization and its id.
 #[derive(Clone, Copy, Debug)]
 pub struct Target<'a> {
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     pub id: &'a str,
 }
 
@@ -76,7 +77,7 @@ pub fn record<'a>(
 /// range, oldest first after the id `after`.
 #[derive(Clone, Debug)]
 pub struct EventFilter {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub event_type: Option<EventType>,
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
@@ -86,7 +87,7 @@ pub struct EventFilter {
 
 pub fn list(conn: &mut DbConn, filter: &EventFilter) -> QueryResult<Vec<Event>> {
     let mut query = audit_events::table
-        .filter(audit_events::org_id.eq(filter.org_id.clone()))
+        .filter(audit_events::org_id.eq(&filter.org_id))
         .select(Event::as_select())
         .order(audit_events::id.asc())
         .limit(filter.limit)
@@ -126,7 +127,7 @@ mod tests {
             ("org_b", Change::ApiKeyRevoked { name: "k" }),
         ] {
             let target = Target {
-                org_id,
+                org_id: &OrgId::from(org_id),
                 id: "key_1",
             };
             record(&mut conn, target, by, change, now).unwrap();
@@ -137,7 +138,7 @@ mod tests {
             expires_at: None,
         };
         let target = Target {
-            org_id: "org_a",
+            org_id: &OrgId::from("org_a"),
             id: "key_2",
         };
         record(&mut conn, target, by, created, now).unwrap();

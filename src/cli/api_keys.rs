@@ -14,6 +14,7 @@ use crate::api_keys::service::{self, KeyUpdate};
 use crate::api_keys::{self, ApiKeyView, Environment, IssuedKey, KeyError, KeyRequest};
 use crate::config::Settings;
 use crate::identity::authority::Actor;
+use crate::ids::ApiKeyId;
 use crate::orgs;
 use crate::startup::open_store;
 
@@ -48,7 +49,7 @@ pub enum ApiKeyCommand {
     /// Rename a key, narrow its scopes or change its rate limit, as
     /// `PATCH /v1/api-keys/{id}` does.
     Update {
-        id: String,
+        id: ApiKeyId,
         #[arg(long)]
         name: Option<String>,
         /// A subset of the key's scopes; repeatable or space-separated.
@@ -64,15 +65,15 @@ pub enum ApiKeyCommand {
     /// Replace a key with a new one (printed once); the old key keeps working for
     /// --overlap (default: it stops at once).
     Rotate {
-        id: String,
+        id: ApiKeyId,
         /// e.g. 1h (at most 30 days).
         #[arg(long, value_parser = super::args::parse_duration_arg)]
         overlap: Option<Duration>,
     },
     /// Revoke an API key: it stops working on the next request.
-    Revoke { id: String },
+    Revoke { id: ApiKeyId },
     /// Show one API key, masked, as `GET /v1/api-keys/{id}` does.
-    Show { id: String },
+    Show { id: ApiKeyId },
 }
 
 pub(super) async fn run(
@@ -158,7 +159,7 @@ fn shown_once(issued: &IssuedKey, now: chrono::NaiveDateTime) -> anyhow::Result<
     Ok(with_secret_first(view, "id", "key", issued.key.expose()))
 }
 
-async fn show(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
+async fn show(settings: &Settings, id: ApiKeyId) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let found = {
@@ -180,7 +181,7 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
             let mut keys = Vec::new();
             loop {
                 let after = keys.last().map(|k: &api_keys::ApiKey| k.id.clone());
-                let page = api_keys::repo::list(tx, org_id.as_deref(), after.as_deref(), 500)?;
+                let page = api_keys::repo::list(tx, org_id.as_ref(), after.as_ref(), 500)?;
                 if page.is_empty() {
                     break;
                 }
@@ -198,7 +199,7 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
 
 async fn update_key(
     settings: &Settings,
-    id: String,
+    id: ApiKeyId,
     update: KeyUpdate,
 ) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
@@ -213,13 +214,13 @@ async fn update_key(
             }
         })
         .await
-        .map_err(naming(&id))?;
+        .map_err(naming(id.as_str()))?;
     Ok(serde_json::to_value(ApiKeyView::new(&key, now))?)
 }
 
 async fn rotate(
     settings: &Settings,
-    id: String,
+    id: ApiKeyId,
     overlap: Duration,
 ) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
@@ -229,11 +230,11 @@ async fn rotate(
         store.write(move |tx| service::rotate(tx, &Actor::operator("cli"), &id, overlap, now))
     }
     .await
-    .map_err(naming(&id))?;
+    .map_err(naming(id.as_str()))?;
     shown_once(&issued, now)
 }
 
-async fn revoke(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
+async fn revoke(settings: &Settings, id: ApiKeyId) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let key = {
@@ -241,7 +242,7 @@ async fn revoke(settings: &Settings, id: String) -> anyhow::Result<serde_json::V
         store.write(move |tx| service::revoke(tx, &Actor::operator("cli"), &id, now))
     }
     .await
-    .map_err(naming(&id))?;
+    .map_err(naming(id.as_str()))?;
     Ok(serde_json::to_value(ApiKeyView::new(&key, now))?)
 }
 

@@ -15,6 +15,7 @@ use crate::clients::view::ClientView;
 use crate::clients::{self, ClientRegistration, ClientUpdate};
 use crate::config::Settings;
 use crate::identity::authority::Actor;
+use crate::ids::ClientId;
 use crate::orgs;
 use crate::startup::open_store;
 
@@ -64,7 +65,7 @@ pub enum ClientCommand {
     /// Change a client's metadata, as `PATCH /v1/clients/{id}` does: an absent flag
     /// leaves a setting as it is, and the result is validated as a whole.
     Update {
-        client_id: String,
+        client_id: ClientId,
         #[arg(long)]
         name: Option<String>,
         /// Space-separated scopes the client may request; the default scopes narrow
@@ -103,15 +104,15 @@ pub enum ClientCommand {
     /// Give a client a new secret (printed once); the old one keeps working for
     /// --overlap (default: it stops at once).
     RotateSecret {
-        client_id: String,
+        client_id: ClientId,
         /// e.g. 1h (at most 30 days).
         #[arg(long, value_parser = super::args::parse_duration_arg)]
         overlap: Option<Duration>,
     },
     /// Disable a client: its secret stops working at once.
-    Disable { client_id: String },
+    Disable { client_id: ClientId },
     /// Show one client, as `GET /v1/clients/{id}` does (never its secret).
-    Show { client_id: String },
+    Show { client_id: ClientId },
 }
 
 pub(super) async fn run(
@@ -230,7 +231,7 @@ fn shown_once(issued: &IssuedClient, now: NaiveDateTime) -> anyhow::Result<serde
     ))
 }
 
-async fn show(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
+async fn show(settings: &Settings, id: ClientId) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let found = {
@@ -249,7 +250,7 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
     let clients = store
         .read(move |tx| -> anyhow::Result<_> {
             let org_id = org.map(|slug| org_id_of(tx, &slug)).transpose()?;
-            Ok(clients::repo::list(tx, org_id.as_deref())?)
+            Ok(clients::repo::list(tx, org_id.as_ref())?)
         })
         .await?;
     Ok(serde_json::to_value(
@@ -262,7 +263,7 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
 
 async fn update_client(
     settings: &Settings,
-    id: String,
+    id: ClientId,
     update: ClientUpdate,
 ) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
@@ -275,13 +276,13 @@ async fn update_client(
         })
     }
     .await
-    .map_err(naming(&id))?;
+    .map_err(naming(id.as_str()))?;
     Ok(serde_json::to_value(ClientView::new(&client, now))?)
 }
 
 async fn rotate_secret(
     settings: &Settings,
-    id: String,
+    id: ClientId,
     overlap: Duration,
 ) -> anyhow::Result<serde_json::Value> {
     let overlap = SecretOverlap::new(overlap)?;
@@ -298,11 +299,11 @@ async fn rotate_secret(
         })
     }
     .await
-    .map_err(naming(&id))?;
+    .map_err(naming(id.as_str()))?;
     shown_once(&issued, now)
 }
 
-async fn disable(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
+async fn disable(settings: &Settings, id: ClientId) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let client = {
@@ -310,7 +311,7 @@ async fn disable(settings: &Settings, id: String) -> anyhow::Result<serde_json::
         store.write(move |tx| service::disable(tx, &Actor::operator("cli"), &id, None, now))
     }
     .await
-    .map_err(naming(&id))?;
+    .map_err(naming(id.as_str()))?;
     Ok(serde_json::to_value(ClientView::new(&client, now))?)
 }
 

@@ -75,8 +75,8 @@ pub(super) async fn usage(
         granularity: args.granularity,
     };
     let subject = match (args.key, args.client) {
-        (Some(key), _) => Some(Subject::Key(key)),
-        (None, Some(client)) => Some(Subject::Client(client)),
+        (Some(key), _) => Some(Subject::Key(key.into())),
+        (None, Some(client)) => Some(Subject::Client(client.into())),
         (None, None) => None,
     };
     let store = open_store(&settings)?;

@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::CredentialPolicy;
 use crate::error::ApiError;
 use crate::identity::{Principal, Scope};
+use crate::ids::ClientId;
 use crate::routes::Endpoint;
 use crate::store::Store;
 
@@ -200,12 +201,13 @@ pub async fn list_clients(
         crate::tokens::TokenKind::ClientId,
         "a client id",
     )?;
+    let after = after.map(ClientId::from);
     let org = who.org().to_owned();
     let clients = store
-        .read(move |c| repo::page(c, &org, after.as_deref(), limit + 1).map_err(ApiError::from))
+        .read(move |c| repo::page(c, &org, after.as_ref(), limit + 1).map_err(ApiError::from))
         .await?;
     let now = clock.now().naive_utc();
-    let (clients, next_cursor) = crate::api::split_page(clients, limit, |r| &r.id);
+    let (clients, next_cursor) = crate::api::split_page(clients, limit, |r| r.id.as_str());
     let data: Vec<_> = clients.iter().map(|c| ClientView::new(c, now)).collect();
     Ok(crate::api::page_response(data, next_cursor))
 }
@@ -225,6 +227,7 @@ pub async fn get_client(
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ClientId::from(id.into_inner());
     who.require(Scope::Admin)?;
     let actor = who.actor(Source::of(&req));
     let client = store
@@ -253,6 +256,7 @@ pub async fn update_client(
     id: web::Path<String>,
     body: web::Json<UpdateClient>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ClientId::from(id.into_inner());
     who.require(Scope::Admin)?;
     let patch = body.into_inner();
     let update = ClientUpdate {
@@ -293,6 +297,7 @@ pub async fn disable_client(
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ClientId::from(id.into_inner());
     who.require(Scope::Admin)?;
     let actor = who.actor(Source::of(&req));
     let now = clock.now().naive_utc();
@@ -323,6 +328,7 @@ pub async fn rotate_client_secret(
     id: web::Path<String>,
     body: crate::api::OptionalJson<RotateSecret>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = ClientId::from(id.into_inner());
     who.require(Scope::Admin)?;
     let overlap = duration(body.into_inner().overlap.as_deref(), "overlap")?.unwrap_or_default();
     let overlap = SecretOverlap::new(overlap)?;

@@ -17,8 +17,7 @@ pub mod verifier;
 pub mod view;
 
 pub use model::{
-    AuthMethod, Client, ClientId, ClientRegistration, ClientUpdate, GrantType, NewClient,
-    RegistrationError,
+    AuthMethod, Client, ClientRegistration, ClientUpdate, GrantType, NewClient, RegistrationError,
 };
 pub use secret::ClientSecret;
 pub use service::ClientError;

@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{Client, ClientChanges, NewClient};
+use crate::ids::{ClientId, OrgId};
 use crate::store::schema::clients;
 use crate::store::DbConn;
 
@@ -20,7 +21,7 @@ use crate::store::DbConn;
 ///
 /// `id` is whatever a caller sent. No stored id holds a NUL, and PostgreSQL refuses
 /// one in a text parameter with an error: such an id is simply unknown.
-pub fn find_in_any_org(conn: &mut DbConn, id: &str) -> QueryResult<Option<Client>> {
+pub fn find_in_any_org(conn: &mut DbConn, id: &ClientId) -> QueryResult<Option<Client>> {
     if !storable(id) {
         return Ok(None);
     }
@@ -31,12 +32,12 @@ pub fn find_in_any_org(conn: &mut DbConn, id: &str) -> QueryResult<Option<Client
         .optional()
 }
 
-fn storable(id: &str) -> bool {
-    !id.contains('\0')
+fn storable(id: &ClientId) -> bool {
+    !id.as_str().contains('\0')
 }
 
 /// `find_in_any_org` with the organization's tier, for the resolver: one query.
-pub fn find_with_tier(conn: &mut DbConn, id: &str) -> QueryResult<Option<(Client, String)>> {
+pub fn find_with_tier(conn: &mut DbConn, id: &ClientId) -> QueryResult<Option<(Client, String)>> {
     use crate::store::schema::organizations;
     clients::table
         .inner_join(organizations::table)
@@ -56,7 +57,7 @@ pub fn create(conn: &mut DbConn, new: &NewClient) -> QueryResult<Client> {
         .first(conn)
 }
 
-pub fn list(conn: &mut DbConn, org_id: Option<&str>) -> QueryResult<Vec<Client>> {
+pub fn list(conn: &mut DbConn, org_id: Option<&OrgId>) -> QueryResult<Vec<Client>> {
     let mut query = clients::table
         .select(Client::as_select())
         .order(clients::created_at.asc())
@@ -69,7 +70,11 @@ pub fn list(conn: &mut DbConn, org_id: Option<&str>) -> QueryResult<Vec<Client>>
 
 /// A client of `org_id`; another organization's client is `None`, as if it did not
 /// exist.
-pub fn find_in_org(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Option<Client>> {
+pub fn find_in_org(
+    conn: &mut DbConn,
+    org_id: &OrgId,
+    id: &ClientId,
+) -> QueryResult<Option<Client>> {
     if !storable(id) {
         return Ok(None);
     }
@@ -85,8 +90,8 @@ pub fn find_in_org(conn: &mut DbConn, org_id: &str, id: &str) -> QueryResult<Opt
 /// since ids became UUIDv7), starting after the id `after`.
 pub fn page(
     conn: &mut DbConn,
-    org_id: &str,
-    after: Option<&str>,
+    org_id: &OrgId,
+    after: Option<&ClientId>,
     limit: i64,
 ) -> QueryResult<Vec<Client>> {
     let mut query = clients::table
@@ -109,7 +114,7 @@ pub fn update(
     read: &Client,
     changes: &ClientChanges,
 ) -> QueryResult<Option<Client>> {
-    let id = read.id.as_str();
+    let id = &read.id;
     let updated = diesel::update(
         clients::table
             .filter(clients::id.eq(id))
@@ -140,7 +145,7 @@ pub fn rotate_secret(
     now: NaiveDateTime,
 ) -> QueryResult<Option<Client>> {
     let (new_hash, new_hint) = (&new.hash, &new.hint);
-    let id = read.id.as_str();
+    let id = &read.id;
     // The old secret's overlap never outlasts the old secret itself.
     let previous_until =
         previous_until.map(|until| read.secret_expires_at.map_or(until, |at| at.min(until)));
@@ -234,7 +239,11 @@ pub fn update_registration(
 
 /// RFC 7592 delete: disables the client (see `disable`) and forgets its registration
 /// access token, in one transaction; whether this call disabled it.
-pub fn delete_registration(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn delete_registration(
+    conn: &mut DbConn,
+    id: &ClientId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     conn.transaction(|c| {
         let disabled = disable(c, id, now)?;
         diesel::update(clients::table.find(id))
@@ -246,7 +255,7 @@ pub fn delete_registration(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> Q
 
 /// Disables the client and revokes its refresh-token families, in one transaction;
 /// returns whether a live client was disabled by this call.
-pub fn disable(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn disable(conn: &mut DbConn, id: &ClientId, now: NaiveDateTime) -> QueryResult<bool> {
     conn.transaction(|c| {
         let updated = diesel::update(
             clients::table
@@ -266,7 +275,8 @@ pub fn disable(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::model::{ClientId, ClientRegistration};
+    use crate::clients::model::ClientRegistration;
+    use crate::ids::ClientId;
     use crate::orgs;
     use crate::store::test_support::memory_conn;
     use std::time::Duration;
@@ -285,7 +295,7 @@ mod tests {
             scope: "read".into(),
             ..Default::default()
         }
-        .validate(org.id(), &known(), Duration::from_secs(3600))
+        .validate(org.id.clone(), &known(), Duration::from_secs(3600))
         .unwrap()
         .into_new_client(ClientId::generate(), "$argon2id$x".into(), now);
         let created = create(&mut conn, &new).unwrap();
@@ -296,9 +306,16 @@ mod tests {
                 .name,
             "svc"
         );
-        assert!(find_in_any_org(&mut conn, "kgc_missing").unwrap().is_none());
+        assert!(find_in_any_org(&mut conn, &ClientId::from("kgc_missing"))
+            .unwrap()
+            .is_none());
         assert_eq!(list(&mut conn, Some(&org.id)).unwrap().len(), 1);
-        assert_eq!(list(&mut conn, Some("org_other")).unwrap().len(), 0);
+        assert_eq!(
+            list(&mut conn, Some(&OrgId::from("org_other")))
+                .unwrap()
+                .len(),
+            0
+        );
         assert!(disable(&mut conn, &created.id, now).unwrap());
         assert!(
             !disable(&mut conn, &created.id, now).unwrap(),
@@ -320,7 +337,7 @@ mod tests {
             ..Default::default()
         }
         .validate(
-            crate::orgs::OrgId("org_nope".into()),
+            crate::ids::OrgId::from("org_nope"),
             &known(),
             Duration::from_secs(3600),
         )

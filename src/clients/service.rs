@@ -16,8 +16,8 @@ use chrono::NaiveDateTime;
 use diesel::Connection;
 
 use super::model::{
-    Client, ClientChanges, ClientId, ClientRegistration, ClientUpdate, NewClient,
-    RegistrationError, ValidRegistration,
+    Client, ClientChanges, ClientRegistration, ClientUpdate, NewClient, RegistrationError,
+    ValidRegistration,
 };
 use super::repo;
 use super::secret::{self, ClientSecret, StoredSecret};
@@ -25,7 +25,7 @@ use crate::argon2_budget::HashError;
 use crate::audit::{self, Change, Via};
 use crate::config::CredentialPolicy;
 use crate::identity::authority::{Actor, AuthorityError, Holdings};
-use crate::orgs::OrgId;
+use crate::ids::{ClientId, OrgId};
 use crate::secret::{RandomError, Secret};
 use crate::store::{DbConn, StoreError};
 use crate::tokens::TokenKind;
@@ -77,8 +77,8 @@ pub struct IssuedClient {
 }
 
 /// The client `id` if the actor sees it.
-pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Option<Client>, StoreError> {
-    if !TokenKind::ClientId.is_id(id) {
+pub fn find(conn: &mut DbConn, actor: &Actor, id: &ClientId) -> Result<Option<Client>, StoreError> {
+    if !TokenKind::ClientId.is_id(id.as_str()) {
         return Ok(None);
     }
     let found = match actor.org_id() {
@@ -88,7 +88,7 @@ pub fn find(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Option<Client>
     Ok(found)
 }
 
-fn find_visible(conn: &mut DbConn, actor: &Actor, id: &str) -> Result<Client, ClientError> {
+fn find_visible(conn: &mut DbConn, actor: &Actor, id: &ClientId) -> Result<Client, ClientError> {
     find(conn, actor, id)?.ok_or(ClientError::NotFound)
 }
 
@@ -116,7 +116,7 @@ pub struct PreparedClient {
 /// registration access token; `None` for `/v1/clients` and the CLI.
 pub fn draft(
     actor: &Actor,
-    org_id: &str,
+    org_id: &OrgId,
     registration: ClientRegistration,
     policy: &CredentialPolicy,
     via: Option<Via>,
@@ -142,14 +142,10 @@ pub fn draft(
 
 fn validate(
     registration: ClientRegistration,
-    org_id: &str,
+    org_id: &OrgId,
     policy: &CredentialPolicy,
 ) -> Result<ValidRegistration, RegistrationError> {
-    registration.validate(
-        OrgId(org_id.to_owned()),
-        &policy.known_scopes,
-        policy.max_token_ttl,
-    )
+    registration.validate(org_id.clone(), &policy.known_scopes, policy.max_token_ttl)
 }
 
 impl ClientDraft {
@@ -218,7 +214,7 @@ pub fn register(
 pub fn update(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &ClientId,
     update: ClientUpdate,
     policy: &CredentialPolicy,
     now: NaiveDateTime,
@@ -336,7 +332,7 @@ pub fn replace_registration(
 pub fn disable(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &ClientId,
     via: Option<Via>,
     now: NaiveDateTime,
 ) -> Result<Client, ClientError> {
@@ -395,7 +391,7 @@ pub fn new_secret() -> Result<NewSecret, ClientError> {
 pub fn rotate_secret(
     conn: &mut DbConn,
     actor: &Actor,
-    id: &str,
+    id: &ClientId,
     overlap: SecretOverlap,
     new: NewSecret,
     now: NaiveDateTime,

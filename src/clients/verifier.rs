@@ -73,7 +73,7 @@ impl SecretVerifier {
             let mut cache = self.lock_cache();
             let mut keys = client
                 .live_secret_hashes(now)
-                .map(|hash| cache_key(&client.id, hash, presented));
+                .map(|hash| cache_key(client.id.as_str(), hash, presented));
             if keys.any(|key| cache.get(&key).is_some()) {
                 return Verdict::Verified;
             }
@@ -89,7 +89,7 @@ impl SecretVerifier {
                 && client.live_secret_hashes(now).any(|live| live == hash)
             {
                 self.lock_cache()
-                    .put(cache_key(&client.id, hash, presented), ());
+                    .put(cache_key(client.id.as_str(), hash, presented), ());
                 return Verdict::Verified;
             }
         }

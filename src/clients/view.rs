@@ -46,9 +46,9 @@ pub struct ClientView<'a> {
 impl<'a> ClientView<'a> {
     pub fn new(c: &'a Client, now: NaiveDateTime) -> Self {
         Self {
-            client_id: &c.id,
+            client_id: c.id.as_str(),
             name: &c.name,
-            org_id: &c.org_id,
+            org_id: c.org_id.as_str(),
             scopes: c.allowed_scopes.split_whitespace().collect(),
             default_scopes: c.default_scopes.split_whitespace().collect(),
             grant_types: c.grant_types.split(' ').collect(),
@@ -125,7 +125,7 @@ impl<'a> Registered<'a> {
         registration_token: Option<&'a Secret>,
     ) -> Self {
         Self {
-            client_id: &client.id,
+            client_id: client.id.as_str(),
             client_secret: secret.map(Secret::expose),
             client_id_issued_at: client.created_at.and_utc().timestamp(),
             client_secret_expires_at: client

@@ -15,6 +15,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::audit::{By, Source};
+use crate::ids::{ClientId, OrgId};
 use crate::scope::ScopeSet;
 
 /// Who performs a change: the label recorded in the audit log and in a key's
@@ -28,7 +29,7 @@ pub struct Actor {
     /// The one organization whose credentials it sees and changes (`None`: every
     /// organization — the operator). Another organization's credential is, to this
     /// actor, one that does not exist.
-    org_id: Option<String>,
+    org_id: Option<OrgId>,
     /// `None`: unbounded (the operator).
     bounds: Option<Bounds>,
 }
@@ -88,7 +89,7 @@ impl Actor {
     pub fn bounded(
         label: String,
         source: Source,
-        org_id: &str,
+        org_id: &OrgId,
         scopes: ScopeSet,
         lifetime: Option<DateTime<Utc>>,
         rate_limit: Option<u32>,
@@ -96,7 +97,7 @@ impl Actor {
         Self {
             label,
             source,
-            org_id: Some(org_id.to_owned()),
+            org_id: Some(org_id.clone()),
             bounds: Some(Bounds {
                 scopes,
                 lifetime: lifetime.map(|at| at.naive_utc()),
@@ -109,11 +110,11 @@ impl Actor {
     /// token. That token may only narrow what an admin registered — a rule of the
     /// registration's (`clients::service::replace_registration`), not a ceiling of
     /// its own — so it carries none here.
-    pub fn registration(client_id: &str, org_id: &str, source: Source) -> Self {
+    pub fn registration(client_id: &ClientId, org_id: &OrgId, source: Source) -> Self {
         Self {
             label: format!("registration:{client_id}"),
             source,
-            org_id: Some(org_id.to_owned()),
+            org_id: Some(org_id.clone()),
             bounds: None,
         }
     }
@@ -123,13 +124,13 @@ impl Actor {
     }
 
     /// The organization this actor is confined to (`None`: any).
-    pub fn org_id(&self) -> Option<&str> {
-        self.org_id.as_deref()
+    pub fn org_id(&self) -> Option<&OrgId> {
+        self.org_id.as_ref()
     }
 
     /// Whether a credential of `org_id` is this actor's to see and change.
-    pub fn sees(&self, org_id: &str) -> bool {
-        self.org_id.as_deref().is_none_or(|own| own == org_id)
+    pub fn sees(&self, org_id: &OrgId) -> bool {
+        self.org_id.as_ref().is_none_or(|own| own == org_id)
     }
 
     /// This actor as the audit log records it.
@@ -235,7 +236,7 @@ mod tests {
         Actor::bounded(
             "key:key_1".into(),
             source,
-            "org_1",
+            &OrgId::from("org_1"),
             held,
             lifetime,
             rate_limit,
@@ -259,9 +260,9 @@ mod tests {
     #[test]
     fn a_bounded_actor_sees_only_its_organization() {
         let actor = bounded(None, None);
-        assert!(actor.sees("org_1"));
-        assert!(!actor.sees("org_2"));
-        assert!(Actor::operator("cli").sees("org_2"));
+        assert!(actor.sees(&OrgId::from("org_1")));
+        assert!(!actor.sees(&OrgId::from("org_2")));
+        assert!(Actor::operator("cli").sees(&OrgId::from("org_2")));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::authority::Actor;
 use crate::audit::Source;
 use crate::error::ApiError;
-use crate::orgs::OrgId;
+use crate::ids::{ApiKeyId, ClientId, OrgId};
 use crate::scope::ScopeSet;
 
 /// The scopes keygate's own API asks for.
@@ -34,8 +34,8 @@ impl Scope {
 /// Which credential a principal presented.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credential {
-    AccessToken { client_id: String, jti: String },
-    ApiKey { key_id: String },
+    AccessToken { client_id: ClientId, jti: String },
+    ApiKey { key_id: ApiKeyId },
 }
 
 /// Who is calling: the one identity every keygate API (and, through introspection and
@@ -73,8 +73,8 @@ impl Principal {
         }
     }
 
-    pub fn org(&self) -> &str {
-        self.org_id.as_str()
+    pub fn org(&self) -> &OrgId {
+        &self.org_id
     }
 
     /// `client:kgc_…` or `key:key_…`: how this principal is recorded as an actor.
@@ -91,7 +91,7 @@ impl Principal {
         Actor::bounded(
             self.actor_label(),
             source,
-            self.org_id.as_str(),
+            &self.org_id,
             self.scopes.clone(),
             self.lifetime,
             self.rate_limit,

@@ -13,7 +13,8 @@ use super::presented::Presented;
 use super::principal::{Credential, Principal};
 use crate::api_keys::{self, KeyState, LastUsed};
 use crate::clock::Clock;
-use crate::orgs::OrgId;
+use crate::ids::ClientId;
+use crate::ids::OrgId;
 use crate::scope::ScopeSet;
 use crate::secret::{ct_eq_str, digest};
 use crate::store::{DbConn, Tx};
@@ -97,7 +98,7 @@ impl Resolver {
             }
         }
         Ok(Principal {
-            subject: row.id.clone(),
+            subject: row.id.to_string(),
             scopes: row.scope_set(),
             credential: Credential::ApiKey {
                 key_id: row.id.clone(),
@@ -107,7 +108,7 @@ impl Resolver {
             lifetime: row.expires_at.map(|at| at.and_utc()),
             tier,
             rate_limit: rate_limit(row.rate_limit_per_minute),
-            org_id: OrgId(row.org_id),
+            org_id: row.org_id,
         })
     }
 
@@ -124,10 +125,10 @@ impl Resolver {
             .map_err(|_| Unauthenticated::InvalidToken("the access token is not valid"))?;
         Ok(Principal {
             subject: claims.sub,
-            org_id: OrgId(claims.org),
+            org_id: OrgId::from(claims.org),
             scopes,
             credential: Credential::AccessToken {
-                client_id: claims.client_id,
+                client_id: ClientId::from(claims.client_id),
                 jti: claims.jti,
             },
             expires_at: DateTime::from_timestamp(claims.exp, 0),

@@ -15,6 +15,7 @@ use super::state::OAuthState;
 use crate::argon2_budget::{Argon2Lease, Attempt, BudgetError, BurstStarted};
 use crate::audit::{By, Change, Source};
 use crate::clients::{self, AuthMethod, Client, Verdict};
+use crate::ids::ClientId;
 use crate::store::{Blocking, Store, StoreError};
 
 /// The one answer for an unknown client, a wrong, expired or previous secret and a
@@ -194,6 +195,8 @@ fn secret(credentials: &ClientCredentials) -> &[u8] {
     credentials.secret.expose().as_bytes()
 }
 
+/// The client a request names: `id` is the text it presented.
 fn find(store: &Blocking<'_>, id: &str) -> Result<Option<Client>, OAuthError> {
-    Ok(store.read(|tx| clients::repo::find_in_any_org(tx, id).map_err(StoreError::from))?)
+    let id = ClientId::from(id);
+    Ok(store.read(|tx| clients::repo::find_in_any_org(tx, &id).map_err(StoreError::from))?)
 }

@@ -88,7 +88,7 @@ fn describe_access_token(
         Err(ResolveError::Store(error)) => return Err(error),
         Err(_) => return Ok(inactive),
     };
-    if claims.org != client.org_id {
+    if client.org_id != claims.org.as_str() {
         return Ok(inactive);
     }
     let mut described = json!({
@@ -130,7 +130,7 @@ fn describe_api_key(
         Err(ResolveError::Store(error)) => return Err(error),
         Err(_) => return Ok(inactive),
     };
-    if who.org_id.as_str() != client.org_id {
+    if who.org_id != client.org_id {
         return Ok(inactive);
     }
     // Sent as a bearer credential (RFC 6750), so its §7.1 type is Bearer.

@@ -287,7 +287,7 @@ async fn registration_client(
                 .registration_token_hash
                 .as_deref()
                 .is_some_and(|stored| ct_eq_str(stored, &digest(token)))
-                && ct_eq_str(&client.id, &client_id)
+                && ct_eq_str(client.id.as_str(), &client_id)
                 && !client.is_disabled()
         });
     client.ok_or_else(|| OAuthError::invalid_token("the registration access token is not valid"))
@@ -383,7 +383,7 @@ pub async fn put_registration(
         // A guess at the client's secret like any other: the same brute-force
         // throttle and argon2 budget as the token endpoint.
         let credentials = ClientCredentials {
-            client_id: replacement.client().id.clone(),
+            client_id: replacement.client().id.to_string(),
             secret,
             method: AuthMethod::ClientSecretPost,
         };

@@ -8,6 +8,6 @@ pub mod repo;
 pub mod service;
 pub mod view;
 
-pub use model::{OrgId, Organization, DEFAULT_ORG_SLUG};
+pub use model::{Organization, DEFAULT_ORG_SLUG};
 pub use service::OrgError;
 pub use view::OrgView;

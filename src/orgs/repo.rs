@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{NewOrganization, Organization, DEFAULT_ORG_SLUG};
+use crate::ids::OrgId;
 use crate::store::schema::organizations;
 use crate::store::DbConn;
 
@@ -14,7 +15,7 @@ pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<Organiz
 }
 
 /// The organization with id `id`.
-pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Organization>> {
+pub fn find(conn: &mut DbConn, id: &OrgId) -> QueryResult<Option<Organization>> {
     organizations::table
         .find(id)
         .select(Organization::as_select())

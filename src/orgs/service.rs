@@ -100,7 +100,7 @@ pub fn set_tier(
 fn target(org: &Organization) -> Target<'_> {
     Target {
         org_id: &org.id,
-        id: &org.id,
+        id: org.id.as_str(),
     }
 }
 

@@ -15,7 +15,7 @@ pub struct OrgView<'a> {
 impl<'a> OrgView<'a> {
     pub fn new(org: &'a Organization) -> Self {
         Self {
-            id: &org.id,
+            id: org.id.as_str(),
             slug: &org.slug,
             name: &org.name,
             tier: &org.tier,

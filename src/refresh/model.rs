@@ -1,6 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::ids::{ClientId, OrgId};
 use crate::secret::{RandomError, Secret};
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::tokens::TokenKind;
@@ -24,16 +25,16 @@ pub struct Lifetimes {
 /// Whose a new family is: the client it is bound to, and that client's org.
 #[derive(Clone, Copy, Debug)]
 pub struct Owner<'a> {
-    pub client_id: &'a str,
-    pub org_id: &'a str,
+    pub client_id: &'a ClientId,
+    pub org_id: &'a OrgId,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = refresh_families)]
 pub struct Family {
     pub id: String,
-    pub client_id: String,
-    pub org_id: String,
+    pub client_id: ClientId,
+    pub org_id: OrgId,
     pub scope: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
@@ -72,8 +73,8 @@ impl TokenRow {
 #[diesel(table_name = refresh_families)]
 pub struct NewFamily<'a> {
     pub id: &'a str,
-    pub client_id: &'a str,
-    pub org_id: &'a str,
+    pub client_id: &'a ClientId,
+    pub org_id: &'a OrgId,
     pub scope: &'a str,
     pub resource: Option<&'a str>,
     pub created_at: NaiveDateTime,

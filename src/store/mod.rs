@@ -18,7 +18,8 @@
 //! redaction), `connection` (the connection type and its manager), `pool` (the
 //! `Store` and its opening), `seam` (the doors),
 //! `writer` (SQLite's writer turn), `outage` (fail-fast while the database is down),
-//! `probe` (start-up checks of a SQLite file), `migrations`, and the diesel `schema`.
+//! `probe` (start-up checks of a SQLite file), `migrations`, the diesel `schema`, and
+//! `typed_id` (the newtype every row id is).
 
 mod connection;
 mod error;
@@ -28,6 +29,7 @@ mod pool;
 mod probe;
 pub mod schema;
 mod seam;
+mod typed_id;
 mod url;
 mod writer;
 
@@ -36,6 +38,7 @@ pub use error::StoreError;
 pub use migrations::{run_migrations, MigrationError};
 pub use pool::{OpenError, Store};
 pub use seam::{Blocking, Tx};
+pub(crate) use typed_id::typed_id;
 pub use url::{redact_url, DatabaseUrl, PostgresUrl, UrlError};
 
 #[cfg(test)]

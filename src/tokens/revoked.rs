@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 
+use crate::ids::ClientId;
 use crate::store::schema::revoked_access_tokens;
 use crate::store::DbConn;
 
@@ -14,7 +15,7 @@ use crate::store::DbConn;
 #[diesel(table_name = revoked_access_tokens)]
 struct NewRevoked<'a> {
     jti: &'a str,
-    client_id: &'a str,
+    client_id: &'a ClientId,
     expires_at: NaiveDateTime,
 }
 
@@ -22,7 +23,7 @@ struct NewRevoked<'a> {
 pub fn revoke(
     conn: &mut DbConn,
     jti: &str,
-    client_id: &str,
+    client_id: &ClientId,
     expires_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -61,21 +62,35 @@ mod tests {
         let mut conn = memory_conn();
         let now = chrono::Utc::now().naive_utc();
         let exp = now + chrono::Duration::minutes(5);
-        revoke(&mut conn, "j1", "kgc_1", exp, now).unwrap();
-        revoke(&mut conn, "j1", "kgc_1", exp, now).unwrap();
+        revoke(&mut conn, "j1", &ClientId::from("kgc_1"), exp, now).unwrap();
+        revoke(&mut conn, "j1", &ClientId::from("kgc_1"), exp, now).unwrap();
         assert!(is_revoked(&mut conn, "j1").unwrap());
         assert!(!is_revoked(&mut conn, "j2").unwrap());
         let leeway = chrono::Duration::seconds(crate::tokens::verify::LEEWAY_SECS);
         let minutes = chrono::Duration::minutes(5);
         // Still verifiable within the leeway after its exp: the record must stay.
         let within = exp + leeway - chrono::Duration::seconds(1);
-        revoke(&mut conn, "j2", "kgc_1", within + minutes, within).unwrap();
+        revoke(
+            &mut conn,
+            "j2",
+            &ClientId::from("kgc_1"),
+            within + minutes,
+            within,
+        )
+        .unwrap();
         assert!(
             is_revoked(&mut conn, "j1").unwrap(),
             "kept through the leeway"
         );
         let later = exp + leeway + chrono::Duration::seconds(1);
-        revoke(&mut conn, "j3", "kgc_1", later + minutes, later).unwrap();
+        revoke(
+            &mut conn,
+            "j3",
+            &ClientId::from("kgc_1"),
+            later + minutes,
+            later,
+        )
+        .unwrap();
         assert!(
             !is_revoked(&mut conn, "j1").unwrap(),
             "purged once unverifiable"

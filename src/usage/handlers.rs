@@ -62,8 +62,8 @@ pub async fn get_usage(
     who.require(Scope::Admin)?;
     let query = query.into_inner();
     let subject = match (query.key_id, query.client_id) {
-        (Some(key), None) => Some(Subject::Key(key)),
-        (None, Some(client)) => Some(Subject::Client(client)),
+        (Some(key), None) => Some(Subject::Key(key.into())),
+        (None, Some(client)) => Some(Subject::Client(client.into())),
         (None, None) => None,
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_request(

@@ -5,6 +5,7 @@ use diesel::upsert::excluded;
 use std::collections::HashMap;
 
 use super::counts::{minute_start, CounterKey, TokenCounterKey};
+use crate::ids::{ClientId, OrgId};
 use crate::store::schema::{clients, token_counters, usage_counters};
 use crate::store::DbConn;
 
@@ -115,8 +116,8 @@ fn add_tokens(conn: &mut DbConn, tokens: &[(TokenCounterKey, i64)]) -> QueryResu
 /// A client's token-endpoint counters in `[from, to)`, per minute and outcome.
 pub fn token_minutes(
     conn: &mut DbConn,
-    org_id: &str,
-    client_id: &str,
+    org_id: &OrgId,
+    client_id: &ClientId,
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<(NaiveDateTime, String, i64)>> {
@@ -138,7 +139,7 @@ pub fn token_minutes(
 /// clients, per minute and outcome.
 pub fn org_token_minutes(
     conn: &mut DbConn,
-    org_id: &str,
+    org_id: &OrgId,
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<(NaiveDateTime, String, i64)>> {
@@ -155,7 +156,7 @@ pub fn org_token_minutes(
 /// A subject's counters in `[from, to)`, per minute and status class.
 pub fn minutes(
     conn: &mut DbConn,
-    org_id: &str,
+    org_id: &OrgId,
     subject_id: &str,
     from: NaiveDateTime,
     to: NaiveDateTime,
@@ -184,7 +185,7 @@ fn summed() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
 /// minute and status class.
 pub fn org_minutes(
     conn: &mut DbConn,
-    org_id: &str,
+    org_id: &OrgId,
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<(NaiveDateTime, String, i64)>> {
@@ -217,7 +218,7 @@ pub struct Busy {
 /// busiest first.
 pub fn top_subjects(
     conn: &mut DbConn,
-    org_id: &str,
+    org_id: &OrgId,
     from: NaiveDateTime,
     to: NaiveDateTime,
     limit: usize,
@@ -299,13 +300,24 @@ mod tests {
         add(&mut conn, &[(key.clone(), 3)], &[]).unwrap();
         add(&mut conn, &[(key, 2)], &[]).unwrap();
         let day = chrono::Duration::days(1);
-        let rows = minutes(&mut conn, "org_1", "key_a", minute - day, minute + day).unwrap();
+        let rows = minutes(
+            &mut conn,
+            &OrgId::from("org_1"),
+            "key_a",
+            minute - day,
+            minute + day,
+        )
+        .unwrap();
         assert_eq!(rows, vec![(minute, "2xx".to_owned(), 5)]);
-        assert!(
-            minutes(&mut conn, "org_2", "key_a", minute - day, minute + day)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(minutes(
+            &mut conn,
+            &OrgId::from("org_2"),
+            "key_a",
+            minute - day,
+            minute + day
+        )
+        .unwrap()
+        .is_empty());
     }
 
     #[test]
@@ -348,7 +360,8 @@ mod tests {
         )
         .unwrap();
         let day = chrono::Duration::days(1);
-        let totals = org_minutes(&mut conn, "org_1", minute - day, minute + day).unwrap();
+        let totals =
+            org_minutes(&mut conn, &OrgId::from("org_1"), minute - day, minute + day).unwrap();
         assert_eq!(
             totals,
             vec![
@@ -356,7 +369,9 @@ mod tests {
                 (minute, "4xx".to_owned(), 1)
             ]
         );
-        let tokens = org_token_minutes(&mut conn, "org_1", minute - day, minute + day).unwrap();
+        let tokens =
+            org_token_minutes(&mut conn, &OrgId::from("org_1"), minute - day, minute + day)
+                .unwrap();
         assert_eq!(
             tokens,
             vec![
@@ -365,7 +380,14 @@ mod tests {
             ]
         );
         let pair = |class: &str, n: i64| (class.to_owned(), n);
-        let top = top_subjects(&mut conn, "org_1", minute - day, minute + day, 3).unwrap();
+        let top = top_subjects(
+            &mut conn,
+            &OrgId::from("org_1"),
+            minute - day,
+            minute + day,
+            3,
+        )
+        .unwrap();
         assert_eq!(
             top,
             vec![

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::repo;
 use crate::api_keys;
 use crate::clients;
+use crate::ids::{ApiKeyId, ClientId, OrgId};
 use crate::store::{DbConn, StoreError};
 
 /// How many of the busiest keys and clients the organization view lists.
@@ -36,14 +37,15 @@ impl Granularity {
 
 /// Whose usage: one key or one client.
 pub enum Subject {
-    Key(String),
-    Client(String),
+    Key(ApiKeyId),
+    Client(ClientId),
 }
 
 impl Subject {
     fn id(&self) -> &str {
         match self {
-            Self::Key(id) | Self::Client(id) => id,
+            Self::Key(id) => id.as_str(),
+            Self::Client(id) => id.as_str(),
         }
     }
 }
@@ -56,7 +58,7 @@ pub struct Window {
 }
 
 /// The organization's usage, with its busiest keys and clients, busiest first.
-pub fn of_org(conn: &mut DbConn, org_id: &str, window: &Window) -> Result<Value, StoreError> {
+pub fn of_org(conn: &mut DbConn, org_id: &OrgId, window: &Window) -> Result<Value, StoreError> {
     let (from, to) = (window.from.naive_utc(), window.to.naive_utc());
     let totals = repo::org_minutes(conn, org_id, from, to)?;
     let tokens = repo::org_token_minutes(conn, org_id, from, to)?;
@@ -74,13 +76,13 @@ pub fn of_org(conn: &mut DbConn, org_id: &str, window: &Window) -> Result<Value,
 /// The usage of one key or client of the organization; `None` if it has none such.
 pub fn of_subject(
     conn: &mut DbConn,
-    org_id: &str,
+    org_id: &OrgId,
     subject: &Subject,
     window: &Window,
 ) -> Result<Option<Value>, StoreError> {
     let own = match subject {
         Subject::Key(id) => {
-            api_keys::model::is_key_id(id)
+            api_keys::model::is_key_id(id.as_str())
                 && api_keys::repo::find_in_org(conn, org_id, id)?.is_some()
         }
         Subject::Client(id) => clients::repo::find_in_org(conn, org_id, id)?.is_some(),

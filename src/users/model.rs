@@ -6,6 +6,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::ids::OrgId;
 use crate::scope::ScopeSet;
 use crate::store::schema::{memberships, user_sessions, user_tokens, users};
 use crate::tokens::TokenKind;
@@ -158,17 +159,17 @@ impl std::fmt::Display for Role {
 #[diesel(table_name = memberships)]
 pub struct Membership {
     pub user_id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     /// One of `Role::as_str`; read it with `role()`.
     pub role: String,
     pub created_at: NaiveDateTime,
 }
 
 impl Membership {
-    pub fn new(user_id: &str, org_id: &str, role: Role, now: NaiveDateTime) -> Self {
+    pub fn new(user_id: &str, org_id: &OrgId, role: Role, now: NaiveDateTime) -> Self {
         Self {
             user_id: user_id.to_owned(),
-            org_id: org_id.to_owned(),
+            org_id: org_id.clone(),
             role: role.as_str().to_owned(),
             created_at: now,
         }
@@ -189,7 +190,7 @@ pub struct UserSession {
     pub token_hash: String,
     pub user_id: String,
     /// The organization the session works in.
-    pub org_id: String,
+    pub org_id: OrgId,
     pub csrf_token_hash: String,
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,

@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{Membership, NewUser, Purpose, User, UserSession, UserToken};
+use crate::ids::OrgId;
 use crate::store::schema::{memberships, user_sessions, user_tokens, users};
 use crate::store::DbConn;
 
@@ -49,7 +50,7 @@ pub fn add_membership(conn: &mut DbConn, membership: &Membership) -> QueryResult
 pub fn membership(
     conn: &mut DbConn,
     user_id: &str,
-    org_id: &str,
+    org_id: &OrgId,
 ) -> QueryResult<Option<Membership>> {
     memberships::table
         .find((user_id, org_id))
@@ -68,7 +69,7 @@ pub fn memberships_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Membe
 }
 
 /// The members of `org_id` with their memberships, oldest first.
-pub fn members_of(conn: &mut DbConn, org_id: &str) -> QueryResult<Vec<(User, Membership)>> {
+pub fn members_of(conn: &mut DbConn, org_id: &OrgId) -> QueryResult<Vec<(User, Membership)>> {
     users::table
         .inner_join(memberships::table)
         .filter(memberships::org_id.eq(org_id))
@@ -213,7 +214,7 @@ mod tests {
     use crate::store::test_support::memory_conn;
     use crate::users::model::Role;
 
-    fn org(conn: &mut DbConn, slug: &str, now: NaiveDateTime) -> String {
+    fn org(conn: &mut DbConn, slug: &str, now: NaiveDateTime) -> OrgId {
         let new = orgs::model::NewOrganization::new(slug, slug, now);
         orgs::repo::create(conn, &new).unwrap().id
     }
@@ -249,10 +250,7 @@ mod tests {
         )
         .unwrap();
         let first = &memberships_of(&mut conn, &ada.id).unwrap()[0];
-        assert_eq!(
-            (first.org_id.as_str(), first.role()),
-            (acme.as_str(), Role::Owner)
-        );
+        assert_eq!((&first.org_id, first.role()), (&acme, Role::Owner));
         assert_eq!(
             membership(&mut conn, &ada.id, &beta)
                 .unwrap()

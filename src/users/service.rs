@@ -14,6 +14,7 @@ use super::model::{Membership, NewUser, Purpose, Role, User, UserToken};
 use super::repo;
 use crate::audit::{self, By, Change, Target};
 use crate::identity::authority::{Actor, AuthorityError};
+use crate::ids::OrgId;
 use crate::orgs;
 use crate::scope::ScopeSet;
 use crate::secret::{digest, RandomError, Secret};
@@ -69,7 +70,7 @@ pub fn create_user(
     actor: &Actor,
     email: &str,
     display_name: Option<&str>,
-    org_id: &str,
+    org_id: &OrgId,
     role: Role,
     now: NaiveDateTime,
 ) -> Result<(User, Secret), UserError> {
@@ -288,7 +289,7 @@ pub fn find(conn: &mut DbConn, actor: &Actor, user_id: &str) -> Result<Option<Us
 }
 
 /// An event about `user`, in the log of `org_id`.
-fn target<'a>(org_id: &'a str, user: &'a User) -> Target<'a> {
+fn target<'a>(org_id: &'a OrgId, user: &'a User) -> Target<'a> {
     Target {
         org_id,
         id: &user.id,
@@ -379,7 +380,7 @@ mod tests {
             &cli,
             "b@example.com",
             None,
-            "org_nope",
+            &OrgId::from("org_nope"),
             Role::Viewer,
             now,
         );
@@ -454,7 +455,7 @@ mod tests {
             &admin,
             "d@e.f",
             None,
-            "org_other",
+            &OrgId::from("org_other"),
             Role::Viewer,
             now,
         );

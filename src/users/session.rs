@@ -24,6 +24,7 @@ use super::model::{Membership, User, UserSession};
 use super::repo;
 use crate::audit::Source;
 use crate::identity::authority::Actor;
+use crate::ids::OrgId;
 use crate::secret::{ct_eq_str, digest, RandomError, Secret};
 use crate::store::{DbConn, StoreError};
 use crate::tokens::TokenKind;
@@ -92,7 +93,7 @@ fn csrf_of(token: &str) -> Secret {
 /// writes it: `repo::create_session`).
 pub fn new_session(
     user_id: &str,
-    org_id: &str,
+    org_id: &OrgId,
     source: &Source,
     user_agent: Option<&str>,
     lifetime: Duration,
@@ -105,7 +106,7 @@ pub fn new_session(
         id: TokenKind::SessionId.with_suffix(uuid::Uuid::new_v4().simple()),
         token_hash: digest(token.expose()),
         user_id: user_id.to_owned(),
-        org_id: org_id.to_owned(),
+        org_id: org_id.clone(),
         csrf_token_hash: digest(csrf.expose()),
         created_at: now,
         last_seen_at: now,
@@ -217,7 +218,7 @@ mod tests {
             actor.scope_ceiling().map(ToString::to_string).as_deref(),
             Some("read")
         );
-        assert_eq!(actor.org_id(), Some(org.id.as_str()));
+        assert_eq!(actor.org_id(), Some(&org.id));
         // Each use within the idle timeout keeps it alive…
         for mins in [20, 40, 60, 80] {
             assert!(resolve(&mut conn, token, at(mins), 30 * MINUTE, 12 * HOUR)

@@ -17,6 +17,7 @@ use super::DashboardSettings;
 use crate::api_keys::service::{self as keys, KeyError};
 use crate::api_keys::{Environment, KeyRequest, KeyRequestError};
 use crate::clock::Clock;
+use crate::ids::ApiKeyId;
 use crate::store::Store;
 
 /// Keys shown per page of the table.
@@ -83,10 +84,10 @@ async fn keys_table(
     // tells whether there is a next page.
     let after = after
         .filter(|id| crate::tokens::TokenKind::ApiKeyId.is_id(id))
-        .map(str::to_owned);
+        .map(ApiKeyId::from);
     let listed = store
         .read(move |tx| {
-            crate::api_keys::repo::list(tx, Some(&org_id), after.as_deref(), KEYS_PER_PAGE + 1)
+            crate::api_keys::repo::list(tx, Some(&org_id), after.as_ref(), KEYS_PER_PAGE + 1)
                 .map_err(crate::store::StoreError::from)
         })
         .await;
@@ -98,7 +99,7 @@ async fn keys_table(
             "/dashboard/keys",
         );
     };
-    let (listed, next_cursor) = crate::api::split_page(listed, KEYS_PER_PAGE, |k| &k.id);
+    let (listed, next_cursor) = crate::api::split_page(listed, KEYS_PER_PAGE, |k| k.id.as_str());
     let now = clock.now().naive_utc();
     let role = member.session.membership.role();
     // The scopes the person may give a key; `read` is ticked to begin with.
@@ -291,7 +292,7 @@ pub(super) async fn revoke_key(
     }
     let (actor, now) = (member.actor(), clock.now().naive_utc());
     let revoked = store
-        .write(move |tx| keys::revoke(tx, &actor, &id, now))
+        .write(move |tx| keys::revoke(tx, &actor, &ApiKeyId::from(id.into_inner()), now))
         .await;
     match revoked {
         Ok(_) => see_other("/dashboard/keys?notice=revoked").finish(),
@@ -320,7 +321,7 @@ pub(super) async fn rotate_key(
     };
     let (actor, now) = (member.actor(), clock.now().naive_utc());
     let rotated = store
-        .write(move |tx| keys::rotate(tx, &actor, &id, overlap, now))
+        .write(move |tx| keys::rotate(tx, &actor, &ApiKeyId::from(id.into_inner()), overlap, now))
         .await;
     match rotated {
         Ok(issued) => shown_once(&member, "Your rotated API key", &issued),

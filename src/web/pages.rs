@@ -97,7 +97,7 @@ impl KeyRow {
             KeyState::Active => ("active", true),
         };
         Self {
-            id: key.id.clone(),
+            id: key.id.to_string(),
             name: key.name.clone(),
             masked: key.masked(),
             scopes: key.scopes.clone(),

@@ -21,26 +21,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::config::MIN_ACCESS_TOKEN_TTL;
+use crate::ids::ClientId;
+use crate::ids::OrgId;
 use crate::scope::{ScopeError, ScopeSet};
 use crate::store::schema::clients;
-use crate::tokens::TokenKind;
 
 use registration::{MAX_AUDIENCE_LEN, MAX_NAME_LEN};
-
-/// A client's public identifier (`kgc_…`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ClientId(pub String);
-
-impl ClientId {
-    pub fn generate() -> Self {
-        // v7: time-ordered, so listing by id lists by creation.
-        Self(TokenKind::ClientId.with_suffix(uuid::Uuid::now_v7().simple()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// The grants keygate serves; a client may use only those it was registered with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,8 +104,8 @@ impl fmt::Display for AuthMethod {
 #[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = clients)]
 pub struct Client {
-    pub id: String,
-    pub org_id: String,
+    pub id: ClientId,
+    pub org_id: OrgId,
     pub name: String,
     pub secret_hash: String,
     pub grant_types: String,
@@ -157,12 +143,12 @@ pub struct Client {
 }
 
 impl crate::audit::Audited for Client {
-    fn org_id(&self) -> &str {
+    fn org_id(&self) -> &OrgId {
         &self.org_id
     }
 
     fn audited_id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 
@@ -346,8 +332,8 @@ pub enum RegistrationError {
 #[derive(Insertable)]
 #[diesel(table_name = clients)]
 pub struct NewClient {
-    pub id: String,
-    pub org_id: String,
+    pub id: ClientId,
+    pub org_id: OrgId,
     pub name: String,
     pub secret_hash: String,
     pub grant_types: String,

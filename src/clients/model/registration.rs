@@ -9,9 +9,10 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use super::changes::ClientChanges;
-use super::{AuthMethod, ClientId, GrantType, NewClient, RegistrationError};
+use super::{AuthMethod, GrantType, NewClient, RegistrationError};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
-use crate::orgs::OrgId;
+use crate::ids::ClientId;
+use crate::ids::OrgId;
 use crate::scope::ScopeSet;
 
 pub(super) const MAX_NAME_LEN: usize = 200;
@@ -201,8 +202,8 @@ impl ValidRegistration {
     ) -> NewClient {
         let grant_types: Vec<&str> = self.grant_types.iter().map(|g| g.as_str()).collect();
         NewClient {
-            id: id.0,
-            org_id: self.org_id.0,
+            id,
+            org_id: self.org_id,
             name: self.name,
             secret_hash,
             grant_types: grant_types.join(" "),
@@ -270,14 +271,14 @@ mod tests {
 
     fn validate(r: ClientRegistration) -> Result<ValidRegistration, RegistrationError> {
         let known = ScopeSet::parse("read write admin webhook").unwrap();
-        r.validate(OrgId("org_1".into()), &known, Duration::from_secs(3600))
+        r.validate(OrgId::from("org_1"), &known, Duration::from_secs(3600))
     }
 
     #[test]
     fn defaults_to_client_credentials_and_all_scopes() {
         let valid = validate(registration()).unwrap();
         let new = valid.into_new_client(
-            ClientId("kgc_1".into()),
+            ClientId::from("kgc_1"),
             "h".into(),
             chrono::Utc::now().naive_utc(),
         );
@@ -295,7 +296,7 @@ mod tests {
                 ..registration()
             })
             .unwrap()
-            .into_new_client(ClientId("kgc_1".into()), "h".into(), now);
+            .into_new_client(ClientId::from("kgc_1"), "h".into(), now);
             (new.audience, new.audiences)
         };
         let (a, b) = ("https://a.example", "https://b.example");

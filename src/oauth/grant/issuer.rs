@@ -163,14 +163,14 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         let jti = uuid::Uuid::new_v4().simple().to_string();
         let claims = AccessTokenClaims {
             iss: self.state.issuance.issuer.as_str(),
-            sub: &client.id,
+            sub: client.id.as_str(),
             aud,
-            client_id: &client.id,
+            client_id: client.id.as_str(),
             scope,
             iat,
             exp: iat + expires_in,
             jti: &jti,
-            org: &client.org_id,
+            org: client.org_id.as_str(),
         };
         let ring = self.state.issuance.keys.current();
         let token = jwt::encode(ring.active(), &claims).map_err(|_| ())?;
@@ -376,8 +376,8 @@ impl Issuer for JwtIssuer<'_, '_> {
         let scope: Scope = family.scope.parse().map_err(|_| ())?;
         *self.recovered.borrow_mut() = Some(family.clone());
         Ok(Some(Grant {
-            owner_id: family.client_id.clone(),
-            client_id: family.client_id,
+            owner_id: family.client_id.to_string(),
+            client_id: family.client_id.into_string(),
             scope,
             redirect_uri: self.state.issuance.issuer.url().clone(),
             // oxide-auth compares this with the wall clock; keygate's own expiry checks

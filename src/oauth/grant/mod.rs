@@ -29,6 +29,7 @@ use super::request::TokenRequest;
 use super::state::OAuthState;
 use crate::audit::Source;
 use crate::clients::{self, AuthMethod, Client, GrantType};
+use crate::ids::ClientId;
 use crate::store::{Blocking, DbConn, Store, StoreError, Tx};
 use endpoint::{GrantEndpoint, OxideRequest};
 pub use issuer::IssuedAccessToken;
@@ -106,8 +107,10 @@ fn run_for_current_client(
     })
 }
 
+/// The client a request names: `id` is the text it presented.
 fn find_client(conn: &mut DbConn, id: &str) -> Result<Option<Client>, OAuthError> {
-    Ok(clients::repo::find_in_any_org(conn, id).map_err(StoreError::from)?)
+    let id = ClientId::from(id);
+    Ok(clients::repo::find_in_any_org(conn, &id).map_err(StoreError::from)?)
 }
 
 /// Runs the request's grant through oxide-auth with keygate's primitives. Never runs

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::model::{digest, new_id, Family, Lifetimes, NewFamily, NewToken, Owner, TokenRow};
 use crate::audit::{By, Change, Source, Target};
+use crate::ids::ClientId;
 use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::store::{DbConn, StoreError};
@@ -141,7 +142,7 @@ fn record_reuse(
         id: &family.id,
     };
     let change = Change::RefreshTokenReuseDetected {
-        client_id: &family.client_id,
+        client_id: family.client_id.as_str(),
     };
     crate::audit::repo::record(conn, target, By::new(&actor, source), change, now)
 }
@@ -149,7 +150,7 @@ fn record_reuse(
 /// Every live family of the client, e.g. when it is disabled.
 pub fn revoke_client_families(
     conn: &mut DbConn,
-    client_id: &str,
+    client_id: &ClientId,
     now: NaiveDateTime,
     reason: &str,
 ) -> QueryResult<usize> {

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::{find, find_by_hash, insert_token, revoke_family, REUSE_DETECTED};
 use crate::audit::Source;
+use crate::ids::ClientId;
 use crate::refresh::model::{digest, new_id, Family, Lifetimes, Refused, Rotated, TokenRow};
 use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
@@ -30,7 +31,7 @@ use crate::tokens::TokenKind;
 pub fn rotate(
     conn: &mut DbConn,
     presented: &str,
-    client_id: &str,
+    client_id: &ClientId,
     now: NaiveDateTime,
     lifetimes: Lifetimes,
     grace: chrono::Duration,
@@ -77,7 +78,7 @@ fn rotate_in(
     conn: &mut DbConn,
     presented: &str,
     family: &Family,
-    client_id: &str,
+    client_id: &ClientId,
     rotation: Rotation<'_>,
 ) -> Result<Result<Rotated, Refused>, StoreError> {
     let (now, lifetimes) = (rotation.now, rotation.lifetimes);
@@ -111,7 +112,7 @@ fn spend(
     c: &mut DbConn,
     hash: &str,
     known_family: &Family,
-    client_id: &str,
+    client_id: &ClientId,
     successor_id: &str,
     rotation: &Rotation<'_>,
 ) -> QueryResult<Result<Family, Refused>> {
@@ -147,7 +148,7 @@ fn spend(
     let Some((token, family)) = find_by_hash(c, hash)? else {
         return Ok(Err(Refused::Unknown));
     };
-    if family.client_id != client_id {
+    if &family.client_id != client_id {
         return Ok(Err(Refused::OtherClient));
     }
     if family.revoked_at.is_some() {
@@ -217,12 +218,12 @@ pub enum Screening {
 pub fn screen(
     conn: &mut DbConn,
     found: (&TokenRow, &Family),
-    client_id: &str,
+    client_id: &ClientId,
     now: NaiveDateTime,
     grace: chrono::Duration,
 ) -> Result<Screening, StoreError> {
     let (token, family) = found;
-    if family.client_id != client_id {
+    if &family.client_id != client_id {
         return Ok(Screening::Pass);
     }
     if family.revoked_at.is_some() {

@@ -3,8 +3,9 @@
 //! (`state_machine`, its shrunk failures kept in `proptest-regressions/`).
 
 use super::*;
-use crate::clients::model::{ClientId, ClientRegistration};
+use crate::clients::model::ClientRegistration;
 use crate::clients::Client;
+use crate::ids::ClientId;
 use crate::refresh::{generate_token, Refused};
 use crate::store::test_support::memory_conn;
 use diesel::connection::SimpleConnection;
@@ -26,7 +27,7 @@ fn client(conn: &mut DbConn) -> Client {
         grant_types: vec!["client_credentials".into(), "refresh_token".into()],
         ..Default::default()
     }
-    .validate(org.id(), &known, std::time::Duration::from_secs(3600))
+    .validate(org.id.clone(), &known, std::time::Duration::from_secs(3600))
     .unwrap()
     .into_new_client(ClientId::generate(), "h".into(), now);
     crate::clients::repo::create(conn, &new).unwrap()
@@ -76,7 +77,7 @@ fn rotation_reuse_and_revocation() {
         rotate(
             &mut conn,
             first.expose(),
-            "kgc_other",
+            &ClientId::from("kgc_other"),
             now,
             lifetimes(),
             zero,

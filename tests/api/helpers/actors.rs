@@ -103,7 +103,7 @@ impl TestApp {
             })
             .unwrap();
         TestClient {
-            id: issued.client.id,
+            id: issued.client.id.to_string(),
             secret: issued.secret.expose().to_owned(),
         }
     }
@@ -140,7 +140,10 @@ impl TestApp {
     pub fn disable(&self, client: &TestClient) {
         let now = chrono::Utc::now().naive_utc();
         self.store
-            .with_conn(|c| service::disable(c, &Actor::operator("test"), &client.id, None, now))
+            .with_conn(|c| {
+                let id = keygate::ids::ClientId::from(client.id.as_str());
+                service::disable(c, &Actor::operator("test"), &id, None, now)
+            })
             .unwrap();
     }
 
@@ -180,7 +183,7 @@ impl TestApp {
                 let (actor, known) = (Actor::operator("test"), &self.settings.scopes);
                 let issued = service::create(c, &actor, &org.id, request, known, now)?;
                 Ok(TestKey {
-                    id: issued.row.id,
+                    id: issued.row.id.to_string(),
                     key: issued.key.expose().to_owned(),
                 })
             })
