@@ -309,6 +309,9 @@ impl From<KeyError> for ApiError {
         match error {
             KeyError::Request(error) => error.into(),
             KeyError::Authority(error) => error.into(),
+            KeyError::Policy(error) => {
+                Self::invalid_request(error.to_string(), Some("max_lifetime"))
+            }
             KeyError::NotFound => Self::NotFound,
             KeyError::Conflict(why) => Self::Conflict(why),
             KeyError::Random(error) => error.into(),

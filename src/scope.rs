@@ -79,6 +79,26 @@ impl fmt::Display for ScopeSet {
     }
 }
 
+/// The scopes keygate's own API asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Read,
+    Write,
+    Admin,
+    Webhook,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,16 +8,18 @@ use serde::{Deserialize, Serialize};
 
 use super::format::Environment;
 use super::model::{IssuedKey, KeyRequest, KeyRequestError};
+use super::policy::{KeyPolicy, PolicyError};
 use super::repo;
-use super::service::{self, KeyUpdate};
+use super::service::{self, KeyError, KeyUpdate};
 use super::view::ApiKeyView;
 use crate::audit::Source;
 use crate::clock::Clock;
 use crate::config::CredentialPolicy;
 use crate::error::ApiError;
-use crate::identity::{Principal, Scope};
+use crate::identity::Principal;
 use crate::ids::ApiKeyId;
 use crate::routes::Endpoint;
+use crate::scope::Scope;
 use crate::store::Store;
 
 const DEFAULT_PAGE: i64 = 20;
@@ -130,7 +132,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .patch(update_api_key)
             .delete(revoke_api_key),
     )
-    .service(Endpoint::new("/v1/api-keys/{id}/rotate").post(rotate_api_key));
+    .service(Endpoint::new("/v1/api-keys/{id}/rotate").post(rotate_api_key))
+    .service(
+        Endpoint::new("/v1/api-key-policy")
+            .get(get_api_key_policy)
+            .put(put_api_key_policy),
+    );
 }
 
 /// POST /v1/api-keys — scope `admin`. Creates a key in the caller's organization with
@@ -344,4 +351,78 @@ pub async fn rotate_api_key(
         .await?;
     tracing::info!(key_id = %issued.row.id, actor = %who.actor_label(), "API key rotated");
     Ok(created(&issued, now))
+}
+
+/// The organization's API-key policy as a caller sets it: the whole policy, every time.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutApiKeyPolicy {
+    /// The longest a key may live: seconds or a duration such as `90d` (1 hour to 10
+    /// years); `null` or omitted: no maximum. A maximum implies that every key expires.
+    max_lifetime: Option<Lifetime>,
+    /// Whether every key must have an expiry.
+    expiry_required: bool,
+}
+
+/// GET /v1/api-key-policy — scope `admin`. The caller's organization's API-key policy.
+#[utoipa::path(
+    get,
+    path = "/v1/api-key-policy",
+    tag = "api-keys",
+    responses((status = 200, description = "The policy", body = KeyPolicy), crate::openapi::responses::ResolverErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
+pub async fn get_api_key_policy(
+    req: HttpRequest,
+    who: Principal,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let (actor, org) = (who.actor(Source::of(&req)), who.org().clone());
+    let policy = store
+        .read(move |c| service::policy(c, &actor, &org).map_err(ApiError::from))
+        .await?;
+    Ok(HttpResponse::Ok().json(policy))
+}
+
+/// PUT /v1/api-key-policy — scope `admin`. Replaces the caller's organization's
+/// API-key policy; every create and rotate of its keys keeps to it from now on (keys
+/// that exist keep their expiry until rotated).
+#[utoipa::path(
+    put,
+    path = "/v1/api-key-policy",
+    tag = "api-keys",
+    responses((status = 200, description = "The policy now in force", body = KeyPolicy), crate::openapi::responses::ResolverErrors, crate::openapi::responses::JsonBodyErrors),
+    security(("bearer" = []), ("apiKey" = []))
+)]
+pub async fn put_api_key_policy(
+    req: HttpRequest,
+    who: Principal,
+    clock: web::Data<dyn Clock>,
+    store: web::Data<Store>,
+    body: web::Json<PutApiKeyPolicy>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Scope::Admin)?;
+    let PutApiKeyPolicy {
+        max_lifetime,
+        expiry_required,
+    } = body.into_inner();
+    let max_lifetime = match max_lifetime {
+        Some(Lifetime::Seconds(secs)) => Some(std::time::Duration::from_secs(secs)),
+        Some(Lifetime::Text(text)) => Some(
+            crate::config::parse_duration(&text)
+                .map_err(|_| ApiError::from(KeyError::Policy(PolicyError::MaxLifetime)))?,
+        ),
+        None => None,
+    };
+    let asked = KeyPolicy {
+        max_lifetime,
+        expiry_required,
+    };
+    let (actor, org) = (who.actor(Source::of(&req)), who.org().clone());
+    let now = clock.now().naive_utc();
+    let policy = store
+        .write(move |c| service::set_policy(c, &actor, &org, asked, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(policy))
 }

@@ -184,6 +184,12 @@ pub enum KeyRequestError {
     Overlap,
     #[error("rate_limit_per_minute must be between 1 and {MAX_RATE_LIMIT}")]
     RateLimit,
+    /// The organization's policy (`policy::KeyPolicy::describe`) wants an expiry.
+    #[error("expires_in (or expires_at) is required: this organization's policy is that {0}")]
+    ExpiryRequired(String),
+    /// The expiry asked for is later than the organization's policy allows.
+    #[error("expires_in: this organization's policy is that {0}")]
+    BeyondPolicy(String),
 }
 
 impl KeyRequestError {
@@ -196,7 +202,7 @@ impl KeyRequestError {
             | Self::UnknownScope(_)
             | Self::BeyondCreator(_)
             | Self::Widening(_) => "scopes",
-            Self::ExpiresIn => "expires_in",
+            Self::ExpiresIn | Self::ExpiryRequired(_) | Self::BeyondPolicy(_) => "expires_in",
             Self::Overlap => "overlap",
             Self::RateLimit => "rate_limit_per_minute",
         }

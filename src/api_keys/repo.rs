@@ -218,8 +218,8 @@ impl From<diesel::result::Error> for RotateError {
     }
 }
 
-/// Replaces a live key with a new one (same organization, name, environment, scopes
-/// and expiry), in one transaction. The old key keeps working until `now + overlap`
+/// Replaces a live key with a new one (same organization, name, environment and
+/// scopes; expiring at `successor_expires_at`), in one transaction. The old key keeps working until `now + overlap`
 /// (or its own earlier expiry), then answers "expired". A key is rotated once: the
 /// conditional update on `replaced_by IS NULL` lets exactly one of two concurrent
 /// rotations win.
@@ -228,6 +228,7 @@ pub fn rotate(
     old: &ApiKey,
     key: Secret,
     overlap: chrono::Duration,
+    successor_expires_at: Option<NaiveDateTime>,
     created_by: &str,
     now: NaiveDateTime,
 ) -> Result<IssuedKey, RotateError> {
@@ -270,7 +271,7 @@ pub fn rotate(
                 scopes: &old.scopes,
                 created_by,
                 created_at: now,
-                expires_at: old.expires_at,
+                expires_at: successor_expires_at,
                 rate_limit_per_minute: old.rate_limit_per_minute,
             })
             .execute(c)?;
@@ -356,10 +357,27 @@ mod tests {
             .unwrap()
             .row;
         let overlap = chrono::Duration::minutes(10);
-        let new = rotate(&mut conn, &old, fresh(), overlap, "cli", now).unwrap();
+        let new = rotate(
+            &mut conn,
+            &old,
+            fresh(),
+            overlap,
+            old.expires_at,
+            "cli",
+            now,
+        )
+        .unwrap();
         assert_eq!(new.row.scopes, old.scopes);
         assert!(matches!(
-            rotate(&mut conn, &old, fresh(), overlap, "cli", now),
+            rotate(
+                &mut conn,
+                &old,
+                fresh(),
+                overlap,
+                old.expires_at,
+                "cli",
+                now
+            ),
             Err(RotateError::NotRotatable)
         ));
         let old = find_in_org(&mut conn, &org, &old.id).unwrap().unwrap();

@@ -15,8 +15,9 @@ use super::model::{
     is_key_id, validate_name, validate_rate_limit, validate_scopes, ApiKey, IssuedKey, KeyDraft,
     KeyRequest, KeyRequestError, MAX_ROTATION_OVERLAP,
 };
+use super::policy::{self, KeyPolicy, PolicyError};
 use super::repo::{self, KeyChange, RotateError};
-use crate::audit::{self, Change};
+use crate::audit::{self, Change, Diff, Target};
 use crate::identity::authority::{Actor, AuthorityError, Holdings};
 use crate::ids::{ApiKeyId, OrgId};
 use crate::scope::ScopeSet;
@@ -30,6 +31,8 @@ pub enum KeyError {
     Request(#[from] KeyRequestError),
     #[error(transparent)]
     Authority(#[from] AuthorityError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// No such key — or one of an organization the actor does not see.
     #[error("no such API key")]
     NotFound,
@@ -107,6 +110,7 @@ pub fn create(
     let draft = KeyDraft::new(request, org_id, known_scopes, actor, now)?;
     let key = format::generate(draft.environment)?;
     conn.transaction(|c| {
+        policy::policy_of(c, org_id)?.admits(draft.expires_at, now)?;
         let issued = repo::create(c, &draft, key, now)?;
         let change = Change::ApiKeyCreated {
             name: &issued.row.name,
@@ -115,6 +119,62 @@ pub fn create(
         };
         audit::repo::record(c, &issued.row, actor.by(), change, now)?;
         Ok(issued)
+    })
+}
+
+/// The API-key policy of `org_id` (none set: the default, no policy).
+pub fn policy(conn: &mut DbConn, actor: &Actor, org_id: &OrgId) -> Result<KeyPolicy, KeyError> {
+    if !actor.sees(org_id) {
+        return Err(KeyError::NotFound);
+    }
+    Ok(policy::policy_of(conn, org_id)?)
+}
+
+/// Sets the API-key policy of `org_id`: from now on every create and rotate of its
+/// keys, through any door, keeps to it (keys that exist keep their expiry until
+/// they are rotated). Needs the `admin` scope. Setting the policy it has records
+/// nothing.
+pub fn set_policy(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org_id: &OrgId,
+    asked: KeyPolicy,
+    now: NaiveDateTime,
+) -> Result<KeyPolicy, KeyError> {
+    if !actor.sees(org_id) {
+        return Err(KeyError::NotFound);
+    }
+    actor.require_admin()?;
+    let asked = asked.validated()?;
+    conn.transaction(|c| {
+        let before = policy::policy_of(c, org_id)?;
+        if before == asked {
+            return Ok(asked);
+        }
+        if crate::orgs::repo::find(c, org_id)?.is_none() {
+            return Err(KeyError::NotFound);
+        }
+        policy::store_policy(c, org_id, &asked, now)?;
+        let secs = |p: &KeyPolicy| p.max_lifetime.map(|max| max.as_secs());
+        let diff = Diff::default()
+            .shown("max_lifetime_secs", &secs(&before), &secs(&asked))
+            .shown(
+                "expiry_required",
+                &before.expiry_required,
+                &asked.expiry_required,
+            );
+        let target = Target {
+            org_id,
+            id: org_id.as_str(),
+        };
+        audit::repo::record(
+            c,
+            target,
+            actor.by(),
+            Change::ApiKeyPolicyChanged(diff),
+            now,
+        )?;
+        Ok(asked)
     })
 }
 
@@ -219,9 +279,10 @@ pub fn revoke(
     })
 }
 
-/// Replaces the key with a successor (same name, scopes, expiry and rate limit);
-/// the old key keeps working for `overlap` (at most 30 days), then answers
-/// `expired_api_key`. Only for an actor that could have created the key.
+/// Replaces the key with a successor (same name, scopes, expiry and rate limit — the
+/// expiry shortened to what the organization's policy allows from now); the old key
+/// keeps working for `overlap` (at most 30 days), then answers `expired_api_key`.
+/// Only for an actor that could have created the key.
 pub fn rotate(
     conn: &mut DbConn,
     actor: &Actor,
@@ -243,8 +304,10 @@ pub fn rotate(
                 rate_limit: old.rate_limit_per_minute,
             },
         )?;
+        let expires_at =
+            policy::policy_of(c, &old.org_id)?.successor_expiry(old.expires_at, now)?;
         let key = format::generate(old.environment())?;
-        let issued = repo::rotate(c, &old, key, overlap, actor.label(), now)?;
+        let issued = repo::rotate(c, &old, key, overlap, expires_at, actor.label(), now)?;
         let old_dies_at = old
             .expires_at
             .map_or(now + overlap, |at| at.min(now + overlap));

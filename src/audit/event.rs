@@ -64,6 +64,8 @@ pub enum Change<'a> {
         tier: &'a str,
     },
     OrganizationTierChanged(Diff),
+    /// The organization's API-key policy changed (`max_lifetime_secs`, `expiry_required`).
+    ApiKeyPolicyChanged(Diff),
     /// A person was created with a membership (in the membership's organization).
     UserCreated {
         email: &'a str,
@@ -167,6 +169,7 @@ impl Change<'_> {
             Self::AuthenticationFailures { .. } => EventType::AuthenticationFailures,
             Self::OrganizationCreated { .. } => EventType::OrganizationCreated,
             Self::OrganizationTierChanged(_) => EventType::OrganizationTierChanged,
+            Self::ApiKeyPolicyChanged(_) => EventType::ApiKeyPolicyChanged,
             Self::UserCreated { .. } => EventType::UserCreated,
             Self::UserSetupLinkIssued { .. } => EventType::UserSetupLinkIssued,
             Self::UserPasswordSet => EventType::UserPasswordSet,
@@ -217,7 +220,9 @@ impl Change<'_> {
             Self::OrganizationCreated { slug, name, tier } => {
                 json!({"slug": slug, "name": name, "tier": tier})
             }
-            Self::OrganizationTierChanged(diff) => Value::Object(diff.0),
+            Self::OrganizationTierChanged(diff) | Self::ApiKeyPolicyChanged(diff) => {
+                Value::Object(diff.0)
+            }
             Self::UserCreated { email, role } => json!({"email": email, "role": role}),
             Self::UserSetupLinkIssued { expires_at } => {
                 json!({"expires_at": expires_at.and_utc()})

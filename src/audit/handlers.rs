@@ -8,7 +8,8 @@ use super::model::EventType;
 use super::repo::{self, EventFilter};
 use super::view::EventView;
 use crate::error::ApiError;
-use crate::identity::{Principal, Scope};
+use crate::identity::Principal;
+use crate::scope::Scope;
 use crate::store::Store;
 use crate::tokens::TokenKind;
 

@@ -24,6 +24,7 @@ pub enum EventType {
     AuthenticationFailures,
     OrganizationCreated,
     OrganizationTierChanged,
+    ApiKeyPolicyChanged,
     UserCreated,
     UserSetupLinkIssued,
     UserPasswordSet,
@@ -46,7 +47,7 @@ impl utoipa::PartialSchema for EventType {
 impl utoipa::ToSchema for EventType {}
 
 impl EventType {
-    pub const ALL: [EventType; 24] = [
+    pub const ALL: [EventType; 25] = [
         Self::ApiKeyCreated,
         Self::ApiKeyUpdated,
         Self::ApiKeyRotated,
@@ -64,6 +65,7 @@ impl EventType {
         Self::AuthenticationFailures,
         Self::OrganizationCreated,
         Self::OrganizationTierChanged,
+        Self::ApiKeyPolicyChanged,
         Self::UserCreated,
         Self::UserSetupLinkIssued,
         Self::UserPasswordSet,
@@ -92,6 +94,7 @@ impl EventType {
             Self::AuthenticationFailures => "authentication.failures",
             Self::OrganizationCreated => "organization.created",
             Self::OrganizationTierChanged => "organization.tier_changed",
+            Self::ApiKeyPolicyChanged => "organization.api_key_policy_changed",
             Self::UserCreated => "user.created",
             Self::UserSetupLinkIssued => "user.setup_link_issued",
             Self::UserPasswordSet => "user.password_set",
@@ -124,7 +127,9 @@ impl EventType {
             | Self::SigningKeyActivated
             | Self::SigningKeyRetired
             | Self::SigningKeyRemoved => "signing_key",
-            Self::OrganizationCreated | Self::OrganizationTierChanged => "organization",
+            Self::OrganizationCreated
+            | Self::OrganizationTierChanged
+            | Self::ApiKeyPolicyChanged => "organization",
             Self::UserCreated
             | Self::UserSetupLinkIssued
             | Self::UserPasswordSet

@@ -1,4 +1,5 @@
-//! `keygate api-key …`: create, list, show, update, rotate and revoke API keys,
+//! `keygate api-key …`: create, list, show, update, rotate and revoke API keys, and
+//! an organization's key policy,
 //! through the same use cases as `/v1/api-keys` (`api_keys::service`). The operator
 //! may grant any configured scope and sees every organization.
 
@@ -10,6 +11,7 @@ use clap::Subcommand;
 
 use super::args::org_id_of;
 use super::output::with_secret_first;
+use crate::api_keys::policy::KeyPolicy;
 use crate::api_keys::service::{self, KeyUpdate};
 use crate::api_keys::{self, ApiKeyView, Environment, IssuedKey, KeyError, KeyRequest};
 use crate::config::Settings;
@@ -74,6 +76,30 @@ pub enum ApiKeyCommand {
     Revoke { id: ApiKeyId },
     /// Show one API key, masked, as `GET /v1/api-keys/{id}` does.
     Show { id: ApiKeyId },
+    /// Show an organization's API-key policy, or change it (as `PUT
+    /// /v1/api-key-policy` does): every create and rotate of its keys keeps to it.
+    Policy {
+        /// Organization slug.
+        #[arg(long, default_value = crate::orgs::DEFAULT_ORG_SLUG)]
+        org: String,
+        /// The longest a key may live, e.g. 90d (1 hour to 10 years), or `none`.
+        #[arg(long, value_parser = parse_max_lifetime)]
+        max_lifetime: Option<MaxLifetime>,
+        /// Whether every key must have an expiry: true or false.
+        #[arg(long)]
+        expiry_required: Option<bool>,
+    },
+}
+
+/// `--max-lifetime`: a duration, or `none` for no maximum.
+#[derive(Clone, Copy, Debug)]
+pub struct MaxLifetime(Option<Duration>);
+
+fn parse_max_lifetime(text: &str) -> Result<MaxLifetime, String> {
+    if text == "none" {
+        return Ok(MaxLifetime(None));
+    }
+    super::args::parse_duration_arg(text).map(|d| MaxLifetime(Some(d)))
 }
 
 pub(super) async fn run(
@@ -123,7 +149,39 @@ pub(super) async fn run(
         }
         ApiKeyCommand::Revoke { id } => revoke(&settings, id).await,
         ApiKeyCommand::Show { id } => show(&settings, id).await,
+        ApiKeyCommand::Policy {
+            org,
+            max_lifetime,
+            expiry_required,
+        } => policy(&settings, org, max_lifetime, expiry_required).await,
     }
+}
+
+/// Shows the policy; with either flag, changes that part of it first.
+async fn policy(
+    settings: &Settings,
+    org: String,
+    max_lifetime: Option<MaxLifetime>,
+    expiry_required: Option<bool>,
+) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let policy = store
+        .write(move |tx| -> anyhow::Result<_> {
+            let org_id = org_id_of(tx, &org)?;
+            let actor = Actor::operator("cli");
+            let current = service::policy(tx, &actor, &org_id)?;
+            if max_lifetime.is_none() && expiry_required.is_none() {
+                return Ok(current);
+            }
+            let asked = KeyPolicy {
+                max_lifetime: max_lifetime.map_or(current.max_lifetime, |m| m.0),
+                expiry_required: expiry_required.unwrap_or(current.expiry_required),
+            };
+            Ok(service::set_policy(tx, &actor, &org_id, asked, now)?)
+        })
+        .await?;
+    Ok(serde_json::to_value(policy)?)
 }
 
 async fn create(

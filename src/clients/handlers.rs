@@ -18,9 +18,10 @@ use crate::audit::Source;
 use crate::clock::Clock;
 use crate::config::CredentialPolicy;
 use crate::error::ApiError;
-use crate::identity::{Principal, Scope};
+use crate::identity::Principal;
 use crate::ids::ClientId;
 use crate::routes::Endpoint;
+use crate::scope::Scope;
 use crate::store::Store;
 
 const DEFAULT_PAGE: i64 = 20;

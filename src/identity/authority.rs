@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::audit::{By, Source};
 use crate::ids::{ClientId, OrgId};
-use crate::scope::ScopeSet;
+use crate::scope::{Scope, ScopeSet};
 
 /// Who performs a change: the label recorded in the audit log and in a key's
 /// `created_by`, where the request came from, and — for a credential of the
@@ -160,6 +160,17 @@ impl Actor {
     /// the actor's own (`None`: only the organization's tier).
     pub fn own_rate_limit(&self) -> Option<u32> {
         self.bounds.as_ref().and_then(|b| b.rate_limit)
+    }
+
+    /// Refuses an actor without the `admin` scope: what changes an organization's
+    /// rules (its key policy, its people) needs it. The operator has every scope.
+    pub fn require_admin(&self) -> Result<(), AuthorityError> {
+        match self.scope_ceiling() {
+            Some(ceiling) if !ceiling.contains(Scope::Admin.as_str()) => {
+                Err(AuthorityError::LacksScope(Scope::Admin.as_str().to_owned()))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Refuses scopes beyond this actor's own, naming the first.

@@ -19,5 +19,5 @@ pub mod resolver;
 pub use access_token::Audience;
 pub use error::{ResolveError, Unauthenticated};
 pub use presented::Presented;
-pub use principal::{Credential, Principal, Scope};
+pub use principal::{Credential, Principal};
 pub use resolver::Resolver;

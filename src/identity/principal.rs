@@ -9,27 +9,7 @@ use super::authority::Actor;
 use crate::audit::Source;
 use crate::error::ApiError;
 use crate::ids::{ApiKeyId, ClientId, OrgId};
-use crate::scope::ScopeSet;
-
-/// The scopes keygate's own API asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    Read,
-    Write,
-    Admin,
-    Webhook,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Write => "write",
-            Self::Admin => "admin",
-            Self::Webhook => "webhook",
-        }
-    }
-}
+use crate::scope::{Scope, ScopeSet};
 
 /// Which credential a principal presented.
 #[derive(Clone, Debug, PartialEq, Eq)]

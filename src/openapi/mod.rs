@@ -46,6 +46,8 @@ use schemas::TokenEndpointAuthMethod;
         crate::api_keys::handlers::update_api_key,
         crate::api_keys::handlers::revoke_api_key,
         crate::api_keys::handlers::rotate_api_key,
+        crate::api_keys::handlers::get_api_key_policy,
+        crate::api_keys::handlers::put_api_key_policy,
         crate::clients::handlers::register_client,
         crate::clients::handlers::list_clients,
         crate::clients::handlers::get_client,

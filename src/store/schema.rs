@@ -20,6 +20,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_key_policies (org_id) {
+        org_id -> Text,
+        max_lifetime_secs -> Nullable<Int8>,
+        expiry_required -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         org_id -> Text,
@@ -173,6 +182,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_key_policies -> organizations (org_id));
 diesel::joinable!(api_keys -> organizations (org_id));
 diesel::joinable!(clients -> organizations (org_id));
 diesel::joinable!(refresh_families -> clients (client_id));
@@ -184,6 +194,7 @@ diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_key_policies,
     api_keys,
     audit_events,
     clients,

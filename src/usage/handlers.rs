@@ -7,7 +7,8 @@ use serde::Deserialize;
 use super::report::{self, Granularity, Subject, Window};
 use crate::clock::Clock;
 use crate::error::ApiError;
-use crate::identity::{Principal, Scope};
+use crate::identity::Principal;
+use crate::scope::Scope;
 use crate::store::Store;
 
 /// The longest range one request may ask for.

@@ -14,6 +14,7 @@ use super::pages::{KeyCreated, KeyRow, Keys};
 use super::security::{same_origin, see_other};
 use super::session::Member;
 use super::DashboardSettings;
+use crate::api_keys::policy::{self, KeyPolicy};
 use crate::api_keys::service::{self as keys, KeyError};
 use crate::api_keys::{Environment, KeyRequest, KeyRequestError};
 use crate::clock::Clock;
@@ -87,11 +88,12 @@ async fn keys_table(
         .map(ApiKeyId::from);
     let listed = store
         .read(move |tx| {
-            crate::api_keys::repo::list(tx, Some(&org_id), after.as_ref(), KEYS_PER_PAGE + 1)
-                .map_err(crate::store::StoreError::from)
+            let page =
+                crate::api_keys::repo::list(tx, Some(&org_id), after.as_ref(), KEYS_PER_PAGE + 1)?;
+            Ok::<_, crate::store::StoreError>((page, policy::policy_of(tx, &org_id)?))
         })
         .await;
-    let Ok(listed) = listed else {
+    let Ok((listed, policy)) = listed else {
         return message(
             StatusCode::SERVICE_UNAVAILABLE,
             "Try again",
@@ -118,12 +120,48 @@ async fn keys_table(
             role: role.as_str(),
             may_write: role.may_manage_keys(),
             grantable,
+            expiry_choices: expiry_choices(&policy),
+            policy_note: (policy != KeyPolicy::default()).then(|| policy.describe()),
             next_cursor,
             keys: listed.iter().map(|k| KeyRow::new(k, now)).collect(),
             error,
             notice,
         },
     )
+}
+
+/// The create form's expiry presets the organization's policy allows, as (value,
+/// label, selected): 90 days is chosen when allowed, else the longest allowed.
+fn expiry_choices(policy: &KeyPolicy) -> Vec<(String, String, bool)> {
+    const DAY: u64 = 86_400;
+    let presets = [7, 30, 90, 365].map(|days| std::time::Duration::from_secs(days * DAY));
+    let max = policy.max_lifetime;
+    let mut choices: Vec<(String, String)> = Vec::new();
+    if max.is_none() && !policy.expiry_required {
+        choices.push((String::new(), "never".to_owned()));
+    }
+    for preset in presets.iter().filter(|p| max.is_none_or(|max| **p <= max)) {
+        let days = preset.as_secs() / DAY;
+        let label = if days == 365 {
+            "in a year".to_owned()
+        } else {
+            format!("in {days} days")
+        };
+        choices.push((format!("{days}d"), label));
+    }
+    if let Some(max) = max.filter(|max| !presets.contains(max)) {
+        let label = format!("in {} (the maximum)", policy::in_words(max));
+        choices.push((format!("{}s", max.as_secs()), label));
+    }
+    let chosen = choices
+        .iter()
+        .position(|(value, _)| value == "90d")
+        .unwrap_or(choices.len().saturating_sub(1));
+    choices
+        .into_iter()
+        .enumerate()
+        .map(|(i, (value, label))| (value, label, i == chosen))
+        .collect()
 }
 
 /// Form fields, repeated ones kept (`scope=read&scope=write`).
@@ -145,6 +183,7 @@ fn refusal(error: &KeyError) -> (StatusCode, String) {
     match error {
         KeyError::Request(error) => (StatusCode::BAD_REQUEST, error.to_string()),
         KeyError::Authority(error) => (StatusCode::FORBIDDEN, error.to_string()),
+        KeyError::Policy(error) => (StatusCode::BAD_REQUEST, error.to_string()),
         KeyError::NotFound => (StatusCode::NOT_FOUND, "No such key.".to_owned()),
         KeyError::Conflict(why) => (StatusCode::CONFLICT, (*why).to_owned()),
         KeyError::Random(_) | KeyError::Store(_) => (

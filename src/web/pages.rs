@@ -42,6 +42,10 @@ pub struct Keys<'a> {
     pub may_write: bool,
     /// The scopes the person may give a key, and whether the form ticks it.
     pub grantable: Vec<(&'a str, bool)>,
+    /// The expiry presets the organization's key policy allows: (value, label, selected).
+    pub expiry_choices: Vec<(String, String, bool)>,
+    /// The organization's key policy in words, when it has one.
+    pub policy_note: Option<String>,
     pub keys: Vec<KeyRow>,
     /// The `after` of the next page, if there is one.
     pub next_cursor: Option<String>,

@@ -769,3 +769,86 @@ async fn a_person_manages_keys_in_a_browser() {
         "the script ran to its end"
     );
 }
+
+#[actix_rt::test]
+async fn the_create_form_follows_the_organizations_key_policy() {
+    let app = TestApp::spawn().await;
+    let cookie = signed_in(&app, "ada@example.com", Role::Owner).await;
+    let page = get(&app, "/dashboard/keys", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<option value=\"\">never</option>"), "{page}");
+
+    let set = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/v1/api-key-policy",
+            &app.admin_key,
+            &serde_json::json!({"max_lifetime": "14d", "expiry_required": true}),
+        )
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let page = get(&app, "/dashboard/keys", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("<option value=\"\">never</option>"),
+        "no unexpiring preset"
+    );
+    assert!(
+        !page.contains("value=\"30d\""),
+        "no preset beyond the maximum"
+    );
+    assert!(page.contains("value=\"7d\""), "{page}");
+    assert!(
+        page.contains("value=\"1209600s\" selected>in 14 days (the maximum)"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Your organization's policy: every key must expire within 14 days."),
+        "{page}"
+    );
+
+    // A crafted post without an expiry is refused on the page, and makes no key.
+    let csrf = csrf_of(&app, &cookie).await;
+    for expires in ["", "365d"] {
+        let refused = post_form(
+            &app,
+            "/dashboard/keys",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("name", "forever"),
+                ("scope", "read"),
+                ("expires", expires),
+            ],
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{expires}");
+        let text = refused.text().await.unwrap();
+        assert!(
+            text.contains("every key must expire within 14 days"),
+            "{text}"
+        );
+        assert!(!text.contains("id=\"new-key\""), "no key shown");
+    }
+    let created = post_form(
+        &app,
+        "/dashboard/keys",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", "ci"),
+            ("scope", "read"),
+            ("expires", "1209600s"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let key = shown_key(&created.text().await.unwrap());
+    assert_eq!(me_status(&app, &key).await, StatusCode::OK);
+}

@@ -16,6 +16,7 @@ mod hostile;
 mod identity;
 mod instances;
 mod json_requests;
+mod key_policy;
 mod key_rotation;
 mod limits;
 mod metadata;

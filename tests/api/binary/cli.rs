@@ -909,3 +909,125 @@ fn user_create_rejects_bad_input_with_a_clear_message() {
         unknown.stderr
     );
 }
+
+#[test]
+fn api_key_policy_is_shown_set_and_enforced_from_the_command_line() {
+    let kg = Installation::new();
+    let org = kg.run(&["org", "create", "--slug", "acme", "--name", "Acme"]);
+    assert!(org.ok, "{}", org.stderr);
+    let shown = kg.run(&["api-key", "policy", "--org", "acme"]);
+    assert!(shown.ok, "{}", shown.stderr);
+    assert_eq!(
+        shown.json,
+        serde_json::json!({"max_lifetime_secs": null, "expiry_required": false})
+    );
+    let set = kg.run(&[
+        "api-key",
+        "policy",
+        "--org",
+        "acme",
+        "--max-lifetime",
+        "30d",
+    ]);
+    assert!(set.ok, "{}", set.stderr);
+    assert_eq!(set.json["max_lifetime_secs"], 30 * 86_400);
+    // One flag changes only its part.
+    let required = kg.run(&[
+        "api-key",
+        "policy",
+        "--org",
+        "acme",
+        "--expiry-required",
+        "true",
+    ]);
+    assert!(required.ok, "{}", required.stderr);
+    assert_eq!(
+        required.json,
+        serde_json::json!({"max_lifetime_secs": 30 * 86_400, "expiry_required": true})
+    );
+
+    let forever = kg.run(&[
+        "api-key", "create", "--org", "acme", "--name", "forever", "--scope", "read",
+    ]);
+    assert!(!forever.ok);
+    assert!(
+        forever
+            .stderr
+            .contains("every key must expire within 30 days"),
+        "{}",
+        forever.stderr
+    );
+    let long = kg.run(&[
+        "api-key",
+        "create",
+        "--org",
+        "acme",
+        "--name",
+        "long",
+        "--scope",
+        "read",
+        "--expires-in",
+        "31d",
+    ]);
+    assert!(!long.ok, "{}", long.stderr);
+    let fits = kg.run(&[
+        "api-key",
+        "create",
+        "--org",
+        "acme",
+        "--name",
+        "ci",
+        "--scope",
+        "read",
+        "--expires-in",
+        "7d",
+    ]);
+    assert!(fits.ok, "{}", fits.stderr);
+
+    for bad in [
+        &[
+            "api-key",
+            "policy",
+            "--org",
+            "acme",
+            "--max-lifetime",
+            "10m",
+        ][..],
+        &[
+            "api-key",
+            "policy",
+            "--org",
+            "acme",
+            "--max-lifetime",
+            "soon",
+        ],
+        &[
+            "api-key",
+            "policy",
+            "--org",
+            "acme",
+            "--expiry-required",
+            "maybe",
+        ],
+        &["api-key", "policy", "--org", "nowhere"],
+    ] {
+        let refused = kg.run(bad);
+        assert!(!refused.ok, "{bad:?}");
+        assert!(!refused.stderr.is_empty(), "{bad:?}");
+    }
+    let lifted = kg.run(&[
+        "api-key",
+        "policy",
+        "--org",
+        "acme",
+        "--max-lifetime",
+        "none",
+        "--expiry-required",
+        "false",
+    ]);
+    assert!(lifted.ok, "{}", lifted.stderr);
+    let forever = kg.run(&[
+        "api-key", "create", "--org", "acme", "--name", "forever", "--scope", "read",
+    ]);
+    assert!(forever.ok, "{}", forever.stderr);
+}
