@@ -212,6 +212,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/api-keys/{id}"),
     ("delete", "/v1/api-keys/{id}"),
     ("post", "/v1/api-keys/{id}/rotate"),
+    ("get", "/v1/api-key-policy"),
+    ("put", "/v1/api-key-policy"),
     ("post", "/v1/clients"),
     ("get", "/v1/clients"),
     ("get", "/v1/clients/{id}"),
