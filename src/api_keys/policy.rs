@@ -107,7 +107,7 @@ pub fn in_words(duration: Duration) -> String {
     let secs = duration.as_secs();
     let (count, unit) = [(86_400, "day"), (3600, "hour"), (60, "minute")]
         .into_iter()
-        .find(|(size, _)| secs % size == 0 && secs >= *size)
+        .find(|(size, _)| secs.is_multiple_of(*size) && secs >= *size)
         .map_or((secs, "second"), |(size, unit)| (secs / size, unit));
     if count == 1 {
         format!("1 {unit}")
