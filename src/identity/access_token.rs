@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 
 use super::error::{ResolveError, Unauthenticated};
 use crate::clients::{self, Client};
-use crate::ids::ClientId;
 use crate::secret::ct_eq_str;
 use crate::store::DbConn;
 use crate::tokens::verify::{VerifiedClaims, VerifyError};
@@ -92,12 +91,11 @@ impl AccessTokens {
         if revoked::is_revoked(conn, &claims.jti)? {
             return Err(Unauthenticated::InvalidToken("the access token has been revoked").into());
         }
-        let (client, tier) =
-            clients::repo::find_with_tier(conn, &ClientId::from(claims.client_id.as_str()))?
-                .filter(|(client, _)| !client.is_disabled() && client.org_id == claims.org.as_str())
-                .ok_or(Unauthenticated::InvalidToken(
-                    "the client of this access token is disabled",
-                ))?;
+        let (client, tier) = clients::repo::find_with_tier(conn, &claims.client_id)?
+            .filter(|(client, _)| !client.is_disabled() && client.org_id == claims.org)
+            .ok_or(Unauthenticated::InvalidToken(
+                "the client of this access token is disabled",
+            ))?;
         Ok(LiveAccessToken {
             claims,
             client,

@@ -13,8 +13,6 @@ use super::presented::Presented;
 use super::principal::{Credential, Principal};
 use crate::api_keys::{self, KeyState, LastUsed};
 use crate::clock::Clock;
-use crate::ids::ClientId;
-use crate::ids::OrgId;
 use crate::scope::ScopeSet;
 use crate::secret::{ct_eq_str, digest};
 use crate::store::{DbConn, Tx};
@@ -125,10 +123,10 @@ impl Resolver {
             .map_err(|_| Unauthenticated::InvalidToken("the access token is not valid"))?;
         Ok(Principal {
             subject: claims.sub,
-            org_id: OrgId::from(claims.org),
+            org_id: claims.org,
             scopes,
             credential: Credential::AccessToken {
-                client_id: ClientId::from(claims.client_id),
+                client_id: claims.client_id,
                 jti: claims.jti,
             },
             expires_at: DateTime::from_timestamp(claims.exp, 0),

@@ -88,7 +88,7 @@ fn describe_access_token(
         Err(ResolveError::Store(error)) => return Err(error),
         Err(_) => return Ok(inactive),
     };
-    if client.org_id != claims.org.as_str() {
+    if client.org_id != claims.org {
         return Ok(inactive);
     }
     let mut described = json!({

@@ -38,7 +38,7 @@ pub fn revoke(
         // Only a live token needs recording: an expired or revoked one, or one of a
         // disabled client, is dead anyway.
         Form::Jwt => match access_tokens.live(conn, token, &Audience::Any, now) {
-            Ok(live) if client.id == live.claims.client_id.as_str() => {
+            Ok(live) if client.id == live.claims.client_id => {
                 let expires_at = DateTime::from_timestamp(live.claims.exp, 0)
                     .unwrap_or(now)
                     .naive_utc();

@@ -14,6 +14,7 @@ use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
 
 use super::KeyRing;
+use crate::ids::{ClientId, OrgId};
 
 /// Clock skew tolerated on `nbf` and `iat` (a token a little ahead of this instance's
 /// clock); never on `exp`.
@@ -27,12 +28,12 @@ pub struct VerifiedClaims {
     pub iss: String,
     pub sub: String,
     pub aud: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub scope: String,
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
-    pub org: String,
+    pub org: OrgId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
 }
