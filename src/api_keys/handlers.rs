@@ -54,10 +54,11 @@ pub enum Lifetime {
 }
 
 impl Lifetime {
-    fn duration(&self) -> Result<std::time::Duration, ApiError> {
+    /// The duration it names; `error` (the field's own refusal) if it names none.
+    fn duration(&self, error: impl Into<ApiError>) -> Result<std::time::Duration, ApiError> {
         match self {
             Self::Seconds(secs) => Ok(std::time::Duration::from_secs(*secs)),
-            Self::Text(text) => parse_duration(text, KeyRequestError::ExpiresIn),
+            Self::Text(text) => crate::config::parse_duration(text).map_err(|_| error.into()),
         }
     }
 }
@@ -167,7 +168,7 @@ pub async fn create_api_key(
                 Some("expires_at"),
             ))
         }
-        (Some(lifetime), None) => Some(lifetime.duration()?),
+        (Some(lifetime), None) => Some(lifetime.duration(KeyRequestError::ExpiresIn)?),
         (None, Some(at)) => Some(
             (at.naive_utc() - now)
                 .to_std()
@@ -407,14 +408,9 @@ pub async fn put_api_key_policy(
         max_lifetime,
         expiry_required,
     } = body.into_inner();
-    let max_lifetime = match max_lifetime {
-        Some(Lifetime::Seconds(secs)) => Some(std::time::Duration::from_secs(secs)),
-        Some(Lifetime::Text(text)) => Some(
-            crate::config::parse_duration(&text)
-                .map_err(|_| ApiError::from(KeyError::Policy(PolicyError::MaxLifetime)))?,
-        ),
-        None => None,
-    };
+    let max_lifetime = max_lifetime
+        .map(|lifetime| lifetime.duration(KeyError::Policy(PolicyError::MaxLifetime)))
+        .transpose()?;
     let asked = KeyPolicy {
         max_lifetime,
         expiry_required,
