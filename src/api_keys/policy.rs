@@ -54,12 +54,11 @@ impl KeyPolicy {
         expires_at: Option<NaiveDateTime>,
         now: NaiveDateTime,
     ) -> Result<(), KeyRequestError> {
-        match (expires_at, self.latest_expiry(now)) {
-            (None, Some(_)) => Err(KeyRequestError::ExpiryRequired(self.describe())),
-            (None, None) if self.expiry_required => {
-                Err(KeyRequestError::ExpiryRequired(self.describe()))
-            }
-            (Some(at), Some(latest)) if at > latest => {
+        // A maximum implies an expiry.
+        let must_expire = self.expiry_required || self.max_lifetime.is_some();
+        match expires_at {
+            None if must_expire => Err(KeyRequestError::ExpiryRequired(self.describe())),
+            Some(at) if self.latest_expiry(now).is_some_and(|latest| at > latest) => {
                 Err(KeyRequestError::BeyondPolicy(self.describe()))
             }
             _ => Ok(()),
