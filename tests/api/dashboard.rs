@@ -64,6 +64,11 @@ async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Respon
     request.send().await.unwrap()
 }
 
+/// The HTML of a page `cookie`'s session reads.
+async fn page_text(app: &TestApp, path: &str, cookie: &str) -> String {
+    get(app, path, Some(cookie)).await.text().await.unwrap()
+}
+
 /// The `name=value` of the session cookie a response sets.
 fn session_cookie(response: &reqwest::Response) -> String {
     let set = response
@@ -283,11 +288,7 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
         200,
         "the key works from outside the dashboard"
     );
-    let page = get(&app, "/dashboard/keys", Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, "/dashboard/keys", &cookie).await;
     assert!(
         page.contains("CI deploy") && !page.contains(&key),
         "listed masked, never shown again"
@@ -522,11 +523,7 @@ async fn next_leads_only_to_keygate_and_the_session_changes_at_sign_in() {
 async fn a_viewer_reads_and_another_organizations_key_does_not_exist() {
     let app = TestApp::spawn().await;
     let viewer = signed_in(&app, "viewer@example.com", Role::Viewer).await;
-    let page = get(&app, "/dashboard/keys", Some(&viewer))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, "/dashboard/keys", &viewer).await;
     assert!(!page.contains("Create key"), "no create form for a viewer");
     let csrf = csrf_of(&app, &viewer).await;
     let refused = post_form(
@@ -686,11 +683,7 @@ async fn the_keys_table_pages_through_many_keys() {
     for _ in 0..55 {
         app.operator_key("default", "read", None);
     }
-    let first = get(&app, "/dashboard/keys", Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let first = page_text(&app, "/dashboard/keys", &cookie).await;
     assert_eq!(first.matches("<tr id=\"key_").count(), 50, "50 keys a page");
     let start = first
         .find("/dashboard/keys?after=")
@@ -774,11 +767,7 @@ async fn a_person_manages_keys_in_a_browser() {
 async fn the_create_form_follows_the_organizations_key_policy() {
     let app = TestApp::spawn().await;
     let cookie = signed_in(&app, "ada@example.com", Role::Owner).await;
-    let page = get(&app, "/dashboard/keys", Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, "/dashboard/keys", &cookie).await;
     assert!(page.contains("<option value=\"\">never</option>"), "{page}");
 
     let set = app
@@ -790,11 +779,7 @@ async fn the_create_form_follows_the_organizations_key_policy() {
         )
         .await;
     assert_eq!(set.status(), StatusCode::OK);
-    let page = get(&app, "/dashboard/keys", Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, "/dashboard/keys", &cookie).await;
     assert!(
         !page.contains("<option value=\"\">never</option>"),
         "no unexpiring preset"

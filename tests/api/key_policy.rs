@@ -14,6 +14,12 @@ async fn put_policy(app: &TestApp, key: &str, body: &Value) -> reqwest::Response
         .await
 }
 
+/// Rotates the key `id` as the admin, without an overlap.
+async fn rotate(app: &TestApp, id: &str) -> reqwest::Response {
+    let path = format!("/v1/api-keys/{id}/rotate");
+    app.post_json(&path, &app.admin_key, &json!({})).await
+}
+
 /// Seconds from now until an RFC 3339 time in a response.
 fn secs_until(at: &Value) -> i64 {
     let at = chrono::DateTime::parse_from_rfc3339(at.as_str().expect("a time")).unwrap();
@@ -71,13 +77,7 @@ async fn a_policy_is_enforced_on_every_create_and_rotate() {
     assert_eq!(allowed.status(), 201);
 
     // Rotating the old, unexpiring key brings its successor into line.
-    let rotated = app
-        .post_json(
-            &format!("/v1/api-keys/{}/rotate", old.id),
-            &app.admin_key,
-            &json!({}),
-        )
-        .await;
+    let rotated = rotate(&app, &old.id).await;
     assert_eq!(rotated.status(), 201);
     let rotated: Value = rotated.json().await.unwrap();
     let left = secs_until(&rotated["expires_at"]);
@@ -123,13 +123,7 @@ async fn expiry_required_without_a_maximum_refuses_only_unexpiring_keys() {
         .await;
     assert_api_error(refused, 400, "invalid_request").await;
     // An unexpiring key cannot be rotated into another unexpiring one.
-    let rotated = app
-        .post_json(
-            &format!("/v1/api-keys/{}/rotate", old.id),
-            &app.admin_key,
-            &json!({}),
-        )
-        .await;
+    let rotated = rotate(&app, &old.id).await;
     let error = assert_api_error(rotated, 400, "invalid_request").await;
     assert!(
         error["error"]["message"]
