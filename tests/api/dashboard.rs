@@ -744,6 +744,7 @@ async fn a_person_manages_keys_in_a_browser() {
         .env("OWNER_SETUP_URL", setup(&owner))
         .env("VIEWER_EMAIL", "viewer@example.com")
         .env("VIEWER_SETUP_URL", setup(&viewer))
+        .env("ADMIN_KEY", &app.admin_key)
         .env("SCREENSHOTS", shots);
     // The app answers on this test's runtime: wait for node off it.
     let output = actix_web::rt::task::spawn_blocking(move || node.output())

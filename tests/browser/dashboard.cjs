@@ -1,6 +1,7 @@
 // A person uses the dashboard in a real Chromium (playwright-core, Debian's chromium):
 // set a password through the set-up link, sign in, create a key and read it from the
-// page once, use it from outside the browser, rotate it, revoke it, sign out; then a
+// page once, use it from outside the browser, rotate it, revoke it, see the create
+// form follow a key policy an admin sets through the API, sign out; then a
 // viewer signs in and finds no way to create keys. Every control on each page must
 // have an accessible name. Run by tests/api/dashboard.rs, which starts keygate and
 // passes the addresses and links in the environment; screenshots go to SCREENSHOTS.
@@ -12,6 +13,7 @@ const OWNER = { email: process.env.OWNER_EMAIL, setup: process.env.OWNER_SETUP_U
 const VIEWER = { email: process.env.VIEWER_EMAIL, setup: process.env.VIEWER_SETUP_URL };
 const PASSWORD = "correct horse battery staple 42";
 const SHOTS = process.env.SCREENSHOTS;
+const ADMIN_KEY = process.env.ADMIN_KEY;
 
 function check(condition, what) {
   if (!condition) throw new Error("failed: " + what);
@@ -93,6 +95,25 @@ async function setUpAndSignIn(page, person) {
     await owner.waitForURL(/notice=revoked/);
     check((await me(successor)) === 401, "the revoked key is refused");
     await shot(owner, "revoked");
+
+    const policy = await fetch(BASE + "/v1/api-key-policy", {
+      method: "PUT",
+      headers: { "X-API-Key": ADMIN_KEY, "Content-Type": "application/json" },
+      body: JSON.stringify({ max_lifetime: "30d", expiry_required: true }),
+    });
+    check(policy.status === 200, "an admin sets a key policy through the API (30 days at most)");
+    await owner.goto(BASE + "/dashboard/keys");
+    const choices = await owner.locator("#expires option").allTextContents();
+    check(
+      !choices.includes("never") && !choices.includes("in 90 days") && choices.includes("in 30 days"),
+      "the expiry choices follow the policy: " + choices.join(", "),
+    );
+    check(
+      await owner.getByText("Your organization's policy: every key must expire within 30 days.").isVisible(),
+      "the keys page states the policy beside the choice",
+    );
+    await everyControlIsNamed(owner, "keys page under a policy");
+    await shot(owner, "keys-policy");
 
     await owner.setViewportSize({ width: 390, height: 844 });
     await shot(owner, "keys-phone");
