@@ -19,7 +19,7 @@ fn a_full_disk_gives_503_and_a_clear_log_not_a_panic() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(keygate_on_small_disk(&dir, 512, None, false));
+    let server = Server::start(keygate_on_small_disk(&dir, 1024, None, false));
     let admin = server.bootstrap_key();
     let name = "n".repeat(200);
     let mut full = None;
