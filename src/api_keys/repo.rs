@@ -140,6 +140,26 @@ pub fn list(
     query.load(conn)
 }
 
+/// The organization's live keys that expire in `[from, to)`, soonest first, at most
+/// `limit` of them.
+pub fn expiring(
+    conn: &mut DbConn,
+    org_id: &OrgId,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::org_id.eq(org_id))
+        .filter(api_keys::revoked_at.is_null())
+        .filter(api_keys::expires_at.ge(from))
+        .filter(api_keys::expires_at.lt(to))
+        .order(api_keys::expires_at.asc())
+        .limit(limit)
+        .select(ApiKey::as_select())
+        .load(conn)
+}
+
 /// Renames and/or narrows a key's scopes. `scopes` must be a subset of the current
 /// ones (checked by the caller against the row it read; the update re-checks that the
 /// scopes did not change meanwhile).

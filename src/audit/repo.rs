@@ -107,6 +107,16 @@ pub fn list(conn: &mut DbConn, filter: &EventFilter) -> QueryResult<Vec<Event>> 
     query.load(conn)
 }
 
+/// The organization's latest `limit` events, newest first.
+pub fn latest(conn: &mut DbConn, org_id: &OrgId, limit: i64) -> QueryResult<Vec<Event>> {
+    audit_events::table
+        .filter(audit_events::org_id.eq(org_id))
+        .select(Event::as_select())
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .load(conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

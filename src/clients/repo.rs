@@ -68,6 +68,26 @@ pub fn list(conn: &mut DbConn, org_id: Option<&OrgId>) -> QueryResult<Vec<Client
     query.load(conn)
 }
 
+/// The organization's enabled clients whose current secret stops working in
+/// `[from, to)`, soonest first, at most `limit` of them.
+pub fn secrets_expiring(
+    conn: &mut DbConn,
+    org_id: &OrgId,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Client>> {
+    clients::table
+        .filter(clients::org_id.eq(org_id))
+        .filter(clients::disabled_at.is_null())
+        .filter(clients::secret_expires_at.ge(from))
+        .filter(clients::secret_expires_at.lt(to))
+        .order(clients::secret_expires_at.asc())
+        .limit(limit)
+        .select(Client::as_select())
+        .load(conn)
+}
+
 /// A client of `org_id`; another organization's client is `None`, as if it did not
 /// exist.
 pub fn find_in_org(

@@ -26,12 +26,17 @@ pub enum Granularity {
 }
 
 impl Granularity {
-    fn step(self) -> chrono::Duration {
+    pub fn step(self) -> chrono::Duration {
         match self {
             Self::Minute => chrono::Duration::minutes(1),
             Self::Hour => chrono::Duration::hours(1),
             Self::Day => chrono::Duration::days(1),
         }
+    }
+
+    /// The start of the period `at` falls in (UTC).
+    pub fn start_of(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at.duration_trunc(self.step()).unwrap_or(at)
     }
 }
 
@@ -51,6 +56,7 @@ impl Subject {
 }
 
 /// The periods a report covers.
+#[derive(Clone, Copy, Debug)]
 pub struct Window {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -59,16 +65,15 @@ pub struct Window {
 
 /// The organization's usage, with its busiest keys and clients, busiest first.
 pub fn of_org(conn: &mut DbConn, org_id: &OrgId, window: &Window) -> Result<Value, StoreError> {
+    let data = org_periods(conn, org_id, window)?;
     let (from, to) = (window.from.naive_utc(), window.to.naive_utc());
-    let totals = repo::org_minutes(conn, org_id, from, to)?;
-    let tokens = repo::org_token_minutes(conn, org_id, from, to)?;
     let top = repo::top_subjects(conn, org_id, from, to, TOP_SUBJECTS)?;
     Ok(json!({
         "org_id": org_id,
         "granularity": granularity_name(window.granularity),
         "from": window.from,
         "to": window.to,
-        "data": periods(totals, tokens, window.granularity),
+        "data": data.into_iter().map(period_json).collect::<Vec<_>>(),
         "top": top.into_iter().map(busy).collect::<Vec<_>>(),
     }))
 }
@@ -80,6 +85,52 @@ pub fn of_subject(
     subject: &Subject,
     window: &Window,
 ) -> Result<Option<Value>, StoreError> {
+    let Some(data) = subject_periods(conn, org_id, subject, window)? else {
+        return Ok(None);
+    };
+    Ok(Some(json!({
+        "subject_id": subject.id(),
+        "granularity": granularity_name(window.granularity),
+        "from": window.from,
+        "to": window.to,
+        "data": data.into_iter().map(period_json).collect::<Vec<_>>(),
+    })))
+}
+
+/// One period of a report: its requests by status class and its token requests by
+/// outcome (`counts::ISSUED` or a refusal's reason).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Period {
+    pub start: DateTime<Utc>,
+    pub by_status: BTreeMap<String, i64>,
+    pub token_outcomes: BTreeMap<String, i64>,
+}
+
+impl Period {
+    pub fn requests(&self) -> i64 {
+        self.by_status.values().sum()
+    }
+}
+
+/// The organization's periods in `window`, one for each period with any count.
+pub fn org_periods(
+    conn: &mut DbConn,
+    org_id: &OrgId,
+    window: &Window,
+) -> Result<Vec<Period>, StoreError> {
+    let (from, to) = (window.from.naive_utc(), window.to.naive_utc());
+    let totals = repo::org_minutes(conn, org_id, from, to)?;
+    let tokens = repo::org_token_minutes(conn, org_id, from, to)?;
+    Ok(periods(totals, tokens, window.granularity))
+}
+
+/// The periods of one key or client of the organization; `None` if it has none such.
+pub fn subject_periods(
+    conn: &mut DbConn,
+    org_id: &OrgId,
+    subject: &Subject,
+    window: &Window,
+) -> Result<Option<Vec<Period>>, StoreError> {
     let own = match subject {
         Subject::Key(id) => {
             api_keys::model::is_key_id(id.as_str())
@@ -96,50 +147,47 @@ pub fn of_subject(
         Subject::Key(_) => Vec::new(),
         Subject::Client(id) => repo::token_minutes(conn, org_id, id, from, to)?,
     };
-    Ok(Some(json!({
-        "subject_id": subject.id(),
-        "granularity": granularity_name(window.granularity),
-        "from": window.from,
-        "to": window.to,
-        "data": periods(rows, tokens, window.granularity),
-    })))
+    Ok(Some(periods(rows, tokens, window.granularity)))
 }
 
 /// Per-minute request counts (by status class) and token counts (by outcome) as
-/// periods of `granularity`: `{start, requests, by_status, tokens}`, one for each
-/// period with either.
+/// periods of `granularity`, one for each period with either.
 fn periods(
     requests: Vec<(chrono::NaiveDateTime, String, i64)>,
     tokens: Vec<(chrono::NaiveDateTime, String, i64)>,
     granularity: Granularity,
-) -> Vec<Value> {
-    type Counts = BTreeMap<String, i64>;
-    let mut buckets: BTreeMap<DateTime<Utc>, (Counts, Counts)> = BTreeMap::new();
-    let start = |minute: chrono::NaiveDateTime| {
-        minute
-            .and_utc()
-            .duration_trunc(granularity.step())
-            .unwrap_or(minute.and_utc())
-    };
+) -> Vec<Period> {
+    let mut buckets: BTreeMap<DateTime<Utc>, Period> = BTreeMap::new();
+    fn period(buckets: &mut BTreeMap<DateTime<Utc>, Period>, start: DateTime<Utc>) -> &mut Period {
+        buckets.entry(start).or_insert_with(|| Period {
+            start,
+            ..Period::default()
+        })
+    }
+    let start = |minute: chrono::NaiveDateTime| granularity.start_of(minute.and_utc());
     for (minute, class, n) in requests {
-        let (by_status, _) = buckets.entry(start(minute)).or_default();
-        *by_status.entry(class).or_default() += n;
+        *period(&mut buckets, start(minute))
+            .by_status
+            .entry(class)
+            .or_default() += n;
     }
     for (minute, outcome, n) in tokens {
-        let (_, by_outcome) = buckets.entry(start(minute)).or_default();
-        *by_outcome.entry(outcome).or_default() += n;
+        *period(&mut buckets, start(minute))
+            .token_outcomes
+            .entry(outcome)
+            .or_default() += n;
     }
-    buckets
-        .into_iter()
-        .map(|(start, (by_status, by_outcome))| {
-            json!({
-                "start": start,
-                "requests": by_status.values().sum::<i64>(),
-                "by_status": by_status,
-                "tokens": token_summary(by_outcome),
-            })
-        })
-        .collect()
+    buckets.into_values().collect()
+}
+
+/// A period as `{start, requests, by_status, tokens}`.
+fn period_json(period: Period) -> Value {
+    json!({
+        "start": period.start,
+        "requests": period.requests(),
+        "by_status": period.by_status,
+        "tokens": token_summary(period.token_outcomes),
+    })
 }
 
 /// Token requests by outcome as `{issued, refused, refused_by_reason}`.

@@ -137,6 +137,11 @@ impl Role {
         matches!(self, Self::Owner | Self::Admin)
     }
 
+    /// Whether this role reads the organization's audit log.
+    pub fn may_read_audit_log(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+
     /// Whether this role may give `other` to someone: an owner any role, an admin
     /// any but owner, the others none.
     pub fn may_grant(self, other: Role) -> bool {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::pages::{Message, SetupPage, SignIn};
 use super::security::{page, safe_next, same_origin, see_other};
 use super::session::{self, Member};
-use super::{assets, keys, DashboardSettings};
+use super::{assets, keys, overview, DashboardSettings};
 use crate::argon2_budget::Argon2Budget;
 use crate::audit::Source;
 use crate::clock::Clock;
@@ -29,8 +29,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::post().to(sign_out))
         .route("/setup", web::get().to(setup_page))
         .route("/setup", web::post().to(setup))
+        .route("/dashboard", web::get().to(overview::overview_page))
         .route("/dashboard/keys", web::get().to(keys::keys_page))
         .route("/dashboard/keys", web::post().to(keys::create_key))
+        .route("/dashboard/keys/{id}", web::get().to(keys::key_page))
+        .route("/dashboard/keys/{id}", web::post().to(keys::update_key))
         .route(
             "/dashboard/keys/{id}/revoke",
             web::post().to(keys::revoke_key),
@@ -83,7 +86,7 @@ pub(super) fn cross_site() -> HttpResponse {
 
 /// GET / — the dashboard (or, signed out, the sign-in page).
 async fn home() -> HttpResponse {
-    see_other("/dashboard/keys").finish()
+    see_other("/dashboard").finish()
 }
 
 #[derive(Deserialize)]

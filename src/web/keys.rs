@@ -1,5 +1,6 @@
-//! The organization's API keys in the dashboard: the table, and the forms that
-//! create (the key shown once), rotate (the successor shown once) and revoke a key —
+//! The organization's API keys in the dashboard: the table, one key's page (its usage
+//! chart; rename, narrow its scopes), and the forms that create (the key shown once),
+//! rotate (the successor shown once) and revoke a key —
 //! each through `api_keys::service`, as the signed-in person's actor, after the
 //! origin and CSRF checks and the role's "may manage keys".
 
@@ -9,17 +10,19 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::chart::{self, Chart, Range};
 use super::handlers::{cross_site, message, render};
-use super::pages::{KeyCreated, KeyRow, Keys};
+use super::pages::{KeyCreated, KeyDetail, KeyRow, Keys};
 use super::security::{same_origin, see_other};
 use super::session::Member;
 use super::DashboardSettings;
 use crate::api_keys::policy::{self, KeyPolicy};
-use crate::api_keys::service::{self as keys, KeyError};
+use crate::api_keys::service::{self as keys, KeyError, KeyUpdate};
 use crate::api_keys::{Environment, KeyRequest, KeyRequestError};
 use crate::clock::Clock;
 use crate::ids::ApiKeyId;
 use crate::store::Store;
+use crate::usage::report::{self, Subject};
 
 /// Keys shown per page of the table.
 const KEYS_PER_PAGE: i64 = 50;
@@ -365,5 +368,177 @@ pub(super) async fn rotate_key(
     match rotated {
         Ok(issued) => shown_once(&member, "Your rotated API key", &issued),
         Err(error) => refused(&member, &settings, &store, &clock, &error).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct KeyQuery {
+    range: Option<String>,
+    notice: Option<String>,
+}
+
+/// GET /dashboard/keys/{id}[?range=24h|7d] — one key: what it is, its usage by
+/// status class, and the forms that rename it, narrow its scopes, rotate and revoke it.
+pub(super) async fn key_page(
+    member: Member,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    id: web::Path<String>,
+    query: web::Query<KeyQuery>,
+) -> HttpResponse {
+    let Some(range) = Range::parse(query.range.as_deref()) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "No such range",
+            "A key's usage is shown for the last 24 hours (24h) or the last 7 days (7d).",
+            "/dashboard/keys",
+        );
+    };
+    let notice = match query.notice.as_deref() {
+        Some("saved") => Some("Saved: the key works with its new name and scopes at once."),
+        _ => None,
+    };
+    key_detail(
+        &member,
+        &store,
+        &clock,
+        &ApiKeyId::from(id.into_inner()),
+        range,
+        Outcome {
+            status: StatusCode::OK,
+            error: None,
+            notice,
+        },
+    )
+    .await
+}
+
+/// How the key page answers: its status and a refusal or a notice.
+struct Outcome<'a> {
+    status: StatusCode,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
+async fn key_detail(
+    member: &Member,
+    store: &Store,
+    clock: &web::Data<dyn Clock>,
+    id: &ApiKeyId,
+    range: Range,
+    outcome: Outcome<'_>,
+) -> HttpResponse {
+    let now = clock.now();
+    let window = range.window(now);
+    let (actor, org_id, id) = (
+        member.actor(),
+        member.session.membership.org_id.clone(),
+        id.clone(),
+    );
+    let found = store
+        .read(move |tx| {
+            let Some(key) = keys::find(tx, &actor, &id)? else {
+                return Ok(None);
+            };
+            let periods = report::subject_periods(tx, &org_id, &Subject::Key(id), &window)?;
+            Ok::<_, crate::store::StoreError>(Some((key, periods.unwrap_or_default())))
+        })
+        .await;
+    let (key, periods) = match found {
+        Ok(Some(found)) => found,
+        // Another organization's key, or none: the same page, as the API's 404.
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "No such key",
+                "There is no such key in this organization.",
+                "/dashboard/keys",
+            )
+        }
+        Err(_) => {
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "keygate cannot read the key right now.",
+                "/dashboard/keys",
+            )
+        }
+    };
+    let role = member.session.membership.role();
+    let row = KeyRow::new(&key, now.naive_utc());
+    render(
+        outcome.status,
+        KeyDetail {
+            section: "keys",
+            csrf: member.csrf(),
+            user_email: &member.session.user.email,
+            org_name: &member.org_name,
+            role: role.as_str(),
+            may_write: role.may_manage_keys() && row.live,
+            scopes: key.scope_set().iter().map(str::to_owned).collect(),
+            environment: key.environment.clone(),
+            key: row,
+            week: range == Range::Week,
+            usage: Chart::new(
+                "key-usage",
+                "Requests with this key",
+                &periods,
+                &window,
+                &chart::REQUESTS,
+            ),
+            error: outcome.error,
+            notice: outcome.notice,
+        },
+    )
+}
+
+/// POST /dashboard/keys/{id} — renames the key and narrows its scopes to those
+/// ticked (a scope it does not have cannot be added: that is a new key).
+pub(super) async fn update_key(
+    req: HttpRequest,
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = fields(&body);
+    if let Some(page) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return page;
+    }
+    let id = ApiKeyId::from(id.into_inner());
+    let update = KeyUpdate {
+        name: Some(field(&form, "name").unwrap_or_default().to_owned()),
+        scopes: Some(
+            form.iter()
+                .filter(|(k, _)| k == "scope")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        ),
+        rate_limit_per_minute: None,
+    };
+    let (actor, known, now) = (
+        member.actor(),
+        settings.known_scopes.clone(),
+        clock.now().naive_utc(),
+    );
+    let updated = {
+        let id = id.clone();
+        store
+            .write(move |tx| keys::update(tx, &actor, &id, update, &known, now))
+            .await
+    };
+    match updated {
+        Ok(key) => see_other(&format!("/dashboard/keys/{}?notice=saved", key.id)).finish(),
+        Err(error) => {
+            let (status, text) = refusal(&error);
+            let outcome = Outcome {
+                status,
+                error: Some(&text),
+                notice: None,
+            };
+            key_detail(&member, &store, &clock, &id, Range::Day, outcome).await
+        }
     }
 }

@@ -6,14 +6,17 @@
 //! is one more caller of the same use cases as the API and the CLI (`users`,
 //! `api_keys::service`), as the signed-in person's `Actor`.
 //!
-//! Its parts: `handlers` (routes; signing in and out, set-up), `keys` (the keys
-//! pages), `pages` (the templates' data),
+//! Its parts: `handlers` (routes; signing in and out, set-up), `overview` (the first
+//! page: usage, refusals, what expires, latest events), `keys` (the keys pages),
+//! `chart` (usage as inline SVG), `pages` (the templates' data),
 //! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
 //! (headers, origin checks, safe redirects), `assets`.
 
 pub mod assets;
+pub mod chart;
 pub mod handlers;
 pub mod keys;
+pub mod overview;
 pub mod pages;
 pub mod security;
 pub mod session;

@@ -67,6 +67,27 @@ pub struct KeyCreated<'a> {
     pub key: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "key.html", config = "src/web/askama.toml")]
+pub struct KeyDetail<'a> {
+    pub section: &'a str,
+    pub csrf: &'a str,
+    pub user_email: &'a str,
+    pub org_name: &'a str,
+    pub role: &'a str,
+    /// Whether the person may change this key (their role, and the key still live).
+    pub may_write: bool,
+    pub key: KeyRow,
+    pub environment: String,
+    /// The key's scopes, each a box the narrowing form ticks.
+    pub scopes: Vec<String>,
+    /// Whether the chart shows 7 days (else 24 hours).
+    pub week: bool,
+    pub usage: super::chart::Chart,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
 /// One row of the keys table, as shown: masked, times in UTC, a status word.
 pub struct KeyRow {
     pub id: String,

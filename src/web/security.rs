@@ -44,7 +44,7 @@ fn with_page_headers(response: &mut HttpResponseBuilder) {
 /// `/\host` (which browsers take for another host), no scheme, nothing a browser
 /// would normalise into one — else the dashboard's first page.
 pub fn safe_next(next: Option<&str>) -> &str {
-    const HOME: &str = "/dashboard/keys";
+    const HOME: &str = "/dashboard";
     let Some(next) = next else {
         return HOME;
     };
@@ -109,9 +109,9 @@ mod tests {
             "/\"><script>",
             "",
         ] {
-            assert_eq!(safe_next(Some(other)), "/dashboard/keys", "{other:?}");
+            assert_eq!(safe_next(Some(other)), "/dashboard", "{other:?}");
         }
-        assert_eq!(safe_next(None), "/dashboard/keys");
+        assert_eq!(safe_next(None), "/dashboard");
     }
 
     #[test]

@@ -173,7 +173,7 @@ async fn every_page_carries_the_security_headers() {
     let home = get(&app, "/", None).await;
     assert_eq!(home.status(), StatusCode::SEE_OTHER);
     let dashboard = get(&app, location(&home), None).await;
-    assert_eq!(location(&dashboard), "/sign-in?next=%2Fdashboard%2Fkeys");
+    assert_eq!(location(&dashboard), "/sign-in?next=%2Fdashboard");
     assert_eq!(get(&app, "/assets/app.css", None).await.status(), 200);
     for missing in ["/assets/nope.js", "/assets/..%2Fmod.rs"] {
         assert_eq!(get(&app, missing, None).await.status(), 404, "{missing}");
@@ -499,7 +499,7 @@ async fn next_leads_only_to_keygate_and_the_session_changes_at_sign_in() {
             ],
         )
         .await;
-        assert_eq!(location(&response), "/dashboard/keys", "{next}");
+        assert_eq!(location(&response), "/dashboard", "{next}");
         assert_ne!(
             session_cookie(&response),
             "keygate_session=kgss_planted",
@@ -837,4 +837,221 @@ async fn the_create_form_follows_the_organizations_key_policy() {
     assert_eq!(created.status(), StatusCode::OK);
     let key = shown_key(&created.text().await.unwrap());
     assert_eq!(me_status(&app, &key).await, StatusCode::OK);
+}
+
+/// Creates a key through the keys page's form; returns (its id, the key).
+async fn created_key(app: &TestApp, cookie: &str, form: &[(&str, &str)]) -> (String, String) {
+    let csrf = csrf_of(app, cookie).await;
+    let mut fields = vec![("csrf", csrf.as_str())];
+    fields.extend_from_slice(form);
+    let response = post_form(app, "/dashboard/keys", Some(cookie), &fields).await;
+    assert_eq!(response.status(), 200);
+    let key = shown_key(&response.text().await.unwrap());
+    let me: serde_json::Value = app
+        .http
+        .get(app.url("/v1/me"))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = me["key_id"].as_str().expect("the key's id").to_owned();
+    (id, key)
+}
+
+#[actix_rt::test]
+async fn the_overview_shows_usage_refusals_what_expires_and_the_latest_events() {
+    let app =
+        TestApp::spawn_with(|s| s.usage_flush_interval = std::time::Duration::from_secs(1)).await;
+    let owner = signed_in(&app, "owner@example.com", Role::Owner).await;
+    let (_, key) = created_key(
+        &app,
+        &owner,
+        &[("name", "soon gone"), ("scope", "read"), ("expires", "3d")],
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(me_status(&app, &key).await, 200);
+    }
+    // A refused request: a scope the key lacks.
+    let refused = app
+        .http
+        .get(app.url("/v1/api-keys"))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let page = crate::helpers::eventually("the overview to count the requests", || async {
+        let page = page_text(&app, "/dashboard", &owner).await;
+        page.contains("API requests refused (4xx)").then_some(page)
+    })
+    .await;
+    assert!(page.contains("<svg"), "a chart");
+    assert!(page.contains("as a table"), "its figures as a table");
+    assert!(
+        page.contains("API key <a href=\"/dashboard/keys/key_"),
+        "the expiring key, linked: {page}"
+    );
+    assert!(page.contains("soon gone"));
+    assert!(page.contains("api_key.created"), "the latest events");
+    let week = get(&app, "/dashboard?range=7d", Some(&owner)).await;
+    assert_eq!(week.status(), 200);
+    assert!(week
+        .text()
+        .await
+        .unwrap()
+        .contains("aria-current=\"true\">last 7 days"));
+    for bad in ["30d", "%3Cscript%3E", ""] {
+        let response = get(&app, &format!("/dashboard?range={bad}"), Some(&owner)).await;
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    // `/` leads here; a viewer sees the figures but not the audit log.
+    let home = get(&app, "/", Some(&owner)).await;
+    assert_eq!(location(&home), "/dashboard");
+    let viewer = signed_in(&app, "viewer@example.com", Role::Viewer).await;
+    let theirs = page_text(&app, "/dashboard", &viewer).await;
+    assert!(theirs.contains("soon gone") && !theirs.contains("Latest events"));
+    // Signed out: the sign-in page, and back here after it.
+    let anonymous = get(&app, "/dashboard", None).await;
+    assert_eq!(location(&anonymous), "/sign-in?next=%2Fdashboard");
+}
+
+#[actix_rt::test]
+async fn a_keys_page_renames_and_narrows_it_and_refuses_what_it_may_not() {
+    let app = TestApp::spawn().await;
+    let owner = signed_in(&app, "owner@example.com", Role::Owner).await;
+    let (id, key) = created_key(
+        &app,
+        &owner,
+        &[("name", "deploy"), ("scope", "read"), ("scope", "write")],
+    )
+    .await;
+    let path = format!("/dashboard/keys/{id}");
+    let page = page_text(&app, &path, &owner).await;
+    assert!(page.contains("Requests with this key"), "its usage chart");
+    assert!(page.contains(&key[key.len() - 4..]), "the key, masked");
+    assert!(!page.contains(&key), "never the whole key");
+    let csrf = csrf_of(&app, &owner).await;
+
+    let saved = post_form(
+        &app,
+        &path,
+        Some(&owner),
+        &[
+            ("csrf", &csrf),
+            ("name", "deploy (read only)"),
+            ("scope", "read"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), 303);
+    assert_eq!(location(&saved), format!("{path}?notice=saved"));
+    let me: serde_json::Value = app
+        .http
+        .get(app.url("/v1/me"))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["scopes"], serde_json::json!(["read"]), "{me}");
+    let page = page_text(&app, &path, &owner).await;
+    assert!(page.contains("deploy (read only)"));
+
+    let long = "n".repeat(201);
+    for (form, says) in [
+        // A scope the key does not have: narrowing never widens.
+        (
+            vec![("name", "x"), ("scope", "read"), ("scope", "admin")],
+            "admin",
+        ),
+        (vec![("name", "x")], "scope"),
+        (vec![("name", ""), ("scope", "read")], "name"),
+        (vec![("name", long.as_str()), ("scope", "read")], "name"),
+        (
+            vec![("name", "<script>alert(1)</script>"), ("scope", "<b>")],
+            "&#60;b&#62;",
+        ),
+    ] {
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend(form.iter().copied());
+        let response = post_form(&app, &path, Some(&owner), &fields).await;
+        assert_eq!(response.status(), 400, "{form:?}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains(says), "{form:?}: {text}");
+        assert!(!text.contains("<script>alert"), "escaped");
+    }
+    let unchanged = page_text(&app, &path, &owner).await;
+    assert!(
+        unchanged.contains("deploy (read only)"),
+        "nothing refused was saved"
+    );
+
+    // No CSRF token, another site, a viewer, another organization's key.
+    let no_csrf = post_form(
+        &app,
+        &path,
+        Some(&owner),
+        &[("name", "x"), ("scope", "read")],
+    )
+    .await;
+    assert_eq!(no_csrf.status(), 403);
+    let cross = browser()
+        .post(app.url(&path))
+        .header(ORIGIN, "https://evil.example")
+        .header(COOKIE, &owner)
+        .form(&[("csrf", csrf.as_str()), ("name", "x"), ("scope", "read")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    let viewer = signed_in(&app, "viewer@example.com", Role::Viewer).await;
+    let viewer_page = page_text(&app, &path, &viewer).await;
+    assert!(
+        !viewer_page.contains("Save changes"),
+        "a viewer gets no forms"
+    );
+    let viewer_csrf = csrf_of(&app, &viewer).await;
+    let refused = post_form(
+        &app,
+        &path,
+        Some(&viewer),
+        &[("csrf", &viewer_csrf), ("name", "mine"), ("scope", "read")],
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    let theirs = app.other_org_admin();
+    let foreign = format!("/dashboard/keys/{}", theirs.id);
+    assert_eq!(get(&app, &foreign, Some(&owner)).await.status(), 404);
+    let response = post_form(
+        &app,
+        &foreign,
+        Some(&owner),
+        &[("csrf", &csrf), ("name", "mine"), ("scope", "read")],
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    for bad in ["key_nope", "..%2F..%2Fetc", "%3Cscript%3E"] {
+        let response = get(&app, &format!("/dashboard/keys/{bad}"), Some(&owner)).await;
+        assert_eq!(response.status(), 404, "{bad}");
+    }
+    let bad_range = get(&app, &format!("{path}?range=1y"), Some(&owner)).await;
+    assert_eq!(bad_range.status(), 400);
+
+    // A revoked key's page shows it, with nothing left to change.
+    let revoked = post_form(
+        &app,
+        &format!("{path}/revoke"),
+        Some(&owner),
+        &[("csrf", &csrf), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(revoked.status(), 303);
+    let page = page_text(&app, &path, &owner).await;
+    assert!(page.contains("revoked") && !page.contains("Save changes"));
 }

@@ -55,7 +55,7 @@ async function setUpAndSignIn(page, person) {
   await page.getByLabel("Email").fill(person.email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/dashboard\/keys$/);
+  await page.waitForURL(/\/dashboard$/);
 }
 
 (async () => {
@@ -67,7 +67,11 @@ async function setUpAndSignIn(page, person) {
     await shot(owner, "sign-in");
 
     await setUpAndSignIn(owner, OWNER);
-    check(await owner.getByRole("heading", { name: "API keys" }).isVisible(), "signed in, the keys page shows");
+    check(await owner.getByRole("heading", { name: /^Overview of / }).isVisible(), "signed in, the overview shows");
+    check(await owner.getByRole("img", { name: /^API requests: \d+ in all/ }).isVisible(), "the overview charts the requests");
+    await everyControlIsNamed(owner, "overview");
+    await owner.getByRole("link", { name: "API keys" }).click();
+    check(await owner.getByRole("heading", { name: "API keys" }).isVisible(), "the nav leads to the keys page");
     await everyControlIsNamed(owner, "keys page");
 
     await owner.getByLabel("Name").fill("CI deploy");
@@ -82,6 +86,16 @@ async function setUpAndSignIn(page, person) {
     await owner.getByRole("link", { name: "Back to the keys" }).click();
     check(!(await owner.content()).includes(key), "the keys page never shows the key again");
     await shot(owner, "keys");
+    await owner.getByRole("link", { name: "CI deploy" }).click();
+    check(await owner.getByRole("img", { name: /^Requests with this key: \d+ in all/ }).isVisible(), "the key's page charts its usage");
+    await everyControlIsNamed(owner, "key page");
+    await owner.getByRole("checkbox", { name: "write" }).uncheck();
+    await owner.getByRole("button", { name: "Save changes" }).click();
+    await owner.waitForURL(/notice=saved/);
+    const narrowed = await (await fetch(BASE + "/v1/me", { headers: { "X-API-Key": key } })).json();
+    check(JSON.stringify(narrowed.scopes) === '["read"]', "narrowed on its page, the key holds only read: " + JSON.stringify(narrowed.scopes));
+    await shot(owner, "key-detail");
+    await owner.getByRole("link", { name: "← All keys" }).click();
     await owner.getByRole("button", { name: "Rotate CI deploy" }).click();
     const successor = await owner.locator("#new-key").inputValue();
     check(successor !== key && successor.startsWith("kg_live_"), "rotation shows the successor once");
@@ -115,8 +129,19 @@ async function setUpAndSignIn(page, person) {
     await everyControlIsNamed(owner, "keys page under a policy");
     await shot(owner, "keys-policy");
 
+    // The counts reach the charts with the next flush (every second here).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await owner.goto(BASE + "/dashboard");
+    check(await owner.getByRole("img", { name: /^API requests: [1-9]\d* in all/ }).isVisible(), "the overview counts the requests made");
+    await shot(owner, "overview");
+    await owner.goto(BASE + "/dashboard/keys");
     await owner.setViewportSize({ width: 390, height: 844 });
     await shot(owner, "keys-phone");
+    await owner.goto(BASE + "/dashboard");
+    await shot(owner, "overview-phone");
+    const overviewFits = await owner.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    check(overviewFits, "the overview fits a phone's width");
+    await owner.goto(BASE + "/dashboard/keys");
     const overflow = await owner.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
     check(overflow, "the page fits a phone's width (the table scrolls inside its card)");
 
@@ -127,6 +152,7 @@ async function setUpAndSignIn(page, person) {
 
     const viewer = await browser.newPage();
     await setUpAndSignIn(viewer, VIEWER);
+    await viewer.goto(BASE + "/dashboard/keys");
     check((await viewer.getByRole("button", { name: "Create key" }).count()) === 0, "a viewer has no way to create keys");
     await shot(viewer, "viewer");
   } finally {

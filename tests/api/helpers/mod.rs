@@ -110,6 +110,8 @@ impl TestApp {
         Self::spawn_with(|s| {
             s.bind = format!("127.0.0.1:{port}");
             s.issuer = format!("http://127.0.0.1:{port}").parse().unwrap();
+            // Usage reaches the dashboard's charts within a second.
+            s.usage_flush_interval = std::time::Duration::from_secs(1);
         })
         .await
     }
