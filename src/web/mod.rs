@@ -11,7 +11,10 @@
 //! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
 //! (headers, origin checks, safe redirects), `assets`.
 
+pub mod apps;
 pub mod assets;
+pub mod audit;
+pub mod chart;
 pub mod handlers;
 pub mod keys;
 pub mod pages;

@@ -1,0 +1,662 @@
+//! The organization's OAuth applications (clients) in the dashboard: the list, the
+//! register form (the `client_id` and the secret shown once), an application's page —
+//! its settings and their edit form, its token issuance per hour and per day (an SVG
+//! drawn here, from the usage meter's counts), the secret rotation (the new secret
+//! shown once) and the disable form. Every change goes through `clients::service`, as
+//! the signed-in person's actor, after the origin and CSRF checks and the role's
+//! "may manage clients"; another organization's application is a 404.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{DurationRound, NaiveDateTime};
+use serde::Deserialize;
+
+use super::chart::TokenChart;
+use super::handlers::{cross_site, message, render};
+use super::keys::{field, fields};
+use super::security::{same_origin, see_other};
+use super::session::Member;
+use super::DashboardSettings;
+use crate::clients::model::{Client, ClientRegistration, ClientUpdate, GrantType};
+use crate::clients::service::{self, ClientError, IssuedClient, SecretOverlap};
+use crate::clock::Clock;
+use crate::config::CredentialPolicy;
+use crate::ids::ClientId;
+use crate::store::{Store, StoreError};
+use crate::tokens::TokenKind;
+
+/// Applications shown per page of the list.
+const APPS_PER_PAGE: i64 = 50;
+
+/// The token lifetimes the forms offer (value, label); "" is the server's default.
+const LIFETIMES: [(&str, &str); 6] = [
+    ("", "server default"),
+    ("5m", "5 minutes"),
+    ("10m", "10 minutes"),
+    ("15m", "15 minutes"),
+    ("30m", "30 minutes"),
+    ("1h", "1 hour"),
+];
+
+/// The overlaps the rotate form offers (value, label).
+const OVERLAPS: [(&str, &str); 4] = [
+    ("", "stop now"),
+    ("1h", "1 hour"),
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+];
+
+/// The routes of `/dashboard/apps`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/dashboard/apps", web::get().to(apps_page))
+        .route("/dashboard/apps", web::post().to(register_app))
+        .route("/dashboard/apps/{id}", web::get().to(app_page))
+        .route("/dashboard/apps/{id}", web::post().to(edit_app))
+        .route("/dashboard/apps/{id}/rotate", web::post().to(rotate_app_secret))
+        .route("/dashboard/apps/{id}/disable", web::post().to(disable_app));
+}
+
+#[derive(Template)]
+#[template(path = "apps.html", config = "src/web/askama.toml")]
+struct AppsPage<'a> {
+    section: &'a str,
+    csrf: &'a str,
+    user_email: &'a str,
+    org_name: &'a str,
+    role: &'a str,
+    may_write: bool,
+    /// The grant types the register form offers (`client_credentials` ticked).
+    grant_types: [&'a str; 2],
+    /// The scopes the person may give an application, and whether the form ticks it.
+    grantable: Vec<(&'a str, bool)>,
+    lifetimes: &'a [(&'a str, &'a str)],
+    apps: Vec<AppRow>,
+    next_cursor: Option<String>,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "app_created.html", config = "src/web/askama.toml")]
+struct AppCreated<'a> {
+    section: &'a str,
+    csrf: &'a str,
+    user_email: &'a str,
+    org_name: &'a str,
+    role: &'a str,
+    heading: &'a str,
+    name: &'a str,
+    client_id: &'a str,
+    secret: &'a str,
+    /// After a rotation: until when the previous secret keeps working.
+    previous_until: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "app_detail.html", config = "src/web/askama.toml")]
+struct AppDetail<'a> {
+    section: &'a str,
+    csrf: &'a str,
+    user_email: &'a str,
+    org_name: &'a str,
+    role: &'a str,
+    may_write: bool,
+    app: AppRow,
+    /// The scopes the edit form offers, ticked as the application has them.
+    scope_choices: Vec<(&'a str, bool)>,
+    /// The lifetimes the edit form offers, and which is the application's.
+    lifetimes: Vec<(&'a str, &'a str, bool)>,
+    overlaps: &'a [(&'a str, &'a str)],
+    audiences_text: String,
+    hourly: TokenChart,
+    daily: TokenChart,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
+/// One application as the pages show it: never its secret or a hash.
+struct AppRow {
+    id: String,
+    name: String,
+    grant_types: String,
+    scopes: String,
+    audiences: String,
+    lifetime: String,
+    /// `active` or `disabled`.
+    status: &'static str,
+    created_at: String,
+    secret_hint: String,
+    /// During a rotation's overlap: when the previous secret stops working.
+    previous_until: Option<String>,
+}
+
+impl AppRow {
+    fn new(c: &Client, now: NaiveDateTime) -> Self {
+        let audiences = c.registered_audiences();
+        Self {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            grant_types: c.grant_types.clone(),
+            scopes: c.allowed_scopes.clone(),
+            audiences: if audiences.is_empty() {
+                "the server's default".to_owned()
+            } else {
+                audiences.join(" ")
+            },
+            lifetime: c
+                .access_token_ttl_secs
+                .map_or_else(|| "server default".to_owned(), |s| format!("{s} s")),
+            status: if c.is_disabled() {
+                "disabled"
+            } else {
+                "active"
+            },
+            created_at: utc(c.created_at),
+            secret_hint: c
+                .secret_hint
+                .as_deref()
+                .map_or_else(String::new, |hint| format!("…{hint}")),
+            previous_until: c
+                .previous_secret_expires_at
+                .filter(|until| *until > now)
+                .map(utc),
+        }
+    }
+}
+
+fn utc(t: NaiveDateTime) -> String {
+    t.and_utc().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// What a client use case's refusal says on a page.
+fn refusal(error: &ClientError) -> (StatusCode, String) {
+    match error {
+        ClientError::Invalid(error) => (StatusCode::BAD_REQUEST, error.to_string()),
+        ClientError::Authority(error) => (StatusCode::FORBIDDEN, error.to_string()),
+        ClientError::Widening(_) | ClientError::Overlap => {
+            (StatusCode::BAD_REQUEST, error.to_string())
+        }
+        ClientError::NotFound => (StatusCode::NOT_FOUND, "No such application.".to_owned()),
+        ClientError::Conflict(why) => (StatusCode::CONFLICT, (*why).to_owned()),
+        ClientError::Hash(_) | ClientError::Random(_) | ClientError::Store(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "keygate cannot change applications right now; try again shortly.".to_owned(),
+        ),
+    }
+}
+
+fn unavailable() -> HttpResponse {
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again",
+        "keygate cannot read the applications right now.",
+        "/dashboard/apps",
+    )
+}
+
+fn not_found() -> HttpResponse {
+    message(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "This organization has no such application.",
+        "/dashboard/apps",
+    )
+}
+
+/// The checks of every post here — same origin, the session's CSRF token, a role that
+/// manages applications — answered with the refusal's page, or `None` when all pass.
+fn refusal_of_post(
+    req: &HttpRequest,
+    settings: &DashboardSettings,
+    member: &Member,
+    csrf: Option<&str>,
+) -> Option<HttpResponse> {
+    if !same_origin(req, &settings.issuer) || !csrf.is_some_and(|c| member.check_csrf(c)) {
+        return Some(cross_site());
+    }
+    if !member.session.membership.role().may_manage_clients() {
+        return Some(message(
+            StatusCode::FORBIDDEN,
+            "Read only",
+            "Your role in this organization reads the applications; an owner or an admin changes them.",
+            "/dashboard/apps",
+        ));
+    }
+    None
+}
+
+/// A duration a form chose ("" or absent: `None`), or why not.
+fn chosen_duration(text: Option<&str>, what: &str) -> Result<Option<Duration>, String> {
+    match text.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => crate::config::parse_duration(text)
+            .map(Some)
+            .map_err(|_| format!("{what} must be a duration such as 10m or 1h")),
+    }
+}
+
+/// The audiences a form lists, one a line or space-separated.
+fn audiences_of(form: &[(String, String)]) -> Vec<String> {
+    field(form, "audiences")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn repeated(form: &[(String, String)], name: &str) -> Vec<String> {
+    form.iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub(super) struct AppsQuery {
+    /// The last client id of the previous page.
+    after: Option<String>,
+}
+
+/// GET /dashboard/apps — the organization's applications; the register form for a
+/// role that manages them.
+async fn apps_page(
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    query: web::Query<AppsQuery>,
+) -> HttpResponse {
+    let after = query.after.clone();
+    list(&member, &settings, &store, &clock, StatusCode::OK, None, after).await
+}
+
+async fn list(
+    member: &Member,
+    settings: &DashboardSettings,
+    store: &Store,
+    clock: &web::Data<dyn Clock>,
+    status: StatusCode,
+    error: Option<&str>,
+    after: Option<String>,
+) -> HttpResponse {
+    let org_id = member.session.membership.org_id.clone();
+    // An `after` that is no client id starts at the beginning; one more row than
+    // shown tells whether there is a next page.
+    let after = after
+        .filter(|id| TokenKind::ClientId.is_id(id))
+        .map(ClientId::from);
+    let listed = store
+        .read(move |tx| {
+            crate::clients::repo::page(tx, &org_id, after.as_ref(), APPS_PER_PAGE + 1)
+                .map_err(StoreError::from)
+        })
+        .await;
+    let Ok(listed) = listed else {
+        return unavailable();
+    };
+    let (listed, next_cursor) = crate::api::split_page(listed, APPS_PER_PAGE, |c| c.id.as_str());
+    let now = clock.now().naive_utc();
+    let role = member.session.membership.role();
+    let within = role.scopes_within(&settings.known_scopes);
+    render(
+        status,
+        AppsPage {
+            section: "apps",
+            csrf: member.csrf(),
+            user_email: &member.session.user.email,
+            org_name: &member.org_name,
+            role: member.session.membership.role().as_str(),
+            may_write: role.may_manage_clients(),
+            grant_types: GrantType::ALL.map(GrantType::as_str),
+            grantable: within.iter().map(|s| (s, s == "read")).collect(),
+            lifetimes: &LIFETIMES,
+            apps: listed.iter().map(|c| AppRow::new(c, now)).collect(),
+            next_cursor,
+            error,
+        },
+    )
+}
+
+/// POST /dashboard/apps — registers an application and shows its secret, this once.
+async fn register_app(
+    req: HttpRequest,
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    policy: web::Data<CredentialPolicy>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = fields(&body);
+    if let Some(page) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return page;
+    }
+    let again = |status, error: String| {
+        let (member, settings, store, clock) = (&member, &settings, &store, &clock);
+        async move { list(member, settings, store, clock, status, Some(&error), None).await }
+    };
+    let access_token_ttl = match chosen_duration(field(&form, "lifetime"), "The token lifetime") {
+        Ok(ttl) => ttl,
+        Err(error) => return again(StatusCode::BAD_REQUEST, error).await,
+    };
+    let registration = ClientRegistration {
+        name: field(&form, "name").unwrap_or_default().to_owned(),
+        scope: repeated(&form, "scope").join(" "),
+        grant_types: repeated(&form, "grant_type"),
+        audiences: audiences_of(&form),
+        access_token_ttl,
+        ..ClientRegistration::default()
+    };
+    let actor = member.actor();
+    let org_id = member.session.membership.org_id.clone();
+    let draft = match service::draft(&actor, &org_id, registration, &policy, None) {
+        Ok(draft) => draft,
+        Err(error) => {
+            let (status, text) = refusal(&error);
+            return again(status, text).await;
+        }
+    };
+    let now = clock.now().naive_utc();
+    let issued = store
+        .blocking(move |store| {
+            // argon2 first, with no connection held.
+            let prepared = draft.prepare(now)?;
+            store.write(|c| service::register(c, &actor, prepared, now))
+        })
+        .await;
+    match issued {
+        Ok(issued) => {
+            tracing::info!(client_id = %issued.client.id, actor = %member.actor().label(), "client registered");
+            shown_once(&member, "Your new application", &issued, now)
+        }
+        Err(error) => {
+            let (status, text) = refusal(&error);
+            again(status, text).await
+        }
+    }
+}
+
+fn shown_once(
+    member: &Member,
+    heading: &str,
+    issued: &IssuedClient,
+    now: NaiveDateTime,
+) -> HttpResponse {
+    render(
+        StatusCode::OK,
+        AppCreated {
+            section: "apps",
+            csrf: member.csrf(),
+            user_email: &member.session.user.email,
+            org_name: &member.org_name,
+            role: member.session.membership.role().as_str(),
+            heading,
+            name: &issued.client.name,
+            client_id: issued.client.id.as_str(),
+            secret: issued.secret.expose(),
+            previous_until: issued
+                .client
+                .previous_secret_expires_at
+                .filter(|until| *until > now)
+                .map(utc),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct AppQuery {
+    notice: Option<String>,
+}
+
+/// GET /dashboard/apps/{id} — an application of the organization: its settings, its
+/// token issuance, and (for a role that manages them) the edit, rotate and disable
+/// forms. Another organization's is a 404.
+async fn app_page(
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    id: web::Path<String>,
+    query: web::Query<AppQuery>,
+) -> HttpResponse {
+    let notice = match query.notice.as_deref() {
+        Some("saved") => Some("Saved. Tokens already issued keep their scope until they expire."),
+        Some("disabled") => {
+            Some("The application is disabled: its secret stopped working and its refresh tokens are revoked.")
+        }
+        _ => None,
+    };
+    let id = ClientId::from(id.into_inner());
+    detail(&member, &settings, &store, &clock, &id, StatusCode::OK, None, notice).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn detail(
+    member: &Member,
+    settings: &DashboardSettings,
+    store: &Store,
+    clock: &web::Data<dyn Clock>,
+    id: &ClientId,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> HttpResponse {
+    let now = clock.now().naive_utc();
+    let hour = now
+        .and_utc()
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap_or(now.and_utc())
+        .naive_utc();
+    let day = now
+        .and_utc()
+        .duration_trunc(chrono::Duration::days(1))
+        .unwrap_or(now.and_utc())
+        .naive_utc();
+    let (from, to) = (day - chrono::Duration::days(6), hour + chrono::Duration::hours(1));
+    let (actor, id) = (member.actor(), id.clone());
+    let found = store
+        .read(move |tx| {
+            let Some(client) = service::find(tx, &actor, &id)? else {
+                return Ok(None);
+            };
+            let counts =
+                crate::usage::repo::token_minutes(tx, &client.org_id, &client.id, from, to)?;
+            Ok::<_, StoreError>(Some((client, counts)))
+        })
+        .await;
+    let (client, counts) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(),
+        Err(_) => return unavailable(),
+    };
+    let role = member.session.membership.role();
+    let held = client.allowed_scopes();
+    let within = role.scopes_within(&settings.known_scopes);
+    let scope_choices = within
+        .iter()
+        .map(|s| (s, held.contains(s)))
+        .collect::<Vec<_>>();
+    let ttl = client.access_token_ttl();
+    let lifetimes = LIFETIMES
+        .iter()
+        .map(|(value, label)| {
+            let is = match chosen_duration(Some(value), "") {
+                Ok(Some(d)) => ttl == Some(d),
+                _ => ttl.is_none(),
+            };
+            (*value, *label, is)
+        })
+        .collect();
+    let hourly = TokenChart::hourly(&counts, hour);
+    let daily = TokenChart::daily(&counts, day);
+    render(
+        status,
+        AppDetail {
+            section: "apps",
+            csrf: member.csrf(),
+            user_email: &member.session.user.email,
+            org_name: &member.org_name,
+            role: member.session.membership.role().as_str(),
+            may_write: role.may_manage_clients() && !client.is_disabled(),
+            audiences_text: client.registered_audiences().join("\n"),
+            app: AppRow::new(&client, now),
+            scope_choices,
+            lifetimes,
+            overlaps: &OVERLAPS,
+            hourly,
+            daily,
+            error,
+            notice,
+        },
+    )
+}
+
+/// The application's page again, saying why a use case refused (a 404 for one the
+/// organization does not have).
+async fn refused(
+    member: &Member,
+    settings: &DashboardSettings,
+    store: &Store,
+    clock: &web::Data<dyn Clock>,
+    id: &ClientId,
+    error: &ClientError,
+) -> HttpResponse {
+    let (status, text) = refusal(error);
+    if status == StatusCode::NOT_FOUND {
+        return not_found();
+    }
+    detail(member, settings, store, clock, id, status, Some(&text), None).await
+}
+
+/// POST /dashboard/apps/{id} — changes the name, scopes, audiences and token lifetime
+/// through the same use case as `PATCH /v1/clients/{id}` (within the person's own
+/// scopes).
+#[allow(clippy::too_many_arguments)]
+async fn edit_app(
+    req: HttpRequest,
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    policy: web::Data<CredentialPolicy>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = fields(&body);
+    if let Some(page) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return page;
+    }
+    let id = ClientId::from(id.into_inner());
+    let access_token_ttl = match chosen_duration(field(&form, "lifetime"), "The token lifetime") {
+        Ok(ttl) => ttl,
+        Err(error) => {
+            let status = StatusCode::BAD_REQUEST;
+            return detail(&member, &settings, &store, &clock, &id, status, Some(&error), None)
+                .await;
+        }
+    };
+    let audiences = audiences_of(&form);
+    let update = ClientUpdate {
+        name: Some(field(&form, "name").unwrap_or_default().to_owned()),
+        scope: Some(repeated(&form, "scope").join(" ")),
+        // No audience listed: the server's default again.
+        audience: audiences.is_empty().then_some(None),
+        audiences: Some(audiences),
+        access_token_ttl,
+        ..ClientUpdate::default()
+    };
+    let (actor, now) = (member.actor(), clock.now().naive_utc());
+    let policy = policy.into_inner();
+    let target = id.clone();
+    let updated = store
+        .write(move |tx| service::update(tx, &actor, &target, update, &policy, now))
+        .await;
+    match updated {
+        Ok(client) => see_other(&format!("/dashboard/apps/{}?notice=saved", client.id)).finish(),
+        Err(error) => refused(&member, &settings, &store, &clock, &id, &error).await,
+    }
+}
+
+/// POST /dashboard/apps/{id}/rotate — a new secret, shown once; the old one keeps
+/// working for the chosen overlap.
+async fn rotate_app_secret(
+    req: HttpRequest,
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = fields(&body);
+    if let Some(page) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return page;
+    }
+    let id = ClientId::from(id.into_inner());
+    let overlap = match chosen_duration(field(&form, "overlap"), "The overlap") {
+        Ok(overlap) => SecretOverlap::new(overlap.unwrap_or_default()),
+        Err(_) => Err(ClientError::Overlap),
+    };
+    let overlap = match overlap {
+        Ok(overlap) => overlap,
+        Err(error) => return refused(&member, &settings, &store, &clock, &id, &error).await,
+    };
+    let (actor, now, target) = (member.actor(), clock.now().naive_utc(), id.clone());
+    let issued = store
+        .blocking(move |store| {
+            // argon2 first, with no connection held.
+            let new = service::new_secret()?;
+            store.write(|c| service::rotate_secret(c, &actor, &target, overlap, new, now))
+        })
+        .await;
+    match issued {
+        Ok(issued) => {
+            tracing::info!(client_id = %issued.client.id, actor = %member.actor().label(), "client secret rotated");
+            shown_once(&member, "The application's new secret", &issued, now)
+        }
+        Err(error) => refused(&member, &settings, &store, &clock, &id, &error).await,
+    }
+}
+
+/// POST /dashboard/apps/{id}/disable — with the confirmation box ticked.
+async fn disable_app(
+    req: HttpRequest,
+    member: Member,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    clock: web::Data<dyn Clock>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = fields(&body);
+    if let Some(page) = refusal_of_post(&req, &settings, &member, field(&form, "csrf")) {
+        return page;
+    }
+    let id = ClientId::from(id.into_inner());
+    if field(&form, "confirm") != Some("yes") {
+        let text = "Tick the box to confirm disabling the application.";
+        return detail(
+            &member,
+            &settings,
+            &store,
+            &clock,
+            &id,
+            StatusCode::BAD_REQUEST,
+            Some(text),
+            None,
+        )
+        .await;
+    }
+    let (actor, now, target) = (member.actor(), clock.now().naive_utc(), id.clone());
+    let disabled = store
+        .write(move |tx| service::disable(tx, &actor, &target, None, now))
+        .await;
+    match disabled {
+        Ok(client) => {
+            see_other(&format!("/dashboard/apps/{}?notice=disabled", client.id)).finish()
+        }
+        Err(error) => refused(&member, &settings, &store, &clock, &id, &error).await,
+    }
+}
