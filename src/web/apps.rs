@@ -170,6 +170,19 @@ fn utc(t: NaiveDateTime) -> String {
     t.and_utc().format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// The configured scopes the person holds (their role's), which are all the forms
+/// offer: the use cases refuse more (`Actor::check_scopes`).
+fn held_scopes(member: &Member, settings: &DashboardSettings) -> crate::scope::ScopeSet {
+    let own = member.session.membership.role().scopes();
+    let text = settings
+        .known_scopes
+        .iter()
+        .filter(|s| own.contains(s))
+        .collect::<Vec<_>>()
+        .join(" ");
+    crate::scope::ScopeSet::parse(&text).unwrap_or_default()
+}
+
 /// What a client use case's refusal says on a page.
 fn refusal(error: &ClientError) -> (StatusCode, String) {
     match error {
@@ -299,7 +312,7 @@ async fn list(
     let (listed, next_cursor) = crate::api::split_page(listed, APPS_PER_PAGE, |c| c.id.as_str());
     let now = clock.now().naive_utc();
     let role = member.session.membership.role();
-    let within = role.scopes_within(&settings.known_scopes);
+    let within = held_scopes(member, settings);
     render(
         status,
         AppsPage {
@@ -473,7 +486,7 @@ async fn detail(
     };
     let role = member.session.membership.role();
     let held = client.allowed_scopes();
-    let within = role.scopes_within(&settings.known_scopes);
+    let within = held_scopes(member, settings);
     let scope_choices = within
         .iter()
         .map(|s| (s, held.contains(s)))
