@@ -55,7 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/dashboard/apps", web::post().to(register_app))
         .route("/dashboard/apps/{id}", web::get().to(app_page))
         .route("/dashboard/apps/{id}", web::post().to(edit_app))
-        .route("/dashboard/apps/{id}/rotate", web::post().to(rotate_app_secret))
+        .route(
+            "/dashboard/apps/{id}/rotate",
+            web::post().to(rotate_app_secret),
+        )
         .route("/dashboard/apps/{id}/disable", web::post().to(disable_app));
 }
 
@@ -282,7 +285,16 @@ async fn apps_page(
     query: web::Query<AppsQuery>,
 ) -> HttpResponse {
     let after = query.after.clone();
-    list(&member, &settings, &store, &clock, StatusCode::OK, None, after).await
+    list(
+        &member,
+        &settings,
+        &store,
+        &clock,
+        StatusCode::OK,
+        None,
+        after,
+    )
+    .await
 }
 
 async fn list(
@@ -442,7 +454,17 @@ async fn app_page(
         _ => None,
     };
     let id = ClientId::from(id.into_inner());
-    detail(&member, &settings, &store, &clock, &id, StatusCode::OK, None, notice).await
+    detail(
+        &member,
+        &settings,
+        &store,
+        &clock,
+        &id,
+        StatusCode::OK,
+        None,
+        notice,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -467,7 +489,10 @@ async fn detail(
         .duration_trunc(chrono::Duration::days(1))
         .unwrap_or(now.and_utc())
         .naive_utc();
-    let (from, to) = (day - chrono::Duration::days(6), hour + chrono::Duration::hours(1));
+    let (from, to) = (
+        day - chrono::Duration::days(6),
+        hour + chrono::Duration::hours(1),
+    );
     let (actor, id) = (member.actor(), id.clone());
     let found = store
         .read(move |tx| {
@@ -540,7 +565,17 @@ async fn refused(
     if status == StatusCode::NOT_FOUND {
         return not_found();
     }
-    detail(member, settings, store, clock, id, status, Some(&text), None).await
+    detail(
+        member,
+        settings,
+        store,
+        clock,
+        id,
+        status,
+        Some(&text),
+        None,
+    )
+    .await
 }
 
 /// POST /dashboard/apps/{id} — changes the name, scopes, audiences and token lifetime
@@ -566,8 +601,17 @@ async fn edit_app(
         Ok(ttl) => ttl,
         Err(error) => {
             let status = StatusCode::BAD_REQUEST;
-            return detail(&member, &settings, &store, &clock, &id, status, Some(&error), None)
-                .await;
+            return detail(
+                &member,
+                &settings,
+                &store,
+                &clock,
+                &id,
+                status,
+                Some(&error),
+                None,
+            )
+            .await;
         }
     };
     let audiences = audiences_of(&form);
@@ -667,9 +711,7 @@ async fn disable_app(
         .write(move |tx| service::disable(tx, &actor, &target, None, now))
         .await;
     match disabled {
-        Ok(client) => {
-            see_other(&format!("/dashboard/apps/{}?notice=disabled", client.id)).finish()
-        }
+        Ok(client) => see_other(&format!("/dashboard/apps/{}?notice=disabled", client.id)).finish(),
         Err(error) => refused(&member, &settings, &store, &clock, &id, &error).await,
     }
 }

@@ -56,7 +56,11 @@ struct EventRow {
 impl EventRow {
     fn new(e: &Event) -> Self {
         Self {
-            at: e.created_at.and_utc().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            at: e
+                .created_at
+                .and_utc()
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string(),
             event_type: e.event_type.clone(),
             actor: e.actor.clone(),
             target: format!("{} {}", e.target_type, e.target_id),
@@ -100,7 +104,9 @@ fn filter_of(query: &AuditQuery, member: &Member) -> Result<EventFilter, String>
         v.as_deref().map(str::trim).filter(|t| !t.is_empty())
     }
     let event_type = nonempty(&query.event_type)
-        .map(|t| EventType::parse(t).ok_or_else(|| "Choose an event type from the list.".to_owned()))
+        .map(|t| {
+            EventType::parse(t).ok_or_else(|| "Choose an event type from the list.".to_owned())
+        })
         .transpose()?;
     let actor = nonempty(&query.actor)
         .map(|a| parse_actor(a).map_err(|e| format!("The actor: {e}.")))

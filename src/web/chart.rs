@@ -47,7 +47,15 @@ impl TokenChart {
     /// The 24 hours up to the hour starting at `this_hour`, one bar pair an hour.
     pub fn hourly(counts: &[(NaiveDateTime, String, i64)], this_hour: NaiveDateTime) -> Self {
         let first = this_hour - Duration::hours(23);
-        Self::new(counts, first, Duration::hours(1), 24, "%H:%M", 6, "24 hours")
+        Self::new(
+            counts,
+            first,
+            Duration::hours(1),
+            24,
+            "%H:%M",
+            6,
+            "24 hours",
+        )
     }
 
     /// The 7 days up to the day starting at `today`, one bar pair a day.
@@ -102,7 +110,11 @@ impl TokenChart {
             let x = slot * i64::try_from(i).unwrap_or(0);
             let when = at.format(label_format).to_string();
             for (offset, n, class) in [(0, *ok, "issued"), (bar, *no, "refused")] {
-                let height = if n == 0 { 0 } else { (n * (baseline - 4) / most).max(1) };
+                let height = if n == 0 {
+                    0
+                } else {
+                    (n * (baseline - 4) / most).max(1)
+                };
                 bars.push(Bar {
                     x: x + offset,
                     y: baseline - height,

@@ -30,7 +30,12 @@ pub(crate) fn browser() -> reqwest::Client {
 }
 
 /// A person of `org_slug` with `role`, signed in: (user id, the cookie to send).
-pub(crate) async fn member(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (String, String) {
+pub(crate) async fn member(
+    app: &TestApp,
+    email: &str,
+    org_slug: &str,
+    role: Role,
+) -> (String, String) {
     let now = Utc::now().naive_utc();
     let (user_id, token) = app.store.with_conn(|c| {
         let org = keygate::orgs::repo::find_by_slug(c, org_slug)
@@ -41,10 +46,20 @@ pub(crate) async fn member(app: &TestApp, email: &str, org_slug: &str, role: Rol
             service::create_user(c, &actor, email, None, &org.id, role, now).unwrap();
         (user.id, token.expose().to_owned())
     });
-    let form = [("token", token.as_str()), ("password", PASSWORD), ("confirm", PASSWORD)];
+    let form = [
+        ("token", token.as_str()),
+        ("password", PASSWORD),
+        ("confirm", PASSWORD),
+    ];
     let set = post(app, "/setup", None, &form).await;
     assert_eq!(set.status(), StatusCode::SEE_OTHER);
-    let signed_in = post(app, "/sign-in", None, &[("email", email), ("password", PASSWORD)]).await;
+    let signed_in = post(
+        app,
+        "/sign-in",
+        None,
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap();
     (user_id, cookie.split(';').next().unwrap().to_owned())
@@ -56,7 +71,10 @@ pub(crate) async fn post(
     cookie: Option<&str>,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut request = browser().post(app.url(path)).header(ORIGIN, ISSUER).form(form);
+    let mut request = browser()
+        .post(app.url(path))
+        .header(ORIGIN, ISSUER)
+        .form(form);
     if let Some(cookie) = cookie {
         request = request.header(COOKIE, cookie);
     }
@@ -85,7 +103,10 @@ pub(crate) async fn csrf_of(app: &TestApp, cookie: &str) -> String {
 }
 
 fn value_after(html: &str, marker: &str) -> String {
-    let start = html.find(marker).unwrap_or_else(|| panic!("{marker} in {html}")) + marker.len();
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {html}"))
+        + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
@@ -134,7 +155,10 @@ async fn an_owner_registers_an_app_sees_its_secret_once_and_gets_a_token_with_it
     let (status, list) = page(&app, "/dashboard/apps", &cookie).await;
     assert_eq!(status, 200);
     assert!(list.contains("Register an application") && list.contains("No applications yet"));
-    assert!(list.contains("<label for=\"audiences\">") && list.contains("aria-current=\"page\">Applications"));
+    assert!(
+        list.contains("<label for=\"audiences\">")
+            && list.contains("aria-current=\"page\">Applications")
+    );
 
     let csrf = csrf_of(&app, &cookie).await;
     let form = [&[("csrf", csrf.as_str())], &BILLING[..]].concat();
@@ -156,7 +180,9 @@ async fn an_owner_registers_an_app_sees_its_secret_once_and_gets_a_token_with_it
     for html in [&list, &detail] {
         assert!(!html.contains(&secret), "the secret is shown once");
     }
-    let api = app.get_text(&format!("/v1/clients/{id}"), &app.admin_key).await;
+    let api = app
+        .get_text(&format!("/v1/clients/{id}"), &app.admin_key)
+        .await;
     assert!(api.contains("\"access_token_ttl_secs\":600") && !api.contains(&secret));
     assert_eq!(
         audit_trail(&app.store, "default").last().unwrap(),
@@ -178,13 +204,18 @@ async fn an_admin_edits_rotates_and_disables_an_app_and_each_is_audited() {
         ("name", "billing v2"),
         ("scope", "read"),
         ("scope", "write"),
-        ("audiences", "https://api.example.com\nhttps://billing.example.com"),
+        (
+            "audiences",
+            "https://api.example.com\nhttps://billing.example.com",
+        ),
         ("lifetime", "5m"),
     ];
     let saved = post(&app, &path, Some(&cookie), &edit).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&saved), format!("{path}?notice=saved"));
-    let view = app.get_json(&format!("/v1/clients/{id}"), &app.admin_key).await;
+    let view = app
+        .get_json(&format!("/v1/clients/{id}"), &app.admin_key)
+        .await;
     assert_eq!(view["name"], "billing v2");
     assert_eq!(view["scopes"], serde_json::json!(["read", "write"]));
     assert_eq!(view["audiences"].as_array().unwrap().len(), 2);
@@ -193,15 +224,30 @@ async fn an_admin_edits_rotates_and_disables_an_app_and_each_is_audited() {
     assert!(detail.contains("billing v2") && detail.contains("https://billing.example.com"));
 
     // Rotate with an hour's overlap: both secrets work; again with none: the first stops.
-    let rotated = post(&app, &format!("{path}/rotate"), Some(&cookie), &[("csrf", &csrf), ("overlap", "1h")]).await;
+    let rotated = post(
+        &app,
+        &format!("{path}/rotate"),
+        Some(&cookie),
+        &[("csrf", &csrf), ("overlap", "1h")],
+    )
+    .await;
     assert_eq!(rotated.status(), 200);
     let html = rotated.text().await.unwrap();
-    assert!(html.contains("previous secret keeps working until"), "{html}");
+    assert!(
+        html.contains("previous secret keeps working until"),
+        "{html}"
+    );
     let (_, second) = shown(&html);
     assert_ne!(first, second);
     assert_eq!(token_status(&app, &id, &first).await, 200);
     assert_eq!(token_status(&app, &id, &second).await, 200);
-    let again = post(&app, &format!("{path}/rotate"), Some(&cookie), &[("csrf", &csrf), ("overlap", "")]).await;
+    let again = post(
+        &app,
+        &format!("{path}/rotate"),
+        Some(&cookie),
+        &[("csrf", &csrf), ("overlap", "")],
+    )
+    .await;
     let (_, third) = shown(&again.text().await.unwrap());
     assert_eq!(token_status(&app, &id, &first).await, 401);
     assert_eq!(token_status(&app, &id, &second).await, 401);
@@ -210,14 +256,29 @@ async fn an_admin_edits_rotates_and_disables_an_app_and_each_is_audited() {
     assert!(!detail.contains(&third), "the new secret is shown once too");
 
     // Disable: only with the box ticked.
-    let unconfirmed = post(&app, &format!("{path}/disable"), Some(&cookie), &[("csrf", &csrf)]).await;
+    let unconfirmed = post(
+        &app,
+        &format!("{path}/disable"),
+        Some(&cookie),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(unconfirmed.status(), 400);
     assert_eq!(token_status(&app, &id, &third).await, 200);
-    let disabled = post(&app, &format!("{path}/disable"), Some(&cookie), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    let disabled = post(
+        &app,
+        &format!("{path}/disable"),
+        Some(&cookie),
+        &[("csrf", &csrf), ("confirm", "yes")],
+    )
+    .await;
     assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
     assert_eq!(token_status(&app, &id, &third).await, 401);
     let (_, detail) = page(&app, &path, &cookie).await;
-    assert!(detail.contains("disabled") && !detail.contains("Rotate secret"), "no forms for a disabled app");
+    assert!(
+        detail.contains("disabled") && !detail.contains("Rotate secret"),
+        "no forms for a disabled app"
+    );
     let edit_disabled = post(&app, &path, Some(&cookie), &edit).await;
     assert_eq!(edit_disabled.status(), StatusCode::CONFLICT);
 
@@ -261,7 +322,13 @@ async fn posts_from_elsewhere_or_without_the_csrf_token_are_refused() {
             .await
             .unwrap();
         assert_eq!(cross.status(), 403, "{path}");
-        let no_origin = browser().post(app.url(path)).header(COOKIE, &cookie).form(&form).send().await.unwrap();
+        let no_origin = browser()
+            .post(app.url(path))
+            .header(COOKIE, &cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(no_origin.status(), 403, "{path} without an Origin");
         for token in [None, Some("wrong"), Some("")] {
             let mut form: Vec<(&str, &str)> = vec![("confirm", "yes")];
@@ -269,26 +336,41 @@ async fn posts_from_elsewhere_or_without_the_csrf_token_are_refused() {
             if let Some(token) = token {
                 form.push(("csrf", token));
             }
-            assert_eq!(post(&app, path, Some(&cookie), &form).await.status(), 403, "{path} {token:?}");
+            assert_eq!(
+                post(&app, path, Some(&cookie), &form).await.status(),
+                403,
+                "{path} {token:?}"
+            );
         }
         let signed_out = post(&app, path, None, &form).await;
         assert_eq!(signed_out.status(), StatusCode::SEE_OTHER, "{path}");
         assert!(location(&signed_out).starts_with("/sign-in?next="));
     }
-    assert_eq!(token_status(&app, &client.id, &client.secret).await, 200, "nothing changed");
-    assert!(!audit_trail(&app.store, "default").iter().any(|e| e.contains("user:")
-        && e.starts_with("client.")));
+    assert_eq!(
+        token_status(&app, &client.id, &client.secret).await,
+        200,
+        "nothing changed"
+    );
+    assert!(!audit_trail(&app.store, "default")
+        .iter()
+        .any(|e| e.contains("user:") && e.starts_with("client.")));
 }
 
 #[actix_rt::test]
 async fn developers_and_viewers_read_the_list_and_their_crafted_posts_are_refused() {
     let app = TestApp::spawn().await;
     let client = app.client_with_scope("read");
-    for (email, role) in [("dev@example.com", Role::Developer), ("view@example.com", Role::Viewer)] {
+    for (email, role) in [
+        ("dev@example.com", Role::Developer),
+        ("view@example.com", Role::Viewer),
+    ] {
         let (_, cookie) = member(&app, email, "default", role).await;
         let (status, list) = page(&app, "/dashboard/apps", &cookie).await;
         assert_eq!(status, 200);
-        assert!(list.contains(&client.id) && !list.contains("Register an application"), "{role}");
+        assert!(
+            list.contains(&client.id) && !list.contains("Register an application"),
+            "{role}"
+        );
         let (status, detail) = page(&app, &format!("/dashboard/apps/{}", client.id), &cookie).await;
         assert_eq!(status, 200);
         assert!(!detail.contains("Rotate secret") && !detail.contains("Disable application"));
@@ -306,7 +388,9 @@ async fn developers_and_viewers_read_the_list_and_their_crafted_posts_are_refuse
         }
     }
     assert_eq!(token_status(&app, &client.id, &client.secret).await, 200);
-    let view = app.get_json(&format!("/v1/clients/{}", client.id), &app.admin_key).await;
+    let view = app
+        .get_json(&format!("/v1/clients/{}", client.id), &app.admin_key)
+        .await;
     assert_eq!(view["name"], "test client");
 }
 
@@ -318,25 +402,83 @@ async fn malformed_missing_oversize_and_hostile_input_is_refused_or_escaped() {
     .await;
     let (_, cookie) = member(&app, "ada@example.com", "default", Role::Owner).await;
     let long = "n".repeat(201);
-    let many: String = (0..17).map(|i| format!("https://a{i}.example.com\n")).collect();
+    let many: String = (0..17)
+        .map(|i| format!("https://a{i}.example.com\n"))
+        .collect();
     let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
         (vec![("scope", "read")], 400, "name must be"),
         (vec![("name", "  "), ("scope", "read")], 400, "name must be"),
-        (vec![("name", &long), ("scope", "read")], 400, "name must be"),
-        (vec![("name", "a\u{7}b"), ("scope", "read")], 400, "name must be"),
+        (
+            vec![("name", &long), ("scope", "read")],
+            400,
+            "name must be",
+        ),
+        (
+            vec![("name", "a\u{7}b"), ("scope", "read")],
+            400,
+            "name must be",
+        ),
         (vec![("name", "x")], 400, "at least one scope"),
-        (vec![("name", "x"), ("scope", "root")], 400, "not one of the configured"),
+        (
+            vec![("name", "x"), ("scope", "root")],
+            400,
+            "not one of the configured",
+        ),
         (vec![("name", "x"), ("scope", "read write\"")], 400, "scope"),
         // Configured, but beyond what an owner's role holds.
-        (vec![("name", "x"), ("scope", "billing")], 403, "beyond the caller"),
-        (vec![("name", "x"), ("scope", "read"), ("grant_type", "password")], 400, "unknown grant type"),
-        (vec![("name", "x"), ("scope", "read"), ("grant_type", "refresh_token")], 400, "needs client_credentials"),
-        (vec![("name", "x"), ("scope", "read"), ("audiences", "not a uri")], 400, "absolute URI"),
-        (vec![("name", "x"), ("scope", "read"), ("audiences", "https://a.example/#frag")], 400, "absolute URI"),
-        (vec![("name", "x"), ("scope", "read"), ("audiences", &many)], 400, "at most 16"),
-        (vec![("name", "x"), ("scope", "read"), ("lifetime", "forever")], 400, "duration"),
-        (vec![("name", "x"), ("scope", "read"), ("lifetime", "10s")], 400, "lifetime must be between"),
-        (vec![("name", "x"), ("scope", "read"), ("lifetime", "100d")], 400, "lifetime must be between"),
+        (
+            vec![("name", "x"), ("scope", "billing")],
+            403,
+            "beyond the caller",
+        ),
+        (
+            vec![("name", "x"), ("scope", "read"), ("grant_type", "password")],
+            400,
+            "unknown grant type",
+        ),
+        (
+            vec![
+                ("name", "x"),
+                ("scope", "read"),
+                ("grant_type", "refresh_token"),
+            ],
+            400,
+            "needs client_credentials",
+        ),
+        (
+            vec![("name", "x"), ("scope", "read"), ("audiences", "not a uri")],
+            400,
+            "absolute URI",
+        ),
+        (
+            vec![
+                ("name", "x"),
+                ("scope", "read"),
+                ("audiences", "https://a.example/#frag"),
+            ],
+            400,
+            "absolute URI",
+        ),
+        (
+            vec![("name", "x"), ("scope", "read"), ("audiences", &many)],
+            400,
+            "at most 16",
+        ),
+        (
+            vec![("name", "x"), ("scope", "read"), ("lifetime", "forever")],
+            400,
+            "duration",
+        ),
+        (
+            vec![("name", "x"), ("scope", "read"), ("lifetime", "10s")],
+            400,
+            "lifetime must be between",
+        ),
+        (
+            vec![("name", "x"), ("scope", "read"), ("lifetime", "100d")],
+            400,
+            "lifetime must be between",
+        ),
     ];
     for (form, status, says) in cases {
         let (got, html) = register(&app, &cookie, &form).await;
@@ -344,32 +486,70 @@ async fn malformed_missing_oversize_and_hostile_input_is_refused_or_escaped() {
         assert!(html.contains(says), "{form:?} should say {says}: {html}");
         assert!(!html.contains("new-secret"));
     }
-    assert!(!page(&app, "/dashboard/apps", &cookie).await.1.contains(">billing<"), "not offered");
+    assert!(
+        !page(&app, "/dashboard/apps", &cookie)
+            .await
+            .1
+            .contains(">billing<"),
+        "not offered"
+    );
 
     // Oversize: the body limit, before any work.
     let csrf = csrf_of(&app, &cookie).await;
     let huge = "x".repeat(300 * 1024);
-    let oversize = post(&app, "/dashboard/apps", Some(&cookie), &[("csrf", &csrf), ("name", &huge)]).await;
+    let oversize = post(
+        &app,
+        "/dashboard/apps",
+        Some(&cookie),
+        &[("csrf", &csrf), ("name", &huge)],
+    )
+    .await;
     assert!(oversize.status().is_client_error(), "{}", oversize.status());
 
     // Hostile but valid: registered, and shown escaped.
     let hostile = "<script>alert(1)</script>\"'&";
-    let (status, html) = register(&app, &cookie, &[("name", hostile), ("scope", "read"), ("grant_type", "client_credentials")]).await;
+    let (status, html) = register(
+        &app,
+        &cookie,
+        &[
+            ("name", hostile),
+            ("scope", "read"),
+            ("grant_type", "client_credentials"),
+        ],
+    )
+    .await;
     assert_eq!(status, 200);
     let (id, _) = shown(&html);
-    for path in ["/dashboard/apps".to_owned(), format!("/dashboard/apps/{id}")] {
+    for path in [
+        "/dashboard/apps".to_owned(),
+        format!("/dashboard/apps/{id}"),
+    ] {
         let (_, html) = page(&app, &path, &cookie).await;
-        assert!(!html.contains("<script>alert") && html.contains("&lt;script&gt;alert(1)"), "{path}");
+        assert!(
+            !html.contains("<script>alert")
+                && html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{path}"
+        );
     }
 
     // The rotate and edit forms' own fields.
     let path = format!("/dashboard/apps/{id}");
     for overlap in ["31d", "abc", "-1h", "99999999999999d"] {
-        let refused = post(&app, &format!("{path}/rotate"), Some(&cookie), &[("csrf", &csrf), ("overlap", overlap)]).await;
+        let refused = post(
+            &app,
+            &format!("{path}/rotate"),
+            Some(&cookie),
+            &[("csrf", &csrf), ("overlap", overlap)],
+        )
+        .await;
         assert_eq!(refused.status(), 400, "{overlap}");
         assert!(!refused.text().await.unwrap().contains("new-secret"));
     }
-    for (field, value, says) in [("lifetime", "soon", "duration"), ("scope", "root", "not one of"), ("name", "", "name must be")] {
+    for (field, value, says) in [
+        ("lifetime", "soon", "duration"),
+        ("scope", "root", "not one of"),
+        ("name", "", "name must be"),
+    ] {
         let mut form = vec![("csrf", csrf.as_str()), ("name", "ok"), ("scope", "read")];
         form.retain(|(k, _)| *k != field);
         form.push((field, value));
@@ -378,12 +558,35 @@ async fn malformed_missing_oversize_and_hostile_input_is_refused_or_escaped() {
         assert!(refused.text().await.unwrap().contains(says), "{field}");
     }
     // Ids that are none: a 404, never an error page of another kind.
-    for bad in ["nope", "kgc_", "kgc_00000000000000000000000000000000", "%3Cscript%3E", "..%2F..%2Fsign-in"] {
-        assert_eq!(page(&app, &format!("/dashboard/apps/{bad}"), &cookie).await.0, 404, "{bad}");
-        let posted = post(&app, &format!("/dashboard/apps/{bad}/disable"), Some(&cookie), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    for bad in [
+        "nope",
+        "kgc_",
+        "kgc_00000000000000000000000000000000",
+        "%3Cscript%3E",
+        "..%2F..%2Fsign-in",
+    ] {
+        assert_eq!(
+            page(&app, &format!("/dashboard/apps/{bad}"), &cookie)
+                .await
+                .0,
+            404,
+            "{bad}"
+        );
+        let posted = post(
+            &app,
+            &format!("/dashboard/apps/{bad}/disable"),
+            Some(&cookie),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
         assert_eq!(posted.status(), 404, "{bad}");
     }
-    assert_eq!(page(&app, "/dashboard/apps?after=%27%20OR%201%3D1", &cookie).await.0, 200);
+    assert_eq!(
+        page(&app, "/dashboard/apps?after=%27%20OR%201%3D1", &cookie)
+            .await
+            .0,
+        200
+    );
 }
 
 #[actix_rt::test]
@@ -400,10 +603,27 @@ async fn an_app_one_holds_less_than_cannot_be_edited_or_rotated() {
     });
     let csrf = csrf_of(&app, &cookie).await;
     let path = format!("/dashboard/apps/{}", client.id);
-    let edit = post(&app, &path, Some(&cookie), &[("csrf", &csrf), ("name", "renamed"), ("scope", "read"), ("scope", "billing")]).await;
+    let edit = post(
+        &app,
+        &path,
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", "renamed"),
+            ("scope", "read"),
+            ("scope", "billing"),
+        ],
+    )
+    .await;
     assert_eq!(edit.status(), 403);
     assert!(edit.text().await.unwrap().contains("beyond the caller"));
-    let rotate = post(&app, &format!("{path}/rotate"), Some(&cookie), &[("csrf", &csrf)]).await;
+    let rotate = post(
+        &app,
+        &format!("{path}/rotate"),
+        Some(&cookie),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(rotate.status(), 403);
     assert!(!rotate.text().await.unwrap().contains("new-secret"));
     assert_eq!(token_status(&app, &client.id, &client.secret).await, 200);
@@ -413,26 +633,40 @@ async fn an_app_one_holds_less_than_cannot_be_edited_or_rotated() {
 async fn another_organizations_app_is_a_404_on_every_page_and_form() {
     let app = TestApp::spawn().await;
     app.organization("other", "Other");
-    let theirs = app.client_in("other", ClientRegistration {
-        name: "theirs".into(),
-        scope: "read".into(),
-        ..Default::default()
-    });
+    let theirs = app.client_in(
+        "other",
+        ClientRegistration {
+            name: "theirs".into(),
+            scope: "read".into(),
+            ..Default::default()
+        },
+    );
     let (_, cookie) = member(&app, "ada@example.com", "default", Role::Owner).await;
     let csrf = csrf_of(&app, &cookie).await;
     let path = format!("/dashboard/apps/{}", theirs.id);
     let (status, html) = page(&app, &path, &cookie).await;
     assert_eq!(status, 404);
     assert!(!html.contains("theirs"));
-    assert!(!page(&app, "/dashboard/apps", &cookie).await.1.contains(&theirs.id));
-    let form = [("csrf", csrf.as_str()), ("name", "mine now"), ("scope", "read"), ("confirm", "yes"), ("overlap", "1h")];
+    assert!(!page(&app, "/dashboard/apps", &cookie)
+        .await
+        .1
+        .contains(&theirs.id));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "mine now"),
+        ("scope", "read"),
+        ("confirm", "yes"),
+        ("overlap", "1h"),
+    ];
     for action in ["", "/rotate", "/disable"] {
         let response = post(&app, &format!("{path}{action}"), Some(&cookie), &form).await;
         assert_eq!(response.status(), 404, "{action}");
         assert!(!response.text().await.unwrap().contains("new-secret"));
     }
     assert_eq!(token_status(&app, &theirs.id, &theirs.secret).await, 200);
-    assert!(audit_trail(&app.store, "other").iter().all(|e| !e.contains("user:")));
+    assert!(audit_trail(&app.store, "other")
+        .iter()
+        .all(|e| !e.contains("user:")));
 }
 
 #[actix_rt::test]
@@ -467,12 +701,18 @@ async fn an_apps_page_charts_its_tokens_issued_and_refused() {
     let path = format!("/dashboard/apps/{}", client.id);
     let html = eventually("the counts flushed", || async {
         let (_, html) = page(&app, &path, &cookie).await;
-        html.contains("24 hours: 2 issued, 1 refused").then_some(html)
+        html.contains("24 hours: 2 issued, 1 refused")
+            .then_some(html)
     })
     .await;
     assert!(html.contains("7 days: 2 issued, 1 refused"));
-    assert!(html.contains("<svg") && html.contains("role=\"img\"") && html.contains("class=\"issued\""));
-    assert!(!html.contains("<script>") && !html.contains("style=\""), "no inline script or style");
+    assert!(
+        html.contains("<svg") && html.contains("role=\"img\"") && html.contains("class=\"issued\"")
+    );
+    assert!(
+        !html.contains("<script>") && !html.contains("style=\""),
+        "no inline script or style"
+    );
 }
 
 /// In a real Chromium, driven by playwright-core (`tests/browser/apps.cjs`): register
@@ -493,9 +733,16 @@ async fn an_owner_manages_an_application_in_a_browser() {
             .unwrap()
             .unwrap();
         let actor = Actor::operator("test");
-        let (user, token) =
-            service::create_user(c, &actor, "owner@example.com", None, &org.id, Role::Owner, now)
-                .unwrap();
+        let (user, token) = service::create_user(
+            c,
+            &actor,
+            "owner@example.com",
+            None,
+            &org.id,
+            Role::Owner,
+            now,
+        )
+        .unwrap();
         (user.id, token.expose().to_owned())
     });
     let shots = std::env::var("KEYGATE_TEST_SCREENSHOTS").unwrap_or_default();
