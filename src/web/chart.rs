@@ -125,10 +125,7 @@ impl TokenChart {
                 });
             }
             if i % label_every == 0 {
-                labels.push(Label {
-                    x: x + bar,
-                    text: when,
-                });
+                labels.push(Label { x, text: when });
             }
         }
         let (issued, refused) = (issued.iter().sum::<i64>(), refused.iter().sum::<i64>());

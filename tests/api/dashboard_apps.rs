@@ -726,7 +726,19 @@ async fn an_owner_manages_an_application_in_a_browser() {
     let Some(playwright) = crate::helpers::process::browser_tools() else {
         return;
     };
-    let app = TestApp::spawn_on_own_origin().await;
+    // Its own origin as the issuer (the forms are checked against it), and counts
+    // flushed every second, so the chart shows the tokens the script asks for.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(|s| {
+        s.bind = format!("127.0.0.1:{port}");
+        s.issuer = format!("http://127.0.0.1:{port}").parse().unwrap();
+        s.usage_flush_interval = Duration::from_secs(1);
+    })
+    .await;
     let now = Utc::now().naive_utc();
     let (user_id, token) = app.store.with_conn(|c| {
         let org = keygate::orgs::repo::find_by_slug(c, "default")
