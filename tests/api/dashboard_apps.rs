@@ -19,6 +19,9 @@ use reqwest::StatusCode;
 use crate::helpers::db::{audit_trail, TestConnection};
 use crate::helpers::{eventually, TestApp, TestClient, ISSUER};
 
+/// A form's fields, repeated names kept.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 pub(crate) const PASSWORD: &str = "correct horse battery staple 42";
 
 /// A client that shows redirects instead of following them.
@@ -405,7 +408,7 @@ async fn malformed_missing_oversize_and_hostile_input_is_refused_or_escaped() {
     let many: String = (0..17)
         .map(|i| format!("https://a{i}.example.com\n"))
         .collect();
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<(Form, u16, &str)> = vec![
         (vec![("scope", "read")], 400, "name must be"),
         (vec![("name", "  "), ("scope", "read")], 400, "name must be"),
         (
