@@ -70,7 +70,8 @@ impl EventRow {
     }
 }
 
-/// An event's details (a JSON object) as `key: value; …`, strings unquoted.
+/// An event's details (a JSON object) as `key: value; …` in their order, strings
+/// unquoted.
 fn compact(details: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(details) {
         Ok(serde_json::Value::Object(map)) => map
@@ -238,7 +239,7 @@ mod tests {
     fn details_read_as_compact_text() {
         assert_eq!(
             compact(r#"{"name":"ci","scopes":"read","expires_at":null}"#),
-            "expires_at: null; name: ci; scopes: read"
+            "name: ci; scopes: read; expires_at: null"
         );
         assert_eq!(compact("not json"), "not json");
     }
