@@ -7,7 +7,8 @@
 //! `api_keys::service`), as the signed-in person's `Actor`.
 //!
 //! Its parts: `handlers` (routes; signing in and out, set-up), `keys` (the keys
-//! pages), `pages` (the templates' data),
+//! pages), `apps` (the OAuth applications' pages, with `chart`'s SVG of their token
+//! issuance), `audit` (the audit log's page), `pages` (the templates' data),
 //! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
 //! (headers, origin checks, safe redirects), `assets`.
 
