@@ -109,8 +109,8 @@ struct AppDetail<'a> {
     app: AppRow,
     /// The scopes the edit form offers, ticked as the application has them.
     scope_choices: Vec<(&'a str, bool)>,
-    /// The lifetimes the edit form offers, and which is the application's.
-    lifetimes: Vec<(&'a str, &'a str, bool)>,
+    /// The lifetimes the edit form offers (value, label, selected).
+    lifetimes: Vec<(String, String, bool)>,
     overlaps: &'a [(&'a str, &'a str)],
     audiences_text: String,
     hourly: TokenChart,
@@ -516,17 +516,7 @@ async fn detail(
         .iter()
         .map(|s| (s, held.contains(s)))
         .collect::<Vec<_>>();
-    let ttl = client.access_token_ttl();
-    let lifetimes = LIFETIMES
-        .iter()
-        .map(|(value, label)| {
-            let is = match chosen_duration(Some(value), "") {
-                Ok(Some(d)) => ttl == Some(d),
-                _ => ttl.is_none(),
-            };
-            (*value, *label, is)
-        })
-        .collect();
+    let lifetimes = lifetime_choices(client.access_token_ttl());
     let hourly = TokenChart::hourly(&counts, hour);
     let daily = TokenChart::daily(&counts, day);
     render(
@@ -549,6 +539,28 @@ async fn detail(
             notice,
         },
     )
+}
+
+/// The edit form's lifetimes, the application's own selected: the presets, with its
+/// own lifetime added when it is none of them (set through the API or the CLI). "server
+/// default" only while it has none: the use case changes a lifetime, it does not
+/// remove one.
+fn lifetime_choices(current: Option<Duration>) -> Vec<(String, String, bool)> {
+    let mut choices: Vec<(String, String, bool)> = LIFETIMES
+        .iter()
+        .filter_map(|(value, label)| {
+            let preset = chosen_duration(Some(value), "").ok().flatten();
+            if preset.is_none() && current.is_some() {
+                return None;
+            }
+            Some(((*value).to_owned(), (*label).to_owned(), preset == current))
+        })
+        .collect();
+    if let Some(own) = current.filter(|_| !choices.iter().any(|(.., selected)| *selected)) {
+        let secs = own.as_secs();
+        choices.push((format!("{secs}s"), format!("{secs} seconds (as now)"), true));
+    }
+    choices
 }
 
 /// The application's page again, saying why a use case refused (a 404 for one the
@@ -713,5 +725,31 @@ async fn disable_app(
     match disabled {
         Ok(client) => see_other(&format!("/dashboard/apps/{}?notice=disabled", client.id)).finish(),
         Err(error) => refused(&member, &settings, &store, &clock, &id, &error).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edit_form_offers_the_lifetime_the_app_has() {
+        let selected = |choices: Vec<(String, String, bool)>| {
+            choices
+                .into_iter()
+                .filter(|(.., s)| *s)
+                .map(|(v, ..)| v)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(selected(lifetime_choices(None)), [""]);
+        let ten = lifetime_choices(Some(Duration::from_secs(600)));
+        assert!(!ten.iter().any(|(v, ..)| v.is_empty()), "no server default");
+        assert_eq!(selected(ten), ["10m"]);
+        let odd = lifetime_choices(Some(Duration::from_secs(420)));
+        assert_eq!(
+            odd.last().map(|(_, l, _)| l.as_str()),
+            Some("420 seconds (as now)")
+        );
+        assert_eq!(selected(odd), ["420s"]);
     }
 }
