@@ -4,13 +4,13 @@
 //! drawn here, from the usage meter's counts), the secret rotation (the new secret
 //! shown once) and the disable form. Every change goes through `clients::service`, as
 //! the signed-in person's actor, after the origin and CSRF checks and the role's
-//! "may manage clients"; another organization's application is a 404.
+//! "may manage clients"; another organization's application is a 404. What the pages
+//! show (templates' data, rows, form choices) is `views`'.
 
-use std::time::Duration;
+mod views;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use askama::Template;
 use chrono::{DurationRound, NaiveDateTime};
 use serde::Deserialize;
 
@@ -20,34 +20,20 @@ use super::keys::{field, fields};
 use super::security::{same_origin, see_other};
 use super::session::Member;
 use super::DashboardSettings;
-use crate::clients::model::{Client, ClientRegistration, ClientUpdate, GrantType};
+use crate::clients::model::{ClientRegistration, ClientUpdate, GrantType};
 use crate::clients::service::{self, ClientError, IssuedClient, SecretOverlap};
 use crate::clock::Clock;
 use crate::config::CredentialPolicy;
 use crate::ids::ClientId;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenKind;
+use views::{
+    chosen_duration, lifetime_choices, utc, AppCreated, AppDetail, AppRow, AppsPage, LIFETIMES,
+    OVERLAPS,
+};
 
 /// Applications shown per page of the list.
 const APPS_PER_PAGE: i64 = 50;
-
-/// The token lifetimes the forms offer (value, label); "" is the server's default.
-const LIFETIMES: [(&str, &str); 6] = [
-    ("", "server default"),
-    ("5m", "5 minutes"),
-    ("10m", "10 minutes"),
-    ("15m", "15 minutes"),
-    ("30m", "30 minutes"),
-    ("1h", "1 hour"),
-];
-
-/// The overlaps the rotate form offers (value, label).
-const OVERLAPS: [(&str, &str); 4] = [
-    ("", "stop now"),
-    ("1h", "1 hour"),
-    ("24h", "24 hours"),
-    ("7d", "7 days"),
-];
 
 /// The routes of `/dashboard/apps`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -60,117 +46,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(rotate_app_secret),
         )
         .route("/dashboard/apps/{id}/disable", web::post().to(disable_app));
-}
-
-#[derive(Template)]
-#[template(path = "apps.html", config = "src/web/askama.toml")]
-struct AppsPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
-    may_write: bool,
-    /// The grant types the register form offers (`client_credentials` ticked).
-    grant_types: [&'a str; 2],
-    /// The scopes the person may give an application, and whether the form ticks it.
-    grantable: Vec<(&'a str, bool)>,
-    lifetimes: &'a [(&'a str, &'a str)],
-    apps: Vec<AppRow>,
-    next_cursor: Option<String>,
-    error: Option<&'a str>,
-}
-
-#[derive(Template)]
-#[template(path = "app_created.html", config = "src/web/askama.toml")]
-struct AppCreated<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
-    heading: &'a str,
-    name: &'a str,
-    client_id: &'a str,
-    secret: &'a str,
-    /// After a rotation: until when the previous secret keeps working.
-    previous_until: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "app_detail.html", config = "src/web/askama.toml")]
-struct AppDetail<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
-    may_write: bool,
-    app: AppRow,
-    /// The scopes the edit form offers, ticked as the application has them.
-    scope_choices: Vec<(&'a str, bool)>,
-    /// The lifetimes the edit form offers (value, label, selected).
-    lifetimes: Vec<(String, String, bool)>,
-    overlaps: &'a [(&'a str, &'a str)],
-    audiences_text: String,
-    hourly: TokenChart,
-    daily: TokenChart,
-    error: Option<&'a str>,
-    notice: Option<&'a str>,
-}
-
-/// One application as the pages show it: never its secret or a hash.
-struct AppRow {
-    id: String,
-    name: String,
-    grant_types: String,
-    scopes: String,
-    audiences: String,
-    lifetime: String,
-    /// `active` or `disabled`.
-    status: &'static str,
-    created_at: String,
-    secret_hint: String,
-    /// During a rotation's overlap: when the previous secret stops working.
-    previous_until: Option<String>,
-}
-
-impl AppRow {
-    fn new(c: &Client, now: NaiveDateTime) -> Self {
-        let audiences = c.registered_audiences();
-        Self {
-            id: c.id.to_string(),
-            name: c.name.clone(),
-            grant_types: c.grant_types.clone(),
-            scopes: c.allowed_scopes.clone(),
-            audiences: if audiences.is_empty() {
-                "the server's default".to_owned()
-            } else {
-                audiences.join(" ")
-            },
-            lifetime: c
-                .access_token_ttl_secs
-                .map_or_else(|| "server default".to_owned(), |s| format!("{s} s")),
-            status: if c.is_disabled() {
-                "disabled"
-            } else {
-                "active"
-            },
-            created_at: utc(c.created_at),
-            secret_hint: c
-                .secret_hint
-                .as_deref()
-                .map_or_else(String::new, |hint| format!("…{hint}")),
-            previous_until: c
-                .previous_secret_expires_at
-                .filter(|until| *until > now)
-                .map(utc),
-        }
-    }
-}
-
-fn utc(t: NaiveDateTime) -> String {
-    t.and_utc().format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// The configured scopes the person holds (their role's), which are all the forms
@@ -241,16 +116,6 @@ fn refusal_of_post(
         ));
     }
     None
-}
-
-/// A duration a form chose ("" or absent: `None`), or why not.
-fn chosen_duration(text: Option<&str>, what: &str) -> Result<Option<Duration>, String> {
-    match text.filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(text) => crate::config::parse_duration(text)
-            .map(Some)
-            .map_err(|_| format!("{what} must be a duration such as 10m or 1h")),
-    }
 }
 
 /// The audiences a form lists, one a line or space-separated.
@@ -541,28 +406,6 @@ async fn detail(
     )
 }
 
-/// The edit form's lifetimes, the application's own selected: the presets, with its
-/// own lifetime added when it is none of them (set through the API or the CLI). "server
-/// default" only while it has none: the use case changes a lifetime, it does not
-/// remove one.
-fn lifetime_choices(current: Option<Duration>) -> Vec<(String, String, bool)> {
-    let mut choices: Vec<(String, String, bool)> = LIFETIMES
-        .iter()
-        .filter_map(|(value, label)| {
-            let preset = chosen_duration(Some(value), "").ok().flatten();
-            if preset.is_none() && current.is_some() {
-                return None;
-            }
-            Some(((*value).to_owned(), (*label).to_owned(), preset == current))
-        })
-        .collect();
-    if let Some(own) = current.filter(|_| !choices.iter().any(|(.., selected)| *selected)) {
-        let secs = own.as_secs();
-        choices.push((format!("{secs}s"), format!("{secs} seconds (as now)"), true));
-    }
-    choices
-}
-
 /// The application's page again, saying why a use case refused (a 404 for one the
 /// organization does not have).
 async fn refused(
@@ -725,31 +568,5 @@ async fn disable_app(
     match disabled {
         Ok(client) => see_other(&format!("/dashboard/apps/{}?notice=disabled", client.id)).finish(),
         Err(error) => refused(&member, &settings, &store, &clock, &id, &error).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_edit_form_offers_the_lifetime_the_app_has() {
-        let selected = |choices: Vec<(String, String, bool)>| {
-            choices
-                .into_iter()
-                .filter(|(.., s)| *s)
-                .map(|(v, ..)| v)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(selected(lifetime_choices(None)), [""]);
-        let ten = lifetime_choices(Some(Duration::from_secs(600)));
-        assert!(!ten.iter().any(|(v, ..)| v.is_empty()), "no server default");
-        assert_eq!(selected(ten), ["10m"]);
-        let odd = lifetime_choices(Some(Duration::from_secs(420)));
-        assert_eq!(
-            odd.last().map(|(_, l, _)| l.as_str()),
-            Some("420 seconds (as now)")
-        );
-        assert_eq!(selected(odd), ["420s"]);
     }
 }
