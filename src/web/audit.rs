@@ -161,7 +161,7 @@ async fn audit_page(
             StatusCode::FORBIDDEN,
             "Not for your role",
             "An owner or an admin of the organization reads its audit log.",
-            "/dashboard",
+            "/",
         );
     }
     let query = query.into_inner();
