@@ -787,3 +787,104 @@ async fn an_owner_manages_an_application_in_a_browser() {
         "the script ran to its end"
     );
 }
+
+/// The real binary at debug level: registering an application and rotating its secret
+/// in the dashboard leaves neither secret, nor the session's cookie or CSRF token, in
+/// the server's log.
+#[test]
+fn the_log_carries_no_secret_the_pages_showed() {
+    use crate::helpers::process::{free_port, run, Installation};
+    let kg = Installation::new();
+    let issuer = format!("http://127.0.0.1:{}", free_port());
+    let bind = issuer.trim_start_matches("http://").to_owned();
+    let env = [
+        ("KEYGATE_LOG", "debug"),
+        ("KEYGATE_ISSUER", issuer.as_str()),
+        ("KEYGATE_BIND", bind.as_str()),
+    ];
+    let server = kg.serve(&env);
+    let created = run(kg.keygate().envs(env).args([
+        "user",
+        "create",
+        "--email",
+        "o@example.com",
+        "--org",
+        "default",
+        "--role",
+        "owner",
+    ]));
+    assert!(created.ok, "{}", created.stderr);
+    let setup_url = created.json["setup_url"].as_str().unwrap();
+    let token = setup_url.split('#').nth(1).unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: &str, cookie: Option<&str>, form: &[(&str, &str)]| {
+        let mut request = http
+            .post(format!("{issuer}{path}"))
+            .header(ORIGIN, issuer.as_str())
+            .form(form);
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        request.send().unwrap()
+    };
+    let set = post(
+        "/setup",
+        None,
+        &[
+            ("token", token),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    );
+    assert_eq!(set.status(), StatusCode::SEE_OTHER);
+    let signed_in = post(
+        "/sign-in",
+        None,
+        &[("email", "o@example.com"), ("password", PASSWORD)],
+    );
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let list = http
+        .get(format!("{issuer}/dashboard/apps"))
+        .header(COOKIE, &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let csrf = value_after(&list, "name=\"csrf\" value=\"");
+    let form = [&[("csrf", csrf.as_str())], &BILLING[..]].concat();
+    let registered = post("/dashboard/apps", Some(&cookie), &form);
+    assert_eq!(registered.status(), 200);
+    let (id, first) = shown(&registered.text().unwrap());
+    let rotated = post(
+        &format!("/dashboard/apps/{id}/rotate"),
+        Some(&cookie),
+        &[("csrf", &csrf), ("overlap", "1h")],
+    );
+    assert_eq!(rotated.status(), 200);
+    let (_, second) = shown(&rotated.text().unwrap());
+    let (log, _) = server.stop();
+    assert!(
+        log.contains("client registered") && log.contains(&id),
+        "{log}"
+    );
+    let session_token = cookie.split('=').nth(1).unwrap();
+    for secret in [
+        first.as_str(),
+        second.as_str(),
+        session_token,
+        csrf.as_str(),
+        token,
+    ] {
+        assert!(!log.contains(secret), "a secret in the log:\n{log}");
+    }
+}
