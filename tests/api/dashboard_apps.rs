@@ -5,7 +5,8 @@
 //! each refuses: cross-site posts, a wrong or missing CSRF token, a developer's or a
 //! viewer's crafted posts, malformed, oversize and hostile input, another
 //! organization's application. The helpers here serve `dashboard_audit` too. In a
-//! real Chromium: `an_owner_manages_an_application_in_a_browser`.
+//! real Chromium: `an_owner_manages_an_application_in_a_browser`; with the real binary,
+//! a log without the secrets: `the_log_carries_no_secret_the_pages_showed`.
 
 use std::time::Duration;
 
