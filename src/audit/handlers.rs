@@ -24,6 +24,10 @@ pub struct ListQuery {
     #[serde(rename = "type")]
     #[param(value_type = Option<EventType>)]
     event_type: Option<String>,
+    /// The exact actor label, e.g. `user:usr_…`, `key:key_…` or `cli` (1 to 100
+    /// letters, digits or `_ : . - @`).
+    #[param(max_length = 100, pattern = "^[A-Za-z0-9_:.@-]{1,100}$")]
+    actor: Option<String>,
     /// RFC 3339, inclusive.
     from: Option<DateTime<Utc>>,
     /// RFC 3339, exclusive.
@@ -41,7 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::routes::Endpoint::new("/v1/audit-events").get(list_audit_events));
 }
 
-/// GET /v1/audit-events?type=…&from=…&to=…&limit=50&after=evt_… — scope `admin`.
+/// GET /v1/audit-events?type=…&actor=…&from=…&to=…&limit=50&after=evt_… — scope `admin`.
 /// The caller's organization's events, oldest first; `next_cursor` is the next page's
 /// `after`.
 #[utoipa::path(
@@ -71,6 +75,14 @@ pub async fn list_audit_events(
             })
         })
         .transpose()?;
+    let actor = query
+        .actor
+        .as_deref()
+        .map(|a| {
+            super::parse_actor(a)
+                .map_err(|e| ApiError::invalid_request(e.to_string(), Some("actor")))
+        })
+        .transpose()?;
     let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE, MAX_PAGE)?;
     crate::api::check_cursor(
         query.after.as_deref(),
@@ -80,9 +92,11 @@ pub async fn list_audit_events(
     let filter = EventFilter {
         org_id: who.org().to_owned(),
         event_type,
+        actor,
         from: query.from.map(|t| t.naive_utc()),
         to: query.to.map(|t| t.naive_utc()),
         after: query.after,
+        newest_first: false,
         limit: limit + 1,
     };
     let events = store

@@ -11,5 +11,5 @@ pub mod repo;
 pub mod view;
 
 pub use event::{Change, Diff, SigningKeyStep, Via};
-pub use model::{Audited, Event, EventType, Source};
+pub use model::{parse_actor, ActorFilterError, Audited, Event, EventType, Source};
 pub use repo::{By, Target};

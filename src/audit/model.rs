@@ -141,6 +141,27 @@ impl EventType {
     }
 }
 
+/// The longest actor label a filter may name (`registration:kgc_…` is 45).
+pub const MAX_ACTOR_LEN: usize = 100;
+
+/// Why an actor filter is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("actor must be 1 to {MAX_ACTOR_LEN} letters, digits or _ : . - @, such as user:usr_… or key:key_…")]
+pub struct ActorFilterError;
+
+/// An actor label to filter the log by (`user:usr_…`, `key:key_…`, `client:kgc_…`,
+/// `cli`…), matched exactly: trimmed, 1 to `MAX_ACTOR_LEN` ASCII letters, digits and
+/// `_ : . - @` — what the labels keygate writes are made of, so anything else names
+/// no actor and is refused rather than searched for.
+pub fn parse_actor(text: &str) -> Result<String, ActorFilterError> {
+    let text = text.trim();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_:.-@".contains(c);
+    if text.is_empty() || text.len() > MAX_ACTOR_LEN || !text.chars().all(allowed) {
+        return Err(ActorFilterError);
+    }
+    Ok(text.to_owned())
+}
+
 /// Where a change came from: the request's peer address (not a forwarded header,
 /// which anyone can set), or nothing for the CLI and background work.
 #[derive(Clone, Debug, Default)]
@@ -186,4 +207,37 @@ pub struct Event {
     pub source_ip: Option<String>,
     pub details: String,
     pub created_at: NaiveDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_actor_filter_is_a_label_and_nothing_else() {
+        for good in [
+            "cli",
+            "user:usr_0a1b",
+            "key:key_x",
+            " client:kgc_1 ",
+            "a@b.c-d",
+        ] {
+            assert_eq!(parse_actor(good).unwrap(), good.trim(), "{good}");
+        }
+        let long = "u".repeat(MAX_ACTOR_LEN + 1);
+        for bad in [
+            "",
+            "   ",
+            "user usr",
+            "user:%",
+            "<script>",
+            "a'b",
+            "ü",
+            "a\nb",
+            long.as_str(),
+        ] {
+            assert_eq!(parse_actor(bad), Err(ActorFilterError), "{bad:?}");
+        }
+        assert!(parse_actor(&"u".repeat(MAX_ACTOR_LEN)).is_ok());
+    }
 }

@@ -73,25 +73,53 @@ pub fn record<'a>(
         .map(|_| ())
 }
 
-/// What to list: one organization's events, optionally of one type and within a time
-/// range, oldest first after the id `after`.
+/// What to list: one organization's events, optionally of one type, by one actor
+/// (its exact label, `user:usr_…`, checked by `model::parse_actor`) and within a time
+/// range, oldest first after the id `after` — or, `newest_first`, newest first and
+/// older than `after`.
 #[derive(Clone, Debug)]
 pub struct EventFilter {
     pub org_id: OrgId,
     pub event_type: Option<EventType>,
+    pub actor: Option<String>,
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
     pub after: Option<String>,
+    pub newest_first: bool,
     pub limit: i64,
+}
+
+impl EventFilter {
+    /// Every event of `org_id`, oldest first, at most `limit`.
+    pub fn of_org(org_id: OrgId, limit: i64) -> Self {
+        Self {
+            org_id,
+            event_type: None,
+            actor: None,
+            from: None,
+            to: None,
+            after: None,
+            newest_first: false,
+            limit,
+        }
+    }
 }
 
 pub fn list(conn: &mut DbConn, filter: &EventFilter) -> QueryResult<Vec<Event>> {
     let mut query = audit_events::table
         .filter(audit_events::org_id.eq(&filter.org_id))
         .select(Event::as_select())
-        .order(audit_events::id.asc())
         .limit(filter.limit)
         .into_boxed();
+    // Event ids are UUIDv7: their order is the order they were recorded in.
+    query = if filter.newest_first {
+        query.order(audit_events::id.desc())
+    } else {
+        query.order(audit_events::id.asc())
+    };
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_events::actor.eq(actor.clone()));
+    }
     if let Some(event_type) = filter.event_type {
         query = query.filter(audit_events::event_type.eq(event_type.as_str()));
     }
@@ -102,19 +130,13 @@ pub fn list(conn: &mut DbConn, filter: &EventFilter) -> QueryResult<Vec<Event>> 
         query = query.filter(audit_events::created_at.lt(to));
     }
     if let Some(after) = &filter.after {
-        query = query.filter(audit_events::id.gt(after.clone()));
+        query = if filter.newest_first {
+            query.filter(audit_events::id.lt(after.clone()))
+        } else {
+            query.filter(audit_events::id.gt(after.clone()))
+        };
     }
     query.load(conn)
-}
-
-/// The organization's latest `limit` events, newest first.
-pub fn latest(conn: &mut DbConn, org_id: &OrgId, limit: i64) -> QueryResult<Vec<Event>> {
-    audit_events::table
-        .filter(audit_events::org_id.eq(org_id))
-        .select(Event::as_select())
-        .order(audit_events::id.desc())
-        .limit(limit)
-        .load(conn)
 }
 
 #[cfg(test)]
@@ -152,14 +174,7 @@ mod tests {
             id: "key_2",
         };
         record(&mut conn, target, by, created, now).unwrap();
-        let mut filter = EventFilter {
-            org_id: "org_a".into(),
-            event_type: None,
-            from: None,
-            to: None,
-            after: None,
-            limit: 10,
-        };
+        let mut filter = EventFilter::of_org("org_a".into(), 10);
         assert_eq!(list(&mut conn, &filter).unwrap().len(), 3);
         filter.event_type = Some(EventType::ApiKeyCreated);
         let created = list(&mut conn, &filter).unwrap();
@@ -171,6 +186,20 @@ mod tests {
         assert_eq!(revoked[0].target_type, "api_key");
         assert_eq!(revoked[0].source_ip.as_deref(), Some("127.0.0.1"));
         filter.event_type = None;
+        filter.actor = Some("key:key_other".into());
+        assert!(list(&mut conn, &filter).unwrap().is_empty(), "by its actor");
+        filter.actor = Some("cli".into());
+        assert_eq!(list(&mut conn, &filter).unwrap().len(), 3);
+        filter.newest_first = true;
+        let newest = list(&mut conn, &filter).unwrap();
+        assert_eq!(newest[0].target_id, "key_2", "newest first");
+        filter.after = Some(newest[0].id.clone());
+        filter.limit = 1;
+        let older = list(&mut conn, &filter).unwrap();
+        assert_eq!(older[0].id, newest[1].id, "after: older than");
+        filter.limit = 10;
+        filter.after = None;
+        filter.newest_first = false;
         filter.to = Some(now);
         assert!(
             list(&mut conn, &filter).unwrap().is_empty(),

@@ -48,6 +48,9 @@ pub struct AuditArgs {
     /// An event type, e.g. api_key.revoked.
     #[arg(long = "type", value_parser = parse_event_type)]
     event_type: Option<EventType>,
+    /// An actor's exact label, e.g. user:usr_…, key:key_… or cli.
+    #[arg(long, value_parser = parse_actor)]
+    actor: Option<String>,
     /// RFC 3339, inclusive.
     #[arg(long)]
     from: Option<DateTime<Utc>>,
@@ -104,9 +107,11 @@ pub(super) async fn audit(
             let filter = EventFilter {
                 org_id: org_id_of(tx, &org)?,
                 event_type: args.event_type,
+                actor: args.actor,
                 from: args.from.map(|t| t.naive_utc()),
                 to: args.to.map(|t| t.naive_utc()),
                 after: None,
+                newest_first: false,
                 limit: args.limit,
             };
             let events = crate::audit::repo::list(tx, &filter)?;
@@ -124,6 +129,10 @@ fn parse_granularity(text: &str) -> Result<Granularity, String> {
         "day" => Ok(Granularity::Day),
         _ => Err("use minute, hour or day".to_owned()),
     }
+}
+
+fn parse_actor(text: &str) -> Result<String, String> {
+    crate::audit::parse_actor(text).map_err(|e| e.to_string())
 }
 
 fn parse_event_type(text: &str) -> Result<EventType, String> {

@@ -137,6 +137,12 @@ impl Role {
         matches!(self, Self::Owner | Self::Admin)
     }
 
+    /// Whether this role registers, edits, rotates the secret of and disables OAuth
+    /// applications (clients); a developer and a viewer read the list.
+    pub fn may_manage_clients(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+
     /// Whether this role reads the organization's audit log.
     pub fn may_read_audit_log(self) -> bool {
         matches!(self, Self::Owner | Self::Admin)

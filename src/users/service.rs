@@ -395,14 +395,7 @@ mod tests {
         assert!(disabled.is_disabled());
         let trail: Vec<_> = audit::repo::list(
             &mut conn,
-            &audit::repo::EventFilter {
-                org_id: org.id.clone(),
-                event_type: None,
-                from: None,
-                to: None,
-                after: None,
-                limit: 10,
-            },
+            &audit::repo::EventFilter::of_org(org.id.clone(), 10),
         )
         .unwrap()
         .into_iter()

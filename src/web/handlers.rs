@@ -41,7 +41,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/keys/{id}/rotate",
             web::post().to(keys::rotate_key),
-        );
+        )
+        .configure(super::apps::configure)
+        .configure(super::audit::configure);
 }
 
 pub(super) fn render(status: StatusCode, template: impl Template) -> HttpResponse {

@@ -168,13 +168,13 @@ fn expiry_choices(policy: &KeyPolicy) -> Vec<(String, String, bool)> {
 }
 
 /// Form fields, repeated ones kept (`scope=read&scope=write`).
-fn fields(body: &web::Bytes) -> Vec<(String, String)> {
+pub(super) fn fields(body: &web::Bytes) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|(k, _)| k == name)

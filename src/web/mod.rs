@@ -8,11 +8,14 @@
 //!
 //! Its parts: `handlers` (routes; signing in and out, set-up), `overview` (the first
 //! page: usage, refusals, what expires, latest events), `keys` (the keys pages),
-//! `chart` (usage as inline SVG), `pages` (the templates' data),
+//! `apps` (the OAuth applications' pages), `audit` (the audit log's page), `chart`
+//! (usage as inline SVG), `pages` (the templates' data),
 //! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
 //! (headers, origin checks, safe redirects), `assets`.
 
+pub mod apps;
 pub mod assets;
+pub mod audit;
 pub mod chart;
 pub mod handlers;
 pub mod keys;

@@ -112,7 +112,13 @@ pub(super) async fn overview_page(
                     EXPIRING_SHOWN,
                 )?,
                 latest: if reads_audit_log {
-                    Some(crate::audit::repo::latest(tx, &org_id, LATEST_EVENTS)?)
+                    Some(crate::audit::repo::list(
+                        tx,
+                        &crate::audit::repo::EventFilter {
+                            newest_first: true,
+                            ..crate::audit::repo::EventFilter::of_org(org_id.clone(), LATEST_EVENTS)
+                        },
+                    )?)
                 } else {
                     None
                 },

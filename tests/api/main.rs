@@ -9,6 +9,8 @@ mod authority;
 mod binary;
 mod clients;
 mod dashboard;
+mod dashboard_apps;
+mod dashboard_audit;
 mod faults;
 mod forward_auth;
 mod helpers;
