@@ -49,6 +49,7 @@ impl WorkingMemory {
             buffer: Mutex::new(buffer),
             memory: this.clone(),
             _permit: permit,
+            _share: None,
         })
     }
 
@@ -83,9 +84,17 @@ pub struct Argon2Lease {
     memory: Arc<WorkingMemory>,
     // Released after `drop` has returned the buffer.
     _permit: OwnedSemaphorePermit,
+    /// A person's sign-in also holds one of the budget's sign-in share.
+    _share: Option<OwnedSemaphorePermit>,
 }
 
 impl Argon2Lease {
+    /// This lease, holding `share` too until it ends.
+    pub(super) fn sharing(mut self, share: OwnedSemaphorePermit) -> Self {
+        self._share = Some(share);
+        self
+    }
+
     /// Verifies `presented` against the dummy hash and refuses it: the same work as a
     /// wrong secret, so an unknown (or disabled) subject cannot be told apart by
     /// timing.

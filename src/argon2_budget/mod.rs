@@ -11,6 +11,9 @@
 //! - `throttle`: failed attempts per subject and source address, reserved *before*
 //!   a lease is waited for, so a brute-force flood is answered 429 before any argon2.
 //!
+//! People's sign-ins hold at most half of the leases (at least one): a
+//! wrong-password flood cannot take every core from the token endpoint.
+//!
 //! `Argon2Budget` holds the three; a caller reserves an attempt, waits for a lease
 //! (at most `argon2_max_wait`), verifies, and settles the attempt.
 
@@ -31,6 +34,10 @@ use lease::WorkingMemory;
 
 pub struct Argon2Budget {
     memory: Arc<WorkingMemory>,
+    /// The leases people's sign-ins may hold at once: half of them (at least one),
+    /// so a wrong-password flood leaves the other half of the cores to the token
+    /// endpoint and to clients' secrets.
+    sign_in_share: Arc<tokio::sync::Semaphore>,
     max_wait: Duration,
     failures: FailedAuthThrottle,
 }
@@ -55,6 +62,7 @@ impl Argon2Budget {
     ) -> Result<Self, HashError> {
         Ok(Self {
             memory: Arc::new(WorkingMemory::new(permits.max(1))?),
+            sign_in_share: Arc::new(tokio::sync::Semaphore::new((permits / 2).max(1))),
             max_wait,
             failures,
         })
@@ -81,8 +89,52 @@ impl Argon2Budget {
         }
     }
 
+    /// `lease`, for a person's password: within the sign-in share of the budget,
+    /// waited for at most `argon2_max_wait` in all.
+    pub async fn lease_for_sign_in(&self) -> Result<Argon2Lease, BudgetError> {
+        let both = async {
+            let share = self.sign_in_share.clone().acquire_owned().await;
+            let share = share.map_err(|_| LeaseError)?;
+            Ok::<_, LeaseError>(WorkingMemory::lease(&self.memory).await?.sharing(share))
+        };
+        match actix_web::rt::time::timeout(self.max_wait, both).await {
+            Ok(lease) => Ok(lease?),
+            Err(_) => Err(BudgetError::Exhausted),
+        }
+    }
+
     /// Verifications waiting for a lease right now (for metrics and tests).
     pub fn queued(&self) -> usize {
         self.memory.waiting()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sign_ins_hold_at_most_half_of_the_leases() {
+        let throttle = FailedAuthThrottle::new(10, 10);
+        let budget = Argon2Budget::new(4, Duration::from_millis(50), throttle).unwrap();
+        let first = budget.lease_for_sign_in().await.unwrap();
+        let second = budget.lease_for_sign_in().await.unwrap();
+        assert!(
+            matches!(
+                budget.lease_for_sign_in().await,
+                Err(BudgetError::Exhausted)
+            ),
+            "a third sign-in waits"
+        );
+        // The other half stays for clients' secrets.
+        let client = budget.lease().await.unwrap();
+        let another = budget.lease().await.unwrap();
+        drop((client, another));
+        drop(first);
+        assert!(
+            budget.lease_for_sign_in().await.is_ok(),
+            "a share freed is taken"
+        );
+        drop(second);
     }
 }

@@ -118,7 +118,7 @@ pub async fn sign_in_with(
     let attempt = budget
         .reserve(&account_key(&account), source.0.as_deref(), now.and_utc())
         .map_err(|retry_after| SignInError::Throttled { retry_after })?;
-    let lease = match budget.lease().await {
+    let lease = match budget.lease_for_sign_in().await {
         Ok(lease) => lease,
         Err(BudgetError::Exhausted | BudgetError::Closed(_)) => {
             return Err(SignInError::Unavailable)
