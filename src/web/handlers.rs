@@ -192,6 +192,18 @@ async fn sign_in(
             StatusCode::FORBIDDEN,
             "Your account belongs to no organization; ask its owner to add you.",
         ),
+        // A full argon2 budget is load, not a fault: no log line per refused attempt
+        // (a flood would write one each), and the browser is told when to retry.
+        Err(SignInError::Unavailable) => {
+            let mut response = refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keygate is busy signing people in; try again in a moment.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+        }
         Err(error) => {
             tracing::warn!(%error, "sign-in could not be completed");
             refused(

@@ -1055,3 +1055,49 @@ async fn a_keys_page_renames_and_narrows_it_and_refuses_what_it_may_not() {
     let page = page_text(&app, &path, &owner).await;
     assert!(page.contains("revoked") && !page.contains("Save changes"));
 }
+
+#[actix_rt::test]
+async fn a_sign_in_flood_beyond_the_argon2_wait_gets_503_with_retry_after() {
+    let app = TestApp::spawn_with(|s| {
+        s.argon2_max_concurrency = 2;
+        s.argon2_max_wait = std::time::Duration::from_millis(1);
+        s.auth_failures_per_minute = 1000;
+        s.auth_failures_per_minute_per_source = 1000;
+    })
+    .await;
+    let flood: Vec<_> = (0..12)
+        .map(|i| {
+            let (http, url) = (browser(), app.url("/sign-in"));
+            actix_web::rt::spawn(async move {
+                http.post(url)
+                    .header(ORIGIN, ISSUER)
+                    .form(&[
+                        ("email", format!("nobody{i}@example.com")),
+                        ("password", "not the password at all".to_owned()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    for request in flood {
+        let response = request.await.unwrap();
+        match response.status().as_u16() {
+            401 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(response.headers()["retry-after"], "1");
+                assert!(response
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("busy signing people in"));
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // With two leases, sign-ins hold one at a time: most of twelve at once wait.
+    assert!(busy > 0, "some attempts found the sign-in share taken");
+}
