@@ -78,6 +78,18 @@ pub fn members_of(conn: &mut DbConn, org_id: &OrgId) -> QueryResult<Vec<(User, M
         .load(conn)
 }
 
+/// The emails of the organization's members by the label they act under in the
+/// audit log (`user:usr_…`), so pages can name people as people.
+pub fn emails_by_label(
+    conn: &mut DbConn,
+    org_id: &OrgId,
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    Ok(members_of(conn, org_id)?
+        .into_iter()
+        .map(|(user, _)| (user.label(), user.email))
+        .collect())
+}
+
 /// Every membership of every person, oldest first (the operator's listing).
 pub fn members_of_any_org(conn: &mut DbConn) -> QueryResult<Vec<(User, Membership)>> {
     users::table

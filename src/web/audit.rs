@@ -48,13 +48,15 @@ struct EventRow {
     at: String,
     event_type: String,
     actor: String,
+    /// The actor's email, when the actor is a member.
+    person: Option<String>,
     target: String,
     source: String,
     details: String,
 }
 
 impl EventRow {
-    fn new(e: &Event) -> Self {
+    fn new(e: &Event, people: &std::collections::HashMap<String, String>) -> Self {
         Self {
             at: e
                 .created_at
@@ -63,6 +65,7 @@ impl EventRow {
                 .to_string(),
             event_type: e.event_type.clone(),
             actor: e.actor.clone(),
+            person: people.get(&e.actor).cloned(),
             target: format!("{} {}", e.target_type, e.target_id),
             source: e.source_ip.clone().unwrap_or_default(),
             details: compact(&e.details),
@@ -169,13 +172,17 @@ async fn audit_page(
         Ok(filter) => (Some(filter), None),
         Err(error) => (None, Some(error)),
     };
-    let events = match filter.clone() {
+    let org_id = member.session.membership.org_id.clone();
+    let (events, people) = match filter.clone() {
         Some(filter) => {
             let listed = store
-                .read(move |tx| repo::list(tx, &filter).map_err(StoreError::from))
+                .read(move |tx| {
+                    let events = repo::list(tx, &filter)?;
+                    Ok::<_, StoreError>((events, crate::users::repo::emails_by_label(tx, &org_id)?))
+                })
                 .await;
             match listed {
-                Ok(events) => events,
+                Ok(listed) => listed,
                 Err(_) => {
                     return message(
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -186,7 +193,7 @@ async fn audit_page(
                 }
             }
         }
-        None => Vec::new(),
+        None => Default::default(),
     };
     let (events, next) = crate::api::split_page(events, EVENTS_PER_PAGE, |e| &e.id);
     let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
@@ -224,7 +231,7 @@ async fn audit_page(
             actor: &actor,
             from: &from,
             to: &to,
-            events: events.iter().map(EventRow::new).collect(),
+            events: events.iter().map(|e| EventRow::new(e, &people)).collect(),
             older,
             error: error.as_deref(),
         },

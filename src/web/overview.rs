@@ -122,10 +122,7 @@ pub(super) async fn overview_page(
                 } else {
                     None
                 },
-                people: crate::users::repo::members_of(tx, &org_id)?
-                    .into_iter()
-                    .map(|(user, _)| (user.label(), user.email))
-                    .collect(),
+                people: crate::users::repo::emails_by_label(tx, &org_id)?,
             })
         })
         .await;

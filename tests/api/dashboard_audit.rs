@@ -53,6 +53,8 @@ async fn an_owner_reads_the_log_newest_first_and_filters_it() {
     let signed_in = html.find("user.signed_in</code>").unwrap();
     assert!(rotation < signed_in, "newest first");
     assert!(html.contains(&format!("user:{user_id}")) && html.contains("name: test client"));
+    // A member is named by their email beside the label the filter takes.
+    assert!(html.contains(&format!("ada@example.com<br><code>user:{user_id}</code>")));
 
     let by_type = page(&app, "/dashboard/audit?type=client.registered", &cookie)
         .await
