@@ -143,7 +143,7 @@ async function shot(page, name) {
     await page.getByRole("button", { name: "Filter" }).click();
     await page.waitForURL(/actor=user/);
     const actors = await page.locator("tbody tr td:nth-child(3)").allTextContents();
-    check(actors.length >= 5 && actors.every((a) => a.trim() === "user:" + OWNER.id), "the audit log filters by actor");
+    check(actors.length >= 5 && actors.every((a) => a.trim() === OWNER.email + "user:" + OWNER.id), "the audit log filters by actor, and names the person by their email");
     await page.getByLabel("Actor").fill("");
     await page.getByRole("button", { name: "Filter" }).click();
     await shot(page, "audit");
