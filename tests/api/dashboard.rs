@@ -1101,3 +1101,27 @@ async fn a_sign_in_flood_beyond_the_argon2_wait_gets_503_with_retry_after() {
     // With two leases, sign-ins hold one at a time: most of twelve at once wait.
     assert!(busy > 0, "some attempts found the sign-in share taken");
 }
+
+#[actix_rt::test]
+async fn every_page_the_nav_links_to_answers() {
+    let app = TestApp::spawn().await;
+    for role in [Role::Owner, Role::Viewer] {
+        let cookie = signed_in(&app, &format!("{role}@example.com"), role).await;
+        let page = page_text(&app, "/dashboard", &cookie).await;
+        let nav = &page[page.find("<nav").unwrap()..page.find("</nav>").unwrap()];
+        let links: Vec<&str> = nav
+            .split("href=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        assert!(links.len() >= 4, "{nav}");
+        for link in links {
+            let status = get(&app, link, Some(&cookie)).await.status();
+            // A role that may not read a page is told so (403); none is a dead link.
+            assert!(
+                status == 200 || status == 403,
+                "{role}: {link} answered {status}"
+            );
+        }
+    }
+}
