@@ -1,4 +1,5 @@
-//! The typed ids of keygate's rows: an organization's, an API key's, a client's. Each
+//! The typed ids of keygate's rows: an organization's, an API key's, a client's, a
+//! person's. Each
 //! is its own type (`store::typed_id`), so rows, repos, the actor and the principal
 //! cannot pass one where another is meant — in a multi-tenant server, the mix-up that
 //! becomes a cross-organization read. They live here rather than beside their
@@ -23,6 +24,11 @@ typed_id! {
     ClientId
 }
 
+typed_id! {
+    /// A person's id (`usr_…`), as stored in `users.id`.
+    UserId
+}
+
 impl OrgId {
     pub fn generate() -> Self {
         Self::from(TokenKind::OrgId.with_suffix(uuid::Uuid::new_v4().simple()))
@@ -32,6 +38,12 @@ impl OrgId {
 impl ApiKeyId {
     pub fn generate() -> Self {
         Self::from(TokenKind::ApiKeyId.with_suffix(uuid::Uuid::now_v7().simple()))
+    }
+}
+
+impl UserId {
+    pub fn generate() -> Self {
+        Self::from(TokenKind::UserId.with_suffix(uuid::Uuid::new_v4().simple()))
     }
 }
 
@@ -59,6 +71,10 @@ mod tests {
         assert_eq!(
             TokenKind::of_prefix(ClientId::generate().as_str()),
             Some(TokenKind::ClientId)
+        );
+        assert_eq!(
+            TokenKind::of_prefix(UserId::generate().as_str()),
+            Some(TokenKind::UserId)
         );
     }
 }

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use super::args::org_id_of;
 use crate::config::Settings;
 use crate::identity::authority::Actor;
+use crate::ids::UserId;
 use crate::orgs;
 use crate::startup::open_store;
 use crate::users::{self, service, Role, UserError, UserView};
@@ -35,10 +36,10 @@ pub enum UserCommand {
         org: Option<String>,
     },
     /// Disable a person: they cannot sign in, and every session of theirs ends.
-    Disable { id: String },
+    Disable { id: UserId },
     /// A new one-time setup link for a person (a forgotten password, an expired
     /// link): shown once, valid 24 hours; using it ends their sessions.
-    SetupLink { id: String },
+    SetupLink { id: UserId },
 }
 
 pub(super) async fn run(
@@ -129,7 +130,7 @@ async fn list(settings: &Settings, org: Option<String>) -> anyhow::Result<serde_
     Ok(serde_json::Value::Array(listed))
 }
 
-async fn setup_link(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
+async fn setup_link(settings: &Settings, id: UserId) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let token = {
@@ -148,7 +149,7 @@ async fn setup_link(settings: &Settings, id: String) -> anyhow::Result<serde_jso
     }))
 }
 
-async fn disable(settings: &Settings, id: String) -> anyhow::Result<serde_json::Value> {
+async fn disable(settings: &Settings, id: UserId) -> anyhow::Result<serde_json::Value> {
     let store = open_store(settings)?;
     let now = Utc::now().naive_utc();
     let user = {

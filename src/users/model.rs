@@ -6,10 +6,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::ids::OrgId;
+use crate::ids::{OrgId, UserId};
 use crate::scope::ScopeSet;
 use crate::store::schema::{memberships, user_sessions, user_tokens, users};
-use crate::tokens::TokenKind;
 
 /// A person. Global: one account, one email, whatever organizations they belong to
 /// (`Membership`). Rows never derive `Serialize`; `password_hash` is an argon2id PHC
@@ -17,7 +16,7 @@ use crate::tokens::TokenKind;
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     /// As the person gave it.
     pub email: String,
     /// Lowercased: what is unique and what sign-in looks up.
@@ -43,7 +42,7 @@ impl User {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub email_lower: String,
     pub display_name: Option<String>,
@@ -55,7 +54,7 @@ impl NewUser {
     /// (`service::validate_email`).
     pub fn new(email: &str, display_name: Option<&str>, now: NaiveDateTime) -> Self {
         Self {
-            id: TokenKind::UserId.with_suffix(uuid::Uuid::new_v4().simple()),
+            id: UserId::generate(),
             email: email.to_owned(),
             email_lower: email.to_lowercase(),
             display_name: display_name.map(str::to_owned),
@@ -169,7 +168,7 @@ impl std::fmt::Display for Role {
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = memberships)]
 pub struct Membership {
-    pub user_id: String,
+    pub user_id: UserId,
     pub org_id: OrgId,
     /// One of `Role::as_str`; read it with `role()`.
     pub role: String,
@@ -177,9 +176,9 @@ pub struct Membership {
 }
 
 impl Membership {
-    pub fn new(user_id: &str, org_id: &OrgId, role: Role, now: NaiveDateTime) -> Self {
+    pub fn new(user_id: &UserId, org_id: &OrgId, role: Role, now: NaiveDateTime) -> Self {
         Self {
-            user_id: user_id.to_owned(),
+            user_id: user_id.clone(),
             org_id: org_id.clone(),
             role: role.as_str().to_owned(),
             created_at: now,
@@ -199,7 +198,7 @@ impl Membership {
 pub struct UserSession {
     pub id: String,
     pub token_hash: String,
-    pub user_id: String,
+    pub user_id: UserId,
     /// The organization the session works in.
     pub org_id: OrgId,
     pub csrf_token_hash: String,
@@ -236,7 +235,7 @@ impl Purpose {
 #[diesel(table_name = user_tokens)]
 pub struct UserToken {
     pub token_hash: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub purpose: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{Membership, NewUser, Purpose, User, UserSession, UserToken};
-use crate::ids::OrgId;
+use crate::ids::{OrgId, UserId};
 use crate::store::schema::{memberships, user_sessions, user_tokens, users};
 use crate::store::DbConn;
 
@@ -22,7 +22,7 @@ pub fn create(conn: &mut DbConn, new: &NewUser) -> QueryResult<User> {
 }
 
 /// The person `id`, in any organization.
-pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+pub fn find(conn: &mut DbConn, id: &UserId) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -49,7 +49,7 @@ pub fn add_membership(conn: &mut DbConn, membership: &Membership) -> QueryResult
 /// The person's membership of `org_id`, if they have one.
 pub fn membership(
     conn: &mut DbConn,
-    user_id: &str,
+    user_id: &UserId,
     org_id: &OrgId,
 ) -> QueryResult<Option<Membership>> {
     memberships::table
@@ -60,7 +60,7 @@ pub fn membership(
 }
 
 /// Every membership of the person, oldest first (the first is where sign-in lands).
-pub fn memberships_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Membership>> {
+pub fn memberships_of(conn: &mut DbConn, user_id: &UserId) -> QueryResult<Vec<Membership>> {
     memberships::table
         .filter(memberships::user_id.eq(user_id))
         .order((memberships::created_at.asc(), memberships::org_id.asc()))
@@ -102,7 +102,7 @@ pub fn members_of_any_org(conn: &mut DbConn) -> QueryResult<Vec<(User, Membershi
 /// Sets the password hash, now.
 pub fn set_password(
     conn: &mut DbConn,
-    user_id: &str,
+    user_id: &UserId,
     password_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
@@ -115,7 +115,7 @@ pub fn set_password(
 }
 
 /// Disables the person; `false` if they were already disabled (or do not exist).
-pub fn disable(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn disable(conn: &mut DbConn, user_id: &UserId, now: NaiveDateTime) -> QueryResult<bool> {
     let changed = diesel::update(
         users::table
             .find(user_id)
@@ -209,7 +209,11 @@ pub fn end_session(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResu
 }
 
 /// Ends every open session of the person; how many.
-pub fn end_sessions_of(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn end_sessions_of(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         user_sessions::table
             .filter(user_sessions::user_id.eq(user_id))
@@ -238,7 +242,7 @@ mod tests {
         let (acme, beta) = (org(&mut conn, "acme", now), org(&mut conn, "beta", now));
         let new = NewUser::new("Ada@Example.com", Some("Ada"), now);
         let ada = create(&mut conn, &new).unwrap();
-        assert!(ada.id.starts_with("usr_") && ada.password_hash.is_none());
+        assert!(ada.id.as_str().starts_with("usr_") && ada.password_hash.is_none());
         assert_eq!(
             find_by_email(&mut conn, "ada@EXAMPLE.com")
                 .unwrap()

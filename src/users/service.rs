@@ -14,7 +14,7 @@ use super::model::{Membership, NewUser, Purpose, Role, User, UserToken};
 use super::repo;
 use crate::audit::{self, By, Change, Target};
 use crate::identity::authority::{Actor, AuthorityError};
-use crate::ids::OrgId;
+use crate::ids::{OrgId, UserId};
 use crate::orgs;
 use crate::scope::ScopeSet;
 use crate::secret::{digest, RandomError, Secret};
@@ -117,7 +117,7 @@ pub fn create_user(
 pub fn new_setup_link(
     conn: &mut DbConn,
     actor: &Actor,
-    user_id: &str,
+    user_id: &UserId,
     now: NaiveDateTime,
 ) -> Result<Secret, UserError> {
     if actor.scope_ceiling().is_some() {
@@ -148,10 +148,10 @@ pub fn new_setup_link(
     })
 }
 
-fn setup_token(token: &Secret, user_id: &str, now: NaiveDateTime) -> UserToken {
+fn setup_token(token: &Secret, user_id: &UserId, now: NaiveDateTime) -> UserToken {
     UserToken {
         token_hash: digest(token.expose()),
-        user_id: user_id.to_owned(),
+        user_id: user_id.clone(),
         purpose: Purpose::Setup.as_str().to_owned(),
         created_at: now,
         expires_at: now + SETUP_TOKEN_LIFETIME,
@@ -229,7 +229,7 @@ pub fn sign_out(
         if repo::end_session(c, &session.id, now)? {
             let target = Target {
                 org_id: &session.org_id,
-                id: &session.user_id,
+                id: session.user_id.as_str(),
             };
             let change = Change::UserSignedOut {
                 session_id: &session.id,
@@ -246,10 +246,10 @@ pub fn sign_out(
 pub fn disable_user(
     conn: &mut DbConn,
     actor: &Actor,
-    user_id: &str,
+    user_id: &UserId,
     now: NaiveDateTime,
 ) -> Result<User, UserError> {
-    if !TokenKind::UserId.is_id(user_id) {
+    if !TokenKind::UserId.is_id(user_id.as_str()) {
         return Err(UserError::NotFound);
     }
     conn.transaction(|c| {
@@ -275,8 +275,12 @@ pub fn disable_user(
 }
 
 /// The person `user_id` if the actor sees them (a member of its organization).
-pub fn find(conn: &mut DbConn, actor: &Actor, user_id: &str) -> Result<Option<User>, StoreError> {
-    if !TokenKind::UserId.is_id(user_id) {
+pub fn find(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user_id: &UserId,
+) -> Result<Option<User>, StoreError> {
+    if !TokenKind::UserId.is_id(user_id.as_str()) {
         return Ok(None);
     }
     let Some(user) = repo::find(conn, user_id)? else {
@@ -292,7 +296,7 @@ pub fn find(conn: &mut DbConn, actor: &Actor, user_id: &str) -> Result<Option<Us
 fn target<'a>(org_id: &'a OrgId, user: &'a User) -> Target<'a> {
     Target {
         org_id,
-        id: &user.id,
+        id: user.id.as_str(),
     }
 }
 

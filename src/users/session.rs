@@ -24,7 +24,7 @@ use super::model::{Membership, User, UserSession};
 use super::repo;
 use crate::audit::Source;
 use crate::identity::authority::Actor;
-use crate::ids::OrgId;
+use crate::ids::{OrgId, UserId};
 use crate::secret::{ct_eq_str, digest, RandomError, Secret};
 use crate::store::{DbConn, StoreError};
 use crate::tokens::TokenKind;
@@ -92,7 +92,7 @@ fn csrf_of(token: &str) -> Secret {
 /// A new session for `user` in `org_id`, lasting at most `lifetime` (the caller
 /// writes it: `repo::create_session`).
 pub fn new_session(
-    user_id: &str,
+    user_id: &UserId,
     org_id: &OrgId,
     source: &Source,
     user_agent: Option<&str>,
@@ -105,7 +105,7 @@ pub fn new_session(
     let row = UserSession {
         id: TokenKind::SessionId.with_suffix(uuid::Uuid::new_v4().simple()),
         token_hash: digest(token.expose()),
-        user_id: user_id.to_owned(),
+        user_id: user_id.clone(),
         org_id: org_id.clone(),
         csrf_token_hash: digest(csrf.expose()),
         created_at: now,

@@ -174,7 +174,7 @@ pub async fn sign_in_with(
                 repo::create_session(tx, &row)?;
                 let target = Target {
                     org_id: &membership.org_id,
-                    id: &user.id,
+                    id: user.id.as_str(),
                 };
                 let label = user.label();
                 let change = Change::UserSignedIn {
@@ -228,7 +228,7 @@ fn record_burst(
         for membership in repo::memberships_of(tx, &user.id)? {
             let target = Target {
                 org_id: &membership.org_id,
-                id: &user.id,
+                id: user.id.as_str(),
             };
             let change = Change::UserSignInFailures {
                 throttled: &burst.key,

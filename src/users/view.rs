@@ -22,7 +22,7 @@ pub struct UserView<'a> {
 impl<'a> UserView<'a> {
     pub fn new(user: &'a User, membership: &'a Membership, org: &'a str) -> Self {
         Self {
-            user_id: &user.id,
+            user_id: user.id.as_str(),
             email: &user.email,
             display_name: user.display_name.as_deref(),
             org,

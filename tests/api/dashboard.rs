@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use keygate::clock::ManualClock;
 use keygate::identity::authority::Actor;
+use keygate::ids::UserId;
 use keygate::users::{service, Role};
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
@@ -27,7 +28,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// A person of the organization `org_slug` with `role`; returns (user id, set-up token).
-fn person(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (String, String) {
+fn person(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (UserId, String) {
     let now = Utc::now().naive_utc();
     app.store.with_conn(|c| {
         let org = keygate::orgs::repo::find_by_slug(c, org_slug)

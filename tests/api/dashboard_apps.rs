@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use keygate::clients::model::ClientRegistration;
 use keygate::identity::authority::Actor;
+use keygate::ids::UserId;
 use keygate::users::{service, Role};
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
@@ -39,7 +40,7 @@ pub(crate) async fn member(
     email: &str,
     org_slug: &str,
     role: Role,
-) -> (String, String) {
+) -> (UserId, String) {
     let now = Utc::now().naive_utc();
     let (user_id, token) = app.store.with_conn(|c| {
         let org = keygate::orgs::repo::find_by_slug(c, org_slug)
@@ -770,7 +771,7 @@ async fn an_owner_manages_an_application_in_a_browser() {
         .env("PLAYWRIGHT_CORE", playwright)
         .env("KEYGATE_URL", &app.address)
         .env("OWNER_EMAIL", "owner@example.com")
-        .env("OWNER_ID", &user_id)
+        .env("OWNER_ID", user_id.as_str())
         .env("OWNER_SETUP_URL", format!("{}/setup#{token}", app.address))
         .env("SCREENSHOTS", shots);
     // The app answers on this test's runtime: wait for node off it.
