@@ -12,6 +12,7 @@ pub mod repo;
 pub mod service;
 pub mod session;
 pub mod sign_in;
+pub mod totp;
 pub mod view;
 
 pub use model::{Membership, NewUser, Purpose, Role, User, UserSession, UserToken};
