@@ -228,7 +228,7 @@ async fn sign_out(
     clock: web::Data<dyn Clock>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    if !same_origin(&req, &settings.issuer) || !member.check_csrf(&form.csrf) {
+    if !member.posted_from_own_page(&req, &settings.issuer, Some(&form.csrf)) {
         return cross_site();
     }
     let (session_id, actor, now) = (

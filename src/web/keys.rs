@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::chart::{self, Chart, Range};
 use super::handlers::{cross_site, message, render};
 use super::pages::{KeyCreated, KeyDetail, KeyRow, Keys};
-use super::security::{same_origin, see_other};
+use super::security::see_other;
 use super::session::Member;
 use super::DashboardSettings;
 use crate::api_keys::policy::{self, KeyPolicy};
@@ -204,7 +204,7 @@ fn refusal_of_post(
     member: &Member,
     csrf: Option<&str>,
 ) -> Option<HttpResponse> {
-    if !same_origin(req, &settings.issuer) || !csrf.is_some_and(|c| member.check_csrf(c)) {
+    if !member.posted_from_own_page(req, &settings.issuer, csrf) {
         return Some(cross_site());
     }
     if !member.session.membership.role().may_manage_keys() {

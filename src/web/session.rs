@@ -95,6 +95,17 @@ impl Member {
     pub fn check_csrf(&self, presented: &str) -> bool {
         sessions::check_csrf(&self.session, presented)
     }
+
+    /// Whether a form post comes from keygate's own pages (its origin) and carries
+    /// this session's CSRF token: the first check of every signed-in post.
+    pub fn posted_from_own_page(
+        &self,
+        req: &HttpRequest,
+        issuer: &Issuer,
+        csrf: Option<&str>,
+    ) -> bool {
+        security::same_origin(req, issuer) && csrf.is_some_and(|c| self.check_csrf(c))
+    }
 }
 
 /// Why there is no `Member`: the browser goes to the sign-in page.
