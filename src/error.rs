@@ -20,6 +20,7 @@ use crate::identity::error::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
 use crate::secret::RandomError;
 use crate::store::StoreError;
+use crate::users::UserError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -356,6 +357,31 @@ impl From<ClientError> for ApiError {
             ClientError::Hash(e) => Self::Internal(e.to_string()),
             ClientError::Random(e) => e.into(),
             ClientError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::InvalidEmail => Self::invalid_request(error.to_string(), Some("email")),
+            UserError::InvalidName => {
+                Self::invalid_request(error.to_string(), Some("display_name"))
+            }
+            UserError::InvalidToken => Self::invalid_request(error.to_string(), Some("token")),
+            UserError::EmailTaken => Self::Conflict("a person with this email already exists"),
+            UserError::AlreadyMember => {
+                Self::Conflict("this person is already a member of the organization")
+            }
+            UserError::AccountDisabled => Self::Conflict("this person's account is disabled"),
+            UserError::LastOwner => Self::Conflict(
+                "the organization's last owner can be neither removed nor given another role; make someone else owner first",
+            ),
+            UserError::RoleBeyond { .. } => Self::ExceedsAuthority(error.to_string()),
+            UserError::UnknownOrg | UserError::NotFound => Self::NotFound,
+            UserError::Authority(error) => error.into(),
+            UserError::Random(error) => error.into(),
+            UserError::Store(error) => error.into(),
         }
     }
 }

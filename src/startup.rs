@@ -51,6 +51,11 @@ impl Application {
             settings.loose_key_permissions(),
         ));
         SigningKeys::spawn_watcher(keys.clone(), settings.keys_reload_interval);
+        // Beside the signing keys, shared the same way by every instance.
+        let sealer = web::Data::new(
+            crate::users::sealing::Sealer::load_or_create(&settings.keys_dir)
+                .context("the key that seals second factors")?,
+        );
         let argon2_budget = web::Data::new(
             Argon2Budget::new(
                 settings.argon2_permits(),
@@ -127,10 +132,12 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(body_limit))
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(dashboard.clone())
+                .app_data(sealer.clone())
                 .configure(oauth::handlers::configure)
                 .configure(identity::handlers::configure)
                 .configure(api_keys::handlers::configure)
                 .configure(clients::handlers::configure)
+                .configure(crate::users::handlers::configure)
                 .configure(audit::handlers::configure)
                 .configure(usage::handlers::configure)
                 .configure(tokens::handlers::configure)

@@ -110,6 +110,14 @@ impl Argon2Lease {
     }
 }
 
+impl Argon2Lease {
+    /// An argon2id PHC string of `secret` (a new password), made while this lease is
+    /// held, so hashing counts against the same budget as verifying.
+    pub fn hash(&self, secret: &[u8]) -> Result<String, HashError> {
+        Argon2id.hash(secret)
+    }
+}
+
 impl Drop for Argon2Lease {
     fn drop(&mut self) {
         let buffer = std::mem::take(

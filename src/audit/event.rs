@@ -79,6 +79,8 @@ pub enum Change<'a> {
     UserPasswordSet,
     UserSignedIn {
         session_id: &'a str,
+        /// `totp` or `recovery_code` when the sign-in passed a second factor.
+        second_factor: Option<&'a str>,
     },
     /// Repeated failed sign-ins got an account (or an address) throttled: recorded
     /// once per burst, not per failure.
@@ -94,6 +96,34 @@ pub enum Change<'a> {
         email: &'a str,
         sessions_ended: usize,
     },
+    /// A person was made a member (`new_account`: their account was made for it, and
+    /// a setup link shown to the inviter).
+    MemberInvited {
+        email: &'a str,
+        role: &'a str,
+        new_account: bool,
+    },
+    MemberRoleChanged {
+        email: &'a str,
+        from: &'a str,
+        to: &'a str,
+    },
+    /// A person's membership ended; their sessions in the organization with it.
+    MemberRemoved {
+        email: &'a str,
+        role: &'a str,
+        sessions_ended: usize,
+    },
+    /// A person turned on TOTP (with recovery codes).
+    UserSecondFactorEnabled,
+    UserSecondFactorDisabled,
+    /// A person changed their password (knowing the old one); their other sessions ended.
+    UserPasswordChanged {
+        sessions_ended: usize,
+    },
+    /// Whether members must sign in with a second factor.
+    OrganizationSecondFactorRequirementChanged(Diff),
+    OrganizationRenamed(Diff),
 }
 
 /// Which signing-key step.
@@ -177,6 +207,16 @@ impl Change<'_> {
             Self::UserSignInFailures { .. } => EventType::UserSignInFailures,
             Self::UserSignedOut { .. } => EventType::UserSignedOut,
             Self::UserDisabled { .. } => EventType::UserDisabled,
+            Self::MemberInvited { .. } => EventType::MemberInvited,
+            Self::MemberRoleChanged { .. } => EventType::MemberRoleChanged,
+            Self::MemberRemoved { .. } => EventType::MemberRemoved,
+            Self::UserSecondFactorEnabled => EventType::UserSecondFactorEnabled,
+            Self::UserSecondFactorDisabled => EventType::UserSecondFactorDisabled,
+            Self::UserPasswordChanged { .. } => EventType::UserPasswordChanged,
+            Self::OrganizationSecondFactorRequirementChanged(_) => {
+                EventType::OrganizationSecondFactorRequirementChanged
+            }
+            Self::OrganizationRenamed(_) => EventType::OrganizationRenamed,
         }
     }
 
@@ -228,9 +268,15 @@ impl Change<'_> {
                 json!({"expires_at": expires_at.and_utc()})
             }
             Self::UserPasswordSet => json!({}),
-            Self::UserSignedIn { session_id } | Self::UserSignedOut { session_id } => {
-                json!({"session_id": session_id})
+            Self::UserSignedIn {
+                session_id,
+                second_factor: Some(method),
+            } => json!({"session_id": session_id, "second_factor": method}),
+            Self::UserSignedIn {
+                session_id,
+                second_factor: None,
             }
+            | Self::UserSignedOut { session_id } => json!({"session_id": session_id}),
             Self::UserSignInFailures {
                 throttled,
                 retry_after,
@@ -239,6 +285,27 @@ impl Change<'_> {
                 email,
                 sessions_ended,
             } => json!({"email": email, "sessions_ended": sessions_ended}),
+            Self::MemberInvited {
+                email,
+                role,
+                new_account,
+            } => json!({"email": email, "role": role, "new_account": new_account}),
+            Self::MemberRoleChanged { email, from, to } => {
+                json!({"email": email, "role": {"from": from, "to": to}})
+            }
+            Self::MemberRemoved {
+                email,
+                role,
+                sessions_ended,
+            } => json!({"email": email, "role": role, "sessions_ended": sessions_ended}),
+            Self::UserSecondFactorEnabled | Self::UserSecondFactorDisabled => {
+                json!({"method": "totp"})
+            }
+            Self::UserPasswordChanged { sessions_ended } => {
+                json!({"sessions_ended": sessions_ended})
+            }
+            Self::OrganizationSecondFactorRequirementChanged(diff)
+            | Self::OrganizationRenamed(diff) => Value::Object(diff.0),
         }
     }
 }

@@ -32,6 +32,14 @@ pub enum EventType {
     UserSignInFailures,
     UserSignedOut,
     UserDisabled,
+    MemberInvited,
+    MemberRoleChanged,
+    MemberRemoved,
+    UserSecondFactorEnabled,
+    UserSecondFactorDisabled,
+    UserPasswordChanged,
+    OrganizationSecondFactorRequirementChanged,
+    OrganizationRenamed,
 }
 
 /// Its schema: a string, one of the wire names.
@@ -47,7 +55,7 @@ impl utoipa::PartialSchema for EventType {
 impl utoipa::ToSchema for EventType {}
 
 impl EventType {
-    pub const ALL: [EventType; 25] = [
+    pub const ALL: [EventType; 33] = [
         Self::ApiKeyCreated,
         Self::ApiKeyUpdated,
         Self::ApiKeyRotated,
@@ -73,6 +81,14 @@ impl EventType {
         Self::UserSignInFailures,
         Self::UserSignedOut,
         Self::UserDisabled,
+        Self::MemberInvited,
+        Self::MemberRoleChanged,
+        Self::MemberRemoved,
+        Self::UserSecondFactorEnabled,
+        Self::UserSecondFactorDisabled,
+        Self::UserPasswordChanged,
+        Self::OrganizationSecondFactorRequirementChanged,
+        Self::OrganizationRenamed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +118,16 @@ impl EventType {
             Self::UserSignInFailures => "user.sign_in_failures",
             Self::UserSignedOut => "user.signed_out",
             Self::UserDisabled => "user.disabled",
+            Self::MemberInvited => "member.invited",
+            Self::MemberRoleChanged => "member.role_changed",
+            Self::MemberRemoved => "member.removed",
+            Self::UserSecondFactorEnabled => "user.second_factor_enabled",
+            Self::UserSecondFactorDisabled => "user.second_factor_disabled",
+            Self::UserPasswordChanged => "user.password_changed",
+            Self::OrganizationSecondFactorRequirementChanged => {
+                "organization.second_factor_requirement_changed"
+            }
+            Self::OrganizationRenamed => "organization.renamed",
         }
     }
 
@@ -129,14 +155,22 @@ impl EventType {
             | Self::SigningKeyRemoved => "signing_key",
             Self::OrganizationCreated
             | Self::OrganizationTierChanged
-            | Self::ApiKeyPolicyChanged => "organization",
+            | Self::ApiKeyPolicyChanged
+            | Self::OrganizationSecondFactorRequirementChanged
+            | Self::OrganizationRenamed => "organization",
             Self::UserCreated
             | Self::UserSetupLinkIssued
             | Self::UserPasswordSet
             | Self::UserSignedIn
             | Self::UserSignInFailures
             | Self::UserSignedOut
-            | Self::UserDisabled => "user",
+            | Self::UserDisabled
+            | Self::MemberInvited
+            | Self::MemberRoleChanged
+            | Self::MemberRemoved
+            | Self::UserSecondFactorEnabled
+            | Self::UserSecondFactorDisabled
+            | Self::UserPasswordChanged => "user",
         }
     }
 }

@@ -9,6 +9,7 @@
 mod api_keys;
 mod args;
 mod clients;
+mod members;
 mod orgs;
 mod output;
 mod reports;
@@ -22,6 +23,7 @@ use clap::{Parser, Subcommand};
 
 pub use api_keys::ApiKeyCommand;
 pub use clients::ClientCommand;
+pub use members::MemberCommand;
 pub use orgs::OrgCommand;
 pub use signing_keys::KeyCommand;
 pub use users::UserCommand;
@@ -62,6 +64,9 @@ pub enum Command {
     /// Manage people: accounts, their memberships and roles.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage an organization's members: invite, set a role, remove.
+    #[command(subcommand)]
+    Member(MemberCommand),
     /// Manage signing keys in the keys directory.
     #[command(subcommand, name = "signing-key")]
     SigningKey(KeyCommand),
@@ -85,6 +90,7 @@ pub fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::ApiKey(command) => on_runtime(api_keys::run(command, settings))?,
         Command::Org(command) => on_runtime(orgs::run(command, settings))?,
         Command::User(command) => on_runtime(users::run(command, settings))?,
+        Command::Member(command) => on_runtime(members::run(command, settings))?,
         Command::SigningKey(command) => on_runtime(signing_keys::run(command, settings))?,
         Command::Usage(args) => on_runtime(reports::usage(args, settings))?,
         Command::Audit(args) => on_runtime(reports::audit(args, settings))?,

@@ -168,7 +168,7 @@ async fn disable(settings: &Settings, id: UserId) -> anyhow::Result<serde_json::
     }))
 }
 
-fn parse_role(text: &str) -> Result<Role, String> {
+pub(super) fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text)
         .ok_or_else(|| format!("unknown role '{text}': use owner, admin, developer or viewer"))
 }

@@ -54,6 +54,10 @@ use schemas::TokenEndpointAuthMethod;
         crate::clients::handlers::update_client,
         crate::clients::handlers::disable_client,
         crate::clients::handlers::rotate_client_secret,
+        crate::users::handlers::list_members,
+        crate::users::handlers::invite_member,
+        crate::users::handlers::change_member_role,
+        crate::users::handlers::remove_member,
         crate::usage::handlers::get_usage,
         crate::audit::handlers::list_audit_events,
         crate::health::get_healthz,
@@ -68,6 +72,7 @@ use schemas::TokenEndpointAuthMethod;
         (name = "identity", description = "The identity resolver: the caller's principal, and forward-auth for gateways"),
         (name = "api-keys", description = "API-key management (scope admin)"),
         (name = "clients", description = "Client management (scope admin)"),
+        (name = "members", description = "The organization's people (list: scope read; changes: scope admin, acting as an admin)"),
         (name = "usage", description = "Usage and the audit log (scope admin)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

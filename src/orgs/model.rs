@@ -15,6 +15,9 @@ pub struct Organization {
     pub name: String,
     pub tier: String,
     pub created_at: NaiveDateTime,
+    /// Whether its members must sign in with a second factor (TOTP); one without
+    /// is sent to enrol before any other page.
+    pub second_factor_required: bool,
 }
 
 #[derive(Debug, Insertable)]

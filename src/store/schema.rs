@@ -85,6 +85,7 @@ diesel::table! {
         name -> Text,
         tier -> Text,
         created_at -> Timestamp,
+        second_factor_required -> Bool,
     }
 }
 
@@ -143,6 +144,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     user_sessions (id) {
         id -> Text,
         token_hash -> Text,
@@ -155,6 +165,7 @@ diesel::table! {
         ended_at -> Nullable<Timestamp>,
         source_ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        second_factor_pending -> Bool,
     }
 }
 
@@ -179,6 +190,10 @@ diesel::table! {
         created_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
         password_changed_at -> Nullable<Timestamp>,
+        totp_secret -> Nullable<Text>,
+        totp_pending_secret -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamp>,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 
@@ -189,6 +204,7 @@ diesel::joinable!(refresh_families -> clients (client_id));
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+diesel::joinable!(user_recovery_codes -> users (user_id));
 diesel::joinable!(user_sessions -> organizations (org_id));
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
@@ -205,6 +221,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_access_tokens,
     token_counters,
     usage_counters,
+    user_recovery_codes,
     user_sessions,
     user_tokens,
     users,

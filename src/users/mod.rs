@@ -4,11 +4,19 @@
 //! through the process's argon2 budget (`sign_in`), sessions with their CSRF token
 //! (`session`), one-time setup links, and the use cases every door calls, each with
 //! its audit event (`service`). The SQL is `repo`'s; what the CLI shows is `view`'s.
-//! No HTTP routes here: the dashboard (`web`) calls these.
+//! A person's own account (password change, their sessions) is `account`'s; their
+//! TOTP second factor and recovery codes `second_factor`'s, its secret sealed at rest
+//! by `sealing`. Membership changes (invite, change role, remove) are `members`'s; their one route
+//! family, `/v1/members`, is `handlers`'s. The dashboard (`web`) calls the same.
 
+pub mod account;
+pub mod handlers;
+pub mod members;
 pub mod model;
 pub mod password;
 pub mod repo;
+pub mod sealing;
+pub mod second_factor;
 pub mod service;
 pub mod session;
 pub mod sign_in;
@@ -20,4 +28,4 @@ pub use password::PasswordError;
 pub use service::UserError;
 pub use session::ActiveSession;
 pub use sign_in::{SignInError, SignInOptions, SignedIn};
-pub use view::UserView;
+pub use view::{MemberView, UserView};

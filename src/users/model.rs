@@ -26,6 +26,9 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub disabled_at: Option<NaiveDateTime>,
     pub password_changed_at: Option<NaiveDateTime>,
+    /// When the person's TOTP second factor was confirmed; `None`: they have none.
+    /// (The sealed secret itself is read only where a code is checked: `TotpState`.)
+    pub totp_enabled_at: Option<NaiveDateTime>,
 }
 
 impl User {
@@ -210,6 +213,9 @@ pub struct UserSession {
     pub source_ip: Option<String>,
     /// At most `MAX_USER_AGENT_CHARS` characters.
     pub user_agent: Option<String>,
+    /// The password was right and the second factor is still to come: this session
+    /// opens no page but the second-factor form (`session::resolve` refuses it).
+    pub second_factor_pending: bool,
 }
 
 /// What a one-time user token is for.

@@ -6,9 +6,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{Membership, NewUser, Purpose, User, UserSession, UserToken};
+use super::model::{Membership, NewUser, Purpose, Role, User, UserSession, UserToken};
 use crate::ids::{OrgId, UserId};
-use crate::store::schema::{memberships, user_sessions, user_tokens, users};
+use crate::store::schema::{memberships, organizations, user_sessions, user_tokens, users};
 use crate::store::DbConn;
 
 pub fn create(conn: &mut DbConn, new: &NewUser) -> QueryResult<User> {
@@ -97,6 +97,65 @@ pub fn members_of_any_org(conn: &mut DbConn) -> QueryResult<Vec<(User, Membershi
         .order((memberships::created_at.asc(), users::id.asc()))
         .select((User::as_select(), Membership::as_select()))
         .load(conn)
+}
+
+/// Holds the organization's row until the transaction ends (PostgreSQL: `SELECT …
+/// FOR UPDATE`; SQLite: its one writer already runs one write at a time), so that
+/// membership changes of one organization are decided one after another — the
+/// "last owner" rule reads the owners and writes in one step. `false`: no such
+/// organization.
+pub fn lock_org(conn: &mut DbConn, org_id: &OrgId) -> QueryResult<bool> {
+    let row = organizations::table.find(org_id).select(organizations::id);
+    let found = match conn {
+        DbConn::Postgres(c) => row.for_update().first::<OrgId>(c).optional()?,
+        DbConn::Sqlite(c) => row.first::<OrgId>(c).optional()?,
+    };
+    Ok(found.is_some())
+}
+
+/// How many owners `org_id` has.
+pub fn count_owners(conn: &mut DbConn, org_id: &OrgId) -> QueryResult<i64> {
+    memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .count()
+        .get_result(conn)
+}
+
+pub fn set_role(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    org_id: &OrgId,
+    role: Role,
+) -> QueryResult<usize> {
+    diesel::update(memberships::table.find((user_id, org_id)))
+        .set(memberships::role.eq(role.as_str()))
+        .execute(conn)
+}
+
+pub fn remove_membership(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    org_id: &OrgId,
+) -> QueryResult<usize> {
+    diesel::delete(memberships::table.find((user_id, org_id))).execute(conn)
+}
+
+/// Ends every open session of the person in `org_id`; how many.
+pub fn end_sessions_in_org(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    org_id: &OrgId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        user_sessions::table
+            .filter(user_sessions::user_id.eq(user_id))
+            .filter(user_sessions::org_id.eq(org_id))
+            .filter(user_sessions::ended_at.is_null()),
+    )
+    .set(user_sessions::ended_at.eq(now))
+    .execute(conn)
 }
 
 /// Sets the password hash, now.
@@ -228,7 +287,6 @@ mod tests {
     use super::*;
     use crate::orgs;
     use crate::store::test_support::memory_conn;
-    use crate::users::model::Role;
 
     fn org(conn: &mut DbConn, slug: &str, now: NaiveDateTime) -> OrgId {
         let new = orgs::model::NewOrganization::new(slug, slug, now);

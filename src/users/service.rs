@@ -46,6 +46,16 @@ pub enum UserError {
     /// one answer for all.
     #[error("this link is invalid or has expired; ask for a new one")]
     InvalidToken,
+    #[error("this person is already a member of the organization")]
+    AlreadyMember,
+    #[error("this person's account is disabled")]
+    AccountDisabled,
+    /// The organization would be left without an owner.
+    #[error("the organization's last owner can be neither removed nor given another role; make someone else owner first")]
+    LastOwner,
+    /// The actor's role may not give, change or remove this role (`Role::may_grant`).
+    #[error("a {acting} may not give, change or remove the role '{role}'")]
+    RoleBeyond { acting: Role, role: Role },
     #[error(transparent)]
     Authority(#[from] AuthorityError),
     #[error(transparent)]
@@ -84,7 +94,6 @@ pub fn create_user(
         actor.check_scopes(&role.scopes())?;
     }
     let token = Secret::generate(TokenKind::UserToken.prefix(), 32)?;
-    let new = NewUser::new(email, display_name, now);
     conn.transaction(|c| {
         if orgs::repo::find(c, org_id)?.is_none() {
             return Err(UserError::UnknownOrg);
@@ -92,15 +101,9 @@ pub fn create_user(
         if repo::find_by_email(c, email)?.is_some() {
             return Err(UserError::EmailTaken);
         }
-        let user = repo::create(c, &new).map_err(|error| match error {
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                UserError::EmailTaken
-            }
-            other => other.into(),
-        })?;
+        let user = create_account(c, email, display_name, &token, now)?;
         let membership = Membership::new(&user.id, org_id, role, now);
         repo::add_membership(c, &membership)?;
-        repo::create_token(c, &setup_token(&token, &user.id, now))?;
         let change = Change::UserCreated {
             email: &user.email,
             role: role.as_str(),
@@ -148,7 +151,27 @@ pub fn new_setup_link(
     })
 }
 
-fn setup_token(token: &Secret, user_id: &UserId, now: NaiveDateTime) -> UserToken {
+/// A new account for `email` (validated) with the setup link `token`, inside the
+/// caller's transaction; a concurrent create of the same email is `EmailTaken`.
+pub(super) fn create_account(
+    c: &mut DbConn,
+    email: &str,
+    display_name: Option<&str>,
+    token: &Secret,
+    now: NaiveDateTime,
+) -> Result<User, UserError> {
+    let user =
+        repo::create(c, &NewUser::new(email, display_name, now)).map_err(|error| match error {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                UserError::EmailTaken
+            }
+            other => other.into(),
+        })?;
+    repo::create_token(c, &setup_token(token, &user.id, now))?;
+    Ok(user)
+}
+
+pub(super) fn setup_token(token: &Secret, user_id: &UserId, now: NaiveDateTime) -> UserToken {
     UserToken {
         token_hash: digest(token.expose()),
         user_id: user_id.clone(),
@@ -293,7 +316,7 @@ pub fn find(
 }
 
 /// An event about `user`, in the log of `org_id`.
-fn target<'a>(org_id: &'a OrgId, user: &'a User) -> Target<'a> {
+pub(super) fn target<'a>(org_id: &'a OrgId, user: &'a User) -> Target<'a> {
     Target {
         org_id,
         id: user.id.as_str(),
@@ -315,7 +338,7 @@ pub fn validate_email(email: &str) -> Result<(), UserError> {
     }
 }
 
-fn validate_display_name(name: Option<&str>) -> Result<Option<&str>, UserError> {
+pub(super) fn validate_display_name(name: Option<&str>) -> Result<Option<&str>, UserError> {
     let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };

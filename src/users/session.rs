@@ -82,7 +82,7 @@ pub struct NewSession {
 }
 
 /// The CSRF token of the session whose token is `token`.
-fn csrf_of(token: &str) -> Secret {
+pub fn csrf_of(token: &str) -> Secret {
     let mut hasher = Sha256::new();
     hasher.update(b"keygate session csrf\0");
     hasher.update(token.as_bytes());
@@ -97,6 +97,7 @@ pub fn new_session(
     source: &Source,
     user_agent: Option<&str>,
     lifetime: Duration,
+    second_factor_pending: bool,
     now: NaiveDateTime,
 ) -> Result<NewSession, RandomError> {
     let token = Secret::generate(TokenKind::SessionToken.prefix(), 32)?;
@@ -116,6 +117,7 @@ pub fn new_session(
         ended_at: None,
         source_ip: source.0.clone(),
         user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        second_factor_pending,
     };
     Ok(NewSession { row, token, csrf })
 }
@@ -138,7 +140,10 @@ pub fn resolve(
     let Some(session) = repo::session_by_token_hash(conn, &token_hash)? else {
         return Ok(None);
     };
-    if !ct_eq_str(&session.token_hash, &token_hash) || !is_live(&session, now, idle, absolute) {
+    if !ct_eq_str(&session.token_hash, &token_hash)
+        || session.second_factor_pending
+        || !is_live(&session, now, idle, absolute)
+    {
         return Ok(None);
     }
     let Some(user) = repo::find(conn, &session.user_id)? else {
@@ -160,6 +165,29 @@ pub fn resolve(
         csrf: csrf_of(token),
         csrf_token_hash: session.csrf_token_hash,
     }))
+}
+
+/// The session whose token is `token` if it is one that passed the password and
+/// waits for the second factor (`sign_in::complete_second_factor`), still live, of a
+/// person not disabled: the session and the person.
+pub fn resolve_pending(
+    conn: &mut DbConn,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Option<(UserSession, User)>, StoreError> {
+    if !TokenKind::SessionToken.has_prefix(token) {
+        return Ok(None);
+    }
+    let token_hash = digest(token);
+    let Some(session) = repo::session_by_token_hash(conn, &token_hash)? else {
+        return Ok(None);
+    };
+    let live = session.ended_at.is_none() && now < session.expires_at;
+    if !ct_eq_str(&session.token_hash, &token_hash) || !session.second_factor_pending || !live {
+        return Ok(None);
+    }
+    let user = repo::find(conn, &session.user_id)?.filter(|u| !u.is_disabled());
+    Ok(user.map(|user| (session, user)))
 }
 
 fn is_live(session: &UserSession, now: NaiveDateTime, idle: Duration, absolute: Duration) -> bool {
@@ -199,7 +227,7 @@ mod tests {
         repo::add_membership(&mut conn, &member).unwrap();
         let ua = "x".repeat(300);
         let source = Source(Some("10.0.0.1".into()));
-        let new = new_session(&user.id, &org.id, &source, Some(&ua), 2 * HOUR, now).unwrap();
+        let new = new_session(&user.id, &org.id, &source, Some(&ua), 2 * HOUR, false, now).unwrap();
         assert!(new.token.expose().starts_with("kgss_"));
         assert_eq!(new.row.user_agent.as_ref().map(String::len), Some(200));
         repo::create_session(&mut conn, &new.row).unwrap();

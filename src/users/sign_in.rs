@@ -20,6 +20,8 @@ use chrono::NaiveDateTime;
 
 use super::model::{Membership, User};
 use super::repo;
+use super::sealing::Sealer;
+use super::second_factor::{self, Passed, SecondFactorError};
 use super::session::{self, NewSession};
 use crate::argon2_budget::{Argon2Budget, Attempt, BudgetError, BurstStarted};
 use crate::audit::{self, By, Change, Source, Target};
@@ -39,7 +41,14 @@ pub struct SignedIn {
     pub session_id: String,
     pub session_token: Secret,
     pub csrf_token: Secret,
+    /// The password was right and the person has a second factor: this session
+    /// only opens the second-factor form (`complete_second_factor`), for
+    /// `PENDING_SECOND_FACTOR` at most.
+    pub second_factor_pending: bool,
 }
+
+/// How long a session that passed the password waits for the second factor.
+pub const PENDING_SECOND_FACTOR: Duration = Duration::from_secs(5 * 60);
 
 /// Why a sign-in did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +66,15 @@ pub enum SignInError {
     /// The password is right but the person belongs to no organization.
     #[error("this account is not a member of any organization")]
     NoMembership,
+    /// The session waiting for a second factor is unknown, ended or past its five
+    /// minutes: sign in again.
+    #[error("this sign-in has expired; sign in again")]
+    PendingExpired,
+    /// The second factor's code is wrong or used already.
+    #[error("the code is not right")]
+    WrongCode,
+    #[error(transparent)]
+    SecondFactor(SecondFactorError),
     #[error(transparent)]
     Random(#[from] RandomError),
     #[error(transparent)]
@@ -163,44 +181,147 @@ pub async fn sign_in_with(
                         repo::end_session(tx, &old.id, now)?;
                     }
                 }
+                let pending = user.totp_enabled_at.is_some();
+                let lifetime = if pending {
+                    lifetime.min(PENDING_SECOND_FACTOR)
+                } else {
+                    lifetime
+                };
                 let NewSession { row, token, csrf } = session::new_session(
                     &user.id,
                     &membership.org_id,
                     &source,
                     user_agent.as_deref(),
                     lifetime,
+                    pending,
                     now,
                 )?;
                 repo::create_session(tx, &row)?;
-                let target = Target {
-                    org_id: &membership.org_id,
-                    id: user.id.as_str(),
-                };
-                let label = user.label();
-                let change = Change::UserSignedIn {
-                    session_id: &row.id,
-                };
-                audit::repo::record(tx, target, By::new(&label, &source), change, now)?;
+                if !pending {
+                    record_sign_in(tx, &user, &membership, &row.id, None, &source, now)?;
+                }
                 Ok(SignedIn {
                     user: user.clone(),
                     membership,
                     session_id: row.id,
                     session_token: token,
                     csrf_token: csrf,
+                    second_factor_pending: pending,
                 })
             })
         })
         .await
 }
 
+/// Completes a sign-in that passed the password with the person's second factor
+/// (`code`: a TOTP code or a recovery code) — throttled per account and source like
+/// the password, the code spent once — and swaps the waiting session for a full one
+/// (a new id and token: the session changes at each step).
+#[tracing::instrument(skip_all)]
+#[allow(clippy::too_many_arguments)]
+pub async fn complete_second_factor(
+    store: &Store,
+    budget: &Argon2Budget,
+    sealer: &std::sync::Arc<Sealer>,
+    pending_token: &str,
+    code: &Secret,
+    source: &Source,
+    options: SignInOptions<'_>,
+    now: NaiveDateTime,
+) -> Result<SignedIn, SignInError> {
+    let token = pending_token.to_owned();
+    let (pending, user) = store
+        .write(move |tx| session::resolve_pending(tx, &token, now))
+        .await?
+        .ok_or(SignInError::PendingExpired)?;
+    let attempt = budget
+        .reserve(
+            &account_key(&user.email_lower),
+            source.0.as_deref(),
+            now.and_utc(),
+        )
+        .map_err(|retry_after| SignInError::Throttled { retry_after })?;
+    let (code, sealer, source) = (
+        Secret::new(code.expose().to_owned()),
+        sealer.clone(),
+        source.clone(),
+    );
+    let user_agent = options.user_agent.map(str::to_owned);
+    let lifetime = options.lifetime.unwrap_or(DEFAULT_SESSION_LIFETIME);
+    store
+        .blocking(move |store| {
+            let passed =
+                store.write(|tx| second_factor::verify(tx, &sealer, &user.id, code.expose(), now));
+            let passed: Passed = match passed {
+                Ok(passed) => passed,
+                Err(SecondFactorError::WrongCode | SecondFactorError::NotEnabled) => {
+                    failed(store, attempt, Some(&user), &source, now);
+                    return Err(SignInError::WrongCode);
+                }
+                Err(other) => return Err(SignInError::SecondFactor(other)),
+            };
+            attempt.succeeded();
+            store.write(|tx| {
+                if !repo::end_session(tx, &pending.id, now)? {
+                    // Completed at the same moment elsewhere: that one won.
+                    return Err(SignInError::PendingExpired);
+                }
+                let membership = repo::membership(tx, &user.id, &pending.org_id)?
+                    .ok_or(SignInError::NoMembership)?;
+                let NewSession { row, token, csrf } = session::new_session(
+                    &user.id,
+                    &membership.org_id,
+                    &source,
+                    user_agent.as_deref(),
+                    lifetime,
+                    false,
+                    now,
+                )?;
+                repo::create_session(tx, &row)?;
+                record_sign_in(tx, &user, &membership, &row.id, Some(passed), &source, now)?;
+                Ok(SignedIn {
+                    user: user.clone(),
+                    membership,
+                    session_id: row.id,
+                    session_token: token,
+                    csrf_token: csrf,
+                    second_factor_pending: false,
+                })
+            })
+        })
+        .await
+}
+
+fn record_sign_in(
+    tx: &mut crate::store::DbConn,
+    user: &User,
+    membership: &Membership,
+    session_id: &str,
+    second_factor: Option<Passed>,
+    source: &Source,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let target = Target {
+        org_id: &membership.org_id,
+        id: user.id.as_str(),
+    };
+    let label = user.label();
+    let change = Change::UserSignedIn {
+        session_id,
+        second_factor: second_factor.map(Passed::as_str),
+    };
+    audit::repo::record(tx, target, By::new(&label, source), change, now)?;
+    Ok(())
+}
+
 /// The throttle's subject for an account: apart from client ids by its prefix.
-fn account_key(email_lower: &str) -> String {
+pub(super) fn account_key(email_lower: &str) -> String {
     format!("user:{email_lower}")
 }
 
 /// Counts a failed sign-in; a burst it completes is logged, and audited in the
 /// person's organizations if the email is someone's.
-fn failed(
+pub(super) fn failed(
     store: &Blocking<'_>,
     attempt: Attempt,
     user: Option<&User>,

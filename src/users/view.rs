@@ -33,3 +33,43 @@ impl<'a> UserView<'a> {
         }
     }
 }
+
+/// A member of an organization, as `/v1/members` and `keygate member list` show one.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberView<'a> {
+    #[schema(example = "usr_0123456789abcdef0123456789abcdef")]
+    pub user_id: &'a str,
+    pub email: &'a str,
+    pub display_name: Option<&'a str>,
+    /// `owner`, `admin`, `developer` or `viewer`.
+    pub role: &'a str,
+    /// `active`; `invited` (no password set yet: the setup link is unused);
+    /// `disabled` (the account cannot sign in).
+    pub status: &'static str,
+    /// When they became a member.
+    pub joined_at: DateTime<Utc>,
+}
+
+impl<'a> MemberView<'a> {
+    pub fn new(user: &'a User, membership: &'a Membership) -> Self {
+        Self {
+            user_id: user.id.as_str(),
+            email: &user.email,
+            display_name: user.display_name.as_deref(),
+            role: &membership.role,
+            status: member_status(user),
+            joined_at: membership.created_at.and_utc(),
+        }
+    }
+}
+
+/// `active`, `invited` or `disabled`.
+pub fn member_status(user: &User) -> &'static str {
+    if user.is_disabled() {
+        "disabled"
+    } else if user.password_hash.is_none() {
+        "invited"
+    } else {
+        "active"
+    }
+}

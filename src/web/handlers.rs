@@ -8,15 +8,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::pages::{Message, SetupPage, SignIn};
+use super::pages::{Message, SecondFactorPage, SetupPage, SignIn};
 use super::security::{page, safe_next, same_origin, see_other};
 use super::session::{self, Member};
 use super::{assets, keys, overview, DashboardSettings};
 use crate::argon2_budget::Argon2Budget;
 use crate::audit::Source;
 use crate::clock::Clock;
-use crate::secret::Secret;
+use crate::secret::{ct_eq_str, Secret};
 use crate::store::Store;
+use crate::users::sealing::Sealer;
 use crate::users::sign_in::SignInOptions;
 use crate::users::{self, password, SignInError, UserError};
 
@@ -26,6 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/assets/{name}", web::get().to(assets::get_asset))
         .route("/sign-in", web::get().to(sign_in_page))
         .route("/sign-in", web::post().to(sign_in))
+        .route("/sign-in/second-factor", web::get().to(second_factor_page))
+        .route("/sign-in/second-factor", web::post().to(second_factor))
         .route("/sign-out", web::post().to(sign_out))
         .route("/setup", web::get().to(setup_page))
         .route("/setup", web::post().to(setup))
@@ -43,6 +46,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(keys::rotate_key),
         )
         .configure(super::apps::configure)
+        .configure(super::members::configure)
+        .configure(super::account::configure)
         .configure(super::audit::configure);
 }
 
@@ -102,6 +107,8 @@ async fn sign_in_page(query: web::Query<SignInQuery>) -> HttpResponse {
     let notice = match query.notice.as_deref() {
         Some("password-set") => Some("Your password is set: sign in with it."),
         Some("signed-out") => Some("You are signed out."),
+        Some("start-over") => Some("That sign-in expired; sign in again."),
+        Some("password-changed") => Some("Your password is changed: sign in with the new one."),
         _ => None,
     };
     render(
@@ -168,6 +175,15 @@ async fn sign_in(
         )
     };
     match signed_in {
+        Ok(signed_in) if signed_in.second_factor_pending => {
+            let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            see_other(&format!("/sign-in/second-factor?next={next}"))
+                .insert_header((
+                    header::SET_COOKIE,
+                    session::set_cookie(&settings.issuer, signed_in.session_token.expose()),
+                ))
+                .finish()
+        }
         Ok(signed_in) => see_other(&next)
             .insert_header((
                 header::SET_COOKIE,
@@ -209,6 +225,126 @@ async fn sign_in(
             refused(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "keygate cannot sign you in right now; try again shortly.",
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SecondFactorQuery {
+    next: Option<String>,
+}
+
+/// GET /sign-in/second-factor — after the password, for a person with a second
+/// factor; without a waiting sign-in, back to the sign-in page.
+async fn second_factor_page(
+    req: HttpRequest,
+    settings: web::Data<DashboardSettings>,
+    query: web::Query<SecondFactorQuery>,
+) -> HttpResponse {
+    let Some(token) = session::token_of(&req, &settings.issuer) else {
+        return see_other("/sign-in").finish();
+    };
+    let csrf = users::session::csrf_of(&token);
+    render(
+        StatusCode::OK,
+        SecondFactorPage {
+            csrf: csrf.expose(),
+            next: safe_next(query.next.as_deref()),
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SecondFactorForm {
+    csrf: String,
+    code: String,
+    next: Option<String>,
+}
+
+/// POST /sign-in/second-factor — the code (TOTP or recovery) that completes a
+/// sign-in; throttled like the password.
+#[allow(clippy::too_many_arguments)]
+async fn second_factor(
+    req: HttpRequest,
+    settings: web::Data<DashboardSettings>,
+    store: web::Data<Store>,
+    budget: web::Data<Argon2Budget>,
+    sealer: web::Data<Sealer>,
+    clock: web::Data<dyn Clock>,
+    form: web::Form<SecondFactorForm>,
+) -> HttpResponse {
+    let SecondFactorForm { csrf, code, next } = form.into_inner();
+    let Some(token) = session::token_of(&req, &settings.issuer) else {
+        return see_other("/sign-in").finish();
+    };
+    let expected = users::session::csrf_of(&token);
+    if !same_origin(&req, &settings.issuer) || !ct_eq_str(&csrf, expected.expose()) {
+        return cross_site();
+    }
+    let next = safe_next(next.as_deref()).to_owned();
+    let options = SignInOptions {
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        previous_session: None,
+        lifetime: Some(settings.session_lifetime),
+    };
+    let now = clock.now().naive_utc();
+    let completed = users::sign_in::complete_second_factor(
+        &store,
+        &budget,
+        &sealer.clone().into_inner(),
+        &token,
+        &Secret::new(code),
+        &Source::of(&req),
+        options,
+        now,
+    )
+    .await;
+    let again = |status, error: &str| {
+        render(
+            status,
+            SecondFactorPage {
+                csrf: expected.expose(),
+                next: &next,
+                error: Some(error),
+            },
+        )
+    };
+    match completed {
+        Ok(signed_in) => see_other(&next)
+            .insert_header((
+                header::SET_COOKIE,
+                session::set_cookie(&settings.issuer, signed_in.session_token.expose()),
+            ))
+            .finish(),
+        Err(SignInError::WrongCode) => again(
+            StatusCode::UNAUTHORIZED,
+            "The code is not right. Use the current code from your app, or an unused recovery code.",
+        ),
+        Err(SignInError::Throttled { retry_after }) => {
+            let mut response = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many wrong codes; wait a minute and try again.",
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Err(SignInError::PendingExpired | SignInError::NoMembership) => {
+            see_other("/sign-in?notice=start-over")
+                .insert_header((header::SET_COOKIE, session::clear_cookie(&settings.issuer)))
+                .finish()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "a second factor could not be checked");
+            again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keygate cannot check the code right now; try again shortly.",
             )
         }
     }

@@ -8,17 +8,21 @@
 //!
 //! Its parts: `handlers` (routes; signing in and out, set-up), `overview` (the first
 //! page: usage, refusals, what expires, latest events), `keys` (the keys pages),
-//! `apps` (the OAuth applications' pages), `audit` (the audit log's page), `chart`
+//! `apps` (the OAuth applications' pages), `members` (the organization's people), `account` (the person's own
+//! password, sessions and second factor),
+//! `audit` (the audit log's page), `chart`
 //! (usage as inline SVG), `pages` (the templates' data),
 //! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
 //! (headers, origin checks, safe redirects), `assets`.
 
+pub mod account;
 pub mod apps;
 pub mod assets;
 pub mod audit;
 pub mod chart;
 pub mod handlers;
 pub mod keys;
+pub mod members;
 pub mod overview;
 pub mod pages;
 pub mod security;

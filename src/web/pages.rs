@@ -16,6 +16,14 @@ pub struct SignIn<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "second_factor.html", config = "src/web/askama.toml")]
+pub struct SecondFactorPage<'a> {
+    pub csrf: &'a str,
+    pub next: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
 #[template(path = "setup.html", config = "src/web/askama.toml")]
 pub struct SetupPage<'a> {
     pub token: &'a str,

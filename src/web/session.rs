@@ -77,6 +77,9 @@ pub struct Member {
     /// The name of the organization the session works in, for the pages.
     pub org_name: String,
     pub source: Source,
+    /// The organization requires a second factor and this person has none: only the
+    /// account page (to enrol) and signing out open; every other page sends them there.
+    pub second_factor_missing: bool,
 }
 
 impl Member {
@@ -132,6 +135,23 @@ impl actix_web::ResponseError for SignInFirst {
     }
 }
 
+/// The organization requires a second factor this person has not set up: the
+/// browser goes to the account page to enrol.
+#[derive(Debug)]
+pub struct EnrolFirst;
+
+impl std::fmt::Display for EnrolFirst {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("set up a second factor first")
+    }
+}
+
+impl actix_web::ResponseError for EnrolFirst {
+    fn error_response(&self) -> HttpResponse {
+        security::see_other("/dashboard/account?notice=second-factor-required").finish()
+    }
+}
+
 impl FromRequest for Member {
     type Error = actix_web::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -164,17 +184,27 @@ impl FromRequest for Member {
                         return Ok(None);
                     };
                     let org = crate::orgs::repo::find(tx, &session.membership.org_id)?;
+                    let required = org.as_ref().is_some_and(|org| org.second_factor_required);
                     let org_name = org.map_or_else(String::new, |org| org.name);
-                    Ok::<_, crate::store::StoreError>(Some((session, org_name)))
+                    Ok::<_, crate::store::StoreError>(Some((session, org_name, required)))
                 })
                 .await
                 .map_err(crate::error::ApiError::from)?;
             match found {
-                Some((session, org_name)) => Ok(Member {
-                    session,
-                    org_name,
-                    source: Source::of(&req),
-                }),
+                Some((session, org_name, required)) => {
+                    let second_factor_missing = required && session.user.totp_enabled_at.is_none();
+                    let allowed =
+                        req.path().starts_with("/dashboard/account") || req.path() == "/sign-out";
+                    if second_factor_missing && !allowed {
+                        return Err(EnrolFirst.into());
+                    }
+                    Ok(Member {
+                        session,
+                        org_name,
+                        source: Source::of(&req),
+                        second_factor_missing,
+                    })
+                }
                 None => Err(SignInFirst {
                     next,
                     clear: Some(clear_cookie(&settings.issuer)),

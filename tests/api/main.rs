@@ -21,6 +21,7 @@ mod json_requests;
 mod key_policy;
 mod key_rotation;
 mod limits;
+mod members;
 mod metadata;
 mod methods;
 mod migrations;
