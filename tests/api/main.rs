@@ -2,6 +2,7 @@
 //! PostgreSQL when `KEYGATE_TEST_DATABASE_URL` is set (each test gets its own database).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod account;
 mod api_keys;
 mod audit;
 mod auth_methods;
