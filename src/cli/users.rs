@@ -40,6 +40,9 @@ pub enum UserCommand {
     /// A new one-time setup link for a person (a forgotten password, an expired
     /// link): shown once, valid 24 hours; using it ends their sessions.
     SetupLink { id: UserId },
+    /// Turn off a person's second factor (they lost their app and their recovery
+    /// codes); they sign in with their password and may enrol again.
+    ResetSecondFactor { id: UserId },
 }
 
 pub(super) async fn run(
@@ -56,6 +59,7 @@ pub(super) async fn run(
         UserCommand::List { org } => list(&settings, org).await,
         UserCommand::Disable { id } => disable(&settings, id).await,
         UserCommand::SetupLink { id } => setup_link(&settings, id).await,
+        UserCommand::ResetSecondFactor { id } => reset_second_factor(&settings, id).await,
     }
 }
 
@@ -166,6 +170,23 @@ async fn disable(settings: &Settings, id: UserId) -> anyhow::Result<serde_json::
         "email": user.email,
         "disabled_at": user.disabled_at.map(|t| t.and_utc()),
     }))
+}
+
+async fn reset_second_factor(settings: &Settings, id: UserId) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(settings)?;
+    let now = Utc::now().naive_utc();
+    let reset = {
+        let id = id.clone();
+        store.write(move |tx| {
+            users::second_factor::reset_by_operator(tx, &Actor::operator("cli"), &id, now)
+        })
+    }
+    .await
+    .map_err(|error| match error {
+        users::second_factor::SecondFactorError::NotEnabled => anyhow::anyhow!("no person {id}"),
+        other => other.into(),
+    })?;
+    Ok(serde_json::json!({ "user_id": id, "second_factor_was_on": reset }))
 }
 
 pub(super) fn parse_role(text: &str) -> Result<Role, String> {

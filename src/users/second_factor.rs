@@ -246,10 +246,37 @@ pub fn disable(
     })
 }
 
+/// Turns off the second factor of `user_id` for the operator (a person who lost
+/// both their app and their recovery codes): no code asked, audited as the
+/// operator's. `false` if they had none.
+pub fn reset_by_operator(
+    conn: &mut DbConn,
+    actor: &crate::identity::authority::Actor,
+    user_id: &UserId,
+    now: NaiveDateTime,
+) -> Result<bool, SecondFactorError> {
+    conn.transaction(|c| {
+        let Some(user) = repo::find(c, user_id)? else {
+            return Err(SecondFactorError::NotEnabled);
+        };
+        if user.totp_enabled_at.is_none() {
+            return Ok(false);
+        }
+        clear(c, &user.id)?;
+        record(
+            c,
+            &user,
+            actor.by(),
+            || Change::UserSecondFactorDisabled,
+            now,
+        )?;
+        Ok(true)
+    })
+}
+
 /// Removes every trace of a second factor of `user_id` (its secrets, its step, its
-/// recovery codes): turning it off, or a password set through a setup link by an
-/// operator who lets a locked-out person start over.
-pub(super) fn clear(c: &mut DbConn, user_id: &UserId) -> Result<(), StoreError> {
+/// recovery codes): turning it off, by the person or by the operator.
+fn clear(c: &mut DbConn, user_id: &UserId) -> Result<(), StoreError> {
     diesel::update(users::table.find(user_id))
         .set((
             users::totp_secret.eq(None::<String>),
@@ -409,6 +436,22 @@ mod tests {
         assert_eq!(recovery_codes_left(&mut conn, &user.id).unwrap(), 0);
         let user = repo::find(&mut conn, &user.id).unwrap().unwrap();
         assert!(user.totp_enabled_at.is_none());
+    }
+
+    #[test]
+    fn the_operator_resets_a_locked_out_person() {
+        let (mut conn, sealer, user, secret, now) = enrolled_person();
+        let by = By::new("user:x", &Source(None));
+        confirm_enrolment(&mut conn, &sealer, &user, &code(&secret, now), by, now).unwrap();
+        let cli = crate::identity::authority::Actor::operator("cli");
+        assert!(reset_by_operator(&mut conn, &cli, &user.id, now).unwrap());
+        assert!(
+            !reset_by_operator(&mut conn, &cli, &user.id, now).unwrap(),
+            "once"
+        );
+        assert_eq!(recovery_codes_left(&mut conn, &user.id).unwrap(), 0);
+        let nobody = UserId::from("usr_nobody");
+        assert!(reset_by_operator(&mut conn, &cli, &nobody, now).is_err());
     }
 
     #[test]

@@ -314,8 +314,9 @@ fn record_sign_in(
     Ok(())
 }
 
-/// The throttle's subject for an account: apart from client ids by its prefix.
-pub(super) fn account_key(email_lower: &str) -> String {
+/// The throttle's subject for an account (sign-in, a second factor, a password
+/// change): apart from client ids by its prefix.
+pub fn account_key(email_lower: &str) -> String {
     format!("user:{email_lower}")
 }
 

@@ -22,6 +22,7 @@ use crate::store::{Store, StoreError};
 use crate::users::account::{self, PasswordChangeError};
 use crate::users::sealing::Sealer;
 use crate::users::second_factor::{self, SecondFactorError};
+use crate::users::sign_in::account_key;
 
 #[derive(Template)]
 #[template(path = "account.html", config = "src/web/askama.toml")]
@@ -496,11 +497,13 @@ async fn confirm_enrolment(
 }
 
 /// POST /dashboard/account/second-factor/disable — a current code turns it off.
+#[allow(clippy::too_many_arguments)]
 async fn disable_second_factor(
     req: HttpRequest,
     member: Member,
     settings: web::Data<DashboardSettings>,
     store: web::Data<Store>,
+    budget: web::Data<Argon2Budget>,
     sealer: web::Data<Sealer>,
     clock: web::Data<dyn Clock>,
     form: web::Form<CodeForm>,
@@ -515,6 +518,24 @@ async fn disable_second_factor(
         member.source.clone(),
     );
     let now = clock.now().naive_utc();
+    // Wrong codes count against the same throttle as at sign-in: a session alone
+    // cannot guess its way to turning the second factor off.
+    let throttle_key = account_key(&user.email_lower);
+    let attempt = match budget.reserve(&throttle_key, source.0.as_deref(), now.and_utc()) {
+        Ok(attempt) => attempt,
+        Err(_) => {
+            let error = Some("Too many wrong codes; wait a minute and try again.");
+            return show(
+                &member,
+                &store,
+                &clock,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                error,
+            )
+            .await;
+        }
+    };
     let disabled = store
         .write(move |tx| {
             let by = crate::audit::By::new(&label, &source);
@@ -522,7 +543,15 @@ async fn disable_second_factor(
         })
         .await;
     match disabled {
-        Ok(()) => see_other("/dashboard/account?notice=second-factor-off").finish(),
+        Ok(()) => {
+            attempt.succeeded();
+            see_other("/dashboard/account?notice=second-factor-off").finish()
+        }
+        Err(SecondFactorError::WrongCode) => {
+            let _ = attempt.failed(now.and_utc());
+            let (status, text) = refusal(&SecondFactorError::WrongCode);
+            show(&member, &store, &clock, status, None, Some(&text)).await
+        }
         Err(error) => {
             let (status, text) = refusal(&error);
             show(&member, &store, &clock, status, None, Some(&text)).await

@@ -536,6 +536,25 @@ async fn wrong_second_factor_codes_are_throttled() {
         Some(&StatusCode::TOO_MANY_REQUESTS),
         "{statuses:?}"
     );
+
+    // Turning it off from a live session counts wrong codes against the same throttle.
+    let csrf = account_csrf(&app, &cookie).await;
+    let mut last = StatusCode::OK;
+    for guess in 0..40 {
+        let code = format!("{:06}", 200_000 + guess);
+        last = post(
+            &app,
+            "/dashboard/account/second-factor/disable",
+            Some(&cookie),
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await
+        .status();
+        if last == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[actix_rt::test]

@@ -610,6 +610,15 @@ fn the_cli_invites_sets_roles_and_removes_members() {
             refused.stderr
         );
     }
+    let reset = kg.run(&["user", "reset-second-factor", &ada]);
+    assert!(reset.ok, "{}", reset.stderr);
+    assert_eq!(reset.json["second_factor_was_on"], false);
+    let nobody = kg.run(&["user", "reset-second-factor", "usr_nobody"]);
+    assert!(
+        !nobody.ok && nobody.stderr.contains("no person"),
+        "{}",
+        nobody.stderr
+    );
     let trail = kg.run(&["audit"]);
     let types: Vec<_> = trail
         .json
