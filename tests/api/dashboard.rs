@@ -735,30 +735,19 @@ async fn a_person_manages_keys_in_a_browser() {
     let (_, owner) = person(&app, "owner@example.com", "default", Role::Owner);
     let (_, viewer) = person(&app, "viewer@example.com", "default", Role::Viewer);
     let setup = |token: &str| format!("{}/setup#{token}", app.address);
-    let shots = std::env::var("KEYGATE_TEST_SCREENSHOTS").unwrap_or_default();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.cjs");
-    let mut node = std::process::Command::new("node");
-    node.arg(script)
-        .env("PLAYWRIGHT_CORE", playwright)
-        .env("KEYGATE_URL", &app.address)
-        .env("OWNER_EMAIL", "owner@example.com")
-        .env("OWNER_SETUP_URL", setup(&owner))
-        .env("VIEWER_EMAIL", "viewer@example.com")
-        .env("VIEWER_SETUP_URL", setup(&viewer))
-        .env("ADMIN_KEY", &app.admin_key)
-        .env("SCREENSHOTS", shots);
-    // The app answers on this test's runtime: wait for node off it.
-    let output = actix_web::rt::task::spawn_blocking(move || node.output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::helpers::process::run_browser_script(
+        playwright,
+        "dashboard.cjs",
+        &[
+            ("KEYGATE_URL", app.address.clone()),
+            ("OWNER_EMAIL", "owner@example.com".into()),
+            ("OWNER_SETUP_URL", setup(&owner)),
+            ("VIEWER_EMAIL", "viewer@example.com".into()),
+            ("VIEWER_SETUP_URL", setup(&viewer)),
+            ("ADMIN_KEY", app.admin_key.clone()),
+        ],
+    )
+    .await;
     assert!(
         stdout.contains("ok - a viewer has no way to create keys"),
         "the script ran to its end"

@@ -764,28 +764,17 @@ async fn an_owner_manages_an_application_in_a_browser() {
         .unwrap();
         (user.id, token.expose().to_owned())
     });
-    let shots = std::env::var("KEYGATE_TEST_SCREENSHOTS").unwrap_or_default();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/apps.cjs");
-    let mut node = std::process::Command::new("node");
-    node.arg(script)
-        .env("PLAYWRIGHT_CORE", playwright)
-        .env("KEYGATE_URL", &app.address)
-        .env("OWNER_EMAIL", "owner@example.com")
-        .env("OWNER_ID", user_id.as_str())
-        .env("OWNER_SETUP_URL", format!("{}/setup#{token}", app.address))
-        .env("SCREENSHOTS", shots);
-    // The app answers on this test's runtime: wait for node off it.
-    let output = actix_web::rt::task::spawn_blocking(move || node.output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::helpers::process::run_browser_script(
+        playwright,
+        "apps.cjs",
+        &[
+            ("KEYGATE_URL", app.address.clone()),
+            ("OWNER_EMAIL", "owner@example.com".into()),
+            ("OWNER_ID", user_id.to_string()),
+            ("OWNER_SETUP_URL", format!("{}/setup#{token}", app.address)),
+        ],
+    )
+    .await;
     assert!(
         stdout.contains("ok - the audit log filters by actor"),
         "the script ran to its end"

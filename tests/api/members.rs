@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::dashboard_apps::{csrf_of, get, member, page, post, PASSWORD};
-use crate::helpers::db::audit_trail;
+use crate::helpers::db::{audit_trail, TestConnection};
 use crate::helpers::process::Installation;
 use crate::helpers::{assert_api_error, TestApp};
 use keygate::users::Role;
@@ -637,4 +637,47 @@ fn the_cli_invites_sets_roles_and_removes_members() {
         .unwrap()
         .iter()
         .all(|e| e["actor"] == "cli"));
+}
+
+/// Inviting, a viewer's limits, a second factor and a removal, in Debian's Chromium
+/// driven by playwright-core (`tests/browser/people.cjs`).
+#[actix_rt::test]
+#[ignore = "needs Chromium and playwright-core: .ci/run installs both (KEYGATE_TEST_PLAYWRIGHT names the module)"]
+async fn people_are_managed_in_a_browser() {
+    let Some(playwright) = crate::helpers::process::browser_tools() else {
+        return;
+    };
+    let app = TestApp::spawn_on_own_origin().await;
+    let cli = keygate::identity::authority::Actor::operator("test");
+    let now = chrono::Utc::now().naive_utc();
+    let token = app.store.with_conn(|c| {
+        let org = keygate::orgs::repo::find_by_slug(c, "default")
+            .unwrap()
+            .unwrap();
+        let (_, token) = keygate::users::service::create_user(
+            c,
+            &cli,
+            "owner@example.com",
+            None,
+            &org.id,
+            Role::Owner,
+            now,
+        )
+        .unwrap();
+        token.expose().to_owned()
+    });
+    let stdout = crate::helpers::process::run_browser_script(
+        playwright,
+        "people.cjs",
+        &[
+            ("KEYGATE_URL", app.address.clone()),
+            ("OWNER_EMAIL", "owner@example.com".into()),
+            ("OWNER_SETUP_URL", format!("{}/setup#{token}", app.address)),
+        ],
+    )
+    .await;
+    assert!(
+        stdout.contains("ok - people managed in a browser"),
+        "the script ran to its end"
+    );
 }

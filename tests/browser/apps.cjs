@@ -8,17 +8,9 @@
 // passes the addresses and the set-up link in the environment; screenshots go to
 // SCREENSHOTS.
 "use strict";
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 
-const BASE = process.env.KEYGATE_URL;
+const { BASE, check, everyControlIsNamed, fitsAPhone, shot, setUpAndSignIn, launch } = require("./common.cjs");
 const OWNER = { email: process.env.OWNER_EMAIL, id: process.env.OWNER_ID, setup: process.env.OWNER_SETUP_URL };
-const PASSWORD = "correct horse battery staple 42";
-const SHOTS = process.env.SCREENSHOTS;
-
-function check(condition, what) {
-  if (!condition) throw new Error("failed: " + what);
-  console.log("ok - " + what);
-}
 
 // POST /oauth/token with client_secret_basic, from outside the browser.
 async function token(id, secret) {
@@ -31,44 +23,11 @@ async function token(id, secret) {
   return response.status;
 }
 
-async function everyControlIsNamed(page, where) {
-  const unnamed = await page.evaluate(() =>
-    Array.from(document.querySelectorAll("input:not([type=hidden]), select, button, textarea"))
-      .filter((el) => {
-        const labelled = el.labels && el.labels.length > 0 && el.labels[0].textContent.trim() !== "";
-        const aria = (el.getAttribute("aria-label") || "").trim() !== "";
-        const text = el.tagName === "BUTTON" && el.textContent.trim() !== "";
-        return !(labelled || aria || text);
-      })
-      .map((el) => el.outerHTML.slice(0, 80)));
-  check(unnamed.length === 0, where + ": every control has an accessible name " + JSON.stringify(unnamed));
-}
-
-async function fitsAPhone(page, where) {
-  const size = page.viewportSize();
-  await page.setViewportSize({ width: 390, height: 844 });
-  const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
-  check(fits, where + " fits a phone's width");
-  await page.setViewportSize(size);
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: SHOTS + "/" + name + ".png", fullPage: true });
-}
-
 (async () => {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+  const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(OWNER.setup);
-    await page.getByLabel("New password").fill(PASSWORD);
-    await page.getByLabel("Repeat it").fill(PASSWORD);
-    await page.getByRole("button", { name: "Set password" }).click();
-    await page.waitForURL(/\/sign-in\?notice=password-set/);
-    await page.getByLabel("Email").fill(OWNER.email);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(/\/dashboard$/);
+    await setUpAndSignIn(page, OWNER.email, OWNER.setup);
 
     await page.getByRole("link", { name: "Applications" }).click();
     await page.waitForURL(/\/dashboard\/apps$/);

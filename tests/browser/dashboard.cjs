@@ -6,19 +6,11 @@
 // have an accessible name. Run by tests/api/dashboard.rs, which starts keygate and
 // passes the addresses and links in the environment; screenshots go to SCREENSHOTS.
 "use strict";
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 
-const BASE = process.env.KEYGATE_URL;
+const { BASE, check, everyControlIsNamed, shot, setUpAndSignIn, launch } = require("./common.cjs");
 const OWNER = { email: process.env.OWNER_EMAIL, setup: process.env.OWNER_SETUP_URL };
 const VIEWER = { email: process.env.VIEWER_EMAIL, setup: process.env.VIEWER_SETUP_URL };
-const PASSWORD = "correct horse battery staple 42";
-const SHOTS = process.env.SCREENSHOTS;
 const ADMIN_KEY = process.env.ADMIN_KEY;
-
-function check(condition, what) {
-  if (!condition) throw new Error("failed: " + what);
-  console.log("ok - " + what);
-}
 
 async function me(key) {
   const response = await fetch(BASE + "/v1/me", { headers: { "X-API-Key": key } });
@@ -26,47 +18,16 @@ async function me(key) {
 }
 
 // Every input, select and button has a name a screen reader can say.
-async function everyControlIsNamed(page, where) {
-  const unnamed = await page.evaluate(() =>
-    Array.from(document.querySelectorAll("input:not([type=hidden]), select, button, textarea"))
-      .filter((el) => {
-        const labelled = el.labels && el.labels.length > 0 && el.labels[0].textContent.trim() !== "";
-        const aria = (el.getAttribute("aria-label") || "").trim() !== "";
-        const text = el.tagName === "BUTTON" && el.textContent.trim() !== "";
-        return !(labelled || aria || text);
-      })
-      .map((el) => el.outerHTML.slice(0, 80)));
-  check(unnamed.length === 0, where + ": every control has an accessible name " + JSON.stringify(unnamed));
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: SHOTS + "/" + name + ".png", fullPage: true });
-}
-
-async function setUpAndSignIn(page, person) {
-  await page.goto(person.setup);
-  check(!page.url().includes("#"), "the set-up token leaves the address bar");
-  await everyControlIsNamed(page, "set-up page");
-  await page.getByLabel("New password").fill(PASSWORD);
-  await page.getByLabel("Repeat it").fill(PASSWORD);
-  await page.getByRole("button", { name: "Set password" }).click();
-  await page.waitForURL(/\/sign-in\?notice=password-set/);
-  await everyControlIsNamed(page, "sign-in page");
-  await page.getByLabel("Email").fill(person.email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/dashboard$/);
-}
 
 (async () => {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+  const browser = await launch();
   try {
     const owner = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await owner.goto(BASE + "/dashboard/keys");
     check(/\/sign-in\?next=/.test(owner.url()), "signed out, the dashboard leads to the sign-in page");
     await shot(owner, "sign-in");
 
-    await setUpAndSignIn(owner, OWNER);
+    await setUpAndSignIn(owner, OWNER.email, OWNER.setup);
     check(await owner.getByRole("heading", { name: /^Overview of / }).isVisible(), "signed in, the overview shows");
     check(await owner.getByRole("img", { name: /^API requests: \d+ in all/ }).isVisible(), "the overview charts the requests");
     await everyControlIsNamed(owner, "overview");
@@ -151,7 +112,7 @@ async function setUpAndSignIn(page, person) {
     check(/\/sign-in/.test(owner.url()), "after signing out the dashboard is closed");
 
     const viewer = await browser.newPage();
-    await setUpAndSignIn(viewer, VIEWER);
+    await setUpAndSignIn(viewer, VIEWER.email, VIEWER.setup);
     await viewer.goto(BASE + "/dashboard/keys");
     check((await viewer.getByRole("button", { name: "Create key" }).count()) === 0, "a viewer has no way to create keys");
     await shot(viewer, "viewer");

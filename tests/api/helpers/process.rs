@@ -431,3 +431,36 @@ pub fn browser_tools() -> Option<String> {
             .is_ok_and(|o| o.status.success());
     super::available("Chromium, node and playwright-core", there).then_some(module)
 }
+
+/// Runs the browser script `tests/browser/{script}` with node against keygate, with
+/// `env` and the playwright-core module (`browser_tools`) and the screenshots
+/// directory (`KEYGATE_TEST_SCREENSHOTS`, if set); fails the test unless it exits
+/// successfully, and returns what it printed (its `ok - …` lines).
+pub async fn run_browser_script(
+    playwright: String,
+    script: &str,
+    env: &[(&str, String)],
+) -> String {
+    let path = format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut node = Command::new("node");
+    node.arg(path).env("PLAYWRIGHT_CORE", playwright).env(
+        "SCREENSHOTS",
+        std::env::var("KEYGATE_TEST_SCREENSHOTS").unwrap_or_default(),
+    );
+    for (name, value) in env {
+        node.env(name, value);
+    }
+    // The app answers on the test's runtime: wait for node off it.
+    let output = actix_web::rt::task::spawn_blocking(move || node.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
