@@ -92,7 +92,7 @@ function totp(base32, unixSeconds) {
     check(true, "a sign-in with the password and a TOTP code reaches the dashboard");
 
     await owner.goto(BASE + "/dashboard/account");
-    check((await owner.getByRole("button", { name: "Sign out (this one)" }).count()) === 1, "the account page lists this session");
+    check((await owner.getByRole("button", { name: "Sign out of this session" }).count()) === 1, "the account page lists this session");
     await shot(owner, "account");
     await fitsAPhone(owner, "the account page");
 
