@@ -65,6 +65,7 @@ pub struct RateLimits {
     /// One limiter per distinct (requests per minute, burst).
     limiters: RwLock<HashMap<(u32, u32), Arc<KeyedLimiter>>>,
     checks: AtomicU64,
+    refused: super::recent::RecentRefusals,
 }
 
 impl RateLimits {
@@ -76,6 +77,7 @@ impl RateLimits {
             clock: LimiterClock(clock),
             limiters: RwLock::new(HashMap::new()),
             checks: AtomicU64::new(0),
+            refused: super::recent::RecentRefusals::default(),
         }
     }
 
@@ -85,8 +87,33 @@ impl RateLimits {
         self
     }
 
-    /// `check`, through Redis when it is configured and reachable.
+    /// `check`, through Redis when it is configured and reachable; a refusal is
+    /// remembered for `recently_limited`.
     pub async fn check_request(
+        &self,
+        credential: &str,
+        org_id: &str,
+        tier: &str,
+        credential_override: Option<u32>,
+    ) -> Option<Result<Allowance, Limited>> {
+        let checked = self
+            .check_request_unnoted(credential, org_id, tier, credential_override)
+            .await;
+        if let Some(Err(_)) = &checked {
+            self.refused
+                .note(credential, self.clock.0.now().timestamp());
+        }
+        checked
+    }
+
+    /// Whether this instance refused `credential` for a rate limit (its own or its
+    /// organization's) within the last minute.
+    pub fn recently_limited(&self, credential: &str) -> bool {
+        self.refused
+            .limited(credential, self.clock.0.now().timestamp())
+    }
+
+    async fn check_request_unnoted(
         &self,
         credential: &str,
         org_id: &str,

@@ -10,11 +10,12 @@
 //! Redis is unreachable.
 //!
 //! `tiers` holds the configured limits, `gcra` the in-process limiter, `shared` the
-//! Redis one, `headers` the middleware that reports the allowance, and `verdict`
-//! what both limiters answer.
+//! Redis one, `headers` the middleware that reports the allowance, `verdict`
+//! what both limiters answer, and `recent` which credentials were refused lately.
 
 pub mod gcra;
 pub mod headers;
+pub mod recent;
 pub mod shared;
 pub mod tiers;
 pub mod verdict;

@@ -21,6 +21,7 @@ use crate::api_keys::service::{self as keys, KeyError, KeyUpdate};
 use crate::api_keys::{Environment, KeyRequest, KeyRequestError};
 use crate::clock::Clock;
 use crate::ids::ApiKeyId;
+use crate::limits::RateLimits;
 use crate::store::Store;
 use crate::usage::report::{self, Subject};
 
@@ -40,6 +41,7 @@ pub(super) async fn keys_page(
     settings: web::Data<DashboardSettings>,
     store: web::Data<Store>,
     clock: web::Data<dyn Clock>,
+    limits: web::Data<RateLimits>,
     query: web::Query<KeysQuery>,
 ) -> HttpResponse {
     let notice = match query.notice.as_deref() {
@@ -56,6 +58,7 @@ pub(super) async fn keys_page(
             error: None,
             notice,
             after: query.after.as_deref(),
+            limits: Some(&limits),
         },
     )
     .await
@@ -68,6 +71,9 @@ struct Table<'a> {
     error: Option<&'a str>,
     notice: Option<&'a str>,
     after: Option<&'a str>,
+    /// To mark the keys this instance refused for their rate limit in the last minute
+    /// (the page itself; a form's refusal shows the table without it).
+    limits: Option<&'a RateLimits>,
 }
 
 async fn keys_table(
@@ -82,6 +88,7 @@ async fn keys_table(
         error,
         notice,
         after,
+        limits,
     } = table;
     let org_id = member.session.membership.org_id.clone();
     // An `after` that is no key id starts at the beginning; one more row than shown
@@ -126,7 +133,13 @@ async fn keys_table(
             expiry_choices: expiry_choices(&policy),
             policy_note: (policy != KeyPolicy::default()).then(|| policy.describe()),
             next_cursor,
-            keys: listed.iter().map(|k| KeyRow::new(k, now)).collect(),
+            keys: listed
+                .iter()
+                .map(|k| {
+                    let limited = limits.is_some_and(|l| l.recently_limited(k.id.as_str()));
+                    KeyRow::new(k, now, limited)
+                })
+                .collect(),
             error,
             notice,
         },
@@ -281,6 +294,7 @@ async fn refused(
         error: Some(&text),
         notice: None,
         after: None,
+        limits: None,
     };
     keys_table(member, settings, store, clock, table).await
 }
@@ -328,6 +342,7 @@ pub(super) async fn revoke_key(
                 error: Some(text),
                 notice: None,
                 after: None,
+                limits: None,
             },
         )
         .await;
@@ -383,6 +398,7 @@ pub(super) async fn key_page(
     member: Member,
     store: web::Data<Store>,
     clock: web::Data<dyn Clock>,
+    limits: web::Data<RateLimits>,
     id: web::Path<String>,
     query: web::Query<KeyQuery>,
 ) -> HttpResponse {
@@ -408,6 +424,7 @@ pub(super) async fn key_page(
             status: StatusCode::OK,
             error: None,
             notice,
+            limits: Some(&limits),
         },
     )
     .await
@@ -418,6 +435,8 @@ struct Outcome<'a> {
     status: StatusCode,
     error: Option<&'a str>,
     notice: Option<&'a str>,
+    /// As `Table::limits`.
+    limits: Option<&'a RateLimits>,
 }
 
 async fn key_detail(
@@ -465,7 +484,10 @@ async fn key_detail(
         }
     };
     let role = member.session.membership.role();
-    let row = KeyRow::new(&key, now.naive_utc());
+    let limited = outcome
+        .limits
+        .is_some_and(|l| l.recently_limited(key.id.as_str()));
+    let row = KeyRow::new(&key, now.naive_utc(), limited);
     render(
         outcome.status,
         KeyDetail {
@@ -537,6 +559,7 @@ pub(super) async fn update_key(
                 status,
                 error: Some(&text),
                 notice: None,
+                limits: None,
             };
             key_detail(&member, &store, &clock, &id, Range::Day, outcome).await
         }

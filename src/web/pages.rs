@@ -106,14 +106,15 @@ pub struct KeyRow {
     pub created_at: String,
     pub last_used_at: String,
     pub expires_at: String,
-    /// `active`, `expiring` (within 7 days), `expired` or `revoked`.
+    /// `active`, `expiring` (within 7 days), `rate-limited` (refused for its rate
+    /// limit in the last minute), `expired` or `revoked`.
     pub status: &'static str,
     /// Whether it can still be rotated or revoked.
     pub live: bool,
 }
 
 impl KeyRow {
-    pub fn new(key: &ApiKey, now: NaiveDateTime) -> Self {
+    pub fn new(key: &ApiKey, now: NaiveDateTime, rate_limited: bool) -> Self {
         let shown = |t: Option<NaiveDateTime>, none: &str| {
             t.map_or_else(|| none.to_owned(), |t| utc(t.and_utc()))
         };
@@ -127,6 +128,7 @@ impl KeyRow {
             {
                 ("expiring", true)
             }
+            KeyState::Active if rate_limited => ("rate-limited", true),
             KeyState::Active => ("active", true),
         };
         Self {

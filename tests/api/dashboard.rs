@@ -1115,3 +1115,33 @@ async fn every_page_the_nav_links_to_answers() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn a_key_refused_for_its_rate_limit_shows_as_rate_limited() {
+    let app = TestApp::spawn_with(|s| s.rate_limits = true).await;
+    let cookie = signed_in(&app, "ada@example.com", Role::Owner).await;
+    let limited = app.operator_key("default", "read", Some(1));
+    let calm = app.operator_key("default", "read", None);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(me_status(&app, &limited.key).await);
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert_eq!(me_status(&app, &calm.key).await, StatusCode::OK);
+    let page = page_text(&app, "/dashboard/keys", &cookie).await;
+    let row_of = |id: &str| {
+        let start = page.find(&format!("id=\"{id}\"")).expect("the key's row");
+        page[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(
+        row_of(&limited.id).contains("rate-limited"),
+        "{}",
+        row_of(&limited.id)
+    );
+    assert!(!row_of(&calm.id).contains("rate-limited"));
+    let detail = page_text(&app, &format!("/dashboard/keys/{}", limited.id), &cookie).await;
+    assert!(detail.contains("rate-limited"));
+}
