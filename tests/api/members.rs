@@ -448,6 +448,39 @@ async fn roles_limit_changes_and_the_last_owner_stays() {
     .await;
     assert_eq!(unknown_role.status(), StatusCode::BAD_REQUEST);
 
+    // Another organization's member does not exist here, on any form.
+    app.organization("beta", "Beta");
+    let beta_key = app.operator_key("beta", "read write admin webhook", None);
+    let stranger: Value = invite(
+        &app,
+        &beta_key.key,
+        json!({"email": "s@example.com", "role": "viewer"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let stranger = stranger["user_id"].as_str().unwrap();
+    for (path, form) in [
+        (
+            format!("/dashboard/members/{stranger}/role"),
+            ("role", "admin"),
+        ),
+        (
+            format!("/dashboard/members/{stranger}/remove"),
+            ("confirm", "yes"),
+        ),
+        (
+            "/dashboard/members/usr_nope/role".to_owned(),
+            ("role", "admin"),
+        ),
+    ] {
+        let response = post(&app, &path, Some(&owner), &[("csrf", &owner_csrf), form]).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, listed) = page(&app, "/dashboard/members", &owner).await;
+    assert!(!listed.contains("s@example.com"));
+
     // Promote the admin to owner; then the first owner may step down.
     let promoted = post(
         &app,
