@@ -1,5 +1,5 @@
 //! The typed ids of keygate's rows: an organization's, an API key's, a client's, a
-//! person's. Each
+//! person's, a sign-in session's. Each
 //! is its own type (`store::typed_id`), so rows, repos, the actor and the principal
 //! cannot pass one where another is meant — in a multi-tenant server, the mix-up that
 //! becomes a cross-organization read. They live here rather than beside their
@@ -29,6 +29,13 @@ typed_id! {
     UserId
 }
 
+typed_id! {
+    /// A sign-in session's public id (`ses_…`), as stored in `user_sessions.id` and
+    /// shown on the account page — never its token (`kgss_…`), which only the cookie
+    /// carries.
+    SessionId
+}
+
 impl OrgId {
     pub fn generate() -> Self {
         Self::from(TokenKind::OrgId.with_suffix(uuid::Uuid::new_v4().simple()))
@@ -44,6 +51,12 @@ impl ApiKeyId {
 impl UserId {
     pub fn generate() -> Self {
         Self::from(TokenKind::UserId.with_suffix(uuid::Uuid::new_v4().simple()))
+    }
+}
+
+impl SessionId {
+    pub fn generate() -> Self {
+        Self::from(TokenKind::SessionId.with_suffix(uuid::Uuid::new_v4().simple()))
     }
 }
 
@@ -75,6 +88,10 @@ mod tests {
         assert_eq!(
             TokenKind::of_prefix(UserId::generate().as_str()),
             Some(TokenKind::UserId)
+        );
+        assert_eq!(
+            TokenKind::of_prefix(SessionId::generate().as_str()),
+            Some(TokenKind::SessionId)
         );
     }
 }

@@ -13,7 +13,7 @@ use super::service::target;
 use super::sign_in::{account_key, failed};
 use crate::argon2_budget::{Argon2Budget, BudgetError};
 use crate::audit::{self, By, Change, Source};
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::secret::Secret;
 use crate::store::schema::user_sessions;
 use crate::store::{DbConn, Store, StoreError};
@@ -48,7 +48,7 @@ pub async fn change_password(
     store: &Store,
     budget: &Argon2Budget,
     user: &User,
-    keep_session: &str,
+    keep_session: &SessionId,
     current: &Secret,
     new: &Secret,
     source: &Source,
@@ -116,7 +116,7 @@ pub async fn change_password(
 fn end_other_sessions(
     c: &mut DbConn,
     user_id: &UserId,
-    keep: &str,
+    keep: &SessionId,
     now: NaiveDateTime,
 ) -> Result<usize, StoreError> {
     Ok(diesel::update(
@@ -152,7 +152,7 @@ pub fn open_sessions(
 pub fn end_own_session(
     conn: &mut DbConn,
     user: &User,
-    session_id: &str,
+    session_id: &SessionId,
     source: &Source,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
@@ -166,7 +166,7 @@ pub fn end_own_session(
         }
         let label = user.label();
         let change = Change::UserSignedOut {
-            session_id: &session.id,
+            session_id: session.id.as_str(),
         };
         audit::repo::record(
             c,

@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::ids::{OrgId, UserId};
+use crate::ids::{OrgId, SessionId, UserId};
 use crate::scope::ScopeSet;
 use crate::store::schema::{memberships, user_sessions, user_tokens, users};
 
@@ -199,7 +199,7 @@ impl Membership {
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = user_sessions)]
 pub struct UserSession {
-    pub id: String,
+    pub id: SessionId,
     pub token_hash: String,
     pub user_id: UserId,
     /// The organization the session works in.

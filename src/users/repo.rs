@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{Membership, NewUser, Purpose, Role, User, UserSession, UserToken};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{OrgId, SessionId, UserId};
 use crate::store::schema::{memberships, organizations, user_sessions, user_tokens, users};
 use crate::store::DbConn;
 
@@ -239,7 +239,7 @@ pub fn session_by_token_hash(
         .optional()
 }
 
-pub fn find_session(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserSession>> {
+pub fn find_session(conn: &mut DbConn, id: &SessionId) -> QueryResult<Option<UserSession>> {
     user_sessions::table
         .find(id)
         .select(UserSession::as_select())
@@ -248,7 +248,7 @@ pub fn find_session(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserSessi
 }
 
 /// Moves the session's `last_seen_at` to `now`.
-pub fn touch_session(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn touch_session(conn: &mut DbConn, id: &SessionId, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(user_sessions::table.find(id))
         .set(user_sessions::last_seen_at.eq(now))
         .execute(conn)
@@ -256,7 +256,7 @@ pub fn touch_session(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryRe
 }
 
 /// Ends the session `id`; `false` if it had ended already.
-pub fn end_session(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn end_session(conn: &mut DbConn, id: &SessionId, now: NaiveDateTime) -> QueryResult<bool> {
     let ended = diesel::update(
         user_sessions::table
             .find(id)

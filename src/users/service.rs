@@ -14,7 +14,7 @@ use super::model::{Membership, NewUser, Purpose, Role, User, UserToken};
 use super::repo;
 use crate::audit::{self, By, Change, Target};
 use crate::identity::authority::{Actor, AuthorityError};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{OrgId, SessionId, UserId};
 use crate::orgs;
 use crate::scope::ScopeSet;
 use crate::secret::{digest, RandomError, Secret};
@@ -241,7 +241,7 @@ pub fn redeem_setup_token(
 /// records nothing.
 pub fn sign_out(
     conn: &mut DbConn,
-    session_id: &str,
+    session_id: &SessionId,
     actor: &Actor,
     now: NaiveDateTime,
 ) -> Result<(), UserError> {
@@ -255,7 +255,7 @@ pub fn sign_out(
                 id: session.user_id.as_str(),
             };
             let change = Change::UserSignedOut {
-                session_id: &session.id,
+                session_id: session.id.as_str(),
             };
             audit::repo::record(c, target, actor.by(), change, now)?;
         }

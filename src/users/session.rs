@@ -24,7 +24,7 @@ use super::model::{Membership, User, UserSession};
 use super::repo;
 use crate::audit::Source;
 use crate::identity::authority::Actor;
-use crate::ids::{OrgId, UserId};
+use crate::ids::{OrgId, SessionId, UserId};
 use crate::secret::{ct_eq_str, digest, RandomError, Secret};
 use crate::store::{DbConn, StoreError};
 use crate::tokens::TokenKind;
@@ -38,7 +38,7 @@ const TOUCH_EVERY_SECS: i64 = 60;
 /// A session that `resolve` accepted: who, in which organization, with which role.
 #[derive(Debug)]
 pub struct ActiveSession {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub user: User,
     pub membership: Membership,
     /// The session's CSRF token, for the page's forms (`check_csrf` checks one).
@@ -104,7 +104,7 @@ pub fn new_session(
     let csrf = csrf_of(token.expose());
     let lifetime = chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::MAX);
     let row = UserSession {
-        id: TokenKind::SessionId.with_suffix(uuid::Uuid::new_v4().simple()),
+        id: SessionId::generate(),
         token_hash: digest(token.expose()),
         user_id: user_id.clone(),
         org_id: org_id.clone(),

@@ -25,6 +25,7 @@ use super::second_factor::{self, Passed, SecondFactorError};
 use super::session::{self, NewSession};
 use crate::argon2_budget::{Argon2Budget, Attempt, BudgetError, BurstStarted};
 use crate::audit::{self, By, Change, Source, Target};
+use crate::ids::SessionId;
 use crate::secret::{digest, RandomError, Secret};
 use crate::store::{Blocking, Store, StoreError};
 
@@ -38,7 +39,7 @@ pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 pub struct SignedIn {
     pub user: User,
     pub membership: Membership,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub session_token: Secret,
     pub csrf_token: Secret,
     /// The password was right and the person has a second factor: this session
@@ -296,7 +297,7 @@ fn record_sign_in(
     tx: &mut crate::store::DbConn,
     user: &User,
     membership: &Membership,
-    session_id: &str,
+    session_id: &SessionId,
     second_factor: Option<Passed>,
     source: &Source,
     now: NaiveDateTime,
@@ -307,7 +308,7 @@ fn record_sign_in(
     };
     let label = user.label();
     let change = Change::UserSignedIn {
-        session_id,
+        session_id: session_id.as_str(),
         second_factor: second_factor.map(Passed::as_str),
     };
     audit::repo::record(tx, target, By::new(&label, source), change, now)?;

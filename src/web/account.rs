@@ -69,7 +69,7 @@ struct RecoveryCodesPage<'a> {
 }
 
 struct SessionRow {
-    id: String,
+    id: crate::ids::SessionId,
     started: String,
     last_seen: String,
     source: String,
@@ -289,7 +289,7 @@ async fn end_session(
         member.source.clone(),
         clock.now().naive_utc(),
     );
-    let id = id.into_inner();
+    let id = crate::ids::SessionId::from(id.into_inner());
     let this_one = id == member.session.session_id;
     let ended = store
         .write(move |tx| account::end_own_session(tx, &user, &id, &source, now))
