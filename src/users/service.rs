@@ -1,5 +1,5 @@
 //! The people use cases — create a person with a membership and a setup link, redeem
-//! the link to set a password, sign out, disable — for the CLI now and the dashboard
+//! the link to set a password, disable — for the CLI now and the dashboard
 //! next. Each takes the connection of the caller's store turn (`Store::write`), the
 //! actor where there is one, validated input and `now`, and commits the change with
 //! its audit event (in the membership's organization: target type `user`) in one
@@ -14,7 +14,7 @@ use super::model::{Membership, NewUser, Purpose, Role, User, UserToken};
 use super::repo;
 use crate::audit::{self, By, Change, Target};
 use crate::identity::authority::{Actor, AuthorityError};
-use crate::ids::{OrgId, SessionId, UserId};
+use crate::ids::{OrgId, UserId};
 use crate::orgs;
 use crate::scope::ScopeSet;
 use crate::secret::{digest, RandomError, Secret};
@@ -234,32 +234,6 @@ pub fn redeem_setup_token(
             )?;
         }
         repo::find(c, &user.id)?.ok_or(UserError::InvalidToken)
-    })
-}
-
-/// Ends the session `session_id` (signing out). Ending an ended session changes and
-/// records nothing.
-pub fn sign_out(
-    conn: &mut DbConn,
-    session_id: &SessionId,
-    actor: &Actor,
-    now: NaiveDateTime,
-) -> Result<(), UserError> {
-    conn.transaction(|c| {
-        let session = repo::find_session(c, session_id)?
-            .filter(|s| actor.sees(&s.org_id))
-            .ok_or(UserError::NotFound)?;
-        if repo::end_session(c, &session.id, now)? {
-            let target = Target {
-                org_id: &session.org_id,
-                id: session.user_id.as_str(),
-            };
-            let change = Change::UserSignedOut {
-                session_id: session.id.as_str(),
-            };
-            audit::repo::record(c, target, actor.by(), change, now)?;
-        }
-        Ok(())
     })
 }
 

@@ -367,13 +367,14 @@ async fn sign_out(
     if !member.posted_from_own_page(&req, &settings.issuer, Some(&form.csrf)) {
         return cross_site();
     }
-    let (session_id, actor, now) = (
+    let (session_id, user, source, now) = (
         member.session.session_id.clone(),
-        member.actor(),
+        member.session.user.clone(),
+        member.source.clone(),
         clock.now().naive_utc(),
     );
     let ended = store
-        .write(move |tx| users::service::sign_out(tx, &session_id, &actor, now))
+        .write(move |tx| users::account::end_own_session(tx, &user, &session_id, &source, now))
         .await;
     if let Err(error) = ended {
         tracing::warn!(%error, "a session could not be ended");

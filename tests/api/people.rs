@@ -188,12 +188,15 @@ async fn signing_in_starts_a_session_that_resolves() {
         .is_some());
 
     // Signing out ends it.
-    let actor = Actor::operator("cli");
-    let session_id = rotated.session_id.clone();
-    app.store
-        .write(move |tx| service::sign_out(tx, &session_id, &actor, now()))
+    let (session_id, user) = (rotated.session_id.clone(), rotated.user.clone());
+    let ended = app
+        .store
+        .write(move |tx| {
+            keygate::users::account::end_own_session(tx, &user, &session_id, &Source(None), now())
+        })
         .await
         .unwrap();
+    assert!(ended);
     assert!(resolves(&app, rotated.session_token.expose())
         .await
         .is_none());
