@@ -146,10 +146,7 @@ pub fn change_role(
     actor.require_admin()?;
     actor.check_scopes(&role.scopes())?;
     conn.transaction(|c| {
-        if !repo::lock_org(c, org_id)? {
-            return Err(UserError::NotFound);
-        }
-        let (user, membership) = member(c, org_id, user_id)?;
+        let (user, membership) = locked_member(c, org_id, user_id)?;
         let current = membership.role();
         check_grant(c, actor, org_id, current)?;
         check_grant(c, actor, org_id, role)?;
@@ -186,10 +183,7 @@ pub fn remove(
     }
     actor.require_admin()?;
     conn.transaction(|c| {
-        if !repo::lock_org(c, org_id)? {
-            return Err(UserError::NotFound);
-        }
-        let (user, membership) = member(c, org_id, user_id)?;
+        let (user, membership) = locked_member(c, org_id, user_id)?;
         let role = membership.role();
         check_grant(c, actor, org_id, role)?;
         if role == Role::Owner && repo::count_owners(c, org_id)? <= 1 {
@@ -207,11 +201,16 @@ pub fn remove(
     })
 }
 
-fn member(
+/// The member `user_id` of `org_id`, with the organization's row locked until the
+/// transaction ends (`repo::lock_org`): the owners counted next stay as counted.
+fn locked_member(
     c: &mut DbConn,
     org_id: &OrgId,
     user_id: &UserId,
 ) -> Result<(User, Membership), UserError> {
+    if !repo::lock_org(c, org_id)? {
+        return Err(UserError::NotFound);
+    }
     let membership = repo::membership(c, user_id, org_id)?.ok_or(UserError::NotFound)?;
     let user = repo::find(c, user_id)?.ok_or(UserError::NotFound)?;
     Ok((user, membership))

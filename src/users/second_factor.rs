@@ -16,7 +16,7 @@ use super::repo;
 use super::sealing::{SealError, Sealer};
 use super::service::target;
 use super::totp::{self, TotpSecret};
-use crate::audit::{self, By, Change};
+use crate::audit::{self, By, Change, Source};
 use crate::ids::UserId;
 use crate::secret::{digest, RandomError, Secret};
 use crate::store::schema::{user_recovery_codes, users};
@@ -124,7 +124,7 @@ pub fn confirm_enrolment(
     sealer: &Sealer,
     user: &User,
     code: &str,
-    by: By<'_>,
+    source: &Source,
     now: NaiveDateTime,
 ) -> Result<Vec<Secret>, SecondFactorError> {
     if user.totp_enabled_at.is_some() {
@@ -157,6 +157,8 @@ pub fn confirm_enrolment(
             return Err(SecondFactorError::NotStarted);
         }
         store_recovery_codes(c, &user.id, &codes, now)?;
+        let label = user.label();
+        let by = By::new(&label, source);
         record(c, user, by, || Change::UserSecondFactorEnabled, now)?;
         Ok(codes)
     })
@@ -232,7 +234,7 @@ pub fn disable(
     sealer: &Sealer,
     user: &User,
     code: &str,
-    by: By<'_>,
+    source: &Source,
     now: NaiveDateTime,
 ) -> Result<(), SecondFactorError> {
     if user.totp_enabled_at.is_none() {
@@ -241,7 +243,14 @@ pub fn disable(
     conn.transaction(|c| {
         verify(c, sealer, &user.id, code, now)?;
         clear(c, &user.id)?;
-        record(c, user, by, || Change::UserSecondFactorDisabled, now)?;
+        let label = user.label();
+        record(
+            c,
+            user,
+            By::new(&label, source),
+            || Change::UserSecondFactorDisabled,
+            now,
+        )?;
         Ok(())
     })
 }
@@ -361,7 +370,6 @@ fn normalize_recovery_code(typed: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Source;
     use crate::users::model::{Membership, NewUser, Role};
 
     fn enrolled_person() -> (DbConn, Sealer, User, TotpSecret, NaiveDateTime) {
@@ -386,13 +394,13 @@ mod tests {
     #[test]
     fn enrolment_needs_a_right_code_and_a_code_works_once() {
         let (mut conn, sealer, user, secret, now) = enrolled_person();
-        let by = || By::new("user:x", &Source(None));
+        let source = Source(None);
         let pending = pending_secret(&mut conn, &sealer, &user).unwrap().unwrap();
         assert_eq!(pending, secret);
-        let wrong = confirm_enrolment(&mut conn, &sealer, &user, "000000x", by(), now);
+        let wrong = confirm_enrolment(&mut conn, &sealer, &user, "000000x", &source, now);
         assert!(matches!(wrong, Err(SecondFactorError::WrongCode)));
-        let codes =
-            confirm_enrolment(&mut conn, &sealer, &user, &code(&secret, now), by(), now).unwrap();
+        let codes = confirm_enrolment(&mut conn, &sealer, &user, &code(&secret, now), &source, now)
+            .unwrap();
         assert_eq!(codes.len(), RECOVERY_CODES);
         assert_eq!(recovery_codes_left(&mut conn, &user.id).unwrap(), 10);
 
@@ -429,7 +437,7 @@ mod tests {
             &sealer,
             &user,
             &code(&secret, much_later),
-            by(),
+            &source,
             much_later,
         )
         .unwrap();
@@ -441,8 +449,8 @@ mod tests {
     #[test]
     fn the_operator_resets_a_locked_out_person() {
         let (mut conn, sealer, user, secret, now) = enrolled_person();
-        let by = By::new("user:x", &Source(None));
-        confirm_enrolment(&mut conn, &sealer, &user, &code(&secret, now), by, now).unwrap();
+        let source = Source(None);
+        confirm_enrolment(&mut conn, &sealer, &user, &code(&secret, now), &source, now).unwrap();
         let cli = crate::identity::authority::Actor::operator("cli");
         assert!(reset_by_operator(&mut conn, &cli, &user.id, now).unwrap());
         assert!(

@@ -433,17 +433,15 @@ async fn confirm_enrolment(
     if !member.posted_from_own_page(&req, &settings.issuer, Some(&csrf)) {
         return cross_site();
     }
-    let (user, label, source) = (
+    let (user, source, now) = (
         member.session.user.clone(),
-        member.session.user.label(),
         member.source.clone(),
+        clock.now().naive_utc(),
     );
-    let now = clock.now().naive_utc();
     let for_write = sealer.clone();
     let confirmed = store
         .write(move |tx| {
-            let by = crate::audit::By::new(&label, &source);
-            second_factor::confirm_enrolment(tx, &for_write, &user, &code, by, now)
+            second_factor::confirm_enrolment(tx, &for_write, &user, &code, &source, now)
         })
         .await;
     match confirmed {
@@ -512,12 +510,11 @@ async fn disable_second_factor(
     if !member.posted_from_own_page(&req, &settings.issuer, Some(&csrf)) {
         return cross_site();
     }
-    let (user, label, source) = (
+    let (user, source, now) = (
         member.session.user.clone(),
-        member.session.user.label(),
         member.source.clone(),
+        clock.now().naive_utc(),
     );
-    let now = clock.now().naive_utc();
     // Wrong codes count against the same throttle as at sign-in: a session alone
     // cannot guess its way to turning the second factor off.
     let throttle_key = account_key(&user.email_lower);
@@ -537,10 +534,7 @@ async fn disable_second_factor(
         }
     };
     let disabled = store
-        .write(move |tx| {
-            let by = crate::audit::By::new(&label, &source);
-            second_factor::disable(tx, &sealer, &user, &code, by, now)
-        })
+        .write(move |tx| second_factor::disable(tx, &sealer, &user, &code, &source, now))
         .await;
     match disabled {
         Ok(()) => {
