@@ -100,10 +100,11 @@ async fn keys_table(
         .read(move |tx| {
             let page =
                 crate::api_keys::repo::list(tx, Some(&org_id), after.as_ref(), KEYS_PER_PAGE + 1)?;
-            Ok::<_, crate::store::StoreError>((page, policy::policy_of(tx, &org_id)?))
+            let people = crate::users::repo::emails_by_label(tx, &org_id)?;
+            Ok::<_, crate::store::StoreError>((page, policy::policy_of(tx, &org_id)?, people))
         })
         .await;
-    let Ok((listed, policy)) = listed else {
+    let Ok((listed, policy, people)) = listed else {
         return message(
             StatusCode::SERVICE_UNAVAILABLE,
             "Try again",
@@ -137,7 +138,7 @@ async fn keys_table(
                 .iter()
                 .map(|k| {
                     let limited = limits.is_some_and(|l| l.recently_limited(k.id.as_str()));
-                    KeyRow::new(k, now, limited)
+                    KeyRow::new(k, now, limited).named(&people)
                 })
                 .collect(),
             error,
@@ -460,10 +461,11 @@ async fn key_detail(
                 return Ok(None);
             };
             let periods = report::subject_periods(tx, &org_id, &Subject::Key(id), &window)?;
-            Ok::<_, crate::store::StoreError>(Some((key, periods.unwrap_or_default())))
+            let people = crate::users::repo::emails_by_label(tx, &org_id)?;
+            Ok::<_, crate::store::StoreError>(Some((key, periods.unwrap_or_default(), people)))
         })
         .await;
-    let (key, periods) = match found {
+    let (key, periods, people) = match found {
         Ok(Some(found)) => found,
         // Another organization's key, or none: the same page, as the API's 404.
         Ok(None) => {
@@ -487,7 +489,7 @@ async fn key_detail(
     let limited = outcome
         .limits
         .is_some_and(|l| l.recently_limited(key.id.as_str()));
-    let row = KeyRow::new(&key, now.naive_utc(), limited);
+    let row = KeyRow::new(&key, now.naive_utc(), limited).named(&people);
     render(
         outcome.status,
         KeyDetail {

@@ -146,6 +146,18 @@ impl KeyRow {
     }
 }
 
+impl KeyRow {
+    /// The row with its creator named by their email when a member of the
+    /// organization created it (`people`: `users::repo::emails_by_label`); other
+    /// creators (`cli`, `key:key_…`) keep their label.
+    pub fn named(mut self, people: &std::collections::HashMap<String, String>) -> Self {
+        if let Some(email) = people.get(&self.created_by) {
+            self.created_by = email.clone();
+        }
+        self
+    }
+}
+
 fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }

@@ -1145,3 +1145,28 @@ async fn a_key_refused_for_its_rate_limit_shows_as_rate_limited() {
     let detail = page_text(&app, &format!("/dashboard/keys/{}", limited.id), &cookie).await;
     assert!(detail.contains("rate-limited"));
 }
+
+#[actix_rt::test]
+async fn a_key_made_by_a_member_names_them_by_email() {
+    let app = TestApp::spawn().await;
+    let cookie = signed_in(&app, "ada@example.com", Role::Developer).await;
+    let (id, _) = created_key(&app, &cookie, &[("name", "mine"), ("scope", "read")]).await;
+    let by_cli = app.operator_key("default", "read", None);
+    let page = page_text(&app, "/dashboard/keys", &cookie).await;
+    let row_of = |id: &str| {
+        let start = page.find(&format!("id=\"{id}\"")).expect("the key's row");
+        page[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(
+        row_of(&id).contains("<td>ada@example.com</td>"),
+        "{}",
+        row_of(&id)
+    );
+    assert!(
+        row_of(&by_cli.id).contains("<td>test</td>"),
+        "{}",
+        row_of(&by_cli.id)
+    );
+    let detail = page_text(&app, &format!("/dashboard/keys/{id}"), &cookie).await;
+    assert!(detail.contains("<dt>Created by</dt><dd>ada@example.com</dd>"));
+}
