@@ -55,7 +55,10 @@ struct SettingsPage<'a> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/dashboard/settings", web::get().to(settings_page))
         .route("/dashboard/settings/name", web::post().to(rename))
-        .route("/dashboard/settings/key-policy", web::post().to(set_key_policy))
+        .route(
+            "/dashboard/settings/key-policy",
+            web::post().to(set_key_policy),
+        )
         .route(
             "/dashboard/settings/second-factor",
             web::post().to(set_second_factor),
@@ -338,6 +341,14 @@ async fn set_second_factor(
         return page;
     }
     let required = required.is_some();
+    // As GitHub asks of an organization's owners: whoever requires a second factor
+    // has one, or the next page would send them to enrol before anything else.
+    if required && member.session.user.totp_enabled_at.is_none() {
+        let text =
+            "Set up a second factor on your account page first; then require one of every member.";
+        let refusal = Refusal(StatusCode::CONFLICT, text.to_owned());
+        return refused(&member, &store, refusal).await;
+    }
     let (actor, org_id) = (member.actor(), member.session.membership.org_id.clone());
     let now = clock.now().naive_utc();
     let set = store
