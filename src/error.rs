@@ -18,6 +18,7 @@ use crate::clients::service::ClientError;
 use crate::identity::authority::AuthorityError;
 use crate::identity::error::{ResolveError, Unauthenticated};
 use crate::limits::Limited;
+use crate::orgs::OrgError;
 use crate::secret::RandomError;
 use crate::store::StoreError;
 use crate::users::UserError;
@@ -382,6 +383,20 @@ impl From<UserError> for ApiError {
             UserError::Authority(error) => error.into(),
             UserError::Random(error) => error.into(),
             UserError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<OrgError> for ApiError {
+    fn from(error: OrgError) -> Self {
+        match error {
+            OrgError::InvalidSlug => Self::invalid_request(error.to_string(), Some("slug")),
+            OrgError::InvalidName => Self::invalid_request(error.to_string(), Some("name")),
+            OrgError::UnknownTier { .. } => Self::invalid_request(error.to_string(), Some("tier")),
+            OrgError::Exists(_) => Self::Conflict("an organization with this slug already exists"),
+            OrgError::NotFound(_) => Self::NotFound,
+            OrgError::Authority(error) => error.into(),
+            OrgError::Store(error) => error.into(),
         }
     }
 }

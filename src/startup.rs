@@ -138,6 +138,7 @@ impl Application {
                 .configure(api_keys::handlers::configure)
                 .configure(clients::handlers::configure)
                 .configure(crate::users::handlers::configure)
+                .configure(orgs::handlers::configure)
                 .configure(audit::handlers::configure)
                 .configure(usage::handlers::configure)
                 .configure(tokens::handlers::configure)

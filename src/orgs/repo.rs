@@ -48,6 +48,27 @@ pub fn set_tier(conn: &mut DbConn, slug: &str, tier: &str) -> QueryResult<Option
     find_by_slug(conn, slug)
 }
 
+/// Renames the organization `id`; `None` if there is no such organization.
+pub fn set_name(conn: &mut DbConn, id: &OrgId, name: &str) -> QueryResult<Option<Organization>> {
+    diesel::update(organizations::table.find(id))
+        .set(organizations::name.eq(name))
+        .execute(conn)?;
+    find(conn, id)
+}
+
+/// Sets whether the members of `id` must sign in with a second factor; `None` if
+/// there is no such organization.
+pub fn set_second_factor_required(
+    conn: &mut DbConn,
+    id: &OrgId,
+    required: bool,
+) -> QueryResult<Option<Organization>> {
+    diesel::update(organizations::table.find(id))
+        .set(organizations::second_factor_required.eq(required))
+        .execute(conn)?;
+    find(conn, id)
+}
+
 /// Creates the default organization if the database has none; returns it and whether
 /// it was created now. Safe when several instances start at once: the unique slug lets
 /// exactly one insert win and the others read the winner's row.

@@ -1,7 +1,9 @@
-//! The organization use cases — create one, move one to another tier — for the CLI
-//! now and the dashboard's sign-up later. Each takes the connection of the caller's
-//! store turn, the actor, the input and `now`, and commits the change with its audit
-//! event (in the organization's own log) in one transaction.
+//! The organization use cases — create one, move one to another tier (the operator's),
+//! rename one, require a second factor of its members (its admins', through
+//! `/v1/organization`, the dashboard's settings and `keygate org`). Each takes the
+//! connection of the caller's store turn, the actor, the input and `now`, and commits
+//! the change with its audit event (in the organization's own log) in one
+//! transaction; a change to what it already is records nothing.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,8 @@ use diesel::Connection;
 use super::model::{NewOrganization, Organization};
 use super::repo;
 use crate::audit::{self, Change, Diff, Target};
-use crate::identity::authority::Actor;
+use crate::identity::authority::{Actor, AuthorityError};
+use crate::ids::OrgId;
 use crate::limits::tiers::TierLimit;
 use crate::store::{DbConn, StoreError};
 
@@ -29,6 +32,9 @@ pub enum OrgError {
     Exists(String),
     #[error("organization '{0}' does not exist")]
     NotFound(String),
+    /// The actor lacks what the change needs (`admin`).
+    #[error(transparent)]
+    Authority(#[from] AuthorityError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -94,6 +100,82 @@ pub fn set_tier(
         }
         Ok(after)
     })
+}
+
+/// Renames the organization `org_id` (1 to 200 characters, no control characters,
+/// trimmed). A bounded actor needs `admin` and sees only its own organization.
+pub fn rename(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org_id: &OrgId,
+    name: &str,
+    now: NaiveDateTime,
+) -> Result<Organization, OrgError> {
+    may_change(actor, org_id)?;
+    let name = validate_name(name)?;
+    conn.transaction(|c| {
+        let before = repo::find(c, org_id)?.ok_or_else(|| not_found(org_id))?;
+        if before.name == name {
+            return Ok(before);
+        }
+        let after = repo::set_name(c, org_id, name)?.ok_or_else(|| not_found(org_id))?;
+        let diff = Diff::default().field("name", &before.name, &after.name);
+        let change = Change::OrganizationRenamed(diff);
+        audit::repo::record(c, target(&after), actor.by(), change, now)?;
+        Ok(after)
+    })
+}
+
+/// Sets whether the members of `org_id` must sign in with a second factor (one
+/// without is sent to enrol at sign-in). A bounded actor needs `admin` and sees only
+/// its own organization.
+pub fn set_second_factor_required(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org_id: &OrgId,
+    required: bool,
+    now: NaiveDateTime,
+) -> Result<Organization, OrgError> {
+    may_change(actor, org_id)?;
+    conn.transaction(|c| {
+        let before = repo::find(c, org_id)?.ok_or_else(|| not_found(org_id))?;
+        if before.second_factor_required == required {
+            return Ok(before);
+        }
+        let after = repo::set_second_factor_required(c, org_id, required)?
+            .ok_or_else(|| not_found(org_id))?;
+        let diff = Diff::default().field(
+            "second_factor_required",
+            &before.second_factor_required,
+            &after.second_factor_required,
+        );
+        let change = Change::OrganizationSecondFactorRequirementChanged(diff);
+        audit::repo::record(c, target(&after), actor.by(), change, now)?;
+        Ok(after)
+    })
+}
+
+/// The organization `org_id` as `actor` may see it: another organization is, to a
+/// bounded actor, one that does not exist.
+pub fn find(conn: &mut DbConn, actor: &Actor, org_id: &OrgId) -> Result<Organization, OrgError> {
+    if !actor.sees(org_id) {
+        return Err(not_found(org_id));
+    }
+    repo::find(conn, org_id)?.ok_or_else(|| not_found(org_id))
+}
+
+/// What changing an organization's settings asks of the actor: that it sees the
+/// organization, then that it holds `admin`.
+fn may_change(actor: &Actor, org_id: &OrgId) -> Result<(), OrgError> {
+    if !actor.sees(org_id) {
+        return Err(not_found(org_id));
+    }
+    actor.require_admin()?;
+    Ok(())
+}
+
+fn not_found(org_id: &OrgId) -> OrgError {
+    OrgError::NotFound(org_id.as_str().to_owned())
 }
 
 /// An organization's events are in its own log, about itself.
@@ -163,6 +245,71 @@ mod tests {
         );
         let missing = set_tier(&mut conn, &cli, "nope", "pro", &tiers(), now);
         assert!(matches!(missing, Err(OrgError::NotFound(_))));
+    }
+
+    fn bounded(org: &Organization, scopes: &str) -> Actor {
+        let scopes = crate::scope::ScopeSet::parse(scopes).unwrap();
+        let source = crate::audit::Source(None);
+        Actor::bounded("key:key_1".into(), source, &org.id, scopes, None, None)
+    }
+
+    fn events(conn: &mut DbConn, org: &Organization) -> Vec<String> {
+        let filter = audit::repo::EventFilter::of_org(org.id.clone(), 100);
+        audit::repo::list(conn, &filter)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect()
+    }
+
+    #[test]
+    fn an_admin_renames_and_requires_a_second_factor_once_each() {
+        let mut conn = memory_conn();
+        let (cli, now) = (Actor::operator("cli"), chrono::Utc::now().naive_utc());
+        let org = create(&mut conn, &cli, "acme", "Acme", "free", &tiers(), now).unwrap();
+        let admin = bounded(&org, "read admin");
+        let renamed = rename(&mut conn, &admin, &org.id, " Acme Ltd ", now).unwrap();
+        assert_eq!(renamed.name, "Acme Ltd");
+        let same = rename(&mut conn, &admin, &org.id, "Acme Ltd", now).unwrap();
+        assert_eq!(same.name, "Acme Ltd");
+        let on = set_second_factor_required(&mut conn, &admin, &org.id, true, now).unwrap();
+        assert!(on.second_factor_required);
+        set_second_factor_required(&mut conn, &admin, &org.id, true, now).unwrap();
+        let types = events(&mut conn, &org);
+        let count = |t: &str| types.iter().filter(|e| *e == t).count();
+        assert_eq!(count("organization.renamed"), 1, "{types:?}");
+        assert_eq!(
+            count("organization.second_factor_requirement_changed"),
+            1,
+            "{types:?}"
+        );
+        for name in ["", "a\u{1b}[2J", &"n".repeat(201)] {
+            let refused = rename(&mut conn, &admin, &org.id, name, now);
+            assert!(matches!(refused, Err(OrgError::InvalidName)), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn a_reader_or_another_organization_changes_nothing() {
+        let mut conn = memory_conn();
+        let (cli, now) = (Actor::operator("cli"), chrono::Utc::now().naive_utc());
+        let org = create(&mut conn, &cli, "acme", "Acme", "free", &tiers(), now).unwrap();
+        let other = create(&mut conn, &cli, "beta", "Beta", "free", &tiers(), now).unwrap();
+        let reader = bounded(&org, "read");
+        let refused = rename(&mut conn, &reader, &org.id, "Mine", now);
+        assert!(matches!(refused, Err(OrgError::Authority(_))));
+        let refused = set_second_factor_required(&mut conn, &reader, &org.id, true, now);
+        assert!(matches!(refused, Err(OrgError::Authority(_))));
+        let foreign = bounded(&other, "read admin");
+        let refused = rename(&mut conn, &foreign, &org.id, "Mine", now);
+        assert!(matches!(refused, Err(OrgError::NotFound(_))));
+        assert!(matches!(
+            find(&mut conn, &foreign, &org.id),
+            Err(OrgError::NotFound(_))
+        ));
+        let unchanged = find(&mut conn, &cli, &org.id).unwrap();
+        assert_eq!(unchanged.name, "Acme");
+        assert!(!unchanged.second_factor_required);
     }
 
     #[test]

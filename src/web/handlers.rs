@@ -47,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .configure(super::apps::configure)
         .configure(super::members::configure)
+        .configure(super::settings::configure)
         .configure(super::account::configure)
         .configure(super::audit::configure);
 }

@@ -27,6 +27,7 @@ pub mod overview;
 pub mod pages;
 pub mod security;
 pub mod session;
+pub mod settings;
 
 use std::time::Duration;
 

@@ -27,6 +27,7 @@ mod metadata;
 mod methods;
 mod migrations;
 mod operations;
+mod org_settings;
 mod people;
 mod refresh;
 mod registration;

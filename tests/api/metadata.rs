@@ -224,6 +224,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/members"),
     ("patch", "/v1/members/{user_id}"),
     ("delete", "/v1/members/{user_id}"),
+    ("get", "/v1/organization"),
+    ("patch", "/v1/organization"),
     ("get", "/v1/usage"),
     ("get", "/v1/audit-events"),
     ("get", "/healthz"),
