@@ -24,7 +24,7 @@ pub struct UpdateOrganization {
     #[schema(min_length = 1, max_length = 200, example = "Acme Ltd")]
     name: Option<String>,
     /// Whether members must sign in with a second factor (TOTP); one without is sent
-    /// to enrol at their next sign-in.
+    /// to set one up from their next dashboard page on.
     second_factor_required: Option<bool>,
 }
 

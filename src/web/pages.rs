@@ -158,6 +158,12 @@ impl KeyRow {
     }
 }
 
+/// Whether the nav offers the audit log to a person of `role` (the role table's
+/// `may_read_audit_log`), so no one is shown a link that answers 403.
+pub fn reads_audit_log(role: &str) -> bool {
+    crate::users::Role::parse(role).is_some_and(crate::users::Role::may_read_audit_log)
+}
+
 fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }

@@ -80,7 +80,7 @@ async fn settings_page(
         Some("renamed") => Some("The organization is renamed."),
         Some("key-policy") => Some("The API-key policy is saved; new and rotated keys keep to it."),
         Some("second-factor-on") => Some(
-            "Members must now sign in with a second factor; those without one enrol at their next sign-in.",
+            "Members must now sign in with a second factor; those without one are sent to set one up from their next page on.",
         ),
         Some("second-factor-off") => Some("A second factor is now up to each member."),
         _ => None,

@@ -1170,3 +1170,20 @@ async fn a_key_made_by_a_member_names_them_by_email() {
     let detail = page_text(&app, &format!("/dashboard/keys/{id}"), &cookie).await;
     assert!(detail.contains("<dt>Created by</dt><dd>ada@example.com</dd>"));
 }
+
+#[actix_rt::test]
+async fn the_nav_offers_the_audit_log_only_to_those_who_may_read_it() {
+    let app = TestApp::spawn().await;
+    for (email, role, shown) in [
+        ("o@example.com", Role::Owner, true),
+        ("a@example.com", Role::Admin, true),
+        ("d@example.com", Role::Developer, false),
+        ("v@example.com", Role::Viewer, false),
+    ] {
+        let cookie = signed_in(&app, email, role).await;
+        let page = page_text(&app, "/dashboard", &cookie).await;
+        assert_eq!(page.contains("href=\"/dashboard/audit\""), shown, "{role}");
+        let audit = get(&app, "/dashboard/audit", Some(&cookie)).await.status();
+        assert_eq!(audit == StatusCode::OK, shown, "{role}: {audit}");
+    }
+}

@@ -4,7 +4,8 @@
 // create keys or invite anyone; the owner turns on a second factor on the Account page
 // (the key typed into an "authenticator" computed here, RFC 6238), keeps the recovery
 // codes, signs out, signs in with the password and a TOTP code, sees their sessions,
-// and removes the viewer, whose next page is the sign-in page. Every control on each
+// requires a second factor of every member on the Settings page (the viewer is sent to
+// set one up), and removes the viewer, whose next page is the sign-in page. Every control on each
 // page has an accessible name; the pages fit a phone's width. Run by
 // tests/api/members.rs; screenshots go to SCREENSHOTS.
 "use strict";
@@ -95,6 +96,18 @@ function totp(base32, unixSeconds) {
     check((await owner.getByRole("button", { name: "Sign out of this session" }).count()) === 1, "the account page lists this session");
     await shot(owner, "account");
     await fitsAPhone(owner, "the account page");
+
+    await owner.getByRole("link", { name: "Settings" }).click();
+    await everyControlIsNamed(owner, "settings page");
+    await owner.getByLabel("Require a second factor of every member").check();
+    await owner.getByRole("button", { name: "Save", exact: true }).click();
+    await owner.waitForURL(/\/dashboard\/settings\?notice=/);
+    check(await owner.getByLabel("Require a second factor of every member").isChecked(), "the owner requires a second factor of every member");
+    await shot(owner, "settings");
+    await fitsAPhone(owner, "the settings page");
+    await viewer.goto(BASE + "/dashboard/keys");
+    check(/\/dashboard\/account\?notice=second-factor-required/.test(viewer.url()), "a member without one is sent to set one up");
+    check(await viewer.getByText("requires a second factor").first().isVisible(), "and the account page says why");
 
     await owner.goto(BASE + "/dashboard/members");
     const row = owner.locator("tr", { hasText: VIEWER_EMAIL });
