@@ -52,10 +52,7 @@ impl Application {
         ));
         SigningKeys::spawn_watcher(keys.clone(), settings.keys_reload_interval);
         // Beside the signing keys, shared the same way by every instance.
-        let sealer = web::Data::new(
-            crate::users::sealing::Sealer::load_or_create(&settings.keys_dir)
-                .context("the key that seals second factors")?,
-        );
+        let sealer = web::Data::new(load_sealer(&settings)?);
         let argon2_budget = web::Data::new(
             Argon2Budget::new(
                 settings.argon2_permits(),
@@ -187,6 +184,20 @@ impl Application {
         let served = self.server.await;
         self.meter.flush(&self.store).await;
         served
+    }
+}
+
+/// The key that seals second factors; a keys directory that has none and cannot take
+/// one (mounted read-only) serves without it, saying so, rather than not at all.
+fn load_sealer(settings: &Settings) -> anyhow::Result<crate::users::sealing::Sealer> {
+    use crate::users::sealing::{SealError, Sealer};
+    match Sealer::load_or_create(&settings.keys_dir) {
+        Ok(sealer) => Ok(sealer),
+        Err(error @ SealError::CannotCreate { .. }) => {
+            tracing::warn!(%error, "second factors cannot be set up until the key file exists; sign-ins without one are unaffected");
+            Ok(Sealer::without_key())
+        }
+        Err(error) => Err(error).context("the key that seals second factors"),
     }
 }
 

@@ -3,6 +3,7 @@
 //! is not reachable here at all: the path names none, the credential's decides.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -122,14 +123,17 @@ pub async fn update_organization(
     let now = clock.now().naive_utc();
     let org = store
         .write(move |c| {
-            let mut org = service::find(c, &actor, &org_id)?;
-            if let Some(name) = &name {
-                org = service::rename(c, &actor, &org_id, name, now)?;
-            }
-            if let Some(required) = second_factor_required {
-                org = service::set_second_factor_required(c, &actor, &org_id, required, now)?;
-            }
-            Ok::<_, ApiError>(org)
+            // Both changes or neither: each use case's own transaction nests in this one.
+            c.transaction(|c| {
+                let mut org = service::find(c, &actor, &org_id)?;
+                if let Some(name) = &name {
+                    org = service::rename(c, &actor, &org_id, name, now)?;
+                }
+                if let Some(required) = second_factor_required {
+                    org = service::set_second_factor_required(c, &actor, &org_id, required, now)?;
+                }
+                Ok::<_, ApiError>(org)
+            })
         })
         .await?;
     tracing::info!(org_id = %org.id, actor = %who.actor_label(), "organization settings changed");

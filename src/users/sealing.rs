@@ -8,7 +8,10 @@
 //!
 //! The key is made on the first start that finds none, without replacing one another
 //! instance made at the same moment (written aside, then hard-linked into place,
-//! which fails if the name exists). Every instance must share it, as they share the
+//! which fails if the name exists). A start that finds none and cannot write one (a
+//! keys directory mounted read-only) serves without it (`Sealer::without_key`): it
+//! says so in its log, and setting up a second factor is refused until the file is
+//! there; a malformed or exposed key file still stops the start. Every instance must share it, as they share the
 //! signing keys; losing it means every person re-enrols (their recovery codes still
 //! sign them in).
 
@@ -26,11 +29,22 @@ const SEALED_PREFIX: &str = "v1.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         source: std::io::Error,
     },
+    /// There was no key file and none could be written (a read-only keys directory).
+    #[error("no {SEAL_KEY_FILE} in the keys directory, and none could be made there ({path})")]
+    CannotCreate {
+        path: String,
+        source: std::io::Error,
+    },
+    /// This server runs without a sealing key (`CannotCreate` at start).
+    #[error(
+        "this server has no key to seal second factors ({SEAL_KEY_FILE} in the keys directory)"
+    )]
+    NoKey,
     #[error("{0}: not 64 hexadecimal characters (a 256-bit key)")]
     Malformed(String),
     #[error("{path} is readable by others (mode {mode:o}); chmod 600 it")]
@@ -44,7 +58,7 @@ pub enum SealError {
 
 /// Seals and opens values with the server's key. Redacting `Debug`.
 pub struct Sealer {
-    key: LessSafeKey,
+    key: Option<LessSafeKey>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -59,7 +73,10 @@ impl Sealer {
         let path = dir.join(SEAL_KEY_FILE);
         let shown = path.display().to_string();
         if !path.exists() {
-            create_key_file(dir, &path)?;
+            create_key_file(dir, &path).map_err(|error| match error {
+                SealError::Io { path, source } => SealError::CannotCreate { path, source },
+                other => other,
+            })?;
         }
         check_private(&path)?;
         let text = std::fs::read_to_string(&path).map_err(|source| SealError::Io {
@@ -78,8 +95,17 @@ impl Sealer {
         let unbound = UnboundKey::new(&AES_256_GCM, key)
             .unwrap_or_else(|_| unreachable!("AES-256-GCM takes any 32-byte key"));
         Self {
-            key: LessSafeKey::new(unbound),
+            key: Some(LessSafeKey::new(unbound)),
         }
+    }
+
+    /// A sealer with no key: every seal and open is `NoKey`.
+    pub fn without_key() -> Self {
+        Self { key: None }
+    }
+
+    fn key(&self) -> Result<&LessSafeKey, SealError> {
+        self.key.as_ref().ok_or(SealError::NoKey)
     }
 
     /// `plaintext` sealed for `bound_to` (a user id): `v1.` and base64url of the
@@ -88,7 +114,7 @@ impl Sealer {
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| SealError::Random)?;
         let mut in_out = plaintext.to_vec();
-        self.key
+        self.key()?
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(bound_to.as_bytes()),
@@ -102,6 +128,7 @@ impl Sealer {
 
     /// The plaintext of `sealed`, if it was sealed with this key for `bound_to`.
     pub fn open(&self, sealed: &str, bound_to: &str) -> Result<Vec<u8>, SealError> {
+        let key = self.key()?;
         let bytes = sealed
             .strip_prefix(SEALED_PREFIX)
             .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
@@ -110,8 +137,7 @@ impl Sealer {
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Unopenable)?;
         let mut in_out = ciphertext.to_vec();
-        let plain = self
-            .key
+        let plain = key
             .open_in_place(nonce, Aad::from(bound_to.as_bytes()), &mut in_out)
             .map_err(|_| SealError::Unopenable)?;
         Ok(plain.to_vec())
@@ -259,5 +285,18 @@ mod tests {
         ));
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "nothing left aside");
+    }
+
+    #[test]
+    fn without_a_key_nothing_is_sealed_or_opened() {
+        let none = Sealer::without_key();
+        assert!(matches!(none.seal(b"x", "u"), Err(SealError::NoKey)));
+        assert!(matches!(none.open("v1.AAAA", "u"), Err(SealError::NoKey)));
+        // A directory that cannot take the file: the start is told which error it is.
+        let missing = std::path::Path::new("/proc/keygate-no-such-dir");
+        assert!(matches!(
+            Sealer::load_or_create(missing),
+            Err(SealError::CannotCreate { .. })
+        ));
     }
 }

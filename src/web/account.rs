@@ -330,6 +330,11 @@ fn refusal(error: &SecondFactorError) -> (StatusCode, String) {
         SecondFactorError::AlreadyEnabled
         | SecondFactorError::NotStarted
         | SecondFactorError::NotEnabled => (StatusCode::CONFLICT, error.to_string()),
+        SecondFactorError::Seal(crate::users::sealing::SealError::NoKey) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Second factors cannot be set up on this server yet: it has no key to protect them with. Ask the operator."
+                .to_owned(),
+        ),
         SecondFactorError::Seal(_) | SecondFactorError::Random(_) | SecondFactorError::Store(_) => {
             tracing::warn!(%error, "a second-factor step failed");
             (

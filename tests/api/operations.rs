@@ -323,6 +323,8 @@ fn serve_starts_on_a_read_only_keys_directory_that_has_an_active_key() {
     let (ok, log) = server.terminate();
     assert!(ok, "{log}");
     assert!(!log.contains("generated one"), "{log}");
+    // No key to seal second factors could be made there: it serves, and says so.
+    assert!(log.contains("second factors cannot be set up"), "{log}");
 }
 
 /// A PEM file rewritten under a running server — with another key, as a slip of a
