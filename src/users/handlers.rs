@@ -83,7 +83,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     get,
     path = "/v1/members",
     tag = "members",
-    responses((status = 200, description = "`{\"data\": [member…], \"next_cursor\": null}`", body = [MemberView]), crate::openapi::responses::ResolverErrors),
+    responses((status = 200, description = "Every member, in one page (`next_cursor` null)", body = crate::api::Page<MemberView>), crate::openapi::responses::ResolverErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn list_members(
@@ -112,7 +112,7 @@ pub async fn list_members(
     path = "/v1/members",
     tag = "members",
     request_body = InviteMember,
-    responses((status = 201, description = "The member, and a setup link shown this once when they have no password", body = Invited), (status = 409, description = "Already a member, or a disabled account"), crate::openapi::responses::ResolverErrors, crate::openapi::responses::JsonBodyErrors),
+    responses((status = 201, description = "The member, and a setup link shown this once when they have no password", body = Invited), crate::openapi::responses::Conflict, crate::openapi::responses::ResolverErrors, crate::openapi::responses::JsonBodyErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn invite_member(
@@ -170,7 +170,7 @@ pub async fn invite_member(
     path = "/v1/members/{user_id}",
     tag = "members",
     request_body = ChangeRole,
-    responses((status = 200, description = "The member with their new role", body = MemberView), (status = 409, description = "The last owner"), crate::openapi::responses::ResolverErrors, crate::openapi::responses::JsonBodyErrors),
+    responses((status = 200, description = "The member with their new role", body = MemberView), crate::openapi::responses::NotFound, crate::openapi::responses::Conflict, crate::openapi::responses::ResolverErrors, crate::openapi::responses::JsonBodyErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn change_member_role(
@@ -203,7 +203,7 @@ pub async fn change_member_role(
     delete,
     path = "/v1/members/{user_id}",
     tag = "members",
-    responses((status = 204, description = "Removed"), (status = 409, description = "The last owner"), crate::openapi::responses::ResolverErrors),
+    responses((status = 204, description = "Removed"), crate::openapi::responses::NotFound, crate::openapi::responses::Conflict, crate::openapi::responses::ResolverErrors),
     security(("bearer" = []), ("apiKey" = []))
 )]
 pub async fn remove_member(
