@@ -16,6 +16,7 @@ pub mod health;
 pub mod identity;
 pub mod ids;
 pub mod limits;
+pub mod mail;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;

@@ -85,6 +85,7 @@ impl Application {
             tracing::info!(redis_host = %url.host(), "rate limits shared through Redis");
         }
         let rate_limits = web::Data::new(rate_limits);
+        let mailer = web::Data::new(start_mailer(&settings)?);
         let metrics = web::Data::new(crate::metrics::Metrics::default());
         let oauth_state = web::Data::new(OAuthState {
             issuance: TokenIssuance::new(&settings, keys.clone(), policy.clone()),
@@ -130,6 +131,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(dashboard.clone())
                 .app_data(sealer.clone())
+                .app_data(mailer.clone())
                 .configure(oauth::handlers::configure)
                 .configure(identity::handlers::configure)
                 .configure(api_keys::handlers::configure)
@@ -198,6 +200,19 @@ fn load_sealer(settings: &Settings) -> anyhow::Result<crate::users::sealing::Sea
             Ok(Sealer::without_key())
         }
         Err(error) => Err(error).context("the key that seals second factors"),
+    }
+}
+
+/// The mail thread, when a relay is configured; otherwise a mailer that sends
+/// nothing (invitations show their link; no password-reset form).
+fn start_mailer(settings: &Settings) -> anyhow::Result<crate::mail::Mailer> {
+    match settings.mail_relay()? {
+        Some((relay, from)) => {
+            tracing::info!(smtp_host = %relay.host, smtp_port = relay.port,
+                encryption = ?relay.encryption, "invitations and password resets are mailed");
+            crate::mail::Mailer::start(relay, from).context("starting the mail thread")
+        }
+        None => Ok(crate::mail::Mailer::off()),
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::model::EventType;
 
 /// An event, with what is recorded of it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Change<'a> {
     ApiKeyCreated {
         name: &'a str,
@@ -75,8 +75,16 @@ pub enum Change<'a> {
     UserSetupLinkIssued {
         expires_at: NaiveDateTime,
     },
-    /// A person set a password (through a setup or reset link); their sessions ended.
-    UserPasswordSet,
+    /// A person asked for a password-reset link by mail (sent only to an account
+    /// that exists, so recorded only there).
+    UserPasswordResetRequested {
+        expires_at: NaiveDateTime,
+    },
+    /// A person set a password through a one-time link (`link`: `setup` or `reset`);
+    /// their sessions ended.
+    UserPasswordSet {
+        link: &'a str,
+    },
     UserSignedIn {
         session_id: &'a str,
         /// `totp` or `recovery_code` when the sign-in passed a second factor.
@@ -146,7 +154,7 @@ pub enum Via {
 }
 
 /// What changed, field by field: `{field: {"from", "to"}}` for every field that did.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Diff(Map<String, Value>);
 
 impl Diff {
@@ -202,7 +210,8 @@ impl Change<'_> {
             Self::ApiKeyPolicyChanged(_) => EventType::ApiKeyPolicyChanged,
             Self::UserCreated { .. } => EventType::UserCreated,
             Self::UserSetupLinkIssued { .. } => EventType::UserSetupLinkIssued,
-            Self::UserPasswordSet => EventType::UserPasswordSet,
+            Self::UserPasswordResetRequested { .. } => EventType::UserPasswordResetRequested,
+            Self::UserPasswordSet { .. } => EventType::UserPasswordSet,
             Self::UserSignedIn { .. } => EventType::UserSignedIn,
             Self::UserSignInFailures { .. } => EventType::UserSignInFailures,
             Self::UserSignedOut { .. } => EventType::UserSignedOut,
@@ -267,7 +276,10 @@ impl Change<'_> {
             Self::UserSetupLinkIssued { expires_at } => {
                 json!({"expires_at": expires_at.and_utc()})
             }
-            Self::UserPasswordSet => json!({}),
+            Self::UserPasswordResetRequested { expires_at } => {
+                json!({"expires_at": expires_at.and_utc()})
+            }
+            Self::UserPasswordSet { link } => json!({ "link": link }),
             Self::UserSignedIn {
                 session_id,
                 second_factor: Some(method),

@@ -27,6 +27,7 @@ pub enum EventType {
     ApiKeyPolicyChanged,
     UserCreated,
     UserSetupLinkIssued,
+    UserPasswordResetRequested,
     UserPasswordSet,
     UserSignedIn,
     UserSignInFailures,
@@ -55,7 +56,7 @@ impl utoipa::PartialSchema for EventType {
 impl utoipa::ToSchema for EventType {}
 
 impl EventType {
-    pub const ALL: [EventType; 33] = [
+    pub const ALL: [EventType; 34] = [
         Self::ApiKeyCreated,
         Self::ApiKeyUpdated,
         Self::ApiKeyRotated,
@@ -76,6 +77,7 @@ impl EventType {
         Self::ApiKeyPolicyChanged,
         Self::UserCreated,
         Self::UserSetupLinkIssued,
+        Self::UserPasswordResetRequested,
         Self::UserPasswordSet,
         Self::UserSignedIn,
         Self::UserSignInFailures,
@@ -113,6 +115,7 @@ impl EventType {
             Self::ApiKeyPolicyChanged => "organization.api_key_policy_changed",
             Self::UserCreated => "user.created",
             Self::UserSetupLinkIssued => "user.setup_link_issued",
+            Self::UserPasswordResetRequested => "user.password_reset_requested",
             Self::UserPasswordSet => "user.password_set",
             Self::UserSignedIn => "user.signed_in",
             Self::UserSignInFailures => "user.sign_in_failures",
@@ -160,6 +163,7 @@ impl EventType {
             | Self::OrganizationRenamed => "organization",
             Self::UserCreated
             | Self::UserSetupLinkIssued
+            | Self::UserPasswordResetRequested
             | Self::UserPasswordSet
             | Self::UserSignedIn
             | Self::UserSignInFailures

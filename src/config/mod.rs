@@ -17,7 +17,7 @@ use crate::store::DatabaseUrl;
 
 mod values;
 
-pub use values::{parse_duration, Issuer, RedisUrl};
+pub use values::{parse_duration, Issuer, RedisUrl, SmtpUrl};
 
 /// Environment variables that configure the CLI or the test harness rather than
 /// `Settings`, and so are not overlaid.
@@ -122,6 +122,13 @@ pub struct Settings {
     /// Every scope a client may be registered with (published as `scopes_supported`).
     #[serde(deserialize_with = "values::scope_list")]
     pub scopes: ScopeSet,
+    /// The SMTP relay invitations and password resets are mailed through
+    /// (`smtps://user:password@host[:465]`; `smtp://…` upgrades with STARTTLS, which
+    /// is required; `smtp://127.0.0.1:25?tls=none` only on loopback). Unset: no mail.
+    pub smtp_url: Option<SmtpUrl>,
+    /// The From of keygate's letters, e.g. `keygate <no-reply@example.com>`; needed
+    /// with `smtp_url`.
+    pub mail_from: Option<String>,
 }
 
 /// What any credential keygate issues may carry, from the settings: held once, in
@@ -176,6 +183,8 @@ impl Default for Settings {
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
             scopes: ScopeSet::parse("read write admin webhook").unwrap_or_default(),
+            smtp_url: None,
+            mail_from: None,
         }
     }
 }
@@ -312,7 +321,29 @@ impl Settings {
         if !(1024..=1024 * 1024).contains(&self.max_body_bytes) {
             return Err(invalid("max_body_bytes: must be between 1024 and 1048576"));
         }
+        self.mail_relay()?;
         Ok(())
+    }
+
+    /// The SMTP relay and the From address, when mail is configured: both or neither.
+    pub fn mail_relay(
+        &self,
+    ) -> Result<Option<(crate::mail::Relay, lettre::message::Mailbox)>, ConfigError> {
+        let (url, from) = match (&self.smtp_url, &self.mail_from) {
+            (None, None) => return Ok(None),
+            (Some(url), Some(from)) => (url, from),
+            (Some(_), None) => {
+                return Err(invalid(
+                    "mail_from: needed with smtp_url (e.g. 'keygate <no-reply@example.com>')",
+                ))
+            }
+            (None, Some(_)) => return Err(invalid("mail_from: set smtp_url as well, or neither")),
+        };
+        let relay = crate::mail::Relay::parse(url.expose())
+            .map_err(|problem| invalid(format!("smtp_url: {problem}")))?;
+        let from = crate::mail::parse_from(from)
+            .map_err(|problem| invalid(format!("mail_from: {problem}")))?;
+        Ok(Some((relay, from)))
     }
 
     pub fn loose_key_permissions(&self) -> crate::tokens::signing_keys::LoosePermissions {
@@ -490,6 +521,57 @@ mod tests {
         let debug = format!("{s:?}");
         assert!(debug.contains("redis://cache:6379"), "{debug}");
         assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn mail_needs_a_relay_and_a_sender_and_never_shows_the_relay_password() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "KEYGATE_SMTP_URL",
+                    "smtps://mailer:hunter2@mail.example.com",
+                ),
+                ("KEYGATE_MAIL_FROM", "keygate <no-reply@example.com>"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(debug.contains("smtps://mail.example.com"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(s.mail_relay().unwrap().is_some());
+        assert!(Settings::default().mail_relay().unwrap().is_none());
+
+        for (vars, expected) in [
+            (
+                vec![("KEYGATE_SMTP_URL", "smtps://mail.example.com")],
+                "mail_from",
+            ),
+            (vec![("KEYGATE_MAIL_FROM", "a@example.com")], "mail_from"),
+            (
+                vec![
+                    (
+                        "KEYGATE_SMTP_URL",
+                        "smtp://u:hunter2@mail.example.com?tls=none",
+                    ),
+                    ("KEYGATE_MAIL_FROM", "a@example.com"),
+                ],
+                "smtp_url: ?tls=none is allowed only for a relay on a loopback address",
+            ),
+            (
+                vec![
+                    ("KEYGATE_SMTP_URL", "smtps://mail.example.com"),
+                    ("KEYGATE_MAIL_FROM", "not an address"),
+                ],
+                "mail_from: expected an address",
+            ),
+        ] {
+            let refused = Settings::load_from(None, env(&vars))
+                .unwrap_err()
+                .to_string();
+            assert!(refused.contains(expected), "{vars:?}: {refused}");
+            assert!(!refused.contains("hunter2"), "{refused}");
+        }
     }
 
     #[test]

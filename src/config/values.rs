@@ -110,14 +110,48 @@ impl From<&str> for RedisUrl {
 
 impl std::fmt::Debug for RedisUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match url::Url::parse(&self.0) {
-            Ok(url) => {
-                let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-                let host = url.host_str().unwrap_or_default();
-                write!(f, "RedisUrl({}://{host}{port})", url.scheme())
-            }
-            Err(_) => f.write_str("RedisUrl(<unparseable>)"),
+        write_without_userinfo(f, "RedisUrl", &self.0)
+    }
+}
+
+/// `smtp_url`: `smtps://user:password@host…` (`mail::Relay` reads it). It carries
+/// the relay's password, so it is reachable only through `expose`, and `Debug` shows
+/// only its scheme, host and port.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SmtpUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_without_userinfo(f, "SmtpUrl", &self.0)
+    }
+}
+
+/// `Name(scheme://host:port)`: a URL that may hold a password, without it.
+fn write_without_userinfo(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    text: &str,
+) -> std::fmt::Result {
+    match url::Url::parse(text) {
+        Ok(url) => {
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let host = url.host_str().unwrap_or_default();
+            write!(f, "{name}({}://{host}{port})", url.scheme())
         }
+        Err(_) => write!(f, "{name}(<unparseable>)"),
     }
 }
 

@@ -1,7 +1,9 @@
 //! What a signed-in person does to their own account: change their password (the
 //! current one checked through the argon2 budget and the failed-attempt throttle, as
 //! at sign-in; every other session of theirs ends), see their open sessions, and end
-//! any one of them. Their second factor is `second_factor`'s.
+//! any one of them; turn their second factor off with a current code, wrong codes
+//! counted by the same throttle as at sign-in (the factor itself is
+//! `second_factor`'s).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -9,8 +11,10 @@ use diesel::prelude::*;
 use super::model::{User, UserSession};
 use super::password::{self, PasswordError};
 use super::repo;
-use super::service::target;
-use super::sign_in::{account_key, failed};
+use super::sealing::Sealer;
+use super::second_factor::{self, SecondFactorError};
+use super::service::{record_in_orgs_of, target};
+use super::sign_in::{account_key, failed, failed_on};
 use crate::argon2_budget::{Argon2Budget, BudgetError};
 use crate::audit::{self, By, Change, Source};
 use crate::ids::{SessionId, UserId};
@@ -39,6 +43,46 @@ impl From<diesel::result::Error> for PasswordChangeError {
     fn from(error: diesel::result::Error) -> Self {
         Self::Store(error.into())
     }
+}
+
+/// Turns off `user`'s second factor if `code` is a current TOTP code or an unused
+/// recovery code of theirs. Wrong codes count against the failed-attempt throttle of
+/// the account, as at sign-in: a session alone cannot guess its way to turning the
+/// factor off.
+pub async fn turn_off_second_factor(
+    store: &Store,
+    budget: &Argon2Budget,
+    sealer: &std::sync::Arc<Sealer>,
+    user: &User,
+    code: &Secret,
+    source: &Source,
+    now: NaiveDateTime,
+) -> Result<(), SecondFactorError> {
+    let attempt = budget
+        .reserve(
+            &account_key(&user.email_lower),
+            source.0.as_deref(),
+            now.and_utc(),
+        )
+        .map_err(|retry_after| SecondFactorError::Throttled { retry_after })?;
+    let (sealer, person, code, by) = (
+        sealer.clone(),
+        user.clone(),
+        Secret::new(code.expose().to_owned()),
+        source.clone(),
+    );
+    let disabled = store
+        .write(move |tx| second_factor::disable(tx, &sealer, &person, code.expose(), &by, now))
+        .await;
+    match disabled {
+        Ok(()) => attempt.succeeded(),
+        Err(SecondFactorError::WrongCode) => {
+            failed_on(store, attempt, Some(user), source, now).await;
+        }
+        // Not a guess (no factor, the store): the attempt is given back.
+        Err(_) => attempt.succeeded(),
+    }
+    disabled
 }
 
 /// Sets `user`'s password to `new` if `current` is their password; every session of
@@ -98,13 +142,11 @@ pub async fn change_password(
                     repo::set_password(c, &user.id, &new_hash, now)?;
                     let ended = end_other_sessions(c, &user.id, &keep, now)?;
                     let label = user.label();
-                    for membership in repo::memberships_of(c, &user.id)? {
-                        let change = Change::UserPasswordChanged {
-                            sessions_ended: ended,
-                        };
-                        let by = By::new(&label, &source);
-                        audit::repo::record(c, target(&membership.org_id, &user), by, change, now)?;
-                    }
+                    let change = Change::UserPasswordChanged {
+                        sessions_ended: ended,
+                    };
+                    let by = By::new(&label, &source);
+                    record_in_orgs_of(c, &user, |_| true, by, change, now)?;
                     Ok::<_, StoreError>(ended)
                 })
                 .map_err(PasswordChangeError::from)

@@ -7,16 +7,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::members;
 use super::model::Role;
 use super::service;
 use super::view::MemberView;
+use super::{letters, members};
 use crate::api::page_response;
 use crate::audit::Source;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::identity::Principal;
 use crate::ids::UserId;
+use crate::mail::Mailer;
 use crate::routes::Endpoint;
 use crate::scope::Scope;
 use crate::store::Store;
@@ -53,6 +54,10 @@ struct Invited<'a> {
     setup_expires_at: Option<chrono::DateTime<Utc>>,
     /// Whether the account was made by this invitation.
     new_account: bool,
+    /// Whether an invitation letter was queued for the person (only when keygate has
+    /// an SMTP relay, `smtp_url`; delivery is retried for about a minute, and the
+    /// link above works whether or not it arrives).
+    mail_queued: bool,
     #[serde(flatten)]
     member: MemberView<'a>,
 }
@@ -121,6 +126,7 @@ pub async fn invite_member(
     dashboard: web::Data<crate::web::DashboardSettings>,
     clock: web::Data<dyn Clock>,
     store: web::Data<Store>,
+    mailer: web::Data<Mailer>,
     body: web::Json<InviteMember>,
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::Admin)?;
@@ -146,6 +152,10 @@ pub async fn invite_member(
         })
         .await?;
     tracing::info!(user_id = %invited.user.id, actor = %who.actor_label(), "member invited");
+    let mail_queued = mailer.is_on()
+        && letters::send_invitation(&mailer, &invited, dashboard.issuer.base())
+            .inspect_err(|error| tracing::warn!(%error, "an invitation could not be mailed"))
+            .is_ok();
     let setup_url = invited
         .setup_token
         .as_ref()
@@ -159,6 +169,7 @@ pub async fn invite_member(
             setup_url,
             setup_expires_at,
             new_account: invited.new_account,
+            mail_queued,
             member: MemberView::new(&invited.user, &invited.membership),
         }))
 }

@@ -16,7 +16,7 @@
 use chrono::NaiveDateTime;
 use diesel::Connection;
 
-use super::model::{Membership, Role, User};
+use super::model::{Membership, Purpose, Role, User};
 use super::repo;
 use super::service::{self, target, UserError};
 use crate::audit::{self, Change};
@@ -37,6 +37,8 @@ pub struct Invitation {
     pub setup_token: Option<Secret>,
     /// Whether the account was made by this invitation.
     pub new_account: bool,
+    /// The organization's name, for the invitation letter.
+    pub org_name: String,
 }
 
 /// The role `actor` acts with in `org_id`: see the module's doc.
@@ -96,6 +98,9 @@ pub fn invite(
             return Err(UserError::UnknownOrg);
         }
         check_grant(c, actor, org_id, role)?;
+        let org_name = crate::orgs::repo::find(c, org_id)?
+            .ok_or(UserError::UnknownOrg)?
+            .name;
         let (user, setup_token, new_account) = match repo::find_by_email(c, email)? {
             Some(user) if user.is_disabled() => return Err(UserError::AccountDisabled),
             Some(user) => {
@@ -104,7 +109,10 @@ pub fn invite(
                 }
                 let link = user.password_hash.is_none().then_some(token);
                 if let Some(token) = &link {
-                    repo::create_token(c, &service::setup_token(token, &user.id, now))?;
+                    repo::create_token(
+                        c,
+                        &service::one_time_token(token, &user.id, Purpose::Setup, now),
+                    )?;
                 }
                 (user, link, false)
             }
@@ -126,6 +134,7 @@ pub fn invite(
             membership,
             setup_token,
             new_account,
+            org_name,
         })
     })
 }

@@ -6,11 +6,13 @@
 //! its audit event (`service`). The SQL is `repo`'s; what the CLI shows is `view`'s.
 //! A person's own account (password change, their sessions) is `account`'s; their
 //! TOTP second factor and recovery codes `second_factor`'s, its secret sealed at rest
-//! by `sealing`. Membership changes (invite, change role, remove) are `members`'s; their one route
+//! by `sealing`. What is mailed to people (an invitation, a reset link) is
+//! `letters`'s. Membership changes (invite, change role, remove) are `members`'s; their one route
 //! family, `/v1/members`, is `handlers`'s. The dashboard (`web`) calls the same.
 
 pub mod account;
 pub mod handlers;
+pub mod letters;
 pub mod members;
 pub mod model;
 pub mod password;

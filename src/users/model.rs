@@ -223,11 +223,28 @@ pub struct UserSession {
 pub enum Purpose {
     /// The first password, from the link `user create` prints.
     Setup,
-    /// A forgotten password (not issued yet).
+    /// A forgotten password, from a link mailed on request.
     Reset,
 }
 
 impl Purpose {
+    /// How long a link of this purpose works: a day to finish setting up; an hour
+    /// for a reset, which anyone who reads the mailbox could use.
+    pub const fn lifetime(self) -> chrono::Duration {
+        match self {
+            Self::Setup => chrono::Duration::hours(24),
+            Self::Reset => chrono::Duration::hours(1),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "setup" => Some(Self::Setup),
+            "reset" => Some(Self::Reset),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Setup => "setup",

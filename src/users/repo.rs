@@ -192,19 +192,17 @@ pub fn create_token(conn: &mut DbConn, token: &UserToken) -> QueryResult<()> {
         .map(|_| ())
 }
 
-/// Spends the unused, unexpired token of `purpose` with this digest: exactly one
-/// caller wins (a conditional update counted by the database); the winner gets the
-/// token's row, everyone else `None`.
+/// Spends the unused, unexpired token with this digest: exactly one caller wins (a
+/// conditional update counted by the database); the winner gets the token's row,
+/// everyone else `None`.
 pub fn use_token(
     conn: &mut DbConn,
     token_hash: &str,
-    purpose: Purpose,
     now: NaiveDateTime,
 ) -> QueryResult<Option<UserToken>> {
     let spent = diesel::update(
         user_tokens::table
             .find(token_hash)
-            .filter(user_tokens::purpose.eq(purpose.as_str()))
             .filter(user_tokens::used_at.is_null())
             .filter(user_tokens::expires_at.gt(now)),
     )
@@ -218,6 +216,38 @@ pub fn use_token(
         .select(UserToken::as_select())
         .first(conn)
         .optional()
+}
+
+/// Spends every unused token of `user_id`: once a password is set, no older link
+/// sets another.
+pub fn spend_tokens_of(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        user_tokens::table
+            .filter(user_tokens::user_id.eq(user_id))
+            .filter(user_tokens::used_at.is_null()),
+    )
+    .set(user_tokens::used_at.eq(now))
+    .execute(conn)
+}
+
+/// Whether a token of `purpose` was made for `user_id` after `since`.
+pub fn token_issued_since(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    purpose: Purpose,
+    since: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        user_tokens::table
+            .filter(user_tokens::user_id.eq(user_id))
+            .filter(user_tokens::purpose.eq(purpose.as_str()))
+            .filter(user_tokens::created_at.gt(since)),
+    ))
+    .get_result(conn)
 }
 
 pub fn create_session(conn: &mut DbConn, session: &UserSession) -> QueryResult<()> {
@@ -362,17 +392,8 @@ mod tests {
             };
             create_token(&mut conn, &token).unwrap();
         }
-        assert!(use_token(&mut conn, "h1", Purpose::Reset, now)
-            .unwrap()
-            .is_none());
-        assert!(use_token(&mut conn, "h1", Purpose::Setup, now)
-            .unwrap()
-            .is_some());
-        assert!(use_token(&mut conn, "h1", Purpose::Setup, now)
-            .unwrap()
-            .is_none());
-        assert!(use_token(&mut conn, "h2", Purpose::Setup, now)
-            .unwrap()
-            .is_none());
+        assert!(use_token(&mut conn, "h1", now).unwrap().is_some());
+        assert!(use_token(&mut conn, "h1", now).unwrap().is_none());
+        assert!(use_token(&mut conn, "h2", now).unwrap().is_none());
     }
 }

@@ -14,9 +14,9 @@ use diesel::prelude::*;
 use super::model::User;
 use super::repo;
 use super::sealing::{SealError, Sealer};
-use super::service::target;
+use super::service::record_in_orgs_of;
 use super::totp::{self, TotpSecret};
-use crate::audit::{self, By, Change, Source};
+use crate::audit::{By, Change, Source};
 use crate::ids::UserId;
 use crate::secret::{digest, RandomError, Secret};
 use crate::store::schema::{user_recovery_codes, users};
@@ -39,6 +39,9 @@ pub enum SecondFactorError {
         "the code is not right; use the current code from your app, or an unused recovery code"
     )]
     WrongCode,
+    /// Too many wrong codes for this account from this address (or from it).
+    #[error("too many wrong codes; try again in {retry_after} seconds")]
+    Throttled { retry_after: u64 },
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]
@@ -159,7 +162,7 @@ pub fn confirm_enrolment(
         store_recovery_codes(c, &user.id, &codes, now)?;
         let label = user.label();
         let by = By::new(&label, source);
-        record(c, user, by, || Change::UserSecondFactorEnabled, now)?;
+        record_in_orgs_of(c, user, |_| true, by, Change::UserSecondFactorEnabled, now)?;
         Ok(codes)
     })
 }
@@ -244,13 +247,8 @@ pub fn disable(
         verify(c, sealer, &user.id, code, now)?;
         clear(c, &user.id)?;
         let label = user.label();
-        record(
-            c,
-            user,
-            By::new(&label, source),
-            || Change::UserSecondFactorDisabled,
-            now,
-        )?;
+        let by = By::new(&label, source);
+        record_in_orgs_of(c, user, |_| true, by, Change::UserSecondFactorDisabled, now)?;
         Ok(())
     })
 }
@@ -272,13 +270,8 @@ pub fn reset_by_operator(
             return Ok(false);
         }
         clear(c, &user.id)?;
-        record(
-            c,
-            &user,
-            actor.by(),
-            || Change::UserSecondFactorDisabled,
-            now,
-        )?;
+        let change = Change::UserSecondFactorDisabled;
+        record_in_orgs_of(c, &user, |_| true, actor.by(), change, now)?;
         Ok(true)
     })
 }
@@ -316,20 +309,6 @@ fn store_recovery_codes(
                 user_recovery_codes::created_at.eq(now),
             ))
             .execute(c)?;
-    }
-    Ok(())
-}
-
-/// Records `change()` in every organization of `user`.
-fn record(
-    c: &mut DbConn,
-    user: &User,
-    by: By<'_>,
-    change: fn() -> Change<'static>,
-    now: NaiveDateTime,
-) -> Result<(), StoreError> {
-    for membership in repo::memberships_of(c, &user.id)? {
-        audit::repo::record(c, target(&membership.org_id, user), by, change(), now)?;
     }
     Ok(())
 }

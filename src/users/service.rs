@@ -12,7 +12,7 @@ use diesel::Connection;
 
 use super::model::{Membership, NewUser, Purpose, Role, User, UserToken};
 use super::repo;
-use crate::audit::{self, By, Change, Target};
+use crate::audit::{self, By, Change, Source, Target};
 use crate::identity::authority::{Actor, AuthorityError};
 use crate::ids::{OrgId, UserId};
 use crate::orgs;
@@ -22,7 +22,12 @@ use crate::store::{DbConn, StoreError};
 use crate::tokens::TokenKind;
 
 /// How long a setup link works.
-pub const SETUP_TOKEN_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+pub const SETUP_TOKEN_LIFETIME: chrono::Duration = Purpose::Setup.lifetime();
+/// How long a mailed password-reset link works.
+pub const RESET_TOKEN_LIFETIME: chrono::Duration = Purpose::Reset.lifetime();
+/// At most one reset link is mailed to an account in this long, however often it is
+/// asked for (an inbox is not to be flooded).
+pub const RESET_MAIL_INTERVAL: chrono::Duration = chrono::Duration::minutes(5);
 
 pub const MAX_EMAIL_CHARS: usize = 254;
 pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
@@ -131,22 +136,12 @@ pub fn new_setup_link(
         let user = find(c, actor, user_id)?
             .filter(|u| !u.is_disabled())
             .ok_or(UserError::NotFound)?;
-        let issued = setup_token(&token, &user.id, now);
+        let issued = one_time_token(&token, &user.id, Purpose::Setup, now);
         repo::create_token(c, &issued)?;
-        for membership in repo::memberships_of(c, &user.id)? {
-            if actor.sees(&membership.org_id) {
-                let change = Change::UserSetupLinkIssued {
-                    expires_at: issued.expires_at,
-                };
-                audit::repo::record(
-                    c,
-                    target(&membership.org_id, &user),
-                    actor.by(),
-                    change,
-                    now,
-                )?;
-            }
-        }
+        let change = Change::UserSetupLinkIssued {
+            expires_at: issued.expires_at,
+        };
+        record_in_orgs_of(c, &user, |org| actor.sees(org), actor.by(), change, now)?;
         Ok(token)
     })
 }
@@ -167,19 +162,82 @@ pub(super) fn create_account(
             }
             other => other.into(),
         })?;
-    repo::create_token(c, &setup_token(token, &user.id, now))?;
+    repo::create_token(c, &one_time_token(token, &user.id, Purpose::Setup, now))?;
     Ok(user)
 }
 
-pub(super) fn setup_token(token: &Secret, user_id: &UserId, now: NaiveDateTime) -> UserToken {
+/// The row of the one-time link `token` of `purpose` for `user_id`, made `now`.
+pub(super) fn one_time_token(
+    token: &Secret,
+    user_id: &UserId,
+    purpose: Purpose,
+    now: NaiveDateTime,
+) -> UserToken {
     UserToken {
         token_hash: digest(token.expose()),
         user_id: user_id.clone(),
-        purpose: Purpose::Setup.as_str().to_owned(),
+        purpose: purpose.as_str().to_owned(),
         created_at: now,
-        expires_at: now + SETUP_TOKEN_LIFETIME,
+        expires_at: now + purpose.lifetime(),
         used_at: None,
     }
+}
+
+/// A password-reset link for the person with `email`, asked for on the sign-in
+/// page by someone who is not signed in: `None` — and nothing recorded — for an
+/// unknown email, a disabled person, one in no organization, or one mailed a link
+/// less than `RESET_MAIL_INTERVAL` ago. The caller mails the link
+/// (`setup_url`) and answers the same whatever this returns, so the answer tells
+/// nothing about which emails exist.
+pub fn request_password_reset(
+    conn: &mut DbConn,
+    email: &str,
+    source: &Source,
+    now: NaiveDateTime,
+) -> Result<Option<(User, Secret)>, UserError> {
+    let email = email.trim().to_lowercase();
+    if validate_email(&email).is_err() {
+        return Ok(None);
+    }
+    let token = Secret::generate(TokenKind::UserToken.prefix(), 32)?;
+    conn.transaction(|c| {
+        let Some(user) = repo::find_by_email(c, &email)?.filter(|u| !u.is_disabled()) else {
+            return Ok(None);
+        };
+        if repo::memberships_of(c, &user.id)?.is_empty()
+            || repo::token_issued_since(c, &user.id, Purpose::Reset, now - RESET_MAIL_INTERVAL)?
+        {
+            return Ok(None);
+        }
+        let issued = one_time_token(&token, &user.id, Purpose::Reset, now);
+        repo::create_token(c, &issued)?;
+        let change = Change::UserPasswordResetRequested {
+            expires_at: issued.expires_at,
+        };
+        let by = By::new("unauthenticated", source);
+        record_in_orgs_of(c, &user, |_| true, by, change, now)?;
+        Ok(Some((user, token)))
+    })
+}
+
+/// Records `change` in the log of each organization of `user` that `in_org` lets
+/// through: a person's own events (a password, a second factor, a sign-in burst)
+/// belong to every organization they work in.
+pub(super) fn record_in_orgs_of(
+    c: &mut DbConn,
+    user: &User,
+    in_org: impl Fn(&OrgId) -> bool,
+    by: By<'_>,
+    change: Change<'_>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    for membership in repo::memberships_of(c, &user.id)? {
+        if in_org(&membership.org_id) {
+            let target = target(&membership.org_id, user);
+            audit::repo::record(c, target, by, change.clone(), now)?;
+        }
+    }
+    Ok(())
 }
 
 /// The link a new person opens to set their password: `{issuer_base}/setup#{token}`.
@@ -197,12 +255,13 @@ pub fn setup_url(issuer_base: &str, token: &Secret) -> String {
     )
 }
 
-/// Sets the password of the person whose setup link `token` is, once: the link is
-/// spent by a conditional update (`used_at IS NULL AND expires_at > now`), so of two
-/// concurrent uses one wins. Every session of the person ends. `password_hash` is
-/// `password::hash` of a password that passed `password::validate`, made before this
-/// transaction.
-pub fn redeem_setup_token(
+/// Sets the password of the person whose setup or reset link `token` is, once: the
+/// link is spent by a conditional update (`used_at IS NULL AND expires_at > now`),
+/// so of two concurrent uses one wins, and every other link of theirs is spent with
+/// it. Every session of the person ends. `password_hash` is `password::hash` of a
+/// password that passed `password::validate`, made before this transaction. A
+/// second factor stays: the next sign-in still asks for it.
+pub fn redeem_link(
     conn: &mut DbConn,
     token: &str,
     password_hash: &str,
@@ -213,26 +272,21 @@ pub fn redeem_setup_token(
     }
     let token_hash = digest(token);
     conn.transaction(|c| {
-        let spent =
-            repo::use_token(c, &token_hash, Purpose::Setup, now)?.ok_or(UserError::InvalidToken)?;
+        let spent = repo::use_token(c, &token_hash, now)?.ok_or(UserError::InvalidToken)?;
+        let purpose = Purpose::parse(&spent.purpose).ok_or(UserError::InvalidToken)?;
         let user = repo::find(c, &spent.user_id)?.ok_or(UserError::InvalidToken)?;
         if user.is_disabled() {
             // Rolled back: the link stays as it was.
             return Err(UserError::InvalidToken);
         }
         repo::set_password(c, &user.id, password_hash, now)?;
+        repo::spend_tokens_of(c, &user.id, now)?;
         repo::end_sessions_of(c, &user.id, now)?;
         let label = user.label();
-        for membership in repo::memberships_of(c, &user.id)? {
-            let target = target(&membership.org_id, &user);
-            audit::repo::record(
-                c,
-                target,
-                By::operator(&label),
-                Change::UserPasswordSet,
-                now,
-            )?;
-        }
+        let change = Change::UserPasswordSet {
+            link: purpose.as_str(),
+        };
+        record_in_orgs_of(c, &user, |_| true, By::operator(&label), change, now)?;
         repo::find(c, &user.id)?.ok_or(UserError::InvalidToken)
     })
 }
@@ -259,14 +313,11 @@ pub fn disable_user(
             return Ok(user);
         }
         let sessions_ended = repo::end_sessions_of(c, &user.id, now)?;
-        for membership in &memberships {
-            let change = Change::UserDisabled {
-                email: &user.email,
-                sessions_ended,
-            };
-            let target = target(&membership.org_id, &user);
-            audit::repo::record(c, target, actor.by(), change, now)?;
-        }
+        let change = Change::UserDisabled {
+            email: &user.email,
+            sessions_ended,
+        };
+        record_in_orgs_of(c, &user, |_| true, actor.by(), change, now)?;
         repo::find(c, &user.id)?.ok_or(UserError::NotFound)
     })
 }
@@ -387,9 +438,9 @@ mod tests {
         );
         assert!(matches!(nowhere, Err(UserError::UnknownOrg)));
 
-        let set = redeem_setup_token(&mut conn, token.expose(), "$argon2id$h", now).unwrap();
+        let set = redeem_link(&mut conn, token.expose(), "$argon2id$h", now).unwrap();
         assert_eq!(set.password_hash.as_deref(), Some("$argon2id$h"));
-        let twice = redeem_setup_token(&mut conn, token.expose(), "$argon2id$2", now);
+        let twice = redeem_link(&mut conn, token.expose(), "$argon2id$2", now);
         assert!(matches!(twice, Err(UserError::InvalidToken)));
 
         let disabled = disable_user(&mut conn, &cli, &user.id, now).unwrap();

@@ -22,6 +22,7 @@ use super::model::{Membership, User};
 use super::repo;
 use super::sealing::Sealer;
 use super::second_factor::{self, Passed, SecondFactorError};
+use super::service::record_in_orgs_of;
 use super::session::{self, NewSession};
 use crate::argon2_budget::{Argon2Budget, Attempt, BudgetError, BurstStarted};
 use crate::audit::{self, By, Change, Source, Target};
@@ -242,52 +243,52 @@ pub async fn complete_second_factor(
             now.and_utc(),
         )
         .map_err(|retry_after| SignInError::Throttled { retry_after })?;
-    let (code, sealer, source) = (
+    let (code, sealer, user_id) = (
         Secret::new(code.expose().to_owned()),
         sealer.clone(),
-        source.clone(),
+        user.id.clone(),
     );
+    let passed = store
+        .write(move |tx| second_factor::verify(tx, &sealer, &user_id, code.expose(), now))
+        .await;
+    let passed: Passed = match passed {
+        Ok(passed) => passed,
+        Err(SecondFactorError::WrongCode | SecondFactorError::NotEnabled) => {
+            failed_on(store, attempt, Some(&user), source, now).await;
+            return Err(SignInError::WrongCode);
+        }
+        Err(other) => return Err(SignInError::SecondFactor(other)),
+    };
+    attempt.succeeded();
     let user_agent = options.user_agent.map(str::to_owned);
     let lifetime = options.lifetime.unwrap_or(DEFAULT_SESSION_LIFETIME);
+    let source = source.clone();
     store
-        .blocking(move |store| {
-            let passed =
-                store.write(|tx| second_factor::verify(tx, &sealer, &user.id, code.expose(), now));
-            let passed: Passed = match passed {
-                Ok(passed) => passed,
-                Err(SecondFactorError::WrongCode | SecondFactorError::NotEnabled) => {
-                    failed(store, attempt, Some(&user), &source, now);
-                    return Err(SignInError::WrongCode);
-                }
-                Err(other) => return Err(SignInError::SecondFactor(other)),
-            };
-            attempt.succeeded();
-            store.write(|tx| {
-                if !repo::end_session(tx, &pending.id, now)? {
-                    // Completed at the same moment elsewhere: that one won.
-                    return Err(SignInError::PendingExpired);
-                }
-                let membership = repo::membership(tx, &user.id, &pending.org_id)?
-                    .ok_or(SignInError::NoMembership)?;
-                let NewSession { row, token, csrf } = session::new_session(
-                    &user.id,
-                    &membership.org_id,
-                    &source,
-                    user_agent.as_deref(),
-                    lifetime,
-                    false,
-                    now,
-                )?;
-                repo::create_session(tx, &row)?;
-                record_sign_in(tx, &user, &membership, &row.id, Some(passed), &source, now)?;
-                Ok(SignedIn {
-                    user: user.clone(),
-                    membership,
-                    session_id: row.id,
-                    session_token: token,
-                    csrf_token: csrf,
-                    second_factor_pending: false,
-                })
+        .write(move |tx| {
+            if !repo::end_session(tx, &pending.id, now)? {
+                // Completed at the same moment elsewhere: that one won.
+                return Err(SignInError::PendingExpired);
+            }
+            let membership = repo::membership(tx, &user.id, &pending.org_id)?
+                .ok_or(SignInError::NoMembership)?;
+            let NewSession { row, token, csrf } = session::new_session(
+                &user.id,
+                &membership.org_id,
+                &source,
+                user_agent.as_deref(),
+                lifetime,
+                false,
+                now,
+            )?;
+            repo::create_session(tx, &row)?;
+            record_sign_in(tx, &user, &membership, &row.id, Some(passed), &source, now)?;
+            Ok(SignedIn {
+                user: user.clone(),
+                membership,
+                session_id: row.id,
+                session_token: token,
+                csrf_token: csrf,
+                second_factor_pending: false,
             })
         })
         .await
@@ -321,8 +322,9 @@ pub fn account_key(email_lower: &str) -> String {
     format!("user:{email_lower}")
 }
 
-/// Counts a failed sign-in; a burst it completes is logged, and audited in the
-/// person's organizations if the email is someone's.
+/// Counts a failed sign-in (on the blocking pool, beside argon2); a burst it
+/// completes is logged, and audited in the person's organizations if the email is
+/// someone's.
 pub(super) fn failed(
     store: &Blocking<'_>,
     attempt: Attempt,
@@ -331,37 +333,57 @@ pub(super) fn failed(
     now: NaiveDateTime,
 ) {
     for burst in attempt.failed(now.and_utc()) {
-        record_burst(store, user, source, &burst, now);
+        log_burst(&burst);
+        if let Some(user) = user {
+            let recorded = store.write(|tx| record_burst(tx, user, source, &burst, now));
+            if let Err(error) = recorded {
+                tracing::warn!(%error, "could not record the failed sign-in burst");
+            }
+        }
     }
 }
 
-fn record_burst(
-    store: &Blocking<'_>,
+/// `failed`, from async code: a wrong second-factor code at sign-in or when turning
+/// the factor off — every kind of failed attempt of a person settles here.
+pub(super) async fn failed_on(
+    store: &Store,
+    attempt: Attempt,
     user: Option<&User>,
     source: &Source,
-    burst: &BurstStarted,
     now: NaiveDateTime,
 ) {
+    for burst in attempt.failed(now.and_utc()) {
+        log_burst(&burst);
+        if let Some(user) = user {
+            let (user, source) = (user.clone(), source.clone());
+            let recorded = store
+                .write(move |tx| record_burst(tx, &user, &source, &burst, now))
+                .await;
+            if let Err(error) = recorded {
+                tracing::warn!(%error, "could not record the failed sign-in burst");
+            }
+        }
+    }
+}
+
+fn log_burst(burst: &BurstStarted) {
     // Debug-formatted: the key holds a caller-chosen email, which could carry a line
     // break into a text log.
     tracing::warn!(throttled = ?burst.key, retry_after = burst.retry_after_secs,
         "repeated failed sign-ins: throttled");
-    let Some(user) = user else { return };
-    let recorded = store.write(|tx| {
-        for membership in repo::memberships_of(tx, &user.id)? {
-            let target = Target {
-                org_id: &membership.org_id,
-                id: user.id.as_str(),
-            };
-            let change = Change::UserSignInFailures {
-                throttled: &burst.key,
-                retry_after: burst.retry_after_secs,
-            };
-            audit::repo::record(tx, target, By::new("unauthenticated", source), change, now)?;
-        }
-        Ok::<_, StoreError>(())
-    });
-    if let Err(error) = recorded {
-        tracing::warn!(%error, "could not record the failed sign-in burst");
-    }
+}
+
+fn record_burst(
+    tx: &mut crate::store::DbConn,
+    user: &User,
+    source: &Source,
+    burst: &BurstStarted,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let change = Change::UserSignInFailures {
+        throttled: &burst.key,
+        retry_after: burst.retry_after_secs,
+    };
+    let by = By::new("unauthenticated", source);
+    record_in_orgs_of(tx, user, |_| true, by, change, now)
 }

@@ -12,6 +12,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::handlers::{cross_site, message, render};
+use super::pages::{Nav, NoticeQuery};
 use super::security::see_other;
 use super::session::Member;
 use super::DashboardSettings;
@@ -22,16 +23,11 @@ use crate::store::{Store, StoreError};
 use crate::users::account::{self, PasswordChangeError};
 use crate::users::sealing::Sealer;
 use crate::users::second_factor::{self, SecondFactorError};
-use crate::users::sign_in::account_key;
 
 #[derive(Template)]
 #[template(path = "account.html", config = "src/web/askama.toml")]
 struct AccountPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
+    nav: Nav<'a>,
     display_name: &'a str,
     sessions: Vec<SessionRow>,
     /// When the second factor was turned on, if it is.
@@ -46,11 +42,7 @@ struct AccountPage<'a> {
 #[derive(Template)]
 #[template(path = "totp_enrol.html", config = "src/web/askama.toml")]
 struct EnrolPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
+    nav: Nav<'a>,
     /// The secret in base32, in groups of four for typing.
     secret: String,
     otpauth_uri: String,
@@ -60,11 +52,7 @@ struct EnrolPage<'a> {
 #[derive(Template)]
 #[template(path = "recovery_codes.html", config = "src/web/askama.toml")]
 struct RecoveryCodesPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
+    nav: Nav<'a>,
     codes: String,
 }
 
@@ -106,17 +94,12 @@ fn utc(t: chrono::NaiveDateTime) -> String {
     t.and_utc().format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-#[derive(Deserialize)]
-struct AccountQuery {
-    notice: Option<String>,
-}
-
 /// GET /dashboard/account
 async fn account_page(
     member: Member,
     store: web::Data<Store>,
     clock: web::Data<dyn Clock>,
-    query: web::Query<AccountQuery>,
+    query: web::Query<NoticeQuery>,
 ) -> HttpResponse {
     let notice = match query.notice.as_deref() {
         Some("password-changed") => {
@@ -172,11 +155,10 @@ async fn show(
     render(
         status,
         AccountPage {
-            section: "account",
-            csrf: member.csrf(),
-            user_email: &user.email,
-            org_name: &member.org_name,
-            role: member.session.membership.role().as_str(),
+            nav: Nav {
+                user_email: &user.email,
+                ..member.nav("account")
+            },
             display_name: user.display_name.as_deref().unwrap_or(""),
             sessions: rows,
             second_factor_since: user.totp_enabled_at.map(utc),
@@ -327,6 +309,7 @@ async fn end_session(
 fn refusal(error: &SecondFactorError) -> (StatusCode, String) {
     match error {
         SecondFactorError::WrongCode => (StatusCode::BAD_REQUEST, error.to_string()),
+        SecondFactorError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, error.to_string()),
         SecondFactorError::AlreadyEnabled
         | SecondFactorError::NotStarted
         | SecondFactorError::NotEnabled => (StatusCode::CONFLICT, error.to_string()),
@@ -377,11 +360,7 @@ fn enrol_page(
     no_store(render(
         status,
         EnrolPage {
-            section: "account",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: member.session.membership.role().as_str(),
+            nav: member.nav("account"),
             secret: grouped(&secret.to_base32()),
             otpauth_uri: secret
                 .otpauth_uri(&format!("keygate ({issuer})"), &member.session.user.email),
@@ -453,11 +432,7 @@ async fn confirm_enrolment(
         Ok(codes) => no_store(render(
             StatusCode::OK,
             RecoveryCodesPage {
-                section: "account",
-                csrf: member.csrf(),
-                user_email: &member.session.user.email,
-                org_name: &member.org_name,
-                role: member.session.membership.role().as_str(),
+                nav: member.nav("account"),
                 codes: codes
                     .iter()
                     .map(|c| c.expose().to_owned())
@@ -520,36 +495,15 @@ async fn disable_second_factor(
         member.source.clone(),
         clock.now().naive_utc(),
     );
-    // Wrong codes count against the same throttle as at sign-in: a session alone
-    // cannot guess its way to turning the second factor off.
-    let throttle_key = account_key(&user.email_lower);
-    let attempt = match budget.reserve(&throttle_key, source.0.as_deref(), now.and_utc()) {
-        Ok(attempt) => attempt,
-        Err(_) => {
-            let error = Some("Too many wrong codes; wait a minute and try again.");
-            return show(
-                &member,
-                &store,
-                &clock,
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                error,
-            )
-            .await;
-        }
-    };
-    let disabled = store
-        .write(move |tx| second_factor::disable(tx, &sealer, &user, &code, &source, now))
-        .await;
+    let code = Secret::new(code);
+    let disabled =
+        account::turn_off_second_factor(&store, &budget, &sealer, &user, &code, &source, now).await;
     match disabled {
-        Ok(()) => {
-            attempt.succeeded();
-            see_other("/dashboard/account?notice=second-factor-off").finish()
-        }
-        Err(SecondFactorError::WrongCode) => {
-            let _ = attempt.failed(now.and_utc());
-            let (status, text) = refusal(&SecondFactorError::WrongCode);
-            show(&member, &store, &clock, status, None, Some(&text)).await
+        Ok(()) => see_other("/dashboard/account?notice=second-factor-off").finish(),
+        Err(SecondFactorError::Throttled { .. }) => {
+            let error = Some("Too many wrong codes; wait a minute and try again.");
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            show(&member, &store, &clock, status, None, error).await
         }
         Err(error) => {
             let (status, text) = refusal(&error);

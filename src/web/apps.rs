@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::chart::{self, Chart, Range};
 use super::handlers::{cross_site, message, render};
 use super::keys::{field, fields};
+use super::pages::NoticeQuery;
 use super::security::see_other;
 use super::session::Member;
 use super::DashboardSettings;
@@ -194,11 +195,7 @@ async fn list(
     render(
         status,
         AppsPage {
-            section: "apps",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: member.session.membership.role().as_str(),
+            nav: member.nav("apps"),
             may_write: role.may_manage_clients(),
             grant_types: GrantType::ALL.map(GrantType::as_str),
             grantable: within.iter().map(|s| (s, s == "read")).collect(),
@@ -278,11 +275,7 @@ fn shown_once(
     render(
         StatusCode::OK,
         AppCreated {
-            section: "apps",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: member.session.membership.role().as_str(),
+            nav: member.nav("apps"),
             heading,
             name: &issued.client.name,
             client_id: issued.client.id.as_str(),
@@ -296,11 +289,6 @@ fn shown_once(
     )
 }
 
-#[derive(Deserialize)]
-pub(super) struct AppQuery {
-    notice: Option<String>,
-}
-
 /// GET /dashboard/apps/{id} — an application of the organization: its settings, its
 /// token issuance, and (for a role that manages them) the edit, rotate and disable
 /// forms. Another organization's is a 404.
@@ -310,7 +298,7 @@ async fn app_page(
     store: web::Data<Store>,
     clock: web::Data<dyn Clock>,
     id: web::Path<String>,
-    query: web::Query<AppQuery>,
+    query: web::Query<NoticeQuery>,
 ) -> HttpResponse {
     let notice = match query.notice.as_deref() {
         Some("saved") => Some("Saved. Tokens already issued keep their scope until they expire."),
@@ -392,11 +380,7 @@ async fn detail(
     render(
         status,
         AppDetail {
-            section: "apps",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: member.session.membership.role().as_str(),
+            nav: member.nav("apps"),
             may_write: role.may_manage_clients() && !client.is_disabled(),
             audiences_text: client.registered_audiences().join("\n"),
             app: AppRow::new(&client, now),

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::handlers::{message, render};
+use super::pages::Nav;
 use super::session::Member;
 use crate::audit::repo::{self, EventFilter};
 use crate::audit::{parse_actor, Event, EventType};
@@ -27,11 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Template)]
 #[template(path = "audit.html", config = "src/web/askama.toml")]
 struct AuditPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
+    nav: Nav<'a>,
     /// The type select: (wire name, selected).
     types: Vec<(&'static str, bool)>,
     actor: &'a str,
@@ -219,11 +216,7 @@ async fn audit_page(
             StatusCode::OK
         },
         AuditPage {
-            section: "audit",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: role.as_str(),
+            nav: member.nav("audit"),
             types: EventType::ALL
                 .iter()
                 .map(|t| (t.as_str(), Some(*t) == chosen))

@@ -11,10 +11,11 @@ use serde::Deserialize;
 use super::pages::{Message, SecondFactorPage, SetupPage, SignIn};
 use super::security::{page, safe_next, same_origin, see_other};
 use super::session::{self, Member};
-use super::{assets, keys, overview, DashboardSettings};
+use super::{assets, keys, overview, password_reset, DashboardSettings};
 use crate::argon2_budget::Argon2Budget;
 use crate::audit::Source;
 use crate::clock::Clock;
+use crate::mail::Mailer;
 use crate::secret::{ct_eq_str, Secret};
 use crate::store::Store;
 use crate::users::sealing::Sealer;
@@ -29,6 +30,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sign-in", web::post().to(sign_in))
         .route("/sign-in/second-factor", web::get().to(second_factor_page))
         .route("/sign-in/second-factor", web::post().to(second_factor))
+        .route("/sign-in/reset", web::get().to(password_reset::reset_page))
+        .route(
+            "/sign-in/reset",
+            web::post().to(password_reset::request_reset),
+        )
         .route("/sign-out", web::post().to(sign_out))
         .route("/setup", web::get().to(setup_page))
         .route("/setup", web::post().to(setup))
@@ -104,7 +110,7 @@ struct SignInQuery {
 }
 
 /// GET /sign-in
-async fn sign_in_page(query: web::Query<SignInQuery>) -> HttpResponse {
+async fn sign_in_page(query: web::Query<SignInQuery>, mailer: web::Data<Mailer>) -> HttpResponse {
     let notice = match query.notice.as_deref() {
         Some("password-set") => Some("Your password is set: sign in with it."),
         Some("signed-out") => Some("You are signed out."),
@@ -119,6 +125,7 @@ async fn sign_in_page(query: web::Query<SignInQuery>) -> HttpResponse {
             email: "",
             notice,
             error: None,
+            reset_offered: mailer.is_on(),
         },
     )
 }
@@ -138,6 +145,7 @@ async fn sign_in(
     store: web::Data<Store>,
     budget: web::Data<Argon2Budget>,
     clock: web::Data<dyn Clock>,
+    mailer: web::Data<Mailer>,
     form: web::Form<SignInForm>,
 ) -> HttpResponse {
     if !same_origin(&req, &settings.issuer) {
@@ -172,6 +180,7 @@ async fn sign_in(
                 email: &email,
                 notice: None,
                 error: Some(error),
+                reset_offered: mailer.is_on(),
             },
         )
     };
@@ -404,11 +413,13 @@ struct SetupForm {
     confirm: String,
 }
 
-/// POST /setup — sets the password of the link's account (the link works once).
+/// POST /setup — sets the password of the link's account (a set-up or a reset link;
+/// it works once).
 async fn setup(
     req: HttpRequest,
     settings: web::Data<DashboardSettings>,
     store: web::Data<Store>,
+    budget: web::Data<Argon2Budget>,
     clock: web::Data<dyn Clock>,
     form: web::Form<SetupForm>,
 ) -> HttpResponse {
@@ -436,8 +447,13 @@ async fn setup(
         return again(&weak.to_string());
     }
     let now = clock.now().naive_utc();
-    let hashed = web::block(move || password::hash(&password)).await;
-    let Ok(Ok(hash)) = hashed else {
+    // Through the argon2 budget like a sign-in: a flood of set-up posts waits for
+    // leases instead of hashing beside them.
+    let hashed = match budget.lease_for_sign_in().await {
+        Ok(lease) => web::block(move || lease.hash(password.as_bytes()).ok()).await,
+        Err(_) => Ok(None),
+    };
+    let Ok(Some(hash)) = hashed else {
         return message(
             StatusCode::SERVICE_UNAVAILABLE,
             "Try again",
@@ -447,7 +463,7 @@ async fn setup(
     };
     let token_for_store = token.clone();
     let redeemed = store
-        .write(move |tx| users::service::redeem_setup_token(tx, &token_for_store, &hash, now))
+        .write(move |tx| users::service::redeem_link(tx, &token_for_store, &hash, now))
         .await;
     match redeemed {
         Ok(_) => see_other("/sign-in?notice=password-set").finish(),

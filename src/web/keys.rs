@@ -124,11 +124,7 @@ async fn keys_table(
     render(
         status,
         Keys {
-            section: "keys",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: role.as_str(),
+            nav: member.nav("keys"),
             may_write: role.may_manage_keys(),
             grantable,
             expiry_choices: expiry_choices(&policy),
@@ -304,11 +300,7 @@ fn shown_once(member: &Member, heading: &str, issued: &crate::api_keys::IssuedKe
     render(
         StatusCode::OK,
         KeyCreated {
-            section: "keys",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: member.session.membership.role().as_str(),
+            nav: member.nav("keys"),
             heading,
             name: &issued.row.name,
             scopes: &issued.row.scopes,
@@ -493,11 +485,7 @@ async fn key_detail(
     render(
         outcome.status,
         KeyDetail {
-            section: "keys",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: role.as_str(),
+            nav: member.nav("keys"),
             may_write: role.may_manage_keys() && row.live,
             scopes: key.scope_set().iter().map(str::to_owned).collect(),
             environment: key.environment.clone(),

@@ -11,23 +11,21 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::handlers::{cross_site, message, render};
+use super::pages::{Nav, NoticeQuery};
 use super::security::see_other;
 use super::session::Member;
 use super::DashboardSettings;
 use crate::clock::Clock;
 use crate::ids::UserId;
+use crate::mail::Mailer;
 use crate::store::Store;
 use crate::users::view::member_status;
-use crate::users::{members, service, Role, UserError};
+use crate::users::{letters, members, service, Role, UserError};
 
 #[derive(Template)]
 #[template(path = "members.html", config = "src/web/askama.toml")]
 struct MembersPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
+    nav: Nav<'a>,
     /// Whether the person invites, changes and removes members.
     may_manage: bool,
     /// The roles the person may give: the invite form's and each row's choices.
@@ -40,15 +38,13 @@ struct MembersPage<'a> {
 #[derive(Template)]
 #[template(path = "member_invited.html", config = "src/web/askama.toml")]
 struct MemberInvited<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
+    nav: Nav<'a>,
     email: &'a str,
     member_role: &'a str,
     /// The setup link, shown this once; `None`: the person signs in as they are.
     setup_url: Option<String>,
+    /// With a relay configured: whether the invitation letter was queued.
+    mailed: Option<bool>,
 }
 
 /// One member as the table shows them.
@@ -79,21 +75,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Deserialize)]
-struct MembersQuery {
-    notice: Option<String>,
-}
-
 /// GET /dashboard/members
 async fn members_page(
     member: Member,
     store: web::Data<Store>,
-    query: web::Query<MembersQuery>,
+    query: web::Query<NoticeQuery>,
 ) -> HttpResponse {
     let notice = match query.notice.as_deref() {
         Some("role-changed") => Some("The role is changed."),
         Some("removed") => Some("The member is removed; their sessions here have ended."),
         Some("added") => Some("They are a member now, and sign in with the password they have."),
+        Some("added-mailed") => Some("They are a member now, and a letter tells them so; they sign in with the password they have."),
         _ => None,
     };
     list(&member, &store, StatusCode::OK, notice, None).await
@@ -140,11 +132,7 @@ async fn list(
     render(
         status,
         MembersPage {
-            section: "members",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: own.as_str(),
+            nav: member.nav("members"),
             may_manage,
             grantable: Role::ALL
                 .into_iter()
@@ -228,6 +216,7 @@ async fn invite(
     settings: web::Data<DashboardSettings>,
     store: web::Data<Store>,
     clock: web::Data<dyn Clock>,
+    mailer: web::Data<Mailer>,
     form: web::Form<InviteForm>,
 ) -> HttpResponse {
     let InviteForm {
@@ -253,11 +242,20 @@ async fn invite(
             members::invite(tx, &actor, &org_id, &asked, name, role, now)
         })
         .await;
+    let mailed = |invited: &members::Invitation| {
+        mailer.is_on().then(|| {
+            letters::send_invitation(&mailer, invited, settings.issuer.base())
+                .inspect_err(|error| tracing::warn!(%error, "an invitation could not be mailed"))
+                .is_ok()
+        })
+    };
     match invited {
-        Ok(invited) if invited.setup_token.is_none() => {
-            see_other("/dashboard/members?notice=added").finish()
-        }
+        Ok(invited) if invited.setup_token.is_none() => match mailed(&invited) {
+            Some(true) => see_other("/dashboard/members?notice=added-mailed").finish(),
+            _ => see_other("/dashboard/members?notice=added").finish(),
+        },
         Ok(invited) => {
+            let mailed = mailed(&invited);
             let setup_url = invited
                 .setup_token
                 .as_ref()
@@ -265,14 +263,11 @@ async fn invite(
             let mut response = render(
                 StatusCode::CREATED,
                 MemberInvited {
-                    section: "members",
-                    csrf: member.csrf(),
-                    user_email: &member.session.user.email,
-                    org_name: &member.org_name,
-                    role: member.session.membership.role().as_str(),
+                    nav: member.nav("members"),
                     email: &invited.user.email,
                     member_role: role.as_str(),
                     setup_url,
+                    mailed,
                 },
             );
             response.headers_mut().insert(

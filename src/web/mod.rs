@@ -10,6 +10,7 @@
 //! page: usage, refusals, what expires, latest events), `keys` (the keys pages),
 //! `apps` (the OAuth applications' pages), `members` (the organization's people), `account` (the person's own
 //! password, sessions and second factor),
+//! `password_reset` ("forgot your password?", when mail is configured),
 //! `audit` (the audit log's page), `chart`
 //! (usage as inline SVG), `pages` (the templates' data),
 //! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod members;
 pub mod overview;
 pub mod pages;
+pub mod password_reset;
 pub mod security;
 pub mod session;
 pub mod settings;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::chart::{self, Chart, Range};
 use super::handlers::{message, render};
+use super::pages::Nav;
 use super::session::Member;
 use crate::audit::model::Event;
 use crate::clock::Clock;
@@ -30,11 +31,7 @@ pub(super) struct OverviewQuery {
 #[derive(Template)]
 #[template(path = "overview.html", config = "src/web/askama.toml")]
 struct Overview<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
+    nav: Nav<'a>,
     week: bool,
     requests: Chart,
     tokens: Chart,
@@ -144,11 +141,7 @@ pub(super) async fn overview_page(
     render(
         StatusCode::OK,
         Overview {
-            section: "overview",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &member.org_name,
-            role: role.as_str(),
+            nav: member.nav("overview"),
             week: range == Range::Week,
             requests: Chart::new(
                 "requests",

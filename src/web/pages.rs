@@ -13,6 +13,15 @@ pub struct SignIn<'a> {
     pub email: &'a str,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// A relay is configured: the page links to the password-reset form.
+    pub reset_offered: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reset_request.html", config = "src/web/askama.toml")]
+pub struct ResetRequestPage<'a> {
+    pub email: &'a str,
+    pub error: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -42,11 +51,7 @@ pub struct Message<'a> {
 #[derive(Template)]
 #[template(path = "keys.html", config = "src/web/askama.toml")]
 pub struct Keys<'a> {
-    pub section: &'a str,
-    pub csrf: &'a str,
-    pub user_email: &'a str,
-    pub org_name: &'a str,
-    pub role: &'a str,
+    pub nav: Nav<'a>,
     pub may_write: bool,
     /// The scopes the person may give a key, and whether the form ticks it.
     pub grantable: Vec<(&'a str, bool)>,
@@ -64,11 +69,7 @@ pub struct Keys<'a> {
 #[derive(Template)]
 #[template(path = "key_created.html", config = "src/web/askama.toml")]
 pub struct KeyCreated<'a> {
-    pub section: &'a str,
-    pub csrf: &'a str,
-    pub user_email: &'a str,
-    pub org_name: &'a str,
-    pub role: &'a str,
+    pub nav: Nav<'a>,
     pub heading: &'a str,
     pub name: &'a str,
     pub scopes: &'a str,
@@ -78,11 +79,7 @@ pub struct KeyCreated<'a> {
 #[derive(Template)]
 #[template(path = "key.html", config = "src/web/askama.toml")]
 pub struct KeyDetail<'a> {
-    pub section: &'a str,
-    pub csrf: &'a str,
-    pub user_email: &'a str,
-    pub org_name: &'a str,
-    pub role: &'a str,
+    pub nav: Nav<'a>,
     /// Whether the person may change this key (their role, and the key still live).
     pub may_write: bool,
     pub key: KeyRow,
@@ -158,10 +155,25 @@ impl KeyRow {
     }
 }
 
-/// Whether the nav offers the audit log to a person of `role` (the role table's
-/// `may_read_audit_log`), so no one is shown a link that answers 403.
-pub fn reads_audit_log(role: &str) -> bool {
-    crate::users::Role::parse(role).is_some_and(crate::users::Role::may_read_audit_log)
+/// `?notice=…`: which confirmation a page shows after the post that redirected to it
+/// (each page maps the few words it knows to its sentence; others show nothing).
+#[derive(serde::Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
+}
+
+/// What the signed-in pages' shared header shows (`signed_in_nav.html`): which
+/// section is current, the sign-out form's CSRF token, who is signed in, where, as
+/// what — and whether the audit log is offered (only to a role that reads it, so
+/// no one is shown a link that answers 403). Built by `Member::nav`; a page that has
+/// read fresher values (a renamed organization) overrides them.
+pub struct Nav<'a> {
+    pub section: &'static str,
+    pub csrf: &'a str,
+    pub user_email: &'a str,
+    pub org_name: &'a str,
+    pub role: &'static str,
+    pub reads_audit_log: bool,
 }
 
 fn utc(t: DateTime<Utc>) -> String {

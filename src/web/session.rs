@@ -94,6 +94,19 @@ impl Member {
         self.session.csrf.expose()
     }
 
+    /// The shared header of a signed-in page in `section`.
+    pub fn nav(&self, section: &'static str) -> super::pages::Nav<'_> {
+        let role = self.session.membership.role();
+        super::pages::Nav {
+            section,
+            csrf: self.csrf(),
+            user_email: &self.session.user.email,
+            org_name: &self.org_name,
+            role: role.as_str(),
+            reads_audit_log: role.may_read_audit_log(),
+        }
+    }
+
     /// Whether a form post carries this session's CSRF token.
     pub fn check_csrf(&self, presented: &str) -> bool {
         sessions::check_csrf(&self.session, presented)

@@ -14,6 +14,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::handlers::{cross_site, message, render};
+use super::pages::{Nav, NoticeQuery};
 use super::security::see_other;
 use super::session::Member;
 use super::DashboardSettings;
@@ -32,11 +33,7 @@ const LIFETIME_PRESETS: [u64; 5] = [7, 30, 90, 180, 365];
 #[derive(Template)]
 #[template(path = "settings.html", config = "src/web/askama.toml")]
 struct SettingsPage<'a> {
-    section: &'a str,
-    csrf: &'a str,
-    user_email: &'a str,
-    org_name: &'a str,
-    role: &'a str,
+    nav: Nav<'a>,
     /// Whether the person sees and posts the forms.
     may_manage: bool,
     slug: &'a str,
@@ -65,16 +62,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Deserialize)]
-struct SettingsQuery {
-    notice: Option<String>,
-}
-
 /// GET /dashboard/settings
 async fn settings_page(
     member: Member,
     store: web::Data<Store>,
-    query: web::Query<SettingsQuery>,
+    query: web::Query<NoticeQuery>,
 ) -> HttpResponse {
     let notice = match query.notice.as_deref() {
         Some("renamed") => Some("The organization is renamed."),
@@ -115,11 +107,10 @@ async fn show(
     render(
         status,
         SettingsPage {
-            section: "settings",
-            csrf: member.csrf(),
-            user_email: &member.session.user.email,
-            org_name: &org.name,
-            role: role.as_str(),
+            nav: Nav {
+                org_name: &org.name,
+                ..member.nav("settings")
+            },
             may_manage: role.may_manage_members(),
             slug: &org.slug,
             tier: &org.tier,

@@ -15,8 +15,8 @@ use keygate::users::Role;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
-use crate::dashboard_apps::{browser, csrf_of, get, member, page, post, PASSWORD};
 use crate::helpers::db::{audit_trail, TestConnection};
+use crate::helpers::web::{browser, csrf_of, get, member, page, post, PASSWORD};
 
 use crate::helpers::TestApp;
 

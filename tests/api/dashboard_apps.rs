@@ -4,7 +4,7 @@
 //! rotate with an overlap, disable with a confirmation, the token chart — and what
 //! each refuses: cross-site posts, a wrong or missing CSRF token, a developer's or a
 //! viewer's crafted posts, malformed, oversize and hostile input, another
-//! organization's application. The helpers here serve `dashboard_audit` too. In a
+//! organization's application. In a
 //! real Chromium: `an_owner_manages_an_application_in_a_browser`; with the real binary,
 //! a log without the secrets: `the_log_carries_no_secret_the_pages_showed`.
 
@@ -13,111 +13,16 @@ use std::time::Duration;
 use chrono::Utc;
 use keygate::clients::model::ClientRegistration;
 use keygate::identity::authority::Actor;
-use keygate::ids::UserId;
 use keygate::users::{service, Role};
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
 
 use crate::helpers::db::{audit_trail, TestConnection};
-use crate::helpers::{eventually, TestApp, TestClient, ISSUER};
+use crate::helpers::web::{browser, csrf_of, location, member, page, post, value_after, PASSWORD};
+use crate::helpers::{eventually, TestApp, TestClient};
 
 /// A form's fields, repeated names kept.
 type Form<'a> = Vec<(&'a str, &'a str)>;
-
-pub(crate) const PASSWORD: &str = "correct horse battery staple 42";
-
-/// A client that shows redirects instead of following them.
-pub(crate) fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// A person of `org_slug` with `role`, signed in: (user id, the cookie to send).
-pub(crate) async fn member(
-    app: &TestApp,
-    email: &str,
-    org_slug: &str,
-    role: Role,
-) -> (UserId, String) {
-    let now = Utc::now().naive_utc();
-    let (user_id, token) = app.store.with_conn(|c| {
-        let org = keygate::orgs::repo::find_by_slug(c, org_slug)
-            .unwrap()
-            .unwrap();
-        let actor = Actor::operator("test");
-        let (user, token) =
-            service::create_user(c, &actor, email, None, &org.id, role, now).unwrap();
-        (user.id, token.expose().to_owned())
-    });
-    let form = [
-        ("token", token.as_str()),
-        ("password", PASSWORD),
-        ("confirm", PASSWORD),
-    ];
-    let set = post(app, "/setup", None, &form).await;
-    assert_eq!(set.status(), StatusCode::SEE_OTHER);
-    let signed_in = post(
-        app,
-        "/sign-in",
-        None,
-        &[("email", email), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap();
-    (user_id, cookie.split(';').next().unwrap().to_owned())
-}
-
-pub(crate) async fn post(
-    app: &TestApp,
-    path: &str,
-    cookie: Option<&str>,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut request = browser()
-        .post(app.url(path))
-        .header(ORIGIN, ISSUER)
-        .form(form);
-    if let Some(cookie) = cookie {
-        request = request.header(COOKIE, cookie);
-    }
-    request.send().await.unwrap()
-}
-
-pub(crate) async fn get(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
-    browser()
-        .get(app.url(path))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// (status, HTML) of a page `cookie`'s session reads.
-pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String) {
-    let response = get(app, path, cookie).await;
-    (response.status(), response.text().await.unwrap())
-}
-
-/// The CSRF token a signed-in page embeds (the sign-out form of every page has it).
-pub(crate) async fn csrf_of(app: &TestApp, cookie: &str) -> String {
-    let (_, html) = page(app, "/dashboard/apps", cookie).await;
-    value_after(&html, "name=\"csrf\" value=\"")
-}
-
-fn value_after(html: &str, marker: &str) -> String {
-    let start = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker} in {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()[LOCATION].to_str().unwrap().to_owned()
-}
 
 /// What a "shown once" page shows: (client id, secret).
 fn shown(html: &str) -> (String, String) {

@@ -7,8 +7,8 @@ use keygate::clients::model::ClientRegistration;
 use keygate::users::Role;
 use reqwest::StatusCode;
 
-use crate::dashboard_apps::{member, page};
 use crate::helpers::process::Installation;
+use crate::helpers::web::{member, page};
 use crate::helpers::{assert_api_error, TestApp};
 
 /// The `href` of the page's "Older events" link, unescaped.
@@ -152,7 +152,7 @@ async fn developers_and_viewers_do_not_read_the_log() {
         .0;
         assert_eq!(filtered, 403);
     }
-    let signed_out = crate::dashboard_apps::browser()
+    let signed_out = crate::helpers::web::browser()
         .get(app.url("/dashboard/audit"))
         .send()
         .await

@@ -22,6 +22,7 @@ mod json_requests;
 mod key_policy;
 mod key_rotation;
 mod limits;
+mod mail;
 mod members;
 mod metadata;
 mod methods;

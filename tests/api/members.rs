@@ -8,9 +8,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::dashboard_apps::{csrf_of, get, member, page, post, PASSWORD};
 use crate::helpers::db::{audit_trail, TestConnection};
 use crate::helpers::process::Installation;
+use crate::helpers::web::{csrf_of, get, member, page, post, PASSWORD};
 use crate::helpers::{assert_api_error, TestApp};
 use keygate::users::Role;
 
@@ -412,7 +412,7 @@ async fn roles_limit_changes_and_the_last_owner_stays() {
     )
     .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let cross_site = crate::dashboard_apps::browser()
+    let cross_site = crate::helpers::web::browser()
         .post(app.url(&format!("/dashboard/members/{dev_id}/role")))
         .header("origin", "https://evil.example")
         .header("cookie", &owner)

@@ -8,9 +8,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::dashboard_apps::{browser, csrf_of, member, page, post};
 use crate::helpers::db::{audit_trail, TestConnection};
 use crate::helpers::process::Installation;
+use crate::helpers::web::{browser, csrf_of, member, page, post};
 use crate::helpers::{assert_api_error, TestApp};
 use keygate::users::Role;
 
@@ -336,7 +336,7 @@ async fn an_owner_changes_the_settings_through_the_page() {
     .await;
     assert_eq!(required.status(), StatusCode::SEE_OTHER);
     // A member without one is sent to enrol (the sign-in's rule, not this page's).
-    let enrol = crate::dashboard_apps::get(&app, "/dashboard/settings", &developer).await;
+    let enrol = crate::helpers::web::get(&app, "/dashboard/settings", &developer).await;
     assert_eq!(enrol.status(), StatusCode::SEE_OTHER);
     assert!(enrol.headers()["location"]
         .to_str()

@@ -59,7 +59,7 @@ async fn redeem(
     let hash = password::hash(password).unwrap();
     let token = token.to_owned();
     app.store
-        .write(move |tx| service::redeem_setup_token(tx, &token, &hash, at))
+        .write(move |tx| service::redeem_link(tx, &token, &hash, at))
         .await
 }
 

@@ -2,6 +2,7 @@
 //! `app_created.html`, `app_detail.html`), an application as a row (never its secret
 //! or a hash), and the choices their forms offer.
 
+use crate::web::pages::Nav;
 use std::time::Duration;
 
 use askama::Template;
@@ -31,11 +32,7 @@ pub(super) const OVERLAPS: [(&str, &str); 4] = [
 #[derive(Template)]
 #[template(path = "apps.html", config = "src/web/askama.toml")]
 pub(super) struct AppsPage<'a> {
-    pub(super) section: &'a str,
-    pub(super) csrf: &'a str,
-    pub(super) user_email: &'a str,
-    pub(super) org_name: &'a str,
-    pub(super) role: &'a str,
+    pub(super) nav: Nav<'a>,
     pub(super) may_write: bool,
     /// The grant types the register form offers (`client_credentials` ticked).
     pub(super) grant_types: [&'a str; 2],
@@ -50,11 +47,7 @@ pub(super) struct AppsPage<'a> {
 #[derive(Template)]
 #[template(path = "app_created.html", config = "src/web/askama.toml")]
 pub(super) struct AppCreated<'a> {
-    pub(super) section: &'a str,
-    pub(super) csrf: &'a str,
-    pub(super) user_email: &'a str,
-    pub(super) org_name: &'a str,
-    pub(super) role: &'a str,
+    pub(super) nav: Nav<'a>,
     pub(super) heading: &'a str,
     pub(super) name: &'a str,
     pub(super) client_id: &'a str,
@@ -66,11 +59,7 @@ pub(super) struct AppCreated<'a> {
 #[derive(Template)]
 #[template(path = "app_detail.html", config = "src/web/askama.toml")]
 pub(super) struct AppDetail<'a> {
-    pub(super) section: &'a str,
-    pub(super) csrf: &'a str,
-    pub(super) user_email: &'a str,
-    pub(super) org_name: &'a str,
-    pub(super) role: &'a str,
+    pub(super) nav: Nav<'a>,
     pub(super) may_write: bool,
     pub(super) app: AppRow,
     /// The scopes the edit form offers, ticked as the application has them.

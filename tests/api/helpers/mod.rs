@@ -2,13 +2,16 @@
 //! keys directory, and what every test file shares: who calls it ([`actors`]), the
 //! requests a client of keygate would write ([`http`]), JWTs taken apart and forged
 //! ([`jwt`]), the databases and the invariants only they can show ([`db`]), and the
-//! real binary as an operator runs it ([`process`]).
+//! real binary as an operator runs it ([`process`]), the dashboard as a browser
+//! drives it ([`web`]), and a mail relay that keeps what keygate sends ([`smtp`]).
 
 pub mod actors;
 pub mod db;
 pub mod http;
 pub mod jwt;
 pub mod process;
+pub mod smtp;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -102,6 +105,11 @@ impl TestApp {
     /// An app whose issuer is its own address, as a browser sees it: the dashboard's
     /// forms are checked against the issuer's origin.
     pub async fn spawn_on_own_origin() -> Self {
+        Self::spawn_on_own_origin_with(|_| {}).await
+    }
+
+    /// `spawn_on_own_origin`, with more settings.
+    pub async fn spawn_on_own_origin_with(configure: impl FnOnce(&mut Settings)) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -112,6 +120,7 @@ impl TestApp {
             s.issuer = format!("http://127.0.0.1:{port}").parse().unwrap();
             // Usage reaches the dashboard's charts within a second.
             s.usage_flush_interval = std::time::Duration::from_secs(1);
+            configure(s);
         })
         .await
     }
