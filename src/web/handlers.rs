@@ -115,6 +115,7 @@ async fn sign_in_page(query: web::Query<SignInQuery>, mailer: web::Data<Mailer>)
         Some("password-set") => Some("Your password is set: sign in with it."),
         Some("signed-out") => Some("You are signed out."),
         Some("start-over") => Some("That sign-in expired; sign in again."),
+        Some("session-ended") => Some("Your session has ended; sign in again."),
         Some("password-changed") => Some("Your password is changed: sign in with the new one."),
         _ => None,
     };

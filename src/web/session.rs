@@ -140,7 +140,14 @@ impl std::fmt::Display for SignInFirst {
 impl actix_web::ResponseError for SignInFirst {
     fn error_response(&self) -> HttpResponse {
         let next: String = url::form_urlencoded::byte_serialize(self.next.as_bytes()).collect();
-        let mut response = security::see_other(&format!("/sign-in?next={next}"));
+        // A cookie that names no live session: it ended (idle, its lifetime, signed
+        // out elsewhere), and the sign-in page says so.
+        let ended = if self.clear.is_some() {
+            "&notice=session-ended"
+        } else {
+            ""
+        };
+        let mut response = security::see_other(&format!("/sign-in?next={next}{ended}"));
         if let Some(clear) = &self.clear {
             response.insert_header((header::SET_COOKIE, clear.clone()));
         }

@@ -47,6 +47,8 @@ async function expired(page) {
   await page.waitForURL(/\/sign-in\?next=/);
   check(await page.getByRole("heading", { name: "Sign in" }).isVisible(),
     "an idle session ends: the dashboard asks to sign in again");
+  check(await page.getByText("Your session has ended; sign in again.").isVisible(),
+    "the sign-in page says the session ended");
   await shot(page, "session-expired");
 }
 
