@@ -6,10 +6,12 @@
 //! (`service`); how a client is shown (`view`); the verified-secret cache that keeps
 //! argon2 off the token endpoint's hot path (`verifier`); and the management API
 //! `/v1/clients` (`handlers`). RFC 7591/7592 registration is `oauth::registration`'s
-//! door to the same use cases.
+//! door to the same use cases. Which redirect URIs a client may register for the
+//! authorization code grant, and how a presented one is matched, is `redirect_uri`'s.
 
 pub mod handlers;
 pub mod model;
+pub mod redirect_uri;
 pub mod repo;
 pub mod secret;
 pub mod service;

@@ -183,33 +183,19 @@ pub async fn sign_in_with(
                         repo::end_session(tx, &old.id, now)?;
                     }
                 }
-                let pending = user.totp_enabled_at.is_some();
-                let lifetime = if pending {
-                    lifetime.min(PENDING_SECOND_FACTOR)
-                } else {
-                    lifetime
+                let (step, lifetime) = match user.totp_enabled_at {
+                    Some(_) => (
+                        Step::AwaitingSecondFactor,
+                        lifetime.min(PENDING_SECOND_FACTOR),
+                    ),
+                    None => (Step::Complete(None), lifetime),
                 };
-                let NewSession { row, token, csrf } = session::new_session(
-                    &user.id,
-                    &membership.org_id,
-                    &source,
-                    user_agent.as_deref(),
+                let opening = Opening {
+                    source: &source,
+                    user_agent: user_agent.as_deref(),
                     lifetime,
-                    pending,
-                    now,
-                )?;
-                repo::create_session(tx, &row)?;
-                if !pending {
-                    record_sign_in(tx, &user, &membership, &row.id, None, &source, now)?;
-                }
-                Ok(SignedIn {
-                    user: user.clone(),
-                    membership,
-                    session_id: row.id,
-                    session_token: token,
-                    csrf_token: csrf,
-                    second_factor_pending: pending,
-                })
+                };
+                open_session(tx, &user, membership, &opening, step, now)
             })
         })
         .await
@@ -271,27 +257,70 @@ pub async fn complete_second_factor(
             }
             let membership = repo::membership(tx, &user.id, &pending.org_id)?
                 .ok_or(SignInError::NoMembership)?;
-            let NewSession { row, token, csrf } = session::new_session(
-                &user.id,
-                &membership.org_id,
-                &source,
-                user_agent.as_deref(),
+            let opening = Opening {
+                source: &source,
+                user_agent: user_agent.as_deref(),
                 lifetime,
-                false,
-                now,
-            )?;
-            repo::create_session(tx, &row)?;
-            record_sign_in(tx, &user, &membership, &row.id, Some(passed), &source, now)?;
-            Ok(SignedIn {
-                user: user.clone(),
+            };
+            open_session(
+                tx,
+                &user,
                 membership,
-                session_id: row.id,
-                session_token: token,
-                csrf_token: csrf,
-                second_factor_pending: false,
-            })
+                &opening,
+                Step::Complete(Some(passed)),
+                now,
+            )
         })
         .await
+}
+
+/// How a session is opened: from where, by what browser, for how long.
+struct Opening<'a> {
+    source: &'a Source,
+    user_agent: Option<&'a str>,
+    lifetime: Duration,
+}
+
+/// Which step of a sign-in a new session is.
+enum Step {
+    /// The password was right; the second factor is still to come.
+    AwaitingSecondFactor,
+    /// Signed in (with the second factor it passed, if any): recorded.
+    Complete(Option<Passed>),
+}
+
+/// Opens a session for `user` in `membership`'s organization, inside the caller's
+/// write, and records a completed sign-in; the new session's secrets go to the browser.
+fn open_session(
+    tx: &mut crate::store::DbConn,
+    user: &User,
+    membership: Membership,
+    opening: &Opening<'_>,
+    step: Step,
+    now: NaiveDateTime,
+) -> Result<SignedIn, SignInError> {
+    let pending = matches!(step, Step::AwaitingSecondFactor);
+    let NewSession { row, token, csrf } = session::new_session(
+        &user.id,
+        &membership.org_id,
+        opening.source,
+        opening.user_agent,
+        opening.lifetime,
+        pending,
+        now,
+    )?;
+    repo::create_session(tx, &row)?;
+    if let Step::Complete(passed) = step {
+        record_sign_in(tx, user, &membership, &row.id, passed, opening.source, now)?;
+    }
+    Ok(SignedIn {
+        user: user.clone(),
+        membership,
+        session_id: row.id,
+        session_token: token,
+        csrf_token: csrf,
+        second_factor_pending: pending,
+    })
 }
 
 fn record_sign_in(

@@ -16,7 +16,9 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
 use crate::helpers::db::{audit_trail, TestConnection};
-use crate::helpers::web::{browser, csrf_of, get, member, page, post, PASSWORD};
+use crate::helpers::web::{
+    browser, csrf_of, get, member, page, post, session_cookie, sign_in, PASSWORD,
+};
 
 use crate::helpers::TestApp;
 
@@ -24,26 +26,6 @@ const NEW_PASSWORD: &str = "a new and long enough passphrase";
 
 fn location(response: &reqwest::Response) -> String {
     response.headers()[LOCATION].to_str().unwrap().to_owned()
-}
-
-fn cookie_of(response: &reqwest::Response) -> String {
-    response.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    post(
-        app,
-        "/sign-in",
-        None,
-        &[("email", email), ("password", password)],
-    )
-    .await
 }
 
 fn value_after(html: &str, marker: &str) -> String {
@@ -119,7 +101,7 @@ async fn spawn_with_manual_clock() -> (TestApp, Arc<ManualClock>) {
 async fn a_password_change_ends_the_other_sessions() {
     let app = TestApp::spawn().await;
     let (_, first) = member(&app, "ada@example.com", "default", Role::Developer).await;
-    let second = cookie_of(&sign_in(&app, "ada@example.com", PASSWORD).await);
+    let second = session_cookie(&sign_in(&app, "ada@example.com", PASSWORD).await);
     let csrf = csrf_of(&app, &first).await;
     let (status, html) = page(&app, "/dashboard/account", &first).await;
     assert_eq!(status, StatusCode::OK);
@@ -215,7 +197,7 @@ async fn a_password_change_ends_the_other_sessions() {
 async fn sessions_are_listed_and_ended_one_at_a_time_but_only_ones_own() {
     let app = TestApp::spawn().await;
     let (_, first) = member(&app, "ada@example.com", "default", Role::Viewer).await;
-    let second = cookie_of(&sign_in(&app, "ada@example.com", PASSWORD).await);
+    let second = session_cookie(&sign_in(&app, "ada@example.com", PASSWORD).await);
     let (_, other) = member(&app, "bob@example.com", "default", Role::Owner).await;
     let csrf = csrf_of(&app, &first).await;
     let (_, html) = page(&app, "/dashboard/account", &first).await;
@@ -343,7 +325,7 @@ async fn a_second_factor_is_enrolled_and_signs_in_once_per_code() {
     let password_only = sign_in(&app, "ada@example.com", PASSWORD).await;
     assert_eq!(password_only.status(), StatusCode::SEE_OTHER);
     assert!(location(&password_only).starts_with("/sign-in/second-factor"));
-    let pending = cookie_of(&password_only);
+    let pending = session_cookie(&password_only);
     let refused = get(&app, "/dashboard", &pending).await;
     assert_eq!(refused.status(), StatusCode::SEE_OTHER);
     assert!(location(&refused).starts_with("/sign-in"));
@@ -379,7 +361,7 @@ async fn a_second_factor_is_enrolled_and_signs_in_once_per_code() {
     let passed = second_step(code.clone()).await;
     assert_eq!(passed.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&passed), "/dashboard/keys");
-    let full = cookie_of(&passed);
+    let full = session_cookie(&passed);
     assert_ne!(full, pending, "the session changes at the second step");
     assert_eq!(
         get(&app, "/dashboard", &full).await.status(),
@@ -392,7 +374,7 @@ async fn a_second_factor_is_enrolled_and_signs_in_once_per_code() {
     );
 
     // The same code in a new sign-in does not pass again; a recovery code does, once.
-    let retry = cookie_of(&sign_in(&app, "ada@example.com", PASSWORD).await);
+    let retry = session_cookie(&sign_in(&app, "ada@example.com", PASSWORD).await);
     let retry_csrf = value_after(
         &page(&app, "/sign-in/second-factor", &retry).await.1,
         "name=\"csrf\" value=\"",
@@ -412,7 +394,7 @@ async fn a_second_factor_is_enrolled_and_signs_in_once_per_code() {
     assert_eq!(with(code).await.status(), StatusCode::UNAUTHORIZED);
     let recovered = with(codes[3].to_lowercase()).await;
     assert_eq!(recovered.status(), StatusCode::SEE_OTHER);
-    let after = cookie_of(&sign_in(&app, "ada@example.com", PASSWORD).await);
+    let after = session_cookie(&sign_in(&app, "ada@example.com", PASSWORD).await);
     let after_csrf = value_after(
         &page(&app, "/sign-in/second-factor", &after).await.1,
         "name=\"csrf\" value=\"",
@@ -510,7 +492,7 @@ async fn wrong_second_factor_codes_are_throttled() {
     let (app, clock) = spawn_with_manual_clock().await;
     let (_, cookie) = member(&app, "ada@example.com", "default", Role::Owner).await;
     enrol(&app, &cookie, &clock).await;
-    let pending = cookie_of(&sign_in(&app, "ada@example.com", PASSWORD).await);
+    let pending = session_cookie(&sign_in(&app, "ada@example.com", PASSWORD).await);
     let csrf = value_after(
         &page(&app, "/sign-in/second-factor", &pending).await.1,
         "name=\"csrf\" value=\"",

@@ -9,125 +9,25 @@ use std::sync::Arc;
 use chrono::Utc;
 use keygate::clock::ManualClock;
 use keygate::identity::authority::Actor;
-use keygate::ids::UserId;
 use keygate::users::{service, Role};
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
 
 use crate::helpers::db::TestConnection;
+use crate::helpers::web::{
+    browser, csrf_of, get, location, member, person, post, session_cookie, PASSWORD,
+};
 use crate::helpers::{TestApp, ISSUER};
-
-const PASSWORD: &str = "correct horse battery staple 42";
-
-/// A client that shows redirects instead of following them.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// A person of the organization `org_slug` with `role`; returns (user id, set-up token).
-fn person(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (UserId, String) {
-    let now = Utc::now().naive_utc();
-    app.store.with_conn(|c| {
-        let org = keygate::orgs::repo::find_by_slug(c, org_slug)
-            .unwrap()
-            .unwrap();
-        let actor = Actor::operator("test");
-        let (user, token) =
-            service::create_user(c, &actor, email, None, &org.id, role, now).unwrap();
-        (user.id, token.expose().to_owned())
-    })
-}
-
-async fn post_form(
-    app: &TestApp,
-    path: &str,
-    cookie: Option<&str>,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut request = browser()
-        .post(app.url(path))
-        .header(ORIGIN, ISSUER)
-        .form(form);
-    if let Some(cookie) = cookie {
-        request = request.header(COOKIE, cookie);
-    }
-    request.send().await.unwrap()
-}
-
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
-    let mut request = browser().get(app.url(path));
-    if let Some(cookie) = cookie {
-        request = request.header(COOKIE, cookie);
-    }
-    request.send().await.unwrap()
-}
 
 /// The HTML of a page `cookie`'s session reads.
 async fn page_text(app: &TestApp, path: &str, cookie: &str) -> String {
-    get(app, path, Some(cookie)).await.text().await.unwrap()
+    get(app, path, cookie).await.text().await.unwrap()
 }
 
-/// The `name=value` of the session cookie a response sets.
-fn session_cookie(response: &reqwest::Response) -> String {
-    let set = response
-        .headers()
-        .get(SET_COOKIE)
-        .expect("a session cookie")
-        .to_str()
-        .unwrap();
-    set.split(';').next().unwrap().to_owned()
-}
-
-fn location(response: &reqwest::Response) -> &str {
-    response.headers().get(LOCATION).unwrap().to_str().unwrap()
-}
-
-/// A person who has set their password and signed in: the cookie to send.
+/// A person of the default organization who has set their password and signed in:
+/// the cookie to send.
 async fn signed_in(app: &TestApp, email: &str, role: Role) -> String {
-    let (_, token) = person(app, email, "default", role);
-    let set = post_form(
-        app,
-        "/setup",
-        None,
-        &[
-            ("token", &token),
-            ("password", PASSWORD),
-            ("confirm", PASSWORD),
-        ],
-    )
-    .await;
-    assert_eq!(set.status(), StatusCode::SEE_OTHER);
-    let response = post_form(
-        app,
-        "/sign-in",
-        None,
-        &[("email", email), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        response.text().await.unwrap()
-    );
-    session_cookie(&response)
-}
-
-/// The CSRF token a signed-in page embeds.
-async fn csrf_of(app: &TestApp, cookie: &str) -> String {
-    let page = get(app, "/dashboard/keys", Some(cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let start = page
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token")
-        + 19;
-    page[start..].split('"').next().unwrap().to_owned()
+    member(app, email, "default", role).await.1
 }
 
 /// The key a "shown once" page shows.
@@ -153,7 +53,7 @@ async fn me_status(app: &TestApp, key: &str) -> StatusCode {
 async fn every_page_carries_the_security_headers() {
     let app = TestApp::spawn().await;
     for path in ["/sign-in", "/setup"] {
-        let response = get(&app, path, None).await;
+        let response = get(&app, path, "").await;
         assert_eq!(response.status(), 200, "{path}");
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
@@ -171,13 +71,13 @@ async fn every_page_carries_the_security_headers() {
             "no inline script or style"
         );
     }
-    let home = get(&app, "/", None).await;
+    let home = get(&app, "/", "").await;
     assert_eq!(home.status(), StatusCode::SEE_OTHER);
-    let dashboard = get(&app, location(&home), None).await;
+    let dashboard = get(&app, &location(&home), "").await;
     assert_eq!(location(&dashboard), "/sign-in?next=%2Fdashboard");
-    assert_eq!(get(&app, "/assets/app.css", None).await.status(), 200);
+    assert_eq!(get(&app, "/assets/app.css", "").await.status(), 200);
     for missing in ["/assets/nope.js", "/assets/..%2Fmod.rs"] {
-        assert_eq!(get(&app, missing, None).await.status(), 404, "{missing}");
+        assert_eq!(get(&app, missing, "").await.status(), 404, "{missing}");
     }
 }
 
@@ -185,7 +85,7 @@ async fn every_page_carries_the_security_headers() {
 async fn a_person_sets_a_password_signs_in_and_manages_keys() {
     let app = TestApp::spawn().await;
     let (user_id, token) = person(&app, "Ada@Example.com", "default", Role::Owner);
-    let weak = post_form(
+    let weak = post(
         &app,
         "/setup",
         None,
@@ -201,7 +101,7 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
         weak.text().await.unwrap().contains("12"),
         "the rule is named"
     );
-    let differ = post_form(
+    let differ = post(
         &app,
         "/setup",
         None,
@@ -213,7 +113,7 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
     )
     .await;
     assert_eq!(differ.status(), 400);
-    let set = post_form(
+    let set = post(
         &app,
         "/setup",
         None,
@@ -226,7 +126,7 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
     .await;
     assert_eq!(set.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&set), "/sign-in?notice=password-set");
-    let again = post_form(
+    let again = post(
         &app,
         "/setup",
         None,
@@ -240,7 +140,7 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
     assert_eq!(again.status(), 400, "a set-up link works once");
 
     // The email matches whatever its case.
-    let signed = post_form(
+    let signed = post(
         &app,
         "/sign-in",
         None,
@@ -266,7 +166,7 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
     let cookie = session_cookie(&signed);
 
     let csrf = csrf_of(&app, &cookie).await;
-    let created = post_form(
+    let created = post(
         &app,
         "/dashboard/keys",
         Some(&cookie),
@@ -319,7 +219,7 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
         .as_str()
         .unwrap()
         .to_owned();
-    let unconfirmed = post_form(
+    let unconfirmed = post(
         &app,
         &format!("/dashboard/keys/{key_id}/revoke"),
         Some(&cookie),
@@ -332,7 +232,7 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
         "a revocation needs its confirmation"
     );
     assert_eq!(me_status(&app, &key).await, 200);
-    let revoked = post_form(
+    let revoked = post(
         &app,
         &format!("/dashboard/keys/{key_id}/revoke"),
         Some(&cookie),
@@ -342,13 +242,13 @@ async fn a_person_sets_a_password_signs_in_and_manages_keys() {
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     assert_eq!(me_status(&app, &key).await, 401);
 
-    let out = post_form(&app, "/sign-out", Some(&cookie), &[("csrf", &csrf)]).await;
+    let out = post(&app, "/sign-out", Some(&cookie), &[("csrf", &csrf)]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(out.headers()[SET_COOKIE]
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
-    let after = get(&app, "/dashboard/keys", Some(&cookie)).await;
+    let after = get(&app, "/dashboard/keys", &cookie).await;
     assert_eq!(
         after.status(),
         StatusCode::SEE_OTHER,
@@ -380,7 +280,7 @@ async fn cross_site_posts_and_wrong_csrf_tokens_are_refused() {
         .unwrap();
     assert_eq!(no_origin.status(), 403, "neither Origin nor Referer");
     for bad in ["", "x", &csrf[..csrf.len() - 1]] {
-        let response = post_form(
+        let response = post(
             &app,
             "/dashboard/keys",
             Some(&cookie),
@@ -389,7 +289,7 @@ async fn cross_site_posts_and_wrong_csrf_tokens_are_refused() {
         .await;
         assert_eq!(response.status(), 403, "csrf {bad:?}");
     }
-    let missing = post_form(
+    let missing = post(
         &app,
         "/dashboard/keys",
         Some(&cookie),
@@ -416,7 +316,7 @@ async fn cross_site_posts_and_wrong_csrf_tokens_are_refused() {
 async fn sign_in_failures_look_alike_and_are_throttled() {
     let app = TestApp::spawn().await;
     signed_in(&app, "real@example.com", Role::Owner).await;
-    let wrong = post_form(
+    let wrong = post(
         &app,
         "/sign-in",
         None,
@@ -426,7 +326,7 @@ async fn sign_in_failures_look_alike_and_are_throttled() {
         ],
     )
     .await;
-    let unknown = post_form(
+    let unknown = post(
         &app,
         "/sign-in",
         None,
@@ -446,7 +346,7 @@ async fn sign_in_failures_look_alike_and_are_throttled() {
     );
     let mut last = StatusCode::OK;
     for _ in 0..30 {
-        last = post_form(
+        last = post(
             &app,
             "/sign-in",
             None,
@@ -472,7 +372,7 @@ async fn sign_in_failures_look_alike_and_are_throttled() {
 async fn next_leads_only_to_keygate_and_the_session_changes_at_sign_in() {
     let app = TestApp::spawn().await;
     let (_, token) = person(&app, "nav@example.com", "default", Role::Admin);
-    post_form(
+    post(
         &app,
         "/setup",
         None,
@@ -489,7 +389,7 @@ async fn next_leads_only_to_keygate_and_the_session_changes_at_sign_in() {
         "/\\evil.example",
         "javascript:alert(1)",
     ] {
-        let response = post_form(
+        let response = post(
             &app,
             "/sign-in",
             Some("keygate_session=kgss_planted"),
@@ -507,12 +407,7 @@ async fn next_leads_only_to_keygate_and_the_session_changes_at_sign_in() {
             "a planted session id is never kept"
         );
     }
-    let planted = get(
-        &app,
-        "/dashboard/keys",
-        Some("keygate_session=kgss_planted"),
-    )
-    .await;
+    let planted = get(&app, "/dashboard/keys", "keygate_session=kgss_planted").await;
     assert_eq!(
         planted.status(),
         StatusCode::SEE_OTHER,
@@ -527,7 +422,7 @@ async fn a_viewer_reads_and_another_organizations_key_does_not_exist() {
     let page = page_text(&app, "/dashboard/keys", &viewer).await;
     assert!(!page.contains("Create key"), "no create form for a viewer");
     let csrf = csrf_of(&app, &viewer).await;
-    let refused = post_form(
+    let refused = post(
         &app,
         "/dashboard/keys",
         Some(&viewer),
@@ -539,7 +434,7 @@ async fn a_viewer_reads_and_another_organizations_key_does_not_exist() {
     let owner = signed_in(&app, "owner@example.com", Role::Owner).await;
     let owner_csrf = csrf_of(&app, &owner).await;
     let theirs = app.other_org_admin();
-    let response = post_form(
+    let response = post(
         &app,
         &format!("/dashboard/keys/{}/revoke", theirs.id),
         Some(&owner),
@@ -558,10 +453,7 @@ async fn a_viewer_reads_and_another_organizations_key_does_not_exist() {
 async fn a_disabled_person_is_signed_out_at_the_next_request() {
     let app = TestApp::spawn().await;
     let cookie = signed_in(&app, "leaver@example.com", Role::Admin).await;
-    assert_eq!(
-        get(&app, "/dashboard/keys", Some(&cookie)).await.status(),
-        200
-    );
+    assert_eq!(get(&app, "/dashboard/keys", &cookie).await.status(), 200);
     let user_id = app.store.with_conn(|c| {
         keygate::users::repo::find_by_email(c, "leaver@example.com")
             .unwrap()
@@ -578,10 +470,10 @@ async fn a_disabled_person_is_signed_out_at_the_next_request() {
         .unwrap()
     });
     assert_eq!(
-        get(&app, "/dashboard/keys", Some(&cookie)).await.status(),
+        get(&app, "/dashboard/keys", &cookie).await.status(),
         StatusCode::SEE_OTHER
     );
-    let again = post_form(
+    let again = post(
         &app,
         "/sign-in",
         None,
@@ -596,18 +488,15 @@ async fn an_idle_session_ends() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
     let cookie = signed_in(&app, "idle@example.com", Role::Owner).await;
-    assert_eq!(
-        get(&app, "/dashboard/keys", Some(&cookie)).await.status(),
-        200
-    );
+    assert_eq!(get(&app, "/dashboard/keys", &cookie).await.status(), 200);
     clock.advance(chrono::Duration::minutes(20));
     assert_eq!(
-        get(&app, "/dashboard/keys", Some(&cookie)).await.status(),
+        get(&app, "/dashboard/keys", &cookie).await.status(),
         200,
         "still within the idle timeout"
     );
     clock.advance(chrono::Duration::minutes(31));
-    let idle = get(&app, "/dashboard/keys", Some(&cookie)).await;
+    let idle = get(&app, "/dashboard/keys", &cookie).await;
     assert_eq!(
         idle.status(),
         StatusCode::SEE_OTHER,
@@ -619,10 +508,10 @@ async fn an_idle_session_ends() {
 #[actix_rt::test]
 async fn malformed_and_oversize_forms_are_refused() {
     let app = TestApp::spawn().await;
-    let missing = post_form(&app, "/sign-in", None, &[("email", "a@example.com")]).await;
+    let missing = post(&app, "/sign-in", None, &[("email", "a@example.com")]).await;
     assert_eq!(missing.status(), 400);
     let huge = "x".repeat(64 * 1024);
-    let oversize = post_form(
+    let oversize = post(
         &app,
         "/sign-in",
         None,
@@ -669,7 +558,7 @@ async fn malformed_and_oversize_forms_are_refused() {
             "nope&#60;b&#62;",
         ),
     ] {
-        let response = post_form(&app, "/dashboard/keys", Some(&cookie), &form).await;
+        let response = post(&app, "/dashboard/keys", Some(&cookie), &form).await;
         assert_eq!(response.status(), 400, "{form:?}");
         let page = response.text().await.unwrap();
         assert!(page.contains(message), "{form:?}: {page}");
@@ -692,15 +581,11 @@ async fn the_keys_table_pages_through_many_keys() {
         + 22;
     let after = first[start..].split('"').next().unwrap();
     assert!(after.starts_with("key_"), "{after}");
-    let second = get(
-        &app,
-        &format!("/dashboard/keys?after={after}"),
-        Some(&cookie),
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+    let second = get(&app, &format!("/dashboard/keys?after={after}"), &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
     // 55 operator keys and the bootstrap key.
     assert_eq!(second.matches("<tr id=\"key_").count(), 6);
     assert!(
@@ -708,12 +593,7 @@ async fn the_keys_table_pages_through_many_keys() {
         "the last page has no next link"
     );
     for garbage in ["x", "key_../../etc", "%3Cscript%3E"] {
-        let page = get(
-            &app,
-            &format!("/dashboard/keys?after={garbage}"),
-            Some(&cookie),
-        )
-        .await;
+        let page = get(&app, &format!("/dashboard/keys?after={garbage}"), &cookie).await;
         assert_eq!(page.status(), 200, "{garbage}");
         assert_eq!(
             page.text().await.unwrap().matches("<tr id=\"key_").count(),
@@ -792,7 +672,7 @@ async fn the_create_form_follows_the_organizations_key_policy() {
     // A crafted post without an expiry is refused on the page, and makes no key.
     let csrf = csrf_of(&app, &cookie).await;
     for expires in ["", "365d"] {
-        let refused = post_form(
+        let refused = post(
             &app,
             "/dashboard/keys",
             Some(&cookie),
@@ -812,7 +692,7 @@ async fn the_create_form_follows_the_organizations_key_policy() {
         );
         assert!(!text.contains("id=\"new-key\""), "no key shown");
     }
-    let created = post_form(
+    let created = post(
         &app,
         "/dashboard/keys",
         Some(&cookie),
@@ -834,7 +714,7 @@ async fn created_key(app: &TestApp, cookie: &str, form: &[(&str, &str)]) -> (Str
     let csrf = csrf_of(app, cookie).await;
     let mut fields = vec![("csrf", csrf.as_str())];
     fields.extend_from_slice(form);
-    let response = post_form(app, "/dashboard/keys", Some(cookie), &fields).await;
+    let response = post(app, "/dashboard/keys", Some(cookie), &fields).await;
     assert_eq!(response.status(), 200);
     let key = shown_key(&response.text().await.unwrap());
     let me: serde_json::Value = app
@@ -887,7 +767,7 @@ async fn the_overview_shows_usage_refusals_what_expires_and_the_latest_events() 
     );
     assert!(page.contains("soon gone"));
     assert!(page.contains("api_key.created"), "the latest events");
-    let week = get(&app, "/dashboard?range=7d", Some(&owner)).await;
+    let week = get(&app, "/dashboard?range=7d", &owner).await;
     assert_eq!(week.status(), 200);
     assert!(week
         .text()
@@ -895,17 +775,17 @@ async fn the_overview_shows_usage_refusals_what_expires_and_the_latest_events() 
         .unwrap()
         .contains("aria-current=\"true\">last 7 days"));
     for bad in ["30d", "%3Cscript%3E", ""] {
-        let response = get(&app, &format!("/dashboard?range={bad}"), Some(&owner)).await;
+        let response = get(&app, &format!("/dashboard?range={bad}"), &owner).await;
         assert_eq!(response.status(), 400, "{bad}");
     }
     // `/` leads here; a viewer sees the figures but not the audit log.
-    let home = get(&app, "/", Some(&owner)).await;
+    let home = get(&app, "/", &owner).await;
     assert_eq!(location(&home), "/dashboard");
     let viewer = signed_in(&app, "viewer@example.com", Role::Viewer).await;
     let theirs = page_text(&app, "/dashboard", &viewer).await;
     assert!(theirs.contains("soon gone") && !theirs.contains("Latest events"));
     // Signed out: the sign-in page, and back here after it.
-    let anonymous = get(&app, "/dashboard", None).await;
+    let anonymous = get(&app, "/dashboard", "").await;
     assert_eq!(location(&anonymous), "/sign-in?next=%2Fdashboard");
 }
 
@@ -926,7 +806,7 @@ async fn a_keys_page_renames_and_narrows_it_and_refuses_what_it_may_not() {
     assert!(!page.contains(&key), "never the whole key");
     let csrf = csrf_of(&app, &owner).await;
 
-    let saved = post_form(
+    let saved = post(
         &app,
         &path,
         Some(&owner),
@@ -970,7 +850,7 @@ async fn a_keys_page_renames_and_narrows_it_and_refuses_what_it_may_not() {
     ] {
         let mut fields = vec![("csrf", csrf.as_str())];
         fields.extend(form.iter().copied());
-        let response = post_form(&app, &path, Some(&owner), &fields).await;
+        let response = post(&app, &path, Some(&owner), &fields).await;
         assert_eq!(response.status(), 400, "{form:?}");
         let text = response.text().await.unwrap();
         assert!(text.contains(says), "{form:?}: {text}");
@@ -983,7 +863,7 @@ async fn a_keys_page_renames_and_narrows_it_and_refuses_what_it_may_not() {
     );
 
     // No CSRF token, another site, a viewer, another organization's key.
-    let no_csrf = post_form(
+    let no_csrf = post(
         &app,
         &path,
         Some(&owner),
@@ -1007,7 +887,7 @@ async fn a_keys_page_renames_and_narrows_it_and_refuses_what_it_may_not() {
         "a viewer gets no forms"
     );
     let viewer_csrf = csrf_of(&app, &viewer).await;
-    let refused = post_form(
+    let refused = post(
         &app,
         &path,
         Some(&viewer),
@@ -1017,8 +897,8 @@ async fn a_keys_page_renames_and_narrows_it_and_refuses_what_it_may_not() {
     assert_eq!(refused.status(), 403);
     let theirs = app.other_org_admin();
     let foreign = format!("/dashboard/keys/{}", theirs.id);
-    assert_eq!(get(&app, &foreign, Some(&owner)).await.status(), 404);
-    let response = post_form(
+    assert_eq!(get(&app, &foreign, &owner).await.status(), 404);
+    let response = post(
         &app,
         &foreign,
         Some(&owner),
@@ -1027,14 +907,14 @@ async fn a_keys_page_renames_and_narrows_it_and_refuses_what_it_may_not() {
     .await;
     assert_eq!(response.status(), 404);
     for bad in ["key_nope", "..%2F..%2Fetc", "%3Cscript%3E"] {
-        let response = get(&app, &format!("/dashboard/keys/{bad}"), Some(&owner)).await;
+        let response = get(&app, &format!("/dashboard/keys/{bad}"), &owner).await;
         assert_eq!(response.status(), 404, "{bad}");
     }
-    let bad_range = get(&app, &format!("{path}?range=1y"), Some(&owner)).await;
+    let bad_range = get(&app, &format!("{path}?range=1y"), &owner).await;
     assert_eq!(bad_range.status(), 400);
 
     // A revoked key's page shows it, with nothing left to change.
-    let revoked = post_form(
+    let revoked = post(
         &app,
         &format!("{path}/revoke"),
         Some(&owner),
@@ -1106,7 +986,7 @@ async fn every_page_the_nav_links_to_answers() {
             .collect();
         assert!(links.len() >= 4, "{nav}");
         for link in links {
-            let status = get(&app, link, Some(&cookie)).await.status();
+            let status = get(&app, link, &cookie).await.status();
             // A role that may not read a page is told so (403); none is a dead link.
             assert!(
                 status == 200 || status == 403,
@@ -1183,7 +1063,7 @@ async fn the_nav_offers_the_audit_log_only_to_those_who_may_read_it() {
         let cookie = signed_in(&app, email, role).await;
         let page = page_text(&app, "/dashboard", &cookie).await;
         assert_eq!(page.contains("href=\"/dashboard/audit\""), shown, "{role}");
-        let audit = get(&app, "/dashboard/audit", Some(&cookie)).await.status();
+        let audit = get(&app, "/dashboard/audit", &cookie).await.status();
         assert_eq!(audit == StatusCode::OK, shown, "{role}: {audit}");
     }
 }

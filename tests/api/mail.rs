@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::helpers::db::{audit_trail, TestConnection};
 use crate::helpers::smtp::MailSink;
-use crate::helpers::web::{browser, get, member, page, post, PASSWORD};
+use crate::helpers::web::{browser, get, member, page, post, sign_in, PASSWORD};
 use crate::helpers::{TestApp, ISSUER};
 
 const NEW_PASSWORD: &str = "a quite different long phrase 7";
@@ -36,15 +36,8 @@ async fn ask_for_reset(app: &TestApp, email: &str) -> (StatusCode, String) {
     (response.status(), response.text().await.unwrap())
 }
 
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> StatusCode {
-    post(
-        app,
-        "/sign-in",
-        None,
-        &[("email", email), ("password", password)],
-    )
-    .await
-    .status()
+async fn sign_in_status(app: &TestApp, email: &str, password: &str) -> StatusCode {
+    sign_in(app, email, password).await.status()
 }
 
 async fn set_password(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
@@ -95,11 +88,11 @@ async fn a_forgotten_password_is_reset_through_a_mailed_link() {
     let set = set_password(&app, &token, NEW_PASSWORD).await;
     assert_eq!(set.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        sign_in(&app, "ana@example.com", PASSWORD).await,
+        sign_in_status(&app, "ana@example.com", PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        sign_in(&app, "ana@example.com", NEW_PASSWORD).await,
+        sign_in_status(&app, "ana@example.com", NEW_PASSWORD).await,
         StatusCode::SEE_OTHER
     );
     // The session from before the reset has ended.
@@ -192,7 +185,7 @@ async fn setting_a_password_spends_every_other_link_of_the_account() {
     let stale = set_password(&app, &older.setup_token(), "an attacker's long phrase 1").await;
     assert_eq!(stale.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
-        sign_in(&app, "sam@example.com", NEW_PASSWORD).await,
+        sign_in_status(&app, "sam@example.com", NEW_PASSWORD).await,
         StatusCode::SEE_OTHER
     );
 }
@@ -355,7 +348,7 @@ async fn a_relay_that_is_down_costs_only_the_letter() {
     let (status, _) = ask_for_reset(&app, "down@example.com").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        sign_in(&app, "down@example.com", NEW_PASSWORD).await,
+        sign_in_status(&app, "down@example.com", NEW_PASSWORD).await,
         StatusCode::SEE_OTHER
     );
 }

@@ -22,10 +22,11 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-/// A person of `org_slug` with `role`, signed in: (user id, the cookie to send).
-pub async fn member(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (UserId, String) {
+/// A person of the organization `org_slug` with `role` who has not set a password:
+/// (user id, the token of their set-up link).
+pub fn person(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (UserId, String) {
     let now = Utc::now().naive_utc();
-    let (user_id, token) = app.store.with_conn(|c| {
+    app.store.with_conn(|c| {
         let org = keygate::orgs::repo::find_by_slug(c, org_slug)
             .unwrap()
             .unwrap();
@@ -33,7 +34,12 @@ pub async fn member(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (
         let (user, token) =
             service::create_user(c, &actor, email, None, &org.id, role, now).unwrap();
         (user.id, token.expose().to_owned())
-    });
+    })
+}
+
+/// A person of `org_slug` with `role`, signed in: (user id, the cookie to send).
+pub async fn member(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (UserId, String) {
+    let (user_id, token) = person(app, email, org_slug, role);
     let form = [
         ("token", token.as_str()),
         ("password", PASSWORD),
@@ -49,8 +55,18 @@ pub async fn member(app: &TestApp, email: &str, org_slug: &str, role: Role) -> (
     )
     .await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap();
-    (user_id, cookie.split(';').next().unwrap().to_owned())
+    (user_id, session_cookie(&signed_in))
+}
+
+/// The `name=value` of the session cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response
+        .headers()
+        .get(SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    set.split(';').next().unwrap().to_owned()
 }
 
 pub async fn post(
@@ -69,13 +85,13 @@ pub async fn post(
     request.send().await.unwrap()
 }
 
+/// GET `path` with the session `cookie` ("" for none).
 pub async fn get(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
-    browser()
-        .get(app.url(path))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap()
+    let mut request = browser().get(app.url(path));
+    if !cookie.is_empty() {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.unwrap()
 }
 
 /// (status, HTML) of a page `cookie`'s session reads.
@@ -100,4 +116,15 @@ pub fn value_after(html: &str, marker: &str) -> String {
 
 pub fn location(response: &reqwest::Response) -> String {
     response.headers()[LOCATION].to_str().unwrap().to_owned()
+}
+
+/// Posts the sign-in form (no redirect followed).
+pub async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    post(
+        app,
+        "/sign-in",
+        None,
+        &[("email", email), ("password", password)],
+    )
+    .await
 }
