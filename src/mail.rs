@@ -11,7 +11,7 @@
 //!
 //! Sending never blocks a request: `Mailer::send` puts the letter on a bounded queue
 //! that one thread delivers from, retrying a failed delivery with back-off for about
-//! a minute. The queue is in memory — a letter queued when the process stops is lost,
+//! a minute (a permanent 5xx refusal is not retried). The queue is in memory — a letter queued when the process stops is lost,
 //! and the person asks again (a reset) or the inviter passes on the link the page
 //! showed. A letter's body holds a secret link, so neither it nor the recipient's
 //! address is ever logged.
@@ -262,18 +262,43 @@ fn deliver_all(relay: &Relay, letters: Receiver<Message>) {
                     tracing::debug!("a letter was handed to the SMTP relay");
                     break;
                 }
+                // A relay's reply often repeats the recipient's address, so only its
+                // code is logged. A permanent refusal (5xx: no such mailbox) is not
+                // retried: it would hold every letter queued behind it.
+                Err(error) if error.is_permanent() => {
+                    tracing::warn!(code = ?error.status().map(|c| c.to_string()),
+                        "the SMTP relay refused a letter for good");
+                    break;
+                }
                 Err(error) => match waits.next() {
                     Some(wait) => {
-                        tracing::warn!(%error, retry_in = ?wait, "the SMTP relay did not take a letter");
+                        tracing::warn!(code = ?error.status().map(|c| c.to_string()),
+                            kind = failure_kind(&error), retry_in = ?wait,
+                            "the SMTP relay did not take a letter");
                         std::thread::sleep(*wait);
                     }
                     None => {
-                        tracing::error!(%error, "a letter was given up after repeated SMTP failures");
+                        tracing::error!(code = ?error.status().map(|c| c.to_string()),
+                            kind = failure_kind(&error),
+                            "a letter was given up after repeated SMTP failures");
                         break;
                     }
                 },
             }
         }
+    }
+}
+
+/// What kind of failure, without the relay's words.
+fn failure_kind(error: &lettre::transport::smtp::Error) -> &'static str {
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_transient() {
+        "transient refusal"
+    } else if error.is_tls() {
+        "tls"
+    } else {
+        "connection or protocol"
     }
 }
 

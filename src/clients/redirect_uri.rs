@@ -24,6 +24,8 @@ pub enum RedirectUriError {
     NotAbsolute,
     #[error("a redirect URI must not have a fragment (RFC 6749 §3.1.2)")]
     Fragment,
+    #[error("a redirect URI must be written in its canonical form (lowercase scheme and host, no dot segments, an IP address in its usual notation)")]
+    NotCanonical,
     #[error("a redirect URI must not carry a user name or password")]
     Userinfo,
     #[error(
@@ -42,10 +44,14 @@ pub fn validate(text: &str) -> Result<(), RedirectUriError> {
         return Err(RedirectUriError::NotAbsolute);
     }
     let url = url::Url::parse(text).map_err(|_| RedirectUriError::NotAbsolute)?;
-    // The parsed form must be the text as written: what is matched later is the
-    // string, and a URI that parses to something else would match something else.
     if text.contains('#') {
         return Err(RedirectUriError::Fragment);
+    }
+    // What is matched later is the string, so it must be the URI's own canonical
+    // form: no `127.1` or `2130706433` for 127.0.0.1, no `/a/../`, no tab or line
+    // break the parser would drop (a bare origin may leave out its root `/`).
+    if !is_canonical(&url, text) {
+        return Err(RedirectUriError::NotCanonical);
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(RedirectUriError::Userinfo);
@@ -74,19 +80,26 @@ pub fn matches(registered: &str, presented: &str) -> bool {
     if registered == presented {
         return true;
     }
-    let (Ok(registered), Ok(presented)) = (url::Url::parse(registered), url::Url::parse(presented))
-    else {
-        return false;
+    // Loopback: the same string once the port is taken out of both — and each
+    // string in its canonical form, so nothing else can differ.
+    let without_port = |text: &str| {
+        let mut url = url::Url::parse(text).ok()?;
+        if !is_canonical(&url, text) || url.scheme() != "http" || !is_loopback_literal(&url) {
+            return None;
+        }
+        url.set_port(None).ok()?;
+        Some(url.to_string())
     };
-    is_loopback_literal(&registered)
-        && registered.scheme() == "http"
-        && presented.scheme() == "http"
-        && registered.host() == presented.host()
-        && registered.path() == presented.path()
-        && registered.query() == presented.query()
-        && presented.fragment().is_none()
-        && presented.username().is_empty()
-        && presented.password().is_none()
+    match (without_port(registered), without_port(presented)) {
+        (Some(registered), Some(presented)) => registered == presented,
+        _ => false,
+    }
+}
+
+/// Whether `text` is how the parser writes `url` back.
+fn is_canonical(url: &url::Url, text: &str) -> bool {
+    let written = url.as_str();
+    written == text || (url.path() == "/" && written.strip_suffix('/') == Some(text))
 }
 
 /// `127.0.0.1` or `[::1]` as an IP literal (not a name that resolves to one).
@@ -107,6 +120,7 @@ mod tests {
         for uri in [
             "https://app.example.com/callback",
             "https://app.example.com/cb?tenant=7",
+            "https://app.example.com",
             "http://127.0.0.1/callback",
             "http://127.0.0.1:8400/callback",
             "http://[::1]/callback",
@@ -137,6 +151,17 @@ mod tests {
             ("myapp:/cb", RedirectUriError::CustomScheme),
             ("javascript:alert(1)", RedirectUriError::CustomScheme),
             ("data:text/html,hi", RedirectUriError::CustomScheme),
+            ("http://127.1/cb", RedirectUriError::NotCanonical),
+            ("http://2130706433/cb", RedirectUriError::NotCanonical),
+            (
+                "https://app.example.com/a/../cb",
+                RedirectUriError::NotCanonical,
+            ),
+            ("https://App.Example.com/cb", RedirectUriError::NotCanonical),
+            (
+                "https://app.example.com/c\tb",
+                RedirectUriError::NotCanonical,
+            ),
         ] {
             assert_eq!(validate(uri), Err(refusal), "{uri}");
         }
@@ -182,6 +207,8 @@ mod tests {
             "https://127.0.0.1:51234/callback",
             "http://user@127.0.0.1:51234/callback",
             "http://127.0.0.1:51234/callback#frag",
+            "http://2130706433:9/callback",
+            "http://127.0.0.1:9/x/../callback",
         ] {
             assert!(!matches(registered, presented), "{presented}");
         }

@@ -140,6 +140,8 @@ pub async fn change_password(
             store.write(|tx| {
                 tx.transaction(|c| {
                     repo::set_password(c, &user.id, &new_hash, now)?;
+                    // A reset link still open would set another password over this one.
+                    repo::spend_tokens_of(c, &user.id, now)?;
                     let ended = end_other_sessions(c, &user.id, &keep, now)?;
                     let label = user.label();
                     let change = Change::UserPasswordChanged {

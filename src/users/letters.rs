@@ -1,8 +1,9 @@
 //! The letters keygate mails people (through `mail::Mailer`, when a relay is
 //! configured): an invitation to an organization — with the set-up link when the
 //! person has no password yet — and a password-reset link asked for on the sign-in
-//! page. Plain ASCII text (so it travels as 7bit and the link is never re-encoded);
-//! the link is the only secret, in its fragment (`service::setup_url`).
+//! page. Plain text, sent 7bit or — when a long link passes 76 characters, or an
+//! organization's name is not ASCII — quoted-printable, which every mail reader
+//! decodes; the link is the only secret, in its fragment (`service::setup_url`).
 
 use super::members::Invitation;
 use super::service::{setup_url, RESET_TOKEN_LIFETIME, SETUP_TOKEN_LIFETIME};

@@ -5,8 +5,9 @@
 //! The answer is the same whether the email is someone's or not, and it comes before
 //! any work on the account: the lookup, the link and the letter happen after the
 //! response (`users::service::request_password_reset`), so neither the words nor the
-//! time of the answer tell which emails exist. Each request counts against the
-//! failed-attempt throttle of its email and address, as a wrong password does, and
+//! time of the answer tell which emails exist. Each request counts as a failed
+//! attempt in the throttle sign-in uses — for the email (its own key, `reset:…`) at the
+//! address, and for the address (shared with sign-in) — and
 //! an account is mailed at most one link per five minutes. The link leads to the
 //! set-up page, which sets the password once and ends every session of the account.
 
@@ -80,8 +81,8 @@ pub(super) async fn request_reset(
         Err(retry_after) => return throttled(&email, retry_after),
     };
     for burst in attempt.failed(now) {
-        // Debug-formatted: the key holds a caller-chosen email.
-        tracing::warn!(throttled = ?burst.key, retry_after = burst.retry_after_secs,
+        // Not the key: it holds the email someone typed.
+        tracing::warn!(retry_after = burst.retry_after_secs, source = ?source.0,
             "repeated password-reset requests: throttled");
     }
     let (store, mailer) = (store.into_inner(), mailer.into_inner());

@@ -191,6 +191,30 @@ async fn setting_a_password_spends_every_other_link_of_the_account() {
 }
 
 #[actix_rt::test]
+async fn a_password_change_spends_an_open_reset_link() {
+    let sink = MailSink::start();
+    let app = TestApp::spawn_with(mail_through(&sink)).await;
+    let (_, cookie) = member(&app, "pat@example.com", "default", Role::Viewer).await;
+    ask_for_reset(&app, "pat@example.com").await;
+    let letter = sink.wait_for("pat@example.com", 1).await.remove(0);
+    let csrf = crate::helpers::web::csrf_of(&app, &cookie).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("current", PASSWORD),
+        ("password", NEW_PASSWORD),
+        ("confirm", NEW_PASSWORD),
+    ];
+    let changed = post(&app, "/dashboard/account/password", Some(&cookie), &form).await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    let stale = set_password(&app, &letter.setup_token(), "an attacker's long phrase 1").await;
+    assert_eq!(stale.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        sign_in_status(&app, "pat@example.com", NEW_PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[actix_rt::test]
 async fn reset_requests_are_throttled_per_address() {
     let sink = MailSink::start();
     let app = TestApp::spawn_with(|s| {
