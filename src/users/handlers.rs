@@ -152,10 +152,8 @@ pub async fn invite_member(
         })
         .await?;
     tracing::info!(user_id = %invited.user.id, actor = %who.actor_label(), "member invited");
-    let mail_queued = mailer.is_on()
-        && letters::send_invitation(&mailer, &invited, dashboard.issuer.base())
-            .inspect_err(|error| tracing::warn!(%error, "an invitation could not be mailed"))
-            .is_ok();
+    let mail_queued =
+        letters::mail_invitation(&mailer, &invited, dashboard.issuer.base()).unwrap_or(false);
     let setup_url = invited
         .setup_token
         .as_ref()

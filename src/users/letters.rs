@@ -10,8 +10,18 @@ use super::service::{setup_url, RESET_TOKEN_LIFETIME, SETUP_TOKEN_LIFETIME};
 use crate::mail::{Letter, MailError, Mailer};
 use crate::secret::Secret;
 
-/// Mails `invited` their invitation; `Ok` once it is queued.
-pub fn send_invitation(
+/// Mails `invited` their invitation, when keygate has a relay: `None` without one,
+/// else whether the letter was queued (a failure is logged). Every door that invites
+/// (the dashboard, `/v1/members`) calls this after the invitation committed.
+pub fn mail_invitation(mailer: &Mailer, invited: &Invitation, issuer_base: &str) -> Option<bool> {
+    mailer.is_on().then(|| {
+        send_invitation(mailer, invited, issuer_base)
+            .inspect_err(|error| tracing::warn!(%error, "an invitation could not be mailed"))
+            .is_ok()
+    })
+}
+
+fn send_invitation(
     mailer: &Mailer,
     invited: &Invitation,
     issuer_base: &str,

@@ -88,6 +88,14 @@ pub(super) fn message(status: StatusCode, heading: &str, text: &str, link: &str)
     )
 }
 
+/// `response` with `Retry-After: seconds` (a throttled or busy page).
+pub(super) fn with_retry_after(mut response: HttpResponse, seconds: u64) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    response
+}
+
 /// A post that does not come from keygate's own pages.
 pub(super) fn cross_site() -> HttpResponse {
     message(
@@ -205,16 +213,13 @@ async fn sign_in(
             StatusCode::UNAUTHORIZED,
             "The email or the password is wrong.",
         ),
-        Err(SignInError::Throttled { retry_after }) => {
-            let mut response = refused(
+        Err(SignInError::Throttled { retry_after }) => with_retry_after(
+            refused(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed sign-ins for this account or from this address; wait a minute and try again.",
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+            ),
+            retry_after,
+        ),
         Err(SignInError::NoMembership) => refused(
             StatusCode::FORBIDDEN,
             "Your account belongs to no organization; ask its owner to add you.",
@@ -222,14 +227,11 @@ async fn sign_in(
         // A full argon2 budget is load, not a fault: no log line per refused attempt
         // (a flood would write one each), and the browser is told when to retry.
         Err(SignInError::Unavailable) => {
-            let mut response = refused(
+            let busy = refused(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "keygate is busy signing people in; try again in a moment.",
             );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            response
+            with_retry_after(busy, 1)
         }
         Err(error) => {
             tracing::warn!(%error, "sign-in could not be completed");
@@ -336,16 +338,13 @@ async fn second_factor(
             StatusCode::UNAUTHORIZED,
             "The code is not right. Use the current code from your app, or an unused recovery code.",
         ),
-        Err(SignInError::Throttled { retry_after }) => {
-            let mut response = again(
+        Err(SignInError::Throttled { retry_after }) => with_retry_after(
+            again(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many wrong codes; wait a minute and try again.",
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+            ),
+            retry_after,
+        ),
         Err(SignInError::PendingExpired | SignInError::NoMembership) => {
             see_other("/sign-in?notice=start-over")
                 .insert_header((header::SET_COOKIE, session::clear_cookie(&settings.issuer)))

@@ -243,11 +243,7 @@ async fn invite(
         })
         .await;
     let mailed = |invited: &members::Invitation| {
-        mailer.is_on().then(|| {
-            letters::send_invitation(&mailer, invited, settings.issuer.base())
-                .inspect_err(|error| tracing::warn!(%error, "an invitation could not be mailed"))
-                .is_ok()
-        })
+        letters::mail_invitation(&mailer, invited, settings.issuer.base())
     };
     match invited {
         Ok(invited) if invited.setup_token.is_none() => match mailed(&invited) {

@@ -11,11 +11,11 @@
 //! an account is mailed at most one link per five minutes. The link leads to the
 //! set-up page, which sets the password once and ends every session of the account.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::handlers::{cross_site, message, render};
+use super::handlers::{cross_site, message, render, with_retry_after};
 use super::pages::ResetRequestPage;
 use super::security::same_origin;
 use super::DashboardSettings;
@@ -118,17 +118,13 @@ pub(super) async fn request_reset(
 }
 
 fn throttled(email: &str, retry_after: u64) -> HttpResponse {
-    let mut response = render(
-        StatusCode::TOO_MANY_REQUESTS,
-        ResetRequestPage {
-            email,
-            error: Some("Too many requests for this email or from this address; wait a minute and try again."),
-        },
-    );
-    if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    let page = ResetRequestPage {
+        email,
+        error: Some(
+            "Too many requests for this email or from this address; wait a minute and try again.",
+        ),
+    };
+    with_retry_after(render(StatusCode::TOO_MANY_REQUESTS, page), retry_after)
 }
 
 fn not_offered() -> HttpResponse {
