@@ -16,6 +16,9 @@ async function ask(page) {
   await page.waitForURL(/\/sign-in\/reset$/);
   await everyControlIsNamed(page, "reset form");
   await fitsAPhone(page, "reset form");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, "reset-request-phone");
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.getByLabel("Email").fill(EMAIL);
   await shot(page, "reset-request");
   await page.getByRole("button", { name: "Mail me a link" }).click();
