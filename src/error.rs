@@ -339,7 +339,13 @@ impl From<RegistrationError> for ApiError {
             RegistrationError::InvalidTokenTtl(_) => "access_token_ttl",
             RegistrationError::InvalidReuseGrace => "refresh_reuse_grace",
             RegistrationError::InvalidRateLimit => "rate_limit_per_minute",
-            RegistrationError::UnknownAuthMethod => "token_endpoint_auth_method",
+            RegistrationError::UnknownAuthMethod
+            | RegistrationError::PublicClientGrant
+            | RegistrationError::PublicChange => "token_endpoint_auth_method",
+            RegistrationError::InvalidRedirectUri(_)
+            | RegistrationError::TooManyRedirectUris
+            | RegistrationError::CodeWithoutRedirectUri
+            | RegistrationError::RedirectUriWithoutCode => "redirect_uris",
         };
         Self::invalid_request(error.to_string(), Some(field))
     }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod consents;
 pub mod error;
 pub mod health;
 pub mod identity;

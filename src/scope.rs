@@ -57,6 +57,16 @@ impl ScopeSet {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
+
+    /// Every scope of either set.
+    pub fn union(&self, other: &ScopeSet) -> ScopeSet {
+        Self(self.0.union(&other.0).cloned().collect())
+    }
+
+    /// The scopes of both sets.
+    pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
+        Self(self.0.intersection(&other.0).cloned().collect())
+    }
 }
 
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
@@ -86,6 +96,18 @@ pub enum Scope {
     Write,
     Admin,
     Webhook,
+}
+
+/// What granting `token` lets an app do, in plain words for a consent page; a
+/// configured scope keygate has no words for is shown as itself.
+pub fn in_plain_words(token: &str) -> &'static str {
+    match token {
+        "read" => "See your organization's data: its keys, applications, usage and settings",
+        "write" => "Create and change things in your organization, such as API keys",
+        "admin" => "Administer your organization: its members, settings and every credential",
+        "webhook" => "Manage your organization's webhooks",
+        _ => "A permission the platform defines",
+    }
 }
 
 impl Scope {

@@ -95,6 +95,9 @@ impl Application {
             },
             max_body_bytes: settings.max_body_bytes,
             clock: clock.clone(),
+            open_registration: crate::oauth::registration::OpenRegistration::from_settings(
+                &settings,
+            ),
         });
         let metadata = web::Data::new(Metadata::render(&settings));
         let store = web::Data::new(store);

@@ -47,6 +47,29 @@ pub enum Change<'a> {
     RefreshTokenReuseDetected {
         client_id: &'a str,
     },
+    /// A person let an app act for them: a code was issued (`consent`: `given` on the
+    /// consent page, or `remembered` from an earlier one). Recorded in the person's
+    /// organization, about the app.
+    OAuthAuthorized {
+        user_id: &'a str,
+        scope: &'a str,
+        consent: &'a str,
+    },
+    /// A person said no on the consent page.
+    OAuthDenied {
+        user_id: &'a str,
+    },
+    /// A person's consent for an app was withdrawn (by them or an admin): its refresh
+    /// families were revoked and its access tokens stopped.
+    OAuthConsentRevoked {
+        user_id: &'a str,
+        families_revoked: usize,
+    },
+    /// An authorization code was presented again: what its first use issued was revoked
+    /// (RFC 6749 §4.1.2).
+    AuthorizationCodeReused {
+        user_id: &'a str,
+    },
     /// A signing-key step; `key` is the key's public metadata as `signing-key list`
     /// shows it (never the private key).
     SigningKey {
@@ -212,6 +235,10 @@ impl Change<'_> {
             Self::UserSetupLinkIssued { .. } => EventType::UserSetupLinkIssued,
             Self::UserPasswordResetRequested { .. } => EventType::UserPasswordResetRequested,
             Self::UserPasswordSet { .. } => EventType::UserPasswordSet,
+            Self::OAuthAuthorized { .. } => EventType::OAuthAuthorized,
+            Self::OAuthDenied { .. } => EventType::OAuthDenied,
+            Self::OAuthConsentRevoked { .. } => EventType::OAuthConsentRevoked,
+            Self::AuthorizationCodeReused { .. } => EventType::AuthorizationCodeReused,
             Self::UserSignedIn { .. } => EventType::UserSignedIn,
             Self::UserSignInFailures { .. } => EventType::UserSignInFailures,
             Self::UserSignedOut { .. } => EventType::UserSignedOut,
@@ -280,6 +307,18 @@ impl Change<'_> {
                 json!({"expires_at": expires_at.and_utc()})
             }
             Self::UserPasswordSet { link } => json!({ "link": link }),
+            Self::OAuthAuthorized {
+                user_id,
+                scope,
+                consent,
+            } => json!({"user_id": user_id, "scope": scope, "consent": consent}),
+            Self::OAuthDenied { user_id } | Self::AuthorizationCodeReused { user_id } => {
+                json!({ "user_id": user_id })
+            }
+            Self::OAuthConsentRevoked {
+                user_id,
+                families_revoked,
+            } => json!({"user_id": user_id, "families_revoked": families_revoked}),
             Self::UserSignedIn {
                 session_id,
                 second_factor: Some(method),

@@ -41,6 +41,10 @@ pub enum EventType {
     UserPasswordChanged,
     OrganizationSecondFactorRequirementChanged,
     OrganizationRenamed,
+    OAuthAuthorized,
+    OAuthDenied,
+    OAuthConsentRevoked,
+    AuthorizationCodeReused,
 }
 
 /// Its schema: a string, one of the wire names.
@@ -56,7 +60,7 @@ impl utoipa::PartialSchema for EventType {
 impl utoipa::ToSchema for EventType {}
 
 impl EventType {
-    pub const ALL: [EventType; 34] = [
+    pub const ALL: [EventType; 38] = [
         Self::ApiKeyCreated,
         Self::ApiKeyUpdated,
         Self::ApiKeyRotated,
@@ -91,6 +95,10 @@ impl EventType {
         Self::UserPasswordChanged,
         Self::OrganizationSecondFactorRequirementChanged,
         Self::OrganizationRenamed,
+        Self::OAuthAuthorized,
+        Self::OAuthDenied,
+        Self::OAuthConsentRevoked,
+        Self::AuthorizationCodeReused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +139,10 @@ impl EventType {
                 "organization.second_factor_requirement_changed"
             }
             Self::OrganizationRenamed => "organization.renamed",
+            Self::OAuthAuthorized => "oauth.authorized",
+            Self::OAuthDenied => "oauth.denied",
+            Self::OAuthConsentRevoked => "oauth.consent_revoked",
+            Self::AuthorizationCodeReused => "authorization_code.reuse_detected",
         }
     }
 
@@ -150,7 +162,11 @@ impl EventType {
             | Self::ClientUpdated
             | Self::ClientDisabled
             | Self::ClientSecretRotated
-            | Self::AuthenticationFailures => "client",
+            | Self::AuthenticationFailures
+            | Self::OAuthAuthorized
+            | Self::OAuthDenied
+            | Self::OAuthConsentRevoked
+            | Self::AuthorizationCodeReused => "client",
             Self::RefreshTokenReuseDetected => "refresh_family",
             Self::SigningKeyGenerated
             | Self::SigningKeyActivated

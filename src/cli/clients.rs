@@ -31,9 +31,14 @@ pub enum ClientCommand {
         /// Scopes granted when a request names none (default: all of --scope).
         #[arg(long)]
         default_scope: Option<String>,
-        /// client_credentials (default) and/or refresh_token; repeatable.
+        /// client_credentials (default), authorization_code and/or refresh_token;
+        /// repeatable.
         #[arg(long = "grant-type")]
         grant_types: Vec<String>,
+        /// For authorization_code: where a person is sent back with a code;
+        /// repeatable (exact match; http://127.0.0.1 and http://[::1] at any port).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
         /// Organization slug.
         #[arg(long, default_value = crate::orgs::DEFAULT_ORG_SLUG)]
         org: String,
@@ -53,7 +58,7 @@ pub enum ClientCommand {
         #[arg(long)]
         rate_limit: Option<u32>,
         /// client_secret_basic or client_secret_post: the only method then accepted
-        /// (default: either).
+        /// (default: either); none: a public client, with no secret.
         #[arg(long)]
         token_endpoint_auth_method: Option<String>,
     },
@@ -75,9 +80,13 @@ pub enum ClientCommand {
         /// Scopes granted when a request names none.
         #[arg(long)]
         default_scope: Option<String>,
-        /// client_credentials and/or refresh_token; repeatable, replaces the list.
+        /// client_credentials, authorization_code and/or refresh_token; repeatable,
+        /// replaces the list.
         #[arg(long = "grant-type")]
         grant_types: Option<Vec<String>>,
+        /// A redirect URI; repeatable, replaces the list.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Option<Vec<String>>,
         /// An audience the client may obtain tokens for; repeatable, replaces the
         /// list, and the first is the default `aud` (as in `client create`).
         #[arg(long = "audience")]
@@ -125,6 +134,7 @@ pub(super) async fn run(
             scope,
             default_scope,
             grant_types,
+            redirect_uris,
             org,
             audiences,
             token_ttl,
@@ -143,6 +153,7 @@ pub(super) async fn run(
                 refresh_reuse_grace,
                 rate_limit_per_minute: rate_limit,
                 token_endpoint_auth_method,
+                redirect_uris,
             };
             create(&settings, registration, org).await
         }
@@ -153,6 +164,7 @@ pub(super) async fn run(
             scope,
             default_scope,
             grant_types,
+            redirect_uris,
             audiences,
             token_ttl,
             refresh_reuse_grace,
@@ -173,6 +185,7 @@ pub(super) async fn run(
                 refresh_reuse_grace,
                 rate_limit_per_minute: either(rate_limit, no_rate_limit),
                 token_endpoint_auth_method: either(token_endpoint_auth_method, any_auth_method),
+                redirect_uris,
             };
             update_client(&settings, client_id, update).await
         }
@@ -223,12 +236,11 @@ async fn create(
 /// (keygate keeps only its argon2id hash).
 fn shown_once(issued: &IssuedClient, now: NaiveDateTime) -> anyhow::Result<serde_json::Value> {
     let view = serde_json::to_value(ClientView::new(&issued.client, now))?;
-    Ok(with_secret_first(
-        view,
-        "client_id",
-        "client_secret",
-        issued.secret.expose(),
-    ))
+    Ok(match &issued.secret {
+        Some(secret) => with_secret_first(view, "client_id", "client_secret", secret.expose()),
+        // A public client has no secret to show.
+        None => view,
+    })
 }
 
 async fn show(settings: &Settings, id: ClientId) -> anyhow::Result<serde_json::Value> {

@@ -35,8 +35,11 @@ pub struct RegisterClient {
     scopes: Vec<String>,
     /// What a token request naming no scope gets (default: all of `scopes`).
     default_scopes: Option<Vec<String>>,
-    /// `client_credentials` (default) and/or `refresh_token`.
+    /// `client_credentials` (default), `authorization_code` and/or `refresh_token`.
     grant_types: Option<Vec<String>>,
+    /// For `authorization_code`: where a person is sent back with a code (at most
+    /// 16; exact match, loopback at any port).
+    redirect_uris: Option<Vec<String>>,
     /// The default audience (`aud` when a token request names no `resource`);
     /// default: the first of `audiences`, else the server's `default_audience`.
     #[schema(schema_with = crate::openapi::schemas::audience, required = false)]
@@ -52,8 +55,8 @@ pub struct RegisterClient {
     /// Requests per minute for this client alone; only tightens the tier's.
     #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<u32>,
-    /// `client_secret_basic` or `client_secret_post`: the only method then accepted.
-    /// Omitted: either.
+    /// `client_secret_basic` or `client_secret_post`: the only method then accepted;
+    /// `none`: a public client, with no secret. Omitted: either secret method.
     #[schema(value_type = Option<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     token_endpoint_auth_method: Option<String>,
 }
@@ -67,6 +70,8 @@ pub struct UpdateClient {
     scopes: Option<Vec<String>>,
     default_scopes: Option<Vec<String>>,
     grant_types: Option<Vec<String>>,
+    /// Replaces the list.
+    redirect_uris: Option<Vec<String>>,
     /// The default audience; `null` clears it.
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(schema_with = crate::openapi::schemas::nullable_audience, required = false)]
@@ -163,6 +168,7 @@ pub async fn register_client(
         refresh_reuse_grace: duration(body.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")?,
         rate_limit_per_minute: body.rate_limit_per_minute,
         token_endpoint_auth_method: body.token_endpoint_auth_method,
+        redirect_uris: body.redirect_uris.unwrap_or_default(),
     };
     let actor = who.actor(Source::of(&req));
     let draft = service::draft(&actor, who.org(), registration, &policy, None)?;
@@ -271,6 +277,7 @@ pub async fn update_client(
         refresh_reuse_grace: duration(patch.refresh_reuse_grace.as_deref(), "refresh_reuse_grace")?,
         rate_limit_per_minute: patch.rate_limit_per_minute,
         token_endpoint_auth_method: patch.token_endpoint_auth_method,
+        redirect_uris: patch.redirect_uris,
     };
     let actor = who.actor(Source::of(&req));
     let policy = policy.into_inner();
@@ -354,5 +361,5 @@ fn shown_once(
 ) -> HttpResponse {
     response
         .insert_header(("Cache-Control", "no-store"))
-        .json(WithSecret::new(&issued.client, &issued.secret, now))
+        .json(WithSecret::new(&issued.client, issued.secret.as_ref(), now))
 }

@@ -71,7 +71,8 @@ impl From<diesel::result::Error> for ClientError {
 /// them once.
 pub struct IssuedClient {
     pub client: Client,
-    pub secret: ClientSecret,
+    /// `None` for a public client, which has no secret.
+    pub secret: Option<ClientSecret>,
     /// RFC 7591's registration access token, for a client registered through it.
     pub registration_token: Option<Secret>,
 }
@@ -104,7 +105,7 @@ pub struct ClientDraft {
 /// A draft with its id and its secret, hashed: what `register` inserts.
 pub struct PreparedClient {
     new: NewClient,
-    secret: ClientSecret,
+    secret: Option<ClientSecret>,
     via: Option<Via>,
 }
 
@@ -151,7 +152,19 @@ fn validate(
 impl ClientDraft {
     /// A new id and a new secret, hashed with argon2id (~20 ms): call it with no
     /// connection held.
+    /// A public client gets no secret: its stored hash stays empty, which no
+    /// presented secret verifies against.
     pub fn prepare(self, now: NaiveDateTime) -> Result<PreparedClient, ClientError> {
+        if self.valid.is_public() {
+            let new = self
+                .valid
+                .into_new_client(ClientId::generate(), String::new(), now);
+            return Ok(PreparedClient {
+                new,
+                secret: None,
+                via: self.via,
+            });
+        }
         let NewSecret { secret, stored } = new_secret()?;
         let mut new = self
             .valid
@@ -160,7 +173,7 @@ impl ClientDraft {
         new.secret_expires_at = self.secret_expires_at;
         Ok(PreparedClient {
             new,
-            secret,
+            secret: Some(secret),
             via: self.via,
         })
     }
@@ -231,6 +244,9 @@ pub fn update(
         }
         .merged_into(&client);
         let valid = validate(registration, &client.org_id, policy)?;
+        if valid.is_public() != client.is_public() {
+            return Err(RegistrationError::PublicChange.into());
+        }
         actor.check_scopes(valid.allowed_scopes())?;
         let updated =
             repo::update(c, &client, &valid.into_changes(now))?.ok_or(ClientError::Conflict(
@@ -273,6 +289,9 @@ pub fn replacement(
     now: NaiveDateTime,
 ) -> Result<Replacement, ClientError> {
     let valid = validate(registration, &client.org_id, policy)?;
+    if valid.is_public() != client.is_public() {
+        return Err(RegistrationError::PublicChange.into());
+    }
     if !valid
         .allowed_scopes()
         .is_subset_of(&client.allowed_scopes())
@@ -399,6 +418,11 @@ pub fn rotate_secret(
     let NewSecret { secret, stored } = new;
     conn.transaction(|c| {
         let client = find_visible(c, actor, id)?;
+        if client.is_public() {
+            return Err(ClientError::Conflict(
+                "a public client (token_endpoint_auth_method none) has no secret to rotate",
+            ));
+        }
         actor.may_rotate(
             "client",
             Holdings {
@@ -417,7 +441,7 @@ pub fn rotate_secret(
         audit::repo::record(c, &rotated, actor.by(), change, now)?;
         Ok(IssuedClient {
             client: rotated,
-            secret,
+            secret: Some(secret),
             registration_token: None,
         })
     })

@@ -135,6 +135,7 @@ mod tests {
             name: "t".into(),
             secret_hash: Argon2id.hash(secret.as_bytes()).unwrap(),
             grant_types: "client_credentials".into(),
+            redirect_uris: String::new(),
             allowed_scopes: "read".into(),
             default_scopes: "read".into(),
             audience: None,

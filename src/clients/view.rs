@@ -41,6 +41,8 @@ pub struct ClientView<'a> {
     /// The one method the client may authenticate with (`null`: either).
     #[schema(value_type = Option<crate::openapi::schemas::TokenEndpointAuthMethod>)]
     pub token_endpoint_auth_method: Option<&'a str>,
+    /// Where the authorization endpoint may send a person back with a code.
+    pub redirect_uris: Vec<&'a str>,
 }
 
 impl<'a> ClientView<'a> {
@@ -66,6 +68,7 @@ impl<'a> ClientView<'a> {
             secret_expires_at: c.secret_expires_at.map(|t| t.and_utc()),
             rate_limit_per_minute: c.rate_limit_per_minute,
             token_endpoint_auth_method: c.token_endpoint_auth_method.as_deref(),
+            redirect_uris: c.redirect_uris().collect(),
         }
     }
 }
@@ -73,17 +76,18 @@ impl<'a> ClientView<'a> {
 /// A view plus the secret, shown this once.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WithSecret<'a> {
-    /// First: the one field shown once.
-    client_secret: &'a str,
+    /// First: the one field shown once (absent for a public client, which has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<&'a str>,
     #[serde(flatten)]
     view: ClientView<'a>,
 }
 
 impl<'a> WithSecret<'a> {
-    pub fn new(client: &'a Client, secret: &'a Secret, now: NaiveDateTime) -> Self {
+    pub fn new(client: &'a Client, secret: Option<&'a Secret>, now: NaiveDateTime) -> Self {
         Self {
             view: ClientView::new(client, now),
-            client_secret: secret.expose(),
+            client_secret: secret.map(Secret::expose),
         }
     }
 }
@@ -105,8 +109,9 @@ pub struct Registered<'a> {
     grant_types: Vec<&'a str>,
     #[schema(value_type = crate::openapi::schemas::TokenEndpointAuthMethod)]
     token_endpoint_auth_method: &'a str,
-    response_types: [&'static str; 0],
-    redirect_uris: [&'static str; 0],
+    /// `["code"]` for a client of the authorization code grant, else empty.
+    response_types: Vec<&'static str>,
+    redirect_uris: Vec<&'a str>,
     /// keygate's extension (see `oauth::registration`); absent for a client that has
     /// only the server's `default_audience`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -142,8 +147,12 @@ impl<'a> Registered<'a> {
                 .token_endpoint_auth_method
                 .as_deref()
                 .unwrap_or(DEFAULT_AUTH_METHOD),
-            response_types: [],
-            redirect_uris: [],
+            response_types: if client.allows_grant(super::GrantType::AuthorizationCode) {
+                vec!["code"]
+            } else {
+                Vec::new()
+            },
+            redirect_uris: client.redirect_uris().collect(),
             keygate_audiences: client.registered_audiences(),
             keygate_audience: client.audience.as_deref(),
         }

@@ -129,6 +129,13 @@ pub struct Settings {
     /// The From of keygate's letters, e.g. `keygate <no-reply@example.com>`; needed
     /// with `smtp_url`.
     pub mail_from: Option<String>,
+    /// RFC 7591 registration without an initial access token, for public clients only
+    /// (what MCP clients expect). Off: every registration needs an admin credential.
+    pub open_registration: bool,
+    /// The organization (slug) openly registered clients belong to.
+    pub open_registration_org: String,
+    /// Open registrations one source address may make per minute.
+    pub open_registrations_per_minute_per_source: u32,
 }
 
 /// What any credential keygate issues may carry, from the settings: held once, in
@@ -185,6 +192,9 @@ impl Default for Settings {
             scopes: ScopeSet::parse("read write admin webhook").unwrap_or_default(),
             smtp_url: None,
             mail_from: None,
+            open_registration: false,
+            open_registration_org: crate::orgs::DEFAULT_ORG_SLUG.to_owned(),
+            open_registrations_per_minute_per_source: 10,
         }
     }
 }
@@ -234,6 +244,11 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.database_max_connections == 0 {
             return Err(invalid("database_max_connections must be at least 1"));
+        }
+        if self.open_registrations_per_minute_per_source == 0 {
+            return Err(invalid(
+                "open_registrations_per_minute_per_source must be at least 1 (turn open_registration off instead)",
+            ));
         }
         if self.database_statement_timeout < Duration::from_millis(100) {
             return Err(invalid(

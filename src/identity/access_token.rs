@@ -4,13 +4,19 @@
 //! `typ`, `iss`, `exp`/`nbf`: `tokens::verify`), its `aud` is one the caller takes,
 //! its `jti` was not revoked, and the client it was issued to still exists, is not
 //! disabled and is of the token's organization — a disabled client's tokens stop at
-//! once, not when they expire.
+//! once, not when they expire. A token acting for a person (`sub` a user id, from an
+//! authorization code) is of the person's organization, which may be another than
+//! the app's: it is live while the person is enabled, a member of it, and has not
+//! withdrawn the app's consent (`consents::repo::is_live`) — so those stop it at once
+//! too — and it draws on that organization's tier.
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
 
 use super::error::{ResolveError, Unauthenticated};
 use crate::clients::{self, Client};
+use crate::ids::UserId;
+use crate::tokens::TokenKind;
 use crate::secret::ct_eq_str;
 use crate::store::DbConn;
 use crate::tokens::verify::{VerifiedClaims, VerifyError};
@@ -91,11 +97,28 @@ impl AccessTokens {
         if revoked::is_revoked(conn, &claims.jti)? {
             return Err(Unauthenticated::InvalidToken("the access token has been revoked").into());
         }
-        let (client, tier) = clients::repo::find_with_tier(conn, &claims.client_id)?
-            .filter(|(client, _)| !client.is_disabled() && client.org_id == claims.org)
-            .ok_or(Unauthenticated::InvalidToken(
-                "the client of this access token is disabled",
-            ))?;
+        let disabled = || Unauthenticated::InvalidToken("the client of this access token is disabled");
+        let (client, tier) = match person_of(&claims) {
+            None => clients::repo::find_with_tier(conn, &claims.client_id)?
+                .filter(|(client, _)| !client.is_disabled() && client.org_id == claims.org)
+                .ok_or_else(disabled)?,
+            Some(user_id) => {
+                let client = clients::repo::find_in_any_org(conn, &claims.client_id)?
+                    .filter(|client| !client.is_disabled())
+                    .ok_or_else(disabled)?;
+                if !crate::consents::repo::is_live(conn, &user_id, &claims.org, &client.id)? {
+                    return Err(Unauthenticated::InvalidToken(
+                        "the person this access token acts for can no longer be acted for \
+                         (disabled, no longer a member, or consent withdrawn)",
+                    )
+                    .into());
+                }
+                let tier = crate::orgs::repo::find(conn, &claims.org)?
+                    .map(|org| org.tier)
+                    .ok_or_else(disabled)?;
+                (client, tier)
+            }
+        };
         Ok(LiveAccessToken {
             claims,
             client,
@@ -112,4 +135,11 @@ impl AccessTokens {
             }
         }
     }
+}
+
+/// The person a token acts for: its `sub`, when that is a user id rather than the
+/// client's own id.
+pub fn person_of(claims: &VerifiedClaims) -> Option<UserId> {
+    (claims.sub != claims.client_id.as_str() && TokenKind::UserId.is_id(&claims.sub))
+        .then(|| UserId::from(claims.sub.as_str()))
 }

@@ -43,6 +43,13 @@ pub async fn authenticate(
     credentials: ClientCredentials,
     source: Source,
 ) -> Result<Client, OAuthError> {
+    if credentials.method == AuthMethod::None {
+        // Introspection and revocation are for clients that authenticate.
+        return Err(OAuthError::invalid_client_by(
+            AuthMethod::None,
+            "client authentication required: client_secret_basic or client_secret_post",
+        ));
+    }
     let credentials = Arc::new(credentials);
     let (client, verdict) = {
         let (state, credentials) = (state.clone(), credentials.clone());
@@ -82,6 +89,9 @@ pub fn held_to_registered_method(client: &Client, used: AuthMethod) -> Result<()
         }
         Some(Ok(AuthMethod::ClientSecretPost)) => {
             "this client is registered for client_secret_post: send client_id and client_secret in the request body"
+        }
+        Some(Ok(AuthMethod::None)) => {
+            "this is a public client: send its client_id alone, without a secret"
         }
         None | Some(Err(_)) => "this client's registered authentication method is not available",
     };

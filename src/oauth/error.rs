@@ -222,7 +222,8 @@ impl OAuthError {
         description: impl Into<Cow<'static, str>>,
     ) -> Self {
         match method {
-            AuthMethod::ClientSecretBasic => Self::invalid_client(description),
+            // A client that sent no secret is told, with the challenge, to send one.
+            AuthMethod::ClientSecretBasic | AuthMethod::None => Self::invalid_client(description),
             AuthMethod::ClientSecretPost => Self::new(
                 ErrorCode::InvalidClient,
                 StatusCode::BAD_REQUEST,
@@ -361,7 +362,16 @@ impl From<StoreError> for OAuthError {
 /// An RFC 7591 client metadata document that does not validate.
 impl From<RegistrationError> for OAuthError {
     fn from(error: RegistrationError) -> Self {
-        Self::invalid_client_metadata(error.to_string())
+        match error {
+            // RFC 7591 §3.2.2 has its own code for these.
+            RegistrationError::InvalidRedirectUri(_)
+            | RegistrationError::TooManyRedirectUris
+            | RegistrationError::CodeWithoutRedirectUri
+            | RegistrationError::RedirectUriWithoutCode => {
+                Self::invalid_redirect_uri(error.to_string())
+            }
+            _ => Self::invalid_client_metadata(error.to_string()),
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 //! and the RFC 8414 metadata document. `pkce` checks RFC 7636 S256 challenges for the
 //! authorization code grant.
 
+pub mod authorization;
+pub mod authorization_code;
 pub mod client_auth;
 pub mod error;
 pub mod grant;

@@ -6,10 +6,12 @@
 //! cases as `/v1/clients` (`clients::service`: register, replacement and
 //! replace_registration, disable), the RFC 7592 ones as `Actor::registration`.
 //!
-//! keygate serves client_credentials and refresh_token only, so `redirect_uris` and
-//! `response_types` must be absent or empty; `token_endpoint_auth_method` may be
-//! `client_secret_basic` or `client_secret_post`, and a client that names one is held
-//! to it at the token, revocation and introspection endpoints. One that names none
+//! `redirect_uris` are registered for the authorization code grant
+//! (`clients::redirect_uri`), and `response_types` may only be `["code"]`;
+//! `token_endpoint_auth_method` may be `client_secret_basic`, `client_secret_post` or
+//! `none` (a public client: no secret is issued, and it may use only the
+//! authorization code and refresh grants), and a client that names one is held to it
+//! at the token, revocation and introspection endpoints. One that names none
 //! reads back as RFC 7591's default, `client_secret_basic`, and — as every client
 //! registered before the method was stored — may use either. Metadata keygate does not
 //! understand is ignored (RFC 7591 §2).
@@ -21,6 +23,8 @@
 //! registration access token may narrow them in a `PUT`, never widen them — it is no
 //! admin credential — and a `PUT` that omits both keeps them as registered (removing
 //! them would widen the client to `default_audience`).
+
+use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -48,6 +52,50 @@ use crate::tokens::TokenKind;
 
 /// The `client_name` of a registration that names none.
 const DEFAULT_CLIENT_NAME: &str = "dynamically registered client";
+
+/// The scope of an openly registered client that names none: the least.
+const OPEN_DEFAULT_SCOPE: &str = "read";
+
+/// Registration without an initial access token (`open_registration`): for public
+/// clients only — a client with a secret gets it from an admin — into one
+/// organization, and at most so many per source address per minute (a fixed
+/// window, forgotten each minute).
+pub struct OpenRegistration {
+    org_slug: String,
+    per_minute: u32,
+    /// Registrations per source address in the current minute.
+    window: std::sync::Mutex<(i64, HashMap<String, u32>)>,
+}
+
+impl OpenRegistration {
+    pub fn from_settings(settings: &crate::config::Settings) -> Option<Self> {
+        settings.open_registration.then(|| Self {
+            org_slug: settings.open_registration_org.clone(),
+            per_minute: settings.open_registrations_per_minute_per_source,
+            window: std::sync::Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    /// Counts one registration from `source` at `now`, or the seconds to wait.
+    fn admit(&self, source: &Source, now: chrono::DateTime<chrono::Utc>) -> Result<(), u64> {
+        let minute = now.timestamp().div_euclid(60);
+        let mut window = self
+            .window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if window.0 != minute {
+            *window = (minute, HashMap::new());
+        }
+        let key = source.0.clone().unwrap_or_default();
+        let count = window.1.entry(key).or_insert(0);
+        if *count >= self.per_minute {
+            let left = 60 - now.timestamp().rem_euclid(60);
+            return Err(u64::try_from(left).unwrap_or(60));
+        }
+        *count += 1;
+        Ok(())
+    }
+}
 
 /// Client metadata as RFC 7591 §2 names it; other members are ignored.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -105,33 +153,47 @@ fn registered<'a>(
 }
 
 /// Checks what keygate cannot serve and turns the rest into a registration.
+/// RFC 7591 §2's defaults where it helps a client that omits them: `grant_types`
+/// omitted with `redirect_uris` given (or as a public client) is
+/// `["authorization_code"]`, otherwise keygate's own `["client_credentials"]`.
 fn to_registration(
     metadata: ClientMetadata,
 ) -> Result<(ClientRegistration, &'static str), OAuthError> {
-    if metadata.redirect_uris.is_some_and(|uris| !uris.is_empty()) {
-        return Err(OAuthError::invalid_redirect_uri(
-            "keygate has no authorization endpoint: redirect_uris must be empty",
-        ));
-    }
-    if metadata
-        .response_types
-        .is_some_and(|types| !types.is_empty())
-    {
-        return Err(OAuthError::invalid_client_metadata(
-            "keygate has no authorization endpoint: response_types must be empty",
-        ));
-    }
+    let redirect_uris = metadata.redirect_uris.unwrap_or_default();
     let named = metadata
         .token_endpoint_auth_method
         .as_deref()
         .map(|method| {
             method.parse::<AuthMethod>().map_err(|_| {
                 OAuthError::invalid_client_metadata(
-                    "token_endpoint_auth_method must be client_secret_basic or client_secret_post",
+                    "token_endpoint_auth_method must be client_secret_basic, client_secret_post or none",
                 )
             })
         })
         .transpose()?;
+    let grant_types = match metadata.grant_types {
+        Some(grant_types) => grant_types,
+        None if !redirect_uris.is_empty() || named == Some(AuthMethod::None) => {
+            vec!["authorization_code".to_owned()]
+        }
+        None => Vec::new(),
+    };
+    // RFC 7591 §2.1: response_types and grant_types must agree.
+    let wants_code = grant_types.iter().any(|g| g == "authorization_code");
+    match metadata.response_types.as_deref() {
+        None | Some([]) => {}
+        Some([code]) if code == "code" && wants_code => {}
+        Some([code]) if code == "code" => {
+            return Err(OAuthError::invalid_client_metadata(
+                "response_types [\"code\"] needs the authorization_code grant in grant_types",
+            ))
+        }
+        Some(_) => {
+            return Err(OAuthError::invalid_client_metadata(
+                "response_types may only be [\"code\"]: keygate serves the authorization code grant, not the implicit one",
+            ))
+        }
+    }
     let auth_method = named.map_or(DEFAULT_AUTH_METHOD, AuthMethod::as_str);
     let scope = metadata
         .scope
@@ -143,10 +205,11 @@ fn to_registration(
                 .client_name
                 .unwrap_or_else(|| DEFAULT_CLIENT_NAME.to_owned()),
             scope,
-            grant_types: metadata.grant_types.unwrap_or_default(),
+            grant_types,
             token_endpoint_auth_method: named.map(|m| m.as_str().to_owned()),
             audience: metadata.keygate_audience,
             audiences: metadata.keygate_audiences.unwrap_or_default(),
+            redirect_uris,
             ..Default::default()
         },
         auth_method,
@@ -242,6 +305,13 @@ pub async fn post_register(
     resolver: web::Data<Resolver>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, OAuthError> {
+    if let Some(open) = state
+        .open_registration
+        .as_ref()
+        .filter(|_| !req.headers().contains_key(header::AUTHORIZATION))
+    {
+        return register_openly(&req, body, &state, open, &policy, &store).await;
+    }
     let who = initial_access(&req, resolver, &store).await?;
     let (registration, _) =
         to_registration(read_metadata(&req, body, state.max_body_bytes).await?)?;
@@ -259,7 +329,55 @@ pub async fn post_register(
     Ok(super::uncached(HttpResponse::Created()).json(registered(
         &issued.client,
         &state,
-        Some(&issued.secret),
+        issued.secret.as_ref(),
+        issued.registration_token.as_ref(),
+    )))
+}
+
+/// POST /oauth/register without an initial access token, when `open_registration` is
+/// on: a public client (`token_endpoint_auth_method: none`) of the authorization code
+/// grant, in the configured organization, registered by `open_registration`.
+async fn register_openly(
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &OAuthState,
+    open: &OpenRegistration,
+    policy: &CredentialPolicy,
+    store: &web::Data<Store>,
+) -> Result<HttpResponse, OAuthError> {
+    let source = Source::of(req);
+    open.admit(&source, state.clock.now())
+        .map_err(OAuthError::rate_limited)?;
+    let mut metadata = read_metadata(req, body, state.max_body_bytes).await?;
+    if metadata.token_endpoint_auth_method.as_deref() != Some("none") {
+        return Err(OAuthError::invalid_client_metadata(
+            "open registration is for public clients: send token_endpoint_auth_method \"none\" \
+             (a client with a secret is registered with an admin credential as the initial access token)",
+        ));
+    }
+    if metadata.scope.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        metadata.scope = Some(OPEN_DEFAULT_SCOPE.to_owned());
+    }
+    let (registration, _) = to_registration(metadata)?;
+    let slug = open.org_slug.clone();
+    let org = store
+        .read(move |tx| crate::orgs::repo::find_by_slug(tx, &slug).map_err(StoreError::from))
+        .await?
+        .ok_or_else(|| OAuthError::server_error(&"open_registration_org names no organization"))?;
+    let actor = Actor::operator("open_registration");
+    let draft = service::draft(&actor, &org.id, registration, policy, Some(Via::Rfc7591))?;
+    let now = state.clock.now().naive_utc();
+    let issued = store
+        .blocking(move |store| {
+            let prepared = draft.prepare(now)?;
+            store.write(|c| service::register(c, &actor, prepared, now))
+        })
+        .await?;
+    tracing::info!(client_id = %issued.client.id, "public client registered openly (RFC 7591)");
+    Ok(super::uncached(HttpResponse::Created()).json(registered(
+        &issued.client,
+        state,
+        None,
         issued.registration_token.as_ref(),
     )))
 }

@@ -20,6 +20,8 @@ pub struct OAuthState {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     pub clock: Arc<dyn Clock>,
+    /// RFC 7591 registration without an initial access token, when turned on.
+    pub open_registration: Option<super::registration::OpenRegistration>,
 }
 
 /// What issuing a token needs: who signs it, for whom, and for how long.

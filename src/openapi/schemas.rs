@@ -12,6 +12,9 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretBasic,
     #[schema(rename = "client_secret_post")]
     ClientSecretPost,
+    /// A public client: no secret; authorization code (with PKCE) and refresh only.
+    #[schema(rename = "none")]
+    None,
 }
 
 /// What the server takes for an audience (RFC 8707 resource): an absolute URI without

@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::ids::{ClientId, OrgId};
+use crate::ids::{ClientId, OrgId, UserId};
 use crate::secret::{RandomError, Secret};
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::tokens::TokenKind;
@@ -22,11 +22,14 @@ pub struct Lifetimes {
     pub idle: chrono::Duration,
 }
 
-/// Whose a new family is: the client it is bound to, and that client's org.
+/// Whose a new family is: the client it is bound to, the organization its tokens
+/// are for (the client's own, or the person's), and the person it acts for, if any.
 #[derive(Clone, Copy, Debug)]
 pub struct Owner<'a> {
     pub client_id: &'a ClientId,
     pub org_id: &'a OrgId,
+    /// `None`: the client acts for itself (client_credentials).
+    pub user_id: Option<&'a UserId>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -44,6 +47,9 @@ pub struct Family {
     /// family is for it. `None`: the grant named none, so each refresh may pick any
     /// audience the client has at the time.
     pub resource: Option<String>,
+    /// The person the family acts for (an authorization code grant); `None`: the
+    /// client itself.
+    pub user_id: Option<UserId>,
 }
 
 /// A stored refresh token (its digest, never the token).
@@ -79,6 +85,7 @@ pub struct NewFamily<'a> {
     pub resource: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub user_id: Option<&'a UserId>,
 }
 
 #[derive(Debug, Insertable)]

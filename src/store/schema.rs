@@ -43,6 +43,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        org_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Text,
+        scope -> Text,
+        resource -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        family_id -> Nullable<Text>,
+        access_jti -> Nullable<Text>,
+        access_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     clients (id) {
         id -> Text,
         org_id -> Text,
@@ -66,6 +85,7 @@ diesel::table! {
         secret_expires_at -> Nullable<Timestamp>,
         token_endpoint_auth_method -> Nullable<Text>,
         audiences -> Nullable<Text>,
+        redirect_uris -> Text,
     }
 }
 
@@ -75,6 +95,17 @@ diesel::table! {
         org_id -> Text,
         role -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_consents (user_id, org_id, client_id) {
+        user_id -> Text,
+        org_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -100,6 +131,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         revoked_reason -> Nullable<Text>,
         resource -> Nullable<Text>,
+        user_id -> Nullable<Text>,
     }
 }
 
@@ -199,9 +231,16 @@ diesel::table! {
 
 diesel::joinable!(api_key_policies -> organizations (org_id));
 diesel::joinable!(api_keys -> organizations (org_id));
+diesel::joinable!(authorization_codes -> clients (client_id));
+diesel::joinable!(authorization_codes -> organizations (org_id));
+diesel::joinable!(authorization_codes -> users (user_id));
 diesel::joinable!(clients -> organizations (org_id));
 diesel::joinable!(refresh_families -> clients (client_id));
+diesel::joinable!(refresh_families -> users (user_id));
 diesel::joinable!(memberships -> organizations (org_id));
+diesel::joinable!(oauth_consents -> clients (client_id));
+diesel::joinable!(oauth_consents -> organizations (org_id));
+diesel::joinable!(oauth_consents -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::joinable!(user_recovery_codes -> users (user_id));
@@ -213,8 +252,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_key_policies,
     api_keys,
     audit_events,
+    authorization_codes,
     clients,
     memberships,
+    oauth_consents,
     organizations,
     refresh_families,
     refresh_tokens,

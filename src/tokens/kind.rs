@@ -39,6 +39,8 @@ pub enum TokenKind {
     SessionToken,
     /// `kgut_…`: a one-time user token — the secret of a setup or reset link.
     UserToken,
+    /// `kgac_…`: an authorization code (RFC 6749 §4.1.2), single use, seconds long.
+    AuthorizationCode,
 }
 
 /// How a presented token of a kind is recognised without any lookup.
@@ -65,7 +67,7 @@ pub enum Stored {
 
 impl TokenKind {
     /// Every kind, for the tests and for anything that lists them.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::ApiKey,
         Self::ApiKeyId,
         Self::ClientId,
@@ -80,6 +82,7 @@ impl TokenKind {
         Self::SessionId,
         Self::SessionToken,
         Self::UserToken,
+        Self::AuthorizationCode,
     ];
 
     /// What every token of this kind starts with.
@@ -99,6 +102,7 @@ impl TokenKind {
             Self::SessionId => "ses_",
             Self::SessionToken => "kgss_",
             Self::UserToken => "kgut_",
+            Self::AuthorizationCode => "kgac_",
         }
     }
 
@@ -117,7 +121,8 @@ impl TokenKind {
             | Self::UserId
             | Self::SessionId
             | Self::SessionToken
-            | Self::UserToken => Recognised::Prefix,
+            | Self::UserToken
+            | Self::AuthorizationCode => Recognised::Prefix,
         }
     }
 
@@ -127,7 +132,8 @@ impl TokenKind {
             | Self::RefreshToken
             | Self::RegistrationAccessToken
             | Self::SessionToken
-            | Self::UserToken => Stored::Sha256Digest,
+            | Self::UserToken
+            | Self::AuthorizationCode => Stored::Sha256Digest,
             Self::ClientSecret => Stored::Argon2id,
             Self::ApiKeyId
             | Self::ClientId
@@ -188,6 +194,7 @@ mod tests {
             (TokenKind::SessionId, "ses_"),
             (TokenKind::SessionToken, "kgss_"),
             (TokenKind::UserToken, "kgut_"),
+            (TokenKind::AuthorizationCode, "kgac_"),
         ];
         assert_eq!(pinned.len(), TokenKind::ALL.len());
         for (kind, prefix) in pinned {
@@ -227,6 +234,7 @@ mod tests {
                     | TokenKind::RegistrationAccessToken
                     | TokenKind::SessionToken
                     | TokenKind::UserToken
+                    | TokenKind::AuthorizationCode
             );
             assert_eq!(kind.stored() != Stored::AsIs, secret, "{kind:?}");
         }

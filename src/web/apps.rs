@@ -122,7 +122,12 @@ fn refusal_of_post(
 
 /// The audiences a form lists, one a line or space-separated.
 fn audiences_of(form: &[(String, String)]) -> Vec<String> {
-    field(form, "audiences")
+    lines_of(form, "audiences")
+}
+
+/// A textarea of URIs, one a line (or separated by spaces).
+fn lines_of(form: &[(String, String)], name: &str) -> Vec<String> {
+    field(form, name)
         .unwrap_or_default()
         .split_whitespace()
         .map(str::to_owned)
@@ -234,6 +239,9 @@ async fn register_app(
         scope: repeated(&form, "scope").join(" "),
         grant_types: repeated(&form, "grant_type"),
         audiences: audiences_of(&form),
+        redirect_uris: lines_of(&form, "redirect_uris"),
+        token_endpoint_auth_method: (field(&form, "public") == Some("yes"))
+            .then(|| "none".to_owned()),
         access_token_ttl,
         ..ClientRegistration::default()
     };
@@ -279,7 +287,7 @@ fn shown_once(
             heading,
             name: &issued.client.name,
             client_id: issued.client.id.as_str(),
-            secret: issued.secret.expose(),
+            secret: issued.secret.as_ref().map(|s| s.expose()),
             previous_until: issued
                 .client
                 .previous_secret_expires_at

@@ -55,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(super::members::configure)
         .configure(super::settings::configure)
         .configure(super::account::configure)
-        .configure(super::audit::configure);
+        .configure(super::audit::configure)
+        .configure(super::authorize::configure);
 }
 
 pub(super) fn render(status: StatusCode, template: impl Template) -> HttpResponse {

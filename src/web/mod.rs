@@ -11,6 +11,7 @@
 //! `apps` (the OAuth applications' pages), `members` (the organization's people), `account` (the person's own
 //! password, sessions and second factor),
 //! `password_reset` ("forgot your password?", when mail is configured),
+//! `authorize` (the OAuth authorization endpoint's sign-in and consent pages),
 //! `audit` (the audit log's page), `chart`
 //! (usage as inline SVG), `pages` (the templates' data),
 //! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
@@ -20,6 +21,7 @@ pub mod account;
 pub mod apps;
 pub mod assets;
 pub mod audit;
+pub mod authorize;
 pub mod chart;
 pub mod handlers;
 pub mod keys;
@@ -41,6 +43,9 @@ use crate::scope::ScopeSet;
 pub struct DashboardSettings {
     pub issuer: Issuer,
     pub known_scopes: ScopeSet,
+    /// The `aud` of a token whose request names no resource (the authorization
+    /// endpoint checks a named one against the app's).
+    pub default_audience: String,
     pub session_idle_timeout: Duration,
     pub session_lifetime: Duration,
 }
@@ -50,6 +55,7 @@ impl DashboardSettings {
         Self {
             issuer: settings.issuer.clone(),
             known_scopes: settings.scopes.clone(),
+            default_audience: settings.audience().to_owned(),
             session_idle_timeout: settings.session_idle_timeout,
             session_lifetime: settings.session_lifetime,
         }

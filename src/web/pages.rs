@@ -39,6 +39,25 @@ pub struct SetupPage<'a> {
     pub error: Option<&'a str>,
 }
 
+/// The consent page of the authorization endpoint (`web::authorize`).
+#[derive(Template)]
+#[template(path = "consent.html", config = "src/web/askama.toml")]
+pub struct ConsentPage<'a> {
+    pub csrf: &'a str,
+    pub app_name: &'a str,
+    pub app_org: &'a str,
+    pub user_email: &'a str,
+    pub org_name: &'a str,
+    /// Each scope with what it lets the app do.
+    pub scopes: Vec<(&'a str, &'static str)>,
+    pub resource: Option<&'a str>,
+    /// Where the person will be sent back: the redirect URI's host (or scheme, for
+    /// an app's own scheme).
+    pub redirect_host: &'a str,
+    /// The authorization request, posted back with the decision.
+    pub fields: Vec<(&'a str, &'a str)>,
+}
+
 #[derive(Template)]
 #[template(path = "message.html", config = "src/web/askama.toml")]
 pub struct Message<'a> {

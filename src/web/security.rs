@@ -31,6 +31,29 @@ pub fn see_other(location: &str) -> HttpResponseBuilder {
     response
 }
 
+/// The policy of a page whose form is answered with a redirect to `redirect_uri`
+/// (the consent page: Chrome holds the redirect after a post to `form-action`):
+/// the same, with that URI's origin — or its scheme, for an app's own — allowed as a
+/// form target besides keygate.
+pub fn allow_form_redirect_to(response: &mut HttpResponse, redirect_uri: &str) {
+    let Ok(url) = url::Url::parse(redirect_uri) else {
+        return;
+    };
+    let source = match url.host_str() {
+        Some(_) => url.origin().ascii_serialization(),
+        None => format!("{}:", url.scheme()),
+    };
+    if source.bytes().any(|b| b == b';' || b == b',' || !b.is_ascii_graphic()) {
+        return;
+    }
+    let policy = CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {source}"));
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 fn with_page_headers(response: &mut HttpResponseBuilder) {
     response
         .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
@@ -51,7 +74,8 @@ pub fn safe_next(next: Option<&str>) -> &str {
     let own_path = next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")
-        && next.len() <= 512
+        // Room for an OAuth authorization request (`oauth::authorization`, 8 KiB).
+        && next.len() <= 9 * 1024
         && next
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'"' && b != b'<' && b != b'>');

@@ -191,7 +191,12 @@ impl FromRequest for Member {
                 .app_data::<web::Data<dyn Clock>>()
                 .cloned()
                 .ok_or_else(|| actix_web::error::ErrorInternalServerError("no clock"))?;
-            let next = security::safe_next(Some(req.path())).to_owned();
+            // With the query: an authorization request comes back to itself.
+            let asked = req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.path(), |pq| pq.as_str());
+            let next = security::safe_next(Some(asked)).to_owned();
             let Some(token) = token_of(&req, &settings.issuer) else {
                 return Err(SignInFirst { next, clear: None }.into());
             };

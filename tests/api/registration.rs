@@ -105,6 +105,26 @@ async fn invalid_metadata_gets_rfc_7591_errors() {
         ),
         (
             json!({"client_name": "x", "scope": "read", "grant_types": ["authorization_code"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "grant_types": ["authorization_code"], "redirect_uris": ["http://app.example/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "grant_types": ["authorization_code"], "redirect_uris": ["https://app.example/cb#frag"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "grant_types": ["authorization_code"], "redirect_uris": "https://app.example/cb"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"client_name": "x", "scope": "read", "grant_types": ["authorization_code"], "redirect_uris": ["https://app.example/cb"], "response_types": ["token"]}),
             "invalid_client_metadata",
         ),
         (
@@ -113,7 +133,7 @@ async fn invalid_metadata_gets_rfc_7591_errors() {
         ),
         (
             json!({"client_name": "x", "scope": "read", "token_endpoint_auth_method": "none"}),
-            "invalid_client_metadata",
+            "invalid_redirect_uri",
         ),
         (
             json!({"client_name": "x", "scope": "read", "token_endpoint_auth_method": "private_key_jwt"}),
@@ -124,7 +144,7 @@ async fn invalid_metadata_gets_rfc_7591_errors() {
             "invalid_client_metadata",
         ),
         (
-            json!({"client_name": "x", "scope": "read", "redirect_uris": ["https://app.example/cb"]}),
+            json!({"client_name": "x", "scope": "read", "grant_types": ["client_credentials"], "redirect_uris": ["https://app.example/cb"]}),
             "invalid_redirect_uri",
         ),
         (

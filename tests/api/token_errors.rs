@@ -33,8 +33,13 @@ async fn malformed_and_missing_parameters_are_invalid_request() {
         ),
         (
             "grant_type=authorization_code&code=x",
-            "unsupported_grant_type",
+            "invalid_request",
         ),
+        (
+            "grant_type=authorization_code&code=x&redirect_uri=https%3A%2F%2Fa.example%2Fcb&code_verifier=v",
+            "unauthorized_client",
+        ),
+        ("grant_type=implicit", "unsupported_grant_type"),
         ("grant_type=refresh_token", "invalid_request"),
         (
             "grant_type=refresh_token&refresh_token=x",

@@ -27,6 +27,7 @@ pub struct ClientChanges {
     pub rate_limit_per_minute: Option<i64>,
     pub token_endpoint_auth_method: Option<String>,
     pub audiences: Option<String>,
+    pub redirect_uris: String,
     pub updated_at: NaiveDateTime,
 }
 
@@ -66,6 +67,7 @@ impl Client {
                 &before.token_endpoint_auth_method,
                 &self.token_endpoint_auth_method,
             )
+            .field("redirect_uris", &before.redirect_uris, &self.redirect_uris)
             .field(
                 "secret_expires_at",
                 &utc(before.secret_expires_at),
@@ -97,6 +99,7 @@ impl ClientRegistration {
                 .rate_limit_per_minute
                 .and_then(|n| u32::try_from(n).ok()),
             token_endpoint_auth_method: client.token_endpoint_auth_method.clone(),
+            redirect_uris: client.redirect_uris().map(str::to_owned).collect(),
         }
     }
 }
@@ -118,6 +121,7 @@ pub struct ClientUpdate {
     pub refresh_reuse_grace: Option<Duration>,
     pub rate_limit_per_minute: Option<Option<u32>>,
     pub token_endpoint_auth_method: Option<Option<String>>,
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 impl ClientUpdate {
@@ -172,6 +176,9 @@ impl ClientUpdate {
         if let Some(method) = self.token_endpoint_auth_method {
             registration.token_endpoint_auth_method = method;
         }
+        if let Some(uris) = self.redirect_uris {
+            registration.redirect_uris = uris;
+        }
         registration
     }
 }
@@ -187,6 +194,7 @@ mod tests {
             org_id: "org_1".into(),
             name: "billing".into(),
             secret_hash: "$argon2id$x".into(),
+            redirect_uris: String::new(),
             grant_types: "client_credentials".into(),
             allowed_scopes: scopes.into(),
             default_scopes: default.into(),

@@ -10,7 +10,8 @@ mod registration;
 
 pub use changes::{ClientChanges, ClientUpdate};
 pub use registration::{
-    is_valid_audience, ClientRegistration, ValidRegistration, MAX_AUDIENCES, MAX_REUSE_GRACE,
+    is_valid_audience, ClientRegistration, ValidRegistration, MAX_AUDIENCES, MAX_REDIRECT_URIS,
+    MAX_REUSE_GRACE,
 };
 
 use std::fmt;
@@ -31,15 +32,22 @@ use registration::{MAX_AUDIENCE_LEN, MAX_NAME_LEN};
 /// The grants keygate serves; a client may use only those it was registered with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum GrantType {
+    /// An app acting for a person who consented (RFC 6749 §4.1, with PKCE).
+    AuthorizationCode,
     ClientCredentials,
     RefreshToken,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 2] = [GrantType::ClientCredentials, GrantType::RefreshToken];
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::ClientCredentials,
+        GrantType::RefreshToken,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AuthorizationCode => "authorization_code",
             Self::ClientCredentials => "client_credentials",
             Self::RefreshToken => "refresh_token",
         }
@@ -63,22 +71,30 @@ impl fmt::Display for GrantType {
     }
 }
 
-/// How a client authenticates with its secret (RFC 7591 `token_endpoint_auth_method`,
-/// RFC 6749 §2.3.1): in the `Authorization: Basic` header, or as `client_id` and
-/// `client_secret` in the request body.
+/// How a client authenticates (RFC 7591 `token_endpoint_auth_method`, RFC 6749
+/// §2.3.1): its secret in the `Authorization: Basic` header, or as `client_id` and
+/// `client_secret` in the request body — or not at all: a public client (a native
+/// app, a CLI, an MCP client) that holds no secret, sends only its `client_id` and
+/// proves the code is its own with PKCE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    None,
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 2] = [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
         }
     }
 }
@@ -140,6 +156,9 @@ pub struct Client {
     /// Every audience (RFC 8707 resource) the client may obtain tokens for,
     /// space-separated, the default among them; `None`: only the default.
     pub audiences: Option<String>,
+    /// The registered redirect URIs, space-separated (empty: none, so no
+    /// authorization code grant).
+    pub redirect_uris: String,
 }
 
 impl crate::audit::Audited for Client {
@@ -230,12 +249,31 @@ impl Client {
     }
 
     /// Whether credentials sent as `method` are acceptable for this client: the
-    /// registered method only, or either when none was registered.
+    /// registered method only, or either secret method when none was registered
+    /// (never `none`: a client with a secret must present it).
     pub fn accepts_auth_method(&self, method: AuthMethod) -> bool {
         match self.auth_method() {
-            None => true,
+            None => method != AuthMethod::None,
             Some(registered) => registered == Ok(method),
         }
+    }
+
+    /// A public client: registered with `token_endpoint_auth_method: none`, it has no
+    /// secret (its stored hash is empty, which no secret verifies against).
+    pub fn is_public(&self) -> bool {
+        self.auth_method() == Some(Ok(AuthMethod::None))
+    }
+
+    /// The registered redirect URIs.
+    pub fn redirect_uris(&self) -> impl Iterator<Item = &str> {
+        self.redirect_uris.split(' ').filter(|uri| !uri.is_empty())
+    }
+
+    /// The registered redirect URI `presented` names (exact string; a loopback one at
+    /// any port — `redirect_uri::matches`), if any.
+    pub fn registered_redirect_uri(&self, presented: &str) -> Option<&str> {
+        self.redirect_uris()
+            .find(|registered| super::redirect_uri::matches(registered, presented))
     }
 
     /// The `aud` of a token whose request names no resource.
@@ -307,12 +345,24 @@ pub enum RegistrationError {
     UnknownScope(String),
     #[error("default scope must be a subset of the client's scopes")]
     DefaultScopeNotAllowed,
-    #[error("unknown grant type '{0}'; supported: client_credentials, refresh_token")]
+    #[error("unknown grant type '{0}'; supported: authorization_code, client_credentials, refresh_token")]
     UnknownGrantType(String),
     #[error(
-        "the refresh_token grant needs client_credentials too, to obtain the first refresh token"
+        "the refresh_token grant needs client_credentials or authorization_code too, to obtain the first refresh token"
     )]
     RefreshWithoutClientCredentials,
+    #[error("redirect_uris: {0}")]
+    InvalidRedirectUri(super::redirect_uri::RedirectUriError),
+    #[error("at most {MAX_REDIRECT_URIS} redirect URIs")]
+    TooManyRedirectUris,
+    #[error("the authorization_code grant needs at least one redirect URI")]
+    CodeWithoutRedirectUri,
+    #[error("redirect URIs are only for the authorization_code grant")]
+    RedirectUriWithoutCode,
+    #[error("a public client (token_endpoint_auth_method none) acts only for a person: grant types authorization_code and refresh_token, not client_credentials")]
+    PublicClientGrant,
+    #[error("token_endpoint_auth_method cannot change to or from none (a public client has no secret): register a new client instead")]
+    PublicChange,
     #[error("audience must be an absolute URI of at most {MAX_AUDIENCE_LEN} characters, without a fragment")]
     InvalidAudience,
     #[error("at most {MAX_AUDIENCES} audiences")]
@@ -325,7 +375,7 @@ pub enum RegistrationError {
     InvalidReuseGrace,
     #[error("rate_limit_per_minute must be between 1 and 1000000")]
     InvalidRateLimit,
-    #[error("token_endpoint_auth_method must be client_secret_basic or client_secret_post")]
+    #[error("token_endpoint_auth_method must be client_secret_basic, client_secret_post or none")]
     UnknownAuthMethod,
 }
 
@@ -350,4 +400,5 @@ pub struct NewClient {
     pub secret_expires_at: Option<NaiveDateTime>,
     pub token_endpoint_auth_method: Option<String>,
     pub audiences: Option<String>,
+    pub redirect_uris: String,
 }

@@ -19,6 +19,8 @@ pub(super) const MAX_NAME_LEN: usize = 200;
 pub(super) const MAX_AUDIENCE_LEN: usize = 512;
 /// Audiences (resources) one client may be registered for.
 pub const MAX_AUDIENCES: usize = 16;
+/// Redirect URIs one client may register.
+pub const MAX_REDIRECT_URIS: usize = 16;
 /// A longer grace interval would leave a stolen refresh token usable for too long.
 pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(300);
 
@@ -42,9 +44,12 @@ pub struct ClientRegistration {
     pub refresh_reuse_grace: Option<Duration>,
     /// Requests per minute for this client alone (only tightens its tier's).
     pub rate_limit_per_minute: Option<u32>,
-    /// `client_secret_basic` or `client_secret_post`: the only method then accepted
-    /// (`None`: either).
+    /// `client_secret_basic`, `client_secret_post` or `none` (a public client, with
+    /// no secret): the only method then accepted (`None`: either secret method).
     pub token_endpoint_auth_method: Option<String>,
+    /// Where the authorization endpoint may send a person back with a code
+    /// (`clients::redirect_uri`); required with the authorization_code grant.
+    pub redirect_uris: Vec<String>,
 }
 
 /// A registration whose metadata passed validation; hashing the secret is the only
@@ -63,6 +68,7 @@ pub struct ValidRegistration {
     reuse_grace: Duration,
     rate_limit: Option<u32>,
     auth_method: Option<AuthMethod>,
+    redirect_uris: Vec<String>,
 }
 
 impl ClientRegistration {
@@ -112,9 +118,11 @@ impl ClientRegistration {
         grant_types.dedup();
         if grant_types.contains(&GrantType::RefreshToken)
             && !grant_types.contains(&GrantType::ClientCredentials)
+            && !grant_types.contains(&GrantType::AuthorizationCode)
         {
             return Err(RegistrationError::RefreshWithoutClientCredentials);
         }
+        let redirect_uris = validate_redirect_uris(self.redirect_uris, &grant_types)?;
         let (audience, audiences) = validate_audiences(self.audience, self.audiences)?;
         if let Some(ttl) = self.access_token_ttl {
             if ttl < MIN_ACCESS_TOKEN_TTL || ttl > max_ttl {
@@ -136,8 +144,15 @@ impl ClientRegistration {
             .as_deref()
             .map(AuthMethod::from_str)
             .transpose()?;
+        if auth_method == Some(AuthMethod::None)
+            && (grant_types.contains(&GrantType::ClientCredentials)
+                || !grant_types.contains(&GrantType::AuthorizationCode))
+        {
+            return Err(RegistrationError::PublicClientGrant);
+        }
         Ok(ValidRegistration {
             auth_method,
+            redirect_uris,
             rate_limit: self.rate_limit_per_minute,
             reuse_grace,
             name,
@@ -162,6 +177,30 @@ pub fn is_valid_audience(audience: &str) -> bool {
             .chars()
             .any(|c| c.is_whitespace() || c.is_control())
         && url::Url::parse(audience).is_ok_and(|url| url.fragment().is_none())
+}
+
+/// The redirect URIs, each valid (`redirect_uri::validate`), without repeats and
+/// bounded: at least one with the authorization_code grant, none without it.
+fn validate_redirect_uris(
+    listed: Vec<String>,
+    grant_types: &[GrantType],
+) -> Result<Vec<String>, RegistrationError> {
+    let mut uris: Vec<String> = Vec::with_capacity(listed.len());
+    for uri in listed {
+        crate::clients::redirect_uri::validate(&uri)
+            .map_err(RegistrationError::InvalidRedirectUri)?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(RegistrationError::TooManyRedirectUris);
+    }
+    match (grant_types.contains(&GrantType::AuthorizationCode), uris.is_empty()) {
+        (true, true) => Err(RegistrationError::CodeWithoutRedirectUri),
+        (false, false) => Err(RegistrationError::RedirectUriWithoutCode),
+        _ => Ok(uris),
+    }
 }
 
 /// The default audience and the stored list of audiences: every one valid, the list
@@ -220,7 +259,13 @@ impl ValidRegistration {
             secret_expires_at: None,
             token_endpoint_auth_method: self.auth_method.map(|m| m.as_str().to_owned()),
             audiences: self.audiences,
+            redirect_uris: self.redirect_uris.join(" "),
         }
+    }
+
+    /// Whether the client is public (`none`): it gets no secret.
+    pub fn is_public(&self) -> bool {
+        self.auth_method == Some(AuthMethod::None)
     }
 
     /// The scopes the client may request.
@@ -251,6 +296,7 @@ impl ValidRegistration {
             rate_limit_per_minute: self.rate_limit.map(i64::from),
             token_endpoint_auth_method: self.auth_method.map(|m| m.as_str().to_owned()),
             audiences: self.audiences,
+            redirect_uris: self.redirect_uris.join(" "),
             updated_at: now,
         }
     }
@@ -314,6 +360,32 @@ mod tests {
     }
 
     #[test]
+    fn a_public_client_acts_for_people_with_redirect_uris() {
+        let valid = validate(ClientRegistration {
+            grant_types: vec!["refresh_token".into(), "authorization_code".into()],
+            redirect_uris: vec![
+                "http://127.0.0.1/callback".into(),
+                "com.example.app:/cb".into(),
+                "http://127.0.0.1/callback".into(),
+            ],
+            token_endpoint_auth_method: Some("none".into()),
+            ..registration()
+        })
+        .unwrap();
+        assert!(valid.is_public());
+        let new = valid.into_new_client(
+            ClientId::from("kgc_1"),
+            String::new(),
+            chrono::Utc::now().naive_utc(),
+        );
+        assert_eq!(new.grant_types, "authorization_code refresh_token");
+        assert_eq!(
+            new.redirect_uris,
+            "http://127.0.0.1/callback com.example.app:/cb"
+        );
+    }
+
+    #[test]
     fn rejects_bad_metadata() {
         let cases: Vec<(ClientRegistration, RegistrationError)> = vec![
             (
@@ -371,6 +443,57 @@ mod tests {
                     ..registration()
                 },
                 RegistrationError::RefreshWithoutClientCredentials,
+            ),
+            (
+                ClientRegistration {
+                    grant_types: vec!["authorization_code".into()],
+                    ..registration()
+                },
+                RegistrationError::CodeWithoutRedirectUri,
+            ),
+            (
+                ClientRegistration {
+                    redirect_uris: vec!["https://app.example/cb".into()],
+                    ..registration()
+                },
+                RegistrationError::RedirectUriWithoutCode,
+            ),
+            (
+                ClientRegistration {
+                    grant_types: vec!["authorization_code".into()],
+                    redirect_uris: vec!["http://app.example/cb".into()],
+                    ..registration()
+                },
+                RegistrationError::InvalidRedirectUri(
+                    crate::clients::redirect_uri::RedirectUriError::PlainHttp,
+                ),
+            ),
+            (
+                ClientRegistration {
+                    grant_types: vec!["authorization_code".into()],
+                    redirect_uris: (0..=MAX_REDIRECT_URIS)
+                        .map(|i| format!("https://app.example/{i}"))
+                        .collect(),
+                    ..registration()
+                },
+                RegistrationError::TooManyRedirectUris,
+            ),
+            (
+                ClientRegistration {
+                    grant_types: vec!["client_credentials".into()],
+                    token_endpoint_auth_method: Some("none".into()),
+                    ..registration()
+                },
+                RegistrationError::PublicClientGrant,
+            ),
+            (
+                ClientRegistration {
+                    grant_types: vec!["authorization_code".into(), "client_credentials".into()],
+                    redirect_uris: vec!["http://127.0.0.1/cb".into()],
+                    token_endpoint_auth_method: Some("none".into()),
+                    ..registration()
+                },
+                RegistrationError::PublicClientGrant,
             ),
             (
                 ClientRegistration {

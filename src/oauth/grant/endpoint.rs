@@ -3,12 +3,16 @@
 
 use std::borrow::Cow;
 
-use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_refresh};
+use oxide_auth::code_grant::{
+    accesstoken as oxide_code, client_credentials as oxide_cc, refresh as oxide_refresh,
+};
+use oxide_auth::primitives::authorizer::Authorizer;
 use oxide_auth::primitives::issuer::Issuer;
 use oxide_auth::primitives::registrar::Registrar;
 
 use super::issuer::JwtIssuer;
 use super::registrar::ClientRegistrar;
+use crate::clients::AuthMethod;
 use crate::oauth::request::TokenRequest;
 
 /// The oxide-auth endpoint for one request: registrar and issuer.
@@ -39,6 +43,26 @@ impl oxide_cc::Endpoint for GrantEndpoint<'_, '_> {
     }
 
     fn extension(&mut self) -> &mut dyn oxide_cc::Extension {
+        &mut self.no_extension
+    }
+}
+
+impl oxide_code::Endpoint for GrantEndpoint<'_, '_> {
+    fn registrar(&self) -> &dyn Registrar {
+        self.registrar
+    }
+
+    /// The issuer redeems the code itself (`authorizer.rs`), so that the code it
+    /// redeemed is at hand when it issues.
+    fn authorizer(&mut self) -> &mut dyn Authorizer {
+        &mut self.issuer
+    }
+
+    fn issuer(&mut self) -> &mut dyn Issuer {
+        &mut self.issuer
+    }
+
+    fn extension(&mut self) -> &mut dyn oxide_code::Extension {
         &mut self.no_extension
     }
 }
@@ -88,6 +112,44 @@ impl oxide_cc::Request for OxideRequest<'_> {
 
     fn scope(&self) -> Option<Cow<'_, str>> {
         self.requested_scope()
+    }
+
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self.0.grant_type.as_str()))
+    }
+
+    fn extension(&self, _key: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
+impl oxide_code::Request for OxideRequest<'_> {
+    fn valid(&self) -> bool {
+        true
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        self.0.param("code").map(Cow::Borrowed)
+    }
+
+    /// A public client (`none`) names itself through `client_id` instead.
+    fn authorization(&self) -> oxide_code::Authorization<'_> {
+        match self.0.credentials.method {
+            AuthMethod::None => oxide_code::Authorization::None,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
+                let (id, secret) = self.credentials().unwrap_or_default();
+                oxide_code::Authorization::UsernamePassword(id, secret)
+            }
+        }
+    }
+
+    fn client_id(&self) -> Option<Cow<'_, str>> {
+        (self.0.credentials.method == AuthMethod::None)
+            .then(|| Cow::Borrowed(self.0.credentials.client_id.as_str()))
+    }
+
+    fn redirect_uri(&self) -> Option<Cow<'_, str>> {
+        self.0.param("redirect_uri").map(Cow::Borrowed)
     }
 
     fn grant_type(&self) -> Option<Cow<'_, str>> {

@@ -1,6 +1,8 @@
 //! oxide-auth's `Issuer` for one token request: it signs RFC 9068 access tokens with
-//! the active key, starts a refresh-token family for a client_credentials grant that
-//! gets one, and screens and rotates a presented refresh token.
+//! the active key — for the client itself, or for the person an authorization code or
+//! a refresh family acts for — starts a refresh-token family for a grant that gets
+//! one, and screens and rotates a presented refresh token. Redeeming the code is its
+//! `Authorizer` side (`authorizer.rs`), which hands it the redeemed code.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use crate::clients::{Client, GrantType};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
 use crate::oauth::error::OAuthError;
 use crate::oauth::state::OAuthState;
+use crate::oauth::authorization_code::{self, StoredCode};
 use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;
@@ -49,6 +52,29 @@ fn not_the_clients_resource() -> OAuthError {
     )
 }
 
+/// Whom an access token is for: `sub` and `org` — the client and its organization,
+/// or a person and the organization they act in.
+#[derive(Clone, Copy)]
+struct Subject<'a> {
+    sub: &'a str,
+    org: &'a str,
+}
+
+impl<'a> Subject<'a> {
+    fn client(client: &'a Client) -> Self {
+        Self {
+            sub: client.id.as_str(),
+            org: client.org_id.as_str(),
+        }
+    }
+}
+
+struct Signed {
+    token: String,
+    expires_in: i64,
+    jti: String,
+}
+
 /// Signs RFC 9068 access tokens with the active key and keeps refresh-token families.
 pub struct JwtIssuer<'a, 't> {
     state: &'a OAuthState,
@@ -63,6 +89,10 @@ pub struct JwtIssuer<'a, 't> {
     source: &'a Source,
     /// The RFC 8707 resource the request names (`None`: the default).
     resource: Option<&'a str>,
+    /// The PKCE `code_verifier` of an authorization_code request.
+    pub(super) code_verifier: Option<&'a str>,
+    /// The code `extract` redeemed, for `issue`.
+    pub(super) redeemed: RefCell<Option<StoredCode>>,
     /// The token as keygate reports it; oxide-auth's own `BearerToken` is opaque and
     /// spells `token_type` in lower case.
     pub issued: Option<IssuedAccessToken>,
@@ -86,6 +116,8 @@ impl<'a, 't> JwtIssuer<'a, 't> {
             refusal,
             source,
             resource: None,
+            code_verifier: None,
+            redeemed: RefCell::new(None),
             issued: None,
         }
     }
@@ -94,6 +126,32 @@ impl<'a, 't> JwtIssuer<'a, 't> {
     pub fn for_resource(mut self, resource: Option<&'a str>) -> Self {
         self.resource = resource;
         self
+    }
+
+    /// For an authorization_code request with this PKCE verifier.
+    pub fn with_code_verifier(mut self, verifier: Option<&'a str>) -> Self {
+        self.code_verifier = verifier;
+        self
+    }
+
+    pub(super) fn client(&self) -> Option<&'a Client> {
+        self.client
+    }
+
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub(super) fn source(&self) -> &'a Source {
+        self.source
+    }
+
+    pub(super) fn refusal(&self) -> &'a Refusal {
+        self.refusal
+    }
+
+    pub(super) fn tx(&self) -> std::cell::RefMut<'_, &'a mut Tx<'t>> {
+        self.tx.borrow_mut()
     }
 
     /// The `aud` of a client_credentials token: the requested resource if the client
@@ -116,13 +174,21 @@ impl<'a, 't> JwtIssuer<'a, 't> {
     /// client's registration: no resource is its default audience, a named one must be
     /// one of its audiences. Either way, only what the client may have now.
     fn refreshed_audience(&self, client: &Client, family: &refresh::Family) -> Result<String, ()> {
+        self.bound_audience(client, family.resource.as_deref())
+    }
+
+    /// The `aud` of a token from a grant bound to `bound` (a refresh family, an
+    /// authorization code): that resource, which the request may repeat, or — bound
+    /// to none — what the request names or the client's default. Only what the client
+    /// may have now.
+    fn bound_audience(&self, client: &Client, bound: Option<&str>) -> Result<String, ()> {
         let server_default = self.state.issuance.default_audience.as_str();
-        let wanted = match (family.resource.as_deref(), self.resource) {
+        let wanted = match (bound, self.resource) {
             (Some(bound), None) => bound,
             (Some(bound), Some(named)) if named == bound => bound,
             (Some(_), Some(_)) => {
                 self.refusal.record(OAuthError::invalid_target(
-                    "this refresh token was issued for another resource: name that one, or none",
+                    "this grant was issued for another resource: name that one, or none",
                 ));
                 return Err(());
             }
@@ -155,26 +221,35 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         self.client.filter(|c| c.id == client_id).ok_or(())
     }
 
-    /// Signs an access token for `client` with `scope` and `aud`; returns it and its
-    /// lifetime.
-    fn sign(&self, client: &Client, scope: &str, aud: &str) -> Result<(String, i64), ()> {
+    /// Signs an access token of `client` for `subject` with `scope` and `aud`.
+    fn sign(
+        &self,
+        client: &Client,
+        subject: Subject<'_>,
+        scope: &str,
+        aud: &str,
+    ) -> Result<Signed, ()> {
         let expires_in = i64::try_from(self.lifetime(client).as_secs()).map_err(|_| ())?;
         let iat = self.now.timestamp();
         let jti = uuid::Uuid::new_v4().simple().to_string();
         let claims = AccessTokenClaims {
             iss: self.state.issuance.issuer.as_str(),
-            sub: client.id.as_str(),
+            sub: subject.sub,
             aud,
             client_id: client.id.as_str(),
             scope,
             iat,
             exp: iat + expires_in,
             jti: &jti,
-            org: client.org_id.as_str(),
+            org: subject.org,
         };
         let ring = self.state.issuance.keys.current();
         let token = jwt::encode(ring.active(), &claims).map_err(|_| ())?;
-        Ok((token, expires_in))
+        Ok(Signed {
+            token,
+            expires_in,
+            jti,
+        })
     }
 
     /// One `invalid_grant` for every refusal (no oracle); the reason goes to the log.
@@ -192,35 +267,88 @@ impl<'a, 't> JwtIssuer<'a, 't> {
     fn until(&self, expires_in: i64) -> DateTime<Utc> {
         self.now + chrono::Duration::seconds(expires_in)
     }
+
+    /// The scopes a person's role holds now in `org_id`, if the person may still be
+    /// acted for there through `client` (not disabled, still a member, consent not
+    /// withdrawn); otherwise the refresh is refused, as `invalid_grant`.
+    fn person_holds(
+        &self,
+        client: &Client,
+        user_id: &crate::ids::UserId,
+        org_id: &crate::ids::OrgId,
+    ) -> Result<ScopeSet, ()> {
+        let mut tx = self.tx.borrow_mut();
+        let store = |e: diesel::result::Error| self.refusal.record(StoreError::from(e));
+        let live = crate::consents::repo::is_live(&mut tx, user_id, org_id, &client.id)
+            .map_err(store)?;
+        let membership = crate::users::repo::membership(&mut tx, user_id, org_id).map_err(store)?;
+        match membership.filter(|_| live) {
+            Some(membership) => Ok(membership
+                .role()
+                .scopes_within(&self.state.issuance.policy.known_scopes)),
+            None => {
+                self.refuse_refresh(client, Refused::Revoked);
+                Err(())
+            }
+        }
+    }
 }
 
 impl Issuer for JwtIssuer<'_, '_> {
     /// client_credentials: an access token, and a new refresh-token family when the
     /// client is registered for the refresh_token grant (RFC 6749 §4.4.3 says a refresh
     /// token SHOULD NOT be included by default, so only clients that opt in get one).
+    /// authorization_code: the same for the person the redeemed code acts for, bound
+    /// to its resource, with what was issued recorded on the code.
     fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
         let client = self.client_for(&grant.client_id)?;
         let scope = ScopeSet::parse(&grant.scope.to_string())
             .map_err(|_| ())?
             .to_string();
-        let aud = self.audience_for(client)?;
-        let (token, expires_in) = self.sign(client, &scope, aud)?;
-        let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
+        let code = self.redeemed.borrow_mut().take();
+        let (signed, resource) = match &code {
+            None => {
+                let aud = self.audience_for(client)?;
+                (
+                    self.sign(client, Subject::client(client), &scope, aud)?,
+                    self.resource,
+                )
+            }
+            Some(code) => {
+                let aud = self.bound_audience(client, code.resource.as_deref())?;
+                let subject = Subject {
+                    sub: code.user_id.as_str(),
+                    org: code.org_id.as_str(),
+                };
+                // The family is bound to the resource the token is for.
+                let resource = code.resource.as_deref().or(self.resource);
+                (self.sign(client, subject, &scope, &aud)?, resource)
+            }
+        };
+        let family = if client.allows_grant(GrantType::RefreshToken) {
             let now = self.now.naive_utc();
             let token = refresh::generate_token().map_err(|e| self.refusal.record(e))?;
             let created = self
                 .tx
                 .borrow_mut()
                 .write(|tx| {
-                    let owner = refresh::Owner {
-                        client_id: &client.id,
-                        org_id: &client.org_id,
+                    let owner = match &code {
+                        None => refresh::Owner {
+                            client_id: &client.id,
+                            org_id: &client.org_id,
+                            user_id: None,
+                        },
+                        Some(code) => refresh::Owner {
+                            client_id: &client.id,
+                            org_id: &code.org_id,
+                            user_id: Some(&code.user_id),
+                        },
                     };
                     refresh::repo::create_family(
                         tx,
                         owner,
                         &scope,
-                        self.resource,
+                        resource,
                         now,
                         self.state.issuance.refresh_lifetimes,
                         token,
@@ -231,16 +359,31 @@ impl Issuer for JwtIssuer<'_, '_> {
         } else {
             None
         };
+        if let Some(code) = &code {
+            let access_expires_at = self.until(signed.expires_in).naive_utc();
+            self.tx
+                .borrow_mut()
+                .write(|tx| {
+                    authorization_code::record_issued(
+                        tx,
+                        &code.code_hash,
+                        family.as_ref().map(|(id, _)| id.as_str()),
+                        &signed.jti,
+                        access_expires_at,
+                    )
+                })
+                .map_err(|e| self.refusal.record(StoreError::from(e)))?;
+        }
         self.issued = Some(IssuedAccessToken {
-            access_token: token.clone(),
-            expires_in,
+            access_token: signed.token.clone(),
+            expires_in: signed.expires_in,
             scope,
-            refresh_token,
+            refresh_token: family.map(|(_, token)| token),
         });
         Ok(IssuedToken {
-            token,
+            token: signed.token,
             refresh: None,
-            until: self.until(expires_in),
+            until: self.until(signed.expires_in),
             token_type: TokenType::Bearer,
         })
     }
@@ -250,9 +393,21 @@ impl Issuer for JwtIssuer<'_, '_> {
     /// narrowed — scope. The new refresh token keeps the family's scope (RFC 6749 §6).
     fn refresh(&mut self, presented: &str, grant: Grant) -> Result<RefreshedToken, ()> {
         let client = self.client_for(&grant.client_id)?;
-        // Never more than the client may have now (its registration may have narrowed).
+        // Never more than the client may have now (its registration may have narrowed),
+        // nor — acting for a person — more than the person's role holds now.
         let requested = ScopeSet::parse(&grant.scope.to_string()).map_err(|_| ())?;
-        let allowed = client.allowed_scopes();
+        let person = self
+            .recovered
+            .borrow()
+            .as_ref()
+            .and_then(|f| f.user_id.clone().map(|user| (user, f.org_id.clone())));
+        let allowed = match &person {
+            None => client.allowed_scopes(),
+            Some((user_id, org_id)) => {
+                let held = self.person_holds(client, user_id, org_id)?;
+                client.allowed_scopes().intersection(&held)
+            }
+        };
         let scope: Vec<&str> = requested
             .iter()
             .filter(|s| allowed.iter().any(|a| a == *s))
@@ -275,7 +430,16 @@ impl Issuer for JwtIssuer<'_, '_> {
         };
         // Signed before the rotation commits, so a signing failure cannot burn the
         // presented token.
-        let (token, expires_in) = self.sign(client, &scope, &aud)?;
+        let subject = match &person {
+            None => Subject::client(client),
+            Some((user_id, org_id)) => Subject {
+                sub: user_id.as_str(),
+                org: org_id.as_str(),
+            },
+        };
+        let Signed {
+            token, expires_in, ..
+        } = self.sign(client, subject, &scope, &aud)?;
         let now = self.now.naive_utc();
         let rotated = {
             let recovered = self.recovered.borrow_mut().take();

@@ -1,16 +1,18 @@
-//! The token grants (`client_credentials`, `refresh_token`), driven by oxide-auth's
-//! state machines with keygate's primitives, and the orchestration that keeps argon2
-//! off the database connection and off the executor. oxide-auth's flows are run here
-//! and nowhere else.
+//! The token grants (`authorization_code`, `client_credentials`, `refresh_token`),
+//! driven by oxide-auth's state machines with keygate's primitives, and the
+//! orchestration that keeps argon2 off the database connection and off the executor.
+//! oxide-auth's token flows are run here and nowhere else.
 //!
 //! The primitives serve one token request, one file each: `registrar` answers for the
 //! client the request names and authenticates it, `issuer` signs access tokens and
-//! keeps refresh-token families, and `endpoint` hands both to oxide-auth with the
-//! request keygate has already parsed.
+//! keeps refresh-token families, `authorizer` (the issuer's other face) redeems an
+//! authorization code, and `endpoint` hands them to oxide-auth with the request
+//! keygate has already parsed.
 //!
 //! What a primitive refuses a request with, oxide-auth often cannot express: the
 //! primitive records it in the grant's one `Refusal`, and the grant answers with it.
 
+mod authorizer;
 mod endpoint;
 mod issuer;
 mod refusal;
@@ -21,7 +23,9 @@ use std::sync::Arc;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use oxide_auth::code_grant::error::AccessTokenErrorType;
-use oxide_auth::code_grant::{client_credentials as oxide_cc, refresh as oxide_refresh};
+use oxide_auth::code_grant::{
+    accesstoken as oxide_code, client_credentials as oxide_cc, refresh as oxide_refresh,
+};
 
 use super::client_auth::{authentication_failed, verify_with_argon2};
 use super::error::OAuthError;
@@ -88,6 +92,10 @@ pub async fn issue_token(
 
 /// Reads the client row and runs the grant on one pooled connection. `now` is taken
 /// here, after any wait, so queueing never backdates a token.
+///
+/// A code is redeemed in one transaction that also records what it issued, and that
+/// commits whatever the answer: a refused redemption still spends the code, and a
+/// reused code's revocations stand.
 fn run_for_current_client(
     store: &Blocking<'_>,
     state: &OAuthState,
@@ -96,14 +104,13 @@ fn run_for_current_client(
 ) -> Result<GrantOutcome, OAuthError> {
     store.read(|tx| {
         let client = find_client(tx, request.client_id())?;
-        run(
-            state,
-            client.as_ref(),
-            request,
-            source,
-            state.clock.now(),
-            tx,
-        )
+        let now = state.clock.now();
+        if request.grant_type != GrantType::AuthorizationCode {
+            return run(state, client.as_ref(), request, source, now, tx);
+        }
+        tx.write(|tx| {
+            Ok::<_, StoreError>(run(state, client.as_ref(), request, source, now, tx))
+        })?
     })
 }
 
@@ -127,7 +134,8 @@ pub fn run(
     let refusal = Refusal::default();
     let registrar = ClientRegistrar::new(client, state, method, &refusal);
     let issuer = JwtIssuer::new(state, client, now, tx, &refusal, source)
-        .for_resource(request.resource.as_deref());
+        .for_resource(request.resource.as_deref())
+        .with_code_verifier(request.param("code_verifier"));
     let mut endpoint = GrantEndpoint::new(&registrar, issuer);
     let oxide_request = OxideRequest(request);
     let result = match request.grant_type {
@@ -140,6 +148,9 @@ pub fn run(
         GrantType::RefreshToken => oxide_refresh::refresh(&mut endpoint, &oxide_request)
             .map(|_| ())
             .map_err(FlowError::from_refresh),
+        GrantType::AuthorizationCode => oxide_code::access_token(&mut endpoint, &oxide_request)
+            .map(|_| ())
+            .map_err(FlowError::from_code),
     };
     match result {
         Ok(()) => endpoint
@@ -153,7 +164,7 @@ pub fn run(
         }
         // Unauthorized with a refusal: the registered-method check, made once the
         // secret verified.
-        Err(flow) => Err(refusal.or_else(|| flow.into_oauth_error(method))),
+        Err(flow) => Err(refusal.or_else(|| flow.into_oauth_error(method, request.grant_type))),
     }
 }
 
@@ -185,9 +196,28 @@ impl FlowError {
         }
     }
 
-    fn into_oauth_error(self, method: AuthMethod) -> OAuthError {
+    fn from_code(mut error: oxide_code::Error) -> Self {
+        match &mut error {
+            oxide_code::Error::Unauthorized(..) => Self::Unauthorized,
+            oxide_code::Error::Invalid(_) => error
+                .description()
+                .map_or(Self::Internal, |d| Self::Invalid(d.kind())),
+            oxide_code::Error::Primitive(_) => Self::Internal,
+        }
+    }
+
+    fn into_oauth_error(self, method: AuthMethod, grant: GrantType) -> OAuthError {
         match self {
             Self::Unauthorized => authentication_failed(method),
+            // The code's own refusals are recorded by the authorizer; what is left is
+            // oxide-auth's binding check: the redirect URI differs from the request's.
+            Self::Invalid(AccessTokenErrorType::InvalidGrant)
+                if grant == GrantType::AuthorizationCode =>
+            {
+                OAuthError::invalid_grant(
+                    "redirect_uri differs from the one the authorization request named",
+                )
+            }
             Self::Invalid(AccessTokenErrorType::InvalidGrant) => OAuthError::invalid_grant(
                 "the refresh token is invalid, expired, revoked or already used",
             ),

@@ -55,6 +55,22 @@ impl<'a> ClientRegistrar<'a> {
     }
 }
 
+impl ClientRegistrar<'_> {
+    /// A request with no secret: only a live public client, and only for the grants a
+    /// public client has (client_credentials is not one: registration refuses it).
+    /// Nothing to verify, so no argon2; one answer for an unknown client and one with
+    /// a secret.
+    fn check_public(&self, client: Option<&Client>) -> Result<(), RegistrarError> {
+        match client.filter(|c| !c.is_disabled()) {
+            Some(client) if client.is_public() => Ok(()),
+            _ => Err(self.refuse(OAuthError::invalid_client_by(
+                AuthMethod::None,
+                "client authentication required: client_secret_basic or client_secret_post (only a public client sends client_id alone)",
+            ))),
+        }
+    }
+}
+
 impl Registrar for ClientRegistrar<'_> {
     fn bound_redirect<'b>(&self, bound: ClientUrl<'b>) -> Result<BoundClient<'b>, RegistrarError> {
         let client = self.client_named(&bound.client_id)?;
@@ -106,6 +122,9 @@ impl Registrar for ClientRegistrar<'_> {
 
     fn check(&self, client_id: &str, passphrase: Option<&[u8]>) -> Result<(), RegistrarError> {
         let client = self.client.filter(|c| c.id == client_id);
+        if self.method == AuthMethod::None {
+            return self.check_public(client);
+        }
         let presented = passphrase.unwrap_or_default();
         // No lease: this runs holding a database connection, so argon2 is never run
         // here; the caller verifies with a lease first and the cache answers.

@@ -1,6 +1,8 @@
 //! Client credentials as RFC 6749 §2.3 has them sent: `client_secret_basic` (its id
 //! and secret form-urlencoded before base64, §2.3.1) or `client_secret_post`, exactly
-//! one of the two.
+//! one of the two — or, for a public client, its `client_id` alone (`none`), which
+//! only the authorization code and refresh grants accept, and only from a client
+//! registered as public.
 
 use std::collections::HashMap;
 
@@ -45,7 +47,12 @@ pub(super) fn client_credentials(
         (None, None, Some(_)) => Err(OAuthError::invalid_request(
             "client_secret without client_id",
         )),
-        (None, _, None) => Err(OAuthError::invalid_client(
+        (None, Some(client_id), None) => Ok(ClientCredentials {
+            client_id,
+            secret: Secret::new(String::new()),
+            method: AuthMethod::None,
+        }),
+        (None, None, None) => Err(OAuthError::invalid_client(
             "client authentication required: client_secret_basic or client_secret_post",
         )),
     }

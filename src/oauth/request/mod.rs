@@ -60,14 +60,28 @@ impl TokenRequest {
             None => return Err(OAuthError::invalid_request("missing grant_type")),
             Some(g) if g == "client_credentials" => GrantType::ClientCredentials,
             Some(g) if g == "refresh_token" => GrantType::RefreshToken,
+            Some(g) if g == "authorization_code" => GrantType::AuthorizationCode,
             Some(_) => {
                 return Err(OAuthError::unsupported_grant_type(
-                    "supported grant types: client_credentials, refresh_token",
+                    "supported grant types: authorization_code, client_credentials, refresh_token",
                 ))
             }
         };
         if grant_type == GrantType::RefreshToken && !params.contains_key("refresh_token") {
             return Err(OAuthError::invalid_request("missing refresh_token"));
+        }
+        if grant_type == GrantType::AuthorizationCode {
+            // RFC 6749 §4.1.3; keygate requires redirect_uri in every authorization
+            // request, so every code's redemption repeats it; and PKCE for every code.
+            for (name, missing) in [
+                ("code", "missing code"),
+                ("redirect_uri", "missing redirect_uri: send the one the authorization request named"),
+                ("code_verifier", "missing code_verifier: keygate requires PKCE (RFC 7636) for every authorization code"),
+            ] {
+                if !params.contains_key(name) {
+                    return Err(OAuthError::invalid_request(missing));
+                }
+            }
         }
         let credentials = client_credentials(headers, &mut params)?;
         // RFC 6749 §5.2: a malformed scope is `invalid_scope`, not `invalid_request`.

@@ -57,6 +57,29 @@ fn post_credentials_and_empty_values_count_as_absent() {
 }
 
 #[test]
+fn a_client_id_alone_is_a_public_client_and_a_code_needs_its_binding() {
+    let r = TokenRequest::parse(
+        &headers(None),
+        "",
+        b"grant_type=authorization_code&client_id=kgc_app&code=kgac_x&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code_verifier=v",
+    )
+    .unwrap();
+    assert_eq!(r.credentials.method, AuthMethod::None);
+    assert_eq!(r.grant_type, GrantType::AuthorizationCode);
+    assert_eq!(r.param("redirect_uri"), Some("http://127.0.0.1:9/cb"));
+    let full = "grant_type=authorization_code&client_id=c&code=kgac_x&redirect_uri=https%3A%2F%2Fa.example%2Fcb&code_verifier=v";
+    for missing in ["code", "redirect_uri", "code_verifier"] {
+        let body: Vec<&str> = full
+            .split('&')
+            .filter(|pair| !pair.starts_with(&format!("{missing}=")))
+            .collect();
+        let error = TokenRequest::parse(&headers(None), "", body.join("&").as_bytes()).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidRequest, "{missing}");
+        assert!(error.to_string().contains(missing), "{missing}: {error}");
+    }
+}
+
+#[test]
 fn request_errors_follow_rfc_6749() {
     let post = "&client_id=c&client_secret=s";
     let cases: Vec<(HeaderMap, String, ErrorCode)> = vec![
@@ -78,11 +101,6 @@ fn request_errors_follow_rfc_6749() {
         (
             headers(None),
             "grant_type=client_credentials".into(),
-            ErrorCode::InvalidClient,
-        ),
-        (
-            headers(None),
-            "grant_type=client_credentials&client_id=c".into(),
             ErrorCode::InvalidClient,
         ),
         (

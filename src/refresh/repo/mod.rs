@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::model::{digest, new_id, Family, Lifetimes, NewFamily, NewToken, Owner, TokenRow};
 use crate::audit::{By, Change, Source, Target};
-use crate::ids::ClientId;
+use crate::ids::{ClientId, OrgId, UserId};
 use crate::secret::Secret;
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::store::{DbConn, StoreError};
@@ -19,7 +19,8 @@ mod rotation;
 pub use rotation::{rotate, rotate_known, screen, Rotation, Screening};
 
 /// Starts a family for `owner` with `scope`, bound to `resource` when the grant named
-/// one, with `token` (`generate_token`) as its first token, returned to be shown once.
+/// one, with `token` (`generate_token`) as its first token, returned to be shown once
+/// beside the family's id.
 pub fn create_family(
     conn: &mut DbConn,
     owner: Owner<'_>,
@@ -28,7 +29,7 @@ pub fn create_family(
     now: NaiveDateTime,
     lifetimes: Lifetimes,
     token: Secret,
-) -> Result<Secret, StoreError> {
+) -> Result<(String, Secret), StoreError> {
     let family_id = new_id(TokenKind::RefreshFamilyId);
     let expires_at = now + lifetimes.absolute;
     conn.transaction(|c| {
@@ -41,6 +42,7 @@ pub fn create_family(
                 resource,
                 created_at: now,
                 expires_at,
+                user_id: owner.user_id,
             })
             .execute(c)?;
         insert_token(
@@ -53,7 +55,7 @@ pub fn create_family(
             lifetimes,
         )
     })?;
-    Ok(token)
+    Ok((family_id, token))
 }
 
 pub(super) fn insert_token(
@@ -164,6 +166,33 @@ pub fn revoke_client_families(
         refresh_families::revoked_reason.eq(reason),
     ))
     .execute(conn)
+}
+
+/// Revokes the live families acting for `user_id` in `org_id` — through `client_id`
+/// alone when named — with `reason`: a consent withdrawn, a member removed, a person
+/// disabled. Returns how many.
+pub fn revoke_user_families(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    org_id: &OrgId,
+    client_id: Option<&ClientId>,
+    now: NaiveDateTime,
+    reason: &str,
+) -> QueryResult<usize> {
+    let live = refresh_families::table
+        .filter(refresh_families::user_id.eq(user_id.clone()))
+        .filter(refresh_families::org_id.eq(org_id.clone()))
+        .filter(refresh_families::revoked_at.is_null());
+    let set = (
+        refresh_families::revoked_at.eq(now),
+        refresh_families::revoked_reason.eq(reason),
+    );
+    match client_id {
+        Some(client_id) => diesel::update(live.filter(refresh_families::client_id.eq(client_id)))
+            .set(set)
+            .execute(conn),
+        None => diesel::update(live).set(set).execute(conn),
+    }
 }
 
 /// Live tokens of a family (for tests and consistency checks: never more than one).

@@ -37,6 +37,7 @@ fn owner(client: &Client) -> Owner<'_> {
     Owner {
         client_id: &client.id,
         org_id: &client.org_id,
+        user_id: None,
     }
 }
 
@@ -59,7 +60,7 @@ fn rotation_reuse_and_revocation() {
         lifetimes(),
         fresh(),
     )
-    .unwrap();
+    .unwrap().1;
     let zero = chrono::Duration::zero();
     let second = rotate(
         &mut conn,
@@ -139,7 +140,7 @@ fn rotation_reuse_and_revocation() {
         lifetimes(),
         fresh(),
     )
-    .unwrap();
+    .unwrap().1;
     revoke_client_families(&mut conn, &c.id, now, "client_disabled").unwrap();
     assert_eq!(
         rotate(
@@ -186,7 +187,7 @@ fn separate_connections_racing_on_one_token_have_one_winner() {
             lifetimes(),
             fresh(),
         )
-        .unwrap();
+        .unwrap().1;
         let presented = token.expose().to_owned();
         let winners: usize = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..6)
@@ -229,7 +230,7 @@ fn a_grace_retry_replaces_the_unused_successor_once() {
         lifetimes(),
         fresh(),
     )
-    .unwrap();
+    .unwrap().1;
     let lost = rotate(
         &mut conn,
         first.expose(),
@@ -375,7 +376,7 @@ mod state_machine {
                 .unwrap()
                 .naive_utc();
             let mut now = start;
-            let first = create_family(&mut conn, owner(&c), "read", None, now, lifetimes, fresh()).unwrap();
+            let first = create_family(&mut conn, owner(&c), "read", None, now, lifetimes, fresh()).unwrap().1;
             let family_expires_at = start + lifetimes.absolute;
             let mut tokens = vec![ModelToken {
                 secret: first,

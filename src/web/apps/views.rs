@@ -35,7 +35,7 @@ pub(super) struct AppsPage<'a> {
     pub(super) nav: Nav<'a>,
     pub(super) may_write: bool,
     /// The grant types the register form offers (`client_credentials` ticked).
-    pub(super) grant_types: [&'a str; 2],
+    pub(super) grant_types: [&'a str; 3],
     /// The scopes the person may give an application, and whether the form ticks it.
     pub(super) grantable: Vec<(&'a str, bool)>,
     pub(super) lifetimes: &'a [(&'a str, &'a str)],
@@ -51,7 +51,8 @@ pub(super) struct AppCreated<'a> {
     pub(super) heading: &'a str,
     pub(super) name: &'a str,
     pub(super) client_id: &'a str,
-    pub(super) secret: &'a str,
+    /// `None` for a public client.
+    pub(super) secret: Option<&'a str>,
     /// After a rotation: until when the previous secret keeps working.
     pub(super) previous_until: Option<String>,
 }

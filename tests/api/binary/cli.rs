@@ -540,7 +540,7 @@ fn client_update_and_rotate_secret_follow_the_api_rules() {
         ),
         (
             vec!["client", "update", &id, "--grant-type", "refresh_token"],
-            "needs client_credentials too",
+            "needs client_credentials or authorization_code too",
         ),
         (vec!["client", "update", &id, "--name", " "], "name"),
         (

@@ -104,7 +104,12 @@ impl TestApp {
             .unwrap();
         TestClient {
             id: issued.client.id.to_string(),
-            secret: issued.secret.expose().to_owned(),
+            // A public client has none: its secret is empty.
+            secret: issued
+                .secret
+                .as_ref()
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default(),
         }
     }
 
