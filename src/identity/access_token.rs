@@ -16,10 +16,10 @@ use chrono::{DateTime, Utc};
 use super::error::{ResolveError, Unauthenticated};
 use crate::clients::{self, Client};
 use crate::ids::UserId;
-use crate::tokens::TokenKind;
 use crate::secret::ct_eq_str;
 use crate::store::DbConn;
 use crate::tokens::verify::{VerifiedClaims, VerifyError};
+use crate::tokens::TokenKind;
 use crate::tokens::{revoked, SigningKeys};
 
 /// Which access tokens a caller takes, by their `aud`. API keys carry no audience:
@@ -97,7 +97,8 @@ impl AccessTokens {
         if revoked::is_revoked(conn, &claims.jti)? {
             return Err(Unauthenticated::InvalidToken("the access token has been revoked").into());
         }
-        let disabled = || Unauthenticated::InvalidToken("the client of this access token is disabled");
+        let disabled =
+            || Unauthenticated::InvalidToken("the client of this access token is disabled");
         let (client, tier) = match person_of(&claims) {
             None => clients::repo::find_with_tier(conn, &claims.client_id)?
                 .filter(|(client, _)| !client.is_disabled() && client.org_id == claims.org)

@@ -560,8 +560,9 @@ impl oxide_authorization::Extension for RequestChecks<'_> {
         })?;
         let resource = match self.request.resources.as_slice() {
             [] => None,
-            [one] if crate::clients::model::is_valid_audience(one)
-                && client.allows_audience(one, self.server_default_audience) =>
+            [one]
+                if crate::clients::model::is_valid_audience(one)
+                    && client.allows_audience(one, self.server_default_audience) =>
             {
                 Some(one.clone())
             }

@@ -131,7 +131,17 @@ pub fn redeem(
     now: NaiveDateTime,
     source: &Source,
 ) -> QueryResult<Result<StoredCode, Unredeemed>> {
-    if !TokenKind::AuthorizationCode.is_id(presented) {
+    // A code is the prefix and 43 base64url characters (32 bytes): anything else
+    // is refused before a query.
+    let well_formed = presented
+        .strip_prefix(TokenKind::AuthorizationCode.prefix())
+        .is_some_and(|rest| {
+            rest.len() == 43
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !well_formed {
         return Ok(Err(Unredeemed::Invalid));
     }
     let hash = digest(presented);
@@ -181,19 +191,35 @@ pub fn record_issued(
         .map(|_| ())
 }
 
-/// A reused code: its refresh family and its access token are revoked (once — a third
-/// use finds them revoked already), and the organization's audit log says so.
+/// A reused code: its refresh family and its access token are revoked, and the
+/// organization's audit log says so. The revocation is claimed first — the records
+/// of what was issued are cleared by one conditional update — so that of several
+/// reuses at once exactly one revokes (two inserting the same revoked `jti` would
+/// abort PostgreSQL's transaction), and a later one finds nothing left to revoke.
 fn revoke_issued(
     conn: &mut DbConn,
     code: &StoredCode,
     now: NaiveDateTime,
     source: &Source,
 ) -> QueryResult<()> {
-    if let Some(family_id) = &code.family_id {
-        crate::refresh::repo::revoke_family(conn, family_id, now, "code_reused", source)?;
-    }
-    if let (Some(jti), Some(expires_at)) = (&code.access_jti, code.access_expires_at) {
-        crate::tokens::revoked::revoke(conn, jti, &code.client_id, expires_at, now)?;
+    let claimed = diesel::update(
+        authorization_codes::table
+            .find(&code.code_hash)
+            .filter(authorization_codes::access_jti.is_not_null()),
+    )
+    .set((
+        authorization_codes::family_id.eq(None::<String>),
+        authorization_codes::access_jti.eq(None::<String>),
+    ))
+    .execute(conn)?
+        == 1;
+    if claimed {
+        if let Some(family_id) = &code.family_id {
+            crate::refresh::repo::revoke_family(conn, family_id, now, "code_reused", source)?;
+        }
+        if let (Some(jti), Some(expires_at)) = (&code.access_jti, code.access_expires_at) {
+            crate::tokens::revoked::revoke(conn, jti, &code.client_id, expires_at, now)?;
+        }
     }
     tracing::warn!(client_id = %code.client_id, "authorization code reused: what it issued is revoked");
     let target = Target {
@@ -203,5 +229,11 @@ fn revoke_issued(
     let change = Change::AuthorizationCodeReused {
         user_id: code.user_id.as_str(),
     };
-    audit::repo::record(conn, target, By::new("unauthenticated", source), change, now)
+    audit::repo::record(
+        conn,
+        target,
+        By::new("unauthenticated", source),
+        change,
+        now,
+    )
 }

@@ -355,7 +355,11 @@ async fn register_openly(
              (a client with a secret is registered with an admin credential as the initial access token)",
         ));
     }
-    if metadata.scope.as_deref().is_none_or(|s| s.trim().is_empty()) {
+    if metadata
+        .scope
+        .as_deref()
+        .is_none_or(|s| s.trim().is_empty())
+    {
         metadata.scope = Some(OPEN_DEFAULT_SCOPE.to_owned());
     }
     let (registration, _) = to_registration(metadata)?;

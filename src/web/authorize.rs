@@ -70,7 +70,16 @@ async fn authorize_page(
     };
     // `prompt=consent` (OpenID Connect Core §3.1.2.1): ask again even if remembered.
     let ask_again = request.param("prompt") == Some("consent");
-    let answer = serve(&member, &store, &settings, &clock, request.clone(), None, ask_again).await;
+    let answer = serve(
+        &member,
+        &store,
+        &settings,
+        &clock,
+        request.clone(),
+        None,
+        ask_again,
+    )
+    .await;
     respond(answer, &member, &request)
 }
 
@@ -159,8 +168,7 @@ async fn serve(
                 None => None,
             };
             let solicitation =
-                match authorization::check(&request, client.as_ref(), &person, &default_audience)
-                {
+                match authorization::check(&request, client.as_ref(), &person, &default_audience) {
                     Ok(solicitation) => solicitation,
                     Err(Refused::Page(page)) => return Ok(Answer::Page(page)),
                     Err(Refused::Redirect(error)) => {
@@ -190,7 +198,13 @@ async fn serve(
                 }
                 (Some(Decision::Allow), _) => "given",
                 (None, true) => "remembered",
-                (None, false) => return Ok(Answer::Consent(Box::new(consent_view(tx, &client, &solicitation)?))),
+                (None, false) => {
+                    return Ok(Answer::Consent(Box::new(consent_view(
+                        tx,
+                        &client,
+                        &solicitation,
+                    )?)))
+                }
             };
             let scope = solicitation.scope.clone();
             if consent == "given" {

@@ -43,10 +43,16 @@ pub fn allow_form_redirect_to(response: &mut HttpResponse, redirect_uri: &str) {
         Some(_) => url.origin().ascii_serialization(),
         None => format!("{}:", url.scheme()),
     };
-    if source.bytes().any(|b| b == b';' || b == b',' || !b.is_ascii_graphic()) {
+    if source
+        .bytes()
+        .any(|b| b == b';' || b == b',' || !b.is_ascii_graphic())
+    {
         return;
     }
-    let policy = CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {source}"));
+    let policy = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {source}"),
+    );
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response
             .headers_mut()

@@ -7,6 +7,7 @@ mod api_keys;
 mod audit;
 mod auth_methods;
 mod authority;
+mod authorization_code;
 mod binary;
 mod clients;
 mod dashboard;

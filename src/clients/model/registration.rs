@@ -196,7 +196,10 @@ fn validate_redirect_uris(
     if uris.len() > MAX_REDIRECT_URIS {
         return Err(RegistrationError::TooManyRedirectUris);
     }
-    match (grant_types.contains(&GrantType::AuthorizationCode), uris.is_empty()) {
+    match (
+        grant_types.contains(&GrantType::AuthorizationCode),
+        uris.is_empty(),
+    ) {
         (true, true) => Err(RegistrationError::CodeWithoutRedirectUri),
         (false, false) => Err(RegistrationError::RedirectUriWithoutCode),
         _ => Ok(uris),

@@ -16,9 +16,9 @@ use super::refusal::Refusal;
 use crate::audit::Source;
 use crate::clients::{Client, GrantType};
 use crate::config::MIN_ACCESS_TOKEN_TTL;
+use crate::oauth::authorization_code::{self, StoredCode};
 use crate::oauth::error::OAuthError;
 use crate::oauth::state::OAuthState;
-use crate::oauth::authorization_code::{self, StoredCode};
 use crate::refresh::repo::Screening;
 use crate::refresh::{self, Refused};
 use crate::scope::ScopeSet;
@@ -279,8 +279,8 @@ impl<'a, 't> JwtIssuer<'a, 't> {
     ) -> Result<ScopeSet, ()> {
         let mut tx = self.tx.borrow_mut();
         let store = |e: diesel::result::Error| self.refusal.record(StoreError::from(e));
-        let live = crate::consents::repo::is_live(&mut tx, user_id, org_id, &client.id)
-            .map_err(store)?;
+        let live =
+            crate::consents::repo::is_live(&mut tx, user_id, org_id, &client.id).map_err(store)?;
         let membership = crate::users::repo::membership(&mut tx, user_id, org_id).map_err(store)?;
         match membership.filter(|_| live) {
             Some(membership) => Ok(membership

@@ -108,9 +108,7 @@ fn run_for_current_client(
         if request.grant_type != GrantType::AuthorizationCode {
             return run(state, client.as_ref(), request, source, now, tx);
         }
-        tx.write(|tx| {
-            Ok::<_, StoreError>(run(state, client.as_ref(), request, source, now, tx))
-        })?
+        tx.write(|tx| Ok::<_, StoreError>(run(state, client.as_ref(), request, source, now, tx)))?
     })
 }
 

@@ -56,17 +56,16 @@ impl TokenRequest {
     /// `query` is the request URI's query string (refused if not empty).
     pub fn parse(headers: &HeaderMap, query: &str, body: &[u8]) -> Result<Self, OAuthError> {
         let (mut params, resources) = parse_client_form(headers, query, body)?;
-        let grant_type = match params.remove("grant_type") {
-            None => return Err(OAuthError::invalid_request("missing grant_type")),
-            Some(g) if g == "client_credentials" => GrantType::ClientCredentials,
-            Some(g) if g == "refresh_token" => GrantType::RefreshToken,
-            Some(g) if g == "authorization_code" => GrantType::AuthorizationCode,
-            Some(_) => {
-                return Err(OAuthError::unsupported_grant_type(
+        let grant_type =
+            match params.remove("grant_type") {
+                None => return Err(OAuthError::invalid_request("missing grant_type")),
+                Some(g) if g == "client_credentials" => GrantType::ClientCredentials,
+                Some(g) if g == "refresh_token" => GrantType::RefreshToken,
+                Some(g) if g == "authorization_code" => GrantType::AuthorizationCode,
+                Some(_) => return Err(OAuthError::unsupported_grant_type(
                     "supported grant types: authorization_code, client_credentials, refresh_token",
-                ))
-            }
-        };
+                )),
+            };
         if grant_type == GrantType::RefreshToken && !params.contains_key("refresh_token") {
             return Err(OAuthError::invalid_request("missing refresh_token"));
         }

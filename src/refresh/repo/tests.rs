@@ -60,7 +60,8 @@ fn rotation_reuse_and_revocation() {
         lifetimes(),
         fresh(),
     )
-    .unwrap().1;
+    .unwrap()
+    .1;
     let zero = chrono::Duration::zero();
     let second = rotate(
         &mut conn,
@@ -140,7 +141,8 @@ fn rotation_reuse_and_revocation() {
         lifetimes(),
         fresh(),
     )
-    .unwrap().1;
+    .unwrap()
+    .1;
     revoke_client_families(&mut conn, &c.id, now, "client_disabled").unwrap();
     assert_eq!(
         rotate(
@@ -187,7 +189,8 @@ fn separate_connections_racing_on_one_token_have_one_winner() {
             lifetimes(),
             fresh(),
         )
-        .unwrap().1;
+        .unwrap()
+        .1;
         let presented = token.expose().to_owned();
         let winners: usize = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..6)
@@ -230,7 +233,8 @@ fn a_grace_retry_replaces_the_unused_successor_once() {
         lifetimes(),
         fresh(),
     )
-    .unwrap().1;
+    .unwrap()
+    .1;
     let lost = rotate(
         &mut conn,
         first.expose(),
