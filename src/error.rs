@@ -1,6 +1,7 @@
 //! The management API's error envelope:
 //! `{"success": false, "error": {"code": "…", "message": "…", "details": {…}}}`, with
-//! an RFC 6750 challenge on 401 and 403 `insufficient_scope`.
+//! an RFC 6750 challenge on 401 and 403 `insufficient_scope` (a 401's also naming,
+//! where the handler knows it, the RFC 9728 metadata of the resource refused).
 //! (The `/oauth/*` endpoints answer in RFC 6749 form instead; see `oauth::error`.)
 //!
 //! Every domain error reaches the envelope through one `From` impl in this file, each
@@ -146,13 +147,20 @@ impl ApiError {
     }
 
     /// RFC 6750 §3: no error code when no credentials were sent, `invalid_token` for
-    /// any credential that did not resolve, `insufficient_scope` with the scope.
-    fn challenge(&self) -> Option<String> {
+    /// any credential that did not resolve, `insufficient_scope` with the scope. A
+    /// 401 ends with RFC 9728 §5.1's `resource_metadata` when one is given: the URL
+    /// of the document that tells the client which authorization server to ask.
+    fn challenge(&self, resource_metadata: Option<&str>) -> Option<String> {
         const REALM: &str = "Bearer realm=\"keygate\"";
+        let metadata = resource_metadata
+            .map(|url| format!(", resource_metadata={}", quoted_url(url)))
+            .unwrap_or_default();
         match self {
-            Self::Unauthenticated(Unauthenticated::MissingCredentials) => Some(REALM.to_owned()),
+            Self::Unauthenticated(Unauthenticated::MissingCredentials) => {
+                Some(format!("{REALM}{metadata}"))
+            }
             Self::Unauthenticated(_) => Some(format!(
-                "{REALM}, error=\"invalid_token\", error_description=\"{}\"",
+                "{REALM}, error=\"invalid_token\", error_description=\"{}\"{metadata}",
                 challenge_text(&self.to_string())
             )),
             Self::InsufficientScope { required } => Some(format!(
@@ -190,12 +198,21 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.response_naming_metadata(None)
+    }
+}
+
+impl ApiError {
+    /// This error's response; a 401's challenge names `resource_metadata` (RFC 9728
+    /// §5.1) when given, which only the handler knows (forward-auth: the resource the
+    /// gateway's route is for).
+    pub fn response_naming_metadata(&self, resource_metadata: Option<&str>) -> HttpResponse {
         if let Self::Internal(detail) = self {
             tracing::error!(error = %detail, "request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if let Some(challenge) = self.challenge() {
+        if let Some(challenge) = self.challenge(resource_metadata) {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         if let Self::MethodNotAllowed { allow } = self {
@@ -233,6 +250,23 @@ fn challenge_text(text: &str) -> String {
             _ => {}
         }
     }
+    out
+}
+
+/// A URL as an auth-param's quoted-string (RFC 9110 §5.6.4): what a header cannot
+/// carry (controls, non-ASCII) percent-encoded as UTF-8, which leaves it the same
+/// URL, then `"` and `\` escaped.
+fn quoted_url(url: &str) -> String {
+    let encoded = percent_encoding::utf8_percent_encode(url, percent_encoding::CONTROLS);
+    let mut out = String::with_capacity(url.len() + 2);
+    out.push('"');
+    for c in encoded.flat_map(str::chars) {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
     out
 }
 
@@ -461,4 +495,48 @@ pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default().error_handler(|error, _| {
         ApiError::invalid_request(format!("invalid query string: {error}"), None).into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_401_names_the_resource_metadata_after_its_other_parameters() {
+        let url = Some("https://auth.example.com/.well-known/oauth-protected-resource/v1");
+        let missing = ApiError::Unauthenticated(Unauthenticated::MissingCredentials);
+        assert_eq!(
+            missing.challenge(url).unwrap(),
+            "Bearer realm=\"keygate\", resource_metadata=\"https://auth.example.com/.well-known/oauth-protected-resource/v1\""
+        );
+        assert_eq!(missing.challenge(None).unwrap(), "Bearer realm=\"keygate\"");
+        let invalid = ApiError::Unauthenticated(Unauthenticated::InvalidApiKey);
+        let challenge = invalid.challenge(url).unwrap();
+        assert!(
+            challenge.starts_with(
+                "Bearer realm=\"keygate\", error=\"invalid_token\", error_description=\""
+            ),
+            "{challenge}"
+        );
+        assert!(challenge.ends_with("\", resource_metadata=\"https://auth.example.com/.well-known/oauth-protected-resource/v1\""));
+        // Not a 401: no resource_metadata.
+        let scope = ApiError::InsufficientScope {
+            required: "admin".into(),
+        };
+        assert!(!scope.challenge(url).unwrap().contains("resource_metadata"));
+    }
+
+    #[test]
+    fn a_url_is_quoted_and_escaped_for_a_header() {
+        assert_eq!(quoted_url("https://a.example/x"), "\"https://a.example/x\"");
+        assert_eq!(quoted_url("https://a\"b\\c/"), "\"https://a\\\"b\\\\c/\"");
+        assert_eq!(
+            quoted_url("https://exämple.com/\r\n\t\u{7f}"),
+            "\"https://ex%C3%A4mple.com/%0D%0A%09%7F\""
+        );
+        let header = actix_web::http::header::HeaderValue::from_str(&quoted_url(
+            "https://exämple.com/\"\r\n",
+        ));
+        assert!(header.is_ok());
+    }
 }

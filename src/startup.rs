@@ -19,6 +19,7 @@ use crate::identity::authority::Actor;
 use crate::identity::{self, Resolver};
 use crate::limits::{self, RateLimits};
 use crate::oauth::handlers::Metadata;
+use crate::oauth::resource_metadata::ProtectedResources;
 use crate::oauth::{ClientAuthentication, OAuthState, TokenIssuance};
 use crate::secret::Secret;
 use crate::store::Store;
@@ -100,6 +101,7 @@ impl Application {
             ),
         });
         let metadata = web::Data::new(Metadata::render(&settings));
+        let protected_resources = web::Data::new(ProtectedResources::new(&settings));
         let store = web::Data::new(store);
         Meter::spawn_flusher(meter.clone(), store.clone(), settings.usage_flush_interval);
         let (app_meter, app_store) = (meter.clone(), store.clone());
@@ -120,6 +122,7 @@ impl Application {
                 .app_data(keys.clone())
                 .app_data(oauth_state.clone())
                 .app_data(metadata.clone())
+                .app_data(protected_resources.clone())
                 .app_data(argon2_budget.clone())
                 .app_data(resolver.clone())
                 .app_data(app_clock.clone())

@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::extract::resolve_request;
 use super::{Audience, Credential, Resolver};
 use crate::error::ApiError;
+use crate::oauth::resource_metadata::ProtectedResources;
 use crate::scope::ScopeSet;
 
 /// Header in which a gateway names the scopes a route needs (or `?scope=`).
@@ -123,14 +124,16 @@ pub const ERROR_BODY_HEADER: &str = "x-keygate-error";
 /// `auth_request`, Traefik ForwardAuth, Envoy ext_authz) that pass on the original
 /// request's headers: the credential is resolved (and rate limited) like any keygate
 /// request. 200 with identity headers for the upstream, or 401/403/429 in the usual
-/// envelope with its challenge. Access tokens must carry every audience the check
-/// names (`default_audience` when it names none); the credential must hold every
-/// scope it names. See `requirements` for where they come from.
+/// envelope with its challenge (a 401's also naming the RFC 9728 metadata of the
+/// resource checked, see `ProtectedResources::metadata_url`). Access tokens must
+/// carry every audience the check names (`default_audience` when it names none); the
+/// credential must hold every scope it names. See `requirements` for where they come
+/// from.
 #[utoipa::path(
     get,
     path = "/v1/forward-auth",
     tag = "identity",
-    description = "Any method is accepted (and `/v1/forward-auth/{original_path}`, for Envoy); GET is described. Requirements: `scope` and `audience` in the query (repeatable) and the `X-Keygate-Required-Scope` / `X-Keygate-Required-Audience` headers; they only add up. Refusals carry their JSON body in `X-Keygate-Error` too.",
+    description = "Any method is accepted (and `/v1/forward-auth/{original_path}`, for Envoy); GET is described. Requirements: `scope` and `audience` in the query (repeatable) and the `X-Keygate-Required-Scope` / `X-Keygate-Required-Audience` headers; they only add up. Refusals carry their JSON body in `X-Keygate-Error` too; a 401's challenge names the RFC 9728 `resource_metadata` of the audience checked.",
     params(
         ("scope" = Option<String>, Query, description = "Scopes the credential must hold, space-separated (repeatable). An empty or malformed one is refused (400), never read as none", pattern = r"^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$", max_length = 1024),
         ("audience" = Option<String>, Query, description = "An audience access tokens must carry (repeatable); default: default_audience", pattern = r"^[\x21-\x7E]+$", max_length = 1024),
@@ -150,40 +153,54 @@ pub const ERROR_BODY_HEADER: &str = "x-keygate-error";
     ),
     security(("bearer" = []), ("apiKey" = []))
 )]
-pub async fn forward_auth(req: HttpRequest, resolver: web::Data<Resolver>) -> HttpResponse {
-    match check_forward_auth(&req, &resolver).await {
-        Ok(response) => response,
-        Err(error) => {
-            let mut response = actix_web::ResponseError::error_response(&error);
-            if let Ok(body) = actix_web::http::header::HeaderValue::from_str(&error.envelope()) {
-                response.headers_mut().insert(
-                    actix_web::http::header::HeaderName::from_static(ERROR_BODY_HEADER),
-                    body,
-                );
-            }
-            response
+pub async fn forward_auth(
+    req: HttpRequest,
+    resolver: web::Data<Resolver>,
+    resources: web::Data<ProtectedResources>,
+) -> HttpResponse {
+    let required = match requirements(req.query_string(), req.headers()) {
+        Ok(required) => required,
+        Err(why) => {
+            tracing::warn!(
+                reason = why.0,
+                "forward-auth check with a malformed requirement: refused"
+            );
+            return refusal(&ApiError::invalid_request(why.0, Some("scope")), None);
         }
-    }
-}
-
-async fn check_forward_auth(
-    req: &HttpRequest,
-    resolver: &Resolver,
-) -> Result<HttpResponse, ApiError> {
-    let required = requirements(req.query_string(), req.headers()).map_err(|why| {
-        tracing::warn!(
-            reason = why.0,
-            "forward-auth check with a malformed requirement: refused"
-        );
-        ApiError::invalid_request(why.0, Some("scope"))
-    })?;
+    };
     let audiences = if required.audiences.is_empty() {
         vec![resolver.default_audience().to_owned()]
     } else {
         required.audiences
     };
+    // RFC 9728 §5.1: a 401 names the metadata of the resource this route's tokens
+    // are for, so a client learns where to get one.
+    let metadata = resources.metadata_url(&audiences);
+    match check_forward_auth(&req, &required.scopes, audiences).await {
+        Ok(response) => response,
+        Err(error) => refusal(&error, Some(&metadata)),
+    }
+}
+
+/// A refusal's response, its JSON body also in `ERROR_BODY_HEADER`.
+fn refusal(error: &ApiError, resource_metadata: Option<&str>) -> HttpResponse {
+    let mut response = error.response_naming_metadata(resource_metadata);
+    if let Ok(body) = actix_web::http::header::HeaderValue::from_str(&error.envelope()) {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(ERROR_BODY_HEADER),
+            body,
+        );
+    }
+    response
+}
+
+async fn check_forward_auth(
+    req: &HttpRequest,
+    scopes: &[String],
+    audiences: Vec<String>,
+) -> Result<HttpResponse, ApiError> {
     let who = resolve_request(req, Audience::All(audiences)).await?;
-    if let Some(missing) = required.scopes.iter().find(|s| !who.scopes.contains(s)) {
+    if let Some(missing) = scopes.iter().find(|s| !who.scopes.contains(s)) {
         return Err(ApiError::InsufficientScope {
             required: missing.clone(),
         });

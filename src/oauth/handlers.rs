@@ -1,6 +1,7 @@
 //! The OAuth endpoints' handlers: the token endpoint (RFC 6749), revocation (RFC 7009),
 //! introspection (RFC 7662) and the RFC 8414 metadata document, and the routes of
-//! every `/oauth/*` endpoint (registration's handlers are `registration`'s).
+//! every `/oauth/*` endpoint and metadata document (registration's handlers are
+//! `registration`'s, the RFC 9728 documents' `resource_metadata`'s).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,7 +13,7 @@ use super::registration;
 use super::request::{TokenActionRequest, TokenRequest};
 use super::response::uncached;
 use super::state::OAuthState;
-use super::{client_auth, introspection, revocation};
+use super::{client_auth, introspection, resource_metadata, revocation};
 use crate::audit::Source;
 use crate::clients::Client;
 use crate::config::Settings;
@@ -180,12 +181,19 @@ pub struct ServerMetadata {
     registration_endpoint: String,
     /// The configured scopes.
     scopes_supported: Vec<String>,
-    /// Always empty: keygate has no authorization endpoint.
-    #[schema(max_items = 0)]
+    /// RFC 6749 §4.1, with PKCE and consent.
+    authorization_endpoint: String,
+    /// Always `["code"]`.
+    #[schema(example = json!(["code"]))]
     response_types_supported: Vec<String>,
+    /// Always `["S256"]` (RFC 7636; `plain` is refused).
+    #[schema(example = json!(["S256"]))]
+    code_challenge_methods_supported: Vec<String>,
+    /// Always `true`: authorization responses carry `iss` (RFC 9207).
+    authorization_response_iss_parameter_supported: bool,
 }
 
-/// The routes of the OAuth endpoints and the RFC 8414 document.
+/// The routes of the OAuth endpoints, the RFC 8414 document and the RFC 9728 ones.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::oauth("/oauth/token").post(post_token))
         .service(Endpoint::oauth("/oauth/revoke").post(post_revoke))
@@ -197,7 +205,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .put(registration::put_registration)
                 .delete(registration::delete_registration),
         )
-        .service(Endpoint::new("/.well-known/oauth-authorization-server").get(get_metadata));
+        .service(Endpoint::new("/.well-known/oauth-authorization-server").get(get_metadata))
+        .service(
+            Endpoint::new(resource_metadata::WELL_KNOWN)
+                .get(resource_metadata::get_resource_metadata),
+        )
+        .service(
+            Endpoint::new("/.well-known/oauth-protected-resource/{resource_path:.*}")
+                .get(resource_metadata::get_resource_path_metadata),
+        );
 }
 
 /// The RFC 8414 document, rendered once at start-up.
@@ -408,8 +424,10 @@ pub async fn get_metadata(metadata: web::Data<Metadata>) -> HttpResponse {
 /// RFC 8707 (resource indicators, which the token endpoint honours) defines no
 /// authorization-server metadata, and `resource_indicators_supported` is registered
 /// nowhere; RFC 9728's `protected_resources` is for authorization servers whose
-/// resources are enumerable, and keygate's are each client's own audiences, not a
-/// public list. The JSON request bodies are a keygate extension, not announced.
+/// resources are enumerable, and keygate's include each client's own audiences, not
+/// a public list (the two configured ones describe themselves, see
+/// `resource_metadata`). The JSON request bodies are a keygate extension, not
+/// announced.
 pub fn metadata(settings: &Settings) -> serde_json::Value {
     let base = settings.issuer_base();
     serde_json::json!({
@@ -424,7 +442,9 @@ pub fn metadata(settings: &Settings) -> serde_json::Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "registration_endpoint": format!("{base}/oauth/register"),
         "scopes_supported": settings.scopes.iter().collect::<Vec<_>>(),
-        // keygate has no authorization endpoint, so it supports no response type.
-        "response_types_supported": [],
+        "authorization_endpoint": format!("{base}/oauth/authorize"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
     })
 }

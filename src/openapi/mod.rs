@@ -37,6 +37,8 @@ use schemas::TokenEndpointAuthMethod;
         crate::oauth::registration::put_registration,
         crate::oauth::registration::delete_registration,
         crate::oauth::handlers::get_metadata,
+        crate::oauth::resource_metadata::get_resource_metadata,
+        crate::oauth::resource_metadata::get_resource_path_metadata,
         crate::tokens::handlers::get_jwks,
         crate::identity::handlers::get_me,
         crate::identity::handlers::forward_auth,
@@ -70,7 +72,7 @@ use schemas::TokenEndpointAuthMethod;
     components(schemas(crate::error::Envelope, crate::oauth::error::Body, TokenEndpointAuthMethod)),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "oauth", description = "RFC 6749 token endpoint, RFC 7009 revocation, RFC 7662 introspection, RFC 7591/7592 registration, RFC 8414 metadata and the JWKS; errors are RFC 6749 §5.2 JSON"),
+        (name = "oauth", description = "RFC 6749 token endpoint, RFC 7009 revocation, RFC 7662 introspection, RFC 7591/7592 registration, RFC 8414 and RFC 9728 metadata and the JWKS; errors are RFC 6749 §5.2 JSON"),
         (name = "identity", description = "The identity resolver: the caller's principal, and forward-auth for gateways"),
         (name = "api-keys", description = "API-key management (scope admin)"),
         (name = "clients", description = "Client management (scope admin)"),

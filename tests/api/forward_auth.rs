@@ -60,6 +60,98 @@ async fn a_credential_becomes_identity_headers_for_the_upstream() {
     assert_api_error(response, 401, "invalid_token").await;
 }
 
+/// The `resource_metadata` parameter of a `WWW-Authenticate: Bearer …` challenge
+/// (RFC 9728 §5.1), its quoted-string unescaped; `None` when it has none.
+fn resource_metadata(challenge: &str) -> Option<String> {
+    let (_, rest) = challenge.split_once("resource_metadata=\"")?;
+    let mut value = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => value.push(chars.next()?),
+            '"' => return Some(value),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+#[actix_rt::test]
+async fn a_401_names_the_metadata_of_the_resource_the_route_checks() {
+    let app = TestApp::spawn().await;
+    let bare = format!("{ISSUER}/.well-known/oauth-protected-resource");
+    let management = format!("{ISSUER}/v1");
+    let platform = app.token_json(&app.client_with_scope("read")).await;
+    let platform = format!("Bearer {}", platform["access_token"].as_str().unwrap());
+    for (query, headers, url, resource) in [
+        // No credential, and an invalid one: the default audience's document.
+        ("", vec![], &bare, ISSUER.to_owned()),
+        (
+            "",
+            vec![("Authorization", "Bearer a.b.c")],
+            &bare,
+            ISSUER.to_owned(),
+        ),
+        (
+            "",
+            vec![("X-API-Key", "kg_live_not-a-key")],
+            &bare,
+            ISSUER.to_owned(),
+        ),
+        // The gateway names keygate's management audience: its own document, and a
+        // token for the platform's API is refused there.
+        (
+            "?audience=http%3A%2F%2Fkeygate.test%2Fv1",
+            vec![("Authorization", platform.as_str())],
+            &format!("{bare}/v1"),
+            management.clone(),
+        ),
+        (
+            "",
+            vec![("X-Keygate-Required-Audience", management.as_str())],
+            &format!("{bare}/v1"),
+            management.clone(),
+        ),
+        // An audience keygate does not describe: the default document.
+        (
+            "?audience=https%3A%2F%2Felsewhere.example",
+            vec![],
+            &bare,
+            ISSUER.to_owned(),
+        ),
+    ] {
+        let response = forward(&app, query, &headers).await;
+        assert_eq!(response.status(), 401, "{query} {headers:?}");
+        let challenge = header(&response, "www-authenticate");
+        assert!(
+            challenge.starts_with("Bearer realm=\"keygate\""),
+            "{challenge}"
+        );
+        let named = resource_metadata(&challenge).unwrap_or_else(|| panic!("{challenge}"));
+        assert_eq!(&named, url, "{query} {headers:?}");
+        // The URL serves the document of that resource.
+        let path = named.strip_prefix(ISSUER).unwrap();
+        let doc = app.public_json(path).await;
+        assert_eq!(doc["resource"], resource, "{path}");
+        assert_eq!(doc["authorization_servers"], serde_json::json!([ISSUER]));
+    }
+
+    // Only a 401 names it: not a 403, and a 200 has no challenge at all.
+    let reader = app.operator_key("default", "read", None).key;
+    let response = forward(&app, "?scope=admin", &[("X-API-Key", &reader)]).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        resource_metadata(&header(&response, "www-authenticate")),
+        None
+    );
+    let response = forward(&app, "", &[("X-API-Key", &reader)]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "www-authenticate"), "");
+    // keygate's own API does not (yet) name one.
+    let me = app.me(&[]).await;
+    assert_eq!(header(&me, "www-authenticate"), "Bearer realm=\"keygate\"");
+}
+
 #[actix_rt::test]
 async fn requirements_from_the_gateway_cannot_be_weakened_by_the_client() {
     let app = TestApp::spawn().await;

@@ -1,6 +1,8 @@
-//! RFC 8414 metadata, the JWKS, health and unknown routes.
+//! RFC 8414 and RFC 9728 metadata, the JWKS, health and unknown routes.
 
-use crate::helpers::{header, DatabaseSwitch, TestApp, ISSUER};
+use std::io::{Read, Write};
+
+use crate::helpers::{assert_api_error, header, DatabaseSwitch, TestApp, ISSUER};
 
 #[actix_web::test]
 async fn metadata_describes_the_token_endpoint() {
@@ -28,7 +30,16 @@ async fn metadata_describes_the_token_endpoint() {
         doc["scopes_supported"],
         serde_json::json!(["admin", "read", "webhook", "write"])
     );
-    assert_eq!(doc["response_types_supported"], serde_json::json!([]));
+    assert_eq!(
+        doc["authorization_endpoint"],
+        format!("{ISSUER}/oauth/authorize")
+    );
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     // Only members of the IANA OAuth Authorization Server Metadata registry: nothing
     // claims RFC 8707 support by an unregistered name, and no RFC 9728
     // `protected_resources` list (each client's audiences are its own, not public).
@@ -44,7 +55,10 @@ async fn metadata_describes_the_token_endpoint() {
         "introspection_endpoint_auth_methods_supported",
         "registration_endpoint",
         "scopes_supported",
+        "authorization_endpoint",
         "response_types_supported",
+        "code_challenge_methods_supported",
+        "authorization_response_iss_parameter_supported",
     ];
     for member in doc.as_object().unwrap().keys() {
         assert!(
@@ -52,6 +66,156 @@ async fn metadata_describes_the_token_endpoint() {
             "unexpected member {member}"
         );
     }
+}
+
+const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resource";
+
+/// The RFC 9728 document keygate serves at `path`, checked for what every one holds.
+async fn resource_document(app: &TestApp, path: &str) -> serde_json::Value {
+    let response = app.public_get(path).await;
+    assert_eq!(response.status(), 200, "{path}");
+    assert!(header(&response, "content-type").starts_with("application/json"));
+    assert_eq!(header(&response, "cache-control"), "public, max-age=3600");
+    let doc: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(doc["authorization_servers"], serde_json::json!([ISSUER]));
+    assert_eq!(
+        doc["scopes_supported"],
+        serde_json::json!(["admin", "read", "webhook", "write"])
+    );
+    assert_eq!(
+        doc["bearer_methods_supported"],
+        serde_json::json!(["header"])
+    );
+    // RFC 9728 §2 members only; the key set is the authorization server's (RFC 8414).
+    for member in doc.as_object().unwrap().keys() {
+        assert!(
+            [
+                "resource",
+                "authorization_servers",
+                "scopes_supported",
+                "bearer_methods_supported"
+            ]
+            .contains(&member.as_str()),
+            "unexpected member {member}"
+        );
+    }
+    doc
+}
+
+#[actix_web::test]
+async fn protected_resource_metadata_describes_the_default_and_management_resources() {
+    let app = TestApp::spawn().await;
+    // default_audience defaults to the issuer, management_audience to <issuer>/v1.
+    let default = resource_document(&app, PROTECTED_RESOURCE).await;
+    assert_eq!(default["resource"], ISSUER);
+    let management = resource_document(&app, &format!("{PROTECTED_RESOURCE}/v1")).await;
+    assert_eq!(management["resource"], format!("{ISSUER}/v1"));
+
+    // A default audience on another host: the bare URL serves it, and so does its
+    // path after the well-known name (RFC 9728 §3.1).
+    let app = TestApp::spawn_with(|s| {
+        s.default_audience = Some("https://api.example.com/orders".into());
+        s.management_audience = Some("https://manage.example.com/admin/v2".into());
+    })
+    .await;
+    for path in ["", "/orders"] {
+        let doc = resource_document(&app, &format!("{PROTECTED_RESOURCE}{path}")).await;
+        assert_eq!(doc["resource"], "https://api.example.com/orders", "{path}");
+    }
+    let doc = resource_document(&app, &format!("{PROTECTED_RESOURCE}/admin/v2")).await;
+    assert_eq!(doc["resource"], "https://manage.example.com/admin/v2");
+    // HEAD as GET.
+    let head = app
+        .http
+        .head(app.url(PROTECTED_RESOURCE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+}
+
+#[actix_web::test]
+async fn unknown_protected_resources_are_404_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    for rest in [
+        "/", "/nope", "/v1/", "/V1", "/v2", "/v1/me", "/%76%31", "/v1%00", "/%ZZ",
+    ] {
+        let response = app.public_get(&format!("{PROTECTED_RESOURCE}{rest}")).await;
+        let body = assert_api_error(response, 404, "not_found").await;
+        assert_eq!(body["error"]["details"], serde_json::json!({}), "{rest}");
+    }
+    let response = app
+        .http
+        .post(app.url(PROTECTED_RESOURCE))
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(response, 405, "method_not_allowed").await;
+}
+
+/// A GET sent as raw bytes, so that nothing normalizes the path on the way (a URL
+/// library resolves `..`, even percent-encoded); returns the status and the body.
+fn raw_get(address: &str, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(address.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: keygate.test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    // The server may answer and close before reading all of a huge request.
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line for {:.80}: {text:?}", path));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[actix_web::test]
+async fn hostile_protected_resource_paths_are_404_never_500() {
+    let app = TestApp::spawn().await;
+    // Serving before the blocking raw requests below hold this thread.
+    assert_eq!(app.status_of("/healthz").await, 200);
+    let long = "a/".repeat(2000);
+    for rest in [
+        "/..",
+        "/../v1",
+        "/v1/..",
+        "/./v1",
+        "/%2e%2e/v1",
+        "/%2E%2E%2Fv1",
+        "/v1%2F",
+        "/%00",
+        "/%C0%AF",
+        "/%FF%FE",
+        "/%",
+        "/%%",
+        "//v1",
+        "/v1;x",
+        "/../../v1/me",
+        &long,
+    ] {
+        let path = format!("{PROTECTED_RESOURCE}{rest}");
+        let (status, body) = raw_get(&app.address, &path);
+        assert_eq!(status, 404, "{path:.80}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path:.80}");
+    }
+    // Beyond the HTTP layer's limits: refused there, clearly.
+    let huge = format!("{PROTECTED_RESOURCE}/{}", "a".repeat(64 * 1024));
+    let (status, _) = raw_get(&app.address, &huge);
+    assert!((400..500).contains(&status), "{status}");
+    assert_eq!(app.status_of("/healthz").await, 200);
 }
 
 #[actix_web::test]
@@ -203,6 +367,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/oauth/register/{client_id}"),
     ("delete", "/oauth/register/{client_id}"),
     ("get", "/.well-known/oauth-authorization-server"),
+    ("get", "/.well-known/oauth-protected-resource"),
+    (
+        "get",
+        "/.well-known/oauth-protected-resource/{resource_path}",
+    ),
     ("get", "/.well-known/jwks.json"),
     ("get", "/v1/me"),
     ("get", "/v1/forward-auth"),
@@ -269,7 +438,12 @@ async fn every_documented_operation_is_served() {
         // answers 2xx, 400 or 401 — never the 404 of an unknown route or a 405.
         let concrete = path
             .split('/')
-            .map(|part| if part.starts_with('{') { "x" } else { part })
+            .map(|part| match part {
+                // A path whose document keygate serves (the management audience's).
+                "{resource_path}" => "v1",
+                part if part.starts_with('{') => "x",
+                part => part,
+            })
             .collect::<Vec<_>>()
             .join("/");
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();

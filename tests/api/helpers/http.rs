@@ -252,7 +252,12 @@ pub async fn assert_api_error(response: reqwest::Response, status: u16, code: &s
     assert!(header(&response, "content-type").starts_with("application/json"));
     let www = header(&response, "www-authenticate");
     match status {
-        401 if code == "missing_credentials" => assert_eq!(www, "Bearer realm=\"keygate\""),
+        // Forward-auth's 401s end with RFC 9728's resource_metadata as well.
+        401 if code == "missing_credentials" => assert!(
+            www == "Bearer realm=\"keygate\""
+                || www.starts_with("Bearer realm=\"keygate\", resource_metadata=\""),
+            "challenge: {www}"
+        ),
         401 => assert!(
             www.starts_with("Bearer realm=\"keygate\", error=\"invalid_token\""),
             "challenge: {www}"
