@@ -434,8 +434,9 @@ pub fn metadata(settings: &Settings) -> serde_json::Value {
         "issuer": settings.issuer.as_str(),
         "token_endpoint": format!("{base}/oauth/token"),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": crate::clients::GrantType::ALL.map(|g| g.as_str()),
+        // `none`: public clients, at the token endpoint only (with PKCE).
+        "token_endpoint_auth_methods_supported": crate::clients::AuthMethod::ALL.map(|m| m.as_str()),
         "revocation_endpoint": format!("{base}/oauth/revoke"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint": format!("{base}/oauth/introspect"),

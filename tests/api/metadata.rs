@@ -20,10 +20,14 @@ async fn metadata_describes_the_token_endpoint() {
     assert_eq!(doc["jwks_uri"], format!("{ISSUER}/.well-known/jwks.json"));
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["client_credentials", "refresh_token"])
+        serde_json::json!(["authorization_code", "client_credentials", "refresh_token"])
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(
+        doc["introspection_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
     assert_eq!(
