@@ -48,10 +48,44 @@ pub struct ListedConsent {
     pub user_email: String,
 }
 
+/// Who withdraws a consent: the person who gave it, or someone who manages the
+/// applications of its organization (the caller checks the role).
+#[derive(Clone, Copy, Debug)]
+pub enum Withdrawer<'a> {
+    Person(&'a UserId),
+    AdminOf(&'a OrgId),
+}
+
+impl Withdrawer<'_> {
+    fn may_withdraw(self, user_id: &UserId, org_id: &OrgId) -> bool {
+        match self {
+            Self::Person(person) => person == user_id,
+            Self::AdminOf(org) => org == org_id,
+        }
+    }
+}
+
+/// Withdraws the consent of `user_id` in `org_id` for `client_id` if `who` may: the
+/// row goes, the families that acted on it are revoked, and the audit log says who
+/// did it. `false` when there was no such consent for `who` — another person's
+/// consent is, to a person, one that does not exist.
+pub fn withdraw(
+    conn: &mut DbConn,
+    who: Withdrawer<'_>,
+    consent: (&UserId, &OrgId, &ClientId),
+    by: By<'_>,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    if !who.may_withdraw(consent.0, consent.1) {
+        return Ok(false);
+    }
+    revoke(conn, consent, by, now)
+}
+
 /// Withdraws the consent of `user_id` in `org_id` for `client_id`: the row goes, the
 /// families that acted on it are revoked, and the audit log says who did it. `false`
 /// when there was no such consent.
-pub fn revoke(
+fn revoke(
     conn: &mut DbConn,
     consent: (&UserId, &OrgId, &ClientId),
     by: By<'_>,

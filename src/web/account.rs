@@ -33,6 +33,8 @@ struct AccountPage<'a> {
     /// When the second factor was turned on, if it is.
     second_factor_since: Option<String>,
     recovery_codes_left: i64,
+    /// The applications the person let act for them here.
+    apps: Vec<super::consents::ConsentRow>,
     /// The organization requires a second factor and the person has none yet.
     second_factor_required: bool,
     notice: Option<&'a str>,
@@ -107,6 +109,9 @@ async fn account_page(
         }
         Some("session-ended") => Some("That session has ended."),
         Some("second-factor-off") => Some("Your second factor is off."),
+        Some("app-revoked") => {
+            Some("The application can no longer act for you; its tokens have stopped working.")
+        }
         Some("second-factor-required") => {
             Some("Your organization requires a second factor: set one up to open the other pages.")
         }
@@ -125,14 +130,16 @@ async fn show(
 ) -> HttpResponse {
     let now = clock.now().naive_utc();
     let user_id = member.session.user.id.clone();
+    let org_id = member.session.membership.org_id.clone();
     let read = store
         .read(move |tx| {
             let sessions = account::open_sessions(tx, &user_id, now)?;
             let left = second_factor::recovery_codes_left(tx, &user_id)?;
-            Ok::<_, StoreError>((sessions, left))
+            let apps = super::consents::rows(tx, &org_id, Some(&user_id))?;
+            Ok::<_, StoreError>((sessions, left, apps))
         })
         .await;
-    let Ok((sessions, recovery_codes_left)) = read else {
+    let Ok((sessions, recovery_codes_left, apps)) = read else {
         return message(
             StatusCode::SERVICE_UNAVAILABLE,
             "Try again",
@@ -163,6 +170,7 @@ async fn show(
             sessions: rows,
             second_factor_since: user.totp_enabled_at.map(utc),
             recovery_codes_left,
+            apps,
             second_factor_required: member.second_factor_missing,
             notice,
             error,

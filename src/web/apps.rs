@@ -184,13 +184,19 @@ async fn list(
     let after = after
         .filter(|id| TokenKind::ClientId.is_id(id))
         .map(ClientId::from);
+    let manages = member.session.membership.role().may_manage_clients();
     let listed = store
         .read(move |tx| {
-            crate::clients::repo::page(tx, &org_id, after.as_ref(), APPS_PER_PAGE + 1)
-                .map_err(StoreError::from)
+            let apps = crate::clients::repo::page(tx, &org_id, after.as_ref(), APPS_PER_PAGE + 1)?;
+            let authorizations = if manages {
+                super::consents::rows(tx, &org_id, None)?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, StoreError>((apps, authorizations))
         })
         .await;
-    let Ok(listed) = listed else {
+    let Ok((listed, authorizations)) = listed else {
         return unavailable();
     };
     let (listed, next_cursor) = crate::api::split_page(listed, APPS_PER_PAGE, |c| c.id.as_str());
@@ -206,6 +212,7 @@ async fn list(
             grantable: within.iter().map(|s| (s, s == "read")).collect(),
             lifetimes: &LIFETIMES,
             apps: listed.iter().map(|c| AppRow::new(c, now)).collect(),
+            authorizations,
             next_cursor,
             error,
         },

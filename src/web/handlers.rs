@@ -56,7 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(super::settings::configure)
         .configure(super::account::configure)
         .configure(super::audit::configure)
-        .configure(super::authorize::configure);
+        .configure(super::authorize::configure)
+        .configure(super::consents::configure);
 }
 
 pub(super) fn render(status: StatusCode, template: impl Template) -> HttpResponse {

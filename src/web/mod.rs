@@ -12,6 +12,7 @@
 //! password, sessions and second factor),
 //! `password_reset` ("forgot your password?", when mail is configured),
 //! `authorize` (the OAuth authorization endpoint's sign-in and consent pages),
+//! `consents` (the authorizations people gave apps, listed and revoked),
 //! `audit` (the audit log's page), `chart`
 //! (usage as inline SVG), `pages` (the templates' data),
 //! `session` (the cookie, the CSRF token, the `Member` extractor), `security`
@@ -23,6 +24,7 @@ pub mod assets;
 pub mod audit;
 pub mod authorize;
 pub mod chart;
+pub mod consents;
 pub mod handlers;
 pub mod keys;
 pub mod members;

@@ -740,3 +740,143 @@ async fn tokens_stop_when_the_person_can_no_longer_be_acted_for() {
     });
     assert_eq!(me_status(&app, access).await, 401);
 }
+
+#[actix_rt::test]
+async fn people_and_admins_see_and_revoke_authorizations() {
+    let app = TestApp::spawn().await;
+    let client_id = public_app(&app, json!({})).await;
+    let (_, ada) = member(&app, "ada@example.com", "default", Role::Developer).await;
+    let (_, bob) = member(&app, "bob@example.com", "default", Role::Developer).await;
+    let (_, admin) = member(&app, "root@example.com", "default", Role::Admin).await;
+    let mut tokens = Vec::new();
+    for cookie in [&ada, &bob] {
+        let code = code_in(&allow(&app, cookie, &authorize_query(&client_id, &[])).await);
+        let issued: Value = redeem(&app, &client_id, &code).await.json().await.unwrap();
+        tokens.push(issued);
+    }
+    let access = |i: usize| tokens[i]["access_token"].as_str().unwrap().to_owned();
+
+    // Each person sees their own on the account page.
+    let (_, html) = crate::helpers::web::page(&app, "/dashboard/account", &ada).await;
+    assert!(
+        html.contains("Acme CLI") && html.contains("Revoke Acme CLI"),
+        "{html}"
+    );
+    let csrf = value_after(&html, "name=\"csrf\" value=\"");
+    // A developer's applications page does not list other people's authorizations.
+    let (_, apps) = crate::helpers::web::page(&app, "/dashboard/apps", &ada).await;
+    assert!(!apps.contains("bob@example.com"));
+
+    // Ada revokes hers: her token stops at once, Bob's goes on; the consent is gone.
+    let revoked = post(
+        &app,
+        &format!("/dashboard/account/apps/{client_id}/revoke"),
+        Some(&ada),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me_status(&app, &access(0)).await, 401);
+    assert_eq!(me_status(&app, &access(1)).await, 200);
+    let refreshed = exchange(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client_id),
+            (
+                "refresh_token",
+                tokens[0]["refresh_token"].as_str().unwrap(),
+            ),
+        ],
+    )
+    .await;
+    assert_oauth_error(refreshed, 400, "invalid_grant").await;
+    let asked = get(
+        &app,
+        &format!("/oauth/authorize?{}", authorize_query(&client_id, &[])),
+        &ada,
+    )
+    .await;
+    assert_eq!(asked.status(), StatusCode::OK, "asked again after revoking");
+    // Revoking again, or one she never gave, is not found; a forged post is refused.
+    let again = post(
+        &app,
+        &format!("/dashboard/account/apps/{client_id}/revoke"),
+        Some(&ada),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let forged = post(
+        &app,
+        &format!("/dashboard/account/apps/{client_id}/revoke"),
+        Some(&bob),
+        &[("csrf", "forged")],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    // The admin sees Bob's and revokes it; a developer may not use that form.
+    let (_, apps) = crate::helpers::web::page(&app, "/dashboard/apps", &admin).await;
+    assert!(apps.contains("bob@example.com"), "{apps}");
+    let bob_id = value_after(&apps, "name=\"user_id\" value=\"");
+    let admin_csrf = value_after(&apps, "name=\"csrf\" value=\"");
+    let bob_csrf = value_after(
+        &crate::helpers::web::page(&app, "/dashboard/account", &bob)
+            .await
+            .1,
+        "name=\"csrf\" value=\"",
+    );
+    let by_developer = post(
+        &app,
+        "/dashboard/apps/authorizations/revoke",
+        Some(&bob),
+        &[
+            ("csrf", &bob_csrf),
+            ("user_id", &bob_id),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(by_developer.status(), StatusCode::FORBIDDEN);
+    for (user, client) in [
+        ("usr_nope", client_id.as_str()),
+        (bob_id.as_str(), "kgc_nope"),
+        ("", ""),
+    ] {
+        let missing = post(
+            &app,
+            "/dashboard/apps/authorizations/revoke",
+            Some(&admin),
+            &[
+                ("csrf", &admin_csrf),
+                ("user_id", user),
+                ("client_id", client),
+            ],
+        )
+        .await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{user} {client}");
+    }
+    let by_admin = post(
+        &app,
+        "/dashboard/apps/authorizations/revoke",
+        Some(&admin),
+        &[
+            ("csrf", &admin_csrf),
+            ("user_id", &bob_id),
+            ("client_id", &client_id),
+        ],
+    )
+    .await;
+    assert_eq!(by_admin.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me_status(&app, &access(1)).await, 401);
+    let trail = audit_trail(&app.store, "default");
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.starts_with("oauth.consent_revoked"))
+            .count(),
+        2,
+        "{trail:?}"
+    );
+}

@@ -311,3 +311,110 @@ async fn the_registration_access_token_reads_updates_and_deletes() {
     let response = manage(&app, Method::POST, &uri, Some(&token), None).await;
     assert_eq!(header(&response, "allow"), "GET, HEAD, PUT, DELETE");
 }
+
+#[actix_rt::test]
+async fn a_public_client_of_the_code_grant_registers_with_its_redirect_uris() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .post(app.url("/oauth/register"))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({
+            "client_name": "MCP client", "scope": "read",
+            "redirect_uris": ["http://127.0.0.1/callback", "com.example.app:/cb"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body.get("client_secret").is_none(), "{body}");
+    assert_eq!(body["token_endpoint_auth_method"], "none");
+    assert_eq!(body["response_types"], json!(["code"]));
+    assert_eq!(
+        body["redirect_uris"],
+        json!(["http://127.0.0.1/callback", "com.example.app:/cb"])
+    );
+    assert!(body["registration_access_token"].is_string());
+    // RFC 7591's defaults: redirect_uris without grant_types mean authorization_code.
+    let defaulted = app
+        .http
+        .post(app.url("/oauth/register"))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"scope": "read", "redirect_uris": ["https://app.example/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = defaulted.json().await.unwrap();
+    assert_eq!(body["grant_types"], json!(["authorization_code"]));
+    assert!(
+        body["client_secret"].is_string(),
+        "a confidential client by default"
+    );
+}
+
+#[actix_rt::test]
+async fn open_registration_is_off_by_default_and_for_public_clients_only() {
+    let public = json!({
+        "client_name": "MCP client",
+        "redirect_uris": ["http://127.0.0.1/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "none",
+    });
+    let closed = TestApp::spawn().await;
+    let refused = closed
+        .http
+        .post(closed.url("/oauth/register"))
+        .json(&public)
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(refused, 401, "invalid_token").await;
+
+    let app = TestApp::spawn_with(|s| {
+        s.open_registration = true;
+        s.open_registrations_per_minute_per_source = 3;
+    })
+    .await;
+    let register = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.http
+                .post(app.url("/oauth/register"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let opened = register(public.clone()).await;
+    assert_eq!(opened.status(), 201);
+    let body: serde_json::Value = opened.json().await.unwrap();
+    assert_eq!(body["scope"], "read", "the least scope when none is named");
+    assert!(body.get("client_secret").is_none());
+    let confidential =
+        register(json!({"scope": "read", "grant_types": ["client_credentials"]})).await;
+    assert_oauth_error(confidential, 400, "invalid_client_metadata").await;
+    // Malformed and hostile bodies are refused with RFC 7591 errors, and counted.
+    let bad_uri = register(
+        json!({"token_endpoint_auth_method": "none", "redirect_uris": ["javascript:alert(1)"]}),
+    )
+    .await;
+    assert_oauth_error(bad_uri, 400, "invalid_redirect_uri").await;
+    let limited = register(public.clone()).await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().get("retry-after").is_some());
+    // With an initial access token, the admin path is unchanged.
+    let admin = app
+        .http
+        .post(app.url("/oauth/register"))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"scope": "read write", "grant_types": ["client_credentials"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 201);
+}

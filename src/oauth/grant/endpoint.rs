@@ -145,7 +145,7 @@ impl oxide_code::Request for OxideRequest<'_> {
 
     fn client_id(&self) -> Option<Cow<'_, str>> {
         (self.0.credentials.method == AuthMethod::None)
-            .then(|| Cow::Borrowed(self.0.credentials.client_id.as_str()))
+            .then_some(Cow::Borrowed(self.0.credentials.client_id.as_str()))
     }
 
     fn redirect_uri(&self) -> Option<Cow<'_, str>> {

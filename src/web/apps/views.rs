@@ -40,6 +40,8 @@ pub(super) struct AppsPage<'a> {
     pub(super) grantable: Vec<(&'a str, bool)>,
     pub(super) lifetimes: &'a [(&'a str, &'a str)],
     pub(super) apps: Vec<AppRow>,
+    /// The consents the organization's people gave (for a role that manages apps).
+    pub(super) authorizations: Vec<crate::web::consents::ConsentRow>,
     pub(super) next_cursor: Option<String>,
     pub(super) error: Option<&'a str>,
 }
