@@ -398,6 +398,7 @@ async fn detail(
             nav: member.nav("apps"),
             may_write: role.may_manage_clients() && !client.is_disabled(),
             audiences_text: client.registered_audiences().join("\n"),
+            redirect_uris_text: client.redirect_uris().collect::<Vec<_>>().join("\n"),
             app: AppRow::new(&client, now),
             scope_choices,
             lifetimes,
@@ -480,6 +481,7 @@ async fn edit_app(
         // No audience listed: the server's default again.
         audience: audiences.is_empty().then_some(None),
         audiences: Some(audiences),
+        redirect_uris: Some(lines_of(&form, "redirect_uris")),
         access_token_ttl,
         ..ClientUpdate::default()
     };

@@ -880,3 +880,72 @@ async fn people_and_admins_see_and_revoke_authorizations() {
         "{trail:?}"
     );
 }
+
+#[actix_rt::test]
+async fn an_app_of_another_organization_acts_in_the_persons_organization() {
+    let app = TestApp::spawn().await;
+    app.organization("partner", "Partner Inc");
+    let partner_app = app.client_in(
+        "partner",
+        keygate::clients::ClientRegistration {
+            name: "Partner integration".into(),
+            scope: "read".into(),
+            grant_types: vec!["authorization_code".into()],
+            redirect_uris: vec![REDIRECT.into()],
+            token_endpoint_auth_method: Some("none".into()),
+            ..Default::default()
+        },
+    );
+    let (user_id, cookie) = member(&app, "mo@example.com", "default", Role::Viewer).await;
+    let shown = get(
+        &app,
+        &format!("/oauth/authorize?{}", authorize_query(&partner_app.id, &[])),
+        &cookie,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        shown.contains("Partner integration") && shown.contains("Partner Inc"),
+        "{shown}"
+    );
+    let code = code_in(&allow(&app, &cookie, &authorize_query(&partner_app.id, &[])).await);
+    let tokens: Value = redeem(&app, &partner_app.id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let me: Value = app
+        .me(&[("Authorization", &format!("Bearer {access}"))])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let default_org = app.store.with_conn(|c| {
+        keygate::orgs::repo::find_by_slug(c, "default")
+            .unwrap()
+            .unwrap()
+            .id
+    });
+    assert_eq!(
+        me["org_id"],
+        default_org.as_str(),
+        "the person's organization"
+    );
+    assert_eq!(me["subject"], user_id.as_str());
+    // Introspection (by a confidential client of keygate) tells the same.
+    let inspector = app.client_with_scope("read");
+    let introspected = app.introspect(&inspector, access, None).await;
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert_eq!(introspected["sub"], user_id.as_str());
+    assert_eq!(introspected["client_id"], partner_app.id.as_str());
+    // The consent is recorded in the person's organization, not the app's.
+    assert!(audit_trail(&app.store, "default")
+        .iter()
+        .any(|e| e.starts_with("oauth.authorized")));
+    assert!(!audit_trail(&app.store, "partner")
+        .iter()
+        .any(|e| e.starts_with("oauth.authorized")));
+}

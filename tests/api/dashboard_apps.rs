@@ -786,3 +786,52 @@ fn the_log_carries_no_secret_the_pages_showed() {
         assert!(!log.contains(secret), "a secret in the log:\n{log}");
     }
 }
+
+#[actix_rt::test]
+async fn an_admin_registers_a_public_app_with_redirect_uris() {
+    let app = TestApp::spawn().await;
+    let (_, cookie) = member(&app, "pat@example.com", "default", Role::Admin).await;
+    let form = [
+        ("name", "Acme CLI"),
+        ("grant_type", "authorization_code"),
+        ("grant_type", "refresh_token"),
+        ("scope", "read"),
+        (
+            "redirect_uris",
+            "http://127.0.0.1/callback\r\ncom.example.app:/cb",
+        ),
+        ("public", "yes"),
+    ];
+    let (status, html) = register(&app, &cookie, &form).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("A public client has no secret") && !html.contains("new-secret"),
+        "{html}"
+    );
+    let id = value_after(&html, "id=\"client-id\" readonly value=\"");
+    let (_, detail) = page(&app, &format!("/dashboard/apps/{id}"), &cookie).await;
+    assert!(
+        detail.contains("http://127.0.0.1/callback com.example.app:/cb"),
+        "{detail}"
+    );
+    assert!(detail.contains("a public client") && !detail.contains("Rotate the secret"));
+    // A redirect URI keygate refuses is said on the form, and nothing is registered.
+    let bad = [
+        ("name", "Bad"),
+        ("grant_type", "authorization_code"),
+        ("scope", "read"),
+        ("redirect_uris", "http://app.example/cb"),
+    ];
+    let (status, html) = register(&app, &cookie, &bad).await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("loopback"), "{html}");
+    // And a public client cannot have client_credentials.
+    let confused = [
+        ("name", "Confused"),
+        ("grant_type", "client_credentials"),
+        ("scope", "read"),
+        ("public", "yes"),
+    ];
+    let (status, _) = register(&app, &cookie, &confused).await;
+    assert_eq!(status, 400);
+}

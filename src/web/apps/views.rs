@@ -71,6 +71,8 @@ pub(super) struct AppDetail<'a> {
     pub(super) lifetimes: Vec<(String, String, bool)>,
     pub(super) overlaps: &'a [(&'a str, &'a str)],
     pub(super) audiences_text: String,
+    /// The redirect URIs, one a line, for the edit form.
+    pub(super) redirect_uris_text: String,
     pub(super) hourly: Chart,
     pub(super) daily: Chart,
     pub(super) error: Option<&'a str>,
@@ -84,6 +86,10 @@ pub(super) struct AppRow {
     pub(super) grant_types: String,
     pub(super) scopes: String,
     pub(super) audiences: String,
+    /// The registered redirect URIs (empty: none).
+    pub(super) redirect_uris: String,
+    /// A public client: no secret.
+    pub(super) public: bool,
     pub(super) lifetime: String,
     /// `active` or `disabled`.
     pub(super) status: &'static str,
@@ -106,6 +112,8 @@ impl AppRow {
             } else {
                 audiences.join(" ")
             },
+            redirect_uris: c.redirect_uris().collect::<Vec<_>>().join(" "),
+            public: c.is_public(),
             lifetime: c
                 .access_token_ttl_secs
                 .map_or_else(|| "server default".to_owned(), |s| format!("{s} s")),
