@@ -275,6 +275,48 @@ fn api_key_commands_create_list_and_revoke() {
     assert!(shown.ok, "{}", shown.stderr);
     assert_eq!(shown.json["client_id"], client_id);
     assert!(shown.json.get("client_secret").is_none());
+    // A public client of the authorization code grant: no secret to show.
+    let public = kg.run(&[
+        "client",
+        "create",
+        "--name",
+        "cli app",
+        "--scope",
+        "read",
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+        "--token-endpoint-auth-method",
+        "none",
+    ]);
+    assert!(public.ok, "{}", public.stderr);
+    assert!(
+        public.json.get("client_secret").is_none(),
+        "{}",
+        public.json
+    );
+    assert_eq!(
+        public.json["redirect_uris"],
+        serde_json::json!(["http://127.0.0.1/callback"])
+    );
+    let no_uri = kg.run(&[
+        "client",
+        "create",
+        "--name",
+        "x",
+        "--scope",
+        "read",
+        "--grant-type",
+        "authorization_code",
+    ]);
+    assert!(
+        !no_uri.ok && no_uri.stderr.contains("redirect URI"),
+        "{}",
+        no_uri.stderr
+    );
 
     for (args, message) in [
         (
