@@ -384,7 +384,11 @@ impl RefusalCell {
     }
 
     fn into_refused(self, error: FlowError, request: &AuthorizationRequest) -> Refused {
-        let state = request.param("state").map(str::to_owned);
+        // An over-long state is refused, not carried back.
+        let state = request
+            .param("state")
+            .filter(|s| s.chars().count() <= MAX_STATE_CHARS)
+            .map(str::to_owned);
         match (self.0.into_inner(), error) {
             (Some(Refusal::Page(text)), _) => Refused::Page(NotRedirected(text)),
             (
@@ -718,5 +722,63 @@ impl oxide_authorization::Request for OxideRequest<'_> {
 
     fn extension(&self, key: &str) -> Option<Cow<'_, str>> {
         self.0.param(key).map(Cow::Borrowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_names_each_parameter_once_and_resource_may_repeat() {
+        let request = AuthorizationRequest::parse(
+            "client_id=kgc_a&scope=&resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example&csrf=t",
+            &["csrf"],
+        )
+        .unwrap();
+        assert_eq!(request.client_id(), Some("kgc_a"));
+        assert_eq!(request.param("scope"), None, "empty is absent");
+        assert_eq!(
+            request.param("csrf"),
+            None,
+            "the page's own field is skipped"
+        );
+        assert_eq!(request.resources.len(), 2);
+        let refused = |query: &str| AuthorizationRequest::parse(query, &[]).unwrap_err().0;
+        assert!(refused("state=a&state=b").contains("more than once"));
+        assert!(refused("state=a%0Ab").contains("control character"));
+        assert!(refused(&"a".repeat(MAX_REQUEST_BYTES + 1)).contains("too long"));
+        // A hostile parameter name is cut and stripped in the message.
+        let named = refused(&format!(
+            "{}%0A=1&{}%0A=2",
+            "x".repeat(100),
+            "x".repeat(100)
+        ));
+        assert!(!named.contains('\n') && named.len() < 120, "{named}");
+    }
+
+    #[test]
+    fn the_response_keeps_the_redirect_uris_own_query() {
+        let issuer: Issuer = "https://auth.example".parse().unwrap();
+        let url = with_response(
+            "https://app.example/cb?tenant=7",
+            &[("code", "kgac_x")],
+            Some("s 1"),
+            &issuer,
+        );
+        assert_eq!(
+            url,
+            "https://app.example/cb?tenant=7&code=kgac_x&state=s+1&iss=https%3A%2F%2Fauth.example"
+        );
+        let native = with_response(
+            "com.example.app:/cb",
+            &[("error", "access_denied")],
+            None,
+            &issuer,
+        );
+        assert!(
+            native.starts_with("com.example.app:/cb?error=access_denied&iss="),
+            "{native}"
+        );
     }
 }

@@ -53,6 +53,9 @@ use crate::tokens::TokenKind;
 /// The `client_name` of a registration that names none.
 const DEFAULT_CLIENT_NAME: &str = "dynamically registered client";
 
+/// Source addresses the open-registration window remembers in one minute.
+const MAX_SOURCES_PER_WINDOW: usize = 65_536;
+
 /// The scope of an openly registered client that names none: the least.
 const OPEN_DEFAULT_SCOPE: &str = "read";
 
@@ -87,6 +90,10 @@ impl OpenRegistration {
             *window = (minute, HashMap::new());
         }
         let key = source.0.clone().unwrap_or_default();
+        // Bounded memory: past this many sources in one minute, newcomers wait too.
+        if window.1.len() >= MAX_SOURCES_PER_WINDOW && !window.1.contains_key(&key) {
+            return Err(u64::try_from(60 - now.timestamp().rem_euclid(60)).unwrap_or(60));
+        }
         let count = window.1.entry(key).or_insert(0);
         if *count >= self.per_minute {
             let left = 60 - now.timestamp().rem_euclid(60);

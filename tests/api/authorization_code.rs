@@ -431,6 +431,13 @@ async fn refusals_after_the_redirect_uri_go_back_to_the_app() {
         assert_eq!(param(&params, "iss"), Some(ISSUER));
         assert!(param(&params, "code").is_none());
     }
+    // An over-long state is refused and not carried back.
+    let long_state = "s".repeat(2000);
+    let query = authorize_query(&client_id, &[("state", &long_state)]);
+    let response = get(&app, &format!("/oauth/authorize?{query}"), &cookie).await;
+    let params = params_of(&location(&response));
+    assert_eq!(param(&params, "error"), Some("invalid_request"));
+    assert!(param(&params, "state").is_none(), "{params:?}");
     // Deny: access_denied, audited.
     let denied = decide(&app, &cookie, &authorize_query(&client_id, &[]), "deny").await;
     let params = params_of(&denied);
