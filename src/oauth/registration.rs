@@ -324,21 +324,38 @@ pub async fn post_register(
         to_registration(read_metadata(&req, body, state.max_body_bytes).await?)?;
     let actor = who.actor(Source::of(&req));
     let draft = service::draft(&actor, who.org(), registration, &policy, Some(Via::Rfc7591))?;
+    let issued = register_draft(&state, &store, actor, draft).await?;
+    tracing::info!(client_id = %issued.client.id, actor = %who.actor_label(), "client registered (RFC 7591)");
+    Ok(created(&issued, &state))
+}
+
+/// Registers `draft` as `actor`: argon2 first (a secret, if it gets one), with no
+/// connection held, then the insert.
+async fn register_draft(
+    state: &OAuthState,
+    store: &web::Data<Store>,
+    actor: Actor,
+    draft: service::ClientDraft,
+) -> Result<service::IssuedClient, OAuthError> {
     let now = state.clock.now().naive_utc();
     let issued = store
         .blocking(move |store| {
-            // argon2 first, with no connection held.
             let prepared = draft.prepare(now)?;
             store.write(|c| service::register(c, &actor, prepared, now))
         })
         .await?;
-    tracing::info!(client_id = %issued.client.id, actor = %who.actor_label(), "client registered (RFC 7591)");
-    Ok(super::uncached(HttpResponse::Created()).json(registered(
+    Ok(issued)
+}
+
+/// RFC 7591 §3.2.1's 201: the client, with its secret (if any) and registration
+/// access token, each shown once.
+fn created(issued: &service::IssuedClient, state: &OAuthState) -> HttpResponse {
+    super::uncached(HttpResponse::Created()).json(registered(
         &issued.client,
-        &state,
+        state,
         issued.secret.as_ref(),
         issued.registration_token.as_ref(),
-    )))
+    ))
 }
 
 /// POST /oauth/register without an initial access token, when `open_registration` is
@@ -377,20 +394,9 @@ async fn register_openly(
         .ok_or_else(|| OAuthError::server_error(&"open_registration_org names no organization"))?;
     let actor = Actor::operator("open_registration");
     let draft = service::draft(&actor, &org.id, registration, policy, Some(Via::Rfc7591))?;
-    let now = state.clock.now().naive_utc();
-    let issued = store
-        .blocking(move |store| {
-            let prepared = draft.prepare(now)?;
-            store.write(|c| service::register(c, &actor, prepared, now))
-        })
-        .await?;
+    let issued = register_draft(state, store, actor, draft).await?;
     tracing::info!(client_id = %issued.client.id, "public client registered openly (RFC 7591)");
-    Ok(super::uncached(HttpResponse::Created()).json(registered(
-        &issued.client,
-        state,
-        None,
-        issued.registration_token.as_ref(),
-    )))
+    Ok(created(&issued, state))
 }
 
 /// The live client `client_id` whose registration access token is the request's
