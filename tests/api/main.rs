@@ -8,6 +8,7 @@ mod audit;
 mod auth_methods;
 mod authority;
 mod authorization_code;
+mod authorize_browser;
 mod binary;
 mod clients;
 mod dashboard;
