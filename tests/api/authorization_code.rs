@@ -382,7 +382,9 @@ async fn refusals_after_the_redirect_uri_go_back_to_the_app() {
     let app = TestApp::spawn().await;
     let client_id = public_app(&app, json!({"audiences": ["https://api.example"]})).await;
     let (_, cookie) = member(&app, "di@example.com", "default", Role::Viewer).await;
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    // (what the request changes, the error, words of its description)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("code_challenge", "")],
             "invalid_request",
