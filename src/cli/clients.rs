@@ -36,7 +36,7 @@ pub enum ClientCommand {
         #[arg(long = "grant-type")]
         grant_types: Vec<String>,
         /// For authorization_code: where a person is sent back with a code;
-        /// repeatable (exact match; http://127.0.0.1 and http://[::1] at any port).
+        /// repeatable (exact match; `http://127.0.0.1` and `http://[::1]` at any port).
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         /// Organization slug.
