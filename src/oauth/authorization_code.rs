@@ -3,11 +3,13 @@
 //! request bound them to (client, redirect URI, PKCE challenge, person, organization,
 //! scope, resource), valid for `CODE_LIFETIME`, and redeemed once.
 //!
-//! Redemption is decided by the database, as refresh rotation is: one conditional
-//! update marks the code used, so of concurrent redemptions exactly one wins. The
-//! winner's tokens are recorded on the row in the same transaction; a later use of the
-//! code finds them and revokes them (§4.1.2: "SHOULD revoke … all tokens previously
-//! issued based on that authorization code").
+//! Redemption is decided by the database, as refresh rotation is: the code is read
+//! (`find`) and its tokens signed outside any write; then one write spends it with a
+//! conditional update (`spend`) — so of concurrent redemptions exactly one wins — and
+//! records what it issued on the row. A later use of the code finds that record and
+//! revokes what it names (§4.1.2: "SHOULD revoke … all tokens previously issued based
+//! on that authorization code"); a use racing the winner waits for its write (a row
+//! lock on PostgreSQL, the writer turn on SQLite) and then does the same.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -77,13 +79,15 @@ struct NewCode<'a> {
     expires_at: NaiveDateTime,
 }
 
-/// Why a code was not redeemed.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Unredeemed {
+/// A presented code, as `find` classifies it.
+#[derive(Debug)]
+pub enum Found {
+    /// Unused and unexpired, this client's.
+    Live(StoredCode),
+    /// Redeemed before: a reuse (`revoke_issued`).
+    Used(StoredCode),
     /// No such code for this client, or it expired unused.
     Invalid,
-    /// It was redeemed before: what that issued has been revoked.
-    Reused,
 }
 
 pub fn generate() -> Result<Secret, RandomError> {
@@ -119,18 +123,14 @@ pub fn store(
         .map(|_| ())
 }
 
-/// Redeems `presented` for `client_id`: marks it used and returns it, or says why
-/// not. A code presented again has what its first redemption issued revoked here, and
-/// the reuse audited. Call it inside a transaction that also records what is issued
-/// (`record_issued`), so that a concurrent reuse either waits for those records or
-/// finds them.
-pub fn redeem(
+/// The code `presented` of `client_id`, read (no write). A code of another client is
+/// `Invalid` and is left as it is.
+pub fn find(
     conn: &mut DbConn,
     presented: &str,
     client_id: &ClientId,
     now: NaiveDateTime,
-    source: &Source,
-) -> QueryResult<Result<StoredCode, Unredeemed>> {
+) -> QueryResult<Found> {
     // A code is the prefix and 43 base64url characters (32 bytes): anything else
     // is refused before a query.
     let well_formed = presented
@@ -142,38 +142,38 @@ pub fn redeem(
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
     if !well_formed {
-        return Ok(Err(Unredeemed::Invalid));
+        return Ok(Found::Invalid);
     }
-    let hash = digest(presented);
-    let mine = authorization_codes::table
-        .filter(authorization_codes::code_hash.eq(&hash))
-        .filter(authorization_codes::client_id.eq(client_id));
-    let won = diesel::update(
-        mine.filter(authorization_codes::used_at.is_null())
+    let code = authorization_codes::table
+        .filter(authorization_codes::code_hash.eq(digest(presented)))
+        .filter(authorization_codes::client_id.eq(client_id))
+        .select(StoredCode::as_select())
+        .get_result(conn)
+        .optional()?;
+    Ok(match code {
+        None => Found::Invalid,
+        Some(code) if code.used_at.is_some() => Found::Used(code),
+        Some(code) if code.expires_at <= now => Found::Invalid,
+        Some(code) => Found::Live(code),
+    })
+}
+
+/// Spends the code: `true` for the one caller whose conditional update took it
+/// (unused, unexpired), `false` for every other.
+pub fn spend(conn: &mut DbConn, code: &StoredCode, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        authorization_codes::table
+            .find(&code.code_hash)
+            .filter(authorization_codes::used_at.is_null())
             .filter(authorization_codes::expires_at.gt(now)),
     )
     .set(authorization_codes::used_at.eq(now))
-    .execute(conn)?
-        == 1;
-    let Some(code) = mine
-        .select(StoredCode::as_select())
-        .get_result(conn)
-        .optional()?
-    else {
-        return Ok(Err(Unredeemed::Invalid));
-    };
-    if won {
-        return Ok(Ok(code));
-    }
-    if code.used_at.is_none() {
-        return Ok(Err(Unredeemed::Invalid));
-    }
-    revoke_issued(conn, &code, now, source)?;
-    Ok(Err(Unredeemed::Reused))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
-/// Records what the redemption of the code `code_hash` issued: its refresh family (if
-/// any) and its access token's `jti` and expiry.
+/// Records what the redemption of the code `code_hash` issued — its refresh family
+/// (if any) and its access token's `jti` and expiry — in the write that spent it.
 pub fn record_issued(
     conn: &mut DbConn,
     code_hash: &str,
@@ -191,33 +191,35 @@ pub fn record_issued(
         .map(|_| ())
 }
 
-/// A reused code: its refresh family and its access token are revoked, and the
-/// organization's audit log says so. The revocation is claimed first — the records
-/// of what was issued are cleared by one conditional update — so that of several
-/// reuses at once exactly one revokes (two inserting the same revoked `jti` would
-/// abort PostgreSQL's transaction), and a later one finds nothing left to revoke.
-fn revoke_issued(
+/// A reused code: what its redemption issued is revoked, and the organization's
+/// audit log says so. The revocation is claimed by one conditional update (the record
+/// is cleared), so of several reuses at once exactly one revokes — two inserting the
+/// same revoked `jti` would abort PostgreSQL's transaction — and a later one finds
+/// nothing left. Call it in a write.
+pub fn revoke_issued(
     conn: &mut DbConn,
     code: &StoredCode,
     now: NaiveDateTime,
     source: &Source,
 ) -> QueryResult<()> {
-    let claimed = diesel::update(
-        authorization_codes::table
-            .find(&code.code_hash)
-            .filter(authorization_codes::access_jti.is_not_null()),
-    )
-    .set((
-        authorization_codes::family_id.eq(None::<String>),
-        authorization_codes::access_jti.eq(None::<String>),
-    ))
-    .execute(conn)?
+    let mine = authorization_codes::table.find(&code.code_hash);
+    // What the winner recorded, committed (the row read before may predate it).
+    let recorded: Option<StoredCode> = mine
+        .select(StoredCode::as_select())
+        .get_result(conn)
+        .optional()?;
+    let claimed = diesel::update(mine.filter(authorization_codes::access_jti.is_not_null()))
+        .set((
+            authorization_codes::family_id.eq(None::<String>),
+            authorization_codes::access_jti.eq(None::<String>),
+        ))
+        .execute(conn)?
         == 1;
-    if claimed {
-        if let Some(family_id) = &code.family_id {
+    if let Some(recorded) = recorded.filter(|_| claimed) {
+        if let Some(family_id) = &recorded.family_id {
             crate::refresh::repo::revoke_family(conn, family_id, now, "code_reused", source)?;
         }
-        if let (Some(jti), Some(expires_at)) = (&code.access_jti, code.access_expires_at) {
+        if let (Some(jti), Some(expires_at)) = (&recorded.access_jti, recorded.access_expires_at) {
             crate::tokens::revoked::revoke(conn, jti, &code.client_id, expires_at, now)?;
         }
     }

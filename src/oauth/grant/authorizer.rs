@@ -2,7 +2,7 @@
 //! issuer redeems the presented code in the database (`oauth::authorization_code`,
 //! so a code issued by one instance is redeemed on another, exactly once), checks the
 //! PKCE verifier against the code's challenge and that the person may still be acted
-//! for, and keeps the code for `issue`. Issuing codes is the authorization
+//! for, and keeps the code for `issue`, which spends it. Issuing codes is the authorization
 //! endpoint's (`oauth::authorize`).
 
 use chrono::Utc;
@@ -12,7 +12,7 @@ use oxide_auth::primitives::grant::{Extensions, Grant};
 
 use super::issuer::JwtIssuer;
 use crate::clients::GrantType;
-use crate::oauth::authorization_code::{self, Unredeemed};
+use crate::oauth::authorization_code::{self, Found};
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce::CodeChallenge;
 use crate::store::StoreError;
@@ -30,9 +30,10 @@ impl Authorizer for JwtIssuer<'_, '_> {
         Err(())
     }
 
-    /// Redeems `code`; `Ok(None)` (with the refusal recorded) when it cannot be. The
-    /// code is spent whatever follows — a wrong verifier or redirect URI burns it —
-    /// so a stolen code gets one try.
+    /// Reads `code` and checks it; `Ok(None)` (with the refusal recorded) when it
+    /// cannot be redeemed. It is spent by `issue`, in the write that records what it
+    /// issued; a wrong verifier spends it here, and a reused one has what it issued
+    /// revoked here.
     fn extract(&mut self, code: &str) -> Result<Option<Grant>, ()> {
         let client = self.client().ok_or(())?;
         if !client.allows_grant(GrantType::AuthorizationCode) {
@@ -42,23 +43,39 @@ impl Authorizer for JwtIssuer<'_, '_> {
             return Err(());
         }
         let now = self.now().naive_utc();
-        let redeemed = {
-            let mut tx = self.tx();
-            authorization_code::redeem(&mut tx, code, &client.id, now, self.source())
-                .map_err(|e| self.refusal().record(StoreError::from(e)))?
-        };
-        let code = match redeemed {
-            Ok(code) => code,
-            Err(Unredeemed::Invalid | Unredeemed::Reused) => {
+        let found = authorization_code::find(&mut self.tx(), code, &client.id, now)
+            .map_err(|e| self.refusal().record(StoreError::from(e)))?;
+        let code = match found {
+            Found::Live(code) => code,
+            Found::Invalid => {
+                self.refusal().record(invalid_code());
+                return Ok(None);
+            }
+            Found::Used(code) => {
+                self.tx()
+                    .write(|tx| authorization_code::revoke_issued(tx, &code, now, self.source()))
+                    .map_err(|e| self.refusal().record(StoreError::from(e)))?;
                 self.refusal().record(invalid_code());
                 return Ok(None);
             }
         };
-        let verifier = self.code_verifier.unwrap_or_default();
-        if !CodeChallenge::from_stored(&code.code_challenge).verify(verifier) {
-            self.refusal().record(OAuthError::invalid_grant(
-                "code_verifier does not match the code_challenge of the authorization request (RFC 7636 §4.6)",
-            ));
+        let (verifier, redirect_uri) = self.code_request;
+        let refused = if redirect_uri != Some(code.redirect_uri.as_str()) {
+            Some("redirect_uri differs from the one the authorization request named")
+        } else if !CodeChallenge::from_stored(&code.code_challenge)
+            .verify(verifier.unwrap_or_default())
+        {
+            Some("code_verifier does not match the code_challenge of the authorization request (RFC 7636 §4.6)")
+        } else {
+            None
+        };
+        if let Some(description) = refused {
+            // Spent all the same: a stolen code gets one try.
+            self.tx()
+                .write(|tx| authorization_code::spend(tx, &code, now))
+                .map_err(|e| self.refusal().record(StoreError::from(e)))?;
+            self.refusal()
+                .record(OAuthError::invalid_grant(description));
             return Ok(None);
         }
         let live = {

@@ -52,6 +52,25 @@ fn not_the_clients_resource() -> OAuthError {
     )
 }
 
+/// Why the write that issues a grant's refresh family and records its code failed.
+enum IssueWrite {
+    Store(StoreError),
+    /// The code was spent by a concurrent redemption.
+    CodeReused,
+}
+
+impl From<StoreError> for IssueWrite {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<diesel::result::Error> for IssueWrite {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
 /// Whom an access token is for: `sub` and `org` — the client and its organization,
 /// or a person and the organization they act in.
 #[derive(Clone, Copy)]
@@ -89,8 +108,9 @@ pub struct JwtIssuer<'a, 't> {
     source: &'a Source,
     /// The RFC 8707 resource the request names (`None`: the default).
     resource: Option<&'a str>,
-    /// The PKCE `code_verifier` of an authorization_code request.
-    pub(super) code_verifier: Option<&'a str>,
+    /// The PKCE `code_verifier` and the `redirect_uri` of an authorization_code
+    /// request.
+    pub(super) code_request: (Option<&'a str>, Option<&'a str>),
     /// The code `extract` redeemed, for `issue`.
     pub(super) redeemed: RefCell<Option<StoredCode>>,
     /// The token as keygate reports it; oxide-auth's own `BearerToken` is opaque and
@@ -116,7 +136,7 @@ impl<'a, 't> JwtIssuer<'a, 't> {
             refusal,
             source,
             resource: None,
-            code_verifier: None,
+            code_request: (None, None),
             redeemed: RefCell::new(None),
             issued: None,
         }
@@ -128,9 +148,13 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         self
     }
 
-    /// For an authorization_code request with this PKCE verifier.
-    pub fn with_code_verifier(mut self, verifier: Option<&'a str>) -> Self {
-        self.code_verifier = verifier;
+    /// For an authorization_code request with this PKCE verifier and redirect URI.
+    pub fn with_code_request(
+        mut self,
+        verifier: Option<&'a str>,
+        redirect_uri: Option<&'a str>,
+    ) -> Self {
+        self.code_request = (verifier, redirect_uri);
         self
     }
 
@@ -325,13 +349,28 @@ impl Issuer for JwtIssuer<'_, '_> {
                 (self.sign(client, subject, &scope, &aud)?, resource)
             }
         };
-        let family = if client.allows_grant(GrantType::RefreshToken) {
-            let now = self.now.naive_utc();
-            let token = refresh::generate_token().map_err(|e| self.refusal.record(e))?;
-            let created = self
-                .tx
-                .borrow_mut()
-                .write(|tx| {
+        // The family and the code's record in one write, after the signing: a code
+        // reused since it was redeemed rolls the family back and issues nothing.
+        let fresh = client
+            .allows_grant(GrantType::RefreshToken)
+            .then(refresh::generate_token)
+            .transpose()
+            .map_err(|e| self.refusal.record(e))?;
+        let now = self.now.naive_utc();
+        let access_expires_at = self.until(signed.expires_in).naive_utc();
+        let source = self.source;
+        let written = self.tx.borrow_mut().write(|tx| {
+            // The code is spent here, in the write that records what it issued, so a
+            // reuse that finds it spent also finds the record.
+            if let Some(code) = &code {
+                if !authorization_code::spend(tx, code, now)? {
+                    authorization_code::revoke_issued(tx, code, now, source)?;
+                    return Ok(Err(IssueWrite::CodeReused));
+                }
+            }
+            let family = match fresh {
+                None => None,
+                Some(token) => {
                     let owner = match &code {
                         None => refresh::Owner {
                             client_id: &client.id,
@@ -344,7 +383,7 @@ impl Issuer for JwtIssuer<'_, '_> {
                             user_id: Some(&code.user_id),
                         },
                     };
-                    refresh::repo::create_family(
+                    Some(refresh::repo::create_family(
                         tx,
                         owner,
                         &scope,
@@ -352,28 +391,35 @@ impl Issuer for JwtIssuer<'_, '_> {
                         now,
                         self.state.issuance.refresh_lifetimes,
                         token,
-                    )
-                })
-                .map_err(|e| self.refusal.record(e))?;
-            Some(created)
-        } else {
-            None
+                    )?)
+                }
+            };
+            if let Some(code) = &code {
+                authorization_code::record_issued(
+                    tx,
+                    &code.code_hash,
+                    family.as_ref().map(|(id, _)| id.as_str()),
+                    &signed.jti,
+                    access_expires_at,
+                )?;
+            }
+            Ok(Ok(family))
+        });
+        // A reuse's revocations are committed (`Ok(Err(…))`); a store failure rolls
+        // everything back.
+        let family = match written.and_then(|outcome| outcome) {
+            Ok(family) => family,
+            Err(IssueWrite::Store(error)) => {
+                self.refusal.record(error);
+                return Err(());
+            }
+            Err(IssueWrite::CodeReused) => {
+                self.refusal.record(OAuthError::invalid_grant(
+                    "the authorization code is invalid, expired, already used or was issued to another client",
+                ));
+                return Err(());
+            }
         };
-        if let Some(code) = &code {
-            let access_expires_at = self.until(signed.expires_in).naive_utc();
-            self.tx
-                .borrow_mut()
-                .write(|tx| {
-                    authorization_code::record_issued(
-                        tx,
-                        &code.code_hash,
-                        family.as_ref().map(|(id, _)| id.as_str()),
-                        &signed.jti,
-                        access_expires_at,
-                    )
-                })
-                .map_err(|e| self.refusal.record(StoreError::from(e)))?;
-        }
         self.issued = Some(IssuedAccessToken {
             access_token: signed.token.clone(),
             expires_in: signed.expires_in,

@@ -91,11 +91,9 @@ pub async fn issue_token(
 }
 
 /// Reads the client row and runs the grant on one pooled connection. `now` is taken
-/// here, after any wait, so queueing never backdates a token.
-///
-/// A code is redeemed in one transaction that also records what it issued, and that
-/// commits whatever the answer: a refused redemption still spends the code, and a
-/// reused code's revocations stand.
+/// here, after any wait, so queueing never backdates a token. The grant's writes are
+/// short and its own (`Tx::write`): a refresh rotation, a code's redemption and then
+/// the record of what it issued — never around the signing.
 fn run_for_current_client(
     store: &Blocking<'_>,
     state: &OAuthState,
@@ -104,11 +102,14 @@ fn run_for_current_client(
 ) -> Result<GrantOutcome, OAuthError> {
     store.read(|tx| {
         let client = find_client(tx, request.client_id())?;
-        let now = state.clock.now();
-        if request.grant_type != GrantType::AuthorizationCode {
-            return run(state, client.as_ref(), request, source, now, tx);
-        }
-        tx.write(|tx| Ok::<_, StoreError>(run(state, client.as_ref(), request, source, now, tx)))?
+        run(
+            state,
+            client.as_ref(),
+            request,
+            source,
+            state.clock.now(),
+            tx,
+        )
     })
 }
 
@@ -133,7 +134,10 @@ pub fn run(
     let registrar = ClientRegistrar::new(client, state, method, &refusal);
     let issuer = JwtIssuer::new(state, client, now, tx, &refusal, source)
         .for_resource(request.resource.as_deref())
-        .with_code_verifier(request.param("code_verifier"));
+        .with_code_request(
+            request.param("code_verifier"),
+            request.param("redirect_uri"),
+        );
     let mut endpoint = GrantEndpoint::new(&registrar, issuer);
     let oxide_request = OxideRequest(request);
     let result = match request.grant_type {
