@@ -136,6 +136,10 @@ pub struct Settings {
     pub open_registration_org: String,
     /// Open registrations one source address may make per minute.
     pub open_registrations_per_minute_per_source: u32,
+    /// The most an openly registered client may be registered for (anyone can
+    /// register one, so it starts small: a person's consent still bounds it).
+    #[serde(deserialize_with = "values::scope_list")]
+    pub open_registration_max_scope: ScopeSet,
 }
 
 /// What any credential keygate issues may carry, from the settings: held once, in
@@ -195,6 +199,7 @@ impl Default for Settings {
             open_registration: false,
             open_registration_org: crate::orgs::DEFAULT_ORG_SLUG.to_owned(),
             open_registrations_per_minute_per_source: 10,
+            open_registration_max_scope: ScopeSet::parse("read").unwrap_or_default(),
         }
     }
 }

@@ -99,7 +99,7 @@ fn revoke(
         let families = refresh::repo::revoke_user_families(
             c,
             user_id,
-            org_id,
+            Some(org_id),
             Some(client_id),
             now,
             "consent_revoked",
@@ -115,4 +115,18 @@ fn revoke(
         audit::repo::record(c, target, by, change, now)?;
         Ok(true)
     })
+}
+
+/// A person leaves `org_id` (or, `None`, is disabled everywhere): their consents
+/// there go and the families acting on them are revoked, in the caller's transaction
+/// — so nothing an app held comes back if they return.
+pub fn end_for_person(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    org_id: Option<&OrgId>,
+    now: NaiveDateTime,
+    reason: &str,
+) -> QueryResult<usize> {
+    repo::delete_of(conn, user_id, org_id)?;
+    refresh::repo::revoke_user_families(conn, user_id, org_id, None, now, reason)
 }

@@ -101,6 +101,26 @@ pub fn delete(
         .map(|n| n == 1)
 }
 
+/// Deletes the consents of `user_id` — in `org_id` when named.
+pub fn delete_of(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    org_id: Option<&OrgId>,
+) -> QueryResult<usize> {
+    match org_id {
+        Some(org_id) => diesel::delete(
+            oauth_consents::table
+                .filter(oauth_consents::user_id.eq(user_id.clone()))
+                .filter(oauth_consents::org_id.eq(org_id.clone())),
+        )
+        .execute(conn),
+        None => diesel::delete(
+            oauth_consents::table.filter(oauth_consents::user_id.eq(user_id.clone())),
+        )
+        .execute(conn),
+    }
+}
+
 /// Whether a credential acting for `user_id` in `org_id` through `client_id` may
 /// still be used: the person is not disabled, is still a member of the organization,
 /// and has not withdrawn the consent. One query.

@@ -35,7 +35,9 @@ use crate::scope::ScopeSet;
 use crate::store::{StoreError, Tx};
 
 /// The longest authorization request keygate reads (its query, or its form).
-pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
+/// Small enough that the sign-in redirect carrying it in `next` (encoded again)
+/// stays under the 8 KiB of response headers proxies take by default.
+pub const MAX_REQUEST_BYTES: usize = 2 * 1024;
 /// The longest `state` carried back to the client.
 const MAX_STATE_CHARS: usize = 1024;
 
@@ -71,7 +73,7 @@ impl AuthorizationRequest {
     pub fn parse(encoded: &str, skip: &[&str]) -> Result<Self, NotRedirected> {
         if encoded.len() > MAX_REQUEST_BYTES {
             return Err(NotRedirected(
-                "the authorization request is too long (at most 8 KiB)".into(),
+                "the authorization request is too long (at most 2 KiB)".into(),
             ));
         }
         let mut request = Self::default();

@@ -65,6 +65,7 @@ const OPEN_DEFAULT_SCOPE: &str = "read";
 /// window, forgotten each minute).
 pub struct OpenRegistration {
     org_slug: String,
+    max_scope: crate::scope::ScopeSet,
     per_minute: u32,
     /// Registrations per source address in the current minute.
     window: std::sync::Mutex<(i64, HashMap<String, u32>)>,
@@ -74,6 +75,7 @@ impl OpenRegistration {
     pub fn from_settings(settings: &crate::config::Settings) -> Option<Self> {
         settings.open_registration.then(|| Self {
             org_slug: settings.open_registration_org.clone(),
+            max_scope: settings.open_registration_max_scope.clone(),
             per_minute: settings.open_registrations_per_minute_per_source,
             window: std::sync::Mutex::new((0, HashMap::new())),
         })
@@ -387,6 +389,14 @@ async fn register_openly(
         metadata.scope = Some(OPEN_DEFAULT_SCOPE.to_owned());
     }
     let (registration, _) = to_registration(metadata)?;
+    let asked = crate::scope::ScopeSet::parse(&registration.scope)
+        .map_err(|e| OAuthError::invalid_client_metadata(format!("scope: {e}")))?;
+    if !asked.is_subset_of(&open.max_scope) {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "an openly registered client may have at most the scope '{}'; more needs an initial access token",
+            open.max_scope
+        )));
+    }
     let slug = open.org_slug.clone();
     let org = store
         .read(move |tx| crate::orgs::repo::find_by_slug(tx, &slug).map_err(StoreError::from))

@@ -200,6 +200,7 @@ pub fn remove(
         }
         repo::remove_membership(c, user_id, org_id)?;
         let sessions_ended = repo::end_sessions_in_org(c, user_id, org_id, now)?;
+        crate::consents::end_for_person(c, user_id, Some(org_id), now, "member_removed")?;
         let change = Change::MemberRemoved {
             email: &user.email,
             role: role.as_str(),

@@ -313,6 +313,7 @@ pub fn disable_user(
             return Ok(user);
         }
         let sessions_ended = repo::end_sessions_of(c, &user.id, now)?;
+        crate::consents::end_for_person(c, &user.id, None, now, "user_disabled")?;
         let change = Change::UserDisabled {
             email: &user.email,
             sessions_ended,

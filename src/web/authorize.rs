@@ -44,6 +44,8 @@ enum Answer {
 struct ConsentView {
     app_name: String,
     app_org: String,
+    /// The app is the person's own organization's.
+    same_org: bool,
     scope: ScopeSet,
     resource: Option<String>,
     redirect_uri: String,
@@ -94,7 +96,7 @@ async fn decide(
 ) -> HttpResponse {
     if body.len() > MAX_REQUEST_BYTES + 512 {
         return refused_page(&NotRedirected(
-            "the authorization request is too long (at most 8 KiB)".into(),
+            "the authorization request is too long (at most 2 KiB)".into(),
         ));
     }
     let Ok(text) = std::str::from_utf8(&body) else {
@@ -202,6 +204,7 @@ async fn serve(
                     return Ok(Answer::Consent(Box::new(consent_view(
                         tx,
                         &client,
+                        &org_id,
                         &solicitation,
                     )?)))
                 }
@@ -226,6 +229,7 @@ async fn serve(
 fn consent_view(
     tx: &mut crate::store::Tx<'_>,
     client: &Client,
+    person_org: &crate::ids::OrgId,
     solicitation: &authorization::Solicitation,
 ) -> Result<ConsentView, Failure> {
     let app_org = crate::orgs::repo::find(tx, &client.org_id)?
@@ -234,6 +238,7 @@ fn consent_view(
     Ok(ConsentView {
         app_name: client.name.clone(),
         app_org,
+        same_org: &client.org_id == person_org,
         scope: solicitation.scope.clone(),
         resource: solicitation.resource.clone(),
         redirect_uri: solicitation.redirect_uri.clone(),
@@ -265,6 +270,7 @@ fn respond(
                     csrf: member.csrf(),
                     app_name: &view.app_name,
                     app_org: &view.app_org,
+                    same_org: view.same_org,
                     user_email: &member.session.user.email,
                     org_name: &member.org_name,
                     scopes,

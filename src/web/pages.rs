@@ -46,6 +46,8 @@ pub struct ConsentPage<'a> {
     pub csrf: &'a str,
     pub app_name: &'a str,
     pub app_org: &'a str,
+    /// The app belongs to the organization the person acts in.
+    pub same_org: bool,
     pub user_email: &'a str,
     pub org_name: &'a str,
     /// Each scope with what it lets the app do.

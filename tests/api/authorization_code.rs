@@ -380,7 +380,7 @@ async fn requests_without_an_established_redirect_uri_are_answered_on_a_page() {
 #[actix_rt::test]
 async fn refusals_after_the_redirect_uri_go_back_to_the_app() {
     let app = TestApp::spawn().await;
-    let client_id = public_app(&app, json!({"audiences": ["https://api.example"]})).await;
+    let client_id = public_app(&app, json!({"audiences": [ISSUER, "https://api.example"]})).await;
     let (_, cookie) = member(&app, "di@example.com", "default", Role::Viewer).await;
     // (what the request changes, the error, words of its description)
     type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
@@ -434,7 +434,7 @@ async fn refusals_after_the_redirect_uri_go_back_to_the_app() {
         assert!(param(&params, "code").is_none());
     }
     // An over-long state is refused and not carried back.
-    let long_state = "s".repeat(2000);
+    let long_state = "s".repeat(1100);
     let query = authorize_query(&client_id, &[("state", &long_state)]);
     let response = get(&app, &format!("/oauth/authorize?{query}"), &cookie).await;
     let params = params_of(&location(&response));
@@ -448,6 +448,21 @@ async fn refusals_after_the_redirect_uri_go_back_to_the_app() {
     assert!(audit_trail(&app.store, "default")
         .iter()
         .any(|e| e.starts_with("oauth.denied")));
+    // A code bound to no resource is for the app's default audience only.
+    let code = code_in(&allow(&app, &cookie, &authorize_query(&client_id, &[])).await);
+    let other_resource = exchange(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client_id),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:53682/callback"),
+            ("code_verifier", VERIFIER),
+            ("resource", "https://api.example"),
+        ],
+    )
+    .await;
+    assert_oauth_error(other_resource, 400, "invalid_target").await;
     // The named resource, allowed, becomes the token's aud.
     let with_resource = authorize_query(&client_id, &[("resource", "https://api.example")]);
     let code = code_in(&allow(&app, &cookie, &with_resource).await);
@@ -725,6 +740,37 @@ async fn tokens_stop_when_the_person_can_no_longer_be_acted_for() {
         .await;
     assert!(removed.status().is_success(), "{}", removed.status());
     assert_eq!(me_status(&app, access).await, 401);
+    let refreshed = exchange(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client_id),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_oauth_error(refreshed, 400, "invalid_grant").await;
+
+    // Back in the organization, nothing comes back: the family stays revoked and the
+    // consent is asked for again.
+    let readded = app
+        .post_json(
+            "/v1/members",
+            &app.admin_key,
+            &json!({"email": "ka@example.com", "role": "developer"}),
+        )
+        .await;
+    assert_eq!(readded.status(), 201);
+    let again =
+        crate::helpers::web::sign_in(&app, "ka@example.com", crate::helpers::web::PASSWORD).await;
+    let cookie = crate::helpers::web::session_cookie(&again);
+    let asked = get(
+        &app,
+        &format!("/oauth/authorize?{}", authorize_query(&client_id, &[])),
+        &cookie,
+    )
+    .await;
+    assert_eq!(asked.status(), StatusCode::OK, "the consent page again");
     let refreshed = exchange(
         &app,
         &[

@@ -376,7 +376,7 @@ async fn open_registration_is_off_by_default_and_for_public_clients_only() {
 
     let app = TestApp::spawn_with(|s| {
         s.open_registration = true;
-        s.open_registrations_per_minute_per_source = 3;
+        s.open_registrations_per_minute_per_source = 4;
     })
     .await;
     let register = |body: serde_json::Value| {
@@ -395,6 +395,13 @@ async fn open_registration_is_off_by_default_and_for_public_clients_only() {
     let body: serde_json::Value = opened.json().await.unwrap();
     assert_eq!(body["scope"], "read", "the least scope when none is named");
     assert!(body.get("client_secret").is_none());
+    let wide = register(json!({
+        "scope": "read admin", "token_endpoint_auth_method": "none",
+        "redirect_uris": ["http://127.0.0.1/callback"],
+    }))
+    .await;
+    let said = assert_oauth_error(wide, 400, "invalid_client_metadata").await;
+    assert!(said.contains("at most the scope 'read'"), "{said}");
     let confidential =
         register(json!({"scope": "read", "grant_types": ["client_credentials"]})).await;
     assert_oauth_error(confidential, 400, "invalid_client_metadata").await;

@@ -1,9 +1,9 @@
 //! oxide-auth's `Authorizer`, token side, for one authorization_code request: the
 //! issuer redeems the presented code in the database (`oauth::authorization_code`,
 //! so a code issued by one instance is redeemed on another, exactly once), checks the
-//! PKCE verifier against the code's challenge and that the person may still be acted
-//! for, and keeps the code for `issue`, which spends it. Issuing codes is the authorization
-//! endpoint's (`oauth::authorize`).
+//! PKCE verifier and the redirect URI against the code's, and keeps the code for
+//! `issue`, which checks the person may still be acted for and spends it. Issuing
+//! codes is the authorization endpoint's (`oauth::authorization`).
 
 use chrono::Utc;
 use oxide_auth::endpoint::Scope;
@@ -76,15 +76,6 @@ impl Authorizer for JwtIssuer<'_, '_> {
                 .map_err(|e| self.refusal().record(StoreError::from(e)))?;
             self.refusal()
                 .record(OAuthError::invalid_grant(description));
-            return Ok(None);
-        }
-        let live = {
-            let mut tx = self.tx();
-            crate::consents::repo::is_live(&mut tx, &code.user_id, &code.org_id, &client.id)
-                .map_err(|e| self.refusal().record(StoreError::from(e)))?
-        };
-        if !live {
-            self.refusal().record(invalid_code());
             return Ok(None);
         }
         let scope: Scope = code.scope.parse().map_err(|_| ())?;

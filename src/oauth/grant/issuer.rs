@@ -300,21 +300,52 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         client: &Client,
         user_id: &crate::ids::UserId,
         org_id: &crate::ids::OrgId,
-    ) -> Result<ScopeSet, ()> {
+    ) -> Result<Option<ScopeSet>, ()> {
         let mut tx = self.tx.borrow_mut();
         let store = |e: diesel::result::Error| self.refusal.record(StoreError::from(e));
         let live =
             crate::consents::repo::is_live(&mut tx, user_id, org_id, &client.id).map_err(store)?;
         let membership = crate::users::repo::membership(&mut tx, user_id, org_id).map_err(store)?;
-        match membership.filter(|_| live) {
-            Some(membership) => Ok(membership
+        Ok(membership.filter(|_| live).map(|membership| {
+            membership
                 .role()
-                .scopes_within(&self.state.issuance.policy.known_scopes)),
-            None => {
-                self.refuse_refresh(client, Refused::Revoked);
-                Err(())
-            }
+                .scopes_within(&self.state.issuance.policy.known_scopes)
+        }))
+    }
+
+    /// What a redeemed code grants now: its scope within the client's registration
+    /// and the person's role as they are at redemption (either may have narrowed in
+    /// the code's minute), and its `aud` — the resource it was bound to, or, bound to
+    /// none, the client's default (what the consent page said), which the request may
+    /// repeat but not change.
+    fn code_grant(&self, client: &Client, code: &StoredCode) -> Result<(String, String), ()> {
+        let Some(held) = self.person_holds(client, &code.user_id, &code.org_id)? else {
+            self.refusal.record(OAuthError::invalid_grant(
+                "the person this code acts for can no longer be acted for",
+            ));
+            return Err(());
+        };
+        let scope = ScopeSet::parse(&code.scope)
+            .map_err(|_| ())?
+            .intersection(&client.allowed_scopes())
+            .intersection(&held);
+        if scope.is_empty() {
+            self.refusal.record(OAuthError::invalid_scope(
+                "nothing the code was granted is still allowed for this client and person",
+            ));
+            return Err(());
         }
+        let server_default = self.state.issuance.default_audience.as_str();
+        let aud = match (code.resource.as_deref(), self.resource) {
+            (None, Some(named)) if named != client.default_audience(server_default) => {
+                self.refusal.record(OAuthError::invalid_target(
+                    "the authorization request named no resource: name none here, or the app's default audience",
+                ));
+                return Err(());
+            }
+            (bound, _) => self.bound_audience(client, bound)?,
+        };
+        Ok((scope.to_string(), aud))
     }
 }
 
@@ -326,27 +357,25 @@ impl Issuer for JwtIssuer<'_, '_> {
     /// to its resource, with what was issued recorded on the code.
     fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
         let client = self.client_for(&grant.client_id)?;
-        let scope = ScopeSet::parse(&grant.scope.to_string())
-            .map_err(|_| ())?
-            .to_string();
         let code = self.redeemed.borrow_mut().take();
-        let (signed, resource) = match &code {
+        let (signed, scope, resource) = match &code {
             None => {
+                let scope = ScopeSet::parse(&grant.scope.to_string())
+                    .map_err(|_| ())?
+                    .to_string();
                 let aud = self.audience_for(client)?;
-                (
-                    self.sign(client, Subject::client(client), &scope, aud)?,
-                    self.resource,
-                )
+                let signed = self.sign(client, Subject::client(client), &scope, aud)?;
+                (signed, scope, self.resource)
             }
             Some(code) => {
-                let aud = self.bound_audience(client, code.resource.as_deref())?;
+                let (scope, aud) = self.code_grant(client, code)?;
                 let subject = Subject {
                     sub: code.user_id.as_str(),
                     org: code.org_id.as_str(),
                 };
-                // The family is bound to the resource the token is for.
-                let resource = code.resource.as_deref().or(self.resource);
-                (self.sign(client, subject, &scope, &aud)?, resource)
+                let signed = self.sign(client, subject, &scope, &aud)?;
+                // The family is bound to the resource the code was.
+                (signed, scope, code.resource.as_deref())
             }
         };
         // The family and the code's record in one write, after the signing: a code
@@ -450,7 +479,10 @@ impl Issuer for JwtIssuer<'_, '_> {
         let allowed = match &person {
             None => client.allowed_scopes(),
             Some((user_id, org_id)) => {
-                let held = self.person_holds(client, user_id, org_id)?;
+                let Some(held) = self.person_holds(client, user_id, org_id)? else {
+                    self.refuse_refresh(client, Refused::Revoked);
+                    return Err(());
+                };
                 client.allowed_scopes().intersection(&held)
             }
         };

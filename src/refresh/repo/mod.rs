@@ -168,31 +168,34 @@ pub fn revoke_client_families(
     .execute(conn)
 }
 
-/// Revokes the live families acting for `user_id` in `org_id` — through `client_id`
-/// alone when named — with `reason`: a consent withdrawn, a member removed, a person
-/// disabled. Returns how many.
+/// Revokes the live families acting for `user_id` — in `org_id` when named, through
+/// `client_id` alone when named — with `reason`: a consent withdrawn, a member
+/// removed, a person disabled. Returns how many.
 pub fn revoke_user_families(
     conn: &mut DbConn,
     user_id: &UserId,
-    org_id: &OrgId,
+    org_id: Option<&OrgId>,
     client_id: Option<&ClientId>,
     now: NaiveDateTime,
     reason: &str,
 ) -> QueryResult<usize> {
-    let live = refresh_families::table
+    let mut live = refresh_families::table
         .filter(refresh_families::user_id.eq(user_id.clone()))
-        .filter(refresh_families::org_id.eq(org_id.clone()))
-        .filter(refresh_families::revoked_at.is_null());
-    let set = (
-        refresh_families::revoked_at.eq(now),
-        refresh_families::revoked_reason.eq(reason),
-    );
-    match client_id {
-        Some(client_id) => diesel::update(live.filter(refresh_families::client_id.eq(client_id)))
-            .set(set)
-            .execute(conn),
-        None => diesel::update(live).set(set).execute(conn),
+        .filter(refresh_families::revoked_at.is_null())
+        .into_boxed();
+    if let Some(org_id) = org_id {
+        live = live.filter(refresh_families::org_id.eq(org_id.clone()));
     }
+    if let Some(client_id) = client_id {
+        live = live.filter(refresh_families::client_id.eq(client_id.clone()));
+    }
+    let ids: Vec<String> = live.select(refresh_families::id).load(conn)?;
+    diesel::update(refresh_families::table.filter(refresh_families::id.eq_any(&ids)))
+        .set((
+            refresh_families::revoked_at.eq(now),
+            refresh_families::revoked_reason.eq(reason),
+        ))
+        .execute(conn)
 }
 
 /// Live tokens of a family (for tests and consistency checks: never more than one).
