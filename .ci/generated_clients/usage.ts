@@ -50,11 +50,14 @@ export async function registerClient(adminKey: string): Promise<string[]> {
     },
   });
   if (!data) return [];
-  const method: "client_secret_basic" | "client_secret_post" | null | undefined =
+  const method: "client_secret_basic" | "client_secret_post" | "none" | null | undefined =
     data.token_endpoint_auth_method;
   void method;
-  const secret: string = data.client_secret;
+  // A public client (token_endpoint_auth_method "none") has no secret.
+  const secret: string | undefined = data.client_secret ?? undefined;
   void secret;
+  const redirectUris: string[] = data.redirect_uris;
+  void redirectUris;
   const updated = await keygate.PATCH("/v1/clients/{id}", {
     params: { path: { id: data.client_id } },
     body: { scopes: ["read"], audience: null, token_endpoint_auth_method: null },
