@@ -59,6 +59,8 @@ async fn an_app_signs_a_person_in_through_a_browser_with_oauth4webapi() {
         "ok - /v1/forward-auth lets the access token through as the person",
         "ok - a second authorization comes back without the consent page",
         "ok - Deny reaches the app as access_denied",
+        "ok - the account page lists the authorized app with its scopes",
+        "ok - the revoked app's access token is refused at once",
     ] {
         assert!(stdout.contains(step), "{step}");
     }

@@ -219,6 +219,33 @@ function claimsOf(jwt) {
     check(refusal instanceof oauth.AuthorizationResponseError && refusal.error === "access_denied" &&
       deniedCallback.searchParams.get("iss") === as.issuer,
     "Deny reaches the app as access_denied");
+    // The account page lists the app; Revoke stops its token at once.
+    await page.goto(BASE + "/dashboard/account");
+    const listed = page.getByRole("row", { name: /Acme CLI/ });
+    check(await listed.isVisible() && (await listed.textContent()).includes("read write"),
+      "the account page lists the authorized app with its scopes");
+    await everyControlIsNamed(page, "account page with an authorized app");
+    await fitsAPhone(page, "account page with an authorized app");
+    await shot(page, "account-apps");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, "account-apps-phone");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.getByRole("button", { name: "Revoke Acme CLI" }).click();
+    await page.waitForURL(/notice=app-revoked/);
+    check((await page.textContent("main")).includes("can no longer act for you") &&
+      (await page.textContent("main")).includes("No application acts for you"),
+    "after Revoke the account page says so and lists no app");
+    // oauth4webapi reports the 401's RFC 6750 challenge as an error.
+    let challenged = null;
+    try {
+      await oauth.protectedResourceRequest(again.tokens.access_token, "GET",
+        new URL(BASE + "/v1/me"), undefined, undefined, insecure);
+    } catch (error) {
+      challenged = error;
+    }
+    check(challenged instanceof oauth.WWWAuthenticateChallengeError && challenged.status === 401 &&
+      challenged.cause.some((c) => c.parameters.error === "invalid_token"),
+    "the revoked app's access token is refused at once");
     console.log("ok - authorization code flow with oauth4webapi done");
   } finally {
     await browser.close();
