@@ -12,7 +12,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::handlers::{cross_site, message, render};
-use super::pages::{Nav, NoticeQuery};
+use super::pages::{utc, Nav, NoticeQuery};
 use super::security::see_other;
 use super::session::Member;
 use super::DashboardSettings;
@@ -90,10 +90,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/dashboard/account/second-factor/disable",
             web::post().to(disable_second_factor),
         );
-}
-
-fn utc(t: chrono::NaiveDateTime) -> String {
-    t.and_utc().format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// GET /dashboard/account

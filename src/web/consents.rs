@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::handlers::{cross_site, message};
+use super::pages::utc;
 use super::security::see_other;
 use super::session::Member;
 use super::DashboardSettings;
@@ -41,7 +42,6 @@ pub struct ConsentRow {
 
 impl ConsentRow {
     fn new(listed: ListedConsent) -> Self {
-        let utc = |t: chrono::NaiveDateTime| t.and_utc().format("%Y-%m-%d %H:%M UTC").to_string();
         Self {
             client_id: listed.consent.client_id.to_string(),
             app: listed.client_name,

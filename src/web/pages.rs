@@ -2,7 +2,7 @@
 //! with auto-escaping — nothing a person typed reaches a page unescaped.
 
 use askama::Template;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use crate::api_keys::{ApiKey, KeyState};
 
@@ -133,9 +133,7 @@ pub struct KeyRow {
 
 impl KeyRow {
     pub fn new(key: &ApiKey, now: NaiveDateTime, rate_limited: bool) -> Self {
-        let shown = |t: Option<NaiveDateTime>, none: &str| {
-            t.map_or_else(|| none.to_owned(), |t| utc(t.and_utc()))
-        };
+        let shown = |t: Option<NaiveDateTime>, none: &str| t.map_or_else(|| none.to_owned(), utc);
         let (status, live) = match key.state(now) {
             KeyState::Revoked(_) => ("revoked", false),
             KeyState::Expired(_) => ("expired", false),
@@ -155,7 +153,7 @@ impl KeyRow {
             masked: key.masked(),
             scopes: key.scopes.clone(),
             created_by: key.created_by.clone(),
-            created_at: utc(key.created_at.and_utc()),
+            created_at: utc(key.created_at),
             last_used_at: shown(key.last_used_at, "never"),
             expires_at: shown(key.expires_at, "never"),
             status,
@@ -197,6 +195,7 @@ pub struct Nav<'a> {
     pub reads_audit_log: bool,
 }
 
-fn utc(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+/// A stored (UTC) time as every dashboard page shows it.
+pub(super) fn utc(t: NaiveDateTime) -> String {
+    t.and_utc().format("%Y-%m-%d %H:%M UTC").to_string()
 }

@@ -135,9 +135,7 @@ impl AppRow {
     }
 }
 
-pub(super) fn utc(t: NaiveDateTime) -> String {
-    t.and_utc().format("%Y-%m-%d %H:%M UTC").to_string()
-}
+pub(super) use crate::web::pages::utc;
 
 /// A duration a form chose ("" or absent: `None`), or why not.
 pub(super) fn chosen_duration(text: Option<&str>, what: &str) -> Result<Option<Duration>, String> {
