@@ -54,7 +54,7 @@ pub fn create(conn: &mut DbConn, new: &NewClient) -> QueryResult<Client> {
     clients::table
         .find(&new.id)
         .select(Client::as_select())
-        .first(conn)
+        .get_result(conn)
 }
 
 pub fn list(conn: &mut DbConn, org_id: Option<&OrgId>) -> QueryResult<Vec<Client>> {

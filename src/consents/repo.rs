@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use super::{Consent, ListedConsent};
 use crate::ids::{ClientId, OrgId, UserId};
 use crate::scope::ScopeSet;
+use crate::users::Membership;
 use crate::store::schema::{clients, memberships, oauth_consents, users};
 use crate::store::DbConn;
 
@@ -119,6 +120,30 @@ pub fn delete_of(
         )
         .execute(conn),
     }
+}
+
+/// The membership a grant acting for `user_id` in `org_id` through `client_id` draws
+/// on, while it may still be used (as `is_live` says): `None` otherwise. One query,
+/// for the token endpoint, which needs the role as well.
+pub fn live_membership(
+    conn: &mut DbConn,
+    user_id: &UserId,
+    org_id: &OrgId,
+    client_id: &ClientId,
+) -> QueryResult<Option<Membership>> {
+    memberships::table
+        .find((user_id, org_id))
+        .filter(exists(
+            oauth_consents::table.find((user_id, org_id, client_id)),
+        ))
+        .filter(exists(
+            users::table
+                .find(user_id)
+                .filter(users::disabled_at.is_null()),
+        ))
+        .select(Membership::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 /// Whether a credential acting for `user_id` in `org_id` through `client_id` may

@@ -159,36 +159,55 @@ pub fn find(
 }
 
 /// Spends the code: `true` for the one caller whose conditional update took it
-/// (unused, unexpired), `false` for every other.
+/// (unused, unexpired), `false` for every other. For a redemption that issues
+/// nothing (a wrong verifier); one that issues uses `redeem`.
 pub fn spend(conn: &mut DbConn, code: &StoredCode, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::update(
-        authorization_codes::table
-            .find(&code.code_hash)
-            .filter(authorization_codes::used_at.is_null())
-            .filter(authorization_codes::expires_at.gt(now)),
-    )
-    .set(authorization_codes::used_at.eq(now))
-    .execute(conn)
-    .map(|n| n == 1)
+    diesel::update(unspent(code, now))
+        .set(authorization_codes::used_at.eq(now))
+        .execute(conn)
+        .map(|n| n == 1)
 }
 
-/// Records what the redemption of the code `code_hash` issued — its refresh family
-/// (if any) and its access token's `jti` and expiry — in the write that spent it.
-pub fn record_issued(
+/// What a redemption issued: its refresh family (if any), and its access token's
+/// `jti` and expiry.
+pub struct Issued<'a> {
+    pub family_id: Option<&'a str>,
+    pub jti: &'a str,
+    pub access_expires_at: NaiveDateTime,
+}
+
+/// Spends the code and records what its redemption issued, in one conditional
+/// update: `true` for the one caller that took it (unused, unexpired), `false` for
+/// every other. Call it in the write that starts the family it names.
+pub fn redeem(
     conn: &mut DbConn,
-    code_hash: &str,
-    family_id: Option<&str>,
-    jti: &str,
-    access_expires_at: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(authorization_codes::table.find(code_hash))
+    code: &StoredCode,
+    issued: &Issued<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(unspent(code, now))
         .set((
-            authorization_codes::family_id.eq(family_id),
-            authorization_codes::access_jti.eq(jti),
-            authorization_codes::access_expires_at.eq(access_expires_at),
+            authorization_codes::used_at.eq(now),
+            authorization_codes::family_id.eq(issued.family_id),
+            authorization_codes::access_jti.eq(issued.jti),
+            authorization_codes::access_expires_at.eq(issued.access_expires_at),
         ))
         .execute(conn)
-        .map(|_| ())
+        .map(|n| n == 1)
+}
+
+/// The code's row while it is unused and unexpired.
+fn unspent(
+    code: &StoredCode,
+    now: NaiveDateTime,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<diesel::dsl::Find<authorization_codes::table, &String>, diesel::dsl::IsNull<authorization_codes::used_at>>,
+    diesel::dsl::Gt<authorization_codes::expires_at, NaiveDateTime>,
+> {
+    authorization_codes::table
+        .find(&code.code_hash)
+        .filter(authorization_codes::used_at.is_null())
+        .filter(authorization_codes::expires_at.gt(now))
 }
 
 /// A reused code: what its redemption issued is revoked, and the organization's

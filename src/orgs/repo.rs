@@ -10,7 +10,7 @@ pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<Organiz
     organizations::table
         .filter(organizations::slug.eq(slug))
         .select(Organization::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -19,7 +19,7 @@ pub fn find(conn: &mut DbConn, id: &OrgId) -> QueryResult<Option<Organization>> 
     organizations::table
         .find(id)
         .select(Organization::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -37,7 +37,7 @@ pub fn create(conn: &mut DbConn, new: &NewOrganization) -> QueryResult<Organizat
     organizations::table
         .find(&new.id)
         .select(Organization::as_select())
-        .first(conn)
+        .get_result(conn)
 }
 
 /// Moves the organization `slug` to `tier`; `None` if there is no such organization.

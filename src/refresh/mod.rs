@@ -8,4 +8,4 @@
 pub mod model;
 pub mod repo;
 
-pub use model::{generate_token, Family, Lifetimes, Owner, Refused, Rotated};
+pub use model::{generate_token, Family, FirstToken, Lifetimes, Owner, Refused, Rotated};

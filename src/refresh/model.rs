@@ -13,6 +13,23 @@ pub fn generate_token() -> Result<Secret, RandomError> {
     Secret::generate(TokenKind::RefreshToken.prefix(), TOKEN_BYTES)
 }
 
+/// A family to be started: its id, known before it is written (so the write that
+/// redeems an authorization code can record it in the same statement that spends
+/// the code), and its first token.
+pub struct FirstToken {
+    pub family_id: String,
+    pub token: Secret,
+}
+
+impl FirstToken {
+    pub fn generate() -> Result<Self, RandomError> {
+        Ok(Self {
+            family_id: new_id(TokenKind::RefreshFamilyId),
+            token: generate_token()?,
+        })
+    }
+}
+
 pub use crate::secret::digest;
 
 /// A family's absolute lifetime and each token's idle lifetime.

@@ -59,4 +59,10 @@ pub mod test_support {
         run_migrations(&mut conn).unwrap_or_else(|e| unreachable!("{e}"));
         conn
     }
+
+    /// `f` with `conn` as a store turn would hand it (writes through `Tx::write`).
+    pub fn in_turn<T>(conn: &mut DbConn, f: impl FnOnce(&mut Tx<'_>) -> T) -> T {
+        let writer = writer::WriterLock::new(false);
+        f(&mut Tx::on(conn, &writer))
+    }
 }

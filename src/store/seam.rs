@@ -39,7 +39,17 @@ impl DerefMut for Tx<'_> {
     }
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
+    /// A turn on `conn` outside any write, for repo unit tests.
+    #[cfg(test)]
+    pub(super) fn on(conn: &'a mut DbConn, writer: &'a WriterLock) -> Self {
+        Self {
+            conn,
+            writer,
+            writing: false,
+        }
+    }
+
     /// Runs `f` in one transaction on this connection, in this process's writer turn
     /// (taken once: a `write` inside a `write` is a savepoint in the same turn). For
     /// the writes a read entails on the same connection (a key's last-used time, a

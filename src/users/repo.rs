@@ -18,7 +18,7 @@ pub fn create(conn: &mut DbConn, new: &NewUser) -> QueryResult<User> {
     users::table
         .find(&new.id)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
 }
 
 /// The person `id`, in any organization.
@@ -26,7 +26,7 @@ pub fn find(conn: &mut DbConn, id: &UserId) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -35,7 +35,7 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>
     users::table
         .filter(users::email_lower.eq(email.to_lowercase()))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -55,7 +55,7 @@ pub fn membership(
     memberships::table
         .find((user_id, org_id))
         .select(Membership::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -214,7 +214,7 @@ pub fn use_token(
     user_tokens::table
         .find(token_hash)
         .select(UserToken::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -265,7 +265,7 @@ pub fn session_by_token_hash(
     user_sessions::table
         .filter(user_sessions::token_hash.eq(token_hash))
         .select(UserSession::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -273,7 +273,7 @@ pub fn find_session(conn: &mut DbConn, id: &SessionId) -> QueryResult<Option<Use
     user_sessions::table
         .find(id)
         .select(UserSession::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -85,7 +85,7 @@ fn state(conn: &mut DbConn, user_id: &UserId) -> Result<TotpState, SecondFactorE
     Ok(users::table
         .find(user_id)
         .select(TotpState::as_select())
-        .first(conn)?)
+        .get_result(conn)?)
 }
 
 /// A new TOTP secret for `user`, kept sealed as pending until `confirm_enrolment`;

@@ -26,7 +26,7 @@ use crate::audit::Source;
 use crate::identity::authority::Actor;
 use crate::ids::{OrgId, SessionId, UserId};
 use crate::secret::{ct_eq_str, digest, RandomError, Secret};
-use crate::store::{DbConn, StoreError};
+use crate::store::{DbConn, StoreError, Tx};
 use crate::tokens::TokenKind;
 
 /// A user agent is kept to this many characters.
@@ -125,9 +125,11 @@ pub fn new_session(
 /// The live session whose token is `token`, or `None`: unknown, ended, past its
 /// absolute end (`expires_at`, or `absolute` after sign-in if that is sooner), idle
 /// longer than `idle`, of a disabled person, or of a membership that is gone.
-/// Touches `last_seen_at` at most once a minute, so run it in `Store::write`.
+/// Reads outside any write; touches `last_seen_at` at most once a minute, in a write
+/// of its own (SQLite has one writer: every dashboard page in a write turn would wait
+/// in one line).
 pub fn resolve(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     token: &str,
     now: NaiveDateTime,
     idle: Duration,
@@ -156,7 +158,7 @@ pub fn resolve(
         return Ok(None);
     };
     if (now - session.last_seen_at).num_seconds() >= TOUCH_EVERY_SECS {
-        repo::touch_session(conn, &session.id, now)?;
+        conn.write(|tx| repo::touch_session(tx, &session.id, now))?;
     }
     Ok(Some(ActiveSession {
         session_id: session.id,
@@ -215,6 +217,16 @@ mod tests {
     use crate::users::model::{Membership, NewUser, Role};
 
     const MINUTE: Duration = Duration::from_secs(60);
+
+    fn resolve_now(
+        conn: &mut DbConn,
+        token: &str,
+        now: NaiveDateTime,
+        idle: Duration,
+        absolute: Duration,
+    ) -> Result<Option<ActiveSession>, StoreError> {
+        crate::store::test_support::in_turn(conn, |tx| resolve(tx, token, now, idle, absolute))
+    }
     const HOUR: Duration = Duration::from_secs(3600);
 
     #[test]
@@ -234,7 +246,7 @@ mod tests {
         let token = new.token.expose();
 
         let at = |mins: i64| now + chrono::Duration::minutes(mins);
-        let found = resolve(&mut conn, token, at(0), 30 * MINUTE, 12 * HOUR)
+        let found = resolve_now(&mut conn, token, at(0), 30 * MINUTE, 12 * HOUR)
             .unwrap()
             .unwrap();
         assert!(check_csrf(&found, new.csrf.expose()));
@@ -249,35 +261,35 @@ mod tests {
         assert_eq!(actor.org_id(), Some(&org.id));
         // Each use within the idle timeout keeps it alive…
         for mins in [20, 40, 60, 80] {
-            assert!(resolve(&mut conn, token, at(mins), 30 * MINUTE, 12 * HOUR)
+            assert!(resolve_now(&mut conn, token, at(mins), 30 * MINUTE, 12 * HOUR)
                 .unwrap()
                 .is_some());
         }
         // …until the absolute end (here the shorter `absolute`, then `expires_at`).
-        assert!(resolve(&mut conn, token, at(100), 30 * MINUTE, 90 * MINUTE)
+        assert!(resolve_now(&mut conn, token, at(100), 30 * MINUTE, 90 * MINUTE)
             .unwrap()
             .is_none());
-        assert!(resolve(&mut conn, token, at(100), 30 * MINUTE, 12 * HOUR)
+        assert!(resolve_now(&mut conn, token, at(100), 30 * MINUTE, 12 * HOUR)
             .unwrap()
             .is_some());
         // Idle: last seen at 100, so idle for 10 minutes at 110.
-        assert!(resolve(&mut conn, token, at(111), 10 * MINUTE, 12 * HOUR)
+        assert!(resolve_now(&mut conn, token, at(111), 10 * MINUTE, 12 * HOUR)
             .unwrap()
             .is_none());
-        assert!(resolve(&mut conn, token, at(119), 12 * HOUR, 12 * HOUR)
+        assert!(resolve_now(&mut conn, token, at(119), 12 * HOUR, 12 * HOUR)
             .unwrap()
             .is_some());
-        assert!(resolve(&mut conn, token, at(121), 12 * HOUR, 12 * HOUR)
+        assert!(resolve_now(&mut conn, token, at(121), 12 * HOUR, 12 * HOUR)
             .unwrap()
             .is_none());
         // Unknown or malformed tokens.
         for other in ["kgss_nope", "kg_live_x", ""] {
-            assert!(resolve(&mut conn, other, at(100), HOUR, HOUR)
+            assert!(resolve_now(&mut conn, other, at(100), HOUR, HOUR)
                 .unwrap()
                 .is_none());
         }
         repo::end_session(&mut conn, &found.session_id, at(101)).unwrap();
-        assert!(resolve(&mut conn, token, at(102), HOUR, 12 * HOUR)
+        assert!(resolve_now(&mut conn, token, at(102), HOUR, 12 * HOUR)
             .unwrap()
             .is_none());
     }

@@ -137,7 +137,8 @@ async fn decide(
 }
 
 /// Checks the request for the signed-in person and, with a decision (or a consent
-/// they gave before), acts on it: one store turn.
+/// they gave before), acts on it: one store turn, whose one write records the
+/// decision.
 async fn serve(
     member: &Member,
     store: &Store,
@@ -158,8 +159,10 @@ async fn serve(
     let default_audience = settings.default_audience.clone();
     let actor = member.actor();
     let now = clock.now().naive_utc();
+    // Read outside a write; only what it decides is written, in one write (SQLite has
+    // one writer, and every signed-in page would otherwise queue for it).
     store
-        .write(move |tx| {
+        .read(move |tx| {
             let person = Person {
                 user_id: &user_id,
                 org_id: &org_id,
@@ -195,7 +198,7 @@ async fn serve(
                     let change = Change::OAuthDenied {
                         user_id: user_id.as_str(),
                     };
-                    audit::repo::record(tx, target, by, change, now)?;
+                    tx.write(|tx| audit::repo::record(tx, target, by, change, now))?;
                     return Ok(Answer::Redirect(authorization::deny(solicitation, &issuer)));
                 }
                 (Some(Decision::Allow), _) => "given",
@@ -210,18 +213,20 @@ async fn serve(
                 }
             };
             let scope = solicitation.scope.clone();
-            if consent == "given" {
-                consents::repo::remember(tx, &user_id, &org_id, &client.id, &scope, now)?;
-            }
-            let location =
-                authorization::approve(tx, solicitation, &client, &person, &issuer, now)?;
-            let change = Change::OAuthAuthorized {
-                user_id: user_id.as_str(),
-                scope: &scope.to_string(),
-                consent,
-            };
-            audit::repo::record(tx, target, by, change, now)?;
-            Ok(Answer::Redirect(location))
+            tx.write(|tx| {
+                if consent == "given" {
+                    consents::repo::remember(tx, &user_id, &org_id, &client.id, &scope, now)?;
+                }
+                let location =
+                    authorization::approve(tx, solicitation, &client, &person, &issuer, now)?;
+                let change = Change::OAuthAuthorized {
+                    user_id: user_id.as_str(),
+                    scope: &scope.to_string(),
+                    consent,
+                };
+                audit::repo::record(tx, target, by, change, now)?;
+                Ok(Answer::Redirect(location))
+            })
         })
         .await
 }

@@ -202,9 +202,10 @@ impl FromRequest for Member {
             };
             let (idle, absolute) = (settings.session_idle_timeout, settings.session_lifetime);
             let now = clock.now().naive_utc();
-            // Resolving touches the session's last-seen time (at most once a minute).
+            // A read: resolving takes a write only to touch the session's last-seen
+            // time (at most once a minute).
             let found = store
-                .write(move |tx| {
+                .read(move |tx| {
                     let Some(session) = sessions::resolve(tx, &token, now, idle, absolute)? else {
                         return Ok(None);
                     };

@@ -302,11 +302,10 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         org_id: &crate::ids::OrgId,
     ) -> Result<Option<ScopeSet>, ()> {
         let mut tx = self.tx.borrow_mut();
-        let store = |e: diesel::result::Error| self.refusal.record(StoreError::from(e));
-        let live =
-            crate::consents::repo::is_live(&mut tx, user_id, org_id, &client.id).map_err(store)?;
-        let membership = crate::users::repo::membership(&mut tx, user_id, org_id).map_err(store)?;
-        Ok(membership.filter(|_| live).map(|membership| {
+        let membership =
+            crate::consents::repo::live_membership(&mut tx, user_id, org_id, &client.id)
+                .map_err(|e| self.refusal.record(StoreError::from(e)))?;
+        Ok(membership.map(|membership| {
             membership
                 .role()
                 .scopes_within(&self.state.issuance.policy.known_scopes)
@@ -378,61 +377,55 @@ impl Issuer for JwtIssuer<'_, '_> {
                 (signed, scope, code.resource.as_deref())
             }
         };
-        // The family and the code's record in one write, after the signing: a code
-        // reused since it was redeemed rolls the family back and issues nothing.
-        let fresh = client
+        // The family and the code's redemption in one write, after the signing: a code
+        // reused since it was read rolls nothing forward and issues nothing.
+        let first = client
             .allows_grant(GrantType::RefreshToken)
-            .then(refresh::generate_token)
+            .then(refresh::FirstToken::generate)
             .transpose()
             .map_err(|e| self.refusal.record(e))?;
         let now = self.now.naive_utc();
         let access_expires_at = self.until(signed.expires_in).naive_utc();
         let source = self.source;
         let written = self.tx.borrow_mut().write(|tx| {
-            // The code is spent here, in the write that records what it issued, so a
-            // reuse that finds it spent also finds the record.
+            // Spent here, in the statement that records what it issued, so a reuse
+            // that finds it spent also finds the record.
             if let Some(code) = &code {
-                if !authorization_code::spend(tx, code, now)? {
+                let issued = authorization_code::Issued {
+                    family_id: first.as_ref().map(|first| first.family_id.as_str()),
+                    jti: &signed.jti,
+                    access_expires_at,
+                };
+                if !authorization_code::redeem(tx, code, &issued, now)? {
                     authorization_code::revoke_issued(tx, code, now, source)?;
                     return Ok(Err(IssueWrite::CodeReused));
                 }
             }
-            let family = match fresh {
-                None => None,
-                Some(token) => {
-                    let owner = match &code {
-                        None => refresh::Owner {
-                            client_id: &client.id,
-                            org_id: &client.org_id,
-                            user_id: None,
-                        },
-                        Some(code) => refresh::Owner {
-                            client_id: &client.id,
-                            org_id: &code.org_id,
-                            user_id: Some(&code.user_id),
-                        },
-                    };
-                    Some(refresh::repo::create_family(
-                        tx,
-                        owner,
-                        &scope,
-                        resource,
-                        now,
-                        self.state.issuance.refresh_lifetimes,
-                        token,
-                    )?)
-                }
+            let Some(first) = first else {
+                return Ok(Ok(None));
             };
-            if let Some(code) = &code {
-                authorization_code::record_issued(
-                    tx,
-                    &code.code_hash,
-                    family.as_ref().map(|(id, _)| id.as_str()),
-                    &signed.jti,
-                    access_expires_at,
-                )?;
-            }
-            Ok(Ok(family))
+            let owner = match &code {
+                None => refresh::Owner {
+                    client_id: &client.id,
+                    org_id: &client.org_id,
+                    user_id: None,
+                },
+                Some(code) => refresh::Owner {
+                    client_id: &client.id,
+                    org_id: &code.org_id,
+                    user_id: Some(&code.user_id),
+                },
+            };
+            let family = refresh::repo::create_family(
+                tx,
+                owner,
+                &scope,
+                resource,
+                now,
+                self.state.issuance.refresh_lifetimes,
+                first,
+            )?;
+            Ok(Ok(Some(family)))
         });
         // A reuse's revocations are committed (`Ok(Err(…))`); a store failure rolls
         // everything back.

@@ -6,7 +6,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{digest, new_id, Family, Lifetimes, NewFamily, NewToken, Owner, TokenRow};
+use super::model::{
+    digest, new_id, Family, FirstToken, Lifetimes, NewFamily, NewToken, Owner, TokenRow,
+};
 use crate::audit::{By, Change, Source, Target};
 use crate::ids::{ClientId, OrgId, UserId};
 use crate::secret::Secret;
@@ -19,8 +21,8 @@ mod rotation;
 pub use rotation::{rotate, rotate_known, screen, Rotation, Screening};
 
 /// Starts a family for `owner` with `scope`, bound to `resource` when the grant named
-/// one, with `token` (`generate_token`) as its first token, returned to be shown once
-/// beside the family's id.
+/// one, with `first` (`FirstToken::generate`) as its id and first token, returned to
+/// be shown once beside the family's id. Two inserts: call it in a write.
 pub fn create_family(
     conn: &mut DbConn,
     owner: Owner<'_>,
@@ -28,33 +30,31 @@ pub fn create_family(
     resource: Option<&str>,
     now: NaiveDateTime,
     lifetimes: Lifetimes,
-    token: Secret,
+    first: FirstToken,
 ) -> Result<(String, Secret), StoreError> {
-    let family_id = new_id(TokenKind::RefreshFamilyId);
+    let FirstToken { family_id, token } = first;
     let expires_at = now + lifetimes.absolute;
-    conn.transaction(|c| {
-        diesel::insert_into(refresh_families::table)
-            .values(NewFamily {
-                id: &family_id,
-                client_id: owner.client_id,
-                org_id: owner.org_id,
-                scope,
-                resource,
-                created_at: now,
-                expires_at,
-                user_id: owner.user_id,
-            })
-            .execute(c)?;
-        insert_token(
-            c,
-            &new_id(TokenKind::RefreshTokenId),
-            &family_id,
-            &token,
-            now,
+    diesel::insert_into(refresh_families::table)
+        .values(NewFamily {
+            id: &family_id,
+            client_id: owner.client_id,
+            org_id: owner.org_id,
+            scope,
+            resource,
+            created_at: now,
             expires_at,
-            lifetimes,
-        )
-    })?;
+            user_id: owner.user_id,
+        })
+        .execute(conn)?;
+    insert_token(
+        conn,
+        &new_id(TokenKind::RefreshTokenId),
+        &family_id,
+        &token,
+        now,
+        expires_at,
+        lifetimes,
+    )?;
     Ok((family_id, token))
 }
 

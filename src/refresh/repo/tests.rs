@@ -6,7 +6,7 @@ use super::*;
 use crate::clients::model::ClientRegistration;
 use crate::clients::Client;
 use crate::ids::ClientId;
-use crate::refresh::{generate_token, Refused};
+use crate::refresh::{generate_token, FirstToken, Refused};
 use crate::store::test_support::memory_conn;
 use diesel::connection::SimpleConnection;
 
@@ -41,6 +41,11 @@ fn owner(client: &Client) -> Owner<'_> {
     }
 }
 
+/// A new family's id and first token (in production the grant generates them).
+fn first_token() -> FirstToken {
+    FirstToken::generate().unwrap()
+}
+
 /// A new token to issue (in production the grant generates it).
 fn fresh() -> Secret {
     generate_token().unwrap()
@@ -58,7 +63,7 @@ fn rotation_reuse_and_revocation() {
         None,
         now,
         lifetimes(),
-        fresh(),
+        first_token(),
     )
     .unwrap()
     .1;
@@ -139,7 +144,7 @@ fn rotation_reuse_and_revocation() {
         None,
         now,
         lifetimes(),
-        fresh(),
+        first_token(),
     )
     .unwrap()
     .1;
@@ -187,7 +192,7 @@ fn separate_connections_racing_on_one_token_have_one_winner() {
             None,
             now,
             lifetimes(),
-            fresh(),
+            first_token(),
         )
         .unwrap()
         .1;
@@ -231,7 +236,7 @@ fn a_grace_retry_replaces_the_unused_successor_once() {
         None,
         now,
         lifetimes(),
-        fresh(),
+        first_token(),
     )
     .unwrap()
     .1;
@@ -380,7 +385,7 @@ mod state_machine {
                 .unwrap()
                 .naive_utc();
             let mut now = start;
-            let first = create_family(&mut conn, owner(&c), "read", None, now, lifetimes, fresh()).unwrap().1;
+            let first = create_family(&mut conn, owner(&c), "read", None, now, lifetimes, first_token()).unwrap().1;
             let family_expires_at = start + lifetimes.absolute;
             let mut tokens = vec![ModelToken {
                 secret: first,
