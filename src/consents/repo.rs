@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use super::{Consent, ListedConsent};
 use crate::ids::{ClientId, OrgId, UserId};
 use crate::scope::ScopeSet;
-use crate::users::Membership;
 use crate::store::schema::{clients, memberships, oauth_consents, users};
 use crate::store::DbConn;
+use crate::users::Membership;
 
 pub fn find(
     conn: &mut DbConn,
@@ -123,25 +123,30 @@ pub fn delete_of(
 }
 
 /// The membership a grant acting for `user_id` in `org_id` through `client_id` draws
-/// on, while it may still be used (as `is_live` says): `None` otherwise. One query,
-/// for the token endpoint, which needs the role as well.
+/// on and the scopes the consent covers, while the grant may still be used (as
+/// `is_live` says): `None` otherwise. One query, for the token endpoint, which needs
+/// the role and the consent as well.
 pub fn live_membership(
     conn: &mut DbConn,
     user_id: &UserId,
     org_id: &OrgId,
     client_id: &ClientId,
-) -> QueryResult<Option<Membership>> {
+) -> QueryResult<Option<(Membership, String)>> {
     memberships::table
-        .find((user_id, org_id))
-        .filter(exists(
-            oauth_consents::table.find((user_id, org_id, client_id)),
-        ))
+        .inner_join(
+            oauth_consents::table.on(oauth_consents::user_id
+                .eq(memberships::user_id)
+                .and(oauth_consents::org_id.eq(memberships::org_id))),
+        )
+        .filter(memberships::user_id.eq(user_id))
+        .filter(memberships::org_id.eq(org_id))
+        .filter(oauth_consents::client_id.eq(client_id))
         .filter(exists(
             users::table
                 .find(user_id)
                 .filter(users::disabled_at.is_null()),
         ))
-        .select(Membership::as_select())
+        .select((Membership::as_select(), oauth_consents::scope))
         .get_result(conn)
         .optional()
 }

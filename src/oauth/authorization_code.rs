@@ -4,9 +4,9 @@
 //! scope, resource), valid for `CODE_LIFETIME`, and redeemed once.
 //!
 //! Redemption is decided by the database, as refresh rotation is: the code is read
-//! (`find`) and its tokens signed outside any write; then one write spends it with a
-//! conditional update (`spend`) — so of concurrent redemptions exactly one wins — and
-//! records what it issued on the row. A later use of the code finds that record and
+//! (`find`) and its tokens signed outside any write; then one write spends it and
+//! records what it issued on the row in one conditional update (`redeem`) — so of
+//! concurrent redemptions exactly one wins — and starts the refresh family it names. A later use of the code finds that record and
 //! revokes what it names (§4.1.2: "SHOULD revoke … all tokens previously issued based
 //! on that authorization code"); a use racing the winner waits for its write (a row
 //! lock on PostgreSQL, the writer turn on SQLite) and then does the same.
@@ -197,13 +197,15 @@ pub fn redeem(
 }
 
 /// The code's row while it is unused and unexpired.
-fn unspent(
-    code: &StoredCode,
-    now: NaiveDateTime,
-) -> diesel::dsl::Filter<
-    diesel::dsl::Filter<diesel::dsl::Find<authorization_codes::table, &String>, diesel::dsl::IsNull<authorization_codes::used_at>>,
+type Unspent<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<authorization_codes::table, &'a String>,
+        diesel::dsl::IsNull<authorization_codes::used_at>,
+    >,
     diesel::dsl::Gt<authorization_codes::expires_at, NaiveDateTime>,
-> {
+>;
+
+fn unspent(code: &StoredCode, now: NaiveDateTime) -> Unspent<'_> {
     authorization_codes::table
         .find(&code.code_hash)
         .filter(authorization_codes::used_at.is_null())

@@ -277,12 +277,17 @@ pub fn find_session(conn: &mut DbConn, id: &SessionId) -> QueryResult<Option<Use
         .optional()
 }
 
-/// Moves the session's `last_seen_at` to `now`.
+/// Moves the session's `last_seen_at` to `now` — forward only: two requests may
+/// touch it at once, and the later commit may carry the earlier time.
 pub fn touch_session(conn: &mut DbConn, id: &SessionId, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(user_sessions::table.find(id))
-        .set(user_sessions::last_seen_at.eq(now))
-        .execute(conn)
-        .map(|_| ())
+    diesel::update(
+        user_sessions::table
+            .find(id)
+            .filter(user_sessions::last_seen_at.lt(now)),
+    )
+    .set(user_sessions::last_seen_at.eq(now))
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// Ends the session `id`; `false` if it had ended already.

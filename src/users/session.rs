@@ -217,7 +217,9 @@ mod tests {
     use crate::users::model::{Membership, NewUser, Role};
 
     const MINUTE: Duration = Duration::from_secs(60);
+    const HOUR: Duration = Duration::from_secs(3600);
 
+    /// `resolve` on a bare connection, as a store turn would run it.
     fn resolve_now(
         conn: &mut DbConn,
         token: &str,
@@ -227,7 +229,6 @@ mod tests {
     ) -> Result<Option<ActiveSession>, StoreError> {
         crate::store::test_support::in_turn(conn, |tx| resolve(tx, token, now, idle, absolute))
     }
-    const HOUR: Duration = Duration::from_secs(3600);
 
     #[test]
     fn a_session_resolves_until_idle_or_past_its_lifetime() {
@@ -261,21 +262,29 @@ mod tests {
         assert_eq!(actor.org_id(), Some(&org.id));
         // Each use within the idle timeout keeps it alive…
         for mins in [20, 40, 60, 80] {
-            assert!(resolve_now(&mut conn, token, at(mins), 30 * MINUTE, 12 * HOUR)
-                .unwrap()
-                .is_some());
+            assert!(
+                resolve_now(&mut conn, token, at(mins), 30 * MINUTE, 12 * HOUR)
+                    .unwrap()
+                    .is_some()
+            );
         }
         // …until the absolute end (here the shorter `absolute`, then `expires_at`).
-        assert!(resolve_now(&mut conn, token, at(100), 30 * MINUTE, 90 * MINUTE)
-            .unwrap()
-            .is_none());
-        assert!(resolve_now(&mut conn, token, at(100), 30 * MINUTE, 12 * HOUR)
-            .unwrap()
-            .is_some());
+        assert!(
+            resolve_now(&mut conn, token, at(100), 30 * MINUTE, 90 * MINUTE)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            resolve_now(&mut conn, token, at(100), 30 * MINUTE, 12 * HOUR)
+                .unwrap()
+                .is_some()
+        );
         // Idle: last seen at 100, so idle for 10 minutes at 110.
-        assert!(resolve_now(&mut conn, token, at(111), 10 * MINUTE, 12 * HOUR)
-            .unwrap()
-            .is_none());
+        assert!(
+            resolve_now(&mut conn, token, at(111), 10 * MINUTE, 12 * HOUR)
+                .unwrap()
+                .is_none()
+        );
         assert!(resolve_now(&mut conn, token, at(119), 12 * HOUR, 12 * HOUR)
             .unwrap()
             .is_some());

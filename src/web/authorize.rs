@@ -214,6 +214,15 @@ async fn serve(
             };
             let scope = solicitation.scope.clone();
             tx.write(|tx| {
+                // Read again in the write: withdrawn (or narrowed) since, it is asked for
+                // once more rather than acted on.
+                let still_remembered = consent != "remembered"
+                    || consents::repo::find(tx, &user_id, &org_id, &client.id)?
+                        .is_some_and(|consent| consent.covers(&scope));
+                if !still_remembered {
+                    let page = consent_view(tx, &client, &org_id, &solicitation)?;
+                    return Ok(Answer::Consent(Box::new(page)));
+                }
                 if consent == "given" {
                     consents::repo::remember(tx, &user_id, &org_id, &client.id, &scope, now)?;
                 }

@@ -1004,3 +1004,45 @@ async fn an_app_of_another_organization_acts_in_the_persons_organization() {
         .iter()
         .any(|e| e.starts_with("oauth.authorized")));
 }
+
+#[actix_rt::test]
+async fn a_code_carries_no_more_than_the_consent_covers_when_it_is_redeemed() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let client_id = public_app(&app, json!({})).await;
+    let (_, cookie) = member(&app, "mo@example.com", "default", Role::Developer).await;
+    let query = authorize_query(&client_id, &[("scope", "read write")]);
+    let code = code_in(&allow(&app, &cookie, &query).await);
+    // Between the authorization and the exchange the consent is withdrawn and given
+    // again for less (as two quick clicks on two pages would do it).
+    app.store.with_conn(|c| {
+        diesel::sql_query("UPDATE oauth_consents SET scope = 'read'")
+            .execute(c)
+            .unwrap();
+    });
+    let tokens: Value = redeem(&app, &client_id, &code).await.json().await.unwrap();
+    assert_eq!(tokens["scope"], "read", "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims_of(access)["scope"], "read");
+    // And its refresh cannot widen it back.
+    let refreshed = exchange(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client_id),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    let refreshed: Value = refreshed.json().await.unwrap();
+    assert_eq!(refreshed["scope"], "read", "{refreshed}");
+
+    // Withdrawn and not given again: the code of the same moment is refused.
+    let code = code_in(&allow(&app, &cookie, &query).await);
+    app.store.with_conn(|c| {
+        diesel::sql_query("DELETE FROM oauth_consents")
+            .execute(c)
+            .unwrap();
+    });
+    assert_oauth_error(redeem(&app, &client_id, &code).await, 400, "invalid_grant").await;
+}

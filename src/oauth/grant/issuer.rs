@@ -292,9 +292,10 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         self.now + chrono::Duration::seconds(expires_in)
     }
 
-    /// The scopes a person's role holds now in `org_id`, if the person may still be
-    /// acted for there through `client` (not disabled, still a member, consent not
-    /// withdrawn); otherwise the refresh is refused, as `invalid_grant`.
+    /// The scopes a grant acting for a person may carry now in `org_id`: what their
+    /// role holds there and their consent to `client` covers, if the person may still
+    /// be acted for (not disabled, still a member, consent not withdrawn); otherwise
+    /// `None`, and the request is refused as `invalid_grant`.
     fn person_holds(
         &self,
         client: &Client,
@@ -302,13 +303,14 @@ impl<'a, 't> JwtIssuer<'a, 't> {
         org_id: &crate::ids::OrgId,
     ) -> Result<Option<ScopeSet>, ()> {
         let mut tx = self.tx.borrow_mut();
-        let membership =
-            crate::consents::repo::live_membership(&mut tx, user_id, org_id, &client.id)
-                .map_err(|e| self.refusal.record(StoreError::from(e)))?;
-        Ok(membership.map(|membership| {
+        let live = crate::consents::repo::live_membership(&mut tx, user_id, org_id, &client.id)
+            .map_err(|e| self.refusal.record(StoreError::from(e)))?;
+        Ok(live.map(|(membership, consented)| {
+            let consented = ScopeSet::parse(&consented).unwrap_or_default();
             membership
                 .role()
                 .scopes_within(&self.state.issuance.policy.known_scopes)
+                .intersection(&consented)
         }))
     }
 

@@ -92,8 +92,9 @@ pub async fn issue_token(
 
 /// Reads the client row and runs the grant on one pooled connection. `now` is taken
 /// here, after any wait, so queueing never backdates a token. The grant's writes are
-/// short and its own (`Tx::write`): a refresh rotation, a code's redemption and then
-/// the record of what it issued — never around the signing.
+/// short and its own (`Tx::write`): a refresh rotation, or a code's redemption (one
+/// statement spends it and records what it issued) with its new family — never around
+/// the signing.
 fn run_for_current_client(
     store: &Blocking<'_>,
     state: &OAuthState,
