@@ -150,6 +150,23 @@ async fn redeem(app: &TestApp, client_id: &str, code: &str) -> reqwest::Response
     .await
 }
 
+/// The public app's refresh_token grant for `refresh_token`.
+async fn use_refresh_token(
+    app: &TestApp,
+    client_id: &str,
+    refresh_token: &str,
+) -> reqwest::Response {
+    exchange(
+        app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
 fn claims_of(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
@@ -220,15 +237,7 @@ async fn a_person_consents_and_the_app_acts_for_them() {
 
     // Refresh rotates (mandatory for a public client) and keeps acting for the person.
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    let refreshed = exchange(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client_id),
-            ("refresh_token", refresh),
-        ],
-    )
-    .await;
+    let refreshed = use_refresh_token(&app, &client_id, refresh).await;
     assert_eq!(refreshed.status(), 200);
     let refreshed: Value = refreshed.json().await.unwrap();
     assert_ne!(refreshed["refresh_token"], refresh);
@@ -538,15 +547,7 @@ async fn a_code_is_single_use_and_its_reuse_revokes_what_it_issued() {
     assert_oauth_error(again, 400, "invalid_grant").await;
     // What the first use issued no longer works.
     assert_eq!(me_status(&app, access).await, 401);
-    let refreshed = exchange(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client_id),
-            ("refresh_token", refresh),
-        ],
-    )
-    .await;
+    let refreshed = use_refresh_token(&app, &client_id, refresh).await;
     assert_oauth_error(refreshed, 400, "invalid_grant").await;
     assert!(audit_trail(&app.store, "default")
         .iter()
@@ -740,15 +741,8 @@ async fn tokens_stop_when_the_person_can_no_longer_be_acted_for() {
         .await;
     assert!(removed.status().is_success(), "{}", removed.status());
     assert_eq!(me_status(&app, access).await, 401);
-    let refreshed = exchange(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client_id),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let refreshed =
+        use_refresh_token(&app, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
     assert_oauth_error(refreshed, 400, "invalid_grant").await;
 
     // Back in the organization, nothing comes back: the family stays revoked and the
@@ -771,15 +765,8 @@ async fn tokens_stop_when_the_person_can_no_longer_be_acted_for() {
     )
     .await;
     assert_eq!(asked.status(), StatusCode::OK, "the consent page again");
-    let refreshed = exchange(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client_id),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let refreshed =
+        use_refresh_token(&app, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
     assert_oauth_error(refreshed, 400, "invalid_grant").await;
 
     // Disabled: at once.
@@ -833,16 +820,10 @@ async fn people_and_admins_see_and_revoke_authorizations() {
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     assert_eq!(me_status(&app, &access(0)).await, 401);
     assert_eq!(me_status(&app, &access(1)).await, 200);
-    let refreshed = exchange(
+    let refreshed = use_refresh_token(
         &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client_id),
-            (
-                "refresh_token",
-                tokens[0]["refresh_token"].as_str().unwrap(),
-            ),
-        ],
+        &client_id,
+        tokens[0]["refresh_token"].as_str().unwrap(),
     )
     .await;
     assert_oauth_error(refreshed, 400, "invalid_grant").await;
@@ -1025,15 +1006,8 @@ async fn a_code_carries_no_more_than_the_consent_covers_when_it_is_redeemed() {
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(claims_of(access)["scope"], "read");
     // And its refresh cannot widen it back.
-    let refreshed = exchange(
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client_id),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let refreshed =
+        use_refresh_token(&app, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
     let refreshed: Value = refreshed.json().await.unwrap();
     assert_eq!(refreshed["scope"], "read", "{refreshed}");
 
