@@ -26,6 +26,9 @@ pub struct ConnectionManager {
     /// PostgreSQL's `statement_timeout` for every statement of the session; `None`
     /// leaves the server's (for migrations, which may rightly take long).
     pub(super) statement_timeout: Option<Duration>,
+    /// A server's SQLite connections, whose WAL a background thread checkpoints
+    /// (`checkpoint`): the automatic checkpoint is only a backstop.
+    pub(super) background_checkpoint: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,7 @@ impl ConnectionManager {
         Self {
             url,
             statement_timeout: None,
+            background_checkpoint: false,
         }
     }
 }
@@ -98,7 +102,15 @@ impl ManageConnection for ConnectionManager {
             }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(connection_error)?;
-                conn.batch_execute(SQLITE_PRAGMAS)
+                let backstop = if self.background_checkpoint {
+                    format!(
+                        "PRAGMA wal_autocheckpoint = {};",
+                        super::checkpoint::BACKSTOP_PAGES
+                    )
+                } else {
+                    String::new()
+                };
+                conn.batch_execute(&format!("{SQLITE_PRAGMAS}{backstop}"))
                     .map_err(|source| ConnectError::Setup {
                         url: self.url.redacted(),
                         source,

@@ -17,10 +17,12 @@
 //! Its parts: `error` (what failed, and whose fault it is), `url` (parsing and
 //! redaction), `connection` (the connection type and its manager), `pool` (the
 //! `Store` and its opening), `seam` (the doors),
-//! `writer` (SQLite's writer turn), `outage` (fail-fast while the database is down),
+//! `writer` (SQLite's writer turn), `checkpoint` (a server's SQLite WAL checkpoints,
+//! outside that turn), `outage` (fail-fast while the database is down),
 //! `probe` (start-up checks of a SQLite file), `migrations`, the diesel `schema`, and
 //! `typed_id` (the newtype every row id is).
 
+mod checkpoint;
 mod connection;
 mod error;
 mod migrations;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool};
 
+use super::checkpoint::Checkpointer;
 use super::connection::ConnectionManager;
 use super::outage;
 use super::probe;
@@ -35,6 +36,8 @@ pub struct Store {
     /// The longest a request waits for the database in one store turn, its wait for
     /// the turn included (see `blocking`); `None` for stores that serve no requests.
     pub(super) deadline: Option<Duration>,
+    /// A server's SQLite checkpoints, while any clone of the store lives.
+    pub(super) _checkpointer: Option<std::sync::Arc<Checkpointer>>,
 }
 
 /// How long a checkout waits for a connection (a new connection to a live server
@@ -52,21 +55,33 @@ impl Store {
     /// Opens the pool and checks that the database answers, so a wrong URL fails at
     /// start-up with a message naming it (without its password).
     pub fn open(url: &DatabaseUrl, max_connections: u32) -> Result<Self, OpenError> {
-        Self::open_with_statement_timeout(url, max_connections, None)
+        Self::open_as(url, max_connections, None, false)
     }
 
     /// `open` for a server: PostgreSQL statements are cancelled after
     /// `statement_timeout` (see `ConnectionManager`; SQLite's waits are bounded by its
     /// busy timeout), and on either backend a store turn is given up after the
-    /// checkout timeout and `statement_timeout` together (see `blocking`).
+    /// checkout timeout and `statement_timeout` together (see `blocking`). A SQLite
+    /// WAL is checkpointed by a thread of its own (`checkpoint`).
     pub fn open_with_statement_timeout(
         url: &DatabaseUrl,
         max_connections: u32,
         statement_timeout: Option<Duration>,
     ) -> Result<Self, OpenError> {
+        Self::open_as(url, max_connections, statement_timeout, true)
+    }
+
+    fn open_as(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        statement_timeout: Option<Duration>,
+        server: bool,
+    ) -> Result<Self, OpenError> {
+        let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
         let manager = ConnectionManager {
             url: url.clone(),
             statement_timeout,
+            background_checkpoint: server && sqlite,
         };
         let open_error = |reason: String| OpenError {
             url: url.redacted(),
@@ -96,8 +111,12 @@ impl Store {
             // ping would be a parsed `SELECT 1` per request for nothing.
             .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
             .connection_timeout(CHECKOUT_TIMEOUT)
-            .build(manager)
+            .build(manager.clone())
             .map_err(|error| open_error(error.to_string()))?;
+        let checkpointer = manager
+            .background_checkpoint
+            .then(|| Checkpointer::start(&manager))
+            .flatten();
         let writer = WriterLock::new(matches!(url, DatabaseUrl::Sqlite(_)));
         Ok(Self {
             pool,
@@ -106,6 +125,7 @@ impl Store {
             turns: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
             outage: Default::default(),
             deadline: statement_timeout.map(|statement| CHECKOUT_TIMEOUT + statement),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -244,6 +244,7 @@ mod tests {
         assert!(!redacted.contains("hunter2"));
         let url = DatabaseUrl::parse("postgres://kg:hunter2@db/keygate").unwrap();
         let manager = ConnectionManager {
+            background_checkpoint: false,
             url: url.clone(),
             statement_timeout: None,
         };
