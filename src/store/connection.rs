@@ -44,11 +44,12 @@ pub enum ConnectError {
     Check(#[from] diesel::result::Error),
 }
 
-/// Per-connection SQLite settings: WAL lets readers run beside the writer, the busy
-/// timeout makes writers queue instead of failing, and foreign keys are off by default.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+/// Per-connection SQLite settings: the busy timeout makes writers queue instead of
+/// failing (first, so the pragmas after it wait as well), WAL lets readers run beside
+/// the writer, and foreign keys are off by default.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+     PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON;";
 
 const POSTGRES_SESSION: &str =
