@@ -2,66 +2,91 @@
 //! the pool. SQLite's automatic checkpoint runs inside the commit that crosses its
 //! threshold — inside this process's writer turn, so every writer waits while one of
 //! them copies a thousand pages back into the database file (6 % of all samples in
-//! the code exchange benchmark). A PASSIVE checkpoint never blocks a writer: taken
-//! here every `EVERY`, it keeps the WAL short, and the automatic one (its threshold
-//! raised to `BACKSTOP_PAGES` on every connection) runs only if this thread falls far
-//! behind.
+//! the code exchange benchmark). A PASSIVE checkpoint never blocks a writer (it takes
+//! only the checkpoint lock): taken here every `CHECKPOINT_INTERVAL`, it keeps the WAL
+//! short. The automatic one, its threshold raised to `BACKSTOP_PAGES` on every
+//! connection, is PASSIVE as well: it can do no more than this thread, only in the
+//! writer's turn.
+//!
+//! Neither can copy frames a reader's snapshot still needs: a long read holds the WAL
+//! back. That is logged (at most once a minute) when the frames left behind exceed
+//! the backstop, and the WAL file is truncated to `WAL_SIZE_LIMIT` whenever SQLite
+//! restarts it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
 use diesel::r2d2::ManageConnection;
+use diesel::sql_types::Integer;
+use diesel::RunQueryDsl;
 
-use super::connection::ConnectionManager;
+use super::connection::{ConnectionManager, DbConn};
 
 /// How often the WAL is checkpointed (a checkpoint with nothing to copy costs a read
 /// of the WAL index).
-const EVERY: Duration = Duration::from_millis(100);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The automatic checkpoint's threshold, in pages (4 KiB): a backstop, about 40 MB of
-/// WAL.
+/// The automatic checkpoint's threshold, in pages (4 KiB): about 40 MB of WAL.
 pub(super) const BACKSTOP_PAGES: u32 = 10_000;
 
-/// The running checkpointer; it stops when the last clone of its store is dropped.
+/// The size the WAL file is truncated to when SQLite restarts it, in bytes.
+pub(super) const WAL_SIZE_LIMIT: u64 = 64 << 20;
+
+/// How often a checkpoint that keeps failing or falling behind is logged.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// The running checkpointer: dropping it (with the last clone of its store) wakes the
+/// thread, which stops, and waits for it.
 pub(super) struct Checkpointer {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        // Closing the channel wakes the thread at once.
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
+}
+
+/// The row `PRAGMA wal_checkpoint` answers.
+#[derive(diesel::QueryableByName)]
+struct CheckpointRow {
+    /// 1 when another checkpoint held the lock.
+    #[diesel(sql_type = Integer)]
+    busy: i32,
+    /// Frames in the WAL.
+    #[diesel(sql_type = Integer)]
+    log: i32,
+    /// Frames copied into the database file.
+    #[diesel(sql_type = Integer)]
+    checkpointed: i32,
 }
 
 impl Checkpointer {
     /// Starts the thread on a connection of its own; `None` (and a warning) if that
-    /// connection cannot be opened — the automatic checkpoint then does the work.
-    pub(super) fn start(manager: &ConnectionManager) -> Option<Arc<Self>> {
-        let mut conn = match manager.connect() {
+    /// connection cannot be opened — SQLite's automatic checkpoint then does the work.
+    pub(super) fn start(manager: &ConnectionManager) -> Option<Self> {
+        let conn = match manager.connect() {
             Ok(conn) => conn,
             Err(error) => {
                 tracing::warn!(%error, "no background WAL checkpoints: SQLite checkpoints in its commits");
                 return None;
             }
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
         let started = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                while !stopped.load(Ordering::Relaxed) {
-                    std::thread::sleep(EVERY);
-                    if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-                        // Busy (another checkpoint running) or a transient I/O error:
-                        // the next round tries again, and the backstop stays.
-                        tracing::debug!(%error, "WAL checkpoint skipped");
-                    }
-                }
-            });
+            .spawn(move || run(conn, &stopped));
         match started {
-            Ok(_) => Some(Arc::new(Self { stop })),
+            Ok(thread) => Some(Self {
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
             Err(error) => {
                 tracing::warn!(%error, "no background WAL checkpoints: SQLite checkpoints in its commits");
                 None
@@ -70,10 +95,35 @@ impl Checkpointer {
     }
 }
 
+fn run(mut conn: DbConn, stopped: &mpsc::Receiver<()>) {
+    let mut warned_at: Option<Instant> = None;
+    // Every interval until the store is dropped (the sender closes the channel).
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+        let problem = match diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
+            .get_result::<CheckpointRow>(&mut conn)
+        {
+            Ok(row) if row.busy == 0 && row.log - row.checkpointed <= BACKSTOP_PAGES as i32 => {
+                continue
+            }
+            Ok(row) if row.busy != 0 => "another checkpoint held the lock".to_owned(),
+            Ok(row) => format!(
+                "{} WAL frames wait for readers to move on (a long read holds them)",
+                row.log - row.checkpointed
+            ),
+            Err(error) => error.to_string(),
+        };
+        if warned_at.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            tracing::warn!(problem = %problem, "the SQLite WAL checkpoint fell behind");
+            warned_at = Some(Instant::now());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{DatabaseUrl, Store};
     use super::*;
+    use diesel::connection::SimpleConnection;
 
     fn sqlite_store(path: &std::path::Path, server: bool) -> Store {
         let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
@@ -117,20 +167,35 @@ mod tests {
             "checkpointed into the file"
         );
 
-        // The CLI's store keeps SQLite's own checkpoint (at 1,000 pages, here in the
-        // commit itself): the same write lands in the file too, but not through a
-        // thread of the store's.
-        let cli = sqlite_store(&dir.path().join("cli.db"), false);
-        assert!(cli._checkpointer.is_none());
+        // The CLI's store has no thread: SQLite checkpoints in its commits, at the
+        // default 1,000 pages, so the same 2 MB stay in its WAL.
         assert!(server._checkpointer.is_some());
+        let cli_db = dir.path().join("cli.db");
+        let cli = sqlite_store(&cli_db, false);
+        assert!(cli._checkpointer.is_none());
+        fill(&cli);
+        std::thread::sleep(CHECKPOINT_INTERVAL * 3);
+        assert!(file_len(&cli_db) < 1 << 20, "still in the WAL");
 
-        // Dropping the last clone stops the thread.
-        let stop = server
-            ._checkpointer
-            .as_ref()
-            .map(|c| c.stop.clone())
-            .unwrap();
+        // Dropping the last clone of the server's store stops and joins the thread.
+        let running = || {
+            std::fs::read_dir("/proc/self/task")
+                .map(|tasks| {
+                    tasks
+                        .flatten()
+                        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                        // The kernel keeps 15 characters of a thread's name.
+                        .filter(|comm| comm.trim() == "sqlite-checkpoi")
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        let before = running();
+        assert!(before >= 1);
+        let clone = server.clone();
         drop(server);
-        assert!(stop.load(Ordering::Relaxed));
+        assert_eq!(running(), before, "a clone keeps it");
+        drop(clone);
+        assert_eq!(running(), before - 1, "stopped with the last clone");
     }
 }

@@ -105,8 +105,9 @@ impl ManageConnection for ConnectionManager {
                 let mut conn = SqliteConnection::establish(path).map_err(connection_error)?;
                 let backstop = if self.background_checkpoint {
                     format!(
-                        "PRAGMA wal_autocheckpoint = {};",
-                        super::checkpoint::BACKSTOP_PAGES
+                        "PRAGMA wal_autocheckpoint = {}; PRAGMA journal_size_limit = {};",
+                        super::checkpoint::BACKSTOP_PAGES,
+                        super::checkpoint::WAL_SIZE_LIMIT
                     )
                 } else {
                     String::new()

@@ -116,7 +116,8 @@ impl Store {
         let checkpointer = manager
             .background_checkpoint
             .then(|| Checkpointer::start(&manager))
-            .flatten();
+            .flatten()
+            .map(std::sync::Arc::new);
         let writer = WriterLock::new(matches!(url, DatabaseUrl::Sqlite(_)));
         Ok(Self {
             pool,
