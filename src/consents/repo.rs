@@ -123,9 +123,9 @@ pub fn delete_of(
 }
 
 /// The membership a grant acting for `user_id` in `org_id` through `client_id` draws
-/// on and the scopes the consent covers, while the grant may still be used (as
-/// `is_live` says): `None` otherwise. One query, for the token endpoint, which needs
-/// the role and the consent as well.
+/// on and the scopes the consent covers, while the grant may still be used — the
+/// person not disabled, still a member, the consent not withdrawn: `None` otherwise.
+/// One query.
 pub fn live_membership(
     conn: &mut DbConn,
     user_id: &UserId,
@@ -153,21 +153,12 @@ pub fn live_membership(
 
 /// Whether a credential acting for `user_id` in `org_id` through `client_id` may
 /// still be used: the person is not disabled, is still a member of the organization,
-/// and has not withdrawn the consent. One query.
+/// and has not withdrawn the consent — `live_membership`'s one query.
 pub fn is_live(
     conn: &mut DbConn,
     user_id: &UserId,
     org_id: &OrgId,
     client_id: &ClientId,
 ) -> QueryResult<bool> {
-    diesel::select(
-        exists(oauth_consents::table.find((user_id, org_id, client_id)))
-            .and(exists(memberships::table.find((user_id, org_id))))
-            .and(exists(
-                users::table
-                    .find(user_id)
-                    .filter(users::disabled_at.is_null()),
-            )),
-    )
-    .get_result(conn)
+    live_membership(conn, user_id, org_id, client_id).map(|live| live.is_some())
 }

@@ -6,8 +6,8 @@
 //! Redemption is decided by the database, as refresh rotation is: the code is read
 //! (`find`) and its tokens signed outside any write; then one write spends it and
 //! records what it issued on the row in one conditional update (`redeem`) — so of
-//! concurrent redemptions exactly one wins — and starts the refresh family it names. A later use of the code finds that record and
-//! revokes what it names (§4.1.2: "SHOULD revoke … all tokens previously issued based
+//! concurrent redemptions exactly one wins — and starts the refresh family it names.
+//! A later use of the code finds that record and revokes what it names (§4.1.2: "SHOULD revoke … all tokens previously issued based
 //! on that authorization code"); a use racing the winner waits for its write (a row
 //! lock on PostgreSQL, the writer turn on SQLite) and then does the same.
 

@@ -69,19 +69,19 @@ struct CheckpointRow {
 
 impl Checkpointer {
     /// Starts the thread on a connection of its own; `None` (and a warning) if that
-    /// connection cannot be opened — SQLite's automatic checkpoint then does the work.
+    /// connection or the thread cannot be had — SQLite's automatic checkpoint then
+    /// does the work.
     pub(super) fn start(manager: &ConnectionManager) -> Option<Self> {
-        let conn = match manager.connect() {
-            Ok(conn) => conn,
-            Err(error) => {
-                tracing::warn!(%error, "no background WAL checkpoints: SQLite checkpoints in its commits");
-                return None;
-            }
-        };
         let (stop, stopped) = mpsc::channel::<()>();
-        let started = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || run(conn, &stopped));
+        let started = manager
+            .connect()
+            .map_err(|error| error.to_string())
+            .and_then(|conn| {
+                std::thread::Builder::new()
+                    .name("sqlite-checkpoint".into())
+                    .spawn(move || run(conn, &stopped))
+                    .map_err(|error| error.to_string())
+            });
         match started {
             Ok(thread) => Some(Self {
                 stop: Some(stop),
